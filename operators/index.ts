@@ -1,0 +1,1 @@
+// Barrel of rxllm/operators: one line per operator file, values and types.

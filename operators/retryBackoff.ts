@@ -1,0 +1,331 @@
+import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import type { ChatCompletion, Chunk } from '../src/chunk';
+import { LlmError } from '../src/errors';
+
+/** What `onRetry` is told before each wait. */
+export interface RetryInfo {
+  /** Which retry this is (1 = the first retry). */
+  attempt: number;
+  error: unknown;
+  /** How long it waits before re-subscribing, in ms (the server's `Retry-After` when it gave one). */
+  delayMs: number;
+}
+
+export interface RetryBackoffConfig {
+  /** Retries after the first attempt, for errors no `retryPolicy` entry covers. @defaultValue 2 */
+  maxRetries?: number;
+  /** Wait before the first retry, in ms. @defaultValue 500 */
+  initialDelayMs?: number;
+  /** Factor between two consecutive waits. @defaultValue 2 */
+  multiplier?: number;
+  /** Longest computed wait (before jitter), in ms. @defaultValue 8000 */
+  maxDelayMs?: number;
+  /** Up to this fraction is taken off each computed wait, at random (0 = none). @defaultValue 0.25 */
+  jitter?: number;
+  /** Random source in [0, 1) for the jitter; inject a constant in tests. @defaultValue Math.random */
+  random?: () => number;
+  /**
+   * Longest server-given wait (`retryAfterMs` from `retry-after-ms` / `retry-after`) it will honour.
+   * A longer one fails with the error at once instead of sleeping for minutes. @defaultValue 60_000
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * Retries per error class, like LiteLLM's `retry_policy`: `{ RateLimitError: 5, ServerError: 3,
+   * BadRequestError: 0 }`. The most specific class in an error's prototype chain wins; each class
+   * has its own count. An entry is an explicit decision: a class listed with N > 0 is retried even
+   * if its `retryable` is false. @defaultValue {}
+   */
+  retryPolicy?: Readonly<Record<string, number>>;
+  /**
+   * Replaces the `error.retryable` check (the counts still apply). `attempt` is the retry it would be
+   * (1 = first). @defaultValue undefined (retry what `error.retryable` says)
+   */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /**
+   * What to do when the source fails after it emitted values. `'never'`: fail with the error, its
+   * `partial` set to what was received (merged). `'restart'`: re-subscribe and first emit a reset
+   * chunk (`Chunk.reset`) telling consumers to drop what they built. @defaultValue 'never'
+   */
+  resume?: 'never' | 'restart';
+  /** Called before each wait, for logging and metrics. @defaultValue undefined */
+  onRetry?: (info: RetryInfo) => void;
+  /** Scheduler of the waits. @defaultValue asyncScheduler */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Defaults of {@link retryBackoff}, close to the official SDKs (openai-node `src/client.ts`: 2 retries,
+ * 0.5 s initial, x2, 8 s max, up to 25 % jitter taken off; server waits honoured under 60 s).
+ */
+export const RETRY_BACKOFF_DEFAULTS = {
+  maxRetries: 2,
+  initialDelayMs: 500,
+  multiplier: 2,
+  maxDelayMs: 8000,
+  jitter: 0.25,
+  random: Math.random,
+  maxRetryAfterMs: 60_000,
+  retryPolicy: {} as Readonly<Record<string, number>>,
+  resume: 'never',
+} as const satisfies RetryBackoffConfig;
+
+function check(name: string, value: number, max = Infinity): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || value > max) {
+    throw new TypeError(`retryBackoff: ${name} must be a number between 0 and ${max}, got ${String(value)}.`);
+  }
+}
+
+/** The computed wait before retry `attempt` (1-based), jitter included. */
+export function backoffDelay(
+  attempt: number,
+  config: Pick<RetryBackoffConfig, 'initialDelayMs' | 'multiplier' | 'maxDelayMs' | 'jitter' | 'random'> = {},
+): number {
+  const {
+    initialDelayMs = RETRY_BACKOFF_DEFAULTS.initialDelayMs,
+    multiplier = RETRY_BACKOFF_DEFAULTS.multiplier,
+    maxDelayMs = RETRY_BACKOFF_DEFAULTS.maxDelayMs,
+    jitter = RETRY_BACKOFF_DEFAULTS.jitter,
+    random = RETRY_BACKOFF_DEFAULTS.random,
+  } = config;
+  const base = Math.min(initialDelayMs * Math.pow(multiplier, attempt - 1), maxDelayMs);
+  return Math.round(base * (1 - jitter * random()));
+}
+
+/** The policy key for an error: its most specific class listed in `policy`, else `undefined`. */
+function policyKey(error: unknown, policy: Readonly<Record<string, number>>): string | undefined {
+  let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null;
+  while (proto && proto !== Object.prototype) {
+    const name = proto.constructor?.name;
+    if (name && Object.prototype.hasOwnProperty.call(policy, name)) return name;
+    proto = Object.getPrototypeOf(proto);
+  }
+  return undefined;
+}
+
+function isChunk(value: unknown): value is Chunk {
+  return (value as Chunk | null)?.object === 'chat.completion.chunk';
+}
+
+/**
+ * Incremental merge of the chunks of one attempt into a `ChatCompletion`, so a failure after the
+ * first chunk can carry what was received without keeping every chunk.
+ */
+class PartialMerger {
+  private completion: ChatCompletion | undefined;
+  private readonly tools = new Map<number, Map<number, { id: string; name: string; arguments: string }>>();
+  private last: unknown;
+
+  add(value: unknown): void {
+    this.last = value;
+    if (!isChunk(value) || value.reset) return;
+    const c = (this.completion ??= {
+      id: value.id,
+      object: 'chat.completion',
+      created: value.created,
+      model: value.model,
+      system_fingerprint: value.system_fingerprint,
+      choices: [],
+      usage: null,
+    });
+    if (value.usage) c.usage = value.usage;
+    for (const ch of value.choices) {
+      let choice = c.choices.find((x) => x.index === ch.index);
+      if (!choice) {
+        choice = { index: ch.index, message: { role: 'assistant', content: null }, finish_reason: null };
+        c.choices.push(choice);
+      }
+      const d = ch.delta ?? {};
+      if (d.content) choice.message.content = (choice.message.content ?? '') + d.content;
+      if (d.reasoning) choice.message.reasoning = (choice.message.reasoning ?? '') + d.reasoning;
+      if (d.refusal) choice.message.refusal = (choice.message.refusal ?? '') + d.refusal;
+      if (ch.finish_reason) choice.finish_reason = ch.finish_reason;
+      if (d.tool_calls) this.addTools(choice.index, d.tool_calls, choice.message);
+    }
+  }
+
+  private addTools(choiceIndex: number, deltas: NonNullable<Chunk['choices'][number]['delta']['tool_calls']>, message: ChatCompletion['choices'][number]['message']): void {
+    const calls = this.tools.get(choiceIndex) ?? new Map();
+    this.tools.set(choiceIndex, calls);
+    for (const t of deltas) {
+      // Servers that omit `index`: match by id, else continue the last call (see ToolCallDelta).
+      let index = t.index;
+      if (index === undefined) {
+        const byId = t.id ? [...calls.entries()].find(([, v]) => v.id === t.id)?.[0] : undefined;
+        index = byId ?? (t.id || calls.size === 0 ? calls.size : calls.size - 1);
+      }
+      const call = calls.get(index) ?? { id: '', name: '', arguments: '' };
+      calls.set(index, call);
+      if (t.id) call.id = t.id;
+      if (t.function?.name) call.name += t.function.name;
+      if (t.function?.arguments) call.arguments += t.function.arguments;
+    }
+    message.tool_calls = [...calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, v]) => ({ id: v.id, type: 'function' as const, function: { name: v.name, arguments: v.arguments } }));
+  }
+
+  /** The merged completion; a non-chunk source's last value when it was already a completion. */
+  result(): ChatCompletion | undefined {
+    if (this.completion) return this.completion;
+    const last = this.last as ChatCompletion | undefined;
+    return last?.object === 'chat.completion' ? last : undefined;
+  }
+
+  lastChunk(): Chunk | undefined {
+    return isChunk(this.last) ? this.last : undefined;
+  }
+}
+
+export function retryBackoff<T>(
+  config?: number | (RetryBackoffConfig & { resume?: 'never' }),
+): MonoTypeOperatorFunction<T>;
+export function retryBackoff(config: RetryBackoffConfig & { resume: 'restart' }): MonoTypeOperatorFunction<Chunk>;
+/**
+ * Re-subscribes to the source when it fails with a retryable error, waiting with exponential backoff
+ * and jitter, or the server's `Retry-After` when it gave one (up to `maxRetryAfterMs`).
+ *
+ * Retries only before the first value by default: re-subscribing after chunks were delivered would
+ * duplicate text. Then it fails with the error, `error.partial` holding what was received. With
+ * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`).
+ *
+ * ```
+ * source:   -#            (429, retryAfterMs 2)
+ *             -#          (500)
+ *                ---a-b|
+ * result:   ---------a-b| (waits 2 ms, then 500 ms x jitter)
+ *
+ * source:   -a-#          (500 after a chunk)
+ * result:   -a-#          (no retry; error.partial = merged "a")
+ * ```
+ *
+ * `number` shorthand: `retryBackoff(3)` = `retryBackoff({ maxRetries: 3 })`. Place it after
+ * `timeouts()` so each attempt gets its own time limits.
+ *
+ * @example
+ * import { stream } from 'rxllm';
+ * import { retryBackoff, timeouts } from 'rxllm/operators';
+ * stream({ model: 'openai/gpt-4o-mini', messages })
+ *   .pipe(timeouts({ firstChunk: 60_000 }), retryBackoff({ maxRetries: 3, onRetry: (i) => log(i) }))
+ *   .subscribe(...);
+ */
+export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoTypeOperatorFunction<T> {
+  const cfg = typeof config === 'number' ? { maxRetries: config } : config;
+  if (cfg === null || typeof cfg !== 'object') throw new TypeError('retryBackoff: config must be a number or an object.');
+  const {
+    maxRetries = RETRY_BACKOFF_DEFAULTS.maxRetries,
+    initialDelayMs = RETRY_BACKOFF_DEFAULTS.initialDelayMs,
+    multiplier = RETRY_BACKOFF_DEFAULTS.multiplier,
+    maxDelayMs = RETRY_BACKOFF_DEFAULTS.maxDelayMs,
+    jitter = RETRY_BACKOFF_DEFAULTS.jitter,
+    random = RETRY_BACKOFF_DEFAULTS.random,
+    maxRetryAfterMs = RETRY_BACKOFF_DEFAULTS.maxRetryAfterMs,
+    retryPolicy = RETRY_BACKOFF_DEFAULTS.retryPolicy,
+    resume = RETRY_BACKOFF_DEFAULTS.resume,
+    shouldRetry,
+    onRetry,
+    scheduler = asyncScheduler,
+  } = cfg;
+  check('maxRetries', maxRetries);
+  check('initialDelayMs', initialDelayMs);
+  check('multiplier', multiplier);
+  check('maxDelayMs', maxDelayMs);
+  check('jitter', jitter, 1);
+  check('maxRetryAfterMs', maxRetryAfterMs);
+  for (const [k, v] of Object.entries(retryPolicy)) check(`retryPolicy.${k}`, v);
+  if (resume !== 'never' && resume !== 'restart') {
+    throw new TypeError(`retryBackoff: resume must be 'never' or 'restart', got ${String(resume)}.`);
+  }
+  if (typeof random !== 'function') throw new TypeError('retryBackoff: random must be a function.');
+
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      // Per subscription: retries so far (total and per policy class), the current attempt's merge.
+      let retries = 0;
+      const perClass = new Map<string, number>();
+      let merger = new PartialMerger();
+      let emitted = false;
+      let inner: Subscription | undefined;
+      let wait: Subscription | undefined;
+
+      const decide = (error: unknown): number | undefined => {
+        const attempt = retries + 1;
+        const key = policyKey(error, retryPolicy);
+        const limit = key === undefined ? maxRetries : retryPolicy[key];
+        const used = perClass.get(key ?? '*') ?? 0;
+        if (used >= limit) return undefined;
+        const wanted = shouldRetry
+          ? shouldRetry(error, attempt)
+          : key !== undefined || (error instanceof LlmError && error.retryable);
+        if (!wanted) return undefined;
+        const retryAfter = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+        let delayMs: number;
+        if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) {
+          // Sleeping for minutes inside a request is worse than failing: the caller decides.
+          if (retryAfter > maxRetryAfterMs) return undefined;
+          delayMs = retryAfter;
+        } else {
+          delayMs = backoffDelay(attempt, { initialDelayMs, multiplier, maxDelayMs, jitter, random });
+        }
+        perClass.set(key ?? '*', used + 1);
+        return delayMs;
+      };
+
+      const fail = (error: unknown): void => {
+        if (emitted && error instanceof LlmError && !error.partial) {
+          const partial = merger.result();
+          if (partial) error.partial = partial;
+        }
+        subscriber.error(error);
+      };
+
+      const subscribeOnce = (): void => {
+        inner = source.subscribe({
+          next: (value) => {
+            emitted = true;
+            merger.add(value);
+            subscriber.next(value);
+          },
+          complete: () => subscriber.complete(),
+          error: (error: unknown) => {
+            if (emitted && resume === 'never') return fail(error);
+            let delayMs: number | undefined;
+            try {
+              delayMs = decide(error);
+            } catch (hookError) {
+              return subscriber.error(hookError);
+            }
+            if (delayMs === undefined) return fail(error);
+            retries++;
+            try {
+              onRetry?.({ attempt: retries, error, delayMs });
+            } catch {
+              // A logging hook must not change the outcome of the call.
+            }
+            const last = emitted ? merger.lastChunk() : undefined;
+            wait = scheduler.schedule(() => {
+              if (emitted) {
+                const reason = error instanceof Error ? error.message : String(error);
+                subscriber.next({
+                  id: last?.id ?? '',
+                  object: 'chat.completion.chunk',
+                  created: last?.created ?? 0,
+                  model: last?.model ?? '',
+                  choices: [],
+                  reset: { attempt: retries, reason },
+                } satisfies Chunk as T);
+              }
+              emitted = false;
+              merger = new PartialMerger();
+              subscribeOnce();
+            }, delayMs);
+          },
+        });
+      };
+
+      subscribeOnce();
+      return () => {
+        wait?.unsubscribe();
+        inner?.unsubscribe();
+      };
+    });
+}

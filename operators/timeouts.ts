@@ -1,0 +1,121 @@
+import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { TimeoutError } from '../src/errors';
+
+export interface TimeoutsConfig {
+  /**
+   * From subscribe to the first value, in ms. Reasoning models (o1/o3, DeepSeek R1 through some
+   * hosts, Gemini thinking) may think for minutes before their first token. @defaultValue 600_000
+   */
+  firstChunk?: number;
+  /**
+   * Longest silence between two values after the first, in ms. Once a model streams, it streams
+   * steadily (visible thinking arrives as `reasoning` chunks), so minutes of silence mean a stalled
+   * connection. @defaultValue 120_000
+   */
+  idle?: number;
+  /**
+   * From subscribe to completion, in ms. Off by default: a 30k-token answer at 30 tokens/s
+   * legitimately takes over 15 minutes; set it per use case. @defaultValue Infinity (off)
+   */
+  total?: number;
+  /** Scheduler of the timers. @defaultValue asyncScheduler */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Defaults of {@link timeouts}, chosen for reasoning models: a long wait for the first chunk, a
+ * shorter one between chunks, no total limit. They are below the transport's own limits
+ * (`TRANSPORT_TIMEOUT_DEFAULTS`: headers 600 s, body 300 s), so this operator's typed
+ * `TimeoutError` fires first for streams. `0` or `Infinity` turns a limit off.
+ */
+export const TIMEOUTS_DEFAULTS = {
+  firstChunk: 600_000,
+  idle: 120_000,
+  total: Infinity,
+} as const satisfies TimeoutsConfig;
+
+function check(name: string, value: number): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new TypeError(`timeouts: ${name} must be a number >= 0 (0 or Infinity = off), got ${String(value)}.`);
+  }
+}
+
+const on = (ms: number): boolean => ms > 0 && ms !== Infinity;
+
+/**
+ * Fails with a `TimeoutError` (its `timeout` says which limit fired: `'firstChunk'`, `'idle'` or
+ * `'total'`) when the source is too slow, and unsubscribes from it, which aborts the request.
+ * Timers are per subscription, so put it before `retryBackoff` to time each attempt.
+ *
+ * ```
+ * timeouts({ firstChunk: 3, idle: 2 })
+ * source:  ----a-b---c|
+ * result:  ----a-b-#      (TimeoutError 'idle' 2 ms after b)
+ *
+ * source:  -----a|
+ * result:  ---#           (TimeoutError 'firstChunk')
+ * ```
+ *
+ * `number` shorthand: `timeouts(15_000)` = `timeouts({ total: 15_000 })` (firstChunk and idle keep
+ * their defaults).
+ *
+ * @example
+ * import { stream } from 'rxllm';
+ * import { retryBackoff, timeouts } from 'rxllm/operators';
+ * stream({ model: 'deepseek/deepseek-reasoner', messages })
+ *   .pipe(timeouts({ firstChunk: 300_000, idle: 60_000, total: 900_000 }), retryBackoff())
+ *   .subscribe(...);
+ */
+export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOperatorFunction<T> {
+  const cfg = typeof config === 'number' ? { total: config } : config;
+  if (cfg === null || typeof cfg !== 'object') throw new TypeError('timeouts: config must be a number or an object.');
+  const {
+    firstChunk = TIMEOUTS_DEFAULTS.firstChunk,
+    idle = TIMEOUTS_DEFAULTS.idle,
+    total = TIMEOUTS_DEFAULTS.total,
+    scheduler = asyncScheduler,
+  } = cfg;
+  check('firstChunk', firstChunk);
+  check('idle', idle);
+  check('total', total);
+
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      let gap: Subscription | undefined;
+      let totalTimer: Subscription | undefined;
+      // Declared before subscribing: a synchronous source may emit before `subscribe` returns.
+      let upstream: Subscription | undefined;
+      let done = false;
+
+      const fire = (kind: 'firstChunk' | 'idle' | 'total', ms: number) => () => {
+        done = true;
+        gap?.unsubscribe();
+        totalTimer?.unsubscribe();
+        upstream?.unsubscribe();
+        subscriber.error(new TimeoutError(kind, ms));
+      };
+      const arm = (kind: 'firstChunk' | 'idle', ms: number) => {
+        gap?.unsubscribe();
+        gap = on(ms) ? scheduler.schedule(fire(kind, ms), ms) : undefined;
+      };
+
+      if (on(total)) totalTimer = scheduler.schedule(fire('total', total), total);
+      arm('firstChunk', firstChunk);
+      upstream = source.subscribe({
+        next: (value) => {
+          if (done) return;
+          arm('idle', idle);
+          subscriber.next(value);
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      if (done) upstream.unsubscribe();
+      return () => {
+        done = true;
+        gap?.unsubscribe();
+        totalTimer?.unsubscribe();
+        upstream?.unsubscribe();
+      };
+    });
+}

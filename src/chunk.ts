@@ -1,0 +1,174 @@
+/**
+ * The one normalized chunk shape: OpenAI's `chat.completion.chunk`, whatever the provider.
+ *
+ * The TypeScript types are what users program against. The zod schemas document the wire shape and
+ * are used where a full check is worth its cost (tests, `parseChunk()` for saved chunks); the
+ * streaming hot path checks only the fields it relies on (see `src/providers/openai.ts`).
+ */
+import { z } from 'zod';
+
+/** OpenAI's finish reasons. Providers that say something else keep their raw value in `raw_finish_reason`. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+/** Token counts. `prompt_tokens` includes cached tokens; `completion_tokens` includes reasoning tokens. */
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number; [k: string]: unknown } | null;
+  completion_tokens_details?: { reasoning_tokens?: number; [k: string]: unknown } | null;
+}
+
+/** One streamed tool-call fragment. The first fragment of a call carries `id`, `type` and `function.name`. */
+export interface ToolCallDelta {
+  /**
+   * Position of the call in the message. OpenAI always sends it; some OpenAI-compatible servers omit
+   * it (then `accumulateChunks` matches the fragment by `id`, else continues the last call) or start at 1.
+   */
+  index?: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
+}
+
+/** What a chunk adds to one choice. Every field may be absent; `content` may also be `null`. */
+export interface ChunkDelta {
+  role?: 'assistant' | 'system' | 'user' | 'tool' | 'developer';
+  content?: string | null;
+  refusal?: string | null;
+  /** Reasoning/thinking text (DeepSeek `reasoning_content`, Anthropic thinking, Gemini thoughts). Never part of `content`. */
+  reasoning?: string | null;
+  tool_calls?: ToolCallDelta[];
+}
+
+export interface ChunkChoice {
+  index: number;
+  delta: ChunkDelta;
+  finish_reason: FinishReason | null;
+  /** The provider's own finish reason when it is not OpenAI's vocabulary (`end_turn`, `SAFETY`, ...). */
+  raw_finish_reason?: string;
+  logprobs?: unknown;
+}
+
+/** A signal, not content: everything received before it is to be discarded (a stream was restarted). */
+export interface ChunkReset {
+  /** Which attempt starts with the chunks after this one (1 = first retry). */
+  attempt: number;
+  /** Why the stream restarted (the error's message). */
+  reason: string;
+}
+
+export interface Chunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint?: string | null;
+  /** Empty in the usage-only final chunk (see {@link isUsageChunk}). */
+  choices: ChunkChoice[];
+  usage?: Usage | null;
+  /**
+   * Set only on a reset chunk (`choices: []`) emitted by `retryBackoff({ resume: 'restart' })`:
+   * consumers drop what they built so far. `accumulateChunks` and the SSE helpers honour it.
+   */
+  reset?: ChunkReset;
+}
+
+/** A usage-only chunk: `choices: []` with a `usage` object (the last chunk when usage is requested). */
+export type UsageChunk = Chunk & { choices: []; usage: Usage };
+
+/** True for the usage-only final chunk. */
+export function isUsageChunk(chunk: Chunk): chunk is UsageChunk {
+  return chunk.choices.length === 0 && chunk.usage != null;
+}
+
+/** True for a reset signal (see {@link Chunk.reset}). */
+export function isResetChunk(chunk: Chunk): chunk is Chunk & { reset: ChunkReset } {
+  return chunk.reset !== undefined;
+}
+
+/** A tool call in a complete message. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export interface ChatCompletionMessage {
+  role: 'assistant';
+  content: string | null;
+  refusal?: string | null;
+  reasoning?: string | null;
+  tool_calls?: ToolCall[];
+}
+
+export interface ChatCompletionChoice {
+  index: number;
+  message: ChatCompletionMessage;
+  finish_reason: FinishReason | null;
+  raw_finish_reason?: string;
+  logprobs?: unknown;
+}
+
+/** A whole response: what `complete()` returns and what `accumulateChunks` builds. */
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  system_fingerprint?: string | null;
+  choices: ChatCompletionChoice[];
+  /** `null` when the provider reported none; never a made-up zero. */
+  usage: Usage | null;
+}
+
+// ---- zod schemas (wire shape) ----
+
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+
+export const UsageSchema = z.looseObject({
+  prompt_tokens: z.number(),
+  completion_tokens: z.number(),
+  total_tokens: z.number(),
+  prompt_tokens_details: z.looseObject({ cached_tokens: z.number().optional() }).nullish(),
+  completion_tokens_details: z.looseObject({ reasoning_tokens: z.number().optional() }).nullish(),
+});
+
+export const ToolCallDeltaSchema = z.looseObject({
+  index: z.number().int().nonnegative().optional(),
+  id: z.string().optional(),
+  type: z.literal('function').optional(),
+  function: z.looseObject({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
+});
+
+export const ChunkDeltaSchema = z.looseObject({
+  role: z.enum(['assistant', 'system', 'user', 'tool', 'developer']).optional(),
+  content: z.string().nullish(),
+  refusal: z.string().nullish(),
+  reasoning: z.string().nullish(),
+  tool_calls: z.array(ToolCallDeltaSchema).optional(),
+});
+
+export const ChunkChoiceSchema = z.looseObject({
+  index: z.number().int().nonnegative(),
+  delta: ChunkDeltaSchema,
+  finish_reason: FinishReasonSchema.nullable(),
+  raw_finish_reason: z.string().optional(),
+  logprobs: z.unknown().optional(),
+});
+
+export const ChunkSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal('chat.completion.chunk'),
+  created: z.number(),
+  model: z.string(),
+  system_fingerprint: z.string().nullish(),
+  choices: z.array(ChunkChoiceSchema),
+  usage: UsageSchema.nullish(),
+  reset: z.object({ attempt: z.number(), reason: z.string() }).optional(),
+});
+
+/** Fully validates a saved chunk (e.g. read back from storage). Throws a `ZodError` on a bad shape. */
+export function parseChunk(value: unknown): Chunk {
+  return ChunkSchema.parse(value) as Chunk;
+}

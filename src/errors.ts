@@ -1,0 +1,276 @@
+/**
+ * Typed errors. Users branch with `instanceof`; every error says what happened and what to do,
+ * and none of them ever contains an API key (headers are redacted, bodies truncated and scrubbed).
+ *
+ * Shapes follow openai-node `src/core/error.ts` and vercel/ai `api-call-error.ts`.
+ */
+import type { ChatCompletion } from './chunk';
+import { redactHeaders, redactSecrets } from './redact';
+
+export interface LlmErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+  partial?: ChatCompletion;
+}
+
+/** Base class of every error rxllm raises. */
+export class LlmError extends Error {
+  /** Whether sending the same request again may succeed. Computed once, here. */
+  readonly retryable: boolean;
+  /**
+   * What was received before the failure, merged. Set by `accumulateChunks` and `retryBackoff`
+   * when a stream fails part-way, so nothing already received is lost.
+   */
+  partial?: ChatCompletion;
+
+  constructor(message: string, options: LlmErrorOptions = {}) {
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.retryable = options.retryable ?? false;
+    if (options.partial) this.partial = options.partial;
+  }
+}
+
+export type Headers = Record<string, string>;
+
+export interface ApiErrorInit {
+  status: number;
+  headers?: Headers;
+  /** The response body (text or parsed JSON). Stored truncated. */
+  body?: unknown;
+  message?: string;
+  cause?: unknown;
+  /** Provider error type/code when it sent one (`overloaded_error`, `rate_limit_exceeded`, ...). */
+  code?: string;
+}
+
+const BODY_LIMIT = 2000;
+
+function truncateBody(body: unknown): unknown {
+  if (body === undefined || body === null) return body;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  if (text.length <= BODY_LIMIT) return typeof body === 'string' ? redactSecrets(body) : body;
+  return redactSecrets(text.slice(0, BODY_LIMIT)) + `... (${text.length - BODY_LIMIT} more characters)`;
+}
+
+function header(headers: Headers, name: string): string | undefined {
+  return headers[name] ?? headers[name.toLowerCase()];
+}
+
+/**
+ * Milliseconds the server asks us to wait: `retry-after-ms`, then `retry-after` in seconds or as an
+ * HTTP date (RFC 9110 §10.2.3). `undefined` when absent or unparseable.
+ */
+export function parseRetryAfter(headers: Headers, now: number = Date.now()): number | undefined {
+  const ms = header(headers, 'retry-after-ms');
+  if (ms !== undefined && ms.trim() !== '') {
+    const v = Number(ms);
+    if (Number.isFinite(v) && v >= 0) return v;
+  }
+  const ra = header(headers, 'retry-after');
+  if (ra === undefined || ra.trim() === '') return undefined;
+  const seconds = Number(ra);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const date = Date.parse(ra);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function defaultRetryable(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** The provider answered with an error status (or an error event inside a 200 stream). */
+export class ApiError extends LlmError {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+  readonly requestId: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly code: string | undefined;
+
+  constructor(init: ApiErrorInit) {
+    const headers = redactHeaders(init.headers ?? {});
+    const shouldRetry = header(headers, 'x-should-retry');
+    // openai-node: an explicit x-should-retry from the server wins over the status rule.
+    const retryable =
+      shouldRetry === 'true' ? true : shouldRetry === 'false' ? false : defaultRetryable(init.status);
+    const requestId = header(headers, 'x-request-id') ?? header(headers, 'request-id');
+    super(init.message ?? ApiError.describe(init.status, init.body, requestId), {
+      cause: init.cause,
+      retryable,
+    });
+    this.status = init.status;
+    this.headers = headers;
+    this.body = truncateBody(init.body);
+    this.requestId = requestId;
+    this.retryAfterMs = parseRetryAfter(headers);
+    this.code = init.code;
+  }
+
+  /** Maps a status to the most specific error class. */
+  static fromResponse(init: ApiErrorInit): ApiError {
+    const { status } = init;
+    if (status === 429) return new RateLimitError(init);
+    if (status === 401 || status === 403) return new AuthenticationError(init);
+    if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422)
+      return new BadRequestError(init);
+    if (status >= 500) return new ServerError(init);
+    return new ApiError(init);
+  }
+
+  private static describe(status: number, body: unknown, requestId: string | undefined): string {
+    const detail = extractMessage(body);
+    const hint =
+      status === 401 || status === 403
+        ? ' Check the API key (option apiKey or the provider environment variable).'
+        : status === 429
+          ? ' Rate limited: slow down or retry after the server-given wait.'
+          : status >= 500
+            ? ' The provider failed; retrying may help.'
+            : '';
+    return `HTTP ${status}${detail ? `: ${detail}` : ''}${requestId ? ` (request id ${requestId})` : ''}.${hint}`;
+  }
+}
+
+/** Pulls a human message out of the usual provider error bodies. */
+export function extractMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') return body.slice(0, 300) || undefined;
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, any>;
+    const e = b.error ?? b;
+    if (typeof e === 'string') return e.slice(0, 300);
+    if (e && typeof e.message === 'string') return e.message.slice(0, 300);
+    if (typeof b.message === 'string') return b.message.slice(0, 300);
+  }
+  return undefined;
+}
+
+/** 429: too many requests or tokens. Retryable; `retryAfterMs` says how long the server wants. */
+export class RateLimitError extends ApiError {}
+/** 401/403: missing, wrong or unauthorized API key. Never retried. */
+export class AuthenticationError extends ApiError {}
+/** 400/404/409/413/422: the request is wrong (409 is retryable, as the official SDKs do). */
+export class BadRequestError extends ApiError {}
+/** >= 500, or an in-band server/overloaded error. Retryable. */
+export class ServerError extends ApiError {}
+
+/** The connection failed or broke before a response was complete. Retryable. */
+export class ConnectionError extends LlmError {
+  constructor(message: string, options: LlmErrorOptions = {}) {
+    super(message, { retryable: true, ...options });
+  }
+}
+
+/** Which limit fired. */
+export type TimeoutKind = 'connect' | 'headers' | 'body' | 'firstChunk' | 'idle' | 'total';
+
+/** A time limit fired; the request was aborted. Retryable. */
+export class TimeoutError extends LlmError {
+  readonly timeout: TimeoutKind;
+  readonly ms: number;
+  constructor(timeout: TimeoutKind, ms: number, options: LlmErrorOptions = {}) {
+    super(`The ${timeout} timeout of ${ms} ms fired; the request was aborted.`, {
+      retryable: true,
+      ...options,
+    });
+    this.timeout = timeout;
+    this.ms = ms;
+  }
+}
+
+export type StreamParseErrorType = 'invalid-json' | 'invalid-event' | 'invalid-body';
+
+/** A stream event could not be read. Carries no payload beyond a short, scrubbed excerpt. */
+export class StreamParseError extends LlmError {
+  readonly type: StreamParseErrorType;
+  readonly excerpt: string;
+  constructor(type: StreamParseErrorType, message: string, excerpt = '', options: LlmErrorOptions = {}) {
+    super(message, options);
+    this.type = type;
+    this.excerpt = redactSecrets(excerpt.slice(0, 120));
+  }
+}
+
+/** The stream ended before its end marker (no `[DONE]`, no finish reason): the response is incomplete. Retryable. */
+export class StreamCutError extends LlmError {
+  constructor(message = 'The stream ended before the provider finished it (no end marker, no finish reason).', options: LlmErrorOptions = {}) {
+    super(message, { retryable: true, ...options });
+  }
+}
+
+/** The caller's `AbortSignal` fired. Not retryable. */
+export class RequestAbortedError extends LlmError {
+  constructor(options: LlmErrorOptions = {}) {
+    super('The request was aborted by the caller (AbortSignal).', options);
+  }
+}
+
+/** The request failed validation before anything was sent. */
+export class RequestValidationError extends LlmError {
+  readonly issues: readonly { path: (string | number)[]; message: string }[];
+  constructor(message: string, issues: readonly { path: (string | number)[]; message: string }[] = []) {
+    super(message);
+    this.issues = issues;
+  }
+}
+
+/** A choice finished with a reason the caller chose to treat as a failure (`length`, `content_filter`). */
+export class FinishReasonError extends LlmError {
+  readonly finishReason: string;
+  readonly choiceIndex: number;
+  constructor(finishReason: string, choiceIndex: number, message?: string, options: LlmErrorOptions = {}) {
+    super(message ?? `Choice ${choiceIndex} finished with "${finishReason}".`, options);
+    this.finishReason = finishReason;
+    this.choiceIndex = choiceIndex;
+  }
+}
+
+/** Configuration is wrong (unknown provider, missing API key, ...). Thrown before any request. */
+export class ConfigurationError extends LlmError {}
+
+/** Why `partialToolCallGuard` refused a tool call. */
+export type InvalidToolCallReason = 'invalid-json' | 'schema-mismatch' | 'truncated' | 'unknown-tool';
+
+/** One schema problem of a tool call's input (the shape of a zod issue, kept structural). */
+export interface ToolCallIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly code?: string;
+}
+
+/**
+ * A streamed tool call was cut, did not parse as JSON, failed its schema or named an unknown tool.
+ * Raised by `partialToolCallGuard({ onInvalid: 'error' })`. The call is never repaired; the raw
+ * `arguments` are kept so the caller can log them or send the model an error message.
+ */
+export class ToolCallError extends LlmError {
+  readonly reason: InvalidToolCallReason;
+  readonly toolName: string;
+  readonly toolCallId: string;
+  readonly choiceIndex: number;
+  /** The concatenated argument fragments exactly as received. */
+  readonly arguments: string;
+  readonly issues: readonly ToolCallIssue[];
+
+  constructor(
+    init: {
+      reason: InvalidToolCallReason;
+      toolName: string;
+      toolCallId: string;
+      choiceIndex: number;
+      arguments: string;
+      issues?: readonly ToolCallIssue[];
+      message?: string;
+    },
+    options: LlmErrorOptions = {},
+  ) {
+    super(init.message ?? `Tool call "${init.toolName}" (${init.toolCallId || 'no id'}) is invalid: ${init.reason}.`, options);
+    this.reason = init.reason;
+    this.toolName = init.toolName;
+    this.toolCallId = init.toolCallId;
+    this.choiceIndex = init.choiceIndex;
+    this.arguments = init.arguments;
+    this.issues = init.issues ?? [];
+  }
+}

@@ -1,0 +1,10 @@
+export * from './chunk';
+export * from './errors';
+export * from './request';
+export * from './options';
+export * from './client';
+export { registerProvider, getProvider, listProviders } from './providers/registry';
+export type { Provider, ProviderCall } from './providers/types';
+export { openAICompatible, type OpenAICompatibleConfig } from './providers/openai';
+export { getDefaultAgent, setDefaultAgent, createAgent, type AgentOptions } from './transport/agent';
+export { redactSecrets, redactHeaders } from './redact';

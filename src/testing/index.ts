@@ -1,0 +1,1 @@
+// Barrel of rxllm/testing.

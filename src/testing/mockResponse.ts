@@ -1,0 +1,213 @@
+/**
+ * How the mock server answers one request: the script's content rendered as OpenAI SSE or JSON, and
+ * the transport faults tests need (HTTP errors, latency, cuts, stalls, malformed and in-band error
+ * events, byte-exact replays split at chosen offsets). Internal to `createMockServer`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { scriptToChunks, scriptToCompletion, type MockScript, type MockScriptContext } from '../providers/mock';
+import { splitBytes } from './bytes';
+
+/** Transport behaviour of one mock server response. "Events" are SSE events (one chunk each). */
+export interface MockTransportScript {
+  /** HTTP status. >= 400 answers `errorBody` as JSON. @defaultValue 200 */
+  status?: number;
+  /** Extra response headers (e.g. `retry-after`, `x-ratelimit-remaining-requests`). */
+  headers?: Record<string, string>;
+  /** Body of an error status (a string is sent as is). @defaultValue OpenAI-like `{ error: { message, type, code } }` */
+  errorBody?: unknown;
+  /** Wait before sending the headers. @defaultValue 0 */
+  latencyMs?: number;
+  /** Wait between two writes. @defaultValue 0 */
+  chunkDelayMs?: number;
+  /** Events per socket write (large values for throughput benchmarks). @defaultValue 1 */
+  chunksPerWrite?: number;
+  /** Destroy the socket after this many events; no `[DONE]`. */
+  cutAfterChunks?: number;
+  /** Destroy the socket as soon as the request arrived. */
+  resetBeforeHeaders?: boolean;
+  /** Send nothing more and never end, until the client aborts or the server closes. */
+  stall?: 'before-headers' | { afterChunks: number };
+  /** Send `data: {not json` after this many events, then go on. */
+  malformedAfterChunks?: number;
+  /** Send `data: {"error": ...}` after `afterChunks` events, then end without `[DONE]`. */
+  inBandError?: { afterChunks: number; error: object };
+  /** Finish normally but without `data: [DONE]`. */
+  omitDone?: boolean;
+  /** Replay these exact bytes as the body (status 200, SSE headers) instead of rendering the script. */
+  rawSse?: string | Buffer;
+  /** Byte offsets where `rawSse` is split into separate writes. */
+  splitAt?: number[];
+  /** Split `rawSse` into `pieces` writes at seeded-random offsets. */
+  randomSplits?: { seed: number; pieces: number };
+  /** Wait between two `rawSse` pieces. @defaultValue 0 */
+  writeDelayMs?: number;
+}
+
+/** A script for the mock server: content (see `MockScript`) plus transport behaviour. */
+export interface MockServerScript extends MockScript, MockTransportScript {}
+
+/** Lifetime of one response: timers die with it, so nothing is left behind after an abort or close(). */
+export class ResponseLife {
+  ended = false;
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
+
+  /** Resolves after `ms`, or at once when the response ends (callers check `ended`). */
+  wait(ms: number): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        resolve();
+      }, ms);
+      this.timers.set(timer, resolve);
+    });
+  }
+
+  end(): void {
+    this.ended = true;
+    for (const [timer, resolve] of this.timers) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.timers.clear();
+  }
+}
+
+const DONE = 'data: [DONE]\n\n';
+const sse = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
+
+function errorType(status: number): string {
+  if (status === 429) return 'rate_limit_error';
+  if (status === 401 || status === 403) return 'authentication_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+/** OpenAI's error body shape. */
+export function openAIErrorBody(status: number, message = `Mock error (HTTP ${status})`): object {
+  return { error: { message, type: errorType(status), param: null, code: null } };
+}
+
+type Ending = 'done' | 'end' | 'cut' | 'stall';
+
+/** The SSE events to send and how the response ends. */
+function plan(script: MockServerScript, context: MockScriptContext, includeUsage: boolean) {
+  const content = includeUsage || (script.usage != null && script.usage !== 'auto') ? script : { ...script, usage: null };
+  const events = scriptToChunks(content, context).map(sse);
+  const limits: [number, Ending, string?][] = [];
+  if (script.cutAfterChunks !== undefined) limits.push([script.cutAfterChunks, 'cut']);
+  if (typeof script.stall === 'object') limits.push([script.stall.afterChunks, 'stall']);
+  if (script.inBandError) limits.push([script.inBandError.afterChunks, 'end', sse({ error: script.inBandError.error })]);
+  limits.sort((a, b) => a[0] - b[0]);
+  let ending: Ending = script.finishReason === null ? 'stall' : script.omitDone ? 'end' : 'done';
+  let out = events;
+  if (limits.length) {
+    const [count, end, extra] = limits[0];
+    out = events.slice(0, Math.max(0, count));
+    if (extra) out.push(extra);
+    ending = end;
+  }
+  const m = script.malformedAfterChunks;
+  if (m !== undefined && m <= out.length) out.splice(m, 0, 'data: {not json\n\n');
+  if (ending === 'done') out.push(DONE);
+  return { events: out, ending };
+}
+
+/** Writes and awaits backpressure; resolves false when the response is gone. */
+function write(res: ServerResponse, life: ResponseLife, data: string | Buffer): Promise<boolean> {
+  if (life.ended || res.destroyed) return Promise.resolve(false);
+  if (res.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve(!life.ended && !res.destroyed);
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+export interface RespondInput {
+  req: IncomingMessage;
+  res: ServerResponse;
+  life: ResponseLife;
+  script: MockServerScript;
+  body: any;
+  context: MockScriptContext;
+  baseHeaders: Record<string, string>;
+  /** Destroys the socket on purpose (not counted as a client abort). */
+  destroy: () => void;
+}
+
+/** Answers one chat-completions request according to its script. */
+export async function respond({ res, life, script, body, context, baseHeaders, destroy }: RespondInput): Promise<void> {
+  if (script.resetBeforeHeaders) return destroy();
+  if (script.stall === 'before-headers') return; // the response stays open until abort or close()
+  if (script.latencyMs) await life.wait(script.latencyMs);
+  if (life.ended) return;
+  const status = script.status ?? 200;
+  const headers = { ...baseHeaders, ...lowerCase(script.headers) };
+
+  if (status >= 400) {
+    const errorBody = script.errorBody ?? openAIErrorBody(status);
+    const text = typeof errorBody === 'string' ? errorBody : JSON.stringify(errorBody);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+    return;
+  }
+
+  const sseHeaders = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers };
+  if (script.rawSse !== undefined) {
+    res.writeHead(status, sseHeaders);
+    const pieces = splitBytes(script.rawSse, script);
+    for (let i = 0; i < pieces.length; i++) {
+      if (i > 0 && script.writeDelayMs) await life.wait(script.writeDelayMs);
+      if (!(await write(res, life, pieces[i]))) return;
+    }
+    res.end();
+    return;
+  }
+
+  if (body?.stream !== true) return respondJson(res, life, script, context, status, headers, destroy);
+
+  res.writeHead(status, sseHeaders);
+  res.flushHeaders();
+  const { events, ending } = plan(script, context, body?.stream_options?.include_usage === true);
+  const perWrite = Math.max(1, Math.floor(script.chunksPerWrite ?? 1));
+  for (let i = 0; i < events.length; i += perWrite) {
+    if (i > 0 && script.chunkDelayMs) await life.wait(script.chunkDelayMs);
+    if (!(await write(res, life, events.slice(i, i + perWrite).join('')))) return;
+  }
+  if (ending === 'cut') destroy();
+  else if (ending !== 'stall') res.end();
+}
+
+function respondJson(
+  res: ServerResponse,
+  life: ResponseLife,
+  script: MockServerScript,
+  context: MockScriptContext,
+  status: number,
+  headers: Record<string, string>,
+  destroy: () => void,
+): void {
+  let text = script.inBandError
+    ? JSON.stringify({ error: script.inBandError.error })
+    : JSON.stringify(scriptToCompletion(script, context));
+  if (script.malformedAfterChunks !== undefined) text = '{not json';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  if (typeof script.stall === 'object' || script.finishReason === null) return void res.flushHeaders();
+  if (script.cutAfterChunks !== undefined) {
+    // Half the body, then the socket dies: a truncated JSON response.
+    res.write(text.slice(0, Math.floor(text.length / 2)), () => destroy());
+    return;
+  }
+  if (!life.ended) res.end(text);
+}
+
+function lowerCase(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v;
+  return out;
+}

@@ -1,0 +1,56 @@
+/**
+ * The shared keep-alive pool. Every call without its own `dispatcher` goes through one undici
+ * `Agent`, so sequential calls to one origin reuse their sockets instead of opening new ones.
+ */
+import { Agent, type Dispatcher } from 'undici';
+
+export interface AgentOptions {
+  /** Most sockets per origin; `undefined` = no cap (the concurrency operators cap in-flight calls). @defaultValue undefined */
+  connections?: number;
+  /** How long an idle socket stays open. @defaultValue 30_000 */
+  keepAliveTimeout?: number;
+  /** Upper bound for a server-suggested keep-alive timeout. @defaultValue 600_000 */
+  keepAliveMaxTimeout?: number;
+  /** TCP + TLS connect timeout in ms. @defaultValue 10_000 */
+  connectTimeout?: number;
+}
+
+/** Defaults of the shared agent. */
+export const AGENT_DEFAULTS = {
+  connections: undefined as number | undefined,
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 600_000,
+  connectTimeout: 10_000,
+} as const;
+
+/** A new keep-alive agent with rxllm's defaults. */
+export function createAgent(options: AgentOptions = {}): Agent {
+  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout } = { ...AGENT_DEFAULTS, ...options };
+  return new Agent({
+    connections: connections ?? null,
+    keepAliveTimeout,
+    keepAliveMaxTimeout,
+    connect: { timeout: connectTimeout },
+  });
+}
+
+let shared: Dispatcher | undefined;
+
+/** The agent used when a call passes no `dispatcher`. Created on first use. */
+export function getDefaultAgent(): Dispatcher {
+  shared ??= createAgent();
+  return shared;
+}
+
+/**
+ * Replaces the shared agent (a dispatcher of your own, or options for a new one) and returns it.
+ * The previous agent is not closed: calls in flight finish on it.
+ */
+export function setDefaultAgent(agent: Dispatcher | AgentOptions): Dispatcher {
+  shared = isDispatcher(agent) ? agent : createAgent(agent);
+  return shared;
+}
+
+function isDispatcher(value: unknown): value is Dispatcher {
+  return typeof (value as Dispatcher).dispatch === 'function';
+}
