@@ -157,7 +157,8 @@ class ChunkAccumulator {
     if (!this.id && chunk.id) this.id = chunk.id;
     if (!this.model && chunk.model) this.model = chunk.model;
     if (!this.created && chunk.created) this.created = chunk.created;
-    if (this.fingerprint == null && chunk.system_fingerprint != null) this.fingerprint = chunk.system_fingerprint;
+    if (this.fingerprint == null && chunk.system_fingerprint != null)
+      this.fingerprint = chunk.system_fingerprint;
     // Providers report cumulative usage: the last non-null value is the total, never a sum.
     if (chunk.usage != null) this.usage = chunk.usage;
     for (const choice of chunk.choices) {
@@ -260,7 +261,9 @@ function withPartial(error: unknown, acc: ChunkAccumulator): unknown {
  *   .pipe(accumulateChunks())
  *   .subscribe((res) => console.log(res.choices[0].message.content, res.usage));
  */
-export function accumulateChunks(config: AccumulateChunksConfig = {}): OperatorFunction<Chunk, ChatCompletion> {
+export function accumulateChunks(
+  config: AccumulateChunksConfig = {},
+): OperatorFunction<Chunk, ChatCompletion> {
   if (config === null || typeof config !== 'object') {
     throw new TypeError(`accumulateChunks: config must be an object, got ${String(config)}.`);
   }

@@ -7,6 +7,7 @@ import {
   of,
   catchError,
   concat,
+  tap,
   type ObservableInput,
   type OperatorFunction,
 } from 'rxjs';
@@ -136,7 +137,6 @@ export function mapConcurrent<T, R>(
       };
 
       const inner = (item: T, i: number): Observable<Event<R | Settled<T, R>>> => {
-        progress.received++;
         return defer(() => {
           progress.inFlight++;
           report();
@@ -186,7 +186,8 @@ export function mapConcurrent<T, R>(
         });
       };
 
-      const sub = source.pipe(mergeMap(inner, concurrency)).subscribe({
+      const counted = source.pipe(tap(() => progress.received++));
+      const sub = counted.pipe(mergeMap(inner, concurrency)).subscribe({
         next: (e) => (e.kind === 'value' ? emit(e.i, e.value) : end(e.i)),
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

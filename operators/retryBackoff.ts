@@ -1,6 +1,7 @@
-import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, Subject, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
 import { LlmError } from '../src/errors';
+import { accumulateChunks } from './accumulateChunks';
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -107,68 +108,42 @@ function isChunk(value: unknown): value is Chunk {
 }
 
 /**
- * Incremental merge of the chunks of one attempt into a `ChatCompletion`, so a failure after the
- * first chunk can carry what was received without keeping every chunk.
+ * Merges the chunks of one attempt as they arrive, with `accumulateChunks`' rules, so a failure after
+ * the first chunk carries what was received (`error.partial`) without keeping every chunk.
  */
 class PartialMerger {
-  private completion: ChatCompletion | undefined;
-  private readonly tools = new Map<number, Map<number, { id: string; name: string; arguments: string }>>();
+  private readonly feed = new Subject<Chunk>();
+  private failed: unknown;
+  private broken = false;
   private last: unknown;
+  private chunks = 0;
+
+  constructor() {
+    this.feed.pipe(accumulateChunks()).subscribe({
+      error: (error: unknown) => {
+        this.failed = error;
+        this.broken = true;
+      },
+    });
+  }
 
   add(value: unknown): void {
     this.last = value;
-    if (!isChunk(value) || value.reset) return;
-    const c = (this.completion ??= {
-      id: value.id,
-      object: 'chat.completion',
-      created: value.created,
-      model: value.model,
-      system_fingerprint: value.system_fingerprint,
-      choices: [],
-      usage: null,
-    });
-    if (value.usage) c.usage = value.usage;
-    for (const ch of value.choices) {
-      let choice = c.choices.find((x) => x.index === ch.index);
-      if (!choice) {
-        choice = { index: ch.index, message: { role: 'assistant', content: null }, finish_reason: null };
-        c.choices.push(choice);
-      }
-      const d = ch.delta ?? {};
-      if (d.content) choice.message.content = (choice.message.content ?? '') + d.content;
-      if (d.reasoning) choice.message.reasoning = (choice.message.reasoning ?? '') + d.reasoning;
-      if (d.refusal) choice.message.refusal = (choice.message.refusal ?? '') + d.refusal;
-      if (ch.finish_reason) choice.finish_reason = ch.finish_reason;
-      if (d.tool_calls) this.addTools(choice.index, d.tool_calls, choice.message);
-    }
+    if (!isChunk(value)) return;
+    this.chunks++;
+    this.feed.next(value);
   }
 
-  private addTools(choiceIndex: number, deltas: NonNullable<Chunk['choices'][number]['delta']['tool_calls']>, message: ChatCompletion['choices'][number]['message']): void {
-    const calls = this.tools.get(choiceIndex) ?? new Map();
-    this.tools.set(choiceIndex, calls);
-    for (const t of deltas) {
-      // Servers that omit `index`: match by id, else continue the last call (see ToolCallDelta).
-      let index = t.index;
-      if (index === undefined) {
-        const byId = t.id ? [...calls.entries()].find(([, v]) => v.id === t.id)?.[0] : undefined;
-        index = byId ?? (t.id || calls.size === 0 ? calls.size : calls.size - 1);
-      }
-      const call = calls.get(index) ?? { id: '', name: '', arguments: '' };
-      calls.set(index, call);
-      if (t.id) call.id = t.id;
-      if (t.function?.name) call.name += t.function.name;
-      if (t.function?.arguments) call.arguments += t.function.arguments;
+  /** The error with `partial` set (or wrapped in an `LlmError` when it is not an object). */
+  attach(error: unknown): unknown {
+    if (this.chunks === 0) {
+      const last = this.last as ChatCompletion | undefined;
+      if (last?.object === 'chat.completion' && error instanceof LlmError && !error.partial) error.partial = last;
+      return error;
     }
-    message.tool_calls = [...calls.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([, v]) => ({ id: v.id, type: 'function' as const, function: { name: v.name, arguments: v.arguments } }));
-  }
-
-  /** The merged completion; a non-chunk source's last value when it was already a completion. */
-  result(): ChatCompletion | undefined {
-    if (this.completion) return this.completion;
-    const last = this.last as ChatCompletion | undefined;
-    return last?.object === 'chat.completion' ? last : undefined;
+    if (this.broken) return error;
+    this.feed.error(error);
+    return this.failed;
   }
 
   lastChunk(): Chunk | undefined {
@@ -270,13 +245,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
         return delayMs;
       };
 
-      const fail = (error: unknown): void => {
-        if (emitted && error instanceof LlmError && !error.partial) {
-          const partial = merger.result();
-          if (partial) error.partial = partial;
-        }
-        subscriber.error(error);
-      };
+      const fail = (error: unknown): void => subscriber.error(emitted ? merger.attach(error) : error);
 
       const subscribeOnce = (): void => {
         inner = source.subscribe({

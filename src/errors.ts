@@ -46,11 +46,21 @@ export interface ApiErrorInit {
 
 const BODY_LIMIT = 2000;
 
+/** The body as kept on the error: secrets scrubbed, at most `BODY_LIMIT` characters of text. */
 function truncateBody(body: unknown): unknown {
   if (body === undefined || body === null) return body;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  if (text.length <= BODY_LIMIT) return typeof body === 'string' ? redactSecrets(body) : body;
-  return redactSecrets(text.slice(0, BODY_LIMIT)) + `... (${text.length - BODY_LIMIT} more characters)`;
+  if (text.length > BODY_LIMIT) {
+    return redactSecrets(text.slice(0, BODY_LIMIT)) + `... (${text.length - BODY_LIMIT} more characters)`;
+  }
+  const clean = redactSecrets(text);
+  if (typeof body === 'string') return clean;
+  if (clean === text) return body;
+  try {
+    return JSON.parse(clean);
+  } catch {
+    return clean;
+  }
 }
 
 function header(headers: Headers, name: string): string | undefined {
@@ -230,7 +240,13 @@ export class FinishReasonError extends LlmError {
 export class ConfigurationError extends LlmError {}
 
 /** Why `partialToolCallGuard` refused a tool call. */
-export type InvalidToolCallReason = 'invalid-json' | 'schema-mismatch' | 'truncated' | 'unknown-tool';
+export type InvalidToolCallReason =
+  | 'invalid-json'
+  | 'schema-mismatch'
+  | 'truncated'
+  | 'unknown-tool'
+  /** A fragment arrived for a call already released (the provider interleaved calls). */
+  | 'late-fragment';
 
 /** One schema problem of a tool call's input (the shape of a zod issue, kept structural). */
 export interface ToolCallIssue {

@@ -8,3 +8,7 @@ export type { Provider, ProviderCall } from './providers/types';
 export { openAICompatible, type OpenAICompatibleConfig } from './providers/openai';
 export { getDefaultAgent, setDefaultAgent, createAgent, type AgentOptions } from './transport/agent';
 export { redactSecrets, redactHeaders } from './redact';
+export * from './logger';
+export * from './batch';
+export * from './rateLimit/limiter';
+export * from './rateLimit/store';

@@ -8,7 +8,8 @@ const fs = require('node:fs');
 
 const BENCH = path.resolve(__dirname, '..');
 const ROOT = path.resolve(BENCH, '..');
-const DIST = path.join(ROOT, 'dist');
+// RXLLM_DIST: use another build of rxllm (e.g. one compiled elsewhere to compare two versions).
+const DIST = process.env.RXLLM_DIST ? path.resolve(process.env.RXLLM_DIST) : path.join(ROOT, 'dist');
 
 function resolveFrom(name, dirs) {
   for (const dir of dirs) {

@@ -77,15 +77,30 @@ function normalize(script: MockScript | string): MockScript {
 
 function positiveInt(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`Mock script ${name} must be an integer >= 1, got ${value}.`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new TypeError(`Mock script ${name} must be an integer >= 1, got ${value}.`);
   return value;
 }
 
 /** Splits by code points, `size` per piece, so a surrogate pair is never cut. */
 function pieces(text: string, size: number): string[] {
-  const points = Array.from(text);
   const out: string[] = [];
-  for (let i = 0; i < points.length; i += size) out.push(points.slice(i, i + size).join(''));
+  let start = 0;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point: step over both.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    if (++count === size) {
+      out.push(text.slice(start, i + 1));
+      start = i + 1;
+      count = 0;
+    }
+  }
+  if (start < text.length) out.push(text.slice(start));
   return out;
 }
 
@@ -96,6 +111,13 @@ function hash(text: string): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
+function copyDelta(delta: ChunkDelta): ChunkDelta {
+  const copy = { ...delta };
+  if (delta.tool_calls)
+    copy.tool_calls = delta.tool_calls.map((t) => ({ ...t, function: { ...t.function } }));
+  return copy;
+}
+
 function toolArguments(args: string | object): string {
   return typeof args === 'string' ? args : JSON.stringify(args);
 }
@@ -103,10 +125,13 @@ function toolArguments(args: string | object): string {
 const tokens = (text: string | undefined) => Math.ceil(Array.from(text ?? '').length / 4);
 
 function resolveUsage(script: MockScript, n: number, promptTokens: number): Usage | null {
-  const usage = script.usage ?? 'auto';
+  const usage = script.usage === undefined ? 'auto' : script.usage;
   if (usage !== 'auto') return usage;
   const reasoning = tokens(script.reasoning) * n;
-  const args = (script.toolCalls ?? []).reduce((sum, call) => sum + tokens(toolArguments(call.arguments)) + 1, 0);
+  const args = (script.toolCalls ?? []).reduce(
+    (sum, call) => sum + tokens(toolArguments(call.arguments)) + 1,
+    0,
+  );
   const completion = (tokens(script.text) + tokens(script.refusal) + args) * n + reasoning;
   return {
     prompt_tokens: promptTokens,
@@ -116,16 +141,21 @@ function resolveUsage(script: MockScript, n: number, promptTokens: number): Usag
   };
 }
 
-function header(script: MockScript, context: MockScriptContext) {
+function header<O extends string>(script: MockScript, context: MockScriptContext, object: O) {
   return {
     id: script.id ?? context.id ?? `chatcmpl-mock-${hash(JSON.stringify(script))}`,
+    object,
     created: script.created ?? MOCK_SCRIPT_DEFAULTS.created,
     model: script.model ?? context.model ?? MOCK_SCRIPT_DEFAULTS.model,
   };
 }
 
 function finishOf(script: MockScript): FinishReason | null {
-  return script.finishReason === undefined ? (script.toolCalls?.length ? 'tool_calls' : 'stop') : script.finishReason;
+  return script.finishReason === undefined
+    ? script.toolCalls?.length
+      ? 'tool_calls'
+      : 'stop'
+    : script.finishReason;
 }
 
 /**
@@ -139,7 +169,7 @@ export function scriptToChunks(script: MockScript | string, context: MockScriptC
   const s = normalize(script);
   const size = positiveInt(s.chunkSize, 'chunkSize', MOCK_SCRIPT_DEFAULTS.chunkSize);
   const n = positiveInt(s.n, 'n', MOCK_SCRIPT_DEFAULTS.n);
-  const base = { ...header(s, context), object: 'chat.completion.chunk' as const };
+  const base = header(s, context, 'chat.completion.chunk' as const);
   const deltas: ChunkDelta[] = [{ role: 'assistant', content: '' }];
   for (const part of pieces(s.reasoning ?? '', size)) deltas.push({ reasoning: part });
   for (const part of pieces(s.text ?? '', size)) deltas.push({ content: part });
@@ -147,7 +177,9 @@ export function scriptToChunks(script: MockScript | string, context: MockScriptC
   (s.toolCalls ?? []).forEach((call, index) => {
     const argSize = positiveInt(call.argumentChunkSize, 'argumentChunkSize', size);
     const id = call.id ?? `call_mock_${index}`;
-    deltas.push({ tool_calls: [{ index, id, type: 'function', function: { name: call.name, arguments: '' } }] });
+    deltas.push({
+      tool_calls: [{ index, id, type: 'function', function: { name: call.name, arguments: '' } }],
+    });
     for (const part of pieces(toolArguments(call.arguments), argSize)) {
       deltas.push({ tool_calls: [{ index, function: { arguments: part } }] });
     }
@@ -155,12 +187,15 @@ export function scriptToChunks(script: MockScript | string, context: MockScriptC
   const chunks: Chunk[] = [];
   for (const delta of deltas) {
     for (let index = 0; index < n; index++) {
-      chunks.push({ ...base, choices: [{ index, delta: structuredClone(delta), finish_reason: null }] });
+      // Each choice gets its own delta object, so a consumer mutating one cannot change another.
+      const own = index === 0 ? delta : copyDelta(delta);
+      chunks.push({ ...base, choices: [{ index, delta: own, finish_reason: null }] });
     }
   }
   const finish = finishOf(s);
   if (finish === null) return chunks;
-  for (let index = 0; index < n; index++) chunks.push({ ...base, choices: [{ index, delta: {}, finish_reason: finish }] });
+  for (let index = 0; index < n; index++)
+    chunks.push({ ...base, choices: [{ index, delta: {}, finish_reason: finish }] });
   const usage = resolveUsage(s, n, context.promptTokens ?? MOCK_SCRIPT_DEFAULTS.promptTokens);
   if (usage) chunks.push({ ...base, choices: [], usage });
   return chunks;
@@ -170,7 +205,10 @@ export function scriptToChunks(script: MockScript | string, context: MockScriptC
  * Renders a script as one non-streamed `ChatCompletion` (what `complete()` and the mock server's
  * non-streaming answer return). A script that never finishes gets `finish_reason: null`.
  */
-export function scriptToCompletion(script: MockScript | string, context: MockScriptContext = {}): ChatCompletion {
+export function scriptToCompletion(
+  script: MockScript | string,
+  context: MockScriptContext = {},
+): ChatCompletion {
   const s = normalize(script);
   const n = positiveInt(s.n, 'n', MOCK_SCRIPT_DEFAULTS.n);
   positiveInt(s.chunkSize, 'chunkSize', MOCK_SCRIPT_DEFAULTS.chunkSize);
@@ -194,7 +232,7 @@ export function scriptToCompletion(script: MockScript | string, context: MockScr
     });
   }
   const usage = resolveUsage(s, n, context.promptTokens ?? MOCK_SCRIPT_DEFAULTS.promptTokens);
-  return { ...header(s, context), object: 'chat.completion', choices, usage };
+  return { ...header(s, context, 'chat.completion' as const), choices, usage };
 }
 
 /** Options of {@link mockStream}. */
@@ -242,7 +280,9 @@ function streamChunks(
   delayMs: number,
   firstDelay: number,
 ): Observable<Chunk> {
-  const errorAt = s.errorAfter ? Math.min(chunks.length, Math.max(0, Math.floor(s.errorAfter.chunks))) : Infinity;
+  const errorAt = s.errorAfter
+    ? Math.min(chunks.length, Math.max(0, Math.floor(s.errorAfter.chunks)))
+    : Infinity;
   const finishes = finishOf(s) !== null;
   return new Observable<Chunk>((subscriber) => {
     // Returns false when the stream has ended (error or completion).
@@ -284,7 +324,9 @@ function lastUserText(messages: readonly unknown[]): string | undefined {
     if (m?.role !== 'user') continue;
     if (typeof m.content === 'string') return m.content;
     if (Array.isArray(m.content)) {
-      return m.content.map((p: { type?: string; text?: string }) => (p?.type === 'text' ? p.text : '')).join('');
+      return m.content
+        .map((p: { type?: string; text?: string }) => (p?.type === 'text' ? p.text : ''))
+        .join('');
     }
   }
   return undefined;
@@ -298,17 +340,28 @@ export function defaultMockScript(messages: readonly unknown[] = []): MockScript
 
 /** ~1 token per 4 code points of the messages' text, for `usage: 'auto'`. */
 export function estimatePromptTokens(messages: readonly unknown[] = []): number {
-  return Math.max(1, tokens(JSON.stringify(messages.map((m) => (m as { content?: unknown })?.content ?? ''))));
+  return Math.max(
+    1,
+    tokens(JSON.stringify(messages.map((m) => (m as { content?: unknown })?.content ?? ''))),
+  );
 }
 
 function scriptOf(call: ProviderCall): { script: MockScript; context: MockScriptContext; delayMs: number } {
-  const request = call.request as ProviderCall['request'] & { mock_response?: unknown; mock_delay_ms?: unknown };
+  const request = call.request as ProviderCall['request'] & {
+    mock_response?: unknown;
+    mock_delay_ms?: unknown;
+  };
   const given = request.mock_response;
-  let script: MockScript = given === undefined ? defaultMockScript(request.messages) : normalize(given as MockScript);
+  let script: MockScript =
+    given === undefined ? defaultMockScript(request.messages) : normalize(given as MockScript);
   if (script.n === undefined && request.n !== undefined) script = { ...script, n: request.n };
   if (call.options.includeUsage === false) script = { ...script, usage: null };
   const delayMs = nonNegative(request.mock_delay_ms as number | undefined, 'mock_delay_ms') ?? 0;
-  return { script, context: { model: call.model, promptTokens: estimatePromptTokens(request.messages) }, delayMs };
+  return {
+    script,
+    context: { model: call.model, promptTokens: estimatePromptTokens(request.messages) },
+    delayMs,
+  };
 }
 
 /**

@@ -41,11 +41,17 @@ export function splitBytes(input: string | Uint8Array, options: SplitOptions = {
   let offsets: number[] = options.splitAt ?? [];
   if (options.randomSplits) {
     const { seed, pieces } = options.randomSplits;
-    if (!Number.isInteger(pieces) || pieces < 1) throw new TypeError(`randomSplits.pieces must be an integer >= 1, got ${pieces}.`);
+    if (!Number.isInteger(pieces) || pieces < 1)
+      throw new TypeError(`randomSplits.pieces must be an integer >= 1, got ${pieces}.`);
     const random = seededRandom(seed);
-    offsets = Array.from({ length: pieces - 1 }, () => 1 + Math.floor(random() * Math.max(1, bytes.length - 1)));
+    offsets = Array.from(
+      { length: pieces - 1 },
+      () => 1 + Math.floor(random() * Math.max(1, bytes.length - 1)),
+    );
   }
-  const cuts = [...new Set(offsets.filter((o) => Number.isInteger(o) && o > 0 && o < bytes.length))].sort((a, b) => a - b);
+  const cuts = [...new Set(offsets.filter((o) => Number.isInteger(o) && o > 0 && o < bytes.length))].sort(
+    (a, b) => a - b,
+  );
   const out: Buffer[] = [];
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {

@@ -4,7 +4,13 @@
  * events, byte-exact replays split at chosen offsets). Internal to `createMockServer`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { scriptToChunks, scriptToCompletion, type MockScript, type MockScriptContext } from '../providers/mock';
+import {
+  MOCK_SCRIPT_DEFAULTS,
+  scriptToChunks,
+  scriptToCompletion,
+  type MockScript,
+  type MockScriptContext,
+} from '../providers/mock';
 import { splitBytes } from './bytes';
 
 /** Transport behaviour of one mock server response. "Events" are SSE events (one chunk each). */
@@ -90,14 +96,40 @@ export function openAIErrorBody(status: number, message = `Mock error (HTTP ${st
 
 type Ending = 'done' | 'end' | 'cut' | 'stall';
 
+// Rendered chunk bodies (everything after the id/object/created/model header), by script content.
+// Benchmarks send one script thousands of times: rendering it once keeps the server off the profile.
+const rendered = new Map<string, string[]>();
+const RENDERED_LIMIT = 16;
+
+/** `data: {chunk}\n\n` for every chunk, byte-identical to `JSON.stringify` of the chunk. */
+function chunkEvents(script: MockScript, context: MockScriptContext): string[] {
+  const key = `${context.promptTokens}|${JSON.stringify(script)}`;
+  let bodies = rendered.get(key);
+  if (!bodies) {
+    bodies = scriptToChunks(script, { ...context, id: '', model: '' }).map((chunk) => {
+      const { id: _id, object: _object, created: _created, model: _model, ...rest } = chunk;
+      return JSON.stringify(rest).slice(1);
+    });
+    if (rendered.size >= RENDERED_LIMIT) rendered.clear();
+    rendered.set(key, bodies);
+  }
+  const id = script.id ?? context.id ?? '';
+  const model = script.model ?? context.model ?? MOCK_SCRIPT_DEFAULTS.model;
+  const created = script.created ?? MOCK_SCRIPT_DEFAULTS.created;
+  const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},`;
+  return bodies.map((body) => `${head}${body}\n\n`);
+}
+
 /** The SSE events to send and how the response ends. */
 function plan(script: MockServerScript, context: MockScriptContext, includeUsage: boolean) {
-  const content = includeUsage || (script.usage != null && script.usage !== 'auto') ? script : { ...script, usage: null };
-  const events = scriptToChunks(content, context).map(sse);
+  const content =
+    includeUsage || (script.usage != null && script.usage !== 'auto') ? script : { ...script, usage: null };
+  const events = chunkEvents(content, context);
   const limits: [number, Ending, string?][] = [];
   if (script.cutAfterChunks !== undefined) limits.push([script.cutAfterChunks, 'cut']);
   if (typeof script.stall === 'object') limits.push([script.stall.afterChunks, 'stall']);
-  if (script.inBandError) limits.push([script.inBandError.afterChunks, 'end', sse({ error: script.inBandError.error })]);
+  if (script.inBandError)
+    limits.push([script.inBandError.afterChunks, 'end', sse({ error: script.inBandError.error })]);
   limits.sort((a, b) => a[0] - b[0]);
   let ending: Ending = script.finishReason === null ? 'stall' : script.omitDone ? 'end' : 'done';
   let out = events;
@@ -117,6 +149,11 @@ function plan(script: MockServerScript, context: MockScriptContext, includeUsage
 function write(res: ServerResponse, life: ResponseLife, data: string | Buffer): Promise<boolean> {
   if (life.ended || res.destroyed) return Promise.resolve(false);
   if (res.write(data)) return Promise.resolve(true);
+  return drained(res, life);
+}
+
+/** Resolves true on 'drain', false when the response closed first. */
+function drained(res: ServerResponse, life: ResponseLife): Promise<boolean> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -141,7 +178,16 @@ export interface RespondInput {
 }
 
 /** Answers one chat-completions request according to its script. */
-export async function respond({ res, life, script, body, context, baseHeaders, destroy }: RespondInput): Promise<void> {
+export async function respond({
+  req,
+  res,
+  life,
+  script,
+  body,
+  context,
+  baseHeaders,
+  destroy,
+}: RespondInput): Promise<void> {
   if (script.resetBeforeHeaders) return destroy();
   if (script.stall === 'before-headers') return; // the response stays open until abort or close()
   if (script.latencyMs) await life.wait(script.latencyMs);
@@ -152,12 +198,20 @@ export async function respond({ res, life, script, body, context, baseHeaders, d
   if (status >= 400) {
     const errorBody = script.errorBody ?? openAIErrorBody(status);
     const text = typeof errorBody === 'string' ? errorBody : JSON.stringify(errorBody);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
     return;
   }
 
-  const sseHeaders = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers };
+  const sseHeaders = {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    ...headers,
+  };
   if (script.rawSse !== undefined) {
     res.writeHead(status, sseHeaders);
     const pieces = splitBytes(script.rawSse, script);
@@ -177,10 +231,16 @@ export async function respond({ res, life, script, body, context, baseHeaders, d
   const perWrite = Math.max(1, Math.floor(script.chunksPerWrite ?? 1));
   for (let i = 0; i < events.length; i += perWrite) {
     if (i > 0 && script.chunkDelayMs) await life.wait(script.chunkDelayMs);
-    if (!(await write(res, life, events.slice(i, i + perWrite).join('')))) return;
+    if (life.ended || res.destroyed) return;
+    const data = perWrite === 1 ? events[i] : events.slice(i, i + perWrite).join('');
+    // Await only on backpressure: a microtask per event would cap throughput for no reason.
+    if (!res.write(data) && !(await drained(res, life))) return;
   }
-  if (ending === 'cut') destroy();
-  else if (ending !== 'stall') res.end();
+  if (ending === 'cut') {
+    // Let the events already written reach the wire first: destroy() drops pending writes.
+    await new Promise<void>((resolve) => req.socket.write('', () => resolve()));
+    destroy();
+  } else if (ending !== 'stall') res.end();
 }
 
 function respondJson(
@@ -196,7 +256,11 @@ function respondJson(
     ? JSON.stringify({ error: script.inBandError.error })
     : JSON.stringify(scriptToCompletion(script, context));
   if (script.malformedAfterChunks !== undefined) text = '{not json';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   if (typeof script.stall === 'object' || script.finishReason === null) return void res.flushHeaders();
   if (script.cutAfterChunks !== undefined) {
     // Half the body, then the socket dies: a truncated JSON response.

@@ -2,7 +2,8 @@
  * The shared keep-alive pool. Every call without its own `dispatcher` goes through one undici
  * `Agent`, so sequential calls to one origin reuse their sockets instead of opening new ones.
  */
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { ReusePool } from './pool';
 
 export interface AgentOptions {
   /** Most sockets per origin; `undefined` = no cap (the concurrency operators cap in-flight calls). @defaultValue undefined */
@@ -23,14 +24,15 @@ export const AGENT_DEFAULTS = {
   connectTimeout: 10_000,
 } as const;
 
-/** A new keep-alive agent with rxllm's defaults. */
-export function createAgent(options: AgentOptions = {}): Agent {
+/**
+ * A new keep-alive dispatcher with rxllm's defaults: undici clients, one socket each, reused as soon
+ * as a request ends (see `ReusePool` for why not undici's `Agent`).
+ */
+export function createAgent(options: AgentOptions = {}): ReusePool {
   const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout } = { ...AGENT_DEFAULTS, ...options };
-  return new Agent({
-    connections: connections ?? null,
-    keepAliveTimeout,
-    keepAliveMaxTimeout,
-    connect: { timeout: connectTimeout },
+  return new ReusePool({
+    connections,
+    clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout: connectTimeout } },
   });
 }
 

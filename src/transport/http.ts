@@ -58,8 +58,6 @@ export function httpRequest<T>(
     let controller: Dispatcher.DispatchController | undefined;
     let abortReason: Error | undefined;
     let finished = false;
-    let completeTimer: ReturnType<typeof setImmediate> | undefined;
-    let closed = false;
 
     const abort = (reason: Error) => {
       if (abortReason) return;
@@ -135,17 +133,7 @@ export function httpRequest<T>(
           return;
         }
         finished = true;
-        // undici calls this handler first and only then schedules, with setImmediate, the step that
-        // puts the socket back in its pool (client-h1.js, onMessageComplete). Completing right here
-        // lets a follow-up request (sequential calls, mergeMap with a cap) find the socket busy and
-        // open a new one: 2N sockets for N slots. So complete in an immediate queued after undici's.
-        queueMicrotask(() => {
-          if (closed) return;
-          completeTimer = setImmediate(() => {
-            completeTimer = undefined;
-            subscriber.complete();
-          });
-        });
+        subscriber.complete();
       },
       onResponseError(_ctrl, error) {
         if (finished) return;
@@ -171,9 +159,7 @@ export function httpRequest<T>(
     }
 
     return () => {
-      closed = true;
       signal?.removeEventListener('abort', onAbortSignal);
-      if (completeTimer) clearImmediate(completeTimer);
       if (!finished) {
         // Unsubscribe is silent teardown: abort the request, emit nothing.
         finished = true;

@@ -1,0 +1,98 @@
+'use strict';
+// B5, one measured run of one operator without HTTP: `node operators.js '<json>'` with { op, size }.
+// Chunks are built in memory first (not timed), then pushed synchronously through the operator;
+// a warm-up pass on a smaller array lets the JIT settle. Prints { nsPerChunk, ... } as one JSON line.
+const { performance } = require('node:perf_hooks');
+const { rxllm } = require('./lib/paths');
+const { piece, verify } = require('./lib/text');
+
+const spec = JSON.parse(process.argv[2]);
+
+function makeChunks(n) {
+  const chunks = new Array(n);
+  for (let i = 0; i < n; i++) {
+    chunks[i] = {
+      id: 'chatcmpl-bench',
+      object: 'chat.completion.chunk',
+      created: 1700000000,
+      model: 'bench',
+      choices: [
+        {
+          index: 0,
+          delta: i === 0 ? { role: 'assistant', content: piece(i) } : { content: piece(i) },
+          finish_reason: i === n - 1 ? 'stop' : null,
+        },
+      ],
+    };
+  }
+  return chunks;
+}
+
+/** Each case returns the rebuilt text, so every one of them is checked. */
+function cases() {
+  const { from } = rxllm.rxjs();
+  const ops = spec.op === 'loop' ? {} : rxllm.operators();
+  const textOf = (c) => c.choices[0].message.content;
+  const sink = (obs, onValue) => {
+    let failed;
+    obs.subscribe({ next: onValue, error: (e) => (failed = e) });
+    if (failed) throw failed;
+  };
+  return {
+    // The floor of B5: a plain loop, what any client must do at least.
+    loop: (chunks) => {
+      let text = '';
+      for (const c of chunks) {
+        const d = c.choices[0] && c.choices[0].delta.content;
+        if (d) text += d;
+      }
+      return text;
+    },
+    // rxjs alone: from(array) to a subscriber that joins the text, the cost of any operator's plumbing.
+    rxjs: (chunks) => {
+      let text = '';
+      sink(from(chunks), (c) => (text += c.choices[0].delta.content || ''));
+      return text;
+    },
+    accumulateFinal: (chunks) => {
+      let text;
+      sink(from(chunks).pipe(ops.accumulateChunks()), (c) => (text = textOf(c)));
+      return text;
+    },
+    accumulateSnapshots: (chunks) => {
+      let text;
+      sink(from(chunks).pipe(ops.accumulateChunks({ emit: 'snapshots' })), (c) => (text = textOf(c)));
+      return text;
+    },
+    partialToolCallGuard: (chunks) => {
+      let text = '';
+      sink(from(chunks).pipe(ops.partialToolCallGuard()), (c) => (text += c.choices[0].delta.content || ''));
+      return text;
+    },
+    textDeltas: (chunks) => {
+      let text = '';
+      sink(from(chunks).pipe(ops.textDeltas()), (t) => (text += t));
+      return text;
+    },
+  };
+}
+
+const run = cases()[spec.op];
+if (!run) throw new Error(`unknown op ${spec.op}`);
+const warm = makeChunks(Math.min(spec.size, 20_000));
+for (let i = 0; i < 3; i++) verify(run(warm), warm.length, `${spec.op} warm-up`);
+const chunks = makeChunks(spec.size);
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const text = run(chunks);
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+verify(text, spec.size, `${spec.op} x ${spec.size}`);
+process.stdout.write(
+  JSON.stringify({
+    nsPerChunk: (ms * 1e6) / spec.size,
+    wallMs: ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  }) + '\n',
+);

@@ -1,0 +1,38 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { Chunk } from '../src/chunk';
+import { choiceOf, type TextDeltasConfig } from './textDeltas';
+
+/**
+ * The whole text of one choice, emitted once when the source completes (`''` when there was none).
+ * A reset chunk discards the text collected before it. Linear: parts are joined once at the end.
+ *
+ * ```
+ * source: --a--b--c--|    a: "Hel", b: content null, c: "lo"
+ * result: -----------(H|) H: "Hello"
+ * ```
+ *
+ * @example
+ * import { collectText } from 'rxllm/operators';
+ * const answer = await lastValueFrom(stream(request).pipe(collectText()));
+ */
+export function collectText(config: TextDeltasConfig = {}): OperatorFunction<Chunk, string> {
+  const choice = choiceOf('collectText', config);
+  return (source) =>
+    new Observable<string>((subscriber) => {
+      let parts: string[] = [];
+      return source.subscribe({
+        next: (chunk) => {
+          if (chunk.reset !== undefined) parts = [];
+          for (const c of chunk.choices) {
+            const text = c.index === choice ? c.delta?.content : undefined;
+            if (text) parts.push(text);
+          }
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          subscriber.next(parts.join(''));
+          subscriber.complete();
+        },
+      });
+    });
+}

@@ -1,0 +1,340 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { z } from 'zod';
+import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../src/chunk';
+import { ToolCallError, type InvalidToolCallReason, type ToolCallIssue } from '../src/errors';
+import { ToolCallAssembler, type AssembledToolCall } from './accumulateChunks';
+
+/** The zod schema of each tool's input, by tool name: `{ get_weather: z.object({ city: z.string() }) }`. */
+export type ToolSchemas = Record<string, z.ZodType>;
+
+/** A whole tool call whose arguments parsed (strict `JSON.parse`) and passed the tool's schema. */
+export interface ValidToolCall<Name extends string = string, Input = unknown> extends ToolCallDelta {
+  index: number;
+  id: string;
+  type: 'function';
+  function: { name: Name; arguments: string };
+  /** The tool name again, top-level, so `if (call.name === 'get_weather')` narrows `input`. */
+  name: Name;
+  /** The schema's output for the parsed arguments. */
+  input: Input;
+  validated: true;
+}
+
+/** A whole call to a tool with no schema, released because `unknownTool: 'accept'`: JSON-parsed only. */
+export interface UnvalidatedToolCall extends ToolCallDelta {
+  index: number;
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+  name: string;
+  input: unknown;
+  validated: false;
+}
+
+/** The released call union for a schema map: one member per tool name, `input` typed by its schema. */
+export type ValidToolCallOf<S extends ToolSchemas> = {
+  [K in keyof S & string]: ValidToolCall<K, z.output<S[K]>>;
+}[keyof S & string];
+
+/** A call that was cut, did not parse, failed its schema or named an unknown tool. Never repaired. */
+export interface InvalidToolCall {
+  index: number;
+  id: string;
+  name: string;
+  /** The concatenated fragments exactly as received. */
+  arguments: string;
+  reason: InvalidToolCallReason;
+  /** Schema issues (`schema-mismatch` only; otherwise empty). */
+  issues: readonly ToolCallIssue[];
+  message: string;
+}
+
+/** A delta after the guard: `tool_calls` holds only whole released calls; refused ones are apart. */
+export interface GuardedDelta<T extends ToolCallDelta> extends ChunkDelta {
+  tool_calls?: T[];
+  invalid_tool_calls?: InvalidToolCall[];
+}
+
+export interface GuardedChoice<T extends ToolCallDelta> extends ChunkChoice {
+  delta: GuardedDelta<T>;
+}
+
+/**
+ * A `Chunk` whose `tool_calls` are whole, parsed and validated calls. It is still a `Chunk`: it pipes
+ * into `accumulateChunks`, and consumers unaware of the guard never see an invalid call as a call
+ * (those are in `invalid_tool_calls`, a field plain consumers ignore).
+ */
+export interface GuardedChunk<T extends ToolCallDelta = ValidToolCall> extends Chunk {
+  choices: GuardedChoice<T>[];
+}
+
+export interface PartialToolCallGuardConfig<S extends ToolSchemas = ToolSchemas> {
+  /** The input schema of each tool, by name. @defaultValue {} */
+  schemas?: S;
+  /**
+   * `'emit'`: an invalid call goes out as an entry of `delta.invalid_tool_calls`. `'error'`: the
+   * stream fails with a `ToolCallError`. @defaultValue 'emit'
+   */
+  onInvalid?: 'emit' | 'error';
+  /**
+   * A call naming a tool without a schema: `'invalid'` (reason `unknown-tool`) or `'accept'` (released
+   * with its JSON-parsed input and `validated: false`; the JSON must still parse). @defaultValue 'invalid'
+   */
+  unknownTool?: 'invalid' | 'accept';
+}
+
+/** Defaults of {@link partialToolCallGuard}. */
+export const PARTIAL_TOOL_CALL_GUARD_DEFAULTS = {
+  schemas: {},
+  onInvalid: 'emit',
+  unknownTool: 'invalid',
+} as const satisfies PartialToolCallGuardConfig;
+
+type Released<S extends ToolSchemas, U> = U extends 'accept'
+  ? ValidToolCallOf<S> | UnvalidatedToolCall
+  : ValidToolCallOf<S>;
+
+interface ChoiceHold {
+  tools: ToolCallAssembler;
+  pending: AssembledToolCall[];
+  released: Set<AssembledToolCall>;
+  late: Set<AssembledToolCall>;
+}
+
+/** True when a call's arguments are one whole JSON value already (more text could only break it). */
+function isWholeJson(call: AssembledToolCall): boolean {
+  try {
+    JSON.parse(call.arguments);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finish reasons after which a held call is treated as cut: the model was stopped mid-output. */
+const CUT_REASONS = new Set(['length', 'content_filter']);
+
+/**
+ * Never lets half a tool call out. Text, refusal and reasoning deltas pass through unchanged and at
+ * once; tool-call fragments are held back and each call is released once, whole (with its complete
+ * `arguments`, its input parsed with strict `JSON.parse` and checked by its zod schema) when the next
+ * call of the choice starts (if its JSON is whole by then; else it is held on, since providers that
+ * match fragments by id may interleave calls), when the choice finishes (before the finishing chunk),
+ * or at stream end.
+ *
+ * A call that was cut (finish `length`/`content_filter`, source completed or failed before the choice
+ * finished), whose JSON does not parse, that fails its schema or names an unknown tool is never
+ * repaired and never released as valid: it goes out in `delta.invalid_tool_calls` or, with
+ * `onInvalid: 'error'`, fails the stream with a `ToolCallError`. A reset chunk drops held fragments
+ * and passes on. Fragments are keyed with the same rules as `accumulateChunks`.
+ *
+ * ```
+ * source: --t--a--b--c--f--u--|   t: text, a/b/c: fragments of call 0, f: finish "tool_calls", u: usage
+ * result: --t-----------(Cf)u--|  C: one chunk with the whole call 0 and its parsed `input`
+ * source: --a--b--x--|            x: finish "length" (call 0 cut)
+ * result: --------(Ix)|           I: `invalid_tool_calls: [{ reason: 'truncated', ... }]`
+ * ```
+ *
+ * @example
+ * import { z } from 'zod';
+ * import { stream } from 'rxllm';
+ * import { partialToolCallGuard } from 'rxllm/operators';
+ * stream(request)
+ *   .pipe(partialToolCallGuard({ schemas: { get_weather: z.object({ city: z.string() }) } }))
+ *   .subscribe((chunk) => {
+ *     for (const call of chunk.choices[0]?.delta.tool_calls ?? []) {
+ *       if (call.name === 'get_weather') console.log('weather for', call.input.city);
+ *     }
+ *   });
+ */
+export function partialToolCallGuard<
+  S extends ToolSchemas = ToolSchemas,
+  U extends 'invalid' | 'accept' = 'invalid',
+>(
+  config: PartialToolCallGuardConfig<S> & { unknownTool?: U } = {},
+): OperatorFunction<Chunk, GuardedChunk<Released<S, U>>> {
+  if (config === null || typeof config !== 'object') {
+    throw new TypeError(`partialToolCallGuard: config must be an object, got ${String(config)}.`);
+  }
+  const {
+    schemas = PARTIAL_TOOL_CALL_GUARD_DEFAULTS.schemas as unknown as S,
+    onInvalid = PARTIAL_TOOL_CALL_GUARD_DEFAULTS.onInvalid,
+    unknownTool = PARTIAL_TOOL_CALL_GUARD_DEFAULTS.unknownTool,
+  } = config;
+  if (schemas === null || typeof schemas !== 'object') {
+    throw new TypeError('partialToolCallGuard: schemas must be an object of zod schemas by tool name.');
+  }
+  for (const [name, schema] of Object.entries(schemas)) {
+    if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
+      throw new TypeError(`partialToolCallGuard: schemas.${name} is not a zod schema.`);
+    }
+  }
+  if (onInvalid !== 'emit' && onInvalid !== 'error') {
+    throw new TypeError(
+      `partialToolCallGuard: onInvalid must be 'emit' or 'error', got ${String(onInvalid)}.`,
+    );
+  }
+  if (unknownTool !== 'invalid' && unknownTool !== 'accept') {
+    throw new TypeError(
+      `partialToolCallGuard: unknownTool must be 'invalid' or 'accept', got ${String(unknownTool)}.`,
+    );
+  }
+
+  /** Checks one whole call: the released call, or why it is refused. */
+  function check(call: AssembledToolCall, cut: boolean, late: boolean): ValidToolCall | UnvalidatedToolCall | InvalidToolCall {
+    const index = call.index ?? call.position;
+    const invalid = (reason: InvalidToolCallReason, message: string, issues: ToolCallIssue[] = []) =>
+      ({
+        index,
+        id: call.id,
+        name: call.name,
+        arguments: call.arguments,
+        reason,
+        issues,
+        message,
+      }) satisfies InvalidToolCall;
+    if (late)
+      return invalid('late-fragment', `Tool call "${call.name}" got fragments after it was released.`);
+    if (cut) return invalid('truncated', `Tool call "${call.name}" was cut before it ended.`);
+    const schema = Object.prototype.hasOwnProperty.call(schemas, call.name) ? schemas[call.name] : undefined;
+    if (!schema && unknownTool === 'invalid')
+      return invalid('unknown-tool', `No schema for tool "${call.name}".`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(call.arguments);
+    } catch (error) {
+      return invalid(
+        'invalid-json',
+        `Tool call "${call.name}" arguments are not JSON: ${(error as Error).message}`,
+      );
+    }
+    const base = {
+      index,
+      id: call.id,
+      type: 'function' as const,
+      function: { name: call.name, arguments: call.arguments },
+    };
+    if (!schema)
+      return { ...base, name: call.name, input: parsed, validated: false } satisfies UnvalidatedToolCall;
+    const result = schema.safeParse(parsed);
+    if (!result.success) {
+      const issues = result.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code }));
+      return invalid('schema-mismatch', `Tool call "${call.name}" input does not match its schema.`, issues);
+    }
+    return { ...base, name: call.name, input: result.data, validated: true } satisfies ValidToolCall;
+  }
+
+  return (source) =>
+    new Observable<GuardedChunk<Released<S, U>>>((subscriber) => {
+      const holds = new Map<number, ChoiceHold>();
+      let envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
+
+      const hold = (index: number): ChoiceHold => {
+        let h = holds.get(index);
+        if (!h)
+          holds.set(
+            index,
+            (h = { tools: new ToolCallAssembler(), pending: [], released: new Set(), late: new Set() }),
+          );
+        return h;
+      };
+
+      /** Emits the held calls of a choice, one chunk each. False when the stream was failed instead. */
+      const release = (choiceIndex: number, h: ChoiceHold, cut: boolean, onlyWhole = false): boolean => {
+        const calls = onlyWhole ? h.pending.filter(isWholeJson) : h.pending;
+        h.pending = onlyWhole ? h.pending.filter((c) => !calls.includes(c)) : [];
+        for (const call of calls) {
+          const checked = check(call, cut, h.late.delete(call));
+          h.released.add(call);
+          let delta: GuardedDelta<Released<S, U>>;
+          if ('reason' in checked) {
+            if (onInvalid === 'error') {
+              const { reason, message, issues, name, id } = checked;
+              const init = {
+                reason,
+                message,
+                issues,
+                toolName: name,
+                toolCallId: id,
+                choiceIndex,
+                arguments: checked.arguments,
+              };
+              subscriber.error(new ToolCallError(init));
+              return false;
+            }
+            delta = { invalid_tool_calls: [checked] };
+          } else {
+            delta = { tool_calls: [checked as Released<S, U>] };
+          }
+          subscriber.next({
+            ...envelope,
+            object: 'chat.completion.chunk',
+            choices: [{ index: choiceIndex, delta, finish_reason: null }],
+          });
+        }
+        return true;
+      };
+
+      const releaseAll = (): boolean => {
+        for (const [index, h] of holds) if (!release(index, h, true)) return false;
+        return true;
+      };
+
+      return source.subscribe({
+        next: (chunk) => {
+          if (chunk.reset !== undefined) {
+            holds.clear();
+            subscriber.next(chunk as GuardedChunk<Released<S, U>>);
+            return;
+          }
+          envelope = {
+            id: chunk.id || envelope.id,
+            created: chunk.created || envelope.created,
+            model: chunk.model || envelope.model,
+          };
+          let hadCalls = false;
+          const kept: ChunkChoice[] = [];
+          for (const choice of chunk.choices) {
+            const { tool_calls: fragments, ...rest } = choice.delta ?? {};
+            if (fragments && fragments.length > 0) {
+              hadCalls = true;
+              const h = hold(choice.index);
+              for (const fragment of fragments) {
+                const { call, started } = h.tools.add(fragment);
+                // The previous calls of this choice are complete once the next one starts. One whose JSON
+                // does not parse yet stays held until the choice ends: a provider matching fragments by
+                // id may interleave calls, and releasing it now would refuse a call that later completes.
+                if (started && !release(choice.index, h, false, true)) return;
+                if (h.released.has(call)) {
+                  // A fragment for a call already released (a provider interleaving calls): the released
+                  // call may have been incomplete; the late part is refused, never merged as valid.
+                  if (fragment.function?.arguments?.trim()) h.late.add(call);
+                  else continue;
+                }
+                if (!h.pending.includes(call)) h.pending.push(call);
+              }
+            }
+            if (choice.finish_reason != null) {
+              const h = holds.get(choice.index);
+              if (h && !release(choice.index, h, CUT_REASONS.has(choice.finish_reason))) return;
+            }
+            if (fragments === undefined) kept.push(choice);
+            else if (Object.keys(rest).length > 0 || choice.finish_reason != null)
+              kept.push({ ...choice, delta: rest });
+          }
+          if (!hadCalls) subscriber.next(chunk as GuardedChunk<Released<S, U>>);
+          else if (kept.length > 0 || chunk.usage != null) {
+            subscriber.next({ ...chunk, choices: kept } as GuardedChunk<Released<S, U>>);
+          }
+        },
+        error: (error) => {
+          // Held calls are cut; say so before the error (with onInvalid 'error' the source error wins).
+          if (onInvalid === 'emit') releaseAll();
+          subscriber.error(error);
+        },
+        complete: () => {
+          if (releaseAll()) subscriber.complete();
+        },
+      });
+    });
+}

@@ -1,0 +1,39 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { Chunk, Usage } from '../src/chunk';
+
+/**
+ * The final token usage, emitted once when the source completes: the last non-null `usage` of the
+ * stream (providers report cumulative values, so it is never summed), or `null` when the provider
+ * reported none, so a missing usage is visible instead of a silent 0. A reset chunk discards the usage
+ * seen before it. (Named `usage` like the chunk field; the type is `Usage`.)
+ *
+ * ```
+ * source: --a--b--u--|     u: usage-only chunk { total_tokens: 44 }
+ * result: -----------(U|)  U: { prompt_tokens: 14, completion_tokens: 30, total_tokens: 44 }
+ * source: --a--b--|
+ * result: --------(N|)     N: null (none reported)
+ * ```
+ *
+ * @example
+ * import { usage } from 'rxllm/operators';
+ * stream(request, { includeUsage: true }).pipe(usage()).subscribe((u) =>
+ *   console.log(u ? `${u.total_tokens} tokens` : 'usage not reported by the provider'),
+ * );
+ */
+export function usage(): OperatorFunction<Chunk, Usage | null> {
+  return (source) =>
+    new Observable<Usage | null>((subscriber) => {
+      let last: Usage | null = null;
+      return source.subscribe({
+        next: (chunk) => {
+          if (chunk.reset !== undefined) last = null;
+          else if (chunk.usage != null) last = chunk.usage;
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          subscriber.next(last);
+          subscriber.complete();
+        },
+      });
+    });
+}

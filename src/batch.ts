@@ -1,0 +1,175 @@
+/**
+ * `batch`: many chat calls with a concurrency cap, retries, per-attempt timeouts and an optional
+ * shared rate limiter. A creation function (like rxjs `from`), not an operator: it starts from a list
+ * of requests, so it lives in the core and is imported from `rxllm`.
+ */
+import { defer, from, isObservable, Observable } from 'rxjs';
+import { mapConcurrent, type ConcurrencyProgress } from '../operators/mapConcurrent';
+import { rateLimit } from '../operators/rateLimit';
+import { retryBackoff, type RetryBackoffConfig } from '../operators/retryBackoff';
+import { timeouts, type TimeoutsConfig } from '../operators/timeouts';
+import type { ChatCompletion } from './chunk';
+import { complete } from './client';
+import type { CallOptions, ResponseMeta } from './options';
+import type { RateLimiter } from './rateLimit/limiter';
+import type { ChatRequest } from './request';
+
+/** Progress of a batch, reported after every start, success, failure and retry. */
+export interface BatchProgress extends ConcurrencyProgress {
+  /** Number of requests, when they were given as an array. */
+  total: number | undefined;
+  /** Retries so far, all items together. */
+  retries: number;
+}
+
+/** One request's outcome. `attempts` = 1 + its retries. */
+export type BatchResult<R = ChatCompletion> =
+  | { ok: true; index: number; request: ChatRequest; value: R; attempts: number }
+  | { ok: false; index: number; request: ChatRequest; error: unknown; attempts: number };
+
+export interface BatchConfig<R = ChatCompletion> {
+  /** Most requests in flight at once. @defaultValue 20 */
+  concurrency?: number;
+  /** Retries per request (`retryBackoff` config), `false` for none. @defaultValue RETRY_BACKOFF_DEFAULTS */
+  retry?: number | Omit<RetryBackoffConfig, 'resume'> | false;
+  /**
+   * Time limits per attempt (`timeouts` config; a number is the total per attempt), `false` for none.
+   * @defaultValue TIMEOUTS_DEFAULTS
+   */
+  timeout?: number | TimeoutsConfig | false;
+  /** Emit results in input order instead of as they finish. @defaultValue false */
+  ordered?: boolean;
+  /** Fail the whole batch on the first failed request instead of emitting `{ ok: false }`. @defaultValue false */
+  failFast?: boolean;
+  /** A shared limiter every request (and retry) acquires from; it also learns from the responses. @defaultValue undefined */
+  limiter?: RateLimiter;
+  /** Token estimate given to the limiter. @defaultValue prompt characters / 4 + max tokens */
+  estimateTokens?: (request: ChatRequest) => number;
+  /** Options of each call (`complete(request, options)`). @defaultValue {} */
+  options?: CallOptions;
+  /** Makes one call; replaces `complete(request, options)` (e.g. a client's `complete`). @defaultValue undefined */
+  call?: (request: ChatRequest, index: number, options: CallOptions) => Observable<R>;
+  /** Called after every change of the counts. @defaultValue undefined */
+  onProgress?: (progress: BatchProgress) => void;
+}
+
+/** Defaults of {@link batch}. */
+export const BATCH_DEFAULTS = { concurrency: 20, ordered: false, failFast: false } as const;
+
+/** Rough token estimate: about 4 characters per token (OpenAI's rule of thumb) plus the output cap. */
+export function estimateRequestTokens(request: ChatRequest): number {
+  let chars = 0;
+  for (const m of request.messages ?? []) chars += JSON.stringify((m as { content?: unknown }).content ?? '').length;
+  return Math.ceil(chars / 4) + (request.max_completion_tokens ?? request.max_tokens ?? 0);
+}
+
+/**
+ * Runs chat calls with at most `concurrency` in flight, each with retries and per-attempt timeouts;
+ * emits one result per request (`{ ok: true, value }` or `{ ok: false, error }` with a typed error)
+ * and goes on after failures unless `failFast`. Cold; unsubscribing aborts every request in flight.
+ *
+ * ```
+ * batch([r0, r1, r2], { concurrency: 2 })
+ * r0:      ----A|
+ * r1:      --#            (400: not retried)
+ * r2:        ---C|        (starts when r1 frees its slot)
+ * result:  --x-(AC)|      x = { ok: false, index: 1, error: BadRequestError }
+ * ```
+ *
+ * @example
+ * import { batch } from 'rxllm';
+ * batch(tickets.map(classifyRequest), { concurrency: 20, retry: 3, timeout: 15_000 })
+ *   .subscribe((r) => (r.ok ? save(r.index, r.value) : report(r.index, r.error)));
+ */
+export function batch<R = ChatCompletion>(
+  requests: Iterable<ChatRequest> | Observable<ChatRequest>,
+  config: BatchConfig<R> = {},
+): Observable<BatchResult<R>> {
+  if (config === null || typeof config !== 'object') throw new TypeError('batch: config must be an object.');
+  if (!isObservable(requests) && typeof (requests as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError('batch: requests must be an array, an iterable or an Observable of requests.');
+  }
+  const {
+    concurrency = BATCH_DEFAULTS.concurrency,
+    ordered = BATCH_DEFAULTS.ordered,
+    failFast = BATCH_DEFAULTS.failFast,
+    retry = {},
+    timeout = {},
+    limiter,
+    estimateTokens = estimateRequestTokens,
+    options = {},
+    onProgress,
+  } = config;
+  const call =
+    config.call ?? ((request: ChatRequest, _i: number, opts: CallOptions) => complete(request, opts) as Observable<any>);
+  const userRetry: Omit<RetryBackoffConfig, 'resume'> = retry === false ? { maxRetries: 0 } : typeof retry === 'number' ? { maxRetries: retry } : retry;
+  // Validate now (TypeError at creation): the operators check their configs when built.
+  retryBackoff(userRetry);
+  if (timeout !== false) timeouts(timeout);
+  const callOptions: CallOptions = limiter
+    ? {
+        ...options,
+        onResponse: (meta: ResponseMeta) => {
+          limiter.onResponse(meta);
+          options.onResponse?.(meta);
+        },
+      }
+    : options;
+  const total = Array.isArray(requests) ? requests.length : undefined;
+
+  return defer(() => {
+    let retries = 0;
+    let last: ConcurrencyProgress = { done: 0, failed: 0, inFlight: 0, received: 0 };
+    const report = () => onProgress?.({ ...last, total, retries });
+    const attemptsOf = new Map<number, number>();
+
+    const one = (request: ChatRequest, index: number): Observable<R> => {
+      attemptsOf.set(index, 1);
+      let attempt: Observable<R> = defer(() => call(request, index, callOptions));
+      if (timeout !== false) attempt = attempt.pipe(timeouts<R>(timeout));
+      if (limiter) attempt = attempt.pipe(rateLimit<R>(limiter, { estimateTokens: () => estimateTokens(request) }));
+      return attempt.pipe(
+        retryBackoff<R>({
+          ...userRetry,
+          resume: 'never',
+          onRetry: (info) => {
+            retries++;
+            attemptsOf.set(index, info.attempt + 1);
+            report();
+            userRetry.onRetry?.(info);
+          },
+        }),
+      );
+    };
+
+    const source = isObservable(requests) ? requests : from(requests);
+    const settled = source.pipe(
+      mapConcurrent(one, {
+        concurrency,
+        ordered,
+        settle: true,
+        onProgress: (p) => {
+          last = p;
+          report();
+        },
+      }),
+    );
+    return new Observable<BatchResult<R>>((subscriber) =>
+      settled.subscribe({
+        next: (s) => {
+          const attempts = attemptsOf.get(s.index) ?? 1;
+          attemptsOf.delete(s.index);
+          // Fail fast: erroring unsubscribes from `settled`, which aborts the requests in flight.
+          if (!s.ok && failFast) return subscriber.error(s.error);
+          subscriber.next(
+            s.ok
+              ? { ok: true, index: s.index, request: s.item, value: s.value, attempts }
+              : { ok: false, index: s.index, request: s.item, error: s.error, attempts },
+          );
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
+  });
+}

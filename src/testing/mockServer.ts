@@ -1,0 +1,242 @@
+/**
+ * A real OpenAI-compatible HTTP server on 127.0.0.1 for integration tests and benchmarks: scripted
+ * answers (see `MockServerScript`), transport faults on demand, every request recorded, and
+ * connection statistics to check keep-alive reuse and client aborts.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
+import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
+
+export type { MockServerScript, MockTransportScript } from './mockResponse';
+
+/** One request as the server received it. */
+export interface MockRequest {
+  method: string;
+  /** Path and query, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** Lower-case names; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  /** The parsed JSON body, the raw text when it is not JSON, `undefined` when empty. */
+  body: any;
+}
+
+export interface MockServerStats {
+  /** TCP connections ever accepted. */
+  connections: number;
+  /** TCP connections open now. */
+  openConnections: number;
+  /** HTTP requests received. */
+  requests: number;
+  /** Responses the client went away from before they ended (not counting faults the script caused). */
+  abortedRequests: number;
+}
+
+export type MockServerDefault = MockServerScript | string | ((req: MockRequest) => MockServerScript | string);
+
+export interface MockServerOptions {
+  /** What requests get when the queue is empty. @defaultValue `Mock reply to: <last user message>` */
+  defaultScript?: MockServerDefault;
+  /** @defaultValue 0 (a random free port) */
+  port?: number;
+}
+
+export interface MockServer {
+  /** Base URL to give a provider, e.g. `http://127.0.0.1:43567/v1`. */
+  readonly url: string;
+  readonly port: number;
+  /** Scripts for the next requests, one per request, first in first out; then the default. */
+  enqueue(...scripts: (MockServerScript | string)[]): void;
+  /** Replaces the default script (a function is called per request). */
+  setDefault(script: MockServerDefault): void;
+  /** Every request received, in order. */
+  readonly requests: MockRequest[];
+  readonly stats: Readonly<MockServerStats>;
+  /**
+   * Resolves when request `n` (1-based, in arrival order) has ended: its response finished, was
+   * destroyed, or the client went away. Waits for the request to arrive if needed.
+   * @defaultValue n = the latest request (1 when none arrived yet)
+   */
+  waitForRequestClose(n?: number): Promise<void>;
+  /** Empties the queue and `requests`, zeroes the counters (except open connections), restores the default. */
+  reset(): void;
+  /** Destroys every socket (keep-alive ones too), stops all timers and closes the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a mock OpenAI-compatible server on 127.0.0.1 (random port). `POST /v1/chat/completions`
+ * answers SSE when `body.stream === true` (usage chunk only with `stream_options.include_usage`,
+ * like OpenAI), else one JSON `ChatCompletion`; `GET /v1/models` lists one model; anything else is 404.
+ *
+ * @example
+ * import { createMockServer } from 'rxllm/testing';
+ * import { stream } from 'rxllm';
+ * const server = await createMockServer();
+ * server.enqueue({ text: 'Hello!' }, { status: 429, headers: { 'retry-after': '1' } });
+ * stream({ model: 'compat/x', messages: [{ role: 'user', content: 'Hi' }] }, { baseURL: server.url });
+ * await server.close();
+ */
+export async function createMockServer(options: MockServerOptions = {}): Promise<MockServer> {
+  const initialDefault = options.defaultScript;
+  let fallback: MockServerDefault | undefined = initialDefault;
+  const queue: (MockServerScript | string)[] = [];
+  const requests: MockRequest[] = [];
+  const stats: MockServerStats = { connections: 0, openConnections: 0, requests: 0, abortedRequests: 0 };
+  const sockets = new Set<Socket>();
+  const lives = new Set<ResponseLife>();
+  const closedRequests = new Set<number>();
+  const closeWaiters = new Map<number, (() => void)[]>();
+  let closing: Promise<void> | undefined;
+  let generation = 0;
+
+  const markClosed = (n: number) => {
+    closedRequests.add(n);
+    for (const resolve of closeWaiters.get(n) ?? []) resolve();
+    closeWaiters.delete(n);
+  };
+
+  const pick = (request: MockRequest): MockServerScript => {
+    const next = queue.length
+      ? queue.shift()!
+      : typeof fallback === 'function'
+        ? fallback(request)
+        : fallback;
+    const script = next ?? defaultMockScript(request.body?.messages);
+    return typeof script === 'string' ? { text: script } : script;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
+    const n = ++stats.requests;
+    let body: any = undefined;
+    let badJson = false;
+    if (raw.length) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = raw;
+        badJson = true;
+      }
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const request: MockRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers, body };
+    requests.push(request);
+
+    const life = new ResponseLife();
+    lives.add(life);
+    let destroyedByServer = false;
+    const born = generation;
+    res.on('close', () => {
+      life.end();
+      lives.delete(life);
+      // A request from before reset() must not touch the new counters or request numbers.
+      if (born !== generation) return;
+      if (!res.writableFinished && !destroyedByServer && !closing) stats.abortedRequests++;
+      markClosed(n);
+    });
+    const destroy = () => {
+      destroyedByServer = true;
+      req.socket.destroy();
+    };
+    const baseHeaders = { 'x-request-id': `req_mock_${n}` };
+    const path = request.path.split('?')[0].replace(/\/+$/, '');
+
+    if (req.method === 'GET' && /(^|\/)models$/.test(path)) {
+      return sendJson(
+        res,
+        200,
+        { object: 'list', data: [{ id: 'mock', object: 'model', created: 0, owned_by: 'rxllm' }] },
+        baseHeaders,
+      );
+    }
+    if (req.method !== 'POST' || !/(^|\/)chat\/completions$/.test(path)) {
+      return sendJson(res, 404, openAIErrorBody(404, `No mock route for ${req.method} ${path}`), baseHeaders);
+    }
+    if (badJson)
+      return sendJson(res, 400, openAIErrorBody(400, 'The request body is not valid JSON.'), baseHeaders);
+    const script = pick(request);
+    const context = {
+      id: `chatcmpl-mock-${n}`,
+      model: typeof body?.model === 'string' ? body.model : undefined,
+      promptTokens: estimatePromptTokens(Array.isArray(body?.messages) ? body.messages : []),
+    };
+    respond({ req, res, life, script, body, context, baseHeaders, destroy }).catch((error: unknown) => {
+      // A broken script is a bug in the test: make it visible and free the socket.
+      console.error('rxllm mock server: response failed:', error);
+      destroy();
+    });
+  };
+
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (part: Buffer) => parts.push(part));
+    req.on('end', () => handle(req, res, Buffer.concat(parts).toString('utf8')));
+  });
+  // Longer than undici's default keep-alive (4 s), so the client, not the server, closes idle sockets:
+  // a server closing first races with a client reusing the socket (undici docs, "keepAliveTimeout").
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (socket: Socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    stats.openConnections = sockets.size;
+    socket.on('close', () => {
+      sockets.delete(socket);
+      stats.openConnections = sockets.size;
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    port,
+    requests,
+    stats,
+    enqueue: (...scripts) => void queue.push(...scripts),
+    setDefault: (script) => void (fallback = script),
+    waitForRequestClose(n = Math.max(1, stats.requests)) {
+      if (closedRequests.has(n)) return Promise.resolve();
+      return new Promise<void>((resolve) => closeWaiters.set(n, [...(closeWaiters.get(n) ?? []), resolve]));
+    },
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
+      fallback = initialDefault;
+      Object.assign(stats, { connections: 0, requests: 0, abortedRequests: 0 });
+      closedRequests.clear();
+      generation++;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const life of lives) life.end();
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string>,
+): void {
+  const text = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

@@ -1,0 +1,258 @@
+import { Observable, of } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { retryBackoff, RETRY_BACKOFF_DEFAULTS, backoffDelay, type RetryInfo } from 'rxllm/operators';
+import {
+  AuthenticationError,
+  BadRequestError,
+  ConnectionError,
+  LlmError,
+  RateLimitError,
+  ServerError,
+  StreamCutError,
+  type Chunk,
+} from 'rxllm';
+
+const chunk = (content: string, finish: 'stop' | null = null): Chunk => ({
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'm',
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+const err500 = () => new ServerError({ status: 500 });
+const err429 = (retryAfter?: string) =>
+  new RateLimitError({ status: 429, headers: retryAfter === undefined ? {} : { 'retry-after-ms': retryAfter } });
+
+// Deterministic delays: no jitter, 5/10/20 frames.
+const fast = { initialDelayMs: 5, multiplier: 2, maxDelayMs: 20, jitter: 0 };
+
+describe('retryBackoff', () => {
+  let ts: TestScheduler;
+  beforeEach(() => (ts = new TestScheduler((a, e) => expect(a).toEqual(e))));
+
+  it('documents SDK-like defaults', () => {
+    expect(RETRY_BACKOFF_DEFAULTS).toMatchObject({
+      maxRetries: 2,
+      initialDelayMs: 500,
+      multiplier: 2,
+      maxDelayMs: 8000,
+      jitter: 0.25,
+      maxRetryAfterMs: 60_000,
+      resume: 'never',
+    });
+  });
+
+  it('computes exponential delays with a cap and takes up to the jitter fraction off', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { jitter: 0 }))).toEqual([500, 1000, 2000, 4000, 8000, 8000]);
+    expect(backoffDelay(1, { random: () => 0.999999 })).toBe(375);
+    expect(backoffDelay(1, { random: () => 0 })).toBe(500);
+  });
+
+  it('re-subscribes after a retryable error before the first value, waiting the backoff delays', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-#', undefined, err500());
+      const ok = cold('--a|');
+      let n = 0;
+      const result = new Observable<string>((s) => (n++ < 2 ? source : ok).subscribe(s));
+      // attempt 1 fails at 1, waits 5; attempt 2 at 6 fails at 7, waits 10; attempt 3 at 17 emits at 19.
+      expectObservable(result.pipe(retryBackoff(fast))).toBe('-------------------a|');
+      expectSubscriptions(source.subscriptions).toBe(['^!', '------^!']);
+      expectSubscriptions(ok.subscriptions).toBe('-----------------^--!');
+    });
+  });
+
+  it('fails with the last error once maxRetries is used up', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const e = err500();
+      const source = cold('-#', undefined, e);
+      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe('-------#', undefined, e);
+      expectSubscriptions(source.subscriptions).toBe(['^!', '------^!']);
+    });
+  });
+
+  it.each([
+    ['400', new BadRequestError({ status: 400 })],
+    ['401', new AuthenticationError({ status: 401 })],
+    ['403', new AuthenticationError({ status: 403 })],
+    ['404', new BadRequestError({ status: 404 })],
+    ['422', new BadRequestError({ status: 422 })],
+    ['a plain Error', new Error('bug')],
+  ])('never retries %s', (_label, error) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-#', undefined, error);
+      expectObservable(source.pipe(retryBackoff(fast))).toBe('-#', undefined, error);
+      expectSubscriptions(source.subscriptions).toBe('^!');
+    });
+  });
+
+  it.each([
+    ['408', new LlmError('x', { retryable: true })],
+    ['409', BadRequestErrorWith(409)],
+    ['429', err429()],
+    ['502', new ServerError({ status: 502 })],
+    ['a connection error', new ConnectionError('reset')],
+    ['a cut stream', new StreamCutError()],
+  ])('retries %s', (_label, error) => {
+    ts.run(({ cold, expectObservable }) => {
+      const source = cold('-#', undefined, error);
+      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe('-------#', undefined, error);
+    });
+  });
+
+  it('waits the server-given retryAfterMs instead of the backoff', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-#', undefined, err429('30'));
+      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe('--------------------------------#', undefined, err429('30'));
+      expectSubscriptions(source.subscriptions).toBe(['^!', '-------------------------------^!']);
+    });
+  });
+
+  it('fails at once when the server asks to wait longer than maxRetryAfterMs', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const e = err429('120000');
+      const source = cold('-#', undefined, e);
+      expectObservable(source.pipe(retryBackoff(fast))).toBe('-#', undefined, e);
+      expectSubscriptions(source.subscriptions).toBe('^!');
+    });
+  });
+
+  it('does not retry after the first chunk was emitted and attaches the merged partial output', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const e = err500();
+      const source = cold('-a-b-#', { a: chunk('Hel'), b: chunk('lo') }, e);
+      expectObservable(source.pipe(retryBackoff(fast))).toBe('-a-b-#', { a: chunk('Hel'), b: chunk('lo') }, e);
+      expectSubscriptions(source.subscriptions).toBe('^----!');
+    });
+    expect(lastError(chunk('Hel'), chunk('lo'))?.partial?.choices[0].message.content).toBe('Hello');
+  });
+
+  it('restarts after chunks with resume: restart, emitting one reset chunk before the new attempt', () => {
+    ts.run(({ cold, expectObservable }) => {
+      const a = chunk('Hel');
+      const b = chunk('Hello', 'stop');
+      const first = cold('-a-#', { a }, new StreamCutError());
+      const second = cold('-b|', { b });
+      let n = 0;
+      const source = new Observable<Chunk>((s) => (n++ === 0 ? first : second).subscribe(s));
+      const reset: Chunk = {
+        id: 'c1',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'm',
+        choices: [],
+        reset: { attempt: 1, reason: new StreamCutError().message },
+      };
+      // error at 3, wait 5, reset at 8, b at 9.
+      expectObservable(source.pipe(retryBackoff({ ...fast, resume: 'restart' }))).toBe('-a------rb|', { a, r: reset, b });
+    });
+  });
+
+  it('honours per-class counts from retryPolicy, including explicit opt-in and opt-out', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const e = err429();
+      const limited = cold('-#', undefined, e);
+      expectObservable(limited.pipe(retryBackoff({ ...fast, maxDelayMs: 5, retryPolicy: { RateLimitError: 3 } }))).toBe(
+        '-------------------#',
+        undefined,
+        e,
+      );
+      expectSubscriptions(limited.subscriptions).toBe(['^!', '------^!', '------------^!', '------------------^!']);
+
+      const bad = new BadRequestError({ status: 400 });
+      const optIn = cold('-#', undefined, bad);
+      expectObservable(optIn.pipe(retryBackoff({ ...fast, retryPolicy: { BadRequestError: 1 } }))).toBe('-------#', undefined, bad);
+
+      const s = err500();
+      const optOut = cold('-#', undefined, s);
+      expectObservable(optOut.pipe(retryBackoff({ ...fast, retryPolicy: { ApiError: 0 } }))).toBe('-#', undefined, s);
+    });
+  });
+
+  it('lets shouldRetry decide, with the 1-based retry number', () => {
+    const seen: number[] = [];
+    ts.run(({ cold, expectObservable }) => {
+      const e = new Error('custom');
+      const source = cold('-#', undefined, e);
+      const op = retryBackoff({ ...fast, maxRetries: 5, shouldRetry: (_e, attempt) => (seen.push(attempt), attempt < 3) });
+      expectObservable(source.pipe(op)).toBe('------------------#', undefined, e);
+    });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('calls onRetry with attempt, error and delay, and injects the jitter source', () => {
+    const infos: RetryInfo[] = [];
+    ts.run(({ cold, expectObservable }) => {
+      const e = err500();
+      const source = cold('#', undefined, e);
+      const op = retryBackoff({ initialDelayMs: 8, maxRetries: 2, jitter: 0.5, random: () => 0.5, onRetry: (i) => infos.push(i) });
+      // 8 * (1 - 0.25) = 6, then 16 * 0.75 = 12.
+      expectObservable(source.pipe(op)).toBe('------------------#', undefined, e);
+    });
+    expect(infos.map((i) => [i.attempt, i.delayMs])).toEqual([
+      [1, 6],
+      [2, 12],
+    ]);
+    expect(infos[0].error).toBeInstanceOf(ServerError);
+  });
+
+  it('passes empty, never and values through unchanged', () => {
+    ts.run(({ cold, expectObservable }) => {
+      expectObservable(cold('|').pipe(retryBackoff(fast))).toBe('|');
+      expectObservable(cold('-').pipe(retryBackoff(fast))).toBe('-');
+      expectObservable(cold('-a-b|').pipe(retryBackoff(fast))).toBe('-a-b|');
+    });
+  });
+
+  it('cancels the pending wait and the source on early unsubscribe', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-#', undefined, err500());
+      expectObservable(source.pipe(retryBackoff(fast)), '^---!').toBe('-');
+      expectSubscriptions(source.subscriptions).toBe('^!');
+      const never = cold('-');
+      expectObservable(never.pipe(retryBackoff(fast)), '^--!').toBe('-');
+      expectSubscriptions(never.subscriptions).toBe('^--!');
+    });
+  });
+
+  it('keeps retry counts per subscription', () => {
+    ts.run(({ cold, expectObservable }) => {
+      const e = err500();
+      const piped = cold('-#', undefined, e).pipe(retryBackoff({ ...fast, maxRetries: 1 }));
+      expectObservable(piped).toBe('-------#', undefined, e);
+      expectObservable(piped).toBe('-------#', undefined, e);
+    });
+  });
+
+  it('works on a one-value observable like complete()', () => {
+    ts.run(({ cold, expectObservable }) => {
+      let n = 0;
+      const once = new Observable<number>((s) => (n++ === 0 ? cold('-#', undefined, err500()) : of(42)).subscribe(s));
+      expectObservable(once.pipe(retryBackoff(fast))).toBe('------(x|)', { x: 42 });
+    });
+  });
+
+  it.each([
+    [{ maxRetries: -1 }],
+    [{ initialDelayMs: Number.NaN }],
+    [{ jitter: 2 }],
+    [{ retryPolicy: { RateLimitError: -1 } }],
+    [{ resume: 'sometimes' as never }],
+  ])('throws a TypeError at creation for %p', (config) => {
+    expect(() => retryBackoff(config as never)).toThrow(TypeError);
+  });
+});
+
+function BadRequestErrorWith(status: number) {
+  return new BadRequestError({ status });
+}
+
+function lastError(...chunks: Chunk[]): LlmError | undefined {
+  let caught: LlmError | undefined;
+  new Observable<Chunk>((s) => {
+    chunks.forEach((c) => s.next(c));
+    s.error(err500());
+  })
+    .pipe(retryBackoff({ ...fast }))
+    .subscribe({ error: (e: LlmError) => (caught = e) });
+  return caught;
+}
