@@ -105,6 +105,7 @@ export function batch<R = ChatCompletion>(
   const userRetry: Omit<RetryBackoffConfig, 'resume'> = retry === false ? { maxRetries: 0 } : typeof retry === 'number' ? { maxRetries: retry } : retry;
   // Validate now (TypeError at creation): the operators check their configs when built.
   retryBackoff(userRetry);
+  mapConcurrent((x: unknown) => [x], { concurrency, ordered });
   if (timeout !== false) timeouts(timeout);
   const callOptions: CallOptions = limiter
     ? {

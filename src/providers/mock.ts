@@ -258,7 +258,7 @@ function nonNegative(value: number | undefined, name: string): number | undefine
  * `finishReason: null` never completes. Unsubscribing cancels the pending scheduler action.
  *
  * ```
- * mockStream('Hi there', { delayMs: 10, scheduler }):   ----------r---------a---------(b|)
+ * mockStream('Hi', { delayMs: 3 }):   ---r--c--f--(u|)    r = role chunk, c = 'Hi', f = finish, u = usage
  * ```
  *
  * @example

@@ -1,0 +1,18 @@
+/**
+ * `npm run demo`: rxllm end to end on the built-in mock server — no API key, no network.
+ */
+import { demoBasics } from './sections/basics';
+import { demoToolCall } from './sections/toolCall';
+import { demoBatch } from './sections/batch';
+
+async function main(): Promise<void> {
+  console.log('rxllm demo — every call below is a real HTTP stream from a mock server on 127.0.0.1\n');
+  await demoBasics();
+  await demoToolCall();
+  await demoBatch();
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  process.exitCode = 1;
+});

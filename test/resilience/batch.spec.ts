@@ -1,0 +1,134 @@
+/**
+ * `batch` over real HTTP against the mock server: concurrency cap, settle / fail fast, order,
+ * progress, retries of injected faults, the shared limiter, and the connection count.
+ */
+import { lastValueFrom, of, throwError, timer, map, toArray } from 'rxjs';
+import {
+  batch,
+  BadRequestError,
+  createAgent,
+  createRateLimiter,
+  RateLimitError,
+  BATCH_DEFAULTS,
+  type BatchProgress,
+  type BatchResult,
+  type ChatRequest,
+} from 'rxllm';
+import { createMockServer, type MockServer } from 'rxllm/testing';
+
+let server: MockServer;
+const agent = createAgent();
+
+beforeAll(async () => {
+  server = await createMockServer();
+});
+afterEach(() => server.reset());
+afterAll(async () => {
+  await agent.close();
+  await server.close();
+});
+
+const requests = (n: number): ChatRequest[] =>
+  Array.from({ length: n }, (_, i) => ({ model: 'compat/x', messages: [{ role: 'user' as const, content: `ticket ${i}` }] }));
+const options = () => ({ baseURL: server.url, apiKey: 'test-key', dispatcher: agent });
+const run = <R>(o: import('rxjs').Observable<BatchResult<R>>) => lastValueFrom(o.pipe(toArray()));
+
+describe('batch', () => {
+  it('documents its defaults', () => {
+    expect(BATCH_DEFAULTS).toEqual({ concurrency: 20, ordered: false, failFast: false });
+  });
+
+  it('keeps at most N requests in flight, uses about N connections, and answers every request', async () => {
+    server.setDefault((req) => ({ text: `re: ${req.body.messages[0].content}`, latencyMs: 30 }));
+    let peak = 0;
+    const results = await run(
+      batch(requests(40), { concurrency: 8, options: options(), onProgress: (p) => (peak = Math.max(peak, p.inFlight)) }),
+    );
+    expect(results).toHaveLength(40);
+    expect(results.every((r) => r.ok)).toBe(true);
+    for (const r of results) if (r.ok) expect(r.value.choices[0].message.content).toBe(`re: ticket ${r.index}`);
+    expect(peak).toBe(8);
+    // Not 2N: a finished request's socket is back in the pool before the next request is sent.
+    expect(server.stats.connections).toBeLessThanOrEqual(9);
+  });
+
+  it('retries injected 429s and 500s and reports the attempts of each item', async () => {
+    let n = 0;
+    server.setDefault(() => {
+      n++;
+      if (n % 4 === 1) return { status: 429, headers: { 'retry-after-ms': '5' } };
+      if (n % 4 === 2) return { status: 500 };
+      return { text: 'ok', latencyMs: 5 };
+    });
+    let last: BatchProgress | undefined;
+    const results = await run(
+      batch(requests(12), {
+        concurrency: 3,
+        retry: { maxRetries: 3, initialDelayMs: 5, jitter: 0 },
+        options: options(),
+        onProgress: (p) => (last = p),
+      }),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(12);
+    const attempts = results.reduce((sum, r) => sum + r.attempts, 0);
+    expect(attempts).toBe(server.stats.requests);
+    expect(last).toMatchObject({ total: 12, done: 12, failed: 0, inFlight: 0, retries: attempts - 12 });
+  });
+
+  it('settles failing items into typed errors and goes on (no leaked permits with a cap of 2)', async () => {
+    server.setDefault((req) => (Number(req.body.messages[0].content.split(' ')[1]) % 2 ? { status: 400 } : 'fine'));
+    const results = await run(batch(requests(20), { concurrency: 2, ordered: true, options: options() }));
+    expect(results.map((r) => r.index)).toEqual([...Array(20).keys()]);
+    expect(results.filter((r) => !r.ok)).toHaveLength(10);
+    for (const r of results) if (!r.ok) expect(r.error).toBeInstanceOf(BadRequestError);
+    expect(results.find((r) => !r.ok)?.attempts).toBe(1);
+  });
+
+  it('fails fast on the first failure and aborts the requests in flight', async () => {
+    server.setDefault((req) => (req.body.messages[0].content === 'ticket 0' ? { status: 401 } : { text: 'slow', latencyMs: 2000 }));
+    await expect(run(batch(requests(5), { concurrency: 3, failFast: true, options: options() }))).rejects.toMatchObject({ status: 401 });
+    for (let i = 1; i <= server.stats.requests; i++) await server.waitForRequestClose(i);
+    expect(server.stats.requests).toBe(3);
+    expect(server.stats.abortedRequests).toBe(2);
+  });
+
+  it('applies the per-attempt timeout and settles a request that keeps stalling', async () => {
+    server.setDefault({ stall: 'before-headers' });
+    const results = await run(
+      batch(requests(2), { timeout: 50, retry: { maxRetries: 1, initialDelayMs: 5 }, options: options() }),
+    );
+    expect(results.map((r) => (r.ok ? 'ok' : (r.error as { timeout?: string }).timeout))).toEqual(['total', 'total']);
+    expect(results.map((r) => r.attempts)).toEqual([2, 2]);
+  });
+
+  it('pauses the shared limiter on a 429 so the other items wait instead of hitting 429 too', async () => {
+    let n = 0;
+    server.setDefault(() => (++n === 1 ? { status: 429, headers: { 'retry-after-ms': '150' } } : 'ok'));
+    const limiter = createRateLimiter({ requestsPerMinute: 6000 });
+    const results = await run(
+      batch(requests(6), { concurrency: 1, limiter, retry: { maxRetries: 2, initialDelayMs: 1 }, options: options() }),
+    );
+    expect(results.every((r) => r.ok)).toBe(true);
+    // Only the first request saw a 429: the retry and the others waited for the pause.
+    expect(server.requests).toHaveLength(7);
+  });
+
+  it('runs any call with `call`, and its values per subscription', async () => {
+    const piped = batch([{ model: 'x/y', messages: [] } as unknown as ChatRequest], {
+      call: (_r, i) => (i === 0 ? timer(1).pipe(map(() => 'v')) : of('never')),
+    });
+    expect((await run(piped)).map((r) => r.ok && r.value)).toEqual(['v']);
+    expect((await run(piped)).map((r) => r.ok && r.value)).toEqual(['v']);
+    const failing = batch(requests(1), { call: () => throwError(() => new RateLimitError({ status: 429, headers: { 'retry-after': '900' } })) });
+    const [r] = await run(failing);
+    expect(r.ok).toBe(false);
+    expect(r.attempts).toBe(1);
+  });
+
+  it('throws a TypeError at creation for bad input or config', () => {
+    expect(() => batch(42 as never)).toThrow(TypeError);
+    expect(() => batch([], { concurrency: 0 }).subscribe()).toThrow(TypeError);
+    expect(() => batch([], { retry: -1 })).toThrow(TypeError);
+    expect(() => batch([], { timeout: -5 })).toThrow(TypeError);
+  });
+});
