@@ -53,7 +53,8 @@ async function main() {
         ? () => client.batch(spec.n, spec.cap, spec.streaming)
         : () => pool(spec.n, spec.cap, () => (spec.streaming ? client.streamText() : client.completeText()));
       const m = await measure(run);
-      if (m.value.length !== spec.n) throw new Error(`${what}: ${m.value.length} results for ${spec.n} requests`);
+      if (m.value.length !== spec.n)
+        throw new Error(`${what}: ${m.value.length} results for ${spec.n} requests`);
       m.value.forEach((text, i) => verify(text, spec.chunks, `${what} request ${i}`));
       Object.assign(out, { wallMs: m.wallMs, cpuMs: m.cpuMs });
       break;
@@ -82,7 +83,8 @@ async function main() {
         ? () => client.concurrent(spec.n)
         : () => Promise.all(Array.from({ length: spec.n }, () => client.streamText()));
       const m = await measure(run);
-      if (m.value.length !== spec.n) throw new Error(`${what}: ${m.value.length} results for ${spec.n} streams`);
+      if (m.value.length !== spec.n)
+        throw new Error(`${what}: ${m.value.length} results for ${spec.n} streams`);
       m.value.forEach((text, i) => verify(text, spec.chunks, `${what} stream ${i}`));
       Object.assign(out, {
         wallMs: m.wallMs,

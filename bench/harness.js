@@ -5,6 +5,7 @@
 // [--out FILE]`. Exits 1 when any client fails to rebuild the exact text.
 const { fork, spawn } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 const { BENCH, ROOT, missing, versions } = require('./lib/paths');
@@ -43,13 +44,18 @@ function scenarios(smoke) {
     B4: { server: { chunks: s(50, 5), delayMs: s(100, 10) }, variants: [{ n: s(1000, 20) }] },
     B5: {
       variants: [
-        ...['loop', 'rxjs', 'accumulateFinal', 'accumulateSnapshots', 'partialToolCallGuard', 'textDeltas'].map(
-          (op) => ({ op, size: s(100_000, 2_000) }),
-        ),
+        ...[
+          'loop',
+          'rxjs',
+          'accumulateFinal',
+          'accumulateSnapshots',
+          'partialToolCallGuard',
+          'textDeltas',
+        ].map((op) => ({ op, size: s(100_000, 2_000) })),
         ...(smoke
           ? []
           : ['accumulateFinal', 'accumulateSnapshots'].flatMap((op) =>
-              [10_000, 1_000_000].map((size) => ({ op, size, linear: true })),
+              [1_000_000].map((size) => ({ op, size, linear: true })),
             )),
       ],
     },
@@ -91,9 +97,14 @@ function runChild(script, spec, timeoutMs) {
   return new Promise((resolve, reject) => {
     // BENCH_CHILD_FLAGS: node flags for the measured processes, e.g. '--cpu-prof --cpu-prof-dir=bench/results/prof'.
     const flags = (process.env.BENCH_CHILD_FLAGS || '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...flags, path.join(BENCH, script), JSON.stringify(spec)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const own = script === 'operators.js' ? ['--expose-gc'] : [];
+    const child = spawn(
+      process.execPath,
+      [...own, ...flags, path.join(BENCH, script), JSON.stringify(spec)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));
@@ -103,7 +114,11 @@ function runChild(script, spec, timeoutMs) {
       clearTimeout(timer);
       const line = stdout.trim().split('\n').pop();
       if (code === 0 && line) return resolve(JSON.parse(line));
-      reject(new Error(`${script} ${JSON.stringify(spec)} failed (${signal || `exit ${code}`}):\n${stderr.trim()}`));
+      reject(
+        new Error(
+          `${script} ${JSON.stringify(spec)} failed (${signal || `exit ${code}`}):\n${stderr.trim()}`,
+        ),
+      );
     });
   });
 }
@@ -121,10 +136,18 @@ async function main() {
     return !why;
   });
   for (const [c, why] of Object.entries(skipped)) console.log(`skipping ${c}: ${why}`);
-  if (!clients.includes('floor')) throw new Error('every figure is a ratio to the floor: --clients must include floor');
+  if (!clients.includes('floor'))
+    throw new Error('every figure is a ratio to the floor: --clients must include floor');
 
   const server = await LoadServer.start();
-  const results = { rounds, smoke: args.smoke, clients, skipped, scenarios: {} };
+  const results = {
+    rounds,
+    smoke: args.smoke,
+    clients,
+    skipped,
+    scenarios: {},
+    load: { start: os.loadavg() },
+  };
   const t0 = performance.now();
   try {
     for (const name of names) {
@@ -137,7 +160,7 @@ async function main() {
         const who = name === 'B5' ? ['rxllm'] : clients;
         for (let r = 0; r < rounds; r++) {
           for (const client of who) {
-            (rows[client] ||= []);
+            rows[client] ||= [];
             if (name === 'B5') {
               rows[client].push(await runChild('operators.js', variant, 300_000));
               continue;
@@ -162,15 +185,23 @@ async function main() {
     server.stop();
   }
   results.totalSeconds = (performance.now() - t0) / 1000;
+  results.load.end = os.loadavg();
   results.versions = versions();
 
   fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  fs.writeFileSync(path.join(BENCH, 'results', `${args.smoke ? 'smoke' : 'bench'}-${stamp}.json`), JSON.stringify(results, null, 2));
-  const out = args.out || (args.smoke ? path.join(BENCH, 'results', 'smoke.md') : path.join(ROOT, 'BENCHMARKS.md'));
-  const command = args.smoke ? 'bash bench/smoke.sh' : `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+  fs.writeFileSync(
+    path.join(BENCH, 'results', `${args.smoke ? 'smoke' : 'bench'}-${stamp}.json`),
+    JSON.stringify(results, null, 2),
+  );
+  const out =
+    args.out || (args.smoke ? path.join(BENCH, 'results', 'smoke.md') : path.join(ROOT, 'BENCHMARKS.md'));
+  const command = args.smoke
+    ? 'bash bench/smoke.sh'
+    : `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
   writeReport(out, results, command);
-  console.log(`wrote ${path.relative(process.cwd(), out)} in ${results.totalSeconds.toFixed(0)} s`);
+  const runs = Object.values(results.scenarios).flat().reduce((n, v) => n + Object.values(v.rows).flat().length, 0);
+  console.log(`${runs} runs, every text rebuilt exactly; wrote ${path.relative(process.cwd(), out)} in ${results.totalSeconds.toFixed(0)} s`);
 }
 
 main().catch((err) => {

@@ -48,7 +48,14 @@ function rendered(model, n, withUsage) {
   for (let i = 0; i < n; i++) events[i] = Buffer.from(chunkEvent(model, i, n));
   let tail = '';
   if (withUsage) {
-    tail += event({ id: ID, object: 'chat.completion.chunk', created: CREATED, model, choices: [], usage: usage(n) });
+    tail += event({
+      id: ID,
+      object: 'chat.completion.chunk',
+      created: CREATED,
+      model,
+      choices: [],
+      usage: usage(n),
+    });
   }
   tail += 'data: [DONE]\n\n';
   const tailBuf = Buffer.from(tail);
@@ -68,7 +75,14 @@ function completion(model, n) {
       created: CREATED,
       model,
       system_fingerprint: 'fp_bench',
-      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: text, refusal: null },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
       usage: usage(n),
     }),
   );
@@ -114,12 +128,20 @@ function respond(req, res, raw) {
   const model = typeof body.model === 'string' ? body.model : 'bench';
   if (body.stream) {
     const r = rendered(model, n, Boolean(body.stream_options && body.stream_options.include_usage));
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': 'req_bench' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-request-id': 'req_bench',
+    });
     if (delayMs > 0) writeTicked(res, r, delayMs);
     else writeSliced(res, r.body);
   } else {
     const json = completion(model, n);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': json.length, 'x-request-id': 'req_bench' });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': json.length,
+      'x-request-id': 'req_bench',
+    });
     res.end(json);
   }
 }

@@ -1,7 +1,29 @@
 // Barrel of rxllm/operators: one line per operator file, values and types.
-export { accumulateChunks, mergeChunks, ACCUMULATE_CHUNKS_DEFAULTS, type AccumulateChunksConfig } from './accumulateChunks';
-export { partialToolCallGuard, PARTIAL_TOOL_CALL_GUARD_DEFAULTS, type PartialToolCallGuardConfig, type ToolSchemas, type ValidToolCall, type UnvalidatedToolCall, type ValidToolCallOf, type InvalidToolCall, type GuardedChunk, type GuardedChoice, type GuardedDelta } from './partialToolCallGuard';
-export { finishReasonWarn, FINISH_REASON_WARN_DEFAULTS, type FinishReasonWarnConfig, type FinishReasonWarning } from './finishReasonWarn';
+export {
+  accumulateChunks,
+  mergeChunks,
+  ACCUMULATE_CHUNKS_DEFAULTS,
+  type AccumulateChunksConfig,
+} from './accumulateChunks';
+export {
+  partialToolCallGuard,
+  PARTIAL_TOOL_CALL_GUARD_DEFAULTS,
+  type PartialToolCallGuardConfig,
+  type ToolSchemas,
+  type ValidToolCall,
+  type UnvalidatedToolCall,
+  type ValidToolCallOf,
+  type InvalidToolCall,
+  type GuardedChunk,
+  type GuardedChoice,
+  type GuardedDelta,
+} from './partialToolCallGuard';
+export {
+  finishReasonWarn,
+  FINISH_REASON_WARN_DEFAULTS,
+  type FinishReasonWarnConfig,
+  type FinishReasonWarning,
+} from './finishReasonWarn';
 export { textDeltas, TEXT_DELTAS_DEFAULTS, type TextDeltasConfig } from './textDeltas';
 export { reasoningDeltas } from './reasoningDeltas';
 export { collectText } from './collectText';

@@ -8,7 +8,11 @@ import { getProvider } from './providers/registry';
 import type { ProviderCall } from './providers/types';
 import { splitModel, validateRequest, type ChatRequest } from './request';
 
-function prepare(request: ChatRequest, options: CallOptions | undefined, defaults: ClientOptions | undefined) {
+function prepare(
+  request: ChatRequest,
+  options: CallOptions | undefined,
+  defaults: ClientOptions | undefined,
+) {
   const valid = validateRequest(request);
   const { provider: name, model } = splitModel(valid.model);
   const provider = getProvider(name);

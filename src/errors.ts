@@ -204,7 +204,10 @@ export class StreamParseError extends LlmError {
 
 /** The stream ended before its end marker (no `[DONE]`, no finish reason): the response is incomplete. Retryable. */
 export class StreamCutError extends LlmError {
-  constructor(message = 'The stream ended before the provider finished it (no end marker, no finish reason).', options: LlmErrorOptions = {}) {
+  constructor(
+    message = 'The stream ended before the provider finished it (no end marker, no finish reason).',
+    options: LlmErrorOptions = {},
+  ) {
     super(message, { retryable: true, ...options });
   }
 }
@@ -281,7 +284,11 @@ export class ToolCallError extends LlmError {
     },
     options: LlmErrorOptions = {},
   ) {
-    super(init.message ?? `Tool call "${init.toolName}" (${init.toolCallId || 'no id'}) is invalid: ${init.reason}.`, options);
+    super(
+      init.message ??
+        `Tool call "${init.toolName}" (${init.toolCallId || 'no id'}) is invalid: ${init.reason}.`,
+      options,
+    );
     this.reason = init.reason;
     this.toolName = init.toolName;
     this.toolCallId = init.toolCallId;

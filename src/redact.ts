@@ -42,7 +42,9 @@ export function redactSecrets(text: string): string {
 }
 
 /** A copy of `headers` with lower-cased names and secret values replaced. */
-export function redactHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+export function redactHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];

@@ -19,9 +19,21 @@ const ToolCallSchema = z.object({
 });
 
 export const MessageSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('system'), content: z.union([z.string(), z.array(TextPart)]), name: z.string().optional() }),
-  z.object({ role: z.literal('developer'), content: z.union([z.string(), z.array(TextPart)]), name: z.string().optional() }),
-  z.object({ role: z.literal('user'), content: z.union([z.string(), z.array(ContentPart)]), name: z.string().optional() }),
+  z.object({
+    role: z.literal('system'),
+    content: z.union([z.string(), z.array(TextPart)]),
+    name: z.string().optional(),
+  }),
+  z.object({
+    role: z.literal('developer'),
+    content: z.union([z.string(), z.array(TextPart)]),
+    name: z.string().optional(),
+  }),
+  z.object({
+    role: z.literal('user'),
+    content: z.union([z.string(), z.array(ContentPart)]),
+    name: z.string().optional(),
+  }),
   z.object({
     role: z.literal('assistant'),
     content: z.union([z.string(), z.array(TextPart)]).nullish(),
@@ -29,7 +41,11 @@ export const MessageSchema = z.discriminatedUnion('role', [
     tool_calls: z.array(ToolCallSchema).optional(),
     name: z.string().optional(),
   }),
-  z.object({ role: z.literal('tool'), content: z.union([z.string(), z.array(TextPart)]), tool_call_id: z.string() }),
+  z.object({
+    role: z.literal('tool'),
+    content: z.union([z.string(), z.array(TextPart)]),
+    tool_call_id: z.string(),
+  }),
 ]);
 
 export const ToolSchema = z.object({

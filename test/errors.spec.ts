@@ -55,7 +55,9 @@ describe('ApiError.fromResponse', () => {
   });
 
   it('lets x-should-retry: false override a retryable status', () => {
-    expect(ApiError.fromResponse({ status: 503, headers: { 'x-should-retry': 'false' } }).retryable).toBe(false);
+    expect(ApiError.fromResponse({ status: 503, headers: { 'x-should-retry': 'false' } }).retryable).toBe(
+      false,
+    );
   });
 
   it('truncates a long body and says how much was cut', () => {
@@ -66,7 +68,10 @@ describe('ApiError.fromResponse', () => {
   });
 
   it('redacts authorization headers', () => {
-    const e = ApiError.fromResponse({ status: 401, headers: { Authorization: 'Bearer sk-abcdefghijklmnop' } });
+    const e = ApiError.fromResponse({
+      status: 401,
+      headers: { Authorization: 'Bearer sk-abcdefghijklmnop' },
+    });
     expect(e.headers.authorization).toBe('[REDACTED]');
   });
 });
@@ -107,7 +112,11 @@ describe('error classes', () => {
   });
 
   it('StreamParseError keeps only a short, scrubbed excerpt', () => {
-    const e = new StreamParseError('invalid-json', 'bad', 'sk-proj-abcdefghijklmnopqrstuv ' + 'y'.repeat(500));
+    const e = new StreamParseError(
+      'invalid-json',
+      'bad',
+      'sk-proj-abcdefghijklmnopqrstuv ' + 'y'.repeat(500),
+    );
     expect(e.excerpt.length).toBeLessThanOrEqual(130);
     expect(e.excerpt).not.toContain('sk-proj-abcdefghijklmnopqrstuv');
   });
@@ -115,7 +124,8 @@ describe('error classes', () => {
 
 describe('redaction', () => {
   it('scrubs key patterns, bearer tokens and key query parameters', () => {
-    const text = 'key sk-abc123def456ghi and Bearer abc.def-ghi_jkl and ?key=AIzaSyA-1234567890abcdefghij&x=1';
+    const text =
+      'key sk-abc123def456ghi and Bearer abc.def-ghi_jkl and ?key=AIzaSyA-1234567890abcdefghij&x=1';
     const out = redactSecrets(text);
     expect(out).not.toMatch(/sk-abc123def456ghi|abc\.def-ghi_jkl|AIzaSyA-1234567890abcdefghij/);
     expect(out).toContain('&x=1');

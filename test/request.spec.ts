@@ -43,15 +43,18 @@ describe('validateRequest', () => {
   });
 
   it('does not put message contents in the error', () => {
-    expect(() => validateRequest({ ...ok, messages: [{ role: 'user', content: 42 }], temperature: 9 })).toThrow(
-      /^(?!.*42).*$/s,
-    );
+    expect(() =>
+      validateRequest({ ...ok, messages: [{ role: 'user', content: 42 }], temperature: 9 }),
+    ).toThrow(/^(?!.*42).*$/s);
   });
 });
 
 describe('splitModel', () => {
   it('splits at the first slash only', () => {
-    expect(splitModel('compat/meta-llama/Llama-3-8B')).toEqual({ provider: 'compat', model: 'meta-llama/Llama-3-8B' });
+    expect(splitModel('compat/meta-llama/Llama-3-8B')).toEqual({
+      provider: 'compat',
+      model: 'meta-llama/Llama-3-8B',
+    });
     expect(splitModel('OpenAI/gpt-4o')).toEqual({ provider: 'openai', model: 'gpt-4o' });
   });
 });

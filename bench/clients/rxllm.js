@@ -15,9 +15,12 @@ function create({ baseURL, apiKey, full = false }) {
   const textOf = (completion) => completion.choices[0].message.content;
 
   const streamed = full
-    ? () => stream(request, options).pipe(ops.retryBackoff(), ops.partialToolCallGuard(), ops.accumulateChunks())
+    ? () =>
+        stream(request, options).pipe(ops.retryBackoff(), ops.partialToolCallGuard(), ops.accumulateChunks())
     : () => stream(request, options).pipe(ops.accumulateChunks());
-  const completed = full ? () => complete(request, options).pipe(ops.retryBackoff()) : () => complete(request, options);
+  const completed = full
+    ? () => complete(request, options).pipe(ops.retryBackoff())
+    : () => complete(request, options);
 
   return {
     streamText: () => lastValueFrom(streamed().pipe(map(textOf))),

@@ -24,7 +24,9 @@ function resolveFrom(name, dirs) {
 
 function version(name, dirs) {
   const dir = dirs.find((d) => fs.existsSync(path.join(d, 'node_modules', name, 'package.json')));
-  return dir ? JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')).version : undefined;
+  return dir
+    ? JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')).version
+    : undefined;
 }
 
 const PEER_DIRS = [BENCH];
@@ -42,11 +44,15 @@ function missing(client) {
   if (client.startsWith('rxllm')) {
     const files = ['src/index.js', 'operators/index.js'].map((f) => path.join(DIST, f));
     const absent = files.filter((f) => !fs.existsSync(f));
-    return absent.length ? `rxllm is not built (${absent.map((f) => path.relative(ROOT, f)).join(', ')} missing)` : undefined;
+    return absent.length
+      ? `rxllm is not built (${absent.map((f) => path.relative(ROOT, f)).join(', ')} missing)`
+      : undefined;
   }
   const need = NEEDS[client];
   const absent = need.modules.filter((m) => !resolveFrom(m, need.dirs));
-  return absent.length ? `${absent.join(', ')} not installed in bench/node_modules (run: cd bench && npm ci)` : undefined;
+  return absent.length
+    ? `${absent.join(', ')} not installed in bench/node_modules (run: cd bench && npm ci)`
+    : undefined;
 }
 
 function load(name, client) {

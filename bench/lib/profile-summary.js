@@ -18,7 +18,12 @@ const fnTotals = new Map();
 const fileTotals = new Map();
 for (const [id, us] of self) {
   const { callFrame: f } = byId.get(id);
-  const where = f.url ? f.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm/').replace(process.cwd() + '/', '') : '(native)';
+  const where = f.url
+    ? f.url
+        .replace(/^file:\/\//, '')
+        .replace(/.*node_modules\//, 'nm/')
+        .replace(process.cwd() + '/', '')
+    : '(native)';
   const key = `${where}:${f.functionName || '(anonymous)'}:${f.lineNumber + 1}`;
   fnTotals.set(key, (fnTotals.get(key) || 0) + us);
   const fileKey = f.url ? where : `(${f.functionName})`;
@@ -29,7 +34,11 @@ const show = (title, map) => {
   [...map.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
-    .forEach(([k, us]) => console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${k}`));
+    .forEach(([k, us]) =>
+      console.log(
+        `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${k}`,
+      ),
+    );
 };
 show(`self time by function: ${path.basename(file)}`, fnTotals);
 show('self time by file', fileTotals);

@@ -42,7 +42,9 @@ export async function demoBasics(): Promise<void> {
     console.log(
       `4) Usage from the stream: ${reported ? `${reported.prompt_tokens} prompt + ${reported.completion_tokens} completion = ${reported.total_tokens} tokens` : 'none reported'}`,
     );
-    console.log(`5) Time to first chunk: ${firstChunkMs?.toFixed(0)} ms (150 ms of it is the mock's latency)`);
+    console.log(
+      `5) Time to first chunk: ${firstChunkMs?.toFixed(0)} ms (150 ms of it is the mock's latency)`,
+    );
     console.log(`   One request, ${server.stats.connections} connection.\n`);
   } finally {
     await server.close();

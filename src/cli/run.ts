@@ -72,7 +72,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let usage: Usage | null = null;
   return new Promise<number>((resolve) => {
     stream(
-      { model: values.model ?? CLI_DEFAULT_MODEL, messages, ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }) },
+      {
+        model: values.model ?? CLI_DEFAULT_MODEL,
+        messages,
+        ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }),
+      },
       { baseURL: values['base-url'] },
     ).subscribe({
       next(chunk) {

@@ -164,7 +164,11 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
   /** Checks the fields rxllm relies on and fixes known dialects in place. */
   private normalize(value: any, data: string): Chunk {
     if (value === null || typeof value !== 'object' || !Array.isArray(value.choices)) {
-      throw new StreamParseError('invalid-event', 'A stream event is not a chat.completion.chunk (no choices array).', data);
+      throw new StreamParseError(
+        'invalid-event',
+        'A stream event is not a chat.completion.chunk (no choices array).',
+        data,
+      );
     }
     const choices = value.choices;
     for (let i = 0; i < choices.length; i++) {
@@ -183,7 +187,11 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
         throw new StreamParseError('invalid-event', 'A chunk delta has non-string content.', data);
       }
       if (delta.tool_calls != null && !Array.isArray(delta.tool_calls)) {
-        throw new StreamParseError('invalid-event', 'A chunk delta has tool_calls that are not an array.', data);
+        throw new StreamParseError(
+          'invalid-event',
+          'A chunk delta has tool_calls that are not an array.',
+          data,
+        );
       }
       // DeepSeek, vLLM and others stream reasoning as `reasoning_content`.
       if (delta.reasoning_content !== undefined) {
@@ -260,7 +268,12 @@ function jsonSink(subscriber: { next(value: ChatCompletion): void }) {
       try {
         value = JSON.parse(text);
       } catch (cause) {
-        return new StreamParseError('invalid-body', 'The provider answered with a body that is not JSON.', text, { cause });
+        return new StreamParseError(
+          'invalid-body',
+          'The provider answered with a body that is not JSON.',
+          text,
+          { cause },
+        );
       }
       if (value?.error != null) return inBandError(value);
       if (!value || !Array.isArray(value.choices)) {

@@ -10,10 +10,19 @@ import type { Provider } from './types';
 function builtins(): Map<string, Provider> {
   const list: Provider[] = [
     openAICompatible({ name: 'openai', baseURL: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' }),
-    openAICompatible({ name: 'deepseek', baseURL: 'https://api.deepseek.com/v1', apiKeyEnv: 'DEEPSEEK_API_KEY' }),
+    openAICompatible({
+      name: 'deepseek',
+      baseURL: 'https://api.deepseek.com/v1',
+      apiKeyEnv: 'DEEPSEEK_API_KEY',
+    }),
     openAICompatible({ name: 'groq', baseURL: 'https://api.groq.com/openai/v1', apiKeyEnv: 'GROQ_API_KEY' }),
     // Ollama's OpenAI-compatible endpoint needs no key.
-    openAICompatible({ name: 'ollama', baseURL: 'http://127.0.0.1:11434/v1', apiKeyEnv: 'OLLAMA_API_KEY', keyRequired: false }),
+    openAICompatible({
+      name: 'ollama',
+      baseURL: 'http://127.0.0.1:11434/v1',
+      apiKeyEnv: 'OLLAMA_API_KEY',
+      keyRequired: false,
+    }),
     // Any other OpenAI-compatible server (vLLM, LM Studio, proxies): baseURL is required.
     openAICompatible({ name: 'compat', apiKeyEnv: 'OPENAI_COMPAT_API_KEY', keyRequired: false }),
     mockProvider,

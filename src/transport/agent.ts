@@ -29,7 +29,10 @@ export const AGENT_DEFAULTS = {
  * as a request ends (see `ReusePool` for why not undici's `Agent`).
  */
 export function createAgent(options: AgentOptions = {}): ReusePool {
-  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout } = { ...AGENT_DEFAULTS, ...options };
+  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout } = {
+    ...AGENT_DEFAULTS,
+    ...options,
+  };
   return new ReusePool({
     connections,
     clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout: connectTimeout } },

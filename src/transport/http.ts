@@ -200,7 +200,11 @@ const TIMEOUT_CODES: Record<string, 'connect' | 'headers' | 'body'> = {
 };
 
 /** undici and socket errors → typed rxllm errors (timeouts say which limit fired). */
-export function mapTransportError(error: Error, midStream: boolean, abortReason: Error | undefined): LlmError {
+export function mapTransportError(
+  error: Error,
+  midStream: boolean,
+  abortReason: Error | undefined,
+): LlmError {
   if (error instanceof LlmError) return error;
   if (abortReason instanceof LlmError) return abortReason;
   const code = (error as { code?: string }).code ?? '';

@@ -119,7 +119,10 @@ export class ReusePool extends Dispatcher {
  * Forwards every callback of `handler` in the style it was written in (undici tells the styles
  * apart by `onRequestStart`), calling `release` once when the request ends either way.
  */
-function countingHandler(handler: Dispatcher.DispatchHandler, release: () => void): Dispatcher.DispatchHandler {
+function countingHandler(
+  handler: Dispatcher.DispatchHandler,
+  release: () => void,
+): Dispatcher.DispatchHandler {
   const h = handler as Required<Dispatcher.DispatchHandler>;
   if (typeof handler.onRequestStart === 'function') {
     return {

@@ -35,9 +35,14 @@ export function sseSink<T>(subscriber: Subscriber<T>, decoder: SseEventDecoder<T
         failure =
           error instanceof LlmError
             ? error
-            : new StreamParseError('invalid-event', `Could not handle a stream event: ${(error as Error).message}`, '', {
-                cause: error,
-              });
+            : new StreamParseError(
+                'invalid-event',
+                `Could not handle a stream event: ${(error as Error).message}`,
+                '',
+                {
+                  cause: error,
+                },
+              );
       }
     },
     onError(error) {

@@ -8,7 +8,11 @@ import { call, chunk, finish, QUIRKS, text, tools, usageChunk } from '../quirks/
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 /** The merged response a stream of `text` pieces must give: written out, not computed by the code under test. */
-function response(content: string | null, extra: Partial<ChatCompletion> = {}, finishReason: any = null): ChatCompletion {
+function response(
+  content: string | null,
+  extra: Partial<ChatCompletion> = {},
+  finishReason: any = null,
+): ChatCompletion {
   return {
     id: 'chatcmpl-q',
     object: 'chat.completion',
@@ -26,7 +30,14 @@ function response(content: string | null, extra: Partial<ChatCompletion> = {}, f
   };
 }
 
-const EMPTY: ChatCompletion = { id: '', object: 'chat.completion', created: 0, model: '', choices: [], usage: null };
+const EMPTY: ChatCompletion = {
+  id: '',
+  object: 'chat.completion',
+  created: 0,
+  model: '',
+  choices: [],
+  usage: null,
+};
 
 describe('accumulateChunks', () => {
   const a = text('Hel');
@@ -85,7 +96,11 @@ describe('accumulateChunks', () => {
   it('passes a source error on with the same class and the partial response attached', () => {
     const error = new ServerError({ status: 529, message: 'overloaded' });
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('--a--b--#', { a, b }, error).pipe(accumulateChunks())).toBe('--------#', undefined, error);
+      expectObservable(cold('--a--b--#', { a, b }, error).pipe(accumulateChunks())).toBe(
+        '--------#',
+        undefined,
+        error,
+      );
     });
     expect(error).toBeInstanceOf(ServerError);
     expect(error.partial).toEqual(response('Hello'));
@@ -193,7 +208,10 @@ describe('accumulateChunks', () => {
   });
 
   it('keeps the last finish reason and the raw provider finish reason', () => {
-    const merged = mergeChunks([text('a'), chunk([{ delta: {}, finish_reason: 'length', raw_finish_reason: 'MAX_TOKENS' }])]);
+    const merged = mergeChunks([
+      text('a'),
+      chunk([{ delta: {}, finish_reason: 'length', raw_finish_reason: 'MAX_TOKENS' }]),
+    ]);
     expect(merged.choices[0].finish_reason).toBe('length');
     expect(merged.choices[0].raw_finish_reason).toBe('MAX_TOKENS');
   });
@@ -219,7 +237,11 @@ describe('accumulateChunks', () => {
       const message = merged.choices[0].message;
       expect(message.content ?? '').toBe(quirk.expected.text);
       expect(
-        (message.tool_calls ?? []).map((t) => ({ id: t.id, name: t.function.name, arguments: t.function.arguments })),
+        (message.tool_calls ?? []).map((t) => ({
+          id: t.id,
+          name: t.function.name,
+          arguments: t.function.arguments,
+        })),
       ).toEqual(quirk.expected.tool_calls);
       expect(merged.choices[0].finish_reason).toBe(quirk.expected.finish_reason);
       expect(merged.usage).toEqual(quirk.expected.usage);

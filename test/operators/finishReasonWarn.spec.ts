@@ -83,13 +83,15 @@ describe('finishReasonWarn', () => {
     });
     const source = new Subject<Chunk>();
     let received: unknown;
-    source.pipe(finishReasonWarn({ errorOn: ['length', 'content_filter'] })).subscribe({ error: (e) => (received = e) });
+    source
+      .pipe(finishReasonWarn({ errorOn: ['length', 'content_filter'] }))
+      .subscribe({ error: (e) => (received = e) });
     source.next(finish('content_filter'));
     expect(received).toBeInstanceOf(FinishReasonError);
-    expect([(received as FinishReasonError).finishReason, (received as FinishReasonError).choiceIndex]).toEqual([
-      'content_filter',
-      0,
-    ]);
+    expect([
+      (received as FinishReasonError).finishReason,
+      (received as FinishReasonError).choiceIndex,
+    ]).toEqual(['content_filter', 0]);
   });
 
   it('warns when the stream completes with no finish reason at all', () => {
@@ -97,14 +99,21 @@ describe('finishReasonWarn', () => {
     scheduler().run(({ cold, expectObservable }) => {
       expectObservable(cold('-a-|', { a }).pipe(finishReasonWarn({ onWarn }))).toBe('-a-|', { a });
     });
-    expect(warnings).toEqual([{ choiceIndex: null, finishReason: null, message: expect.stringContaining('without') }]);
+    expect(warnings).toEqual([
+      { choiceIndex: null, finishReason: null, message: expect.stringContaining('without') },
+    ]);
   });
 
   it('warns for each choice that never finished when others did (n > 1)', () => {
     const { warnings, onWarn } = recorder();
     const source = new Subject<Chunk>();
     source.pipe(finishReasonWarn({ onWarn })).subscribe();
-    source.next(chunk([{ index: 0, delta: { content: 'x' } }, { index: 1, delta: { content: 'y' } }]));
+    source.next(
+      chunk([
+        { index: 0, delta: { content: 'x' } },
+        { index: 1, delta: { content: 'y' } },
+      ]),
+    );
     source.next(s);
     source.complete();
     expect(warnings.map((w) => [w.choiceIndex, w.finishReason])).toEqual([[1, null]]);
@@ -123,7 +132,11 @@ describe('finishReasonWarn', () => {
     const { warnings, onWarn } = recorder();
     const error = new ServerError({ status: 500 });
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('-a-#', { a }, error).pipe(finishReasonWarn({ onWarn }))).toBe('-a-#', { a }, error);
+      expectObservable(cold('-a-#', { a }, error).pipe(finishReasonWarn({ onWarn }))).toBe(
+        '-a-#',
+        { a },
+        error,
+      );
     });
     expect(warnings).toEqual([]);
   });

@@ -1,6 +1,11 @@
 import { defer, from, Observable, throwError, timer, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { mapConcurrent, MAP_CONCURRENT_DEFAULTS, type ConcurrencyProgress, type Settled } from 'rxllm/operators';
+import {
+  mapConcurrent,
+  MAP_CONCURRENT_DEFAULTS,
+  type ConcurrencyProgress,
+  type Settled,
+} from 'rxllm/operators';
 import { ServerError } from 'rxllm';
 
 describe('mapConcurrent', () => {
@@ -27,8 +32,14 @@ describe('mapConcurrent', () => {
 
   it('keeps input order when ordered, buffering later items', () => {
     ts.run(({ cold, expectObservable }) => {
-      const inners: Record<string, Observable<string>> = { a: cold('----A|'), b: cold('--B|'), c: cold('----C|') };
-      const result = cold('(abc|)').pipe(mapConcurrent((x: string) => inners[x], { concurrency: 2, ordered: true }));
+      const inners: Record<string, Observable<string>> = {
+        a: cold('----A|'),
+        b: cold('--B|'),
+        c: cold('----C|'),
+      };
+      const result = cold('(abc|)').pipe(
+        mapConcurrent((x: string) => inners[x], { concurrency: 2, ordered: true }),
+      );
       expectObservable(result).toBe('----AB-C|');
     });
   });
@@ -39,7 +50,11 @@ describe('mapConcurrent', () => {
       const a = cold('------A|');
       const b = cold('--#', undefined, e);
       const inners: Record<string, Observable<string>> = { a, b };
-      expectObservable(cold('(ab|)').pipe(mapConcurrent((x: string) => inners[x], 2))).toBe('--#', undefined, e);
+      expectObservable(cold('(ab|)').pipe(mapConcurrent((x: string) => inners[x], 2))).toBe(
+        '--#',
+        undefined,
+        e,
+      );
       expectSubscriptions(a.subscriptions).toBe('^-!');
     });
   });
@@ -47,8 +62,14 @@ describe('mapConcurrent', () => {
   it('settles: failures become values and the batch goes on', () => {
     ts.run(({ cold, expectObservable }) => {
       const e = new ServerError({ status: 500 });
-      const inners: Record<string, Observable<string>> = { a: cold('---A|'), b: cold('-#', undefined, e), c: cold('-C|') };
-      const result = cold('(abc|)').pipe(mapConcurrent((x: string) => inners[x], { concurrency: 2, settle: true }));
+      const inners: Record<string, Observable<string>> = {
+        a: cold('---A|'),
+        b: cold('-#', undefined, e),
+        c: cold('-C|'),
+      };
+      const result = cold('(abc|)').pipe(
+        mapConcurrent((x: string) => inners[x], { concurrency: 2, settle: true }),
+      );
       const values: Record<string, Settled<string, string>> = {
         x: { ok: false, index: 1, item: 'b', error: e },
         y: { ok: true, index: 0, item: 'a', value: 'A' },
@@ -68,7 +89,10 @@ describe('mapConcurrent', () => {
             defer(() => {
               inFlight++;
               peak = Math.max(peak, inFlight);
-              const work = i % 6 === 5 ? timer(1).pipe(map(() => i)) : throwError(() => new ServerError({ status: 503 }));
+              const work =
+                i % 6 === 5
+                  ? timer(1).pipe(map(() => i))
+                  : throwError(() => new ServerError({ status: 503 }));
               return new Observable<number>((s) => {
                 const sub = work.subscribe(s);
                 return () => {
@@ -91,7 +115,11 @@ describe('mapConcurrent', () => {
     const seen: ConcurrencyProgress[] = [];
     ts.run(({ cold, expectObservable }) => {
       const inners: Record<string, Observable<string>> = { a: cold('--A|'), b: cold('-#') };
-      const op = mapConcurrent((x: string) => inners[x], { concurrency: 1, settle: true, onProgress: (p) => seen.push(p) });
+      const op = mapConcurrent((x: string) => inners[x], {
+        concurrency: 1,
+        settle: true,
+        onProgress: (p) => seen.push(p),
+      });
       expectObservable(cold('(ab|)').pipe(op)).toBe('--A-(x|)', {
         A: { ok: true, index: 0, item: 'a', value: 'A' },
         x: { ok: false, index: 1, item: 'b', error: 'error' },
@@ -129,7 +157,11 @@ describe('mapConcurrent', () => {
     ts.run(({ cold, expectObservable }) => {
       const inners: Record<string, Observable<string>> = { a: cold('--A|'), b: cold('-B|') };
       const piped = cold('(ab|)').pipe(
-        mapConcurrent((x: string) => inners[x], { concurrency: 2, ordered: true, onProgress: (p) => counts.push(p.done) }),
+        mapConcurrent((x: string) => inners[x], {
+          concurrency: 2,
+          ordered: true,
+          onProgress: (p) => counts.push(p.done),
+        }),
       );
       expectObservable(piped).toBe('--A(B|)');
       expectObservable(piped, '-^').toBe('---A(B|)');
@@ -137,9 +169,12 @@ describe('mapConcurrent', () => {
     expect(Math.max(...counts)).toBe(2);
   });
 
-  it.each([[0], [1.5], [-3], [{ concurrency: Number.NaN }]])('throws a TypeError at creation for %p', (config) => {
-    expect(() => mapConcurrent((x: number) => [x], config as never)).toThrow(TypeError);
-  });
+  it.each([[0], [1.5], [-3], [{ concurrency: Number.NaN }]])(
+    'throws a TypeError at creation for %p',
+    (config) => {
+      expect(() => mapConcurrent((x: number) => [x], config as never)).toThrow(TypeError);
+    },
+  );
 });
 
 function collect<T>(source: Observable<T>): Promise<T[]> {

@@ -4,7 +4,11 @@ import { z } from 'zod';
 import type { Chunk } from '../../src/chunk';
 import { ServerError, ToolCallError } from '../../src/errors';
 import { mergeChunks } from '../../operators/accumulateChunks';
-import { partialToolCallGuard, type GuardedChunk, type InvalidToolCall } from '../../operators/partialToolCallGuard';
+import {
+  partialToolCallGuard,
+  type GuardedChunk,
+  type InvalidToolCall,
+} from '../../operators/partialToolCallGuard';
 import { call, chunk, finish, QUIRKS, text, tools, usageChunk } from '../quirks/toolCallQuirks';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -17,7 +21,14 @@ const schemas = {
 };
 
 /** The chunk the guard emits for one released call: written out, not computed by the guard. */
-function released(index: number, id: string, name: string, args: string, input: unknown, choice = 0): GuardedChunk {
+function released(
+  index: number,
+  id: string,
+  name: string,
+  args: string,
+  input: unknown,
+  choice = 0,
+): GuardedChunk {
   return {
     id: 'chatcmpl-q',
     object: 'chat.completion.chunk',
@@ -28,7 +39,15 @@ function released(index: number, id: string, name: string, args: string, input: 
         index: choice,
         delta: {
           tool_calls: [
-            { index, id, type: 'function', function: { name, arguments: args }, name, input, validated: true },
+            {
+              index,
+              id,
+              type: 'function',
+              function: { name, arguments: args },
+              name,
+              input,
+              validated: true,
+            },
           ],
         },
         finish_reason: null,
@@ -48,10 +67,20 @@ function run(chunks: Chunk[], config: Parameters<typeof partialToolCallGuard>[0]
     complete: () => (completed = true),
   });
   chunks.forEach((c) => source.next(c));
-  return { out, source, get error() { return error; }, get completed() { return completed; } };
+  return {
+    out,
+    source,
+    get error() {
+      return error;
+    },
+    get completed() {
+      return completed;
+    },
+  };
 }
 
-const validCalls = (out: GuardedChunk<any>[]) => out.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []));
+const validCalls = (out: GuardedChunk<any>[]) =>
+  out.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []));
 const invalidCalls = (out: GuardedChunk<any>[]): InvalidToolCall[] =>
   out.flatMap((c) => c.choices.flatMap((ch) => ch.delta.invalid_tool_calls ?? []));
 
@@ -123,7 +152,12 @@ describe('partialToolCallGuard', () => {
     r.source.error(error);
     expect(validCalls(r.out)).toEqual([]);
     expect(invalidCalls(r.out)).toEqual([
-      expect.objectContaining({ reason: 'truncated', id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"' }),
+      expect.objectContaining({
+        reason: 'truncated',
+        id: 'call_1',
+        name: 'get_weather',
+        arguments: '{"city":"Oslo"',
+      }),
     ]);
     expect(r.error).toBe(error);
   });
@@ -166,7 +200,9 @@ describe('partialToolCallGuard', () => {
     expect(invalidCalls(run(chunks).out).map((i) => i.reason)).toEqual(['unknown-tool']);
     expect(invalidCalls(run(chunks, { schemas, unknownTool: 'invalid' }).out)).toHaveLength(1);
     const accepted = validCalls(run(chunks, { schemas, unknownTool: 'accept' }).out);
-    expect(accepted).toEqual([expect.objectContaining({ name: 'delete_all', input: { really: true }, validated: false })]);
+    expect(accepted).toEqual([
+      expect.objectContaining({ name: 'delete_all', input: { really: true }, validated: false }),
+    ]);
   });
 
   it('does not treat Object.prototype names as known tools', () => {
@@ -175,7 +211,10 @@ describe('partialToolCallGuard', () => {
   });
 
   it("fails with a typed ToolCallError when onInvalid is 'error'", () => {
-    const r = run([tools(call(0, 'call_1', 'get_weather', '{"city":42}')), f, u], { schemas, onInvalid: 'error' });
+    const r = run([tools(call(0, 'call_1', 'get_weather', '{"city":42}')), f, u], {
+      schemas,
+      onInvalid: 'error',
+    });
     expect(r.error).toBeInstanceOf(ToolCallError);
     const error = r.error as ToolCallError;
     expect([error.reason, error.toolName, error.toolCallId, error.arguments, error.choiceIndex]).toEqual([
@@ -222,7 +261,10 @@ describe('partialToolCallGuard', () => {
       chunk([{ index: 0, delta: { tool_calls: [call(0, undefined, undefined, '"a"}')] } }]),
       chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }]),
     ]);
-    const order = r.out.map((o) => [o.choices[0].index, o.choices[0].delta.tool_calls?.[0]?.id ?? o.choices[0].finish_reason]);
+    const order = r.out.map((o) => [
+      o.choices[0].index,
+      o.choices[0].delta.tool_calls?.[0]?.id ?? o.choices[0].finish_reason,
+    ]);
     expect(order).toEqual([
       [1, 'b1'],
       [1, 'tool_calls'],
@@ -248,13 +290,23 @@ describe('partialToolCallGuard', () => {
   });
 
   it('refuses fragments that arrive for a call already released', () => {
-    const r = run([a, b, c, tools(call(1, 'call_2', 'get_time', '{}')), tools(call(0, undefined, undefined, ',"x":1}')), f]);
+    const r = run([
+      a,
+      b,
+      c,
+      tools(call(1, 'call_2', 'get_time', '{}')),
+      tools(call(0, undefined, undefined, ',"x":1}')),
+      f,
+    ]);
     expect(validCalls(r.out).map((x) => x.id)).toEqual(['call_1', 'call_2']);
     expect(invalidCalls(r.out)).toEqual([expect.objectContaining({ id: 'call_1', reason: 'late-fragment' })]);
   });
 
   it('keeps text that shares a chunk with fragments, and drops chunks that held only fragments', () => {
-    const r = run([chunk({ content: 'Hi', tool_calls: [call(0, 'call_1', 'get_weather', '{"city":"Oslo"}')] }), f]);
+    const r = run([
+      chunk({ content: 'Hi', tool_calls: [call(0, 'call_1', 'get_weather', '{"city":"Oslo"}')] }),
+      f,
+    ]);
     expect(r.out.map((o) => o.choices[0].delta.content ?? o.choices[0].finish_reason ?? 'call')).toEqual([
       'Hi',
       'call',
@@ -271,11 +323,13 @@ describe('partialToolCallGuard', () => {
 
   it('narrows input by tool name (compile-time check)', () => {
     const r = run([a, b, c, f]);
-    for (const tc of validCalls(r.out) as GuardedChunk<never>['choices'][number]['delta']['tool_calls'] & []) void tc;
+    for (const tc of validCalls(r.out) as GuardedChunk<never>['choices'][number]['delta']['tool_calls'] & [])
+      void tc;
     const source = new Subject<Chunk>();
     let city = '';
     source.pipe(partialToolCallGuard({ schemas })).subscribe((x) => {
-      for (const tc of x.choices[0]?.delta.tool_calls ?? []) if (tc.name === 'get_weather') city = tc.input.city;
+      for (const tc of x.choices[0]?.delta.tool_calls ?? [])
+        if (tc.name === 'get_weather') city = tc.input.city;
     });
     [a, b, c, f].forEach((x) => source.next(x));
     expect(city).toBe('Oslo');
@@ -286,9 +340,9 @@ describe('partialToolCallGuard', () => {
       const r = run(quirk.chunks, { schemas, unknownTool: 'accept' });
       r.source.complete();
       expect(invalidCalls(r.out)).toEqual([]);
-      expect(validCalls(r.out).map((x) => ({ id: x.id, name: x.name, arguments: x.function.arguments }))).toEqual(
-        quirk.expected.tool_calls,
-      );
+      expect(
+        validCalls(r.out).map((x) => ({ id: x.id, name: x.name, arguments: x.function.arguments })),
+      ).toEqual(quirk.expected.tool_calls);
       // The guarded stream is still a chunk stream that merges to the same response.
       const merged = mergeChunks(r.out);
       expect(merged.choices[0].finish_reason).toBe(quirk.expected.finish_reason);

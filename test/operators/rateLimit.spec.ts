@@ -25,7 +25,11 @@ describe('rateLimit and createRateLimiter', () => {
   beforeEach(() => (ts = new TestScheduler((a, e) => expect(a).toEqual(e))));
 
   it('documents its defaults', () => {
-    expect(RATE_LIMITER_DEFAULTS).toMatchObject({ requestsPerMinute: Infinity, tokensPerMinute: Infinity, maxPauseMs: 60_000 });
+    expect(RATE_LIMITER_DEFAULTS).toMatchObject({
+      requestsPerMinute: Infinity,
+      tokensPerMinute: Infinity,
+      maxPauseMs: 60_000,
+    });
     expect(RATE_LIMIT_DEFAULTS).toEqual({ estimateTokens: 0 });
   });
 
@@ -69,7 +73,11 @@ describe('rateLimit and createRateLimiter', () => {
   it('does not pause on errors other than 429', () => {
     ts.run(({ cold, expectObservable }) => {
       const limiter = createRateLimiter({ scheduler: ts });
-      expectObservable(cold('-#', undefined, new ServerError({ status: 500 })).pipe(rateLimit(limiter))).toBe('-#', undefined, new ServerError({ status: 500 }));
+      expectObservable(cold('-#', undefined, new ServerError({ status: 500 })).pipe(rateLimit(limiter))).toBe(
+        '-#',
+        undefined,
+        new ServerError({ status: 500 }),
+      );
       expectObservable(cold('x|').pipe(rateLimit(limiter)), '--^').toBe('--x|');
     });
   });
@@ -139,7 +147,9 @@ describe('rateLimit and createRateLimiter', () => {
       compareAndSet: async (k, exp, next) => (conflicts-- > 0 ? false : inner.compareAndSet(k, exp, next)),
     };
     const limiter = createRateLimiter({ requestsPerMinute: 10, store });
-    await new Promise<void>((resolve, reject) => limiter.acquire(1).subscribe({ complete: resolve, error: reject }));
+    await new Promise<void>((resolve, reject) =>
+      limiter.acquire(1).subscribe({ complete: resolve, error: reject }),
+    );
     const state = await new Promise<RateLimitState>((resolve) => limiter.state().subscribe(resolve));
     expect(state.requests).toBeGreaterThan(8.99);
     expect(state.requests).toBeLessThan(9.1);

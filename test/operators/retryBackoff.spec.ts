@@ -21,7 +21,10 @@ const chunk = (content: string, finish: 'stop' | null = null): Chunk => ({
 });
 const err500 = () => new ServerError({ status: 500 });
 const err429 = (retryAfter?: string) =>
-  new RateLimitError({ status: 429, headers: retryAfter === undefined ? {} : { 'retry-after-ms': retryAfter } });
+  new RateLimitError({
+    status: 429,
+    headers: retryAfter === undefined ? {} : { 'retry-after-ms': retryAfter },
+  });
 
 // Deterministic delays: no jitter, 5/10/20 frames.
 const fast = { initialDelayMs: 5, multiplier: 2, maxDelayMs: 20, jitter: 0 };
@@ -43,7 +46,9 @@ describe('retryBackoff', () => {
   });
 
   it('computes exponential delays with a cap and takes up to the jitter fraction off', () => {
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { jitter: 0 }))).toEqual([500, 1000, 2000, 4000, 8000, 8000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { jitter: 0 }))).toEqual([
+      500, 1000, 2000, 4000, 8000, 8000,
+    ]);
     expect(backoffDelay(1, { random: () => 0.999999 })).toBe(375);
     expect(backoffDelay(1, { random: () => 0 })).toBe(500);
   });
@@ -95,14 +100,22 @@ describe('retryBackoff', () => {
   ])('retries %s', (_label, error) => {
     ts.run(({ cold, expectObservable }) => {
       const source = cold('-#', undefined, error);
-      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe('-------#', undefined, error);
+      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe(
+        '-------#',
+        undefined,
+        error,
+      );
     });
   });
 
   it('waits the server-given retryAfterMs instead of the backoff', () => {
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('-#', undefined, err429('30'));
-      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe('--------------------------------#', undefined, err429('30'));
+      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe(
+        '--------------------------------#',
+        undefined,
+        err429('30'),
+      );
       expectSubscriptions(source.subscriptions).toBe(['^!', '-------------------------------^!']);
     });
   });
@@ -120,7 +133,11 @@ describe('retryBackoff', () => {
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const e = err500();
       const source = cold('-a-b-#', { a: chunk('Hel'), b: chunk('lo') }, e);
-      expectObservable(source.pipe(retryBackoff(fast))).toBe('-a-b-#', { a: chunk('Hel'), b: chunk('lo') }, e);
+      expectObservable(source.pipe(retryBackoff(fast))).toBe(
+        '-a-b-#',
+        { a: chunk('Hel'), b: chunk('lo') },
+        e,
+      );
       expectSubscriptions(source.subscriptions).toBe('^----!');
     });
     expect(lastError(chunk('Hel'), chunk('lo'))?.partial?.choices[0].message.content).toBe('Hello');
@@ -143,7 +160,11 @@ describe('retryBackoff', () => {
         reset: { attempt: 1, reason: new StreamCutError().message },
       };
       // error at 3, wait 5, reset at 8, b at 9.
-      expectObservable(source.pipe(retryBackoff({ ...fast, resume: 'restart' }))).toBe('-a------rb|', { a, r: reset, b });
+      expectObservable(source.pipe(retryBackoff({ ...fast, resume: 'restart' }))).toBe('-a------rb|', {
+        a,
+        r: reset,
+        b,
+      });
     });
   });
 
@@ -151,20 +172,31 @@ describe('retryBackoff', () => {
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const e = err429();
       const limited = cold('-#', undefined, e);
-      expectObservable(limited.pipe(retryBackoff({ ...fast, maxDelayMs: 5, retryPolicy: { RateLimitError: 3 } }))).toBe(
-        '-------------------#',
-        undefined,
-        e,
-      );
-      expectSubscriptions(limited.subscriptions).toBe(['^!', '------^!', '------------^!', '------------------^!']);
+      expectObservable(
+        limited.pipe(retryBackoff({ ...fast, maxDelayMs: 5, retryPolicy: { RateLimitError: 3 } })),
+      ).toBe('-------------------#', undefined, e);
+      expectSubscriptions(limited.subscriptions).toBe([
+        '^!',
+        '------^!',
+        '------------^!',
+        '------------------^!',
+      ]);
 
       const bad = new BadRequestError({ status: 400 });
       const optIn = cold('-#', undefined, bad);
-      expectObservable(optIn.pipe(retryBackoff({ ...fast, retryPolicy: { BadRequestError: 1 } }))).toBe('-------#', undefined, bad);
+      expectObservable(optIn.pipe(retryBackoff({ ...fast, retryPolicy: { BadRequestError: 1 } }))).toBe(
+        '-------#',
+        undefined,
+        bad,
+      );
 
       const s = err500();
       const optOut = cold('-#', undefined, s);
-      expectObservable(optOut.pipe(retryBackoff({ ...fast, retryPolicy: { ApiError: 0 } }))).toBe('-#', undefined, s);
+      expectObservable(optOut.pipe(retryBackoff({ ...fast, retryPolicy: { ApiError: 0 } }))).toBe(
+        '-#',
+        undefined,
+        s,
+      );
     });
   });
 
@@ -173,7 +205,11 @@ describe('retryBackoff', () => {
     ts.run(({ cold, expectObservable }) => {
       const e = new Error('custom');
       const source = cold('-#', undefined, e);
-      const op = retryBackoff({ ...fast, maxRetries: 5, shouldRetry: (_e, attempt) => (seen.push(attempt), attempt < 3) });
+      const op = retryBackoff({
+        ...fast,
+        maxRetries: 5,
+        shouldRetry: (_e, attempt) => (seen.push(attempt), attempt < 3),
+      });
       expectObservable(source.pipe(op)).toBe('------------------#', undefined, e);
     });
     expect(seen).toEqual([1, 2, 3]);
@@ -184,7 +220,13 @@ describe('retryBackoff', () => {
     ts.run(({ cold, expectObservable }) => {
       const e = err500();
       const source = cold('#', undefined, e);
-      const op = retryBackoff({ initialDelayMs: 8, maxRetries: 2, jitter: 0.5, random: () => 0.5, onRetry: (i) => infos.push(i) });
+      const op = retryBackoff({
+        initialDelayMs: 8,
+        maxRetries: 2,
+        jitter: 0.5,
+        random: () => 0.5,
+        onRetry: (i) => infos.push(i),
+      });
       // 8 * (1 - 0.25) = 6, then 16 * 0.75 = 12.
       expectObservable(source.pipe(op)).toBe('------------------#', undefined, e);
     });
@@ -226,7 +268,9 @@ describe('retryBackoff', () => {
   it('works on a one-value observable like complete()', () => {
     ts.run(({ cold, expectObservable }) => {
       let n = 0;
-      const once = new Observable<number>((s) => (n++ === 0 ? cold('-#', undefined, err500()) : of(42)).subscribe(s));
+      const once = new Observable<number>((s) =>
+        (n++ === 0 ? cold('-#', undefined, err500()) : of(42)).subscribe(s),
+      );
       expectObservable(once.pipe(retryBackoff(fast))).toBe('------(x|)', { x: 42 });
     });
   });

@@ -67,7 +67,9 @@ describe('reasoningDeltas', () => {
         x: 'Let',
         y: ' me',
       });
-      expectObservable(cold('-x-y-a-|', { x: t1, y: t2, a }).pipe(textDeltas())).toBe('-----a-|', { a: 'Hel' });
+      expectObservable(cold('-x-y-a-|', { x: t1, y: t2, a }).pipe(textDeltas())).toBe('-----a-|', {
+        a: 'Hel',
+      });
     });
   });
 });
@@ -75,7 +77,9 @@ describe('reasoningDeltas', () => {
 describe('collectText', () => {
   it('emits the whole text once on completion', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('-r-a-n-b-|', { r, a, n, b }).pipe(collectText())).toBe('---------(t|)', { t: 'Hello' });
+      expectObservable(cold('-r-a-n-b-|', { r, a, n, b }).pipe(collectText())).toBe('---------(t|)', {
+        t: 'Hello',
+      });
     });
   });
 
@@ -89,7 +93,9 @@ describe('collectText', () => {
 
   it('discards text received before a reset chunk', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('-a-x-b-|', { a, x: reset, b }).pipe(collectText())).toBe('-------(t|)', { t: 'lo' });
+      expectObservable(cold('-a-x-b-|', { a, x: reset, b }).pipe(collectText())).toBe('-------(t|)', {
+        t: 'lo',
+      });
     });
   });
 
@@ -130,7 +136,9 @@ describe('usage', () => {
       const source = cold('-x-y-|', { x: u1, y: u2 });
       expectObservable(source.pipe(usage()), '^-!').toBe('---');
       expectSubscriptions(source.subscriptions).toBe('^-!');
-      expectObservable(cold('-x-r-a-|', { x: u1, r: reset, a }).pipe(usage())).toBe('-------(u|)', { u: null });
+      expectObservable(cold('-x-r-a-|', { x: u1, r: reset, a }).pipe(usage())).toBe('-------(u|)', {
+        u: null,
+      });
     });
   });
 

@@ -14,7 +14,11 @@ describe('timeouts', () => {
   it('fails with a firstChunk TimeoutError and unsubscribes from the source', () => {
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('-----a|');
-      expectObservable(source.pipe(timeouts({ firstChunk: 3 }))).toBe('---#', undefined, new TimeoutError('firstChunk', 3));
+      expectObservable(source.pipe(timeouts({ firstChunk: 3 }))).toBe(
+        '---#',
+        undefined,
+        new TimeoutError('firstChunk', 3),
+      );
       expectSubscriptions(source.subscriptions).toBe('^--!');
     });
   });
@@ -34,14 +38,20 @@ describe('timeouts', () => {
   it('fails with a total TimeoutError even while chunks keep coming', () => {
     ts.run(({ cold, expectObservable }) => {
       const source = cold('-a-a-a-a-a-a|');
-      expectObservable(source.pipe(timeouts({ idle: 3, total: 6 }))).toBe('-a-a-a#', undefined, new TimeoutError('total', 6));
+      expectObservable(source.pipe(timeouts({ idle: 3, total: 6 }))).toBe(
+        '-a-a-a#',
+        undefined,
+        new TimeoutError('total', 6),
+      );
     });
   });
 
   it('says which limit fired', () => {
     let caught: unknown;
     ts.run(({ cold }) => {
-      cold('-a------').pipe(timeouts({ idle: 2 })).subscribe({ error: (e) => (caught = e) });
+      cold('-a------')
+        .pipe(timeouts({ idle: 2 }))
+        .subscribe({ error: (e) => (caught = e) });
     });
     expect(caught).toBeInstanceOf(TimeoutError);
     expect(caught).toMatchObject({ timeout: 'idle', ms: 2, retryable: true });
@@ -49,13 +59,19 @@ describe('timeouts', () => {
 
   it('treats a number as the total limit', () => {
     ts.run(({ cold, expectObservable }) => {
-      expectObservable(cold('-a-b-c|').pipe(timeouts(4))).toBe('-a-b#', undefined, new TimeoutError('total', 4));
+      expectObservable(cold('-a-b-c|').pipe(timeouts(4))).toBe(
+        '-a-b#',
+        undefined,
+        new TimeoutError('total', 4),
+      );
     });
   });
 
   it('turns a limit off with 0 or Infinity', () => {
     ts.run(({ cold, expectObservable }) => {
-      expectObservable(cold('------a-------b|').pipe(timeouts({ firstChunk: 0, idle: Infinity }))).toBe('------a-------b|');
+      expectObservable(cold('------a-------b|').pipe(timeouts({ firstChunk: 0, idle: Infinity }))).toBe(
+        '------a-------b|',
+      );
     });
   });
 
@@ -63,7 +79,11 @@ describe('timeouts', () => {
     ts.run(({ cold, expectObservable }) => {
       expectObservable(cold('|').pipe(timeouts({ firstChunk: 2 }))).toBe('|');
       expectObservable(cold('-#').pipe(timeouts({ firstChunk: 2 }))).toBe('-#');
-      expectObservable(cold('-').pipe(timeouts({ firstChunk: 2 }))).toBe('--#', undefined, new TimeoutError('firstChunk', 2));
+      expectObservable(cold('-').pipe(timeouts({ firstChunk: 2 }))).toBe(
+        '--#',
+        undefined,
+        new TimeoutError('firstChunk', 2),
+      );
     });
   });
 

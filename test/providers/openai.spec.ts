@@ -116,7 +116,9 @@ describe('openai-compatible stream()', () => {
   });
 
   it('errors with a retryable StreamCutError when the stream ends before its end marker, keeping what arrived', async () => {
-    const raw = sse([chunkJson({ content: 'half ' }), chunkJson({ content: 'way' })]) + 'data: {"id":"chatcmpl-own","obj';
+    const raw =
+      sse([chunkJson({ content: 'half ' }), chunkJson({ content: 'way' })]) +
+      'data: {"id":"chatcmpl-own","obj';
     server.enqueue({ rawSse: raw });
     const { values, error } = await collect(stream(REQUEST, opts()));
     expect(error).toBeInstanceOf(StreamCutError);
@@ -297,7 +299,9 @@ describe('request validation and configuration', () => {
     expect(error).toBeInstanceOf(RequestValidationError);
     const e = error as RequestValidationError;
     expect(e.message).toMatch(/model/);
-    expect(e.issues.map((i) => i.path[0])).toEqual(expect.arrayContaining(['model', 'messages', 'temperature']));
+    expect(e.issues.map((i) => i.path[0])).toEqual(
+      expect.arrayContaining(['model', 'messages', 'temperature']),
+    );
     expect(server.stats.requests).toBe(0);
   });
 
@@ -305,7 +309,9 @@ describe('request validation and configuration', () => {
     const saved = process.env.OPENAI_API_KEY;
     delete process.env.OPENAI_API_KEY;
     try {
-      const { error } = await collect(stream({ ...REQUEST, model: 'openai/gpt-4o-mini' }, { baseURL: server.url }));
+      const { error } = await collect(
+        stream({ ...REQUEST, model: 'openai/gpt-4o-mini' }, { baseURL: server.url }),
+      );
       expect(error).toBeInstanceOf(ConfigurationError);
       expect((error as Error).message).toContain('OPENAI_API_KEY');
     } finally {
@@ -321,7 +327,10 @@ describe('request validation and configuration', () => {
 
   it('createClient binds defaults; call options win', async () => {
     server.setDefault({ text: 'bound' });
-    const client = createClient({ baseURL: 'http://127.0.0.1:9/v1', providers: { compat: { baseURL: server.url } } });
+    const client = createClient({
+      baseURL: 'http://127.0.0.1:9/v1',
+      providers: { compat: { baseURL: server.url } },
+    });
     const { values } = await collect(client.stream(REQUEST, { headers: { 'x-trace': 't1' } }));
     expect(summarize(values).text).toBe('bound');
     expect(server.requests[0].headers['x-trace']).toBe('t1');

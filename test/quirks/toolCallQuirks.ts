@@ -6,14 +6,18 @@
 import type { Chunk, ChunkChoice, ChunkDelta, FinishReason, ToolCallDelta, Usage } from '../../src/chunk';
 
 /** A chunk with one choice (or several, for n > 1). */
-export function chunk(
-  choices: Partial<ChunkChoice>[] | ChunkDelta,
-  extra: Partial<Chunk> = {},
-): Chunk {
+export function chunk(choices: Partial<ChunkChoice>[] | ChunkDelta, extra: Partial<Chunk> = {}): Chunk {
   const list: ChunkChoice[] = Array.isArray(choices)
     ? choices.map((c) => ({ index: 0, delta: {}, finish_reason: null, ...c }))
     : [{ index: 0, delta: choices, finish_reason: null }];
-  return { id: 'chatcmpl-q', object: 'chat.completion.chunk', created: 7, model: 'quirk-model', choices: list, ...extra };
+  return {
+    id: 'chatcmpl-q',
+    object: 'chat.completion.chunk',
+    created: 7,
+    model: 'quirk-model',
+    choices: list,
+    ...extra,
+  };
 }
 
 export const text = (content: string | null, extra: Partial<ChunkChoice> = {}): Chunk =>
@@ -22,8 +26,15 @@ export const tools = (...calls: ToolCallDelta[]): Chunk => chunk({ tool_calls: c
 export const finish = (reason: FinishReason, index = 0): Chunk =>
   chunk([{ index, delta: {}, finish_reason: reason }]);
 export const usageChunk = (prompt: number, completion: number): Chunk =>
-  chunk([], { usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } });
-export const call = (index: number | undefined, id: string | undefined, name: string | undefined, args?: string) => {
+  chunk([], {
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+  });
+export const call = (
+  index: number | undefined,
+  id: string | undefined,
+  name: string | undefined,
+  args?: string,
+) => {
   const d: ToolCallDelta = {};
   if (index !== undefined) d.index = index;
   if (id !== undefined) d.id = id;
@@ -148,7 +159,10 @@ export const QUIRKS: QuirkCase[] = [
         {
           delta: {
             content: 'Both.',
-            tool_calls: [call(0, 'call_a', 'get_weather', '{"city":"Kyiv"}'), call(1, 'call_b', 'get_time', '{}')],
+            tool_calls: [
+              call(0, 'call_a', 'get_weather', '{"city":"Kyiv"}'),
+              call(1, 'call_b', 'get_time', '{}'),
+            ],
           },
           finish_reason: 'tool_calls',
         },
@@ -178,13 +192,7 @@ export const QUIRKS: QuirkCase[] = [
   {
     name: 'null-content-and-empty-deltas',
     rule: 'content null and empty deltas add nothing; no usage stays null, never 0',
-    chunks: [
-      chunk({ role: 'assistant', content: null }),
-      text(''),
-      text('ok'),
-      text(null),
-      finish('stop'),
-    ],
+    chunks: [chunk({ role: 'assistant', content: null }), text(''), text('ok'), text(null), finish('stop')],
     expected: { text: 'ok', tool_calls: [], finish_reason: 'stop', usage: null },
   },
 ];

@@ -38,7 +38,8 @@ describe('ReusePool', () => {
     await server.waitForRequestClose(1);
     server.setDefault({ text: 'again' });
     const before = server.stats.connections;
-    for (let i = 0; i < 10; i++) await lastValueFrom(stream(REQUEST, { baseURL: server.url, dispatcher: agent }));
+    for (let i = 0; i < 10; i++)
+      await lastValueFrom(stream(REQUEST, { baseURL: server.url, dispatcher: agent }));
     expect(server.stats.connections - before).toBe(1);
     await agent.close();
   });
