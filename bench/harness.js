@@ -13,6 +13,14 @@ const { writeReport } = require('./lib/report');
 
 const CLIENTS = ['floor', 'rxllm', 'rxllm-full', 'openai', 'ai'];
 const PEERS = ['openai', 'ai'];
+const B5_OPS = [
+  'loop',
+  'rxjs',
+  'accumulateFinal',
+  'accumulateSnapshots',
+  'partialToolCallGuard',
+  'textDeltas',
+];
 
 function parseArgs(argv) {
   const args = { smoke: false, rounds: undefined, only: undefined, clients: undefined, out: undefined };
@@ -43,21 +51,16 @@ function scenarios(smoke) {
     B3: { server: { chunks: 1 }, variants: [{ n: s(200, 20) }] },
     B4: { server: { chunks: s(50, 5), delayMs: s(100, 10) }, variants: [{ n: s(1000, 20) }] },
     B5: {
-      variants: [
-        ...[
-          'loop',
-          'rxjs',
-          'accumulateFinal',
-          'accumulateSnapshots',
-          'partialToolCallGuard',
-          'textDeltas',
-        ].map((op) => ({ op, size: s(100_000, 2_000) })),
-        ...(smoke
-          ? []
-          : ['accumulateFinal', 'accumulateSnapshots'].flatMap((op) =>
-              [1_000_000].map((size) => ({ op, size, linear: true })),
-            )),
-      ],
+      variants: smoke
+        ? [{ ops: B5_OPS, size: 2_000 }]
+        : [
+            ...B5_OPS.map((op) => ({ op, size: 100_000 })),
+            ...['accumulateFinal', 'accumulateSnapshots'].map((op) => ({
+              op,
+              size: 1_000_000,
+              linear: true,
+            })),
+          ],
     },
   };
 }
@@ -178,7 +181,15 @@ async function main() {
           }
           process.stdout.write(`${name} ${JSON.stringify(variant)} round ${r + 1}/${rounds} done\n`);
         }
-        results.scenarios[name].push({ variant, server: scenario.server, rows });
+        if (variant.ops) {
+          // One process measured several operators: one entry per operator, as in a full run.
+          for (const op of variant.ops) {
+            const opRows = { rxllm: rows.rxllm.map((r) => r.byOp[op]) };
+            results.scenarios[name].push({ variant: { op, size: variant.size }, rows: opRows });
+          }
+        } else {
+          results.scenarios[name].push({ variant, server: scenario.server, rows });
+        }
       }
     }
   } finally {
@@ -200,8 +211,12 @@ async function main() {
     ? 'bash bench/smoke.sh'
     : `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
   writeReport(out, results, command);
-  const runs = Object.values(results.scenarios).flat().reduce((n, v) => n + Object.values(v.rows).flat().length, 0);
-  console.log(`${runs} runs, every text rebuilt exactly; wrote ${path.relative(process.cwd(), out)} in ${results.totalSeconds.toFixed(0)} s`);
+  const runs = Object.values(results.scenarios)
+    .flat()
+    .reduce((n, v) => n + Object.values(v.rows).flat().length, 0);
+  console.log(
+    `${runs} runs, every text rebuilt exactly; wrote ${path.relative(process.cwd(), out)} in ${results.totalSeconds.toFixed(0)} s`,
+  );
 }
 
 main().catch((err) => {

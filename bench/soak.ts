@@ -24,8 +24,12 @@ const FAULTS: Record<string, MockServerScript> = {
   stallBeforeHeaders: { stall: 'before-headers' },
   stallMidStream: { stall: { afterChunks: 3 } },
   malformed: { malformedAfterChunks: 3 },
-  inBandBefore: { inBandError: { afterChunks: 0, error: { error: { type: 'overloaded_error', message: 'Overloaded' } } } },
-  inBandAfter: { inBandError: { afterChunks: 3, error: { error: { type: 'server_error', message: 'boom' } } } },
+  inBandBefore: {
+    inBandError: { afterChunks: 0, error: { error: { type: 'overloaded_error', message: 'Overloaded' } } },
+  },
+  inBandAfter: {
+    inBandError: { afterChunks: 3, error: { error: { type: 'server_error', message: 'boom' } } },
+  },
 };
 const KINDS = Object.keys(FAULTS);
 
@@ -100,17 +104,28 @@ async function main(): Promise<void> {
   await agent.close();
   for (let n = 1; n <= server.stats.requests; n++) await server.waitForRequestClose(n);
   // The server sees the client's FINs a moment after the agent closed its sockets.
-  for (let i = 0; i < 100 && server.stats.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 100 && server.stats.openConnections > 0; i++)
+    await new Promise((r) => setTimeout(r, 10));
   heap.push(heapMb());
 
   const endedOnce = ends.every((e) => e === 1);
   console.log(`soak: ${TOTAL} requests, concurrency ${CONCURRENCY}, ${(wall / 1000).toFixed(1)} s`);
   console.log(`  injected faults  ${[...injected].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-  console.log(`  outcomes         ${ok} ok, ${TOTAL - ok} failed (${[...failures].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'})`);
-  console.log(`  ended once       ${endedOnce ? 'yes, every request' : 'NO'}; duplicated or wrong texts: ${duplicates}`);
-  console.log(`  retries          ${retries}; HTTP requests ${server.stats.requests}; aborted by client ${server.stats.abortedRequests}`);
-  console.log(`  connections      ${server.stats.connections} opened, ${server.stats.openConnections} open after close`);
-  console.log(`  heap (MB)        ${heap.map((h) => h.toFixed(1)).join(' -> ')}${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for exact numbers)'}`);
+  console.log(
+    `  outcomes         ${ok} ok, ${TOTAL - ok} failed (${[...failures].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'})`,
+  );
+  console.log(
+    `  ended once       ${endedOnce ? 'yes, every request' : 'NO'}; duplicated or wrong texts: ${duplicates}`,
+  );
+  console.log(
+    `  retries          ${retries}; HTTP requests ${server.stats.requests}; aborted by client ${server.stats.abortedRequests}`,
+  );
+  console.log(
+    `  connections      ${server.stats.connections} opened, ${server.stats.openConnections} open after close`,
+  );
+  console.log(
+    `  heap (MB)        ${heap.map((h) => h.toFixed(1)).join(' -> ')}${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for exact numbers)'}`,
+  );
   await server.close();
   if (!endedOnce || duplicates > 0) process.exitCode = 1;
 }

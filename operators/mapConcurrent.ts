@@ -26,8 +26,7 @@ export interface ConcurrencyProgress {
 
 /** One item's outcome in `settle` mode. */
 export type Settled<T, R> =
-  | { ok: true; index: number; item: T; value: R }
-  | { ok: false; index: number; item: T; error: unknown };
+  { ok: true; index: number; item: T; value: R } | { ok: false; index: number; item: T; error: unknown };
 
 export interface MapConcurrentConfig {
   /** Most inner observables subscribed at once. @defaultValue 20 */
@@ -93,7 +92,8 @@ export function mapConcurrent<T, R>(
 ): OperatorFunction<T, R | Settled<T, R>> {
   if (typeof project !== 'function') throw new TypeError('mapConcurrent: project must be a function.');
   const cfg = typeof config === 'number' ? { concurrency: config } : config;
-  if (cfg === null || typeof cfg !== 'object') throw new TypeError('mapConcurrent: config must be a number or an object.');
+  if (cfg === null || typeof cfg !== 'object')
+    throw new TypeError('mapConcurrent: config must be a number or an object.');
   const {
     concurrency = MAP_CONCURRENT_DEFAULTS.concurrency,
     ordered = MAP_CONCURRENT_DEFAULTS.ordered,
@@ -142,7 +142,11 @@ export function mapConcurrent<T, R>(
           report();
           let finished = false;
           const run = from(project(item, i)).pipe(
-            map((value): Event<R | Settled<T, R>> => ({ i, kind: 'value', value: settle ? { ok: true, index: i, item, value } : value })),
+            map((value): Event<R | Settled<T, R>> => ({
+              i,
+              kind: 'value',
+              value: settle ? { ok: true, index: i, item, value } : value,
+            })),
           );
           const settled = settle
             ? run.pipe(
@@ -151,7 +155,11 @@ export function mapConcurrent<T, R>(
                   progress.inFlight--;
                   progress.failed++;
                   report();
-                  return of<Event<Settled<T, R>>>({ i, kind: 'value', value: { ok: false, index: i, item, error } });
+                  return of<Event<Settled<T, R>>>({
+                    i,
+                    kind: 'value',
+                    value: { ok: false, index: i, item, error },
+                  });
                 }),
               )
             : run.pipe(

@@ -181,7 +181,11 @@ export function partialToolCallGuard<
   }
 
   /** Checks one whole call: the released call, or why it is refused. */
-  function check(call: AssembledToolCall, cut: boolean, late: boolean): ValidToolCall | UnvalidatedToolCall | InvalidToolCall {
+  function check(
+    call: AssembledToolCall,
+    cut: boolean,
+    late: boolean,
+  ): ValidToolCall | UnvalidatedToolCall | InvalidToolCall {
     const index = call.index ?? call.position;
     const invalid = (reason: InvalidToolCallReason, message: string, issues: ToolCallIssue[] = []) =>
       ({

@@ -40,15 +40,21 @@ function usageOf(value: unknown): number | undefined {
  *   .pipe(rateLimit(limiter, { estimateTokens: 800 }), retryBackoff())
  *   .subscribe(...);
  */
-export function rateLimit<T>(limiter: RateLimiter, config: number | RateLimitConfig = {}): MonoTypeOperatorFunction<T> {
+export function rateLimit<T>(
+  limiter: RateLimiter,
+  config: number | RateLimitConfig = {},
+): MonoTypeOperatorFunction<T> {
   if (!limiter || typeof limiter.acquire !== 'function' || typeof limiter.onError !== 'function') {
     throw new TypeError('rateLimit: limiter must come from createRateLimiter().');
   }
   const cfg = typeof config === 'number' ? { estimateTokens: config } : config;
-  if (cfg === null || typeof cfg !== 'object') throw new TypeError('rateLimit: config must be a number or an object.');
+  if (cfg === null || typeof cfg !== 'object')
+    throw new TypeError('rateLimit: config must be a number or an object.');
   const { estimateTokens = RATE_LIMIT_DEFAULTS.estimateTokens } = cfg;
   if (typeof estimateTokens !== 'function' && !(typeof estimateTokens === 'number' && estimateTokens >= 0)) {
-    throw new TypeError(`rateLimit: estimateTokens must be a number >= 0 or a function, got ${String(estimateTokens)}.`);
+    throw new TypeError(
+      `rateLimit: estimateTokens must be a number >= 0 or a function, got ${String(estimateTokens)}.`,
+    );
   }
 
   return (source) =>

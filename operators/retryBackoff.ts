@@ -1,4 +1,11 @@
-import { asyncScheduler, Observable, Subject, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  Subject,
+  type MonoTypeOperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
 import { LlmError } from '../src/errors';
 import { accumulateChunks } from './accumulateChunks';
@@ -138,7 +145,8 @@ class PartialMerger {
   attach(error: unknown): unknown {
     if (this.chunks === 0) {
       const last = this.last as ChatCompletion | undefined;
-      if (last?.object === 'chat.completion' && error instanceof LlmError && !error.partial) error.partial = last;
+      if (last?.object === 'chat.completion' && error instanceof LlmError && !error.partial)
+        error.partial = last;
       return error;
     }
     if (this.broken) return error;
@@ -154,7 +162,9 @@ class PartialMerger {
 export function retryBackoff<T>(
   config?: number | (RetryBackoffConfig & { resume?: 'never' }),
 ): MonoTypeOperatorFunction<T>;
-export function retryBackoff(config: RetryBackoffConfig & { resume: 'restart' }): MonoTypeOperatorFunction<Chunk>;
+export function retryBackoff(
+  config: RetryBackoffConfig & { resume: 'restart' },
+): MonoTypeOperatorFunction<Chunk>;
 /**
  * Re-subscribes to the source when it fails with a retryable error, waiting with exponential backoff
  * and jitter, or the server's `Retry-After` when it gave one (up to `maxRetryAfterMs`).
@@ -185,7 +195,8 @@ export function retryBackoff(config: RetryBackoffConfig & { resume: 'restart' })
  */
 export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoTypeOperatorFunction<T> {
   const cfg = typeof config === 'number' ? { maxRetries: config } : config;
-  if (cfg === null || typeof cfg !== 'object') throw new TypeError('retryBackoff: config must be a number or an object.');
+  if (cfg === null || typeof cfg !== 'object')
+    throw new TypeError('retryBackoff: config must be a number or an object.');
   const {
     maxRetries = RETRY_BACKOFF_DEFAULTS.maxRetries,
     initialDelayMs = RETRY_BACKOFF_DEFAULTS.initialDelayMs,

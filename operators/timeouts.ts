@@ -1,4 +1,10 @@
-import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  type MonoTypeOperatorFunction,
+  type SchedulerLike,
+  Subscription,
+} from 'rxjs';
 import { TimeoutError } from '../src/errors';
 
 export interface TimeoutsConfig {
@@ -36,7 +42,9 @@ export const TIMEOUTS_DEFAULTS = {
 
 function check(name: string, value: number): void {
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new TypeError(`timeouts: ${name} must be a number >= 0 (0 or Infinity = off), got ${String(value)}.`);
+    throw new TypeError(
+      `timeouts: ${name} must be a number >= 0 (0 or Infinity = off), got ${String(value)}.`,
+    );
   }
 }
 
@@ -68,7 +76,8 @@ const on = (ms: number): boolean => ms > 0 && ms !== Infinity;
  */
 export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOperatorFunction<T> {
   const cfg = typeof config === 'number' ? { total: config } : config;
-  if (cfg === null || typeof cfg !== 'object') throw new TypeError('timeouts: config must be a number or an object.');
+  if (cfg === null || typeof cfg !== 'object')
+    throw new TypeError('timeouts: config must be a number or an object.');
   const {
     firstChunk = TIMEOUTS_DEFAULTS.firstChunk,
     idle = TIMEOUTS_DEFAULTS.idle,
@@ -83,15 +92,15 @@ export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOpera
     new Observable<T>((subscriber) => {
       let gap: Subscription | undefined;
       let totalTimer: Subscription | undefined;
-      // Declared before subscribing: a synchronous source may emit before `subscribe` returns.
-      let upstream: Subscription | undefined;
+      // Exists before subscribing: a timer may fire (or a source emit) before `subscribe` returns.
+      const upstream = new Subscription();
       let done = false;
 
       const fire = (kind: 'firstChunk' | 'idle' | 'total', ms: number) => () => {
         done = true;
         gap?.unsubscribe();
         totalTimer?.unsubscribe();
-        upstream?.unsubscribe();
+        upstream.unsubscribe();
         subscriber.error(new TimeoutError(kind, ms));
       };
       const arm = (kind: 'firstChunk' | 'idle', ms: number) => {
@@ -101,21 +110,22 @@ export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOpera
 
       if (on(total)) totalTimer = scheduler.schedule(fire('total', total), total);
       arm('firstChunk', firstChunk);
-      upstream = source.subscribe({
-        next: (value) => {
-          if (done) return;
-          arm('idle', idle);
-          subscriber.next(value);
-        },
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-      if (done) upstream.unsubscribe();
+      upstream.add(
+        source.subscribe({
+          next: (value) => {
+            if (done) return;
+            arm('idle', idle);
+            subscriber.next(value);
+          },
+          error: (error) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        }),
+      );
       return () => {
         done = true;
         gap?.unsubscribe();
         totalTimer?.unsubscribe();
-        upstream?.unsubscribe();
+        upstream.unsubscribe();
       };
     });
 }

@@ -59,7 +59,8 @@ export const BATCH_DEFAULTS = { concurrency: 20, ordered: false, failFast: false
 /** Rough token estimate: about 4 characters per token (OpenAI's rule of thumb) plus the output cap. */
 export function estimateRequestTokens(request: ChatRequest): number {
   let chars = 0;
-  for (const m of request.messages ?? []) chars += JSON.stringify((m as { content?: unknown }).content ?? '').length;
+  for (const m of request.messages ?? [])
+    chars += JSON.stringify((m as { content?: unknown }).content ?? '').length;
   return Math.ceil(chars / 4) + (request.max_completion_tokens ?? request.max_tokens ?? 0);
 }
 
@@ -101,8 +102,10 @@ export function batch<R = ChatCompletion>(
     onProgress,
   } = config;
   const call =
-    config.call ?? ((request: ChatRequest, _i: number, opts: CallOptions) => complete(request, opts) as Observable<any>);
-  const userRetry: Omit<RetryBackoffConfig, 'resume'> = retry === false ? { maxRetries: 0 } : typeof retry === 'number' ? { maxRetries: retry } : retry;
+    config.call ??
+    ((request: ChatRequest, _i: number, opts: CallOptions) => complete(request, opts) as Observable<any>);
+  const userRetry: Omit<RetryBackoffConfig, 'resume'> =
+    retry === false ? { maxRetries: 0 } : typeof retry === 'number' ? { maxRetries: retry } : retry;
   // Validate now (TypeError at creation): the operators check their configs when built.
   retryBackoff(userRetry);
   mapConcurrent((x: unknown) => [x], { concurrency, ordered });
@@ -128,7 +131,8 @@ export function batch<R = ChatCompletion>(
       attemptsOf.set(index, 1);
       let attempt: Observable<R> = defer(() => call(request, index, callOptions));
       if (timeout !== false) attempt = attempt.pipe(timeouts<R>(timeout));
-      if (limiter) attempt = attempt.pipe(rateLimit<R>(limiter, { estimateTokens: () => estimateTokens(request) }));
+      if (limiter)
+        attempt = attempt.pipe(rateLimit<R>(limiter, { estimateTokens: () => estimateTokens(request) }));
       return attempt.pipe(
         retryBackoff<R>({
           ...userRetry,

@@ -7,7 +7,7 @@ import type { SchedulerLike } from 'rxjs';
 
 /** Transport time limits in milliseconds. See `TRANSPORT_TIMEOUT_DEFAULTS`. */
 export interface TransportTimeouts {
-  /** TCP + TLS connect. Applies to connections the default agent opens. @defaultValue 10_000 */
+  /** TCP + TLS connect (ignored when the call brings its own `dispatcher`). @defaultValue 10_000 */
   connect?: number;
   /**
    * From sending the request to receiving the response headers. Reasoning models can think for

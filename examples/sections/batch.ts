@@ -4,7 +4,8 @@
  * to the sequential time and the retry counts. Run it with `npm run demo` (or `tsx examples/sections/batch.ts`).
  */
 import { lastValueFrom, toArray } from 'rxjs';
-import { batch, createAgent, type ChatRequest, type RetryInfo } from '../../src';
+import { batch, createAgent, type ChatRequest } from '../../src';
+import type { RetryInfo } from '../../operators';
 import { createMockServer } from '../../src/testing';
 
 const TICKETS = 100;
@@ -27,8 +28,15 @@ export async function demoBatch(): Promise<void> {
   const requests: ChatRequest[] = Array.from({ length: TICKETS }, (_, i) => ({
     model: 'compat/classifier',
     messages: [
-      { role: 'system', content: 'Classify the support ticket as billing or technical. Answer with one word.' },
-      { role: 'user', content: i % 3 === 0 ? `Ticket ${i}: please refund my last charge` : `Ticket ${i}: the app crashes on start` },
+      {
+        role: 'system',
+        content: 'Classify the support ticket as billing or technical. Answer with one word.',
+      },
+      {
+        role: 'user',
+        content:
+          i % 3 === 0 ? `Ticket ${i}: please refund my last charge` : `Ticket ${i}: the app crashes on start`,
+      },
     ],
     max_tokens: 5,
   }));
@@ -58,10 +66,18 @@ export async function demoBatch(): Promise<void> {
     }
     const sequential = TICKETS * LATENCY_MS;
     const ideal = Math.ceil(TICKETS / CONCURRENCY) * LATENCY_MS;
-    console.log(`Classic batch: ${TICKETS} tickets, concurrency ${CONCURRENCY}, 3 retries, 15 s timeout, ${LATENCY_MS} ms latency`);
-    console.log(`  wall time   ${(wall / 1000).toFixed(2)} s (ideal without faults ${(ideal / 1000).toFixed(1)} s; sequential would be ${(sequential / 1000).toFixed(1)} s)`);
-    console.log(`  results     ${ok.length} ok, ${results.length - ok.length} failed; ${[...labels].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-    console.log(`  retries     ${[...retriesBy].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${server.stats.requests} HTTP requests)`);
+    console.log(
+      `Classic batch: ${TICKETS} tickets, concurrency ${CONCURRENCY}, 3 retries, 15 s timeout, ${LATENCY_MS} ms latency`,
+    );
+    console.log(
+      `  wall time   ${(wall / 1000).toFixed(2)} s (ideal without faults ${(ideal / 1000).toFixed(1)} s; sequential would be ${(sequential / 1000).toFixed(1)} s)`,
+    );
+    console.log(
+      `  results     ${ok.length} ok, ${results.length - ok.length} failed; ${[...labels].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
+    );
+    console.log(
+      `  retries     ${[...retriesBy].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${server.stats.requests} HTTP requests)`,
+    );
     console.log(`  connections ${server.stats.connections} opened for ${CONCURRENCY} slots`);
   } finally {
     await agent.close();

@@ -6,7 +6,12 @@
 import { asyncScheduler, defer, from, mergeMap, Observable, of, timer, type SchedulerLike } from 'rxjs';
 import { ApiError } from '../errors';
 import type { ResponseMeta } from '../options';
-import { createMemoryRateLimitStore, type MaybePromise, type RateLimitState, type RateLimitStore } from './store';
+import {
+  createMemoryRateLimitStore,
+  type MaybePromise,
+  type RateLimitState,
+  type RateLimitStore,
+} from './store';
 
 export interface RateLimiterConfig {
   /** Request budget per minute. @defaultValue Infinity (only the server's headers and 429s limit) */
@@ -58,7 +63,9 @@ function lift<T>(value: MaybePromise<T>): Observable<T> {
 
 function checkRate(name: string, value: number): void {
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
-    throw new TypeError(`createRateLimiter: ${name} must be a number > 0 (Infinity = no limit), got ${String(value)}.`);
+    throw new TypeError(
+      `createRateLimiter: ${name} must be a number > 0 (Infinity = no limit), got ${String(value)}.`,
+    );
   }
 }
 
@@ -103,7 +110,9 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
   };
 
   /** Read-modify-write with compare-and-set, retried when another user of the store wrote first. */
-  const update = <R>(fn: (s: RateLimitState, now: number) => { next: RateLimitState; result: R }): Observable<R> => {
+  const update = <R>(
+    fn: (s: RateLimitState, now: number) => { next: RateLimitState; result: R },
+  ): Observable<R> => {
     const tryOnce = (tries: number): Observable<R> =>
       lift(store.get(key)).pipe(
         mergeMap((stored) => {
@@ -112,7 +121,8 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
           return lift(store.compareAndSet(key, stored, next)).pipe(
             mergeMap((written) => {
               if (written) return of(result);
-              if (tries >= 50) throw new Error('createRateLimiter: the store kept rejecting writes (contention).');
+              if (tries >= 50)
+                throw new Error('createRateLimiter: the store kept rejecting writes (contention).');
               return tryOnce(tries + 1);
             }),
           );
@@ -141,13 +151,18 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
         }
         if (wait > 0) return { next: s, result: Math.ceil(wait) };
         return { next: { ...s, requests: s.requests - 1, tokens: s.tokens - cost }, result: 0 };
-      }).pipe(mergeMap((wait) => (wait === 0 ? of(undefined) : timer(wait, scheduler).pipe(mergeMap(attempt)))));
+      }).pipe(
+        mergeMap((wait) => (wait === 0 ? of(undefined) : timer(wait, scheduler).pipe(mergeMap(attempt)))),
+      );
     return defer(attempt);
   };
 
   const pause = (ms: number): void => {
     fireAndForget(
-      update((s, now) => ({ next: { ...s, pausedUntil: Math.max(s.pausedUntil, now + capPause(ms)) }, result: 0 })),
+      update((s, now) => ({
+        next: { ...s, pausedUntil: Math.max(s.pausedUntil, now + capPause(ms)) },
+        result: 0,
+      })),
     );
   };
 
@@ -157,8 +172,10 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
       update((s, now) => {
         const next = { ...s };
         // The server's count includes other clients of the same key: never trust more than it says.
-        if (rl.remainingRequests !== undefined && rpm !== Infinity) next.requests = Math.min(next.requests, rl.remainingRequests);
-        if (rl.remainingTokens !== undefined && tpm !== Infinity) next.tokens = Math.min(next.tokens, rl.remainingTokens);
+        if (rl.remainingRequests !== undefined && rpm !== Infinity)
+          next.requests = Math.min(next.requests, rl.remainingRequests);
+        if (rl.remainingTokens !== undefined && tpm !== Infinity)
+          next.tokens = Math.min(next.tokens, rl.remainingTokens);
         if (rl.remainingRequests === 0 && rl.resetRequestsMs !== undefined) {
           next.pausedUntil = Math.max(next.pausedUntil, now + capPause(rl.resetRequestsMs));
         }
@@ -186,4 +203,3 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
 
   return { acquire, adjust, pause, onResponse, onError, state };
 }
-

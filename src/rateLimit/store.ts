@@ -30,14 +30,21 @@ export interface RateLimitStore {
    * Writes `next` only if the stored state still equals `expected` (field by field; `undefined` =
    * nothing stored). Returns whether it wrote; the limiter re-reads and retries when it did not.
    */
-  compareAndSet(key: string, expected: RateLimitState | undefined, next: RateLimitState): MaybePromise<boolean>;
+  compareAndSet(
+    key: string,
+    expected: RateLimitState | undefined,
+    next: RateLimitState,
+  ): MaybePromise<boolean>;
 }
 
 function same(a: RateLimitState | undefined, b: RateLimitState | undefined): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return (
-    a.requests === b.requests && a.tokens === b.tokens && a.updatedAt === b.updatedAt && a.pausedUntil === b.pausedUntil
+    a.requests === b.requests &&
+    a.tokens === b.tokens &&
+    a.updatedAt === b.updatedAt &&
+    a.pausedUntil === b.pausedUntil
   );
 }
 

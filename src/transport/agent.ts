@@ -59,3 +59,21 @@ export function setDefaultAgent(agent: Dispatcher | AgentOptions): Dispatcher {
 function isDispatcher(value: unknown): value is Dispatcher {
   return typeof (value as Dispatcher).dispatch === 'function';
 }
+
+const byConnectTimeout = new Map<number, Dispatcher>();
+
+/**
+ * The dispatcher for a call: its own, else the shared agent — or, when the call sets its own
+ * connect timeout, a shared agent with that timeout (undici sets connect timeouts per agent).
+ */
+export function dispatcherFor(own: Dispatcher | undefined, connectTimeout: number | undefined): Dispatcher {
+  if (own) return own;
+  if (connectTimeout === undefined || connectTimeout === AGENT_DEFAULTS.connectTimeout)
+    return getDefaultAgent();
+  let agent = byConnectTimeout.get(connectTimeout);
+  if (!agent) {
+    agent = createAgent({ connectTimeout });
+    byConnectTimeout.set(connectTimeout, agent);
+  }
+  return agent;
+}

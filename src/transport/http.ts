@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import { ApiError, ConnectionError, LlmError, RequestAbortedError, TimeoutError } from '../errors';
 import type { CallOptions, ResponseMeta } from '../options';
 import { redactHeaders } from '../redact';
-import { getDefaultAgent } from './agent';
+import { AGENT_DEFAULTS, dispatcherFor } from './agent';
 import { parseRateLimit } from './rateLimitHeaders';
 
 /** Transport time limits used when a call sets none. */
@@ -53,7 +53,12 @@ export function httpRequest<T>(
       subscriber.error(new RequestAbortedError({ cause: signal.reason }));
       return;
     }
-    const dispatcher: Dispatcher = options.dispatcher ?? getDefaultAgent();
+    const dispatcher: Dispatcher = dispatcherFor(options.dispatcher, options.timeouts?.connect);
+    const limits = {
+      connect: options.timeouts?.connect ?? AGENT_DEFAULTS.connectTimeout,
+      headers: options.timeouts?.headers ?? TRANSPORT_TIMEOUT_DEFAULTS.headers,
+      body: options.timeouts?.body ?? TRANSPORT_TIMEOUT_DEFAULTS.body,
+    };
     const started = performance.now();
     let controller: Dispatcher.DispatchController | undefined;
     let abortReason: Error | undefined;
@@ -95,8 +100,13 @@ export function httpRequest<T>(
             rateLimit: parseRateLimit(redacted),
             headersMs: performance.now() - started,
           };
-          options.onResponse?.(meta);
-          sink = makeSink(subscriber, meta);
+          // Nothing may throw into undici (it would surface as an unhandled 'error' event).
+          try {
+            options.onResponse?.(meta);
+            sink = makeSink(subscriber, meta);
+          } catch (error) {
+            fail(error);
+          }
         } else {
           errorStatus = statusCode;
           errorHeaders = redacted;
@@ -119,7 +129,13 @@ export function httpRequest<T>(
       onResponseEnd() {
         if (finished) return;
         if (!sink) {
-          fail(toApiError(errorStatus, errorHeaders, errorBody));
+          let apiError: LlmError;
+          try {
+            apiError = toApiError(errorStatus, errorHeaders, errorBody);
+          } catch (error) {
+            apiError = new ApiErrorFallback(errorStatus, error);
+          }
+          fail(apiError);
           return;
         }
         let endError: LlmError | void;
@@ -137,7 +153,7 @@ export function httpRequest<T>(
       },
       onResponseError(_ctrl, error) {
         if (finished) return;
-        fail(mapTransportError(error, sink !== undefined, abortReason));
+        fail(mapTransportError(error, sink !== undefined, abortReason, limits));
       },
     };
 
@@ -149,13 +165,13 @@ export function httpRequest<T>(
           method: spec.method,
           headers: spec.headers,
           body: spec.body,
-          headersTimeout: options.timeouts?.headers ?? TRANSPORT_TIMEOUT_DEFAULTS.headers,
-          bodyTimeout: options.timeouts?.body ?? TRANSPORT_TIMEOUT_DEFAULTS.body,
+          headersTimeout: limits.headers,
+          bodyTimeout: limits.body,
         },
         handler,
       );
     } catch (error) {
-      fail(mapTransportError(error as Error, false, undefined));
+      fail(mapTransportError(error as Error, false, undefined, limits));
     }
 
     return () => {
@@ -167,6 +183,13 @@ export function httpRequest<T>(
       }
     };
   });
+}
+
+/** Used only if building the typed error itself failed: still an `ApiError` of the right status. */
+class ApiErrorFallback extends ApiError {
+  constructor(status: number, cause: unknown) {
+    super({ status, cause });
+  }
 }
 
 function pathOf(url: string): string {
@@ -204,14 +227,14 @@ export function mapTransportError(
   error: Error,
   midStream: boolean,
   abortReason: Error | undefined,
+  limits: Partial<Record<'connect' | 'headers' | 'body', number>> = {},
 ): LlmError {
   if (error instanceof LlmError) return error;
   if (abortReason instanceof LlmError) return abortReason;
   const code = (error as { code?: string }).code ?? '';
   const kind = TIMEOUT_CODES[code];
   if (kind) {
-    const ms = (error as { timeout?: number }).timeout;
-    return new TimeoutError(kind, typeof ms === 'number' ? ms : NaN, { cause: error });
+    return new TimeoutError(kind, limits[kind] ?? NaN, { cause: error });
   }
   const where = midStream ? 'while the response was streaming' : 'before a response arrived';
   return new ConnectionError(

@@ -70,14 +70,14 @@ describe('accumulateChunks', () => {
 
   it('emits an empty response (no choices, usage null) for an empty source', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('|').pipe(accumulateChunks())).toBe('(e|)', { e: EMPTY });
-      expectObservable(cold('|').pipe(accumulateChunks({ emit: 'snapshots' }))).toBe('|');
+      expectObservable(cold<Chunk>('|').pipe(accumulateChunks())).toBe('(e|)', { e: EMPTY });
+      expectObservable(cold<Chunk>('|').pipe(accumulateChunks({ emit: 'snapshots' }))).toBe('|');
     });
   });
 
   it('emits nothing and stays subscribed while the source never emits', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('-');
+      const source = cold<Chunk>('-');
       expectObservable(source.pipe(accumulateChunks())).toBe('-');
       expectSubscriptions(source.subscriptions).toBe('^');
     });
@@ -109,7 +109,7 @@ describe('accumulateChunks', () => {
   it('leaves an error untouched when nothing was received before it', () => {
     const error = new ServerError({ status: 500 });
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('#', {}, error).pipe(accumulateChunks())).toBe('#', undefined, error);
+      expectObservable(cold<Chunk>('#', {}, error).pipe(accumulateChunks())).toBe('#', undefined, error);
     });
     expect(error.partial).toBeUndefined();
   });

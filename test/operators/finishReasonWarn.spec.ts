@@ -122,8 +122,8 @@ describe('finishReasonWarn', () => {
   it('warns on empty completion but can be told not to', () => {
     const { warnings, onWarn } = recorder();
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('|').pipe(finishReasonWarn({ onWarn }))).toBe('|');
-      expectObservable(cold('|').pipe(finishReasonWarn({ onWarn, warnOnMissing: false }))).toBe('|');
+      expectObservable(cold<Chunk>('|').pipe(finishReasonWarn({ onWarn }))).toBe('|');
+      expectObservable(cold<Chunk>('|').pipe(finishReasonWarn({ onWarn, warnOnMissing: false }))).toBe('|');
     });
     expect(warnings).toHaveLength(1);
   });

@@ -126,7 +126,7 @@ describe('partialToolCallGuard', () => {
 
   it('completes at once for an empty source', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('|').pipe(partialToolCallGuard({ schemas }))).toBe('|');
+      expectObservable(cold<Chunk>('|').pipe(partialToolCallGuard({ schemas }))).toBe('|');
     });
   });
 

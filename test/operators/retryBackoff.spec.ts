@@ -268,9 +268,10 @@ describe('retryBackoff', () => {
   it('works on a one-value observable like complete()', () => {
     ts.run(({ cold, expectObservable }) => {
       let n = 0;
-      const once = new Observable<number>((s) =>
-        (n++ === 0 ? cold('-#', undefined, err500()) : of(42)).subscribe(s),
-      );
+      const once = new Observable<number>((s) => {
+        const attempt: Observable<number> = n++ === 0 ? cold<number>('-#', undefined, err500()) : of(42);
+        return attempt.subscribe(s);
+      });
       expectObservable(once.pipe(retryBackoff(fast))).toBe('------(x|)', { x: 42 });
     });
   });

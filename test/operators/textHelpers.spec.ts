@@ -44,9 +44,9 @@ describe('textDeltas', () => {
 
   it('handles empty, error, never and early unsubscribe', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      expectObservable(cold('|').pipe(textDeltas())).toBe('|');
+      expectObservable(cold<Chunk>('|').pipe(textDeltas())).toBe('|');
       expectObservable(cold('-a-#', { a }, error).pipe(textDeltas())).toBe('-a-#', { a: 'Hel' }, error);
-      expectObservable(cold('-').pipe(textDeltas())).toBe('-');
+      expectObservable(cold<Chunk>('-').pipe(textDeltas())).toBe('-');
       const source = cold('-a-b-|', { a, b });
       expectObservable(source.pipe(textDeltas()), '^-!').toBe('-a-', { a: 'Hel' });
       expectSubscriptions(source.subscriptions).toBe('^-!');
@@ -85,7 +85,7 @@ describe('collectText', () => {
 
   it("emits '' for an empty source, nothing on never, the error on error", () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('|').pipe(collectText())).toBe('(t|)', { t: '' });
+      expectObservable(cold<Chunk>('|').pipe(collectText())).toBe('(t|)', { t: '' });
       expectObservable(cold('-a-', { a }).pipe(collectText())).toBe('---');
       expectObservable(cold('-a-#', { a }, error).pipe(collectText())).toBe('---#', undefined, error);
     });
@@ -125,7 +125,7 @@ describe('usage', () => {
   it('emits null, not zeros, when the provider reported no usage (empty source included)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       expectObservable(cold('-a-b-|', { a, b }).pipe(usage())).toBe('-----(u|)', { u: null });
-      expectObservable(cold('|').pipe(usage())).toBe('(u|)', { u: null });
+      expectObservable(cold<Chunk>('|').pipe(usage())).toBe('(u|)', { u: null });
     });
   });
 

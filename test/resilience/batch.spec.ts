@@ -29,7 +29,10 @@ afterAll(async () => {
 });
 
 const requests = (n: number): ChatRequest[] =>
-  Array.from({ length: n }, (_, i) => ({ model: 'compat/x', messages: [{ role: 'user' as const, content: `ticket ${i}` }] }));
+  Array.from({ length: n }, (_, i) => ({
+    model: 'compat/x',
+    messages: [{ role: 'user' as const, content: `ticket ${i}` }],
+  }));
 const options = () => ({ baseURL: server.url, apiKey: 'test-key', dispatcher: agent });
 const run = <R>(o: import('rxjs').Observable<BatchResult<R>>) => lastValueFrom(o.pipe(toArray()));
 
@@ -42,11 +45,16 @@ describe('batch', () => {
     server.setDefault((req) => ({ text: `re: ${req.body.messages[0].content}`, latencyMs: 30 }));
     let peak = 0;
     const results = await run(
-      batch(requests(40), { concurrency: 8, options: options(), onProgress: (p) => (peak = Math.max(peak, p.inFlight)) }),
+      batch(requests(40), {
+        concurrency: 8,
+        options: options(),
+        onProgress: (p) => (peak = Math.max(peak, p.inFlight)),
+      }),
     );
     expect(results).toHaveLength(40);
     expect(results.every((r) => r.ok)).toBe(true);
-    for (const r of results) if (r.ok) expect(r.value.choices[0].message.content).toBe(`re: ticket ${r.index}`);
+    for (const r of results)
+      if (r.ok) expect(r.value.choices[0].message.content).toBe(`re: ticket ${r.index}`);
     expect(peak).toBe(8);
     // Not 2N: a finished request's socket is back in the pool before the next request is sent.
     expect(server.stats.connections).toBeLessThanOrEqual(9);
@@ -76,7 +84,9 @@ describe('batch', () => {
   });
 
   it('settles failing items into typed errors and goes on (no leaked permits with a cap of 2)', async () => {
-    server.setDefault((req) => (Number(req.body.messages[0].content.split(' ')[1]) % 2 ? { status: 400 } : 'fine'));
+    server.setDefault((req) =>
+      Number(req.body.messages[0].content.split(' ')[1]) % 2 ? { status: 400 } : 'fine',
+    );
     const results = await run(batch(requests(20), { concurrency: 2, ordered: true, options: options() }));
     expect(results.map((r) => r.index)).toEqual([...Array(20).keys()]);
     expect(results.filter((r) => !r.ok)).toHaveLength(10);
@@ -85,8 +95,12 @@ describe('batch', () => {
   });
 
   it('fails fast on the first failure and aborts the requests in flight', async () => {
-    server.setDefault((req) => (req.body.messages[0].content === 'ticket 0' ? { status: 401 } : { text: 'slow', latencyMs: 2000 }));
-    await expect(run(batch(requests(5), { concurrency: 3, failFast: true, options: options() }))).rejects.toMatchObject({ status: 401 });
+    server.setDefault((req) =>
+      req.body.messages[0].content === 'ticket 0' ? { status: 401 } : { text: 'slow', latencyMs: 2000 },
+    );
+    await expect(
+      run(batch(requests(5), { concurrency: 3, failFast: true, options: options() })),
+    ).rejects.toMatchObject({ status: 401 });
     for (let i = 1; i <= server.stats.requests; i++) await server.waitForRequestClose(i);
     expect(server.stats.requests).toBe(3);
     expect(server.stats.abortedRequests).toBe(2);
@@ -97,7 +111,10 @@ describe('batch', () => {
     const results = await run(
       batch(requests(2), { timeout: 50, retry: { maxRetries: 1, initialDelayMs: 5 }, options: options() }),
     );
-    expect(results.map((r) => (r.ok ? 'ok' : (r.error as { timeout?: string }).timeout))).toEqual(['total', 'total']);
+    expect(results.map((r) => (r.ok ? 'ok' : (r.error as { timeout?: string }).timeout))).toEqual([
+      'total',
+      'total',
+    ]);
     expect(results.map((r) => r.attempts)).toEqual([2, 2]);
   });
 
@@ -106,7 +123,12 @@ describe('batch', () => {
     server.setDefault(() => (++n === 1 ? { status: 429, headers: { 'retry-after-ms': '150' } } : 'ok'));
     const limiter = createRateLimiter({ requestsPerMinute: 6000 });
     const results = await run(
-      batch(requests(6), { concurrency: 1, limiter, retry: { maxRetries: 2, initialDelayMs: 1 }, options: options() }),
+      batch(requests(6), {
+        concurrency: 1,
+        limiter,
+        retry: { maxRetries: 2, initialDelayMs: 1 },
+        options: options(),
+      }),
     );
     expect(results.every((r) => r.ok)).toBe(true);
     // Only the first request saw a 429: the retry and the others waited for the pause.
@@ -119,7 +141,9 @@ describe('batch', () => {
     });
     expect((await run(piped)).map((r) => r.ok && r.value)).toEqual(['v']);
     expect((await run(piped)).map((r) => r.ok && r.value)).toEqual(['v']);
-    const failing = batch(requests(1), { call: () => throwError(() => new RateLimitError({ status: 429, headers: { 'retry-after': '900' } })) });
+    const failing = batch(requests(1), {
+      call: () => throwError(() => new RateLimitError({ status: 429, headers: { 'retry-after': '900' } })),
+    });
     const [r] = await run(failing);
     expect(r.ok).toBe(false);
     expect(r.attempts).toBe(1);

@@ -11,7 +11,6 @@ import {
   RateLimitError,
   ServerError,
   stream,
-  StreamCutError,
   StreamParseError,
   TimeoutError,
   isResetChunk,
@@ -68,10 +67,19 @@ function run(pipe: (retries: RetryInfo[]) => (o: Observable<Chunk>) => Observabl
   });
 }
 
-const standard = (t = {}) => (retries: RetryInfo[]) => (o: Observable<Chunk>) =>
-  o.pipe(timeouts({ firstChunk: 300, idle: 300, ...t }), retryBackoff({ ...retryFast, onRetry: (i) => retries.push(i) }));
+const standard =
+  (t = {}) =>
+  (retries: RetryInfo[]) =>
+  (o: Observable<Chunk>) =>
+    o.pipe(
+      timeouts({ firstChunk: 300, idle: 300, ...t }),
+      retryBackoff({ ...retryFast, onRetry: (i) => retries.push(i) }),
+    );
 const restart = (retries: RetryInfo[]) => (o: Observable<Chunk>) =>
-  o.pipe(timeouts({ firstChunk: 300, idle: 300 }), retryBackoff({ ...retryFast, resume: 'restart', onRetry: (i) => retries.push(i) }));
+  o.pipe(
+    timeouts({ firstChunk: 300, idle: 300 }),
+    retryBackoff({ ...retryFast, resume: 'restart', onRetry: (i) => retries.push(i) }),
+  );
 
 async function settled(): Promise<void> {
   for (let n = 1; n <= server.stats.requests; n++) await server.waitForRequestClose(n);
@@ -180,7 +188,10 @@ describe('resilience against scripted faults', () => {
   });
 
   it('retries an in-band overloaded error that arrives before any content', async () => {
-    server.enqueue({ text: TEXT, inBandError: { afterChunks: 0, error: { error: { type: 'overloaded_error', message: 'Overloaded' } } } });
+    server.enqueue({
+      text: TEXT,
+      inBandError: { afterChunks: 0, error: { error: { type: 'overloaded_error', message: 'Overloaded' } } },
+    });
     const r = await run(standard());
     expect(r.text).toBe(TEXT);
     expect(r.retries).toHaveLength(1);
@@ -188,7 +199,10 @@ describe('resilience against scripted faults', () => {
   });
 
   it('fails an in-band error after content with the partial text, never duplicating it', async () => {
-    server.enqueue({ text: TEXT, inBandError: { afterChunks: 3, error: { error: { type: 'server_error', message: 'boom' } } } });
+    server.enqueue({
+      text: TEXT,
+      inBandError: { afterChunks: 3, error: { error: { type: 'server_error', message: 'boom' } } },
+    });
     const r = await run(standard());
     expect(r.error).toBeInstanceOf(LlmError);
     expect(r.retries).toHaveLength(0);

@@ -1,0 +1,52 @@
+import { ConnectionError, stream, TimeoutError } from '../../src';
+import { mapTransportError } from '../../src/transport/http';
+import { createMockServer, type MockServer } from '../../src/testing';
+import { collect, REQUEST, summarize } from '../helpers/collect';
+
+let server: MockServer;
+beforeAll(async () => {
+  server = await createMockServer();
+});
+afterAll(() => server.close());
+beforeEach(() => server.reset());
+
+// undici checks these limits on a coarse clock (about 1 s), so a 150 ms limit fires within ~1 s.
+describe('transport timeouts', () => {
+  it('fires the headers timeout when the server sends nothing, and aborts the request', async () => {
+    server.enqueue({ stall: 'before-headers' });
+    const { error } = await collect(stream(REQUEST, { baseURL: server.url, timeouts: { headers: 150 } }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeout).toBe('headers');
+    expect((error as TimeoutError).ms).toBe(150);
+    await server.waitForRequestClose(1);
+  });
+
+  it('fires the body timeout when the stream goes silent mid-way, keeping what arrived', async () => {
+    server.enqueue({ text: 'abcdef', chunkSize: 1, stall: { afterChunks: 3 } });
+    const { values, error } = await collect(
+      stream(REQUEST, { baseURL: server.url, timeouts: { body: 150 } }),
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeout).toBe('body');
+    expect(summarize(values).text).toBe('ab');
+    await server.waitForRequestClose(1);
+  });
+});
+
+describe('mapTransportError', () => {
+  it('names the connect timeout with its configured value', () => {
+    const err = Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    const mapped = mapTransportError(err, false, undefined, { connect: 2500 });
+    expect(mapped).toBeInstanceOf(TimeoutError);
+    expect((mapped as TimeoutError).timeout).toBe('connect');
+    expect((mapped as TimeoutError).ms).toBe(2500);
+  });
+
+  it('turns socket errors into retryable ConnectionErrors that say when they happened', () => {
+    const err = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    const mapped = mapTransportError(err, true, undefined);
+    expect(mapped).toBeInstanceOf(ConnectionError);
+    expect(mapped.retryable).toBe(true);
+    expect(mapped.message).toMatch(/while the response was streaming \(UND_ERR_SOCKET\)/);
+  });
+});
