@@ -11,6 +11,7 @@ const config: Config = {
     '^rxllm$': '<rootDir>/src/index.ts',
     '^rxllm/operators$': '<rootDir>/operators/index.ts',
     '^rxllm/testing$': '<rootDir>/src/testing/index.ts',
+    '^rxllm/browser$': '<rootDir>/src/browser.ts',
   },
   // Open-handle detection: a leaked socket or timer keeps the process alive and is reported.
   detectOpenHandles: true,

@@ -5,7 +5,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const dist = path.resolve(__dirname, '..', 'dist');
-const entries = { index: 'src/index.js', operators: 'operators/index.js', testing: 'src/testing/index.js' };
+const entries = {
+  index: 'src/index.js',
+  operators: 'operators/index.js',
+  testing: 'src/testing/index.js',
+  browser: 'src/browser.js',
+};
 fs.mkdirSync(path.join(dist, 'esm'), { recursive: true });
 for (const [name, file] of Object.entries(entries)) {
   const names = Object.keys(require(path.join(dist, file))).filter(

@@ -12,3 +12,13 @@ export * from './logger';
 export * from './batch';
 export * from './rateLimit/limiter';
 export * from './rateLimit/store';
+export {
+  sendSse,
+  toSseEvents,
+  errorEvent,
+  SEND_SSE_DEFAULTS,
+  type SendSseConfig,
+  type SseResponseLike,
+  type SseMessageEvent,
+} from './serve/sseServer';
+export { fetchSse, type FetchSseInit } from './serve/fetchSse';

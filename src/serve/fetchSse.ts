@@ -1,0 +1,138 @@
+/**
+ * SSE in, for browsers and Angular (and Node 20+): reads an OpenAI-style chunk stream from your own
+ * backend with the platform `fetch`, as a cold `Observable<Chunk>`. Unsubscribing aborts the fetch.
+ * It uses no Node API and no undici, so front-end bundles stay small (`rxllm/browser`).
+ */
+import { createParser } from 'eventsource-parser';
+import { Observable } from 'rxjs';
+import type { Chunk } from '../chunk';
+import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError } from '../errors';
+
+export interface FetchSseInit {
+  method?: 'GET' | 'POST';
+  /** Sent as JSON (POST). */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Aborting it ends the stream with the fetch's abort error. */
+  signal?: AbortSignal;
+  /** The `fetch` to use (Angular zones, tests). @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+  /** `credentials` of the fetch (cookies to your own backend). @defaultValue 'same-origin' */
+  credentials?: 'include' | 'omit' | 'same-origin';
+}
+
+/**
+ * GETs or POSTs `url` and streams the `data:` chunks it answers. `[DONE]` completes; an in-band
+ * `{"error": ...}` event errors with an `ApiError`; a body that ends without `[DONE]` errors with
+ * `StreamCutError`. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
+ *
+ * @example
+ * import { fetchSse } from 'rxllm/browser';
+ * import { textDeltas } from 'rxllm/operators';
+ * fetchSse('/api/chat', { body: { q: 'Hi' } }).pipe(textDeltas()).subscribe((t) => (this.text += t));
+ */
+export function fetchSse(url: string, init: FetchSseInit = {}): Observable<Chunk> {
+  return new Observable<Chunk>((subscriber) => {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(init.signal?.reason);
+    init.signal?.addEventListener('abort', onAbort, { once: true });
+    const doFetch = init.fetch ?? globalThis.fetch;
+    let finished = false;
+
+    const run = async () => {
+      const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+      const response = await doFetch(url, {
+        method,
+        headers: {
+          accept: 'text/event-stream',
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...init.headers,
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: controller.signal,
+        credentials: init.credentials ?? 'same-origin',
+      });
+      if (!response.ok || !response.body) {
+        const text = await response.text().catch(() => '');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // keep the text
+        }
+        throw ApiError.fromResponse({ status: response.status, body });
+      }
+      let done = false;
+      let failure: LlmError | undefined;
+      const parser = createParser({
+        onEvent(event) {
+          if (done || failure) return;
+          if (event.data === '[DONE]') {
+            done = true;
+            return;
+          }
+          let value: any;
+          try {
+            value = JSON.parse(event.data);
+          } catch (cause) {
+            failure = new StreamParseError(
+              'invalid-json',
+              'The server sent an event that is not JSON.',
+              event.data,
+              {
+                cause,
+              },
+            );
+            return;
+          }
+          if (value && value.error != null) {
+            const e = value.error;
+            const status = Number(e.code);
+            failure = ApiError.fromResponse({
+              status: Number.isInteger(status) && status >= 400 ? status : 500,
+              body: value,
+              message:
+                typeof e.message === 'string' ? e.message : 'The server reported an error in the stream.',
+            });
+            return;
+          }
+          subscriber.next(value as Chunk);
+        },
+      });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done: eof } = await reader.read();
+        if (eof) break;
+        parser.feed(decoder.decode(value, { stream: true }));
+        if (failure || done) break;
+      }
+      if (failure) throw failure;
+      if (!done) throw new StreamCutError('The server stream ended without [DONE].');
+      reader.cancel().catch(() => undefined);
+    };
+
+    run().then(
+      () => {
+        finished = true;
+        subscriber.complete();
+      },
+      (error: unknown) => {
+        finished = true;
+        if (controller.signal.aborted && !init.signal?.aborted) return; // unsubscribed: silent
+        subscriber.error(
+          error instanceof LlmError || (error as Error)?.name === 'AbortError'
+            ? error
+            : new ConnectionError(`The SSE request failed: ${(error as Error)?.message ?? String(error)}`, {
+                cause: error,
+              }),
+        );
+      },
+    );
+
+    return () => {
+      init.signal?.removeEventListener('abort', onAbort);
+      if (!finished) controller.abort();
+    };
+  });
+}
