@@ -6,7 +6,7 @@
  * as an in-band `data: {"error": {...}}` event (message already scrubbed of secrets). A client that
  * disconnects unsubscribes the upstream, which aborts the provider request.
  */
-import { map, Observable, type Subscription } from 'rxjs';
+import { map, Observable, Subscription } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ApiError, LlmError } from '../errors';
 import { redactSecrets } from '../redact';
@@ -70,7 +70,8 @@ export function sendSse(
       ...headers,
     });
     res.flushHeaders?.();
-    let subscription: Subscription | undefined;
+    // A container, so a source that ends synchronously inside subscribe() is still torn down.
+    const subscription = new Subscription();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     let done = false;
     const finish = () => {
@@ -78,27 +79,28 @@ export function sendSse(
       done = true;
       if (heartbeat) clearInterval(heartbeat);
       res.off?.('close', onClose);
-      subscription?.unsubscribe();
+      subscription.unsubscribe();
       if (!res.writableEnded) res.end();
       resolve();
     };
     const onClose = () => finish();
     res.on('close', onClose);
     if (heartbeatMs > 0) heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
-    subscription = chunks.subscribe({
-      next: (chunk) => {
-        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-      },
-      error: (error: unknown) => {
-        res.write(`data: ${JSON.stringify(errorEvent(error))}\n\n`);
-        finish();
-      },
-      complete: () => {
-        res.write('data: [DONE]\n\n');
-        finish();
-      },
-    });
-    if (done) subscription.unsubscribe();
+    subscription.add(
+      chunks.subscribe({
+        next: (chunk) => {
+          res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        },
+        error: (error: unknown) => {
+          res.write(`data: ${JSON.stringify(errorEvent(error))}\n\n`);
+          finish();
+        },
+        complete: () => {
+          res.write('data: [DONE]\n\n');
+          finish();
+        },
+      }),
+    );
   });
 }
 

@@ -61,11 +61,17 @@ describe('batch', () => {
   });
 
   it('retries injected 429s and 500s and reports the attempts of each item', async () => {
-    let n = 0;
-    server.setDefault(() => {
-      n++;
-      if (n % 4 === 1) return { status: 429, headers: { 'retry-after-ms': '5' } };
-      if (n % 4 === 2) return { status: 500 };
+    // Deterministic per item (not per arrival order, which depends on timing): item i fails its
+    // first (i % 3) attempts, alternating 429 + Retry-After and 500, then succeeds.
+    const seen = new Map<string, number>();
+    server.setDefault((req) => {
+      const content: string = req.body.messages[0].content;
+      const attempt = (seen.get(content) ?? 0) + 1;
+      seen.set(content, attempt);
+      const failures = Number(content.split(' ')[1]) % 3;
+      if (attempt <= failures) {
+        return attempt % 2 ? { status: 429, headers: { 'retry-after-ms': '5' } } : { status: 500 };
+      }
       return { text: 'ok', latencyMs: 5 };
     });
     let last: BatchProgress | undefined;
@@ -80,6 +86,7 @@ describe('batch', () => {
     expect(results.filter((r) => r.ok)).toHaveLength(12);
     const attempts = results.reduce((sum, r) => sum + r.attempts, 0);
     expect(attempts).toBe(server.stats.requests);
+    for (const r of results) expect(r.attempts).toBe((r.index % 3) + 1);
     expect(last).toMatchObject({ total: 12, done: 12, failed: 0, inFlight: 0, retries: attempts - 12 });
   });
 
