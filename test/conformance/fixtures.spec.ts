@@ -15,19 +15,9 @@ import { splitBytes } from '../../src/testing';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 import { partialToolCallGuard, type GuardedChunk } from '../../operators/partialToolCallGuard';
 import { collect } from '../helpers/collect';
+import { FIXTURES_DIR as FIXTURES, type FixtureCase } from '../helpers/fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
-
-interface Expected {
-  text: string;
-  tool_calls: { id: string | null; name: string; arguments: string }[];
-  finish_reason: string | null;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
-  refusal?: string;
-  reasoning?: string;
-  error?: unknown;
-  stream_complete?: boolean;
-}
+type Expected = FixtureCase['expected'];
 
 /** Several splits per file: whole, a few large pieces, many small ones (some mid-character). */
 const SPLITS = [
