@@ -26,6 +26,8 @@ function builtins(): Map<string, Provider> {
     // Any other OpenAI-compatible server (vLLM, LM Studio, proxies): baseURL is required.
     openAICompatible({ name: 'compat', apiKeyEnv: 'OPENAI_COMPAT_API_KEY', keyRequired: false }),
     mockProvider,
+    // (anthropic provider goes here)
+    // (gemini provider goes here)
   ];
   return new Map(list.map((p) => [p.name, p]));
 }
