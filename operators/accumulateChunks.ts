@@ -36,6 +36,8 @@ export interface AssembledToolCall {
   id: string;
   name: string;
   arguments: string;
+  /** Provider data to send back with the call (Gemini thought signatures); last one wins. */
+  extra_content?: Record<string, unknown>;
   /** Cached immutable view, cleared when a fragment changes the call. */
   view?: ToolCall;
 }
@@ -79,6 +81,7 @@ export class ToolCallAssembler {
     if (name && !call.name) call.name = name;
     const args = delta.function?.arguments;
     if (args) call.arguments += args;
+    if (delta.extra_content !== undefined) call.extra_content = delta.extra_content;
     call.view = undefined;
     return { call, started };
   }
@@ -123,7 +126,12 @@ class ChoiceState {
     if (calls.length > 0) {
       message.tool_calls = calls.map(
         (c) =>
-          (c.view ??= { id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }),
+          (c.view ??= {
+            id: c.id,
+            type: 'function',
+            function: { name: c.name, arguments: c.arguments },
+            ...(c.extra_content === undefined ? {} : { extra_content: c.extra_content }),
+          }),
       );
     }
     const view: ChatCompletionChoice = { index: this.index, message, finish_reason: this.finish };

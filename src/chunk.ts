@@ -29,6 +29,8 @@ export interface ToolCallDelta {
   id?: string;
   type?: 'function';
   function?: { name?: string; arguments?: string };
+  /** Provider data that must be sent back with the call (Gemini: `{ google: { thought_signature } }`). */
+  extra_content?: Record<string, unknown>;
 }
 
 /** What a chunk adds to one choice. Every field may be absent; `content` may also be `null`. */
@@ -92,6 +94,8 @@ export interface ToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /** Provider data to send back with the call in the next turn (see {@link ToolCallDelta.extra_content}). */
+  extra_content?: Record<string, unknown>;
 }
 
 export interface ChatCompletionMessage {

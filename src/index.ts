@@ -22,3 +22,5 @@ export {
   type SseMessageEvent,
 } from './serve/sseServer';
 export { fetchSse, type FetchSseInit } from './serve/fetchSse';
+export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
+export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';

@@ -12,7 +12,9 @@ const ImagePart = z.object({
 });
 const ContentPart = z.union([TextPart, ImagePart]);
 
-const ToolCallSchema = z.object({
+// Loose: provider extras on a call (Gemini's `extra_content.google.thought_signature`) must survive
+// a round trip, or the next turn of a tool loop is rejected.
+const ToolCallSchema = z.looseObject({
   id: z.string(),
   type: z.literal('function'),
   function: z.object({ name: z.string(), arguments: z.string() }),

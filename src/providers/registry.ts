@@ -3,6 +3,8 @@
  * (Anthropic, Gemini, ...) plug in with `registerProvider` without touching the core.
  */
 import { ConfigurationError } from '../errors';
+import { anthropic } from './anthropic';
+import { geminiProvider } from './gemini';
 import { mockProvider } from './mock';
 import { openAICompatible } from './openai';
 import type { Provider } from './types';
@@ -26,8 +28,8 @@ function builtins(): Map<string, Provider> {
     // Any other OpenAI-compatible server (vLLM, LM Studio, proxies): baseURL is required.
     openAICompatible({ name: 'compat', apiKeyEnv: 'OPENAI_COMPAT_API_KEY', keyRequired: false }),
     mockProvider,
-    // (anthropic provider goes here)
-    // (gemini provider goes here)
+    anthropic,
+    geminiProvider(),
   ];
   return new Map(list.map((p) => [p.name, p]));
 }

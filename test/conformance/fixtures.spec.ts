@@ -5,17 +5,15 @@
  * Providers not registered yet (Anthropic, Gemini) are picked up as soon as they are.
  */
 import * as fs from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ApiError, StreamCutError, stream, type ChatCompletion, type Chunk } from '../../src';
 import { listProviders } from '../../src/providers/registry';
-import { splitBytes } from '../../src/testing';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 import { partialToolCallGuard, type GuardedChunk } from '../../operators/partialToolCallGuard';
 import { collect } from '../helpers/collect';
 import { FIXTURES_DIR as FIXTURES, type FixtureCase } from '../helpers/fixtures';
+import { ReplayServer } from '../helpers/replayServer';
 
 type Expected = FixtureCase['expected'];
 
@@ -26,43 +24,6 @@ const SPLITS = [
   { seed: 3, pieces: 41 },
   { seed: 4, pieces: 400 },
 ];
-
-/**
- * A raw replay server: answers every POST, whatever the path (each provider has its own), with the
- * queued bytes in separate writes. The mock server from rxllm/testing routes only the OpenAI paths.
- */
-class ReplayServer {
-  private readonly queue: Buffer[][] = [];
-  private server!: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      req.resume();
-      req.on('end', async () => {
-        const pieces = this.queue.shift() ?? [];
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-        for (const piece of pieces) {
-          res.write(piece);
-          // Let each piece leave as its own packet.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-  }
-
-  enqueue(bytes: Buffer, split: { seed: number; pieces: number }): void {
-    this.queue.push(splitBytes(bytes, { randomSplits: split }));
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 function cases(dir: string): string[] {
   return fs

@@ -254,3 +254,35 @@ describe('accumulateChunks', () => {
     });
   });
 });
+
+describe('accumulateChunks: provider extras on tool calls', () => {
+  it('keeps extra_content (Gemini thought signatures) so the call can be sent back', () => {
+    const base = { id: 'c', object: 'chat.completion.chunk' as const, created: 0, model: 'm' };
+    const merged = mergeChunks([
+      {
+        ...base,
+        choices: [
+          {
+            index: 0,
+            finish_reason: null,
+            delta: {
+              tool_calls: [
+                {
+                  index: 0,
+                  id: 'call_0',
+                  type: 'function' as const,
+                  function: { name: 'f', arguments: '{}' },
+                  extra_content: { google: { thought_signature: 'sig' } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+      { ...base, choices: [{ index: 0, finish_reason: 'tool_calls' as const, delta: {} }] },
+    ]);
+    expect(merged.choices[0].message.tool_calls?.[0].extra_content).toEqual({
+      google: { thought_signature: 'sig' },
+    });
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * Neutral (OpenAI-shaped) `ChatRequest` → Anthropic Messages request body.
+ *
+ * Wire format: https://docs.anthropic.com/en/api/messages. Differences handled here: the system
+ * prompt is a top-level field, tool calls and tool results are content blocks, a tool result is a
+ * *user* turn, `max_tokens` is required, and `tool_choice` has its own vocabulary.
+ */
+import type { ChatMessage, ChatRequest } from '../../request';
+import { RequestValidationError } from '../../errors';
+
+/** Defaults of the Anthropic request translation. */
+export const ANTHROPIC_REQUEST_DEFAULTS = {
+  /**
+   * Anthropic requires `max_tokens`; OpenAI-shaped requests usually omit it. 4096 is accepted by
+   * every current Claude model and is what the official examples use for chat turns.
+   */
+  maxTokens: 4096,
+} as const;
+
+/**
+ * Top-level request fields that exist only in Anthropic's API and are passed through unchanged when
+ * a caller puts them on the neutral request. Every other unknown field (OpenAI's `reasoning_effort`,
+ * `logit_bias`, `seed`, penalties, `response_format`, ...) is dropped, because Anthropic rejects
+ * unknown fields with a 400.
+ */
+export const ANTHROPIC_PASSTHROUGH_FIELDS = ['thinking', 'metadata', 'top_k', 'service_tier'] as const;
+
+type Block = Record<string, unknown>;
+interface Turn {
+  role: 'user' | 'assistant';
+  content: Block[];
+}
+
+type Issue = { path: (string | number)[]; message: string };
+
+/** Builds the JSON body for `POST /messages`. Throws `RequestValidationError` for what cannot be translated. */
+export function toAnthropicBody(
+  request: ChatRequest,
+  model: string,
+  streaming: boolean,
+  defaultMaxTokens: number = ANTHROPIC_REQUEST_DEFAULTS.maxTokens,
+): Record<string, unknown> {
+  const issues: Issue[] = [];
+  const system: Block[] = [];
+  const turns: Turn[] = [];
+
+  const push = (role: Turn['role'], content: Block[]) => {
+    if (content.length === 0) return;
+    const last = turns[turns.length - 1];
+    // Anthropic wants alternating turns; consecutive tool results (and a user message after them)
+    // form one user turn, with the tool_result blocks first, as its docs require.
+    if (last && last.role === role) last.content.push(...content);
+    else turns.push({ role, content });
+  };
+
+  request.messages.forEach((message: ChatMessage, i) => {
+    switch (message.role) {
+      case 'system':
+      case 'developer':
+        system.push(...textBlocks(message.content));
+        break;
+      case 'user':
+        push('user', userBlocks(message.content));
+        break;
+      case 'assistant':
+        push('assistant', assistantBlocks(message, i, issues));
+        break;
+      case 'tool':
+        push('user', [
+          {
+            type: 'tool_result',
+            tool_use_id: message.tool_call_id,
+            content: typeof message.content === 'string' ? message.content : textBlocks(message.content),
+          },
+        ]);
+        break;
+    }
+  });
+
+  if (request.n !== undefined && request.n > 1) {
+    issues.push({ path: ['n'], message: 'Anthropic returns one choice per request; n must be 1' });
+  }
+  if (turns.length === 0) {
+    issues.push({ path: ['messages'], message: 'Anthropic needs at least one user or assistant message' });
+  }
+  if (issues.length > 0) {
+    throw new RequestValidationError(
+      `Invalid request for Anthropic: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      issues,
+    );
+  }
+
+  const body: Record<string, unknown> = {
+    model,
+    max_tokens: request.max_tokens ?? request.max_completion_tokens ?? defaultMaxTokens,
+    messages: turns,
+  };
+  if (system.length === 1) body.system = system[0].text;
+  else if (system.length > 1) body.system = system;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.top_p !== undefined) body.top_p = request.top_p;
+  if (request.stop !== undefined) {
+    body.stop_sequences = typeof request.stop === 'string' ? [request.stop] : request.stop;
+  }
+  if (request.tools?.length) {
+    body.tools = request.tools.map((t) => ({
+      name: t.function.name,
+      ...(t.function.description !== undefined && { description: t.function.description }),
+      // Anthropic requires an input_schema; a tool without parameters takes an empty object.
+      input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+    }));
+  }
+  const toolChoice = toToolChoice(request);
+  if (toolChoice) body.tool_choice = toolChoice;
+  const extra = request as Record<string, unknown>;
+  for (const field of ANTHROPIC_PASSTHROUGH_FIELDS) {
+    if (extra[field] !== undefined) body[field] = extra[field];
+  }
+  // OpenAI's end-user id has an Anthropic equivalent.
+  if (request.user !== undefined && body.metadata === undefined) body.metadata = { user_id: request.user };
+  if (streaming) body.stream = true;
+  return body;
+}
+
+function textBlocks(content: string | { type: 'text'; text: string }[]): Block[] {
+  // Anthropic rejects empty text blocks.
+  if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
+  return content.filter((p) => p.text).map((p) => ({ type: 'text', text: p.text }));
+}
+
+const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
+
+function userBlocks(content: Extract<ChatMessage, { role: 'user' }>['content']): Block[] {
+  if (typeof content === 'string') return textBlocks(content);
+  const out: Block[] = [];
+  for (const part of content) {
+    if (part.type === 'text') {
+      if (part.text) out.push({ type: 'text', text: part.text });
+      continue;
+    }
+    const url = part.image_url.url;
+    const data = DATA_URL.exec(url);
+    out.push({
+      type: 'image',
+      source: data ? { type: 'base64', media_type: data[1], data: data[2] } : { type: 'url', url },
+    });
+  }
+  return out;
+}
+
+function assistantBlocks(
+  message: Extract<ChatMessage, { role: 'assistant' }>,
+  i: number,
+  issues: Issue[],
+): Block[] {
+  const out = message.content ? textBlocks(message.content) : [];
+  message.tool_calls?.forEach((call, j) => {
+    let input: unknown = {};
+    const args = call.function.arguments;
+    if (args.trim() !== '') {
+      try {
+        input = JSON.parse(args);
+      } catch {
+        issues.push({
+          path: ['messages', i, 'tool_calls', j, 'function', 'arguments'],
+          message: 'tool call arguments must be JSON (Anthropic takes the parsed object)',
+        });
+        return;
+      }
+    }
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      issues.push({
+        path: ['messages', i, 'tool_calls', j, 'function', 'arguments'],
+        message: 'tool call arguments must be a JSON object',
+      });
+      return;
+    }
+    out.push({ type: 'tool_use', id: call.id, name: call.function.name, input });
+  });
+  return out;
+}
+
+function toToolChoice(request: ChatRequest): Block | undefined {
+  const choice = request.tool_choice;
+  // parallel_tool_calls:false is Anthropic's disable_parallel_tool_use, which lives in tool_choice.
+  const serial = request.parallel_tool_calls === false;
+  const extra = serial ? { disable_parallel_tool_use: true } : {};
+  if (choice === undefined) return request.tools?.length && serial ? { type: 'auto', ...extra } : undefined;
+  if (choice === 'none') return { type: 'none' };
+  if (choice === 'auto') return { type: 'auto', ...extra };
+  if (choice === 'required') return { type: 'any', ...extra };
+  return { type: 'tool', name: choice.function.name, ...extra };
+}

@@ -1,0 +1,104 @@
+/**
+ * Anthropic `Message` JSON (non-streaming) → `ChatCompletion`, plus the finish-reason and usage
+ * mappings the stream decoder shares.
+ */
+import type { ChatCompletion, ChatCompletionMessage, FinishReason, ToolCall, Usage } from '../../chunk';
+import { StreamParseError } from '../../errors';
+import { inBandError, mapFinishReason } from '../openai';
+
+/** Token counts as Anthropic reports them (message_start, message_delta, Message.usage). */
+export interface AnthropicUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+/**
+ * Anthropic stop reasons → OpenAI's (https://docs.anthropic.com/en/api/handling-stop-reasons).
+ * end_turn/stop_sequence/tool_use/max_tokens/refusal come from the shared alias table; a context
+ * window overflow truncated the output, like `length`; anything else (`pause_turn`, new values) → stop.
+ */
+export function anthropicFinishReason(raw: string): FinishReason {
+  return raw === 'model_context_window_exceeded' ? 'length' : mapFinishReason(raw);
+}
+
+/**
+ * Anthropic usage → rxllm `Usage`: prompt = input + cache writes + cache reads (Anthropic's
+ * `input_tokens` excludes both), cache reads also in `prompt_tokens_details.cached_tokens`.
+ */
+export function toUsage(u: AnthropicUsage): Usage {
+  const cacheRead = u.cache_read_input_tokens ?? 0;
+  const prompt = (u.input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0) + cacheRead;
+  const completion = u.output_tokens ?? 0;
+  const usage: Usage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
+  if (u.cache_read_input_tokens != null) usage.prompt_tokens_details = { cached_tokens: cacheRead };
+  return usage;
+}
+
+/** Copies the numeric fields of `from` over `into` (message_delta values are cumulative: last wins). */
+export function mergeUsage(into: AnthropicUsage, from: unknown): void {
+  if (from === null || typeof from !== 'object') return;
+  const f = from as Record<string, unknown>;
+  for (const key of [
+    'input_tokens',
+    'output_tokens',
+    'cache_creation_input_tokens',
+    'cache_read_input_tokens',
+  ] as const) {
+    if (typeof f[key] === 'number') into[key] = f[key];
+  }
+}
+
+/** Translates a Message body; an `{type:'error'}` body in a 2xx becomes the `ApiError` it names. */
+export function toChatCompletion(text: string, created: number): ChatCompletion {
+  let value: any;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new StreamParseError('invalid-body', 'Anthropic answered with a body that is not JSON.', text, {
+      cause,
+    });
+  }
+  if (value !== null && typeof value === 'object' && value.error != null) throw inBandError(value);
+  if (value === null || typeof value !== 'object' || !Array.isArray(value.content)) {
+    throw new StreamParseError('invalid-body', 'Anthropic answered without a content array.', text);
+  }
+  let content: string | null = null;
+  let reasoning: string | null = null;
+  const toolCalls: ToolCall[] = [];
+  for (const block of value.content) {
+    if (block?.type === 'text' && typeof block.text === 'string') content = (content ?? '') + block.text;
+    else if (block?.type === 'thinking' && typeof block.thinking === 'string') {
+      reasoning = (reasoning ?? '') + block.thinking;
+    } else if (block?.type === 'tool_use') {
+      toolCalls.push({
+        id: String(block.id ?? ''),
+        type: 'function',
+        function: { name: String(block.name ?? ''), arguments: JSON.stringify(block.input ?? {}) },
+      });
+    }
+  }
+  const message: ChatCompletionMessage = { role: 'assistant', content };
+  if (reasoning !== null) message.reasoning = reasoning;
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  const raw = typeof value.stop_reason === 'string' ? value.stop_reason : null;
+  const choice: ChatCompletion['choices'][number] = {
+    index: 0,
+    message,
+    finish_reason: raw === null ? null : anthropicFinishReason(raw),
+  };
+  if (raw !== null) choice.raw_finish_reason = raw;
+  return {
+    id: String(value.id ?? ''),
+    object: 'chat.completion',
+    created,
+    model: String(value.model ?? ''),
+    choices: [choice],
+    usage: value.usage && typeof value.usage === 'object' ? toUsage(value.usage) : null,
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * Anthropic Messages SSE events → rxllm chunks (OpenAI's chat.completion.chunk shape).
+ *
+ * Wire format: https://docs.anthropic.com/en/docs/build-with-claude/streaming — `event: <type>` +
+ * `data: {"type": <type>, ...}`: message_start, then per content block content_block_start /
+ * content_block_delta* / content_block_stop, then message_delta (stop reason, cumulative usage) and
+ * message_stop; `ping` at any time; `error` in place of the rest. The hot path checks only the fields
+ * it reads; unknown event and delta types are skipped, as Anthropic's versioning policy asks.
+ */
+import type { Chunk, ChunkChoice, ChunkDelta } from '../../chunk';
+import { StreamCutError, StreamParseError } from '../../errors';
+import type { EventSourceMessage, SseEventDecoder } from '../../transport/sse';
+import { inBandError } from '../openai';
+import { anthropicFinishReason, mergeUsage, toUsage, type AnthropicUsage } from './response';
+
+/** What the decoder remembers about one content block, by its Anthropic `index`. */
+interface BlockState {
+  type: string;
+  /** Position among the message's tool_use blocks: the OpenAI `tool_calls[].index`. */
+  toolIndex: number;
+  /** A non-empty `partial_json` fragment was emitted. */
+  hasArguments: boolean;
+}
+
+/**
+ * Per-stream state. A stream that ends without `message_stop` is cut (`StreamCutError`, retryable);
+ * an `error` event ends it with the `ApiError` its type implies (overloaded_error → 529 ServerError).
+ *
+ * Thinking `signature_delta` values are not content: they are emitted on an otherwise empty delta as
+ * the extra field `reasoning_signature`, so a caller who needs to send a thinking block back can, and
+ * `accumulateChunks` ignores them.
+ */
+export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
+  private done = false;
+  private id = '';
+  private model = '';
+  private readonly usage: AnthropicUsage = {};
+  private readonly blocks = new Map<number, BlockState>();
+  private tools = 0;
+
+  /**
+   * @param created `created` of every chunk (Unix seconds): Anthropic events carry no timestamp.
+   * @param includeUsage emit the usage-only chunk after the finish chunk.
+   */
+  constructor(
+    private readonly created: number,
+    private readonly includeUsage = true,
+  ) {}
+
+  event(event: EventSourceMessage, emit: (chunk: Chunk) => void): void {
+    if (this.done) return;
+    let value: any;
+    try {
+      value = JSON.parse(event.data);
+    } catch (cause) {
+      throw new StreamParseError(
+        'invalid-json',
+        'Anthropic sent a stream event that is not valid JSON; the stream was stopped.',
+        event.data,
+        { cause },
+      );
+    }
+    if (value === null || typeof value !== 'object') {
+      throw new StreamParseError('invalid-event', 'An Anthropic stream event is not an object.', event.data);
+    }
+    switch (value.type) {
+      case 'message_start':
+        return this.messageStart(value, emit);
+      case 'content_block_start':
+        return this.blockStart(value, event.data, emit);
+      case 'content_block_delta':
+        return this.blockDelta(value, event.data, emit);
+      case 'content_block_stop':
+        return this.blockStop(value, emit);
+      case 'message_delta':
+        return this.messageDelta(value, emit);
+      case 'message_stop':
+        this.done = true;
+        return;
+      case 'ping':
+        return;
+      case 'error':
+        throw inBandError(value);
+      default:
+        if (event.event === 'error' || value.error != null)
+          throw inBandError({ error: value.error ?? value });
+    }
+  }
+
+  end(): StreamCutError | void {
+    if (!this.done) return new StreamCutError('The Anthropic stream ended before message_stop.');
+  }
+
+  private chunk(
+    delta: ChunkDelta,
+    finish: Pick<ChunkChoice, 'finish_reason' | 'raw_finish_reason'> = {
+      finish_reason: null,
+    },
+  ): Chunk {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, ...finish }],
+    };
+  }
+
+  private messageStart(value: any, emit: (chunk: Chunk) => void): void {
+    const message = value.message ?? {};
+    if (typeof message.id === 'string') this.id = message.id;
+    if (typeof message.model === 'string') this.model = message.model;
+    mergeUsage(this.usage, message.usage);
+    emit(this.chunk({ role: 'assistant' }));
+  }
+
+  private index(value: any, data: string): number {
+    if (typeof value.index !== 'number') {
+      throw new StreamParseError('invalid-event', `An Anthropic ${value.type} event has no index.`, data);
+    }
+    return value.index;
+  }
+
+  private blockStart(value: any, data: string, emit: (chunk: Chunk) => void): void {
+    const index = this.index(value, data);
+    const block = value.content_block;
+    if (block === null || typeof block !== 'object') {
+      throw new StreamParseError('invalid-event', 'A content_block_start has no content_block.', data);
+    }
+    const state: BlockState = { type: String(block.type), toolIndex: -1, hasArguments: false };
+    this.blocks.set(index, state);
+    if (block.type === 'text' && typeof block.text === 'string' && block.text) {
+      emit(this.chunk({ content: block.text }));
+    } else if (block.type === 'thinking' && typeof block.thinking === 'string' && block.thinking) {
+      emit(this.chunk({ reasoning: block.thinking }));
+    } else if (block.type === 'tool_use') {
+      // Only client tools: server_tool_use (web search, code execution) runs at Anthropic, not here.
+      state.toolIndex = this.tools++;
+      emit(
+        this.chunk({
+          tool_calls: [
+            {
+              index: state.toolIndex,
+              id: String(block.id ?? ''),
+              type: 'function',
+              function: { name: String(block.name ?? ''), arguments: '' },
+            },
+          ],
+        }),
+      );
+    }
+  }
+
+  private blockDelta(value: any, data: string, emit: (chunk: Chunk) => void): void {
+    const index = this.index(value, data);
+    const delta = value.delta;
+    if (delta === null || typeof delta !== 'object') {
+      throw new StreamParseError('invalid-event', 'A content_block_delta has no delta.', data);
+    }
+    switch (delta.type) {
+      case 'text_delta':
+        if (delta.text) emit(this.chunk({ content: expectString(delta.text, 'text', data) }));
+        return;
+      case 'thinking_delta':
+        if (delta.thinking) emit(this.chunk({ reasoning: expectString(delta.thinking, 'thinking', data) }));
+        return;
+      case 'signature_delta':
+        if (delta.signature) {
+          emit(
+            this.chunk({
+              reasoning_signature: expectString(delta.signature, 'signature', data),
+            } as ChunkDelta),
+          );
+        }
+        return;
+      case 'input_json_delta': {
+        const state = this.blocks.get(index);
+        const fragment = expectString(delta.partial_json ?? '', 'partial_json', data);
+        if (!state || state.toolIndex < 0 || fragment === '') return;
+        state.hasArguments = true;
+        emit(this.chunk({ tool_calls: [{ index: state.toolIndex, function: { arguments: fragment } }] }));
+        return;
+      }
+      default:
+      // citations_delta and future delta types carry nothing rxllm's chunk can hold.
+    }
+  }
+
+  private blockStop(value: any, emit: (chunk: Chunk) => void): void {
+    const state = this.blocks.get(value.index);
+    // A tool called without input streams no fragment (or only ""): its arguments are "{}".
+    if (state && state.toolIndex >= 0 && !state.hasArguments) {
+      state.hasArguments = true;
+      emit(this.chunk({ tool_calls: [{ index: state.toolIndex, function: { arguments: '{}' } }] }));
+    }
+  }
+
+  private messageDelta(value: any, emit: (chunk: Chunk) => void): void {
+    const raw = value.delta?.stop_reason;
+    if (typeof raw === 'string') {
+      emit(this.chunk({}, { finish_reason: anthropicFinishReason(raw), raw_finish_reason: raw }));
+    }
+    mergeUsage(this.usage, value.usage);
+    if (this.includeUsage) emit({ ...this.chunk({}), choices: [], usage: toUsage(this.usage) });
+  }
+}
+
+function expectString(value: unknown, field: string, data: string): string {
+  if (typeof value !== 'string') {
+    throw new StreamParseError('invalid-event', `An Anthropic delta has a non-string ${field}.`, data);
+  }
+  return value;
+}

@@ -1,0 +1,626 @@
+/**
+ * Gemini provider over real HTTP: hand-written `streamGenerateContent?alt=sse` streams (our own bytes,
+ * CRLF and multi-byte text included) replayed from a local server, split at every or seeded-random
+ * byte boundary. Recorded fixtures are covered by test/conformance.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { take } from 'rxjs';
+import {
+  ApiError,
+  ConfigurationError,
+  RateLimitError,
+  RequestValidationError,
+  ServerError,
+  StreamCutError,
+  complete,
+  isUsageChunk,
+  stream,
+  type ChatRequest,
+} from '../../src';
+import { splitBytes } from '../../src/testing';
+import { accumulateChunks } from '../../operators/accumulateChunks';
+import { collect, summarize } from '../helpers/collect';
+
+interface Reply {
+  status?: number;
+  body: string;
+  /** Byte offsets where the body is cut into separate writes. */
+  splitAt?: number[];
+  /** Leave the connection open after the body (for unsubscribe tests). */
+  hang?: boolean;
+}
+interface Seen {
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: any;
+}
+
+/** Answers every POST with the next queued reply, each piece its own write; records the requests. */
+class ReplayServer {
+  readonly requests: Seen[] = [];
+  /** Responses whose connection closed before the server ended them (the client aborted). */
+  aborted = 0;
+  private readonly queue: Reply[] = [];
+  private server!: Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const body: Buffer[] = [];
+      req.on('data', (b: Buffer) => body.push(b));
+      req.on('end', async () => {
+        const text = Buffer.concat(body).toString('utf8');
+        this.requests.push({
+          url: req.url ?? '',
+          headers: req.headers,
+          body: text ? JSON.parse(text) : undefined,
+        });
+        const reply = this.queue.shift() ?? { body: '' };
+        res.on('close', () => {
+          if (!res.writableEnded) this.aborted++;
+        });
+        const status = reply.status ?? 200;
+        res.writeHead(status, { 'content-type': status === 200 ? 'text/event-stream' : 'application/json' });
+        for (const piece of splitBytes(reply.body, { splitAt: reply.splitAt })) {
+          res.write(piece);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (!reply.hang) res.end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1beta`;
+  }
+
+  enqueue(reply: Reply): void {
+    this.queue.push(reply);
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.queue.length = 0;
+    this.aborted = 0;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+const KEY = 'AIzaTestKeyThatMustNeverLeak0123456789';
+const server = new ReplayServer();
+beforeAll(() => server.start());
+afterAll(() => server.close());
+beforeEach(() => server.reset());
+
+const opts = () => ({ baseURL: server.url, apiKey: KEY });
+const REQ: ChatRequest = { model: 'gemini/gemini-test', messages: [{ role: 'user', content: 'hi' }] };
+
+/** One Gemini SSE event per object, with the given line ending. */
+const gsse = (events: object[], eol = '\n') =>
+  events.map((e) => `data: ${JSON.stringify(e)}${eol}${eol}`).join('');
+const cand = (parts: object[], extra: object = {}) => ({
+  content: { role: 'model', parts },
+  index: 0,
+  ...extra,
+});
+const everyByte = (s: string) => Array.from({ length: Buffer.byteLength(s) }, (_, i) => i + 1);
+
+describe('gemini stream(): normalization', () => {
+  it('streams multi-byte text over CRLF split at every byte, then one usage-only chunk at the end', async () => {
+    const body = gsse(
+      [
+        {
+          candidates: [cand([{ text: 'Grüße 🌸' }])],
+          usageMetadata: { promptTokenCount: 4, totalTokenCount: 4 },
+        },
+        {
+          candidates: [cand([{ text: ' 写诗' }], { finishReason: 'STOP' })],
+          usageMetadata: { promptTokenCount: 4, candidatesTokenCount: 6, totalTokenCount: 10 },
+          modelVersion: 'gemini-test-001',
+          responseId: 'resp-1',
+        },
+      ],
+      '\r\n',
+    );
+    server.enqueue({ body, splitAt: everyByte(body) });
+    const { values, completed } = await collect(stream(REQ, opts()));
+    expect(completed).toBe(true);
+    const s = summarize(values);
+    expect(s.text).toBe('Grüße 🌸 写诗');
+    expect(s.finish).toBe('stop');
+    expect(values[0].choices[0].delta.role).toBe('assistant');
+    expect(values[1].choices[0].raw_finish_reason).toBe('STOP');
+    expect(values.filter(isUsageChunk)).toHaveLength(1);
+    const last = values[values.length - 1];
+    expect(last.choices).toEqual([]);
+    expect(last.usage).toEqual({ prompt_tokens: 4, completion_tokens: 6, total_tokens: 10 });
+    expect(values.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+  });
+
+  it('keeps the last cumulative usageMetadata (never a sum) and counts thoughts as completion', async () => {
+    const body = gsse([
+      {
+        candidates: [cand([{ text: 'a' }])],
+        usageMetadata: {
+          promptTokenCount: 9,
+          candidatesTokenCount: 1,
+          thoughtsTokenCount: 50,
+          totalTokenCount: 60,
+        },
+      },
+      {
+        candidates: [cand([{ text: 'b' }])],
+        usageMetadata: {
+          promptTokenCount: 9,
+          candidatesTokenCount: 2,
+          thoughtsTokenCount: 50,
+          totalTokenCount: 61,
+        },
+      },
+      {
+        candidates: [cand([{ text: '' }], { finishReason: 'STOP' })],
+        usageMetadata: {
+          promptTokenCount: 9,
+          candidatesTokenCount: 3,
+          thoughtsTokenCount: 50,
+          cachedContentTokenCount: 5,
+          totalTokenCount: 62,
+        },
+      },
+    ]);
+    server.enqueue({ body, splitAt: [7, 100, 101] });
+    const { values } = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
+    expect(values[0].usage).toEqual({
+      prompt_tokens: 9,
+      completion_tokens: 53,
+      total_tokens: 62,
+      prompt_tokens_details: { cached_tokens: 5 },
+      completion_tokens_details: { reasoning_tokens: 50 },
+    });
+  });
+
+  it('emits no usage chunk when the call sets includeUsage: false', async () => {
+    const event = {
+      candidates: [cand([{ text: 'x' }], { finishReason: 'STOP' })],
+      usageMetadata: { promptTokenCount: 1 },
+    };
+    server.enqueue({ body: gsse([event]) });
+    const { values, completed } = await collect(stream(REQ, { ...opts(), includeUsage: false }));
+    expect(completed).toBe(true);
+    expect(values.map((c) => c.usage ?? null)).toEqual([null]);
+  });
+
+  it('routes thought parts to reasoning, never content, and drops empty signature-only parts', async () => {
+    const body = gsse([
+      { candidates: [cand([{ text: 'Let me count…', thought: true }])] },
+      { candidates: [cand([{ text: 'Three.', thoughtSignature: 'c2lnbmF0dXJl' }])] },
+      { candidates: [cand([{ text: '', thoughtSignature: 'c2ln' }], { finishReason: 'STOP' })] },
+    ]);
+    server.enqueue({ body });
+    const { values } = await collect(stream(REQ, opts()));
+    const s = summarize(values);
+    expect(s.reasoning).toBe('Let me count…');
+    expect(s.text).toBe('Three.');
+    expect(values[2].choices[0].delta).toEqual({});
+  });
+
+  it('emits each function call whole, with a running index and generated id, and finishes tool_calls', async () => {
+    const body = gsse(
+      [
+        { candidates: [cand([{ text: 'Checking.' }])] },
+        {
+          candidates: [
+            cand(
+              [
+                { functionCall: { name: 'weather', args: { city: 'Zürich' } }, thoughtSignature: 'U0lH' },
+                { functionCall: { name: 'time', args: {} } },
+              ],
+              { finishReason: 'STOP' },
+            ),
+          ],
+        },
+      ],
+      '\r\n',
+    );
+    server.enqueue({ body, splitAt: everyByte(body) });
+    const { values } = await collect(stream(REQ, opts()));
+    const calls = values.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []));
+    expect(calls).toEqual([
+      {
+        index: 0,
+        id: 'call_0',
+        type: 'function',
+        function: { name: 'weather', arguments: '{"city":"Zürich"}' },
+        extra_content: { google: { thought_signature: 'U0lH' } },
+      },
+      { index: 1, id: 'call_1', type: 'function', function: { name: 'time', arguments: '{}' } },
+    ]);
+    const s = summarize(values);
+    expect(s.finish).toBe('tool_calls');
+    expect(values[1].choices[0].raw_finish_reason).toBe('STOP');
+  });
+
+  it.each([
+    ['MAX_TOKENS', 'length'],
+    ['SAFETY', 'content_filter'],
+    ['RECITATION', 'content_filter'],
+    ['PROHIBITED_CONTENT', 'content_filter'],
+    ['OTHER', 'stop'],
+  ])('maps finishReason %s to %s and keeps the raw one', async (raw, mapped) => {
+    server.enqueue({ body: gsse([{ candidates: [cand([{ text: 'x' }], { finishReason: raw })] }]) });
+    const { values, completed } = await collect(stream(REQ, opts()));
+    expect(completed).toBe(true);
+    expect(values[0].choices[0]).toMatchObject({ finish_reason: mapped, raw_finish_reason: raw });
+  });
+
+  it('ends a blocked prompt with content_filter and the blockReason, no candidates needed', async () => {
+    server.enqueue({ body: gsse([{ promptFeedback: { blockReason: 'PROHIBITED_CONTENT' } }], '\r\n') });
+    const { values, completed } = await collect(stream(REQ, opts()));
+    expect(completed).toBe(true);
+    expect(values).toHaveLength(1);
+    expect(values[0].choices).toEqual([
+      {
+        index: 0,
+        delta: { role: 'assistant' },
+        finish_reason: 'content_filter',
+        raw_finish_reason: 'PROHIBITED_CONTENT',
+      },
+    ]);
+  });
+
+  it('is complete only when every candidate finished (n = 2)', async () => {
+    const two = (a: object, b: object) => ({
+      candidates: [
+        { ...a, index: 0 },
+        { ...b, index: 1 },
+      ],
+    });
+    const text = (t: string, finishReason?: string) => ({ content: { parts: [{ text: t }] }, finishReason });
+    server.enqueue({
+      body: gsse([two(text('a', 'STOP'), text('b')), two(text('c'), text('d', 'MAX_TOKENS'))]),
+    });
+    const whole = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
+    expect(whole.values[0].choices.map((c) => [c.message.content, c.finish_reason])).toEqual([
+      ['a', 'stop'],
+      ['bd', 'length'],
+    ]);
+    server.enqueue({ body: gsse([two(text('a', 'STOP'), text('b'))]) });
+    const cut = await collect(stream(REQ, opts()));
+    expect(cut.error).toBeInstanceOf(StreamCutError);
+  });
+
+  it('fails with StreamCutError, keeping what arrived, when the body ends before a finishReason', async () => {
+    const body = gsse([
+      { candidates: [cand([{ text: 'half an ans' }])], usageMetadata: { promptTokenCount: 3 } },
+    ]);
+    server.enqueue({ body: body + 'data: {"candidates": [{"content": {"par' });
+    const { values, error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(StreamCutError);
+    expect((error as StreamCutError).retryable).toBe(true);
+    expect(summarize(values).text).toBe('half an ans');
+    expect(values.some(isUsageChunk)).toBe(false);
+  });
+
+  it('turns an in-band error event into the typed ApiError its code implies', async () => {
+    const errorEvent = (code: number, status: string) => ({
+      error: { code, message: `boom ${status}`, status },
+    });
+    server.enqueue({
+      body: gsse([{ candidates: [cand([{ text: 'x' }])] }, errorEvent(429, 'RESOURCE_EXHAUSTED')]),
+    });
+    const limited = await collect(stream(REQ, opts()));
+    expect(limited.error).toBeInstanceOf(RateLimitError);
+    expect((limited.error as ApiError).message).toContain('boom RESOURCE_EXHAUSTED');
+    expect((limited.error as ApiError).code).toBe('RESOURCE_EXHAUSTED');
+    server.enqueue({ body: gsse([{ error: { message: 'later', status: 'UNAVAILABLE' } }]) });
+    const unavailable = await collect(stream(REQ, opts()));
+    expect(unavailable.error).toBeInstanceOf(ServerError);
+    expect((unavailable.error as ApiError).status).toBe(503);
+  });
+
+  it('shows the message of an HTTP error body and never the key', async () => {
+    const body = JSON.stringify({
+      error: { code: 400, message: `API key not valid: ${KEY}`, status: 'INVALID_ARGUMENT' },
+    });
+    server.enqueue({ status: 400, body });
+    const { error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(400);
+    expect((error as Error).message).toContain('API key not valid');
+    expect(String(error) + JSON.stringify((error as ApiError).body)).not.toContain(KEY);
+  });
+
+  it('aborts the request when unsubscribed after the first chunk', async () => {
+    server.enqueue({ body: gsse([{ candidates: [cand([{ text: 'one' }])] }]), hang: true });
+    const { values, completed } = await collect(stream(REQ, opts()).pipe(take(1)));
+    expect(completed).toBe(true);
+    expect(values[0].choices[0].delta.content).toBe('one');
+    for (let i = 0; i < 100 && server.aborted === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(server.aborted).toBe(1);
+  });
+});
+
+describe('gemini request translation', () => {
+  const lastBody = () => server.requests[server.requests.length - 1].body;
+  const finished = () => gsse([{ candidates: [cand([{ text: 'ok' }], { finishReason: 'STOP' })] }]);
+
+  it('posts to models/<model>:streamGenerateContent?alt=sse with the key only in x-goog-api-key', async () => {
+    server.enqueue({ body: finished() });
+    await collect(stream(REQ, opts()));
+    const seen = server.requests[0];
+    expect(seen.url).toBe('/v1beta/models/gemini-test:streamGenerateContent?alt=sse');
+    expect(seen.headers['x-goog-api-key']).toBe(KEY);
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seen.url).not.toContain(KEY);
+  });
+
+  it('translates system, roles, tool calls and tool results, merging same-role turns', async () => {
+    server.enqueue({ body: finished() });
+    const request: ChatRequest = {
+      model: 'gemini/gemini-test',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'developer', content: [{ type: 'text', text: 'Use tools.' }] },
+        { role: 'user', content: 'Weather in Bern and Oslo?' },
+        {
+          role: 'assistant',
+          content: 'Looking.',
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'weather', arguments: '{"city":"Bern"}' } },
+            { id: 'c2', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: '{"temp":3}' },
+        { role: 'tool', tool_call_id: 'c2', content: 'sunny' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'And this?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0K' } },
+          ],
+        },
+      ],
+    };
+    await collect(stream(request, opts()));
+    const body = lastBody();
+    expect(body.systemInstruction).toEqual({ parts: [{ text: 'Be brief.' }, { text: 'Use tools.' }] });
+    expect(body.contents).toEqual([
+      { role: 'user', parts: [{ text: 'Weather in Bern and Oslo?' }] },
+      {
+        role: 'model',
+        parts: [
+          { text: 'Looking.' },
+          { functionCall: { name: 'weather', args: { city: 'Bern' } } },
+          { functionCall: { name: 'weather', args: { city: 'Oslo' } } },
+        ],
+      },
+      {
+        role: 'user',
+        parts: [
+          { functionResponse: { name: 'weather', response: { temp: 3 } } },
+          { functionResponse: { name: 'weather', response: { content: 'sunny' } } },
+          { text: 'And this?' },
+          { inlineData: { mimeType: 'image/png', data: 'iVBORw0K' } },
+        ],
+      },
+    ]);
+  });
+
+  it('translates tools, tool_choice and sampling options into tools, toolConfig and generationConfig', async () => {
+    server.enqueue({ body: finished() });
+    await collect(
+      stream(
+        {
+          ...REQ,
+          tools: [
+            {
+              type: 'function',
+              function: {
+                name: 'weather',
+                description: 'Current weather',
+                parameters: {
+                  $schema: 'https://json-schema.org/draft/2020-12/schema',
+                  type: 'object',
+                  properties: { city: { type: 'string' }, additionalProperties: { type: 'boolean' } },
+                  required: ['city'],
+                  additionalProperties: false,
+                },
+              },
+            },
+            { type: 'function', function: { name: 'now', parameters: { type: 'object', properties: {} } } },
+          ],
+          tool_choice: { type: 'function', function: { name: 'weather' } },
+          max_tokens: 50,
+          max_completion_tokens: 64,
+          temperature: 0.3,
+          top_p: 0.9,
+          stop: 'END',
+          n: 2,
+          response_format: {
+            type: 'json_schema',
+            json_schema: { name: 'w', schema: { type: 'object', properties: { t: { type: 'number' } } } },
+          },
+        },
+        opts(),
+      ),
+    );
+    const body = lastBody();
+    expect(body.tools).toEqual([
+      {
+        functionDeclarations: [
+          {
+            name: 'weather',
+            description: 'Current weather',
+            parameters: {
+              type: 'object',
+              properties: { city: { type: 'string' }, additionalProperties: { type: 'boolean' } },
+              required: ['city'],
+            },
+          },
+          { name: 'now' },
+        ],
+      },
+    ]);
+    expect(body.toolConfig).toEqual({
+      functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['weather'] },
+    });
+    expect(body.generationConfig).toEqual({
+      maxOutputTokens: 64,
+      temperature: 0.3,
+      topP: 0.9,
+      stopSequences: ['END'],
+      candidateCount: 2,
+      responseMimeType: 'application/json',
+      responseSchema: { type: 'object', properties: { t: { type: 'number' } } },
+    });
+    expect(body.model).toBeUndefined();
+    expect(body.messages).toBeUndefined();
+  });
+
+  it.each([
+    ['auto', { mode: 'AUTO' }],
+    ['required', { mode: 'ANY' }],
+    ['none', { mode: 'NONE' }],
+  ] as const)('maps tool_choice %s', async (choice, config) => {
+    server.enqueue({ body: finished() });
+    await collect(stream({ ...REQ, tool_choice: choice }, opts()));
+    expect(lastBody().toolConfig).toEqual({ functionCallingConfig: config });
+  });
+
+  it('sends json_object as responseMimeType only, and merges a caller generationConfig', async () => {
+    server.enqueue({ body: finished() });
+    const request = {
+      ...REQ,
+      response_format: { type: 'json_object' as const },
+      generationConfig: { thinkingConfig: { includeThoughts: true } },
+    };
+    await collect(stream(request, opts()));
+    expect(lastBody().generationConfig).toEqual({
+      responseMimeType: 'application/json',
+      thinkingConfig: { includeThoughts: true },
+    });
+  });
+
+  it('fails before sending on a tool message that answers no known call, or an image URL that is not data:', async () => {
+    const orphan = await collect(
+      stream({ ...REQ, messages: [{ role: 'tool', tool_call_id: 'x', content: '1' }] }, opts()),
+    );
+    expect(orphan.error).toBeInstanceOf(RequestValidationError);
+    const url = { type: 'image_url' as const, image_url: { url: 'https://example.com/a.png' } };
+    const remote = await collect(stream({ ...REQ, messages: [{ role: 'user', content: [url] }] }, opts()));
+    expect(remote.error).toBeInstanceOf(RequestValidationError);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('needs a key: ConfigurationError without options.apiKey or the env vars', async () => {
+    const saved = [process.env.GEMINI_API_KEY, process.env.GOOGLE_API_KEY];
+    delete process.env.GEMINI_API_KEY;
+    delete process.env.GOOGLE_API_KEY;
+    try {
+      const { error } = await collect(stream(REQ, { baseURL: server.url }));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      process.env.GOOGLE_API_KEY = 'google-env-key-12345';
+      server.enqueue({ body: finished() });
+      await collect(stream(REQ, { baseURL: server.url }));
+      expect(server.requests[0].headers['x-goog-api-key']).toBe('google-env-key-12345');
+    } finally {
+      if (saved[0] === undefined) delete process.env.GEMINI_API_KEY;
+      else process.env.GEMINI_API_KEY = saved[0];
+      if (saved[1] === undefined) delete process.env.GOOGLE_API_KEY;
+      else process.env.GOOGLE_API_KEY = saved[1];
+    }
+  });
+});
+
+describe('gemini complete()', () => {
+  it('posts to :generateContent and translates the response to a ChatCompletion', async () => {
+    server.enqueue({
+      body: JSON.stringify({
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'thinking…', thought: true },
+                { text: 'Calling ' },
+                { functionCall: { name: 'weather', args: { city: 'Köln' } } },
+              ],
+            },
+            finishReason: 'STOP',
+            index: 0,
+          },
+        ],
+        usageMetadata: {
+          promptTokenCount: 5,
+          candidatesTokenCount: 7,
+          thoughtsTokenCount: 2,
+          totalTokenCount: 14,
+        },
+        modelVersion: 'gemini-test-002',
+        responseId: 'r-9',
+      }),
+    });
+    const { values } = await collect(complete(REQ, opts()));
+    expect(server.requests[0].url).toBe('/v1beta/models/gemini-test:generateContent');
+    expect(values).toEqual([
+      {
+        id: 'r-9',
+        object: 'chat.completion',
+        created: 0,
+        model: 'gemini-test-002',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: 'Calling ',
+              reasoning: 'thinking…',
+              tool_calls: [
+                {
+                  id: 'call_0',
+                  type: 'function',
+                  function: { name: 'weather', arguments: '{"city":"Köln"}' },
+                },
+              ],
+            },
+            finish_reason: 'tool_calls',
+            raw_finish_reason: 'STOP',
+          },
+        ],
+        usage: {
+          prompt_tokens: 5,
+          completion_tokens: 9,
+          total_tokens: 14,
+          completion_tokens_details: { reasoning_tokens: 2 },
+        },
+      },
+    ]);
+  });
+
+  it('answers a blocked prompt with one content_filter choice and usage null', async () => {
+    server.enqueue({ body: JSON.stringify({ promptFeedback: { blockReason: 'SAFETY' } }) });
+    const { values } = await collect(complete(REQ, opts()));
+    expect(values[0].choices).toEqual([
+      {
+        index: 0,
+        message: { role: 'assistant', content: null },
+        finish_reason: 'content_filter',
+        raw_finish_reason: 'SAFETY',
+      },
+    ]);
+    expect(values[0].usage).toBeNull();
+  });
+
+  it('maps an HTTP 429 with a Google error body to RateLimitError with its message', async () => {
+    server.enqueue({
+      status: 429,
+      body: JSON.stringify({ error: { code: 429, message: 'Quota exceeded', status: 'RESOURCE_EXHAUSTED' } }),
+    });
+    const { error } = await collect(complete(REQ, opts()));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as Error).message).toContain('Quota exceeded');
+  });
+});
