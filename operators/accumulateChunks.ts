@@ -141,10 +141,10 @@ class ChoiceState {
 }
 
 /**
- * Incremental merge state. Each `push` costs O(size of the chunk); each `snapshot` costs
+ * Incremental merge state (internal: shared with `retryBackoff`, not re-exported). Each `push` costs O(size of the chunk); each `snapshot` costs
  * O(choices + tool calls), never O(text): unchanged choices and calls are shared between snapshots.
  */
-class ChunkAccumulator {
+export class ChunkAccumulator {
   /** Chunks merged since the start or the last reset. */
   count = 0;
   private id = '';
@@ -219,8 +219,11 @@ export function mergeChunks(chunks: Iterable<Chunk>): ChatCompletion {
   return acc.snapshot();
 }
 
-/** Attaches what was merged to the error that reaches the subscriber, keeping the error's class. */
-function withPartial(error: unknown, acc: ChunkAccumulator): unknown {
+/**
+ * Attaches what was merged to the error that reaches the subscriber, keeping the error's class.
+ * @internal shared with `retryBackoff`
+ */
+export function withPartial(error: unknown, acc: ChunkAccumulator): unknown {
   if (acc.count === 0) return error;
   const partial = acc.snapshot();
   if (error !== null && typeof error === 'object') {

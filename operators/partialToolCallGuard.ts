@@ -231,7 +231,7 @@ export function partialToolCallGuard<
   return (source) =>
     new Observable<GuardedChunk<Released<S, U>>>((subscriber) => {
       const holds = new Map<number, ChoiceHold>();
-      let envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
+      const envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
 
       const hold = (index: number): ChoiceHold => {
         let h = holds.get(index);
@@ -291,15 +291,13 @@ export function partialToolCallGuard<
             subscriber.next(chunk as GuardedChunk<Released<S, U>>);
             return;
           }
-          envelope = {
-            id: chunk.id || envelope.id,
-            created: chunk.created || envelope.created,
-            model: chunk.model || envelope.model,
-          };
+          // Hot path: most chunks carry text only and pass through as they are, with no allocation.
+          if (chunk.id) envelope.id = chunk.id;
+          if (chunk.created) envelope.created = chunk.created;
+          if (chunk.model) envelope.model = chunk.model;
           let hadCalls = false;
-          const kept: ChunkChoice[] = [];
           for (const choice of chunk.choices) {
-            const { tool_calls: fragments, ...rest } = choice.delta ?? {};
+            const fragments = choice.delta?.tool_calls;
             if (fragments && fragments.length > 0) {
               hadCalls = true;
               const h = hold(choice.index);
@@ -322,12 +320,23 @@ export function partialToolCallGuard<
               const h = holds.get(choice.index);
               if (h && !release(choice.index, h, CUT_REASONS.has(choice.finish_reason))) return;
             }
-            if (fragments === undefined) kept.push(choice);
-            else if (Object.keys(rest).length > 0 || choice.finish_reason != null)
+          }
+          if (!hadCalls) {
+            subscriber.next(chunk as GuardedChunk<Released<S, U>>);
+            return;
+          }
+          // The chunk without its fragments: what else it carried (text, finish, usage) still goes out.
+          const kept: ChunkChoice[] = [];
+          for (const choice of chunk.choices) {
+            if (choice.delta?.tool_calls === undefined) {
+              kept.push(choice);
+              continue;
+            }
+            const { tool_calls: _fragments, ...rest } = choice.delta;
+            if (Object.keys(rest).length > 0 || choice.finish_reason != null)
               kept.push({ ...choice, delta: rest });
           }
-          if (!hadCalls) subscriber.next(chunk as GuardedChunk<Released<S, U>>);
-          else if (kept.length > 0 || chunk.usage != null) {
+          if (kept.length > 0 || chunk.usage != null) {
             subscriber.next({ ...chunk, choices: kept } as GuardedChunk<Released<S, U>>);
           }
         },

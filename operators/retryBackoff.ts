@@ -1,14 +1,13 @@
 import {
   asyncScheduler,
   Observable,
-  Subject,
   type MonoTypeOperatorFunction,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
 import { LlmError } from '../src/errors';
-import { accumulateChunks } from './accumulateChunks';
+import { ChunkAccumulator, withPartial } from './accumulateChunks';
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -119,39 +118,23 @@ function isChunk(value: unknown): value is Chunk {
  * the first chunk carries what was received (`error.partial`) without keeping every chunk.
  */
 class PartialMerger {
-  private readonly feed = new Subject<Chunk>();
-  private failed: unknown;
-  private broken = false;
+  private readonly acc = new ChunkAccumulator();
   private last: unknown;
-  private chunks = 0;
-
-  constructor() {
-    this.feed.pipe(accumulateChunks()).subscribe({
-      error: (error: unknown) => {
-        this.failed = error;
-        this.broken = true;
-      },
-    });
-  }
 
   add(value: unknown): void {
     this.last = value;
-    if (!isChunk(value)) return;
-    this.chunks++;
-    this.feed.next(value);
+    if (isChunk(value)) this.acc.push(value);
   }
 
   /** The error with `partial` set (or wrapped in an `LlmError` when it is not an object). */
   attach(error: unknown): unknown {
-    if (this.chunks === 0) {
+    if (this.acc.count === 0) {
       const last = this.last as ChatCompletion | undefined;
       if (last?.object === 'chat.completion' && error instanceof LlmError && !error.partial)
         error.partial = last;
       return error;
     }
-    if (this.broken) return error;
-    this.feed.error(error);
-    return this.failed;
+    return withPartial(error, this.acc);
   }
 
   lastChunk(): Chunk | undefined {
