@@ -9,9 +9,10 @@
  */
 import { Observable } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../chunk';
-import { ConfigurationError, StreamParseError } from '../errors';
+import { ConfigurationError } from '../errors';
 import { registerSecret } from '../redact';
 import { httpRequest, type HttpRequestSpec } from '../transport/http';
+import { jsonBodySink } from '../transport/json';
 import { toGeminiBody } from './gemini/request';
 import { geminiError, toChatCompletion } from './gemini/response';
 import { geminiSseSink } from './gemini/stream';
@@ -93,7 +94,10 @@ export function geminiProvider(config: GeminiConfig = {}): Provider {
     complete(call) {
       return new Observable<ChatCompletion>((subscriber) =>
         httpRequest<ChatCompletion>(target(call, false), call.options, (sub) =>
-          jsonSink(sub, call.model),
+          jsonBodySink(sub, 'Gemini', (value, text) => {
+            if (value?.error != null) throw geminiError(value);
+            return toChatCompletion(value, call.model, text);
+          }),
         ).subscribe(subscriber),
       );
     },
@@ -103,33 +107,4 @@ export function geminiProvider(config: GeminiConfig = {}): Provider {
 /** Each path segment percent-encoded (model ids are plain, but a stray `?` or `#` must not reshape the URL). */
 function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
-}
-
-/** Collects the `:generateContent` body and emits it as one `ChatCompletion`. */
-function jsonSink(subscriber: { next(value: ChatCompletion): void }, model: string) {
-  const parts: Buffer[] = [];
-  return {
-    data(chunk: Buffer) {
-      parts.push(chunk);
-    },
-    end() {
-      const text = Buffer.concat(parts).toString('utf8');
-      let value: any;
-      try {
-        value = JSON.parse(text);
-      } catch (cause) {
-        return new StreamParseError('invalid-body', 'Gemini answered with a body that is not JSON.', text, {
-          cause,
-        });
-      }
-      if (value?.error != null) return geminiError(value);
-      let completion: ChatCompletion;
-      try {
-        completion = toChatCompletion(value, model, text);
-      } catch (error) {
-        return error as StreamParseError;
-      }
-      subscriber.next(completion);
-    },
-  };
 }

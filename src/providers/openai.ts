@@ -11,6 +11,7 @@ import { ApiError, ConfigurationError, StreamCutError, StreamParseError } from '
 import type { CallOptions } from '../options';
 import { registerSecret } from '../redact';
 import { httpRequest, type HttpRequestSpec } from '../transport/http';
+import { jsonBodySink, parseProviderJson } from '../transport/json';
 import { sseSink, type EventSourceMessage, type SseEventDecoder } from '../transport/sse';
 import type { Provider, ProviderCall } from './types';
 
@@ -105,7 +106,9 @@ export function openAICompatible(config: OpenAICompatibleConfig): Provider {
     },
     complete(call) {
       return deferSpec(call, false, target, (spec, options) =>
-        httpRequest<ChatCompletion>(spec, options, (subscriber) => jsonSink(subscriber)),
+        httpRequest<ChatCompletion>(spec, options, (subscriber) =>
+          jsonBodySink(subscriber, 'The provider', toCompletion),
+        ),
       );
     },
   };
@@ -137,17 +140,7 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
       this.done = true;
       return;
     }
-    let value: any;
-    try {
-      value = JSON.parse(data);
-    } catch (cause) {
-      throw new StreamParseError(
-        'invalid-json',
-        'The provider sent a stream event that is not valid JSON; the stream was stopped.',
-        data,
-        { cause },
-      );
-    }
+    const value = parseProviderJson(data, 'The provider', 'event');
     if (value !== null && typeof value === 'object' && value.error != null) {
       throw inBandError(value);
     }
@@ -255,45 +248,25 @@ export function inBandError(value: { error: any }): ApiError {
   });
 }
 
-/** Collects a JSON body and emits it as one `ChatCompletion`. */
-function jsonSink(subscriber: { next(value: ChatCompletion): void }) {
-  const parts: Buffer[] = [];
-  return {
-    data(chunk: Buffer) {
-      parts.push(chunk);
-    },
-    end() {
-      const text = Buffer.concat(parts).toString('utf8');
-      let value: any;
-      try {
-        value = JSON.parse(text);
-      } catch (cause) {
-        return new StreamParseError(
-          'invalid-body',
-          'The provider answered with a body that is not JSON.',
-          text,
-          { cause },
-        );
-      }
-      if (value?.error != null) return inBandError(value);
-      if (!value || !Array.isArray(value.choices)) {
-        return new StreamParseError('invalid-body', 'The provider answered without a choices array.', text);
-      }
-      for (const choice of value.choices) {
-        const message = choice.message ?? (choice.message = { role: 'assistant', content: null });
-        if (message.reasoning_content !== undefined) {
-          if (message.reasoning == null) message.reasoning = message.reasoning_content;
-          delete message.reasoning_content;
-        }
-        if (choice.finish_reason != null && !FINISH_REASONS.has(choice.finish_reason)) {
-          choice.raw_finish_reason = String(choice.finish_reason);
-          choice.finish_reason = mapFinishReason(String(choice.finish_reason));
-        }
-        if (choice.finish_reason === undefined) choice.finish_reason = null;
-      }
-      value.object = 'chat.completion';
-      if (value.usage === undefined) value.usage = null;
-      subscriber.next(value as ChatCompletion);
-    },
-  };
+/** A non-streaming answer → `ChatCompletion`, with the same dialect fixes as the stream. */
+function toCompletion(value: any, text: string): ChatCompletion {
+  if (value?.error != null) throw inBandError(value);
+  if (!value || !Array.isArray(value.choices)) {
+    throw new StreamParseError('invalid-body', 'The provider answered without a choices array.', text);
+  }
+  for (const choice of value.choices) {
+    const message = choice.message ?? (choice.message = { role: 'assistant', content: null });
+    if (message.reasoning_content !== undefined) {
+      if (message.reasoning == null) message.reasoning = message.reasoning_content;
+      delete message.reasoning_content;
+    }
+    if (choice.finish_reason != null && !FINISH_REASONS.has(choice.finish_reason)) {
+      choice.raw_finish_reason = String(choice.finish_reason);
+      choice.finish_reason = mapFinishReason(String(choice.finish_reason));
+    }
+    if (choice.finish_reason === undefined) choice.finish_reason = null;
+  }
+  value.object = 'chat.completion';
+  if (value.usage === undefined) value.usage = null;
+  return value as ChatCompletion;
 }

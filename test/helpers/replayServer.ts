@@ -14,6 +14,8 @@ export interface ReplayResponse {
   headers?: Record<string, string>;
   /** The body, written piece by piece. */
   pieces: Buffer[];
+  /** Leave the response open after the pieces (for unsubscribe tests). */
+  hang?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -29,9 +31,14 @@ export interface ReceivedRequest {
 export class ReplayServer {
   private readonly queue: ReplayResponse[] = [];
   private server!: Server;
-  /** `http://127.0.0.1:<port>/v1` */
+  /** `http://127.0.0.1:<port>` + the base path */
   url = '';
   readonly requests: ReceivedRequest[] = [];
+  /** Responses whose connection closed before the server ended them (the client went away). */
+  aborted = 0;
+
+  /** @param basePath the path `url` ends with (each provider versions its API its own way). */
+  constructor(private readonly basePath = '/v1') {}
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
@@ -53,6 +60,9 @@ export class ReplayServer {
           body,
         });
         const response = this.queue.shift() ?? { pieces: [] };
+        res.on('close', () => {
+          if (!res.writableEnded) this.aborted++;
+        });
         res.writeHead(
           response.status ?? 200,
           response.headers ?? { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
@@ -63,11 +73,11 @@ export class ReplayServer {
           // Let each piece leave as its own packet.
           await new Promise((resolve) => setImmediate(resolve));
         }
-        res.end();
+        if (!response.hang) res.end();
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.basePath}`;
   }
 
   /** Queues a 200 SSE answer: `bytes` split at seeded-random (or given) offsets. */
@@ -85,6 +95,7 @@ export class ReplayServer {
   reset(): void {
     this.queue.length = 0;
     this.requests.length = 0;
+    this.aborted = 0;
   }
 
   async close(): Promise<void> {

@@ -3,8 +3,6 @@
  * CRLF and multi-byte text included) replayed from a local server, split at every or seeded-random
  * byte boundary. Recorded fixtures are covered by test/conformance.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { take } from 'rxjs';
 import {
   ApiError,
@@ -21,6 +19,7 @@ import {
 import { splitBytes } from '../../src/testing';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 import { collect, summarize } from '../helpers/collect';
+import { ReplayServer } from '../helpers/replayServer';
 
 interface Reply {
   status?: number;
@@ -30,67 +29,22 @@ interface Reply {
   /** Leave the connection open after the body (for unsubscribe tests). */
   hang?: boolean;
 }
-interface Seen {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: any;
-}
 
-/** Answers every POST with the next queued reply, each piece its own write; records the requests. */
-class ReplayServer {
-  readonly requests: Seen[] = [];
-  /** Responses whose connection closed before the server ended them (the client aborted). */
-  aborted = 0;
-  private readonly queue: Reply[] = [];
-  private server!: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const body: Buffer[] = [];
-      req.on('data', (b: Buffer) => body.push(b));
-      req.on('end', async () => {
-        const text = Buffer.concat(body).toString('utf8');
-        this.requests.push({
-          url: req.url ?? '',
-          headers: req.headers,
-          body: text ? JSON.parse(text) : undefined,
-        });
-        const reply = this.queue.shift() ?? { body: '' };
-        res.on('close', () => {
-          if (!res.writableEnded) this.aborted++;
-        });
-        const status = reply.status ?? 200;
-        res.writeHead(status, { 'content-type': status === 200 ? 'text/event-stream' : 'application/json' });
-        for (const piece of splitBytes(reply.body, { splitAt: reply.splitAt })) {
-          res.write(piece);
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        if (!reply.hang) res.end();
-      });
+/** The shared replay server, fed Gemini replies: JSON for error statuses, SSE otherwise. */
+class GeminiReplay extends ReplayServer {
+  enqueueReply(reply: Reply): void {
+    const status = reply.status ?? 200;
+    this.enqueueResponse({
+      status,
+      headers: { 'content-type': status === 200 ? 'text/event-stream' : 'application/json' },
+      pieces: splitBytes(reply.body, { splitAt: reply.splitAt }),
+      hang: reply.hang,
     });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1beta`;
-  }
-
-  enqueue(reply: Reply): void {
-    this.queue.push(reply);
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.queue.length = 0;
-    this.aborted = 0;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
   }
 }
 
 const KEY = 'AIzaTestKeyThatMustNeverLeak0123456789';
-const server = new ReplayServer();
+const server = new GeminiReplay('/v1beta');
 beforeAll(() => server.start());
 afterAll(() => server.close());
 beforeEach(() => server.reset());
@@ -125,7 +79,7 @@ describe('gemini stream(): normalization', () => {
       ],
       '\r\n',
     );
-    server.enqueue({ body, splitAt: everyByte(body) });
+    server.enqueueReply({ body, splitAt: everyByte(body) });
     const { values, completed } = await collect(stream(REQ, opts()));
     expect(completed).toBe(true);
     const s = summarize(values);
@@ -171,7 +125,7 @@ describe('gemini stream(): normalization', () => {
         },
       },
     ]);
-    server.enqueue({ body, splitAt: [7, 100, 101] });
+    server.enqueueReply({ body, splitAt: [7, 100, 101] });
     const { values } = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
     expect(values[0].usage).toEqual({
       prompt_tokens: 9,
@@ -187,7 +141,7 @@ describe('gemini stream(): normalization', () => {
       candidates: [cand([{ text: 'x' }], { finishReason: 'STOP' })],
       usageMetadata: { promptTokenCount: 1 },
     };
-    server.enqueue({ body: gsse([event]) });
+    server.enqueueReply({ body: gsse([event]) });
     const { values, completed } = await collect(stream(REQ, { ...opts(), includeUsage: false }));
     expect(completed).toBe(true);
     expect(values.map((c) => c.usage ?? null)).toEqual([null]);
@@ -199,7 +153,7 @@ describe('gemini stream(): normalization', () => {
       { candidates: [cand([{ text: 'Three.', thoughtSignature: 'c2lnbmF0dXJl' }])] },
       { candidates: [cand([{ text: '', thoughtSignature: 'c2ln' }], { finishReason: 'STOP' })] },
     ]);
-    server.enqueue({ body });
+    server.enqueueReply({ body });
     const { values } = await collect(stream(REQ, opts()));
     const s = summarize(values);
     expect(s.reasoning).toBe('Let me count…');
@@ -225,7 +179,7 @@ describe('gemini stream(): normalization', () => {
       ],
       '\r\n',
     );
-    server.enqueue({ body, splitAt: everyByte(body) });
+    server.enqueueReply({ body, splitAt: everyByte(body) });
     const { values } = await collect(stream(REQ, opts()));
     const calls = values.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []));
     expect(calls).toEqual([
@@ -250,14 +204,14 @@ describe('gemini stream(): normalization', () => {
     ['PROHIBITED_CONTENT', 'content_filter'],
     ['OTHER', 'stop'],
   ])('maps finishReason %s to %s and keeps the raw one', async (raw, mapped) => {
-    server.enqueue({ body: gsse([{ candidates: [cand([{ text: 'x' }], { finishReason: raw })] }]) });
+    server.enqueueReply({ body: gsse([{ candidates: [cand([{ text: 'x' }], { finishReason: raw })] }]) });
     const { values, completed } = await collect(stream(REQ, opts()));
     expect(completed).toBe(true);
     expect(values[0].choices[0]).toMatchObject({ finish_reason: mapped, raw_finish_reason: raw });
   });
 
   it('ends a blocked prompt with content_filter and the blockReason, no candidates needed', async () => {
-    server.enqueue({ body: gsse([{ promptFeedback: { blockReason: 'PROHIBITED_CONTENT' } }], '\r\n') });
+    server.enqueueReply({ body: gsse([{ promptFeedback: { blockReason: 'PROHIBITED_CONTENT' } }], '\r\n') });
     const { values, completed } = await collect(stream(REQ, opts()));
     expect(completed).toBe(true);
     expect(values).toHaveLength(1);
@@ -279,7 +233,7 @@ describe('gemini stream(): normalization', () => {
       ],
     });
     const text = (t: string, finishReason?: string) => ({ content: { parts: [{ text: t }] }, finishReason });
-    server.enqueue({
+    server.enqueueReply({
       body: gsse([two(text('a', 'STOP'), text('b')), two(text('c'), text('d', 'MAX_TOKENS'))]),
     });
     const whole = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
@@ -287,7 +241,7 @@ describe('gemini stream(): normalization', () => {
       ['a', 'stop'],
       ['bd', 'length'],
     ]);
-    server.enqueue({ body: gsse([two(text('a', 'STOP'), text('b'))]) });
+    server.enqueueReply({ body: gsse([two(text('a', 'STOP'), text('b'))]) });
     const cut = await collect(stream(REQ, opts()));
     expect(cut.error).toBeInstanceOf(StreamCutError);
   });
@@ -296,7 +250,7 @@ describe('gemini stream(): normalization', () => {
     const body = gsse([
       { candidates: [cand([{ text: 'half an ans' }])], usageMetadata: { promptTokenCount: 3 } },
     ]);
-    server.enqueue({ body: body + 'data: {"candidates": [{"content": {"par' });
+    server.enqueueReply({ body: body + 'data: {"candidates": [{"content": {"par' });
     const { values, error } = await collect(stream(REQ, opts()));
     expect(error).toBeInstanceOf(StreamCutError);
     expect((error as StreamCutError).retryable).toBe(true);
@@ -308,14 +262,14 @@ describe('gemini stream(): normalization', () => {
     const errorEvent = (code: number, status: string) => ({
       error: { code, message: `boom ${status}`, status },
     });
-    server.enqueue({
+    server.enqueueReply({
       body: gsse([{ candidates: [cand([{ text: 'x' }])] }, errorEvent(429, 'RESOURCE_EXHAUSTED')]),
     });
     const limited = await collect(stream(REQ, opts()));
     expect(limited.error).toBeInstanceOf(RateLimitError);
     expect((limited.error as ApiError).message).toContain('boom RESOURCE_EXHAUSTED');
     expect((limited.error as ApiError).code).toBe('RESOURCE_EXHAUSTED');
-    server.enqueue({ body: gsse([{ error: { message: 'later', status: 'UNAVAILABLE' } }]) });
+    server.enqueueReply({ body: gsse([{ error: { message: 'later', status: 'UNAVAILABLE' } }]) });
     const unavailable = await collect(stream(REQ, opts()));
     expect(unavailable.error).toBeInstanceOf(ServerError);
     expect((unavailable.error as ApiError).status).toBe(503);
@@ -325,7 +279,7 @@ describe('gemini stream(): normalization', () => {
     const body = JSON.stringify({
       error: { code: 400, message: `API key not valid: ${KEY}`, status: 'INVALID_ARGUMENT' },
     });
-    server.enqueue({ status: 400, body });
+    server.enqueueReply({ status: 400, body });
     const { error } = await collect(stream(REQ, opts()));
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(400);
@@ -334,7 +288,7 @@ describe('gemini stream(): normalization', () => {
   });
 
   it('aborts the request when unsubscribed after the first chunk', async () => {
-    server.enqueue({ body: gsse([{ candidates: [cand([{ text: 'one' }])] }]), hang: true });
+    server.enqueueReply({ body: gsse([{ candidates: [cand([{ text: 'one' }])] }]), hang: true });
     const { values, completed } = await collect(stream(REQ, opts()).pipe(take(1)));
     expect(completed).toBe(true);
     expect(values[0].choices[0].delta.content).toBe('one');
@@ -348,7 +302,7 @@ describe('gemini request translation', () => {
   const finished = () => gsse([{ candidates: [cand([{ text: 'ok' }], { finishReason: 'STOP' })] }]);
 
   it('posts to models/<model>:streamGenerateContent?alt=sse with the key only in x-goog-api-key', async () => {
-    server.enqueue({ body: finished() });
+    server.enqueueReply({ body: finished() });
     await collect(stream(REQ, opts()));
     const seen = server.requests[0];
     expect(seen.url).toBe('/v1beta/models/gemini-test:streamGenerateContent?alt=sse');
@@ -358,7 +312,7 @@ describe('gemini request translation', () => {
   });
 
   it('translates system, roles, tool calls and tool results, merging same-role turns', async () => {
-    server.enqueue({ body: finished() });
+    server.enqueueReply({ body: finished() });
     const request: ChatRequest = {
       model: 'gemini/gemini-test',
       messages: [
@@ -410,7 +364,7 @@ describe('gemini request translation', () => {
   });
 
   it('translates tools, tool_choice and sampling options into tools, toolConfig and generationConfig', async () => {
-    server.enqueue({ body: finished() });
+    server.enqueueReply({ body: finished() });
     await collect(
       stream(
         {
@@ -485,13 +439,13 @@ describe('gemini request translation', () => {
     ['required', { mode: 'ANY' }],
     ['none', { mode: 'NONE' }],
   ] as const)('maps tool_choice %s', async (choice, config) => {
-    server.enqueue({ body: finished() });
+    server.enqueueReply({ body: finished() });
     await collect(stream({ ...REQ, tool_choice: choice }, opts()));
     expect(lastBody().toolConfig).toEqual({ functionCallingConfig: config });
   });
 
   it('sends json_object as responseMimeType only, and merges a caller generationConfig', async () => {
-    server.enqueue({ body: finished() });
+    server.enqueueReply({ body: finished() });
     const request = {
       ...REQ,
       response_format: { type: 'json_object' as const },
@@ -523,7 +477,7 @@ describe('gemini request translation', () => {
       const { error } = await collect(stream(REQ, { baseURL: server.url }));
       expect(error).toBeInstanceOf(ConfigurationError);
       process.env.GOOGLE_API_KEY = 'google-env-key-12345';
-      server.enqueue({ body: finished() });
+      server.enqueueReply({ body: finished() });
       await collect(stream(REQ, { baseURL: server.url }));
       expect(server.requests[0].headers['x-goog-api-key']).toBe('google-env-key-12345');
     } finally {
@@ -537,7 +491,7 @@ describe('gemini request translation', () => {
 
 describe('gemini complete()', () => {
   it('posts to :generateContent and translates the response to a ChatCompletion', async () => {
-    server.enqueue({
+    server.enqueueReply({
       body: JSON.stringify({
         candidates: [
           {
@@ -601,7 +555,7 @@ describe('gemini complete()', () => {
   });
 
   it('answers a blocked prompt with one content_filter choice and usage null', async () => {
-    server.enqueue({ body: JSON.stringify({ promptFeedback: { blockReason: 'SAFETY' } }) });
+    server.enqueueReply({ body: JSON.stringify({ promptFeedback: { blockReason: 'SAFETY' } }) });
     const { values } = await collect(complete(REQ, opts()));
     expect(values[0].choices).toEqual([
       {
@@ -615,7 +569,7 @@ describe('gemini complete()', () => {
   });
 
   it('maps an HTTP 429 with a Google error body to RateLimitError with its message', async () => {
-    server.enqueue({
+    server.enqueueReply({
       status: 429,
       body: JSON.stringify({ error: { code: 429, message: 'Quota exceeded', status: 'RESOURCE_EXHAUSTED' } }),
     });

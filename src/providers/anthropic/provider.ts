@@ -3,11 +3,12 @@
  * transport (`httpRequest` + `sseSink`). HTTP errors are typed there; Anthropic's error body
  * `{type:'error', error:{type, message}}` gives the message.
  */
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../../chunk';
-import { ConfigurationError, LlmError } from '../../errors';
+import { ConfigurationError } from '../../errors';
 import { registerSecret } from '../../redact';
-import { httpRequest, type BodySink, type HttpRequestSpec } from '../../transport/http';
+import { httpRequest, type HttpRequestSpec } from '../../transport/http';
+import { jsonBodySink } from '../../transport/json';
 import { sseSink } from '../../transport/sse';
 import type { Provider, ProviderCall } from '../types';
 import { ANTHROPIC_REQUEST_DEFAULTS, toAnthropicBody } from './request';
@@ -101,9 +102,9 @@ export function anthropicProvider(config: AnthropicConfig = {}): Provider {
     },
     complete(call) {
       return new Observable<ChatCompletion>((subscriber) =>
-        httpRequest<ChatCompletion>(target(call, false), call.options, (sub) => messageSink(sub)).subscribe(
-          subscriber,
-        ),
+        httpRequest<ChatCompletion>(target(call, false), call.options, (sub) =>
+          jsonBodySink(sub, 'Anthropic', (value, text) => toChatCompletion(value, text, nowSeconds())),
+        ).subscribe(subscriber),
       );
     },
   };
@@ -111,26 +112,6 @@ export function anthropicProvider(config: AnthropicConfig = {}): Provider {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
-}
-
-/** Collects the Message JSON and emits it as one `ChatCompletion`. */
-function messageSink(subscriber: Subscriber<ChatCompletion>): BodySink {
-  const parts: Buffer[] = [];
-  return {
-    data(chunk) {
-      parts.push(chunk);
-    },
-    end() {
-      let completion: ChatCompletion;
-      try {
-        completion = toChatCompletion(Buffer.concat(parts).toString('utf8'), nowSeconds());
-      } catch (error) {
-        if (error instanceof LlmError) return error;
-        throw error;
-      }
-      subscriber.next(completion);
-    },
-  };
 }
 
 /** The built-in Anthropic provider, registered as `anthropic`. */

@@ -55,15 +55,7 @@ export function mergeUsage(into: AnthropicUsage, from: unknown): void {
 }
 
 /** Translates a Message body; an `{type:'error'}` body in a 2xx becomes the `ApiError` it names. */
-export function toChatCompletion(text: string, created: number): ChatCompletion {
-  let value: any;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new StreamParseError('invalid-body', 'Anthropic answered with a body that is not JSON.', text, {
-      cause,
-    });
-  }
+export function toChatCompletion(value: any, text: string, created: number): ChatCompletion {
   if (value !== null && typeof value === 'object' && value.error != null) throw inBandError(value);
   if (value === null || typeof value !== 'object' || !Array.isArray(value.content)) {
     throw new StreamParseError('invalid-body', 'Anthropic answered without a content array.', text);

@@ -9,6 +9,7 @@
  */
 import type { Chunk, ChunkChoice, ChunkDelta } from '../../chunk';
 import { StreamCutError, StreamParseError } from '../../errors';
+import { parseProviderJson } from '../../transport/json';
 import type { EventSourceMessage, SseEventDecoder } from '../../transport/sse';
 import { inBandError } from '../openai';
 import { anthropicFinishReason, mergeUsage, toUsage, type AnthropicUsage } from './response';
@@ -49,17 +50,7 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
 
   event(event: EventSourceMessage, emit: (chunk: Chunk) => void): void {
     if (this.done) return;
-    let value: any;
-    try {
-      value = JSON.parse(event.data);
-    } catch (cause) {
-      throw new StreamParseError(
-        'invalid-json',
-        'Anthropic sent a stream event that is not valid JSON; the stream was stopped.',
-        event.data,
-        { cause },
-      );
-    }
+    const value = parseProviderJson(event.data, 'Anthropic', 'event');
     if (value === null || typeof value !== 'object') {
       throw new StreamParseError('invalid-event', 'An Anthropic stream event is not an object.', event.data);
     }

@@ -5,8 +5,9 @@
  */
 import type { Subscriber } from 'rxjs';
 import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../../chunk';
-import { StreamCutError, StreamParseError } from '../../errors';
+import { StreamCutError } from '../../errors';
 import type { BodySink } from '../../transport/http';
+import { parseProviderJson } from '../../transport/json';
 import { sseSink, type EventSourceMessage, type SseEventDecoder } from '../../transport/sse';
 import { geminiError, mapGeminiFinish, mapGeminiUsage, parseError, readParts, toToolCall } from './response';
 
@@ -31,17 +32,7 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
 
   event(event: EventSourceMessage, emit: (chunk: Chunk) => void): void {
     const data = event.data;
-    let value: any;
-    try {
-      value = JSON.parse(data);
-    } catch (cause) {
-      throw new StreamParseError(
-        'invalid-json',
-        'Gemini sent a stream event that is not valid JSON; the stream was stopped.',
-        data,
-        { cause },
-      );
-    }
+    const value = parseProviderJson(data, 'Gemini', 'event');
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw parseError('an event is not a GenerateContentResponse object', data);
     }
