@@ -24,3 +24,4 @@ export {
 export { fetchSse, type FetchSseInit } from './serve/fetchSse';
 export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
+export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';

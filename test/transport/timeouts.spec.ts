@@ -1,5 +1,6 @@
 import { ConnectionError, stream, TimeoutError } from '../../src';
-import { mapTransportError } from '../../src/transport/http';
+import type { Dispatcher } from 'undici';
+import { mapTransportError, TRANSPORT_TIMEOUT_DEFAULTS } from '../../src/transport/http';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { collect, REQUEST, summarize } from '../helpers/collect';
 
@@ -48,5 +49,35 @@ describe('mapTransportError', () => {
     expect(mapped).toBeInstanceOf(ConnectionError);
     expect(mapped.retryable).toBe(true);
     expect(mapped.message).toMatch(/while the response was streaming \(UND_ERR_SOCKET\)/);
+  });
+});
+
+describe('transport limits reach undici', () => {
+  function capture(timeouts?: { headers?: number; body?: number }) {
+    let seen: { headersTimeout?: number | null; bodyTimeout?: number | null } | undefined;
+    const dispatcher = {
+      dispatch(opts: { headersTimeout?: number | null; bodyTimeout?: number | null }) {
+        seen = opts;
+        return true;
+      },
+    } as unknown as Dispatcher;
+    const sub = stream(REQUEST, { baseURL: 'http://127.0.0.1:9/v1', dispatcher, timeouts }).subscribe();
+    sub.unsubscribe();
+    return seen;
+  }
+
+  it("sends the call's limits, so undici's own 300 s defaults never fire first", () => {
+    expect(capture({ headers: 900_000, body: 700_000 })).toMatchObject({
+      headersTimeout: 900_000,
+      bodyTimeout: 700_000,
+    });
+  });
+
+  it('defaults to limits that suit reasoning models (10 min to headers, 5 min of body silence)', () => {
+    expect(capture()).toMatchObject({
+      headersTimeout: TRANSPORT_TIMEOUT_DEFAULTS.headers,
+      bodyTimeout: TRANSPORT_TIMEOUT_DEFAULTS.body,
+    });
+    expect(TRANSPORT_TIMEOUT_DEFAULTS.headers).toBeGreaterThanOrEqual(600_000);
   });
 });
