@@ -1,14 +1,18 @@
 /**
- * The built-in `mock` provider and the script engine behind it (re-exported by `rxllm/testing`,
- * which also serves scripts over real HTTP with `createMockServer`). It lives in the core because
- * the registry needs it and the core never imports `src/testing`.
+ * The mock's script engine: a string or a script (text, reasoning, refusal, tool calls, finish
+ * reason, usage, an error after k chunks) → realistic OpenAI-style chunks or a whole completion.
  *
  * Chunks look like OpenAI's: a role chunk with `content: ''`, then reasoning, content, refusal and
  * tool-call fragments, a finish chunk (`delta: {}`), and a usage-only chunk (`choices: []`).
  */
-import { asyncScheduler, NEVER, Observable, defer, throwError, type SchedulerLike } from 'rxjs';
-import type { ChatCompletion, ChatCompletionChoice, Chunk, ChunkDelta, FinishReason, Usage } from '../chunk';
-import type { Provider, ProviderCall } from './types';
+import type {
+  ChatCompletion,
+  ChatCompletionChoice,
+  Chunk,
+  ChunkDelta,
+  FinishReason,
+  Usage,
+} from '../../chunk';
 
 /** What a mocked model answers. A bare string is shorthand for `{ text }`. */
 export interface MockScript {
@@ -67,7 +71,8 @@ export const MOCK_SCRIPT_DEFAULTS = {
   promptTokens: 10,
 } as const;
 
-function normalize(script: MockScript | string): MockScript {
+/** @internal shared with the mock stream and provider */
+export function normalize(script: MockScript | string): MockScript {
   if (typeof script === 'string') return { text: script };
   if (script === null || typeof script !== 'object') {
     throw new TypeError('A mock script is a string or an object like { text: "..." }.');
@@ -122,7 +127,8 @@ function toolArguments(args: string | object): string {
   return typeof args === 'string' ? args : JSON.stringify(args);
 }
 
-const tokens = (text: string | undefined) => Math.ceil(Array.from(text ?? '').length / 4);
+/** @internal shared with the mock stream and provider */
+export const tokens = (text: string | undefined) => Math.ceil(Array.from(text ?? '').length / 4);
 
 function resolveUsage(script: MockScript, n: number, promptTokens: number): Usage | null {
   const usage = script.usage === undefined ? 'auto' : script.usage;
@@ -150,7 +156,8 @@ function header<O extends string>(script: MockScript, context: MockScriptContext
   };
 }
 
-function finishOf(script: MockScript): FinishReason | null {
+/** @internal shared with the mock stream and provider */
+export function finishOf(script: MockScript): FinishReason | null {
   return script.finishReason === undefined
     ? script.toolCalls?.length
       ? 'tool_calls'
@@ -234,167 +241,3 @@ export function scriptToCompletion(
   const usage = resolveUsage(s, n, context.promptTokens ?? MOCK_SCRIPT_DEFAULTS.promptTokens);
   return { ...header(s, context, 'chat.completion' as const), choices, usage };
 }
-
-/** Options of {@link mockStream}. */
-export interface MockStreamOptions {
-  /** Scheduler that times the chunks. @defaultValue none: synchronous when both delays are 0, else asyncScheduler */
-  scheduler?: SchedulerLike;
-  /** Time between two chunks. @defaultValue 0 */
-  delayMs?: number;
-  /** Time from subscribe to the first chunk. @defaultValue delayMs */
-  firstChunkDelayMs?: number;
-}
-
-function nonNegative(value: number | undefined, name: string): number | undefined {
-  if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-    throw new TypeError(`mockStream ${name} must be a finite number >= 0, got ${value}.`);
-  }
-  return value;
-}
-
-/**
- * Streams a script as a cold observable. Chunk `i` arrives at `firstChunkDelayMs + i * delayMs`;
- * completion arrives with the last chunk; `errorAfter` errors where chunk `k + 1` would have been;
- * `finishReason: null` never completes. Unsubscribing cancels the pending scheduler action.
- *
- * ```
- * mockStream('Hi', { delayMs: 3 }):   ---r--c--f--(u|)    r = role chunk, c = 'Hi', f = finish, u = usage
- * ```
- *
- * @example
- * import { mockStream } from 'rxllm/testing';
- * mockStream({ text: 'Hello', chunkSize: 2 }, { delayMs: 20 }).subscribe((c) => console.log(c.choices[0]?.delta));
- */
-export function mockStream(script: MockScript | string, options: MockStreamOptions = {}): Observable<Chunk> {
-  const delayMs = nonNegative(options.delayMs, 'delayMs') ?? 0;
-  const firstDelay = nonNegative(options.firstChunkDelayMs, 'firstChunkDelayMs') ?? delayMs;
-  const s = normalize(script);
-  const chunks = scriptToChunks(s);
-  return streamChunks(chunks, s, options.scheduler, delayMs, firstDelay);
-}
-
-function streamChunks(
-  chunks: Chunk[],
-  s: MockScript,
-  scheduler: SchedulerLike | undefined,
-  delayMs: number,
-  firstDelay: number,
-): Observable<Chunk> {
-  const errorAt = s.errorAfter
-    ? Math.min(chunks.length, Math.max(0, Math.floor(s.errorAfter.chunks)))
-    : Infinity;
-  const finishes = finishOf(s) !== null;
-  return new Observable<Chunk>((subscriber) => {
-    // Returns false when the stream has ended (error or completion).
-    const step = (i: number): boolean => {
-      if (i >= errorAt) {
-        subscriber.error(s.errorAfter!.error);
-        return false;
-      }
-      if (i < chunks.length) subscriber.next(chunks[i]);
-      // With `errorAfter` past the last chunk, the error takes the slot after it.
-      if (i + 1 >= chunks.length && errorAt === Infinity) {
-        if (finishes) subscriber.complete();
-        return false;
-      }
-      return true;
-    };
-    if (chunks.length === 0 && errorAt === Infinity) {
-      if (finishes) subscriber.complete();
-      return;
-    }
-    if (!scheduler && delayMs === 0 && firstDelay === 0) {
-      for (let i = 0; !subscriber.closed && step(i); i++);
-      return;
-    }
-    return (scheduler ?? asyncScheduler).schedule<number>(
-      function (i) {
-        if (step(i!)) this.schedule(i! + 1, delayMs);
-      },
-      firstDelay,
-      0,
-    );
-  });
-}
-
-/** The content of the last user message, as text. */
-function lastUserText(messages: readonly unknown[]): string | undefined {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i] as { role?: string; content?: unknown };
-    if (m?.role !== 'user') continue;
-    if (typeof m.content === 'string') return m.content;
-    if (Array.isArray(m.content)) {
-      return m.content
-        .map((p: { type?: string; text?: string }) => (p?.type === 'text' ? p.text : ''))
-        .join('');
-    }
-  }
-  return undefined;
-}
-
-/** What the mock answers when told nothing: `Mock reply to: <last user message>`. */
-export function defaultMockScript(messages: readonly unknown[] = []): MockScript {
-  const text = lastUserText(messages);
-  return { text: text === undefined ? 'Mock reply.' : `Mock reply to: ${text}` };
-}
-
-/** ~1 token per 4 code points of the messages' text, for `usage: 'auto'`. */
-export function estimatePromptTokens(messages: readonly unknown[] = []): number {
-  return Math.max(
-    1,
-    tokens(JSON.stringify(messages.map((m) => (m as { content?: unknown })?.content ?? ''))),
-  );
-}
-
-function scriptOf(call: ProviderCall): { script: MockScript; context: MockScriptContext; delayMs: number } {
-  const request = call.request as ProviderCall['request'] & {
-    mock_response?: unknown;
-    mock_delay_ms?: unknown;
-  };
-  const given = request.mock_response;
-  let script: MockScript =
-    given === undefined ? defaultMockScript(request.messages) : normalize(given as MockScript);
-  if (script.n === undefined && request.n !== undefined) script = { ...script, n: request.n };
-  if (call.options.includeUsage === false) script = { ...script, usage: null };
-  const delayMs = nonNegative(request.mock_delay_ms as number | undefined, 'mock_delay_ms') ?? 0;
-  return {
-    script,
-    context: { model: call.model, promptTokens: estimatePromptTokens(request.messages) },
-    delayMs,
-  };
-}
-
-/**
- * The `mock/<anything>` provider: no network. It streams the request's `mock_response` (a string
- * or a {@link MockScript}), else `Mock reply to: <last user message>`, timed by
- * `options.scheduler` (default asyncScheduler) with `mock_delay_ms` between chunks (default 0).
- *
- * @example
- * import { stream } from 'rxllm';
- * stream({ model: 'mock/any', messages: [{ role: 'user', content: 'Hi' }], mock_response: { text: 'Hello!' } } as any);
- */
-export const mockProvider: Provider = {
-  name: 'mock',
-  stream(call) {
-    return defer(() => {
-      const { script, context, delayMs } = scriptOf(call);
-      const chunks = scriptToChunks(script, context);
-      return streamChunks(chunks, script, call.options.scheduler ?? asyncScheduler, delayMs, delayMs);
-    });
-  },
-  complete(call) {
-    return defer(() => {
-      const { script, context, delayMs } = scriptOf(call);
-      if (script.errorAfter) return throwError(() => script.errorAfter!.error);
-      const completion = scriptToCompletion(script, context);
-      // A script that never finishes never answers, like a server that hangs.
-      if (finishOf(script) === null) return NEVER;
-      return new Observable<ChatCompletion>((subscriber) =>
-        (call.options.scheduler ?? asyncScheduler).schedule(() => {
-          subscriber.next(completion);
-          subscriber.complete();
-        }, delayMs),
-      );
-    });
-  },
-};
