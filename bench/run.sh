@@ -15,3 +15,25 @@ fi
 (cd "$ROOT" && npm run build)
 cd "$ROOT"
 node "$BENCH/harness.js" "$@"
+
+# The soak (issue 4): 2,000 requests at concurrency 50 with ~5 % injected faults of every kind; its
+# counts and heap samples are appended to BENCHMARKS.md with the command that produced them.
+# Skipped when the run wrote elsewhere (--out) or measured a subset (--only, --clients).
+case " $* " in
+  *" --out "* | *" --only "* | *" --clients "*) exit 0 ;;
+esac
+soak=$(cd "$ROOT" && npx tsx --expose-gc bench/soak.ts 2000 50)
+{
+  echo
+  echo '## Soak: 2,000 requests, concurrency 50, ~5 % injected faults'
+  echo
+  echo 'Command: `npx tsx --expose-gc bench/soak.ts 2000 50` (run by `npm run bench`). Every kind of fault the'
+  echo 'mock server can inject (429, 500/502/503, resets before headers and mid-stream, stalls, malformed and'
+  echo 'in-band error events); `batch()` with retries and timeouts. Malformed events are not retryable, so those'
+  echo 'requests end as typed `StreamParseError`s. Heap is sampled after a forced GC.'
+  echo
+  echo '```'
+  echo "$soak"
+  echo '```'
+} >> "$ROOT/BENCHMARKS.md"
+echo "$soak"
