@@ -29,7 +29,8 @@ soak=$(cd "$ROOT" && npx tsx --expose-gc bench/soak.ts 2000 50)
   echo
   echo 'Command: `npx tsx --expose-gc bench/soak.ts 2000 50` (run by `npm run bench`). Every kind of fault the'
   echo 'mock server can inject (429, 500/502/503, resets before headers and mid-stream, stalls, malformed and'
-  echo 'in-band error events); `batch()` with retries and timeouts. Malformed events are not retryable, so those'
+  echo "in-band error events), through \`mapConcurrent\` + \`timeouts\` + \`retryBackoff({ resume: 'restart' })\` +"
+  echo '`accumulateChunks` (a restart emits a reset chunk, so no text is duplicated). Malformed events are not retryable, so those'
   echo 'requests end as typed `StreamParseError`s. Heap is sampled after a forced GC.'
   echo
   echo '```'
