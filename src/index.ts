@@ -6,7 +6,14 @@ export * from './client';
 export { registerProvider, getProvider, listProviders } from './providers/registry';
 export type { Provider, ProviderCall } from './providers/types';
 export { openAICompatible, type OpenAICompatibleConfig } from './providers/openai';
-export { getDefaultAgent, setDefaultAgent, createAgent, type AgentOptions } from './transport/agent';
+export {
+  getDefaultAgent,
+  setDefaultAgent,
+  createAgent,
+  AGENT_DEFAULTS,
+  type AgentOptions,
+} from './transport/agent';
+export { ReusePool, type ReusePoolOptions } from './transport/pool';
 export { redactSecrets, redactHeaders } from './redact';
 export * from './logger';
 export * from './batch';
