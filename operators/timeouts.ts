@@ -95,26 +95,36 @@ export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOpera
       // Exists before subscribing: a timer may fire (or a source emit) before `subscribe` returns.
       const upstream = new Subscription();
       let done = false;
+      let started = false;
+      let lastAt = 0;
 
-      const fire = (kind: 'firstChunk' | 'idle' | 'total', ms: number) => () => {
+      const fail = (kind: 'firstChunk' | 'idle' | 'total', ms: number) => {
         done = true;
         gap?.unsubscribe();
         totalTimer?.unsubscribe();
         upstream.unsubscribe();
         subscriber.error(new TimeoutError(kind, ms));
       };
-      const arm = (kind: 'firstChunk' | 'idle', ms: number) => {
-        gap?.unsubscribe();
-        gap = on(ms) ? scheduler.schedule(fire(kind, ms), ms) : undefined;
+      // The idle timer is not re-armed per chunk (a clear + set of a timer on the hot path): each
+      // chunk only notes its time, and the timer, when it fires, waits again for what is left.
+      const onIdleTimer = () => {
+        const left = lastAt + idle - scheduler.now();
+        if (left > 0) gap = scheduler.schedule(onIdleTimer, left);
+        else fail('idle', idle);
       };
 
-      if (on(total)) totalTimer = scheduler.schedule(fire('total', total), total);
-      arm('firstChunk', firstChunk);
+      if (on(total)) totalTimer = scheduler.schedule(() => fail('total', total), total);
+      if (on(firstChunk)) gap = scheduler.schedule(() => fail('firstChunk', firstChunk), firstChunk);
       upstream.add(
         source.subscribe({
           next: (value) => {
             if (done) return;
-            arm('idle', idle);
+            lastAt = scheduler.now();
+            if (!started) {
+              started = true;
+              gap?.unsubscribe();
+              gap = on(idle) ? scheduler.schedule(onIdleTimer, idle) : undefined;
+            }
             subscriber.next(value);
           },
           error: (error) => subscriber.error(error),

@@ -35,6 +35,13 @@ describe('timeouts', () => {
     });
   });
 
+  it('does not fire idle while chunks keep coming closer together than the limit', () => {
+    ts.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-c-d-e-f-g|');
+      expectObservable(source.pipe(timeouts({ firstChunk: 3, idle: 3 }))).toBe('-a-b-c-d-e-f-g|');
+    });
+  });
+
   it('fails with a total TimeoutError even while chunks keep coming', () => {
     ts.run(({ cold, expectObservable }) => {
       const source = cold('-a-a-a-a-a-a|');
