@@ -148,29 +148,21 @@ export function mapConcurrent<T, R>(
               value: settle ? { ok: true, index: i, item, value } : value,
             })),
           );
-          const settled = settle
-            ? run.pipe(
-                catchError((error: unknown) => {
-                  finished = true;
-                  progress.inFlight--;
-                  progress.failed++;
-                  report();
-                  return of<Event<Settled<T, R>>>({
-                    i,
-                    kind: 'value',
-                    value: { ok: false, index: i, item, error },
-                  });
-                }),
-              )
-            : run.pipe(
-                catchError((error: unknown) => {
-                  finished = true;
-                  progress.inFlight--;
-                  progress.failed++;
-                  report();
-                  throw error;
-                }),
-              );
+          const settled = run.pipe(
+            catchError((error: unknown) => {
+              finished = true;
+              progress.inFlight--;
+              progress.failed++;
+              report();
+              // Fail fast: the error ends everything. Settle: it becomes this item's result.
+              if (!settle) throw error;
+              return of<Event<Settled<T, R>>>({
+                i,
+                kind: 'value',
+                value: { ok: false, index: i, item, error },
+              });
+            }),
+          );
           const onEnd = defer(() => {
             if (!finished) {
               finished = true;
