@@ -329,11 +329,14 @@ describe('request validation and configuration', () => {
     server.setDefault({ text: 'bound' });
     const client = createClient({
       baseURL: 'http://127.0.0.1:9/v1',
+      headers: { 'x-trace': 'client', 'x-team': 'search' },
       providers: { compat: { baseURL: server.url } },
     });
     const { values } = await collect(client.stream(REQUEST, { headers: { 'x-trace': 't1' } }));
     expect(summarize(values).text).toBe('bound');
+    // per-provider options beat client defaults; call options beat both; headers merge key by key
     expect(server.requests[0].headers['x-trace']).toBe('t1');
+    expect(server.requests[0].headers['x-team']).toBe('search');
   });
 });
 
