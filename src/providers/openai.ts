@@ -5,10 +5,9 @@
  * ending with `data: [DONE]`. Chunks already have rxllm's shape, so the hot path only checks the
  * fields rxllm relies on and fixes the known dialects in place (no deep zod parse per chunk).
  */
-import { Observable } from 'rxjs';
+import { defer } from 'rxjs';
 import type { ChatCompletion, Chunk, FinishReason } from '../chunk';
 import { ApiError, ConfigurationError, StreamCutError, StreamParseError } from '../errors';
-import type { CallOptions } from '../options';
 import { registerSecret } from '../redact';
 import { httpRequest, type HttpRequestSpec } from '../transport/http';
 import { jsonBodySink, parseProviderJson } from '../transport/json';
@@ -100,27 +99,21 @@ export function openAICompatible(config: OpenAICompatibleConfig): Provider {
   return {
     name: config.name,
     stream(call) {
-      return deferSpec(call, true, target, (spec, options) =>
-        httpRequest<Chunk>(spec, options, (subscriber) => sseSink(subscriber, new OpenAIStreamDecoder())),
+      // defer: the URL, key and body are worked out per subscription (cold; config errors at subscribe).
+      return defer(() =>
+        httpRequest<Chunk>(target(call, true), call.options, (subscriber) =>
+          sseSink(subscriber, new OpenAIStreamDecoder()),
+        ),
       );
     },
     complete(call) {
-      return deferSpec(call, false, target, (spec, options) =>
-        httpRequest<ChatCompletion>(spec, options, (subscriber) =>
+      return defer(() =>
+        httpRequest<ChatCompletion>(target(call, false), call.options, (subscriber) =>
           jsonBodySink(subscriber, 'The provider', toCompletion),
         ),
       );
     },
   };
-}
-
-function deferSpec<T>(
-  call: ProviderCall,
-  streaming: boolean,
-  target: (call: ProviderCall, streaming: boolean) => HttpRequestSpec,
-  send: (spec: HttpRequestSpec, options: CallOptions) => Observable<T>,
-): Observable<T> {
-  return new Observable<T>((subscriber) => send(target(call, streaming), call.options).subscribe(subscriber));
 }
 
 /**

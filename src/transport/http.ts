@@ -158,10 +158,11 @@ export function httpRequest<T>(
     };
 
     try {
+      const url = new URL(spec.url);
       dispatcher.dispatch(
         {
-          origin: new URL(spec.url).origin,
-          path: pathOf(spec.url),
+          origin: url.origin,
+          path: url.pathname + url.search,
           method: spec.method,
           headers: spec.headers,
           body: spec.body,
@@ -190,11 +191,6 @@ class ApiErrorFallback extends ApiError {
   constructor(status: number, cause: unknown) {
     super({ status, cause });
   }
-}
-
-function pathOf(url: string): string {
-  const u = new URL(url);
-  return u.pathname + u.search;
 }
 
 function toApiError(status: number, headers: Record<string, string>, body: Buffer[] | undefined): ApiError {
