@@ -13,6 +13,8 @@ import {
   StreamParseError,
   complete,
   createClient,
+  openAICompatible,
+  registerProvider,
   stream,
   type ChatRequest,
 } from '../../src';
@@ -57,6 +59,17 @@ describe('openai-compatible stream()', () => {
     const { values } = await collect(stream(REQUEST, { ...opts(), includeUsage: false }));
     expect(server.requests[0].body.stream_options).toBeUndefined();
     expect(summarize(values).usage).toBeNull();
+  });
+
+  it('has a provider-level flag for servers that reject stream_options', async () => {
+    registerProvider(openAICompatible({ name: 'strict-server', keyRequired: false, includeUsage: false }));
+    server.enqueue({ text: 'x' });
+    const { completed } = await collect(
+      stream({ ...REQUEST, model: 'strict-server/m' }, { baseURL: server.url }),
+    );
+    expect(completed).toBe(true);
+    expect(server.requests[0].body.stream).toBe(true);
+    expect(server.requests[0].body.stream_options).toBeUndefined();
   });
 
   it('is cold: nothing is sent before subscribe, and two subscribers send two requests', async () => {
