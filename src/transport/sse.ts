@@ -18,6 +18,9 @@ export interface SseEventDecoder<T> {
   end(): LlmError | void;
 }
 
+/** Decoder option, allocated once (this runs for every network read). */
+const STREAMING = { stream: true } as const;
+
 /** Most bytes of one SSE event held before it is declared malformed. */
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
@@ -56,7 +59,7 @@ export function sseSink<T>(subscriber: Subscriber<T>, decoder: SseEventDecoder<T
   });
   return {
     data(chunk) {
-      parser.feed(text.decode(chunk, { stream: true }));
+      parser.feed(text.decode(chunk, STREAMING));
       if (failure) throw failure;
     },
     end() {
