@@ -7,6 +7,7 @@ import { createParser } from 'eventsource-parser';
 import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError } from '../errors';
+import { inBandError } from '../inBandError';
 
 export interface FetchSseInit {
   method?: 'GET' | 'POST';
@@ -86,14 +87,7 @@ export function fetchSse(url: string, init: FetchSseInit = {}): Observable<Chunk
             return;
           }
           if (value && value.error != null) {
-            const e = value.error;
-            const status = Number(e.code);
-            failure = ApiError.fromResponse({
-              status: Number.isInteger(status) && status >= 400 ? status : 500,
-              body: value,
-              message:
-                typeof e.message === 'string' ? e.message : 'The server reported an error in the stream.',
-            });
+            failure = inBandError(value);
             return;
           }
           subscriber.next(value as Chunk);

@@ -4,7 +4,8 @@
  */
 import type { ChatCompletion, ChatCompletionMessage, FinishReason, ToolCall, Usage } from '../../chunk';
 import { StreamParseError } from '../../errors';
-import { inBandError, mapFinishReason } from '../openai';
+import { inBandError } from '../../inBandError';
+import { mapFinishReason } from '../openai';
 
 /** Token counts as Anthropic reports them (message_start, message_delta, Message.usage). */
 export interface AnthropicUsage {

@@ -11,7 +11,7 @@ import type { Chunk, ChunkChoice, ChunkDelta } from '../../chunk';
 import { StreamCutError, StreamParseError } from '../../errors';
 import { parseProviderJson } from '../../transport/json';
 import type { EventSourceMessage, SseEventDecoder } from '../../transport/sse';
-import { inBandError } from '../openai';
+import { inBandError } from '../../inBandError';
 import { anthropicFinishReason, mergeUsage, toUsage, type AnthropicUsage } from './response';
 
 /** What the decoder remembers about one content block, by its Anthropic `index`. */

@@ -1,0 +1,39 @@
+/**
+ * An error object sent inside a 200 stream (`data: {"error": {...}}`, Anthropic's `error` event, an
+ * rxllm SSE server relaying a failure) → the typed `ApiError` its status, type or code implies.
+ * Shared by every provider and by `fetchSse`, so one table decides what is retryable.
+ */
+import { ApiError } from './errors';
+
+const IN_BAND_STATUS: Record<string, number> = {
+  overloaded_error: 529,
+  overloaded: 529,
+  server_error: 500,
+  api_error: 500,
+  internal_error: 500,
+  service_unavailable: 503,
+  rate_limit_error: 429,
+  rate_limit_exceeded: 429,
+  insufficient_quota: 429,
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  timeout: 408,
+};
+
+/** An `{"error": {...}}` event inside a 200 stream → the `ApiError` its type or code implies. */
+export function inBandError(value: { error: any }): ApiError {
+  const e = value.error;
+  const numeric = Number(e?.status ?? e?.code);
+  const type = String(e?.type ?? e?.code ?? '').toLowerCase();
+  const status =
+    Number.isInteger(numeric) && numeric >= 400 && numeric < 600 ? numeric : (IN_BAND_STATUS[type] ?? 500);
+  const message = typeof e?.message === 'string' ? e.message : typeof e === 'string' ? e : 'unknown error';
+  return ApiError.fromResponse({
+    status,
+    body: value,
+    code: type || undefined,
+    message: `The provider sent an error inside the stream (${type || status}): ${message.slice(0, 300)}`,
+  });
+}
