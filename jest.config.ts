@@ -12,6 +12,8 @@ const config: Config = {
     '^rxllm/operators$': '<rootDir>/operators/index.ts',
     '^rxllm/testing$': '<rootDir>/src/testing/index.ts',
     '^rxllm/browser$': '<rootDir>/src/browser.ts',
+    '^rxllm/nestjs$': '<rootDir>/src/nestjs/index.ts',
+    '^rxllm/redis$': '<rootDir>/src/redis/index.ts',
   },
   // Open-handle detection: a leaked socket or timer keeps the process alive and is reported.
   detectOpenHandles: true,

@@ -10,6 +10,8 @@ const entries = {
   operators: 'operators/index.js',
   testing: 'src/testing/index.js',
   browser: 'src/browser.js',
+  nestjs: 'src/nestjs/index.js',
+  redis: 'src/redis/index.js',
 };
 fs.mkdirSync(path.join(dist, 'esm'), { recursive: true });
 for (const [name, file] of Object.entries(entries)) {
