@@ -35,3 +35,4 @@ export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
 export { cost, findPrice, setPrice, clearPrices, type CostBreakdown } from './cost/cost';
 export { MODEL_PRICES, PRICES_CHECKED, type ModelPrice } from './cost/prices';
 export { createMemoryBudgetStore, type BudgetStore } from './cost/budgetStore';
+export * from './router';
