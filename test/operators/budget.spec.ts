@@ -73,9 +73,9 @@ describe('budget', () => {
     const store = createMemoryBudgetStore();
     ts.run(({ cold, expectObservable }) => {
       const guard = budget<Chunk>({ maxCost: 1, store, scheduler: ts });
-      expectObservable(cold('|').pipe(guard)).toBe('|');
+      expectObservable(cold<Chunk>('|').pipe(guard)).toBe('|');
       expectObservable(cold('a#', values).pipe(guard)).toBe('a#', values);
-      expectObservable(cold('-').pipe(guard)).toBe('-');
+      expectObservable(cold<Chunk>('-').pipe(guard)).toBe('-');
       expectObservable(cold('ab---', values).pipe(guard), '^-!').toBe('ab', values);
     });
     // Nothing reported usage: nothing is charged.

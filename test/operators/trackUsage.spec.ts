@@ -46,7 +46,7 @@ describe('trackUsage', () => {
     ts.run(({ cold, expectObservable }) => {
       const reports: UsageReport[] = [];
       expectObservable(
-        cold('|').pipe(trackUsage<Chunk>({ onUsage: (r) => reports.push(r), model: 'openai/gpt-4o' })),
+        cold<Chunk>('|').pipe(trackUsage<Chunk>({ onUsage: (r) => reports.push(r), model: 'openai/gpt-4o' })),
       ).toBe('|');
       ts.flush();
       expect(reports).toEqual([
