@@ -164,7 +164,6 @@ run('rxllm/redis stores on a real redis-server', () => {
       expect(Math.floor(before.requests)).toBe(50);
 
       await server.stop();
-      const down = Date.now();
       const error = await lastValueFrom(limiter.acquire(), { defaultValue: undefined }).catch((e) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect(error.retryable).toBe(true);
