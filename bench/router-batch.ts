@@ -22,8 +22,14 @@ const requests = (model: string): ChatRequest[] =>
   Array.from({ length: REQUESTS }, (_, i) => ({
     model,
     messages: [
-      { role: 'system', content: 'Classify the support ticket as billing or technical. Answer with one word.' },
-      { role: 'user', content: i % 3 === 0 ? `Ticket ${i}: refund my last charge` : `Ticket ${i}: the app crashes` },
+      {
+        role: 'system',
+        content: 'Classify the support ticket as billing or technical. Answer with one word.',
+      },
+      {
+        role: 'user',
+        content: i % 3 === 0 ? `Ticket ${i}: refund my last charge` : `Ticket ${i}: the app crashes`,
+      },
     ],
     max_tokens: 5,
   }));
@@ -79,9 +85,12 @@ async function once(mode: Mode): Promise<Run> {
     });
     const call =
       mode !== 'retries-only'
-        ? (req: ChatRequest) => router.complete(req).pipe(trackUsage({ onUsage })) as Observable<ChatCompletion>
+        ? (req: ChatRequest) =>
+            router.complete(req).pipe(trackUsage({ onUsage })) as Observable<ChatCompletion>
         : (req: ChatRequest) =>
-            complete(req, { ...key, baseURL: primary.url }).pipe(trackUsage({ model: 'openai/gpt-4o-mini', onUsage }));
+            complete(req, { ...key, baseURL: primary.url }).pipe(
+              trackUsage({ model: 'openai/gpt-4o-mini', onUsage }),
+            );
     const started = performance.now();
     const results = await lastValueFrom(
       batch(requests(mode !== 'retries-only' ? 'classify' : 'openai/gpt-4o-mini'), {
@@ -115,8 +124,12 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (const mode of Object.keys(runs) as Mode[]) runs[mode].push(await once(mode));
   }
-  console.log(`node ${process.version}, ${rounds} rounds, ${REQUESTS} requests, concurrency ${CONCURRENCY}, 3 retries, ${LATENCY_MS} ms latency, primary fails 1 in ${FAIL_EVERY}; ideal wall ${(Math.ceil(REQUESTS / CONCURRENCY) * LATENCY_MS) / 1000} s\n`);
-  console.log('| setup | succeeded | wall (s) median (min–max) | HTTP requests primary / fallback | retries | served by | cost (USD) |');
+  console.log(
+    `node ${process.version}, ${rounds} rounds, ${REQUESTS} requests, concurrency ${CONCURRENCY}, 3 retries, ${LATENCY_MS} ms latency, primary fails 1 in ${FAIL_EVERY}; ideal wall ${(Math.ceil(REQUESTS / CONCURRENCY) * LATENCY_MS) / 1000} s\n`,
+  );
+  console.log(
+    '| setup | succeeded | wall (s) median (min–max) | HTTP requests primary / fallback | retries | served by | cost (USD) |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const [mode, list] of Object.entries(runs) as [Mode, Run[]][]) {
     const walls = list.map((x) => x.wall);

@@ -83,9 +83,9 @@ run('rxllm/redis stores on a real redis-server', () => {
     });
     expect(grants.length).toBeGreaterThanOrEqual(60);
     expect(grants.length).toBeLessThanOrEqual(60 + durationMs / 1000 + 1);
-    // Both processes were served from the one bucket.
-    expect(a.grants.length).toBeGreaterThan(0);
-    expect(b.grants.length).toBeGreaterThan(0);
+    // Each process alone would take its own 60 at once: the combined bound proves they shared one
+    // bucket. (Which process wins a permit is a race, so neither share is asserted.)
+    expect(Array.isArray(a.grants) && Array.isArray(b.grants)).toBe(true);
   });
 
   it('a cooldown set by one process is honoured by the other', async () => {
@@ -144,6 +144,28 @@ run('rxllm/redis stores on a real redis-server', () => {
     subs.forEach((sub) => sub.unsubscribe()); // the 10 still waiting give up, taking nothing
     // 10 in the bucket plus 1 refilled every 6 s: at most 10 (+1 if 6 s passed) in 1.5 s.
     expect(granted).toBe(10 + Math.floor((Date.now() - started) / 6000));
+  });
+
+  it('a write whose reply was lost is retried without taking a second permit', async () => {
+    let drop = 1;
+    // Runs every command on the real server, but loses the first reply of a write, as a restart would.
+    const lossy = {
+      evalsha: async (sha: string, n: number, ...args: (string | number)[]) => {
+        const reply = await redis.evalsha(sha, n, ...args);
+        if (args.length > 2 && drop-- > 0) throw new Error('Connection is closed.');
+        return reply;
+      },
+      eval: (script: string, n: number, ...args: (string | number)[]) => redis.eval(script, n, ...args),
+    };
+    const limiter = createRateLimiter({
+      requestsPerMinute: 60,
+      store: createRedisRateLimitStore(lossy, { prefix: 'lossy:' }),
+      key: 'k',
+    });
+    await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
+    expect(drop).toBe(-1); // the reply was dropped once, the write retried once
+    const state = await lastValueFrom(limiter.state());
+    expect(Math.floor(state.requests)).toBe(59);
   });
 
   it('survives a Redis restart mid-run: a clear error while down, no permit lost or granted twice', async () => {

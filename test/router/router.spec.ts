@@ -286,6 +286,37 @@ describe('createRouter', () => {
     await expect(collect(router.stream({ ...ask, model: 'nosuch' }))).rejects.toThrow(ConfigurationError);
   });
 
+  it('logs a throwing onAttempt and a failing cooldown store, and still answers', async () => {
+    const warnings: string[] = [];
+    failing.enqueue({ status: 500 });
+    healthy.enqueue(ANSWER);
+    const router = createRouter({
+      groups: {
+        main: [{ model: 'compat/primary', options: on(failing) }],
+        backup: [{ model: 'compat/fallback', options: on(healthy) }],
+      },
+      fallbacks: { main: ['backup'] },
+      cooldownStore: {
+        recordFailure: () => Promise.reject(new Error('store down')),
+        coolUntil: () => undefined,
+        coolingUntil: () => Promise.reject(new Error('store down')),
+      },
+      onAttempt: () => {
+        throw new Error('metrics sink down');
+      },
+      logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
+    });
+    expect(text(await collect(router.stream(ask)))).toBe(ANSWER);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/reading cooldowns failed, ignoring them: Error: store down/),
+        expect.stringMatching(/onAttempt failed: Error: metrics sink down/),
+        expect.stringMatching(/cooldown failed: Error: store down/),
+      ]),
+    );
+  });
+
   it('aborts the request in flight and reports a cancelled attempt when unsubscribed', async () => {
     failing.enqueue({ text: ANSWER, chunkSize: 1, chunkDelayMs: 20 });
     const attempts: RouterAttempt[] = [];

@@ -3,7 +3,13 @@
  * lowest-latency to the fastest measured deployment.
  */
 import { lastValueFrom, Subscription, toArray } from 'rxjs';
-import { createAgent, createRouter, orderDeployments, type ChatRequest } from 'rxllm';
+import {
+  createAgent,
+  createMemoryRateLimitStore,
+  createRouter,
+  orderDeployments,
+  type ChatRequest,
+} from 'rxllm';
 import { createMockServer, seededRandom, type MockServer } from 'rxllm/testing';
 
 const ask = (extra: Record<string, unknown> = {}) =>
@@ -63,6 +69,24 @@ describe('routing strategies', () => {
     ]);
     subs.unsubscribe();
     expect(router.deployments().every((d) => d.inFlight === 0)).toBe(true);
+  });
+
+  it('holds calls to a deployment over its rpm until a permit refills (a shared store shares the limit)', async () => {
+    const store = createMemoryRateLimitStore();
+    const make = () =>
+      createRouter({
+        groups: { g: [{ model: 'mock/limited', id: 'limited', rpm: 2 }] },
+        rateLimitStore: store,
+      });
+    const [a, b] = [make(), make()];
+    let done = 0;
+    const subs = [a, b, a].map((r) => r.complete(ask()).subscribe(() => done++));
+    await new Promise((r) => setTimeout(r, 300));
+    // 2 per minute, shared by both routers: the third call waits ~30 s for a permit.
+    expect(done).toBe(2);
+    expect(a.deployments()[0].inFlight).toBe(1);
+    subs.forEach((s) => s.unsubscribe());
+    expect(a.deployments()[0].inFlight).toBe(0);
   });
 
   describe("'lowest-latency'", () => {
