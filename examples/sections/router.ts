@@ -32,7 +32,7 @@ export async function demoRouter(): Promise<void> {
     const ask = { model: 'smart', messages: [{ role: 'user' as const, content: 'Capital of France?' }] };
 
     console.log(
-      'Router: group "smart" = openai/gpt-4o on a failing server, fallback group "backup" = openai/gpt-4o-mini',
+      '\nRouter: group "smart" = openai/gpt-4o on a failing server, fallback group "backup" = openai/gpt-4o-mini',
     );
     primary.enqueue({ status: 500 });
     let chunks = await lastValueFrom(router.stream(ask).pipe(trackUsage({ onUsage }), toArray()));
