@@ -19,7 +19,10 @@ export interface DeploymentConfig {
   id?: string;
   /** Share of the traffic under `shuffle`. @defaultValue 1 */
   weight?: number;
-  /** Requests per minute this deployment may get (waits for a permit). @defaultValue Infinity */
+  /**
+   * Requests per minute this deployment may get. One out of permits is tried after the others of its
+   * group; a call that still goes to it waits for a permit. @defaultValue Infinity
+   */
   rpm?: number;
   /** Tokens per minute this deployment may get (estimated from the prompt, corrected by usage). @defaultValue Infinity */
   tpm?: number;

@@ -241,6 +241,27 @@ export function createRouter(config: RouterConfig): Router {
     }
   };
 
+  /** Whether each limiter has a request permit now (and a token budget left); a store failure counts as yes. */
+  const hasPermits = (list: Deployment[]): MaybePromise<boolean[]> => {
+    const free = (s: { requests: number; tokens: number; pausedUntil: number }) =>
+      s.requests >= 1 && s.tokens > 0 && s.pausedUntil <= scheduler.now();
+    const read = (d: Deployment) =>
+      new Promise<boolean>((resolve) => {
+        d.limiter!.state().subscribe({ next: (s) => resolve(free(s)), error: () => resolve(true) });
+      });
+    // Memory stores answer synchronously: read them without a promise so routing stays synchronous.
+    const sync: boolean[] = [];
+    for (const d of list) {
+      let value: boolean | undefined;
+      d.limiter!.state()
+        .subscribe({ next: (s) => (value = free(s)), error: () => (value = true) })
+        .unsubscribe();
+      if (value === undefined) return Promise.all(list.map(read));
+      sync.push(value);
+    }
+    return sync;
+  };
+
   function route<T extends Chunk | ChatCompletion>(
     kind: 'stream' | 'complete',
     request: ChatRequest,
@@ -287,7 +308,18 @@ export function createRouter(config: RouterConfig): Router {
             coolingMin = Math.min(coolingMin, end);
             return false;
           });
-          order = orderDeployments(group.strategy, open, random);
+          const ordered = orderDeployments(group.strategy, open, random);
+          // Deployments out of rpm/tpm permits go last: they make the call wait, so they are used
+          // only when no other deployment can take it now (LiteLLM skips them the same way).
+          const limited = ordered.filter((d) => d.limiter);
+          if (limited.length === 0) {
+            order = ordered;
+            return;
+          }
+          return then(hasPermits(limited), (free) => {
+            const busy = new Set(limited.filter((_, i) => !free[i]));
+            order = [...ordered.filter((d) => !busy.has(d)), ...ordered.filter((d) => busy.has(d))];
+          });
         });
       };
 

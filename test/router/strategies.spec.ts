@@ -89,6 +89,24 @@ describe('routing strategies', () => {
     expect(a.deployments()[0].inFlight).toBe(0);
   });
 
+  it('prefers a deployment with rpm permits left over one that would make the call wait', async () => {
+    const router = createRouter({
+      groups: {
+        g: {
+          strategy: 'least-busy',
+          deployments: [{ model: 'mock/small', id: 'small', rpm: 1 }, { model: 'mock/big' }],
+        },
+      },
+    });
+    const served: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [r] = await lastValueFrom(router.complete(ask()).pipe(toArray()));
+      served.push(r.route.deployment);
+    }
+    // 'small' comes first in config order (least-busy ties), but after its one permit it goes last.
+    expect(served).toEqual(['small', 'mock/big', 'mock/big']);
+  });
+
   describe("'lowest-latency'", () => {
     let fast: MockServer;
     let slow: MockServer;
