@@ -317,6 +317,19 @@ describe('createRouter', () => {
     );
   });
 
+  it('attemptTimeouts gives each attempt its own limits, so a stalled deployment falls back', async () => {
+    failing.enqueue({ stall: 'before-headers' });
+    healthy.enqueue(ANSWER);
+    const attempts: RouterAttempt[] = [];
+    const chunks = await collect(twoServers({ attemptTimeouts: { firstChunk: 150 } }, attempts).stream(ask));
+    expect(text(chunks)).toBe(ANSWER);
+    expect(attempts.map((a) => [a.deployment, a.errorClass ?? null])).toEqual([
+      ['compat/primary', 'TimeoutError'],
+      ['compat/fallback', null],
+    ]);
+    await failing.waitForRequestClose(1); // the stalled request was aborted
+  });
+
   it('aborts the request in flight and reports a cancelled attempt when unsubscribed', async () => {
     failing.enqueue({ text: ANSWER, chunkSize: 1, chunkDelayMs: 20 });
     const attempts: RouterAttempt[] = [];
