@@ -28,7 +28,8 @@ One request per line, OpenAI batch-file style: {"custom_id": "t-1", "body": {"mo
   --router        a JSON router config (createRouter): body.model names a group
   --concurrency   requests in flight at once (default ${CLI_BATCH_DEFAULTS.concurrency})
   --retries       retries per request before the first byte (default ${CLI_BATCH_DEFAULTS.retries})
-  --out, -o       append results here as they finish; re-run with the same file to resume (default: stdout)
+  --out, -o       append results here as they finish; re-run with the same file to resume (lines with a
+                  result, failed ones included, are skipped) (default: stdout)
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
 stderr when it is a terminal. Exit code: 0 all succeeded, 1 some failed, 2 bad usage.`;
