@@ -32,3 +32,5 @@ export * from './retryBackoff';
 export * from './timeouts';
 export * from './mapConcurrent';
 export * from './rateLimit';
+export * from './trackUsage';
+export * from './budget';

@@ -297,3 +297,58 @@ export class ToolCallError extends LlmError {
     this.issues = init.issues ?? [];
   }
 }
+
+/**
+ * Every deployment a router could send the call to is cooling down (it failed too often, or a 429
+ * asked it to wait). Retryable: `retryAfterMs` says when the first one is back, so `retryBackoff`
+ * waits exactly that long.
+ */
+export class NoDeploymentAvailableError extends LlmError {
+  /** The model group that was called. */
+  readonly group: string;
+  /** When the first deployment is back (same clock as the router's scheduler, ms). */
+  readonly availableAt: number;
+  /** Milliseconds from now until then. */
+  readonly retryAfterMs: number;
+  constructor(group: string, availableAt: number, now: number, options: LlmErrorOptions = {}) {
+    const wait = Math.max(0, Math.ceil(availableAt - now));
+    super(
+      `Every deployment of "${group}" is cooling down; the first is back in ${wait} ms (at ${new Date(availableAt).toISOString()}). Retry then or add fallbacks.`,
+      { retryable: true, ...options },
+    );
+    this.group = group;
+    this.availableAt = availableAt;
+    this.retryAfterMs = wait;
+  }
+}
+
+/** `budget()` refused a call: the spend of the current window reached `maxCost`. Not retryable. */
+export class BudgetExceededError extends LlmError {
+  /** USD spent in the current window. */
+  readonly spent: number;
+  readonly maxCost: number;
+  /** When the window ends and the budget is available again (ms, scheduler clock). */
+  readonly resetsAt: number;
+  constructor(spent: number, maxCost: number, resetsAt: number, options: LlmErrorOptions = {}) {
+    super(
+      `Budget exceeded: $${spent.toFixed(6)} spent of $${maxCost} in this window; calls are refused until ${new Date(resetsAt).toISOString()}.`,
+      options,
+    );
+    this.spent = spent;
+    this.maxCost = maxCost;
+    this.resetsAt = resetsAt;
+  }
+}
+
+/**
+ * A shared store (Redis) could not be reached or answered wrongly. Retryable: the operation that
+ * raised it changed nothing it could not repeat (see the store's docs).
+ */
+export class StoreError extends LlmError {
+  /** Which store: `'rate-limit'`, `'cooldown'` or `'budget'`. */
+  readonly store: string;
+  constructor(store: string, message: string, options: LlmErrorOptions = {}) {
+    super(message, { retryable: true, ...options });
+    this.store = store;
+  }
+}

@@ -32,3 +32,7 @@ export { fetchSse, type FetchSseInit } from './serve/fetchSse';
 export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
+export { cost, findPrice, setPrice, clearPrices, type CostBreakdown } from './cost/cost';
+export { MODEL_PRICES, PRICES_CHECKED, type ModelPrice } from './cost/prices';
+export { createMemoryBudgetStore, type BudgetStore } from './cost/budgetStore';
+export * from './router';

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 import { runCli } from './run';
 
-runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then((code) => {
+const argv = process.argv.slice(2);
+const stop = new AbortController();
+// `rxllm batch`: the first Ctrl-C stops cleanly (results written so far stay; re-run to resume), a second one kills.
+if (argv[0] === 'batch') process.once('SIGINT', () => stop.abort());
+
+runCli(argv, { stdout: process.stdout, stderr: process.stderr, signal: stop.signal }).then((code) => {
   process.exitCode = code;
 });

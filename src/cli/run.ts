@@ -13,6 +13,8 @@ export interface CliIO {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
   env?: Record<string, string | undefined>;
+  /** Stops a long command (`rxllm batch`) as Ctrl-C does. */
+  signal?: AbortSignal;
 }
 
 /** The model used when `--model` is not given: the built-in mock, so the CLI runs with no key. */
@@ -25,10 +27,14 @@ Streams the reply to stdout; finish reason, usage and time to first chunk go to 
   --system, -s    system prompt
   --base-url, -u  base URL of an OpenAI-compatible server
   --max-tokens    max_tokens of the request
-API keys come from the provider's environment variable (OPENAI_API_KEY, ...).`;
+API keys come from the provider's environment variable (OPENAI_API_KEY, ...).
+
+       rxllm batch in.jsonl [--model M | --router config.json] [--concurrency 20] [--retries 3] [--out out.jsonl]
+Runs a JSONL batch file (OpenAI batch format), resumable with the same --out. rxllm batch --help for more.`;
 
 /** Runs the CLI; resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  if (argv[0] === 'batch') return (await import('./batch')).runBatchCommand(argv.slice(1), io, io.signal);
   let parsed;
   try {
     parsed = parseArgs({

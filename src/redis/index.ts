@@ -1,2 +1,9 @@
 // Barrel of rxllm/redis (issue 14): rate-limit, cooldown and budget stores on Redis. Loads ioredis only here.
-export {};
+export { REDIS_STORE_DEFAULTS, type RedisScriptClient, type RedisStoreOptions } from './client';
+export {
+  createRedisRateLimitStore,
+  encodeRateLimitState,
+  type RedisRateLimitStoreOptions,
+} from './rateLimitStore';
+export { createRedisCooldownStore } from './cooldownStore';
+export { createRedisBudgetStore } from './budgetStore';

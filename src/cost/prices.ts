@@ -1,0 +1,69 @@
+/**
+ * The price table shipped with rxllm: USD per million tokens for the common models of every
+ * built-in provider. Prices change; {@link PRICES_CHECKED} says when these were read, and
+ * `setPrice` adds or overrides entries without a release.
+ *
+ * Sources (read 2026-11-29): openai.com/api/pricing (GPT-5, GPT-4.1, GPT-4o, o-series),
+ * platform.claude.com/docs/en/about-claude/pricing (cache hits = "Cache hits and refreshes"),
+ * ai.google.dev/gemini-api/docs/pricing (prompts up to 200k tokens), groq.com/pricing,
+ * api-docs.deepseek.com/quick_start/pricing (deepseek-chat / deepseek-reasoner, V3.2 list prices).
+ */
+
+/** What one model costs, in USD per million tokens. */
+export interface ModelPrice {
+  /** Prompt tokens not served from a cache. */
+  input: number;
+  /** Prompt tokens served from the provider's prompt cache. @defaultValue `input` (no discount known) */
+  cachedInput?: number;
+  /** Completion tokens (visible output). */
+  output: number;
+  /** Reasoning/thinking tokens. Every built-in provider bills them as output. @defaultValue `output` */
+  reasoning?: number;
+}
+
+/** The date the shipped prices were read from the providers' public pages (ISO 8601). */
+export const PRICES_CHECKED = '2026-11-29';
+
+/**
+ * Shipped prices, keyed `provider/model` as in requests. Gemini prices are the tier for prompts of
+ * at most 200k tokens; Anthropic `cachedInput` is the cache-hit rate (cache writes are not in
+ * OpenAI-shaped usage and are billed at `input` here).
+ */
+export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
+  // OpenAI
+  'openai/gpt-5': { input: 1.25, cachedInput: 0.125, output: 10 },
+  'openai/gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2 },
+  'openai/gpt-5-nano': { input: 0.05, cachedInput: 0.005, output: 0.4 },
+  'openai/gpt-5.1': { input: 1.25, cachedInput: 0.125, output: 10 },
+  'openai/gpt-4.1': { input: 2, cachedInput: 0.5, output: 8 },
+  'openai/gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6 },
+  'openai/gpt-4.1-nano': { input: 0.1, cachedInput: 0.025, output: 0.4 },
+  'openai/gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10 },
+  'openai/gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6 },
+  'openai/o3': { input: 2, cachedInput: 0.5, output: 8 },
+  'openai/o3-mini': { input: 1.1, cachedInput: 0.55, output: 4.4 },
+  'openai/o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4 },
+  // Anthropic
+  'anthropic/claude-opus-4-5': { input: 5, cachedInput: 0.5, output: 25 },
+  'anthropic/claude-opus-4-1': { input: 15, cachedInput: 1.5, output: 75 },
+  'anthropic/claude-sonnet-4-5': { input: 3, cachedInput: 0.3, output: 15 },
+  'anthropic/claude-sonnet-4': { input: 3, cachedInput: 0.3, output: 15 },
+  'anthropic/claude-sonnet-5-5': { input: 2, cachedInput: 0.1, output: 10 },
+  'anthropic/claude-haiku-4-5': { input: 1, cachedInput: 0.1, output: 5 },
+  'anthropic/claude-haiku-5-5': { input: 0.1, cachedInput: 0.01, output: 0.5 },
+  'anthropic/claude-3-5-haiku': { input: 0.8, cachedInput: 0.08, output: 4 },
+  // Google Gemini
+  'gemini/gemini-2.5-pro': { input: 1.25, cachedInput: 0.125, output: 10 },
+  'gemini/gemini-2.5-flash': { input: 0.3, cachedInput: 0.03, output: 2.5 },
+  'gemini/gemini-2.5-flash-lite': { input: 0.1, cachedInput: 0.01, output: 0.4 },
+  'gemini/gemini-2.0-flash': { input: 0.1, cachedInput: 0.025, output: 0.4 },
+  // DeepSeek
+  'deepseek/deepseek-chat': { input: 0.28, cachedInput: 0.028, output: 0.42 },
+  'deepseek/deepseek-reasoner': { input: 0.28, cachedInput: 0.028, output: 0.42 },
+  // Groq
+  'groq/openai/gpt-oss-120b': { input: 0.15, cachedInput: 0.075, output: 0.6 },
+  'groq/openai/gpt-oss-20b': { input: 0.075, cachedInput: 0.0375, output: 0.3 },
+  'groq/llama-3.3-70b-versatile': { input: 0.59, output: 0.79 },
+  'groq/llama-3.1-8b-instant': { input: 0.05, output: 0.08 },
+  'groq/qwen/qwen3-32b': { input: 0.29, output: 0.59 },
+};

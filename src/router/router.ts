@@ -1,0 +1,503 @@
+/**
+ * `createRouter`: model groups of deployments behind one client, with fallbacks that know whether a
+ * stream has started, cooldowns, and per-deployment rate limits (LiteLLM's Router, for streams).
+ */
+import { asyncScheduler, Observable, Subscription, type OperatorFunction } from 'rxjs';
+import { ChunkAccumulator, withPartial } from '../../operators/accumulateChunks';
+import { rateLimit } from '../../operators/rateLimit';
+import { timeouts } from '../../operators/timeouts';
+import { estimateRequestTokens } from '../batch';
+import type { ChatCompletion, Chunk } from '../chunk';
+import { createClient } from '../client';
+import { ConfigurationError, NoDeploymentAvailableError, RateLimitError } from '../errors';
+import { consoleLogger } from '../logger';
+import { mergeOptions, type CallOptions, type ResponseMeta } from '../options';
+import { createRateLimiter, type RateLimiter } from '../rateLimit/limiter';
+import type { MaybePromise } from '../rateLimit/store';
+import { ModelNameSchema, type ChatMessage, type ChatRequest } from '../request';
+import { classifyFailure, type FailureKind } from './classify';
+import {
+  ROUTER_DEFAULTS,
+  type AfterFirstChunk,
+  type DeploymentConfig,
+  type GroupConfig,
+  type RouterAttempt,
+  type RouterConfig,
+  type RoutingStrategy,
+} from './config';
+import { createMemoryCooldownStore, type CooldownPolicy } from './cooldown';
+import type { RoutedChunk, RoutedCompletion, RouteInfo } from './route';
+import { orderDeployments, type DeploymentState } from './strategies';
+
+/** A deployment as the router runs it. */
+interface Deployment extends DeploymentState {
+  readonly group: string;
+  readonly model: string;
+  readonly options: CallOptions;
+  readonly limiter: RateLimiter | undefined;
+}
+
+interface Group {
+  readonly name: string;
+  readonly strategy: RoutingStrategy;
+  readonly deployments: Deployment[];
+}
+
+/** What a deployment looks like from outside: for dashboards and tests. */
+export interface DeploymentStatus {
+  id: string;
+  group: string;
+  model: string;
+  inFlight: number;
+  latencyMs: number | undefined;
+}
+
+/** A client (`stream`, `complete`) that routes `model: '<group>'` to the group's deployments. */
+export interface Router {
+  stream(
+    request: ChatRequest | (Omit<ChatRequest, 'model'> & { model: string }),
+    options?: CallOptions,
+  ): Observable<RoutedChunk>;
+  complete(
+    request: ChatRequest | (Omit<ChatRequest, 'model'> & { model: string }),
+    options?: CallOptions,
+  ): Observable<RoutedCompletion>;
+  /** Every deployment with its calls in flight and measured latency. */
+  deployments(): DeploymentStatus[];
+}
+
+const STRATEGIES: readonly RoutingStrategy[] = ['shuffle', 'least-busy', 'lowest-latency'];
+const MODES: readonly AfterFirstChunk[] = ['error', 'restart', 'continue'];
+
+function then<A, B>(value: MaybePromise<A>, fn: (a: A) => MaybePromise<B>): MaybePromise<B> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
+}
+
+function checkLists(name: string, lists: Record<string, string[]> | undefined, groups: Set<string>): void {
+  for (const [from, to] of Object.entries(lists ?? {})) {
+    if (!groups.has(from)) throw new TypeError(`createRouter: ${name} names unknown group "${from}".`);
+    if (!Array.isArray(to))
+      throw new TypeError(`createRouter: ${name}["${from}"] must be an array of groups.`);
+    for (const g of to)
+      if (!groups.has(g)) throw new TypeError(`createRouter: ${name}["${from}"] names unknown group "${g}".`);
+  }
+}
+
+/**
+ * Creates a router: a client whose `stream` and `complete` take a group name as `model` and send
+ * the call to one of the group's deployments, ordered by the group's strategy (default
+ * `'shuffle'`), skipping deployments that are cooling down.
+ *
+ * - Before the first chunk a failed deployment is replaced by the next one (the rest of the group,
+ *   then the fallback groups of the error's kind) and the subscriber sees nothing of it.
+ * - After the first chunk, `afterFirstChunk` decides: `'error'` (default; `error.partial`),
+ *   `'restart'` (a reset chunk, then the next deployment from scratch) or `'continue'` (the text so
+ *   far is sent as an assistant prefix; only the rest is streamed). Text is never duplicated.
+ * - Every chunk and result carries `route` (group, deployment, model, attempt); `onAttempt` reports
+ *   each attempt. When every deployment is cooling the call fails with `NoDeploymentAvailableError`
+ *   (retryable, `retryAfterMs` = when the first is back).
+ * - A `model` that is not a group but a `provider/model` is sent as is (still with `route`).
+ *
+ * @example
+ * import { createRouter } from 'rxllm';
+ * const router = createRouter({
+ *   groups: {
+ *     fast: [{ model: 'mock/primary', weight: 3 }, { model: 'mock/secondary' }],
+ *     strong: [{ model: 'mock/strong' }],
+ *   },
+ *   fallbacks: { fast: ['strong'] },
+ *   afterFirstChunk: 'restart',
+ *   onAttempt: (a) => console.log(a.deployment, a.outcome, a.errorClass ?? ''),
+ * });
+ * router.stream({ model: 'fast', messages: [{ role: 'user', content: 'Hi' }] })
+ *   .subscribe((chunk) => console.log(chunk.route.deployment, chunk.choices[0]?.delta.content ?? ''));
+ */
+export function createRouter(config: RouterConfig): Router {
+  if (config === null || typeof config !== 'object' || !config.groups || typeof config.groups !== 'object') {
+    throw new TypeError('createRouter: config.groups must map group names to deployments.');
+  }
+  const {
+    strategy: defaultStrategy = ROUTER_DEFAULTS.strategy,
+    afterFirstChunk = ROUTER_DEFAULTS.afterFirstChunk,
+    cooldown = ROUTER_DEFAULTS.cooldown,
+    cooldownStore = createMemoryCooldownStore(),
+    maxRetryAfterMs = ROUTER_DEFAULTS.maxRetryAfterMs,
+    latencyAlpha = ROUTER_DEFAULTS.latencyAlpha,
+    random = Math.random,
+    logger = consoleLogger,
+    scheduler = asyncScheduler,
+    attemptTimeouts = false,
+    onAttempt,
+    rateLimitStore,
+  } = config;
+  if (!STRATEGIES.includes(defaultStrategy))
+    throw new TypeError(
+      `createRouter: strategy must be one of ${STRATEGIES.join(', ')}, got ${String(defaultStrategy)}.`,
+    );
+  if (!MODES.includes(afterFirstChunk))
+    throw new TypeError(
+      `createRouter: afterFirstChunk must be one of ${MODES.join(', ')}, got ${String(afterFirstChunk)}.`,
+    );
+  if (!(latencyAlpha > 0 && latencyAlpha <= 1))
+    throw new TypeError('createRouter: latencyAlpha must be in (0, 1].');
+  if (!(maxRetryAfterMs >= 0)) throw new TypeError('createRouter: maxRetryAfterMs must be a number >= 0.');
+  const policy: CooldownPolicy | undefined =
+    cooldown === false ? undefined : { ...ROUTER_DEFAULTS.cooldown, ...cooldown };
+  if (policy) {
+    for (const [k, v] of Object.entries(policy))
+      if (typeof v !== 'number' || !(v >= 0))
+        throw new TypeError(`createRouter: cooldown.${k} must be a number >= 0.`);
+    if (policy.allowedFails < 1) throw new TypeError('createRouter: cooldown.allowedFails must be >= 1.');
+  }
+  if (attemptTimeouts !== false) timeouts(attemptTimeouts); // validates now (TypeError at creation)
+
+  const usedIds = new Map<string, number>();
+  const uniqueId = (wanted: string): string => {
+    const n = (usedIds.get(wanted) ?? 0) + 1;
+    usedIds.set(wanted, n);
+    return n === 1 ? wanted : `${wanted}#${n}`;
+  };
+  const makeDeployment = (group: string, d: DeploymentConfig, index: number): Deployment => {
+    if (!d || typeof d.model !== 'string' || !ModelNameSchema.safeParse(d.model).success) {
+      throw new TypeError(
+        `createRouter: group "${group}" deployment ${index}: model must be "provider/model".`,
+      );
+    }
+    const weight = d.weight ?? 1;
+    if (typeof weight !== 'number' || !(weight > 0))
+      throw new TypeError(`createRouter: group "${group}" deployment ${index}: weight must be a number > 0.`);
+    const id = d.id ?? uniqueId(d.model);
+    if (d.id !== undefined) {
+      if (usedIds.has(d.id)) throw new TypeError(`createRouter: deployment id "${d.id}" is used twice.`);
+      usedIds.set(d.id, 1);
+    }
+    const limited = (d.rpm ?? Infinity) !== Infinity || (d.tpm ?? Infinity) !== Infinity;
+    const limiter = limited
+      ? createRateLimiter({
+          requestsPerMinute: d.rpm,
+          tokensPerMinute: d.tpm,
+          store: rateLimitStore,
+          key: `deployment:${id}`,
+          scheduler,
+        })
+      : undefined;
+    return {
+      id,
+      index,
+      weight,
+      group,
+      model: d.model,
+      options: d.options ?? {},
+      limiter,
+      inFlight: 0,
+      latencyMs: undefined,
+    };
+  };
+
+  const groups = new Map<string, Group>();
+  for (const [name, value] of Object.entries(config.groups)) {
+    const g: GroupConfig = Array.isArray(value) ? { deployments: value } : value;
+    if (!g || !Array.isArray(g.deployments) || g.deployments.length === 0)
+      throw new TypeError(`createRouter: group "${name}" needs at least one deployment.`);
+    const strategy = g.strategy ?? defaultStrategy;
+    if (!STRATEGIES.includes(strategy))
+      throw new TypeError(`createRouter: group "${name}" has an unknown strategy ${String(strategy)}.`);
+    groups.set(name, {
+      name,
+      strategy,
+      deployments: g.deployments.map((d, i) => makeDeployment(name, d, i)),
+    });
+  }
+  const names = new Set(groups.keys());
+  checkLists('fallbacks', config.fallbacks, names);
+  checkLists('contextWindowFallbacks', config.contextWindowFallbacks, names);
+  checkLists('contentPolicyFallbacks', config.contentPolicyFallbacks, names);
+  const adHoc = new Map<string, Group>();
+  const groupOf = (model: string): Group => {
+    const known = groups.get(model) ?? adHoc.get(model);
+    if (known) return known;
+    if (!ModelNameSchema.safeParse(model).success) {
+      throw new ConfigurationError(
+        `Unknown model group "${model}". Groups: ${[...names].join(', ')} (or pass a "provider/model").`,
+      );
+    }
+    const g: Group = {
+      name: model,
+      strategy: defaultStrategy,
+      deployments: [makeDeployment(model, { model }, 0)],
+    };
+    adHoc.set(model, g);
+    return g;
+  };
+
+  const client = createClient(config.options ?? {});
+  const safe = (what: string, fn: () => unknown): void => {
+    try {
+      const out = fn();
+      if (out instanceof Promise)
+        out.catch((e: unknown) => logger.warn(`router: ${what} failed: ${String(e)}`));
+    } catch (e) {
+      logger.warn(`router: ${what} failed: ${String(e)}`);
+    }
+  };
+
+  /** Whether each limiter has a request permit now (and a token budget left); a store failure counts as yes. */
+  const hasPermits = (list: Deployment[]): MaybePromise<boolean[]> => {
+    const free = (s: { requests: number; tokens: number; pausedUntil: number }) =>
+      s.requests >= 1 && s.tokens > 0 && s.pausedUntil <= scheduler.now();
+    const read = (d: Deployment) =>
+      new Promise<boolean>((resolve) => {
+        d.limiter!.state().subscribe({ next: (s) => resolve(free(s)), error: () => resolve(true) });
+      });
+    // Memory stores answer synchronously: read them without a promise so routing stays synchronous.
+    const sync: boolean[] = [];
+    for (const d of list) {
+      let value: boolean | undefined;
+      d.limiter!.state()
+        .subscribe({ next: (s) => (value = free(s)), error: () => (value = true) })
+        .unsubscribe();
+      if (value === undefined) return Promise.all(list.map(read));
+      sync.push(value);
+    }
+    return sync;
+  };
+
+  function route<T extends Chunk | ChatCompletion>(
+    kind: 'stream' | 'complete',
+    request: ChatRequest,
+    callOptions: CallOptions = {},
+  ): Observable<T & { route: RouteInfo }> {
+    return new Observable<T & { route: RouteInfo }>((subscriber) => {
+      const origin = groupOf(String(request?.model));
+      const lists: Record<'retryable' | 'contextWindow' | 'contentPolicy', string[]> = {
+        retryable: [...(config.fallbacks?.[origin.name] ?? [])],
+        contextWindow: [...(config.contextWindowFallbacks?.[origin.name] ?? [])],
+        contentPolicy: [...(config.contentPolicyFallbacks?.[origin.name] ?? [])],
+      };
+      const visited = new Set<string>();
+      let order: Deployment[] = [];
+      let attempt = 0;
+      let coolingMin = Infinity;
+      let lastError: unknown;
+      let prefix: string | undefined;
+      const delivered = new ChunkAccumulator();
+      const running = new Subscription();
+      subscriber.add(running);
+
+      /** Enters a group: its deployments not cooling, in strategy order. */
+      const enter = (group: Group): MaybePromise<void> => {
+        visited.add(group.name);
+        const ids = group.deployments.map((d) => d.id);
+        let cooling: MaybePromise<Record<string, number>> = {};
+        if (policy) {
+          try {
+            cooling = cooldownStore.coolingUntil(ids, scheduler.now());
+          } catch (e) {
+            logger.warn(`router: reading cooldowns failed, ignoring them: ${String(e)}`);
+          }
+          if (cooling instanceof Promise)
+            cooling = cooling.catch((e: unknown) => {
+              logger.warn(`router: reading cooldowns failed, ignoring them: ${String(e)}`);
+              return {};
+            });
+        }
+        return then(cooling, (until) => {
+          const open = group.deployments.filter((d) => {
+            const end = until[d.id];
+            if (end === undefined) return true;
+            coolingMin = Math.min(coolingMin, end);
+            return false;
+          });
+          const ordered = orderDeployments(group.strategy, open, random);
+          // Deployments out of rpm/tpm permits go last: they make the call wait, so they are used
+          // only when no other deployment can take it now (LiteLLM skips them the same way).
+          const limited = ordered.filter((d) => d.limiter);
+          if (limited.length === 0) {
+            order = ordered;
+            return;
+          }
+          return then(hasPermits(limited), (free) => {
+            const busy = new Set(limited.filter((_, i) => !free[i]));
+            order = [...ordered.filter((d) => !busy.has(d)), ...ordered.filter((d) => busy.has(d))];
+          });
+        });
+      };
+
+      /** The next deployment for a failure of `kind` (or the first one), `undefined` when none is left. */
+      const pick = (kind: FailureKind | 'start'): MaybePromise<Deployment | undefined> => {
+        if (kind === 'start') return then(enter(origin), () => pick('retryable'));
+        if ((kind === 'retryable' || kind === 'rateLimit') && order.length) return order.shift();
+        const list = kind === 'contextWindow' || kind === 'contentPolicy' ? lists[kind] : lists.retryable;
+        let next: string | undefined;
+        while ((next = list.shift()) !== undefined && visited.has(next));
+        if (next === undefined) return undefined;
+        // The group's first open deployment; a group that is all cooling passes to the next of the list.
+        return then(enter(groups.get(next)!), () => (order.length ? order.shift() : pick(kind)));
+      };
+
+      const fail = (error: unknown): void => {
+        subscriber.error(withPartial(error, delivered));
+      };
+      const giveUp = (): void => {
+        if (attempt === 0 && coolingMin !== Infinity) {
+          fail(new NoDeploymentAvailableError(origin.name, coolingMin, scheduler.now()));
+        } else fail(lastError);
+      };
+
+      const choose = (kind: FailureKind | 'start'): void => {
+        let picked: MaybePromise<Deployment | undefined>;
+        try {
+          picked = pick(kind);
+        } catch (e) {
+          return fail(e);
+        }
+        const go = (d: Deployment | undefined) => {
+          if (subscriber.closed) return;
+          if (d) start(d);
+          else giveUp();
+        };
+        if (picked instanceof Promise) picked.then(go, fail);
+        else go(picked);
+      };
+
+      const start = (d: Deployment): void => {
+        attempt++;
+        const info: RouteInfo = { group: d.group, deployment: d.id, model: d.model, attempt };
+        let req: ChatRequest = { ...request, model: d.model };
+        if (prefix !== undefined && prefix !== '') {
+          // 'continue': the answer so far goes back as the assistant's own words, to be continued.
+          req = {
+            ...req,
+            messages: [...request.messages, { role: 'assistant', content: prefix } as ChatMessage],
+          };
+        }
+        const opts = mergeOptions(callOptions, d.options);
+        if (d.limiter) {
+          const limiter = d.limiter;
+          const user = opts.onResponse;
+          opts.onResponse = (meta: ResponseMeta) => {
+            limiter.onResponse(meta);
+            user?.(meta);
+          };
+        }
+        let call: Observable<Chunk | ChatCompletion> =
+          kind === 'stream' ? client.stream(req, opts) : client.complete(req, opts);
+        if (attemptTimeouts !== false)
+          call = call.pipe(timeouts(attemptTimeouts) as OperatorFunction<any, any>);
+        if (d.limiter)
+          call = call.pipe(rateLimit(d.limiter, { estimateTokens: () => estimateRequestTokens(req) }));
+
+        const startedAt = scheduler.now();
+        let firstChunkMs: number | undefined;
+        let count = 0;
+        let ended = false;
+        d.inFlight++;
+        const end = (outcome: RouterAttempt['outcome'], error?: unknown, failure?: FailureKind): void => {
+          if (ended) return;
+          ended = true;
+          d.inFlight--;
+          if (!onAttempt) return;
+          const report: RouterAttempt = {
+            requested: origin.name,
+            group: d.group,
+            deployment: d.id,
+            model: d.model,
+            attempt: info.attempt,
+            outcome,
+            startedAt,
+            durationMs: scheduler.now() - startedAt,
+            chunks: count,
+          };
+          if (firstChunkMs !== undefined) report.firstChunkMs = firstChunkMs;
+          if (outcome === 'error') {
+            report.error = error;
+            report.errorClass = error instanceof Error ? error.constructor.name : typeof error;
+            report.kind = failure;
+          }
+          safe('onAttempt', () => onAttempt(report));
+        };
+
+        let inner: Subscription | undefined;
+        // eslint-disable-next-line prefer-const -- a synchronous error runs before the assignment
+        inner = call.subscribe({
+          next: (value) => {
+            if (count++ === 0) {
+              firstChunkMs = scheduler.now() - startedAt;
+              d.latencyMs =
+                d.latencyMs === undefined
+                  ? firstChunkMs
+                  : d.latencyMs + latencyAlpha * (firstChunkMs - d.latencyMs);
+            }
+            if (kind === 'stream') delivered.push(value as Chunk);
+            subscriber.next({ ...(value as T), route: info });
+          },
+          complete: () => {
+            end('success');
+            subscriber.complete();
+          },
+          error: (error: unknown) => {
+            const failure = classifyFailure(error);
+            end('error', error, failure);
+            if (inner) running.remove(inner);
+            lastError = error;
+            if (policy && failure !== 'fatal' && failure !== 'contextWindow' && failure !== 'contentPolicy') {
+              const now = scheduler.now();
+              const wait = (error as RateLimitError).retryAfterMs;
+              if (error instanceof RateLimitError && typeof wait === 'number' && wait > 0) {
+                safe('cooldown', () => cooldownStore.coolUntil(d.id, now + Math.min(wait, maxRetryAfterMs)));
+              } else {
+                safe('cooldown', () => cooldownStore.recordFailure(d.id, now, policy));
+              }
+            }
+            if (failure === 'fatal') return fail(error);
+            if (count > 0 && kind === 'stream') {
+              if (afterFirstChunk === 'error') return fail(error);
+              if (afterFirstChunk === 'restart') {
+                const reason = error instanceof Error ? error.message : String(error);
+                const last = delivered.snapshot();
+                const reset: Chunk = {
+                  id: last.id,
+                  object: 'chat.completion.chunk',
+                  created: last.created,
+                  model: last.model,
+                  choices: [],
+                  reset: { attempt, reason },
+                };
+                delivered.push(reset);
+                prefix = undefined;
+                subscriber.next({ ...(reset as T), route: info });
+              } else {
+                const sofar = delivered.snapshot();
+                const only = sofar.choices.length === 1 ? sofar.choices[0] : undefined;
+                if (!only || only.message.tool_calls?.length) return fail(error);
+                prefix = only.message.content ?? '';
+              }
+            }
+            choose(failure);
+          },
+        });
+        if (!inner.closed) {
+          running.add(inner);
+          running.add(() => end('cancelled'));
+        }
+      };
+
+      choose('start');
+    });
+  }
+
+  return {
+    stream: (request, options) => route<Chunk>('stream', request as ChatRequest, options),
+    complete: (request, options) => route<ChatCompletion>('complete', request as ChatRequest, options),
+    deployments: () =>
+      [...groups.values(), ...adHoc.values()].flatMap((g) =>
+        g.deployments.map((d) => ({
+          id: d.id,
+          group: d.group,
+          model: d.model,
+          inFlight: d.inFlight,
+          latencyMs: d.latencyMs,
+        })),
+      ),
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * rxllm/redis against a real redis-server started by the tests on a free port: two worker
+ * PROCESSES sharing one 60 rpm limit never exceed it together; a cooldown set by one process is
+ * honoured by another; the stores survive a Redis restart mid-run with a clear error and no lost
+ * permits; the Lua scripts are atomic under concurrent callers.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { createRateLimiter, StoreError } from 'rxllm';
+import {
+  createRedisBudgetStore,
+  createRedisCooldownStore,
+  createRedisRateLimitStore,
+  REDIS_STORE_DEFAULTS,
+} from 'rxllm/redis';
+import { createMockServer } from 'rxllm/testing';
+import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+
+const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+function worker(args: string[]): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [join(__dirname, 'worker.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`worker ${args[0]} exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch {
+        reject(new Error(`worker ${args[0]} printed no JSON: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+const run = redisAvailable() ? describe : describe.skip;
+
+run('rxllm/redis stores on a real redis-server', () => {
+  jest.setTimeout(60_000);
+  let server: RedisProcess;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined); // reconnect noise while the restart test stops the server
+    await redis.ping();
+  });
+  afterAll(async () => {
+    if (redis) {
+      const ended = new Promise((resolve) => redis.once('end', resolve));
+      await redis.quit();
+      await ended; // the socket is closed, not just asked to close
+    }
+    await server?.destroy();
+  });
+
+  it('documents its defaults and rejects a missing client', () => {
+    expect(REDIS_STORE_DEFAULTS).toEqual({ prefix: 'rxllm:', retryMs: 2000 });
+    expect(() => createRedisRateLimitStore({} as never)).toThrow(TypeError);
+  });
+
+  it('two worker processes sharing a 60 rpm limit never exceed it together', async () => {
+    const startAt = Date.now() + 2500; // both processes loaded before the start line
+    const durationMs = 3000;
+    const args = ['acquire', String(server.port), 'shared-60', '60', String(startAt), String(durationMs)];
+    const [a, b] = await Promise.all([worker(args), worker(args)]);
+    const grants: number[] = [...a.grants, ...b.grants].sort((x, y) => x - y);
+    // A token bucket of one minute's budget (60) refilled at 1 per second: by time t after the
+    // start at most 60 + t/1000 permits, for every t. Without sharing it would be 120+ at once.
+    grants.forEach((at, i) => {
+      const allowed = 60 + Math.max(0, at - startAt) / 1000 + 1; // +1: the fractional permit in the bucket
+      expect(i + 1).toBeLessThanOrEqual(allowed);
+    });
+    expect(grants.length).toBeGreaterThanOrEqual(60);
+    expect(grants.length).toBeLessThanOrEqual(60 + durationMs / 1000 + 1);
+    // Each process alone would take its own 60 at once: the combined bound proves they shared one
+    // bucket. (Which process wins a permit is a race, so neither share is asserted.)
+    expect(Array.isArray(a.grants) && Array.isArray(b.grants)).toBe(true);
+  });
+
+  it('a cooldown set by one process is honoured by the other', async () => {
+    const failing = await createMockServer({
+      defaultScript: { status: 429, headers: { 'retry-after': '30' } },
+    });
+    const healthy = await createMockServer({ defaultScript: 'fine' });
+    try {
+      const first = await worker(['route', String(server.port), failing.url, healthy.url]);
+      expect(first.attempts.map((x: any) => [x.deployment, x.outcome, x.errorClass ?? null])).toEqual([
+        ['primary', 'error', 'RateLimitError'],
+        ['backup', 'success', null],
+      ]);
+      const second = await worker(['route', String(server.port), failing.url, healthy.url]);
+      expect(second.served).toBe('backup');
+      expect(second.attempts.map((x: any) => x.deployment)).toEqual(['backup']);
+      expect(failing.stats.requests).toBe(1);
+      const until = Number(await redis.get('rxllm:cooldown:until:primary'));
+      expect(until).toBeGreaterThan(Date.now() + 25_000);
+    } finally {
+      await failing.close();
+      await healthy.close();
+    }
+  });
+
+  it('cooldown failures are counted atomically across concurrent callers', async () => {
+    const store = createRedisCooldownStore(redis, { prefix: 'atomic:' });
+    const policy = { allowedFails: 5, windowMs: 60_000, cooldownMs: 1000 };
+    const ends = await Promise.all(Array.from({ length: 5 }, () => store.recordFailure('d', 1_000, policy)));
+    // Exactly one of the five concurrent failures started the cooldown.
+    expect(ends.filter((e) => e > 0)).toEqual([2_000]);
+    expect(await store.coolingUntil(['d', 'other'], 1_500)).toEqual({ d: 2_000 });
+    await store.coolUntil('d', 5_000);
+    await store.coolUntil('d', 3_000); // an earlier end never shortens a cooldown
+    expect(await store.coolingUntil(['d'], 1_500)).toEqual({ d: 5_000 });
+  });
+
+  it('the budget store adds atomically and keeps windows apart', async () => {
+    const store = createRedisBudgetStore(redis, { prefix: 'budget-test:' });
+    await Promise.all(Array.from({ length: 20 }, () => store.add('team', 0, 0.05, 60_000)));
+    expect(await store.spent('team', 0)).toBeCloseTo(1, 10);
+    expect(await store.spent('team', 60_000)).toBe(0);
+  });
+
+  it('concurrent limiters in one process never take the same permit twice (compare-and-set)', async () => {
+    const store = createRedisRateLimitStore(redis, { prefix: 'cas:' });
+    const limiters = Array.from({ length: 4 }, () =>
+      createRateLimiter({ requestsPerMinute: 10, store, key: 'k' }),
+    );
+    const started = Date.now();
+    let granted = 0;
+    const subs = limiters.flatMap((l) =>
+      Array.from({ length: 5 }, () => l.acquire().subscribe(() => granted++)),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    subs.forEach((sub) => sub.unsubscribe()); // the 10 still waiting give up, taking nothing
+    // 10 in the bucket plus 1 refilled every 6 s: at most 10 (+1 if 6 s passed) in 1.5 s.
+    expect(granted).toBe(10 + Math.floor((Date.now() - started) / 6000));
+  });
+
+  it('a write whose reply was lost is retried without taking a second permit', async () => {
+    let drop = 1;
+    // Runs every command on the real server, but loses the first reply of a write, as a restart would.
+    const lossy = {
+      evalsha: async (sha: string, n: number, ...args: (string | number)[]) => {
+        const reply = await redis.evalsha(sha, n, ...args);
+        if (args.length > 2 && drop-- > 0) throw new Error('Connection is closed.');
+        return reply;
+      },
+      eval: (script: string, n: number, ...args: (string | number)[]) => redis.eval(script, n, ...args),
+    };
+    const limiter = createRateLimiter({
+      requestsPerMinute: 60,
+      store: createRedisRateLimitStore(lossy, { prefix: 'lossy:' }),
+      key: 'k',
+    });
+    await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
+    expect(drop).toBe(-1); // the reply was dropped once, the write retried once
+    const state = await lastValueFrom(limiter.state());
+    expect(Math.floor(state.requests)).toBe(59);
+  });
+
+  it('survives a Redis restart mid-run: a clear error while down, no permit lost or granted twice', async () => {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: server.port,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: () => 50,
+    });
+    client.on('error', () => undefined); // reconnect noise while the server is down
+    await new Promise((resolve) => client.once('ready', resolve));
+    try {
+      const store = createRedisRateLimitStore(client, { prefix: 'restart:', retryMs: 300 });
+      const limiter = createRateLimiter({ requestsPerMinute: 60, store, key: 'k' });
+      for (let i = 0; i < 10; i++) await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
+      const before = await lastValueFrom(limiter.state());
+      expect(Math.floor(before.requests)).toBe(50);
+
+      await server.stop();
+      const error = await lastValueFrom(limiter.acquire(), { defaultValue: undefined }).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.retryable).toBe(true);
+      expect(error.store).toBe('rate-limit');
+      expect(error.message).toMatch(/Redis unreachable for 300 ms.*Nothing was changed/);
+
+      await server.start();
+      for (let i = 0; i < 100 && client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
+      const after = await lastValueFrom(limiter.state());
+      // The 10 permits taken before the restart are still taken (the AOF kept the state), and the
+      // failed call took none: exactly what was there plus the refill (1 per second) since.
+      expect(after.requests).toBeCloseTo(before.requests + (after.updatedAt - before.updatedAt) / 1000, 6);
+      expect(after.requests).toBeLessThan(60);
+      await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
+      expect(Math.floor((await lastValueFrom(limiter.state())).requests)).toBeLessThanOrEqual(
+        Math.floor(after.requests),
+      );
+    } finally {
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      client.disconnect();
+      await ended;
+    }
+    // The shared client of the other tests reconnects too.
+    for (let i = 0; i < 100 && redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
+  });
+});
