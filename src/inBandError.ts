@@ -4,6 +4,7 @@
  * Shared by every provider and by `fetchSse`, so one table decides what is retryable.
  */
 import { ApiError } from './errors';
+import { redactAndCut } from './redact';
 
 const IN_BAND_STATUS: Record<string, number> = {
   overloaded_error: 529,
@@ -34,6 +35,6 @@ export function inBandError(value: { error: any }): ApiError {
     status,
     body: value,
     code: type || undefined,
-    message: `The provider sent an error inside the stream (${type || status}): ${message.slice(0, 300)}`,
+    message: `The provider sent an error inside the stream (${redactAndCut(type, 100) || status}): ${redactAndCut(message, 300)}`,
   });
 }
