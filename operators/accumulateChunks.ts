@@ -9,7 +9,8 @@ import type {
   ToolCallDelta,
   Usage,
 } from '../src/chunk';
-import { LlmError } from '../src/errors';
+import { LlmError, StreamParseError } from '../src/errors';
+import { MAX_CHOICES } from '../src/request';
 
 export interface AccumulateChunksConfig {
   /**
@@ -171,13 +172,39 @@ export class ChunkAccumulator {
     if (chunk.usage != null) this.usage = chunk.usage;
     for (const choice of chunk.choices) {
       let state = this.choices.get(choice.index);
-      if (!state) {
-        state = new ChoiceState(choice.index);
-        this.choices.set(choice.index, state);
-        this.ordered = [...this.choices.values()].sort((a, b) => a.index - b.index);
-      }
+      if (!state) state = this.open(choice.index);
       state.add(choice);
     }
+  }
+
+  /**
+   * A new choice, kept in index order: appended when it comes after the last one (the usual case,
+   * O(1)), else inserted at its binary-searched place. Indexes are bounded by `MAX_CHOICES`, so a
+   * hostile stream cannot make this state grow without bound.
+   */
+  private open(index: number): ChoiceState {
+    if (!Number.isInteger(index) || index < 0 || index >= MAX_CHOICES) {
+      throw new StreamParseError(
+        'invalid-event',
+        `A chunk has choice index ${String(index).slice(0, 20)}; choice indexes are integers from 0 to ${MAX_CHOICES - 1} (MAX_CHOICES).`,
+      );
+    }
+    const state = new ChoiceState(index);
+    this.choices.set(index, state);
+    const ordered = this.ordered;
+    if (ordered.length === 0 || ordered[ordered.length - 1].index < index) {
+      ordered.push(state);
+    } else {
+      let lo = 0;
+      let hi = ordered.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ordered[mid].index < index) lo = mid + 1;
+        else hi = mid;
+      }
+      ordered.splice(lo, 0, state);
+    }
+    return state;
   }
 
   snapshot(): ChatCompletion {
@@ -243,7 +270,9 @@ export function withPartial(error: unknown, acc: ChunkAccumulator): unknown {
  * `finish_reason`, plus `id`, `model`, `created`, `usage`.
  *
  * Rules:
- * - Choices are merged by `index` (n > 1, interleaved chunks included), output sorted by index.
+ * - Choices are merged by `index` (n > 1, interleaved chunks included), output sorted by index;
+ *   linear in the number of choices. An index that is not an integer from 0 to `MAX_CHOICES - 1`
+ *   (127) ends the stream with a `StreamParseError` (with `partial`).
  * - `content`/`refusal`/`reasoning` are `null` when no such delta was received.
  * - Tool calls are keyed by (choice, `index`); the first non-empty `name` wins (a later `name: ""`
  *   never clobbers it); argument fragments are concatenated; a fragment without `index` is matched by

@@ -4,6 +4,9 @@
  */
 import type { Dispatcher } from 'undici';
 import { ReusePool } from './pool';
+import { proxyRouter, type ProxyOptions } from './proxy';
+
+export type { ProxyOptions } from './proxy';
 
 export interface AgentOptions {
   /** Most sockets per origin; `undefined` = no cap (the concurrency operators cap in-flight calls). @defaultValue undefined */
@@ -14,6 +17,13 @@ export interface AgentOptions {
   keepAliveMaxTimeout?: number;
   /** TCP + TLS connect timeout in ms. @defaultValue 10_000 */
   connectTimeout?: number;
+  /**
+   * Proxies: `false` connects directly whatever the environment; an object overrides the
+   * environment field by field. By default `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` (lower-case
+   * first) are honoured as undici's `EnvHttpProxyAgent` does, read when the agent is created
+   * (`NO_PROXY` again whenever it changes). @defaultValue undefined (the environment)
+   */
+  proxy?: ProxyOptions | false;
 }
 
 /** Defaults of the shared agent. */
@@ -29,13 +39,17 @@ export const AGENT_DEFAULTS = {
  * as a request ends (see `ReusePool` for why not undici's `Agent`).
  */
 export function createAgent(options: AgentOptions = {}): ReusePool {
-  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout } = {
+  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout, proxy } = {
     ...AGENT_DEFAULTS,
     ...options,
   };
+  const router = proxyRouter(proxy, connectTimeout);
+  // undici: a connect timeout of 0 is "none" (`Infinity` is rxllm's spelling of it).
+  const timeout = connectTimeout >= 2_147_483_647 ? 0 : connectTimeout;
   return new ReusePool({
     connections,
-    clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout: connectTimeout } },
+    clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout } },
+    connectorFor: router && ((origin) => router.connectorFor(origin)),
   });
 }
 
