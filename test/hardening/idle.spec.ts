@@ -1,0 +1,82 @@
+/**
+ * The transport's default idle limit: only stream values reset it, so a server that sends nothing
+ * but keep-alive comments (or pings) cannot hold a bare stream() forever.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { stream, TimeoutError, TRANSPORT_TIMEOUT_DEFAULTS } from '../../src';
+import { anthropicProvider, registerProvider } from '../../src';
+import { resolveLimits } from '../../src/transport/limits';
+import { createMockServer, type MockServer } from '../../src/testing';
+import { collect, REQUEST, summarize } from '../helpers/collect';
+
+let server: MockServer;
+beforeAll(async () => {
+  server = await createMockServer();
+});
+afterAll(() => server.close());
+beforeEach(() => server.reset());
+
+describe('transport idle limit', () => {
+  it('is on by default (300 s), so a bare stream() has one', () => {
+    expect(TRANSPORT_TIMEOUT_DEFAULTS.idle).toBe(300_000);
+    expect(resolveLimits({}).idle).toBe(300_000);
+  });
+
+  it('ends a stream of keep-alive comments only in TimeoutError idle, keeping what arrived', async () => {
+    server.enqueue({ text: 'abcdef', chunkSize: 1, keepAliveOnly: { afterChunks: 3, everyMs: 20 } });
+    const started = performance.now();
+    const { values, error } = await collect(
+      stream(REQUEST, { baseURL: server.url, timeouts: { idle: 300 } }),
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeout).toBe('idle');
+    expect((error as TimeoutError).ms).toBe(300);
+    expect(summarize(values).text).toBe('ab');
+    // undici's body timer never fired: comments kept the socket busy.
+    expect(performance.now() - started).toBeLessThan(TRANSPORT_TIMEOUT_DEFAULTS.body);
+    await server.waitForRequestClose(1);
+    expect(server.stats.abortedRequests).toBe(1);
+  });
+
+  it('is reset by every real chunk: a slow but steady stream finishes', async () => {
+    server.enqueue({ text: 'slow and steady', chunkSize: 3, chunkDelayMs: 120 });
+    const { values, completed } = await collect(
+      stream(REQUEST, { baseURL: server.url, timeouts: { idle: 400 } }),
+    );
+    expect(completed).toBe(true);
+    expect(summarize(values).text).toBe('slow and steady');
+  });
+
+  it("Anthropic's ping events do not reset it", async () => {
+    const events = [
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":1,"output_tokens":0}}}\n\n',
+      'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n',
+    ];
+    const raw = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(events.join(''));
+      const ping = setInterval(() => res.write('event: ping\ndata: {"type": "ping"}\n\n'), 25);
+      res.on('close', () => clearInterval(ping));
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    registerProvider(
+      anthropicProvider({
+        name: 'anthropic-idle',
+        baseURL: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`,
+      }),
+    );
+    const { values, error } = await collect(
+      stream(
+        { model: 'anthropic-idle/claude', messages: [{ role: 'user', content: 'hi' }] },
+        { apiKey: 'sk-ant-test-idle', timeouts: { idle: 300 } },
+      ),
+    );
+    raw.close();
+    raw.closeAllConnections();
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeout).toBe('idle');
+    expect(summarize(values).text).toBe('Hi');
+  });
+});
