@@ -347,7 +347,7 @@ function toApiError(
   body: Buffer[] | undefined,
   cut: boolean,
 ): ApiError {
-  let text = body ? Buffer.concat(body).toString('utf8') : '';
+  let text = body ? Buffer.concat(body).subarray(0, ERROR_BODY_LIMIT).toString('utf8') : '';
   // A body cut at the read limit may end inside a key: scrub its start before anyone cuts again.
   if (cut) text = redactCutText(text);
   let parsed: unknown = text;
