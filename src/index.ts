@@ -32,3 +32,5 @@ export { fetchSse, type FetchSseInit } from './serve/fetchSse';
 export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
+export { TRANSPORT_LIMIT_DEFAULTS } from './transport/limits';
+export type { ProxyOptions } from './transport/proxy';

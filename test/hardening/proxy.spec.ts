@@ -8,6 +8,7 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { ConfigurationError, createAgent, stream, type ReusePool } from '../../src';
 import { mapConcurrent } from '../../operators';
 import { createMockServer, type MockServer } from '../../src/testing';
+import { ProxyRouter, type ProxyOptions } from '../../src/transport/proxy';
 import { collect, REQUEST, summarize } from '../helpers/collect';
 
 /** A CONNECT-only proxy that records each tunnel's target and Proxy-Authorization. */
@@ -162,5 +163,48 @@ describe('proxies from the environment', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toMatch(/407/);
     expect((error as Error).message).not.toContain('pa ss-word');
+  });
+});
+
+describe('ProxyRouter matching (as EnvHttpProxyAgent)', () => {
+  const router = (options: import('../../src/transport/proxy').ProxyOptions) =>
+    new ProxyRouter(options, 1000);
+
+  it('uses HTTPS_PROXY for https: targets and falls back to HTTP_PROXY', () => {
+    const both = router({ httpProxy: 'http://127.0.0.1:1', httpsProxy: 'http://127.0.0.1:2', noProxy: '' });
+    expect(both.connectorFor('https://api.openai.com')).toBeDefined();
+    expect(both.connectorFor('https://api.openai.com')).not.toBe(both.connectorFor('http://api.openai.com'));
+    const httpOnly = router({ httpProxy: 'http://127.0.0.1:1', noProxy: '' });
+    expect(httpOnly.connectorFor('https://api.openai.com')).toBe(httpOnly.connectorFor('http://x.test'));
+    const httpsOnly = router({ httpsProxy: 'http://127.0.0.1:2', noProxy: '' });
+    expect(httpsOnly.connectorFor('http://x.test')).toBeUndefined();
+  });
+
+  it.each([
+    ['example.com', 'https://example.com', true],
+    ['example.com', 'https://api.example.com', true],
+    ['.example.com', 'https://api.example.com', true],
+    ['*.example.com', 'https://api.example.com', true],
+    ['example.com', 'https://notexample.com', false],
+    ['example.com:8443', 'https://example.com:8443', true],
+    ['example.com:8443', 'https://example.com', false],
+    ['example.com:443', 'https://example.com', true],
+    ['*', 'https://anything.test', true],
+    ['a.test b.test,example.com', 'https://example.com', true],
+  ])('NO_PROXY=%s, %s bypasses: %p', (noProxy, origin, bypass) => {
+    const r = router({ httpProxy: 'http://127.0.0.1:1', noProxy });
+    expect(r.connectorFor(origin) === undefined).toBe(bypass);
+  });
+
+  it('re-reads NO_PROXY from the environment when it changes', () => {
+    const r = router({ httpProxy: 'http://127.0.0.1:1' });
+    expect(r.connectorFor('http://svc.test')).toBeDefined();
+    process.env.NO_PROXY = 'svc.test';
+    expect(r.connectorFor('http://svc.test')).toBeUndefined();
+  });
+
+  it('rejects a proxy URL that is not http(s) with a ConfigurationError', () => {
+    expect(() => router({ httpProxy: 'socks5://127.0.0.1:1080' })).toThrow(ConfigurationError);
+    expect(() => router({ httpProxy: 'not a url' })).toThrow(ConfigurationError);
   });
 });
