@@ -167,8 +167,7 @@ describe('proxies from the environment', () => {
 });
 
 describe('ProxyRouter matching (as EnvHttpProxyAgent)', () => {
-  const router = (options: import('../../src/transport/proxy').ProxyOptions) =>
-    new ProxyRouter(options, 1000);
+  const router = (options: ProxyOptions) => new ProxyRouter(options, 1000);
 
   it('uses HTTPS_PROXY for https: targets and falls back to HTTP_PROXY', () => {
     const both = router({ httpProxy: 'http://127.0.0.1:1', httpsProxy: 'http://127.0.0.1:2', noProxy: '' });
