@@ -208,6 +208,13 @@ export function httpRequest<T>(
         const redacted = redactHeaders(raw);
         const ok = statusCode >= 200 && statusCode < 300;
         const codings = parseContentEncoding(redacted['content-encoding']);
+        if (codings === undefined && !ok) {
+          // An error status keeps its typed error; only its unreadable body is left out.
+          errorStatus = statusCode;
+          errorHeaders = redacted;
+          finishError();
+          return;
+        }
         if (codings === undefined) {
           fail(
             new UnexpectedResponseError({

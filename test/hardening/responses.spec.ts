@@ -173,6 +173,13 @@ describe('content-encoding', () => {
     expect((failed.error as RateLimitError).message).toMatch(/compressed quota message/);
   });
 
+  it('an error status with an unknown coding keeps its typed error (the body is left out)', async () => {
+    server.enqueue({ status: 429, headers: { 'content-encoding': 'zstd', 'retry-after': '2' } });
+    const { error } = await collect(stream(REQUEST, opts()));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).retryAfterMs).toBe(2000);
+  });
+
   it('a compressed stream cut in the middle is a StreamCutError; an unknown coding is refused', async () => {
     const body = gzipSync(Buffer.from(SSE_BODY));
     server.enqueue({ rawSse: body.subarray(0, body.length - 12), headers: { 'content-encoding': 'gzip' } });
@@ -262,6 +269,15 @@ describe('configuration is checked before anything is sent', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toContain(`timeouts.${name}`);
     expect(s.count()).toBe(0);
+  });
+
+  it('an invalid baseURL with credentials in it does not echo them', async () => {
+    const { error } = await collect(
+      stream(REQUEST, { baseURL: 'http://admin:hunter2secret@exa mple.com/v1' }),
+    );
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).not.toContain('hunter2');
+    expect((error as Error).message).toContain('//[REDACTED]@');
   });
 
   it('maxResponseBytes must be positive', async () => {
