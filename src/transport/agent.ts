@@ -3,6 +3,8 @@
  * `Agent`, so sequential calls to one origin reuse their sockets instead of opening new ones.
  */
 import type { Dispatcher } from 'undici';
+import { ConfigurationError } from '../errors';
+import { redactAndCut } from '../redact';
 import { ReusePool } from './pool';
 import { proxyRouter, type ProxyOptions } from './proxy';
 
@@ -43,6 +45,16 @@ export function createAgent(options: AgentOptions = {}): ReusePool {
     ...AGENT_DEFAULTS,
     ...options,
   };
+  positive('connectTimeout', connectTimeout, true);
+  positive('keepAliveTimeout', keepAliveTimeout, false);
+  positive('keepAliveMaxTimeout', keepAliveMaxTimeout, false);
+  if (connections !== undefined && connections !== Infinity) {
+    if (!Number.isInteger(connections) || connections < 1) {
+      throw new ConfigurationError(
+        `createAgent: connections must be a positive integer or undefined (no cap), got ${String(connections)}.`,
+      );
+    }
+  }
   const router = proxyRouter(proxy, connectTimeout);
   // undici: a connect timeout of 0 is "none" (`Infinity` is rxllm's spelling of it).
   const timeout = connectTimeout >= 2_147_483_647 ? 0 : connectTimeout;
@@ -51,6 +63,17 @@ export function createAgent(options: AgentOptions = {}): ReusePool {
     clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout } },
     connectorFor: router && ((origin) => router.connectorFor(origin)),
   });
+}
+
+/** A time option: a positive number of milliseconds (or `Infinity` = off, where undici allows it). */
+function positive(name: string, value: unknown, infinityOk: boolean): void {
+  const ok =
+    typeof value === 'number' && value > 0 && (Number.isFinite(value) || (infinityOk && value === Infinity));
+  if (!ok) {
+    throw new ConfigurationError(
+      `createAgent: ${name} must be a positive number of milliseconds${infinityOk ? ' or Infinity (off)' : ''}, got ${redactAndCut(typeof value === 'string' ? JSON.stringify(value) : String(value), 40)}.`,
+    );
+  }
 }
 
 let shared: Dispatcher | undefined;

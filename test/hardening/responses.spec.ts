@@ -14,6 +14,7 @@ import {
   StreamCutError,
   UnexpectedResponseError,
   complete,
+  createAgent,
   stream,
 } from '../../src';
 import { accumulateChunks, retryBackoff } from '../../operators';
@@ -278,6 +279,21 @@ describe('configuration is checked before anything is sent', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).not.toContain('hunter2');
     expect((error as Error).message).toContain('//[REDACTED]@');
+  });
+
+  it('createAgent checks its limits when it is created', async () => {
+    for (const bad of [
+      { connectTimeout: -1 },
+      { connectTimeout: NaN },
+      { keepAliveTimeout: 0 },
+      { connections: 0 },
+    ])
+      expect(() => createAgent(bad)).toThrow(ConfigurationError);
+    const agent = createAgent({ connectTimeout: Infinity, connections: Infinity });
+    server.enqueue({ text: 'agent ok' });
+    const { values } = await collect(stream(REQUEST, { ...opts(), dispatcher: agent }));
+    await agent.close();
+    expect(summarize(values).text).toBe('agent ok');
   });
 
   it('maxResponseBytes must be positive', async () => {
