@@ -4,9 +4,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { stream, TimeoutError, TRANSPORT_TIMEOUT_DEFAULTS } from '../../src';
+import { complete, stream, TimeoutError, TRANSPORT_TIMEOUT_DEFAULTS } from '../../src';
 import { anthropicProvider, registerProvider } from '../../src';
-import { resolveLimits } from '../../src/transport/limits';
+import { resolveLimits, undiciMs } from '../../src/transport/limits';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { collect, REQUEST, summarize } from '../helpers/collect';
 
@@ -46,6 +46,45 @@ describe('transport idle limit', () => {
     );
     expect(completed).toBe(true);
     expect(summarize(values).text).toBe('slow and steady');
+  });
+
+  it('does not apply to complete(), whose only value comes at the end', async () => {
+    const raw = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const body = JSON.stringify({
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'slow' }, finish_reason: 'stop' }],
+      });
+      let i = 0;
+      const tick = setInterval(() => {
+        res.write(body.slice(i, i + 20));
+        i += 20;
+        if (i >= body.length) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 60);
+      res.on('close', () => clearInterval(tick));
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const { values, error } = await collect(
+      complete(REQUEST, {
+        baseURL: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`,
+        timeouts: { idle: 150 },
+      }),
+    );
+    raw.close();
+    expect(error).toBeUndefined();
+    expect(values[0].choices[0].message.content).toBe('slow');
+  });
+
+  it('a limit past what a Node timer holds is off (no timer that would fire at once)', () => {
+    expect(undiciMs(3_000_000_000)).toBe(0);
+    expect(undiciMs(Infinity)).toBe(0);
+    expect(undiciMs(5000)).toBe(5000);
   });
 
   it("Anthropic's ping events do not reset it", async () => {

@@ -3,9 +3,9 @@
  * through it (one tunnel per pool slot, reused), NO_PROXY hosts do not.
  */
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { ConfigurationError, createAgent, stream, type ReusePool } from '../../src';
+import { ConfigurationError, createAgent, LlmError, stream, type ReusePool } from '../../src';
 import { mapConcurrent } from '../../operators';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { ProxyRouter, type ProxyOptions } from '../../src/transport/proxy';
@@ -28,7 +28,7 @@ class ConnectProxy {
         return;
       }
       const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host, () => {
+      const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         upstream.pipe(client);
         client.pipe(upstream);
@@ -163,6 +163,32 @@ describe('proxies from the environment', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toMatch(/407/);
     expect((error as Error).message).not.toContain('pa ss-word');
+  });
+});
+
+describe('https: targets', () => {
+  it('go through HTTPS_PROXY as a CONNECT tunnel with TLS to the target inside it', async () => {
+    // A raw TCP "target" that records the first bytes it gets: a TLS ClientHello (record type 0x16)
+    // naming the target host (SNI) proves the TLS session runs end to end inside the tunnel.
+    const received: Buffer[] = [];
+    const target = createNetServer((socket) => {
+      socket.once('data', (data: Buffer) => {
+        received.push(data);
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const port = (target.address() as AddressInfo).port;
+    process.env.HTTPS_PROXY = proxy.url;
+    process.env.HTTP_PROXY = 'http://127.0.0.1:9'; // must not be used for https:
+    const { error } = await collect(
+      stream(REQUEST, { baseURL: `https://localhost:${port}/v1`, dispatcher: agent() }),
+    );
+    target.close();
+    expect(error).toBeInstanceOf(LlmError);
+    expect(proxy.tunnels.map((t) => t.target)).toContain(`localhost:${port}`);
+    expect(received[0][0]).toBe(0x16);
+    expect(received[0].includes(Buffer.from('localhost'))).toBe(true);
   });
 });
 
