@@ -23,7 +23,9 @@ export interface TransportTimeouts {
    * Longest time between two stream values (chunks), from the response headers on. Only real events
    * reset it: SSE comments, `ping` events and keep-alive bytes do not, so a server that sends nothing
    * but keep-alives ends in a `TimeoutError` (`timeout: 'idle'`). Applies to `stream()`, not to
-   * `complete()`. The `timeouts()` operator keeps the finer control. @defaultValue 300_000
+   * `complete()`. It runs from the response headers on, so a proxy that sends only comments while a
+   * reasoning model thinks for longer than this needs a larger value (or `Infinity`). The
+   * `timeouts()` operator keeps the finer control. @defaultValue 300_000
    */
   idle?: number;
 }
