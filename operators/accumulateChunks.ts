@@ -141,6 +141,10 @@ class ChoiceState {
   }
 }
 
+function validIndex(index: unknown): index is number {
+  return Number.isInteger(index) && (index as number) >= 0 && (index as number) < MAX_CHOICES;
+}
+
 /**
  * Incremental merge state (internal: shared with `retryBackoff`, not re-exported). Each `push` costs O(size of the chunk); each `snapshot` costs
  * O(choices + tool calls), never O(text): unchanged choices and calls are shared between snapshots.
@@ -155,6 +159,13 @@ export class ChunkAccumulator {
   private usage: Usage | null = null;
   private readonly choices = new Map<number, ChoiceState>();
   private ordered: ChoiceState[] = [];
+
+  /**
+   * @param strict what to do with a choice index outside 0..MAX_CHOICES-1: `true` (the operator and
+   * `mergeChunks`) throws a `StreamParseError`; `false` (bookkeeping inside other operators, such as
+   * `retryBackoff`'s `partial`, which must never throw from a `next` handler) leaves that choice out.
+   */
+  constructor(private readonly strict = false) {}
 
   push(chunk: Chunk): void {
     if (chunk.reset !== undefined) {
@@ -172,7 +183,16 @@ export class ChunkAccumulator {
     if (chunk.usage != null) this.usage = chunk.usage;
     for (const choice of chunk.choices) {
       let state = this.choices.get(choice.index);
-      if (!state) state = this.open(choice.index);
+      if (!state) {
+        if (!validIndex(choice.index)) {
+          if (!this.strict) continue;
+          throw new StreamParseError(
+            'invalid-event',
+            `A chunk has choice index ${String(choice.index).slice(0, 20)}; choice indexes are integers from 0 to ${MAX_CHOICES - 1} (MAX_CHOICES).`,
+          );
+        }
+        state = this.open(choice.index);
+      }
       state.add(choice);
     }
   }
@@ -183,12 +203,6 @@ export class ChunkAccumulator {
    * hostile stream cannot make this state grow without bound.
    */
   private open(index: number): ChoiceState {
-    if (!Number.isInteger(index) || index < 0 || index >= MAX_CHOICES) {
-      throw new StreamParseError(
-        'invalid-event',
-        `A chunk has choice index ${String(index).slice(0, 20)}; choice indexes are integers from 0 to ${MAX_CHOICES - 1} (MAX_CHOICES).`,
-      );
-    }
     const state = new ChoiceState(index);
     this.choices.set(index, state);
     const ordered = this.ordered;
@@ -241,7 +255,7 @@ export class ChunkAccumulator {
  * console.log(response.choices[0].message.content, response.usage);
  */
 export function mergeChunks(chunks: Iterable<Chunk>): ChatCompletion {
-  const acc = new ChunkAccumulator();
+  const acc = new ChunkAccumulator(true);
   for (const chunk of chunks) acc.push(chunk);
   return acc.snapshot();
 }
@@ -313,7 +327,7 @@ export function accumulateChunks(
   }
   return (source) =>
     new Observable<ChatCompletion>((subscriber) => {
-      const acc = new ChunkAccumulator();
+      const acc = new ChunkAccumulator(true);
       return source.subscribe({
         next: (chunk) => {
           try {

@@ -6,13 +6,14 @@ import { Subject } from 'rxjs';
 import {
   MAX_CHOICES,
   RequestValidationError,
+  StreamCutError,
   StreamParseError,
   stream,
   validateRequest,
   type ChatCompletion,
   type Chunk,
 } from '../../src';
-import { accumulateChunks, mergeChunks } from '../../operators';
+import { accumulateChunks, mergeChunks, retryBackoff } from '../../operators';
 import { createMockServer } from '../../src/testing';
 import { collect, REQUEST } from '../helpers/collect';
 
@@ -65,6 +66,19 @@ describe('choices in accumulateChunks', () => {
       expect((error as StreamParseError).partial?.choices[0].message.content).toBe('kept');
     },
   );
+
+  it("retryBackoff's partial leaves an absurd index out instead of throwing from its next handler", () => {
+    const source = new Subject<Chunk>();
+    const seen: Chunk[] = [];
+    let error: unknown;
+    source.pipe(retryBackoff()).subscribe({ next: (c) => seen.push(c), error: (e) => (error = e) });
+    source.next(chunk(0, 'kept'));
+    source.next(chunk(50_000, 'absurd'));
+    source.error(new StreamCutError());
+    expect(seen).toHaveLength(2);
+    expect(error).toBeInstanceOf(StreamCutError);
+    expect((error as StreamCutError).partial?.choices.map((c) => c.index)).toEqual([0]);
+  });
 
   it('rejects an absurd index arriving from a real server', async () => {
     const server = await createMockServer();
