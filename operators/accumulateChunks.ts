@@ -10,6 +10,7 @@ import type {
   Usage,
 } from '../src/chunk';
 import { LlmError, StreamParseError } from '../src/errors';
+import { redactAndCut } from '../src/redact';
 import { MAX_CHOICES } from '../src/request';
 
 export interface AccumulateChunksConfig {
@@ -188,7 +189,7 @@ export class ChunkAccumulator {
           if (!this.strict) continue;
           throw new StreamParseError(
             'invalid-event',
-            `A chunk has choice index ${String(choice.index).slice(0, 20)}; choice indexes are integers from 0 to ${MAX_CHOICES - 1} (MAX_CHOICES).`,
+            `A chunk has choice index ${redactAndCut(String(choice.index), 20)}; choice indexes are integers from 0 to ${MAX_CHOICES - 1} (MAX_CHOICES).`,
           );
         }
         state = this.open(choice.index);
