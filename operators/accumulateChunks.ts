@@ -9,7 +9,9 @@ import type {
   ToolCallDelta,
   Usage,
 } from '../src/chunk';
-import { LlmError } from '../src/errors';
+import { LlmError, StreamParseError } from '../src/errors';
+import { redactAndCut } from '../src/redact';
+import { MAX_CHOICES } from '../src/request';
 
 export interface AccumulateChunksConfig {
   /**
@@ -140,6 +142,10 @@ class ChoiceState {
   }
 }
 
+function validIndex(index: unknown): index is number {
+  return Number.isInteger(index) && (index as number) >= 0 && (index as number) < MAX_CHOICES;
+}
+
 /**
  * Incremental merge state (internal: shared with `retryBackoff`, not re-exported). Each `push` costs O(size of the chunk); each `snapshot` costs
  * O(choices + tool calls), never O(text): unchanged choices and calls are shared between snapshots.
@@ -154,6 +160,13 @@ export class ChunkAccumulator {
   private usage: Usage | null = null;
   private readonly choices = new Map<number, ChoiceState>();
   private ordered: ChoiceState[] = [];
+
+  /**
+   * @param strict what to do with a choice index outside 0..MAX_CHOICES-1: `true` (the operator and
+   * `mergeChunks`) throws a `StreamParseError`; `false` (bookkeeping inside other operators, such as
+   * `retryBackoff`'s `partial`, which must never throw from a `next` handler) leaves that choice out.
+   */
+  constructor(private readonly strict = false) {}
 
   push(chunk: Chunk): void {
     if (chunk.reset !== undefined) {
@@ -172,12 +185,41 @@ export class ChunkAccumulator {
     for (const choice of chunk.choices) {
       let state = this.choices.get(choice.index);
       if (!state) {
-        state = new ChoiceState(choice.index);
-        this.choices.set(choice.index, state);
-        this.ordered = [...this.choices.values()].sort((a, b) => a.index - b.index);
+        if (!validIndex(choice.index)) {
+          if (!this.strict) continue;
+          throw new StreamParseError(
+            'invalid-event',
+            `A chunk has choice index ${redactAndCut(String(choice.index), 20)}; choice indexes are integers from 0 to ${MAX_CHOICES - 1} (MAX_CHOICES).`,
+          );
+        }
+        state = this.open(choice.index);
       }
       state.add(choice);
     }
+  }
+
+  /**
+   * A new choice, kept in index order: appended when it comes after the last one (the usual case,
+   * O(1)), else inserted at its binary-searched place. Indexes are bounded by `MAX_CHOICES`, so a
+   * hostile stream cannot make this state grow without bound.
+   */
+  private open(index: number): ChoiceState {
+    const state = new ChoiceState(index);
+    this.choices.set(index, state);
+    const ordered = this.ordered;
+    if (ordered.length === 0 || ordered[ordered.length - 1].index < index) {
+      ordered.push(state);
+    } else {
+      let lo = 0;
+      let hi = ordered.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ordered[mid].index < index) lo = mid + 1;
+        else hi = mid;
+      }
+      ordered.splice(lo, 0, state);
+    }
+    return state;
   }
 
   snapshot(): ChatCompletion {
@@ -214,7 +256,7 @@ export class ChunkAccumulator {
  * console.log(response.choices[0].message.content, response.usage);
  */
 export function mergeChunks(chunks: Iterable<Chunk>): ChatCompletion {
-  const acc = new ChunkAccumulator();
+  const acc = new ChunkAccumulator(true);
   for (const chunk of chunks) acc.push(chunk);
   return acc.snapshot();
 }
@@ -243,7 +285,9 @@ export function withPartial(error: unknown, acc: ChunkAccumulator): unknown {
  * `finish_reason`, plus `id`, `model`, `created`, `usage`.
  *
  * Rules:
- * - Choices are merged by `index` (n > 1, interleaved chunks included), output sorted by index.
+ * - Choices are merged by `index` (n > 1, interleaved chunks included), output sorted by index;
+ *   linear in the number of choices. An index that is not an integer from 0 to `MAX_CHOICES - 1`
+ *   (127) ends the stream with a `StreamParseError` (with `partial`).
  * - `content`/`refusal`/`reasoning` are `null` when no such delta was received.
  * - Tool calls are keyed by (choice, `index`); the first non-empty `name` wins (a later `name: ""`
  *   never clobbers it); argument fragments are concatenated; a fragment without `index` is matched by
@@ -284,7 +328,7 @@ export function accumulateChunks(
   }
   return (source) =>
     new Observable<ChatCompletion>((subscriber) => {
-      const acc = new ChunkAccumulator();
+      const acc = new ChunkAccumulator(true);
       return source.subscribe({
         next: (chunk) => {
           try {

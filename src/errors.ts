@@ -5,7 +5,7 @@
  * Shapes follow openai-node `src/core/error.ts` and vercel/ai `api-call-error.ts`.
  */
 import type { ChatCompletion } from './chunk';
-import { redactHeaders, redactSecrets } from './redact';
+import { redactAndCut, redactHeaders, redactSecrets } from './redact';
 
 export interface LlmErrorOptions {
   cause?: unknown;
@@ -46,14 +46,15 @@ export interface ApiErrorInit {
 
 const BODY_LIMIT = 2000;
 
-/** The body as kept on the error: secrets scrubbed, at most `BODY_LIMIT` characters of text. */
+/** The body as kept on the error: secrets scrubbed first, then at most `BODY_LIMIT` characters of text. */
 function truncateBody(body: unknown): unknown {
   if (body === undefined || body === null) return body;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  if (text.length > BODY_LIMIT) {
-    return redactSecrets(text.slice(0, BODY_LIMIT)) + `... (${text.length - BODY_LIMIT} more characters)`;
-  }
+  if (text === undefined) return undefined;
   const clean = redactSecrets(text);
+  if (clean.length > BODY_LIMIT) {
+    return clean.slice(0, BODY_LIMIT) + `... (${clean.length - BODY_LIMIT} more characters)`;
+  }
   if (typeof body === 'string') return clean;
   if (clean === text) return body;
   try {
@@ -115,7 +116,7 @@ export class ApiError extends LlmError {
     this.body = truncateBody(init.body);
     this.requestId = requestId;
     this.retryAfterMs = parseRetryAfter(headers);
-    this.code = init.code;
+    this.code = init.code === undefined ? undefined : redactAndCut(init.code, 100);
   }
 
   /** Maps a status to the most specific error class. */
@@ -143,15 +144,16 @@ export class ApiError extends LlmError {
   }
 }
 
-/** Pulls a human message out of the usual provider error bodies. */
+/** Pulls a human message out of the usual provider error bodies (redacted, then cut to 300 characters). */
 export function extractMessage(body: unknown): string | undefined {
-  if (typeof body === 'string') return body.slice(0, 300) || undefined;
+  const cut = (text: string) => redactAndCut(text, 300) || undefined;
+  if (typeof body === 'string') return cut(body);
   if (body && typeof body === 'object') {
     const b = body as Record<string, any>;
     const e = b.error ?? b;
-    if (typeof e === 'string') return e.slice(0, 300);
-    if (e && typeof e.message === 'string') return e.message.slice(0, 300);
-    if (typeof b.message === 'string') return b.message.slice(0, 300);
+    if (typeof e === 'string') return cut(e);
+    if (e && typeof e.message === 'string') return cut(e.message);
+    if (typeof b.message === 'string') return cut(b.message);
   }
   return undefined;
 }
@@ -189,6 +191,9 @@ export class TimeoutError extends LlmError {
   }
 }
 
+/** Longest excerpt of a payload kept on an error (characters, after redaction). */
+export const EXCERPT_LIMIT = 120;
+
 export type StreamParseErrorType = 'invalid-json' | 'invalid-event' | 'invalid-body';
 
 /** A stream event could not be read. Carries no payload beyond a short, scrubbed excerpt. */
@@ -198,7 +203,7 @@ export class StreamParseError extends LlmError {
   constructor(type: StreamParseErrorType, message: string, excerpt = '', options: LlmErrorOptions = {}) {
     super(message, options);
     this.type = type;
-    this.excerpt = redactSecrets(excerpt.slice(0, 120));
+    this.excerpt = redactAndCut(excerpt, EXCERPT_LIMIT);
   }
 }
 
@@ -239,8 +244,45 @@ export class FinishReasonError extends LlmError {
   }
 }
 
-/** Configuration is wrong (unknown provider, missing API key, ...). Thrown before any request. */
+/** Configuration is wrong (unknown provider, missing API key, a bad base URL or timeout, ...). Raised before any request. */
 export class ConfigurationError extends LlmError {}
+
+/**
+ * A 2xx response that is not what the call asked for: an HTML page from a proxy, a JSON body from a
+ * server that ignored `stream: true`, an unsupported `content-encoding`. Not retryable: the same
+ * request gets the same answer. `excerpt` is the start of the body, redacted then cut.
+ */
+export class UnexpectedResponseError extends LlmError {
+  readonly status: number;
+  /** The response's `content-type` (or `content-encoding` when that was the problem). */
+  readonly contentType: string;
+  readonly excerpt: string;
+  constructor(
+    init: { status: number; contentType: string; excerpt?: string; message: string },
+    options: LlmErrorOptions = {},
+  ) {
+    super(init.message, options);
+    this.status = init.status;
+    this.contentType = redactAndCut(init.contentType, 100);
+    this.excerpt = redactAndCut(init.excerpt ?? '', EXCERPT_LIMIT);
+  }
+}
+
+/**
+ * A response body passed the size limit of the call (`maxResponseBytes`); nothing past the limit was
+ * read. Not retryable.
+ */
+export class ResponseTooLargeError extends LlmError {
+  /** The limit in bytes. */
+  readonly limit: number;
+  constructor(limit: number, options: LlmErrorOptions = {}) {
+    super(
+      `The response body is larger than ${limit} bytes (maxResponseBytes); it was not read further. Raise maxResponseBytes if the answer is expected to be this large.`,
+      options,
+    );
+    this.limit = limit;
+  }
+}
 
 /** Why `partialToolCallGuard` refused a tool call. */
 export type InvalidToolCallReason =

@@ -4,6 +4,7 @@
  * Shared by every provider and by `fetchSse`, so one table decides what is retryable.
  */
 import { ApiError } from './errors';
+import { redactAndCut } from './redact';
 
 const IN_BAND_STATUS: Record<string, number> = {
   overloaded_error: 529,
@@ -26,14 +27,18 @@ const IN_BAND_STATUS: Record<string, number> = {
 export function inBandError(value: { error: any }): ApiError {
   const e = value.error;
   const numeric = Number(e?.status ?? e?.code);
-  const type = String(e?.type ?? e?.code ?? '').toLowerCase();
+  const rawType = String(e?.type ?? e?.code ?? '');
+  // Redacted before lower-casing: a lower-cased key no longer matches the registered one.
+  const type = redactAndCut(rawType, 100).toLowerCase();
   const status =
-    Number.isInteger(numeric) && numeric >= 400 && numeric < 600 ? numeric : (IN_BAND_STATUS[type] ?? 500);
+    Number.isInteger(numeric) && numeric >= 400 && numeric < 600
+      ? numeric
+      : (IN_BAND_STATUS[rawType.toLowerCase()] ?? 500);
   const message = typeof e?.message === 'string' ? e.message : typeof e === 'string' ? e : 'unknown error';
   return ApiError.fromResponse({
     status,
     body: value,
     code: type || undefined,
-    message: `The provider sent an error inside the stream (${type || status}): ${message.slice(0, 300)}`,
+    message: `The provider sent an error inside the stream (${type || status}): ${redactAndCut(message, 300)}`,
   });
 }

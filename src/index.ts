@@ -36,3 +36,5 @@ export { cost, findPrice, setPrice, clearPrices, type CostBreakdown } from './co
 export { MODEL_PRICES, PRICES_CHECKED, type ModelPrice } from './cost/prices';
 export { createMemoryBudgetStore, type BudgetStore } from './cost/budgetStore';
 export * from './router';
+export { TRANSPORT_LIMIT_DEFAULTS } from './transport/limits';
+export type { ProxyOptions } from './transport/proxy';

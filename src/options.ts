@@ -5,7 +5,10 @@
 import type { Dispatcher } from 'undici';
 import type { SchedulerLike } from 'rxjs';
 
-/** Transport time limits in milliseconds. See `TRANSPORT_TIMEOUT_DEFAULTS`. */
+/**
+ * Transport time limits in milliseconds. See `TRANSPORT_TIMEOUT_DEFAULTS`. `Infinity` turns a limit
+ * off; a negative, zero, `NaN` or non-number value is a `ConfigurationError` before anything is sent.
+ */
 export interface TransportTimeouts {
   /** TCP + TLS connect (ignored when the call brings its own `dispatcher`). @defaultValue 10_000 */
   connect?: number;
@@ -14,8 +17,17 @@ export interface TransportTimeouts {
    * minutes before the first byte, so the default is long. @defaultValue 600_000
    */
   headers?: number;
-  /** Longest silence between two reads of the body. @defaultValue 300_000 */
+  /** Longest silence between two reads of the body (any bytes, SSE comments included). @defaultValue 300_000 */
   body?: number;
+  /**
+   * Longest time between two stream values (chunks), from the response headers on. Only real events
+   * reset it: SSE comments, `ping` events and keep-alive bytes do not, so a server that sends nothing
+   * but keep-alives ends in a `TimeoutError` (`timeout: 'idle'`). Applies to `stream()`, not to
+   * `complete()`. It runs from the response headers on, so a proxy that sends only comments while a
+   * reasoning model thinks for longer than this needs a larger value (or `Infinity`). The
+   * `timeouts()` operator keeps the finer control. @defaultValue 300_000
+   */
+  idle?: number;
 }
 
 /** Rate-limit headers of a response (`x-ratelimit-*`), parsed. Absent fields were not sent. */
@@ -54,6 +66,12 @@ export interface CallOptions {
   dispatcher?: Dispatcher;
   /** Transport time limits. */
   timeouts?: TransportTimeouts;
+  /**
+   * Largest response body `complete()` buffers, in bytes (after decompression). Past it the call
+   * ends with `ResponseTooLargeError` and nothing more is read. `Infinity` turns the cap off.
+   * @defaultValue 33_554_432 (32 MiB)
+   */
+  maxResponseBytes?: number;
   /**
    * Ask for the usage chunk (`stream_options.include_usage`). Turn off for servers that reject it.
    * @defaultValue true

@@ -79,6 +79,14 @@ export const ResponseFormatSchema = z.union([
   }),
 ]);
 
+/**
+ * Most choices (`n`) one request may ask for, and so the bound on choice indexes in a stream
+ * (`0 ... MAX_CHOICES - 1`): OpenAI's own limit for `n`. A larger `n` is a `RequestValidationError`
+ * before anything is sent; a larger index in a stream ends `accumulateChunks` with a
+ * `StreamParseError` instead of growing its state without bound.
+ */
+export const MAX_CHOICES = 128;
+
 /** `provider/model`, e.g. `openai/gpt-4o-mini`, `mock/echo`. */
 export const ModelNameSchema = z
   .string()
@@ -98,7 +106,7 @@ export const ChatRequestSchema = z.looseObject({
   max_completion_tokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().min(0).max(1).optional(),
-  n: z.number().int().min(1).max(128).optional(),
+  n: z.number().int().min(1).max(MAX_CHOICES, `n must be at most ${MAX_CHOICES} (MAX_CHOICES)`).optional(),
   stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
   seed: z.number().int().optional(),
   presence_penalty: z.number().min(-2).max(2).optional(),

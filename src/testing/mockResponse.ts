@@ -33,6 +33,11 @@ export interface MockTransportScript {
   resetBeforeHeaders?: boolean;
   /** Send nothing more and never end, until the client aborts or the server closes. */
   stall?: 'before-headers' | { afterChunks: number };
+  /**
+   * After `afterChunks` events, send nothing but SSE comments (`: keep-alive`) every `everyMs`,
+   * forever (until the client aborts or the server closes): a stream kept open by keep-alives only.
+   */
+  keepAliveOnly?: { afterChunks: number; everyMs: number };
   /** Send `data: {not json` after this many events, then go on. */
   malformedAfterChunks?: number;
   /** Send `data: {"error": ...}` after `afterChunks` events, then end without `[DONE]`. */
@@ -94,7 +99,7 @@ export function openAIErrorBody(status: number, message = `Mock error (HTTP ${st
   return { error: { message, type: errorType(status), param: null, code: null } };
 }
 
-type Ending = 'done' | 'end' | 'cut' | 'stall';
+type Ending = 'done' | 'end' | 'cut' | 'stall' | 'keepAlive';
 
 // Rendered chunk bodies (everything after the id/object/created/model header), by script content.
 // Benchmarks send one script thousands of times: rendering it once keeps the server off the profile.
@@ -128,6 +133,7 @@ function plan(script: MockServerScript, context: MockScriptContext, includeUsage
   const limits: [number, Ending, string?][] = [];
   if (script.cutAfterChunks !== undefined) limits.push([script.cutAfterChunks, 'cut']);
   if (typeof script.stall === 'object') limits.push([script.stall.afterChunks, 'stall']);
+  if (script.keepAliveOnly) limits.push([script.keepAliveOnly.afterChunks, 'keepAlive']);
   if (script.inBandError)
     limits.push([script.inBandError.afterChunks, 'end', sse({ error: script.inBandError.error })]);
   limits.sort((a, b) => a[0] - b[0]);
@@ -240,6 +246,12 @@ export async function respond({
     // Let the events already written reach the wire first: destroy() drops pending writes.
     await new Promise<void>((resolve) => req.socket.write('', () => resolve()));
     destroy();
+  } else if (ending === 'keepAlive') {
+    const every = Math.max(1, script.keepAliveOnly!.everyMs);
+    while (!life.ended && !res.destroyed) {
+      await life.wait(every);
+      if (!(await write(res, life, ': keep-alive\n\n'))) return;
+    }
   } else if (ending !== 'stall') res.end();
 }
 

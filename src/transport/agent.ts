@@ -3,7 +3,12 @@
  * `Agent`, so sequential calls to one origin reuse their sockets instead of opening new ones.
  */
 import type { Dispatcher } from 'undici';
+import { ConfigurationError } from '../errors';
+import { redactAndCut } from '../redact';
 import { ReusePool } from './pool';
+import { proxyRouter, type ProxyOptions } from './proxy';
+
+export type { ProxyOptions } from './proxy';
 
 export interface AgentOptions {
   /** Most sockets per origin; `undefined` = no cap (the concurrency operators cap in-flight calls). @defaultValue undefined */
@@ -14,6 +19,13 @@ export interface AgentOptions {
   keepAliveMaxTimeout?: number;
   /** TCP + TLS connect timeout in ms. @defaultValue 10_000 */
   connectTimeout?: number;
+  /**
+   * Proxies: `false` connects directly whatever the environment; an object overrides the
+   * environment field by field. By default `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` (lower-case
+   * first) are honoured as undici's `EnvHttpProxyAgent` does, read when the agent is created
+   * (`NO_PROXY` again whenever it changes). @defaultValue undefined (the environment)
+   */
+  proxy?: ProxyOptions | false;
 }
 
 /** Defaults of the shared agent. */
@@ -29,14 +41,39 @@ export const AGENT_DEFAULTS = {
  * as a request ends (see `ReusePool` for why not undici's `Agent`).
  */
 export function createAgent(options: AgentOptions = {}): ReusePool {
-  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout } = {
+  const { connections, keepAliveTimeout, keepAliveMaxTimeout, connectTimeout, proxy } = {
     ...AGENT_DEFAULTS,
     ...options,
   };
+  positive('connectTimeout', connectTimeout, true);
+  positive('keepAliveTimeout', keepAliveTimeout, false);
+  positive('keepAliveMaxTimeout', keepAliveMaxTimeout, false);
+  if (connections !== undefined && connections !== Infinity) {
+    if (!Number.isInteger(connections) || connections < 1) {
+      throw new ConfigurationError(
+        `createAgent: connections must be a positive integer or undefined (no cap), got ${String(connections)}.`,
+      );
+    }
+  }
+  const router = proxyRouter(proxy, connectTimeout);
+  // undici: a connect timeout of 0 is "none" (`Infinity` is rxllm's spelling of it).
+  const timeout = connectTimeout >= 2_147_483_647 ? 0 : connectTimeout;
   return new ReusePool({
     connections,
-    clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout: connectTimeout } },
+    clientOptions: { keepAliveTimeout, keepAliveMaxTimeout, connect: { timeout } },
+    connectorFor: router && ((origin) => router.connectorFor(origin)),
   });
+}
+
+/** A time option: a positive number of milliseconds (or `Infinity` = off, where undici allows it). */
+function positive(name: string, value: unknown, infinityOk: boolean): void {
+  const ok =
+    typeof value === 'number' && value > 0 && (Number.isFinite(value) || (infinityOk && value === Infinity));
+  if (!ok) {
+    throw new ConfigurationError(
+      `createAgent: ${name} must be a positive number of milliseconds${infinityOk ? ' or Infinity (off)' : ''}, got ${redactAndCut(typeof value === 'string' ? JSON.stringify(value) : String(value), 40)}.`,
+    );
+  }
 }
 
 let shared: Dispatcher | undefined;

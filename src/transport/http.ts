@@ -4,24 +4,38 @@
  *
  * Cold and per subscriber: nothing is sent before subscribe; each subscriber sends its own request;
  * unsubscribe aborts it (undici then destroys the socket, so the server sees the request end).
+ *
+ * What is decided where:
+ * - before sending: the URL and every limit are checked (`limits.ts`; a `ConfigurationError`);
+ * - at response start: the status (non-2xx → the typed `ApiError`), the `content-type` against
+ *   the request's `accept` (`contentType.ts`), the `content-encoding` (`decode.ts`);
+ * - while the body flows: the size cap of buffering sinks (`complete()`) and the idle limit of
+ *   streaming ones (only values reset it, never comments or pings);
+ * - when the body breaks after a 2xx: one class, `StreamCutError`, whatever the socket said.
  */
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, Subscriber } from 'rxjs';
 import type { Dispatcher } from 'undici';
-import { ApiError, ConnectionError, LlmError, RequestAbortedError, TimeoutError } from '../errors';
+import {
+  LlmError,
+  RequestAbortedError,
+  ResponseTooLargeError,
+  StreamCutError,
+  StreamParseError,
+  TimeoutError,
+  UnexpectedResponseError,
+} from '../errors';
 import type { CallOptions, ResponseMeta } from '../options';
-import { redactHeaders } from '../redact';
-import { AGENT_DEFAULTS, dispatcherFor } from './agent';
+import { redactHeaders, scrubError } from '../redact';
+import { dispatcherFor } from './agent';
+import { accepts } from './contentType';
+import { unexpectedBodySink } from './contentType';
+import { ACCEPT_ENCODING, createBodyDecoder, parseContentEncoding, type BodyDecoder } from './decode';
+import { checkUrl, MAX_TIMER_MS, resolveLimits, undiciMs, type TransportLimits } from './limits';
 import { parseRateLimit } from './rateLimitHeaders';
+import { ApiErrorFallback, ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
 
-/** Transport time limits used when a call sets none. */
-export const TRANSPORT_TIMEOUT_DEFAULTS = {
-  /** Reasoning models can think for minutes before the first byte (o1/R1-style). */
-  headers: 600_000,
-  body: 300_000,
-} as const;
-
-/** Longest error body kept (bytes). */
-const ERROR_BODY_LIMIT = 64 * 1024;
+export { TRANSPORT_TIMEOUT_DEFAULTS, TRANSPORT_LIMIT_DEFAULTS } from './limits';
+export { mapTransportError } from './transportErrors';
 
 export interface HttpRequestSpec {
   url: string;
@@ -32,15 +46,21 @@ export interface HttpRequestSpec {
 
 /** Receives a 2xx response body. Created per subscription. */
 export interface BodySink {
-  /** Raw body bytes. Throwing an `LlmError` ends the request with it. */
+  /** Raw (decompressed) body bytes. Throwing an `LlmError` ends the request with it. */
   data(chunk: Buffer): void;
   /** The body ended normally. Return an error to fail instead of completing (e.g. a cut stream). */
   end(): LlmError | void;
+  /**
+   * The sink keeps the whole body (a `complete()` answer): the transport caps it at
+   * `maxResponseBytes`, and the idle limit (which counts values) does not apply.
+   */
+  buffers?: boolean;
 }
 
 /**
- * Sends `spec` on subscribe. A 2xx body goes to the sink made by `makeSink`; any other status
- * becomes the typed `ApiError` for it, with the provider's error JSON parsed when present.
+ * Sends `spec` on subscribe. A 2xx body of the expected type goes to the sink made by `makeSink`;
+ * any other status becomes the typed `ApiError` for it, with the provider's error JSON parsed when
+ * present.
  */
 export function httpRequest<T>(
   spec: HttpRequestSpec,
@@ -53,17 +73,30 @@ export function httpRequest<T>(
       subscriber.error(new RequestAbortedError({ cause: signal.reason }));
       return;
     }
-    const dispatcher: Dispatcher = dispatcherFor(options.dispatcher, options.timeouts?.connect);
-    const limits = {
-      connect: options.timeouts?.connect ?? AGENT_DEFAULTS.connectTimeout,
-      headers: options.timeouts?.headers ?? TRANSPORT_TIMEOUT_DEFAULTS.headers,
-      body: options.timeouts?.body ?? TRANSPORT_TIMEOUT_DEFAULTS.body,
-    };
+    let limits: TransportLimits;
+    let url: URL;
+    let dispatcher: Dispatcher;
+    try {
+      limits = resolveLimits(options);
+      url = checkUrl(spec.url);
+      dispatcher = dispatcherFor(options.dispatcher, limits.connect);
+    } catch (error) {
+      subscriber.error(error);
+      return;
+    }
     const started = performance.now();
     let controller: Dispatcher.DispatchController | undefined;
     let abortReason: Error | undefined;
     let finished = false;
+    let idleTimer: ReturnType<typeof setTimeout> | undefined;
+    let lastValueAt = 0;
+    let decoder: BodyDecoder | undefined;
 
+    const stopTimers = () => {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = undefined;
+      decoder?.destroy();
+    };
     const abort = (reason: Error) => {
       if (abortReason) return;
       abortReason = reason;
@@ -72,84 +105,196 @@ export function httpRequest<T>(
     const fail = (error: unknown) => {
       if (finished) return;
       finished = true;
+      stopTimers();
       abort(error instanceof Error ? error : new Error(String(error)));
       subscriber.error(error);
     };
     const onAbortSignal = () => fail(new RequestAbortedError({ cause: signal?.reason }));
     signal?.addEventListener('abort', onAbortSignal, { once: true });
 
+    // The idle limit: checked lazily (a timestamp per value, a timer per limit), so a fast stream
+    // costs one `performance.now()` per chunk, not a timer reset.
+    const checkIdle = () => {
+      idleTimer = undefined;
+      if (finished) return;
+      const quiet = performance.now() - lastValueAt;
+      if (quiet >= limits.idle - 1) fail(new TimeoutError('idle', limits.idle));
+      else armIdle(limits.idle - quiet);
+    };
+    const armIdle = (ms: number) => {
+      idleTimer = setTimeout(checkIdle, ms);
+      idleTimer.unref?.();
+    };
+    const idleOn = limits.idle < MAX_TIMER_MS;
+    const target: Subscriber<T> = idleOn
+      ? new Subscriber<T>({
+          next: (value) => {
+            lastValueAt = performance.now();
+            subscriber.next(value);
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        })
+      : subscriber;
+
     let sink: BodySink | undefined;
+    let sinkBytes = 0;
     let errorStatus = 0;
     let errorHeaders: Record<string, string> = {};
     let errorBody: Buffer[] | undefined;
     let errorBytes = 0;
+
+    const finishError = () => {
+      let apiError: LlmError;
+      try {
+        apiError = toApiError(errorStatus, errorHeaders, errorBody, errorBytes >= ERROR_BODY_LIMIT);
+      } catch (error) {
+        apiError = new ApiErrorFallback(errorStatus, scrubError(error));
+      }
+      fail(apiError);
+    };
+    /** Decoded body bytes → the sink or the error body. */
+    const deliver = (chunk: Buffer) => {
+      if (finished) return;
+      if (sink) {
+        try {
+          if (sink.buffers) {
+            sinkBytes += chunk.length;
+            if (sinkBytes > limits.maxResponseBytes) throw new ResponseTooLargeError(limits.maxResponseBytes);
+          }
+          sink.data(chunk);
+        } catch (error) {
+          fail(error);
+        }
+      } else if (errorBody) {
+        errorBody.push(chunk);
+        errorBytes += chunk.length;
+        // Enough to say what went wrong: read no further.
+        if (errorBytes >= ERROR_BODY_LIMIT) finishError();
+      }
+    };
+    const complete = () => {
+      if (finished) return;
+      if (!sink) {
+        finishError();
+        return;
+      }
+      let endError: LlmError | void;
+      try {
+        endError = sink.end();
+      } catch (error) {
+        endError = error as LlmError;
+      }
+      if (endError) {
+        fail(endError);
+        return;
+      }
+      finished = true;
+      stopTimers();
+      subscriber.complete();
+    };
 
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(ctrl) {
         controller = ctrl;
         if (abortReason) ctrl.abort(abortReason);
       },
-      onResponseStart(_ctrl, statusCode, headers) {
+      onResponseStart(ctrl, statusCode, headers) {
         if (finished) return;
-        const redacted = redactHeaders(headers as Record<string, string | string[]>);
-        if (statusCode >= 200 && statusCode < 300) {
-          const meta: ResponseMeta = {
-            status: statusCode,
-            headers: redacted,
-            requestId: redacted['x-request-id'] ?? redacted['request-id'],
-            rateLimit: parseRateLimit(redacted),
-            headersMs: performance.now() - started,
-          };
-          // Nothing may throw into undici (it would surface as an unhandled 'error' event).
-          try {
-            options.onResponse?.(meta);
-            sink = makeSink(subscriber, meta);
-          } catch (error) {
-            fail(error);
-          }
-        } else {
+        const raw = headers as Record<string, string | string[] | undefined>;
+        const redacted = redactHeaders(raw);
+        const ok = statusCode >= 200 && statusCode < 300;
+        const codings = parseContentEncoding(redacted['content-encoding']);
+        if (codings === undefined && !ok) {
+          // An error status keeps its typed error; only its unreadable body is left out.
+          errorStatus = statusCode;
+          errorHeaders = redacted;
+          finishError();
+          return;
+        }
+        if (codings === undefined) {
+          fail(
+            new UnexpectedResponseError({
+              status: statusCode,
+              contentType: redacted['content-encoding'],
+              message: `The server answered HTTP ${statusCode} with content-encoding "${redacted['content-encoding']}", which rxllm cannot decode (it asks for ${ACCEPT_ENCODING}).`,
+            }),
+          );
+          return;
+        }
+        if (codings.length > 0) {
+          decoder = createBodyDecoder(
+            codings,
+            {
+              data: deliver,
+              end: complete,
+              error: (error, truncated) =>
+                fail(
+                  truncated && ok
+                    ? new StreamCutError(
+                        'The compressed response body ended before its end; the response is incomplete.',
+                        { cause: scrubError(error) },
+                      )
+                    : new StreamParseError(
+                        'invalid-body',
+                        `The response body could not be decompressed (${codings.join(', ')}).`,
+                        '',
+                        { cause: scrubError(error) },
+                      ),
+                ),
+            },
+            () => ctrl.resume(),
+          );
+        }
+        if (!ok) {
           errorStatus = statusCode;
           errorHeaders = redacted;
           errorBody = [];
+          return;
+        }
+        const meta: ResponseMeta = {
+          status: statusCode,
+          headers: redacted,
+          requestId: redacted['x-request-id'] ?? redacted['request-id'],
+          rateLimit: parseRateLimit(redacted),
+          headersMs: performance.now() - started,
+        };
+        const contentType = redacted['content-type'];
+        const accept = headerValue(spec.headers, 'accept');
+        // Nothing may throw into undici (it would surface as an unhandled 'error' event).
+        try {
+          options.onResponse?.(meta);
+          if (finished) return;
+          if (!accepts(accept, contentType)) {
+            sink = unexpectedBodySink(statusCode, contentType ?? '', accept ?? 'the requested type');
+            return;
+          }
+          sink = makeSink(target, meta);
+          if (sink.buffers) {
+            const length = Number(redacted['content-length']);
+            // Refused before a byte of the body is read (the declared size is decompressed size
+            // only when there is no content-encoding, so it is checked only then).
+            if (!decoder && length > limits.maxResponseBytes) {
+              fail(new ResponseTooLargeError(limits.maxResponseBytes));
+            }
+          } else if (idleOn) {
+            lastValueAt = performance.now();
+            armIdle(limits.idle);
+          }
+        } catch (error) {
+          fail(error);
         }
       },
-      onResponseData(_ctrl, chunk) {
+      onResponseData(ctrl, chunk) {
         if (finished) return;
-        if (sink) {
-          try {
-            sink.data(chunk);
-          } catch (error) {
-            fail(error);
-          }
-        } else if (errorBody && errorBytes < ERROR_BODY_LIMIT) {
-          errorBody.push(chunk);
-          errorBytes += chunk.length;
-        }
+        if (decoder) {
+          if (!decoder.write(chunk)) ctrl.pause();
+        } else deliver(chunk);
       },
       onResponseEnd() {
         if (finished) return;
-        if (!sink) {
-          let apiError: LlmError;
-          try {
-            apiError = toApiError(errorStatus, errorHeaders, errorBody);
-          } catch (error) {
-            apiError = new ApiErrorFallback(errorStatus, error);
-          }
-          fail(apiError);
-          return;
-        }
-        let endError: LlmError | void;
-        try {
-          endError = sink.end();
-        } catch (error) {
-          endError = error as LlmError;
-        }
-        if (endError) {
-          fail(endError);
-          return;
-        }
-        finished = true;
-        subscriber.complete();
+        if (decoder) decoder.end();
+        else complete();
       },
       onResponseError(_ctrl, error) {
         if (finished) return;
@@ -157,17 +302,18 @@ export function httpRequest<T>(
       },
     };
 
+    const headers = { ...spec.headers };
+    if (headerValue(headers, 'accept-encoding') === undefined) headers['accept-encoding'] = ACCEPT_ENCODING;
     try {
-      const url = new URL(spec.url);
       dispatcher.dispatch(
         {
           origin: url.origin,
           path: url.pathname + url.search,
           method: spec.method,
-          headers: spec.headers,
+          headers,
           body: spec.body,
-          headersTimeout: limits.headers,
-          bodyTimeout: limits.body,
+          headersTimeout: undiciMs(limits.headers),
+          bodyTimeout: undiciMs(limits.body),
         },
         handler,
       );
@@ -180,61 +326,14 @@ export function httpRequest<T>(
       if (!finished) {
         // Unsubscribe is silent teardown: abort the request, emit nothing.
         finished = true;
+        stopTimers();
         abort(new Error('unsubscribed'));
       }
     };
   });
 }
 
-/** Used only if building the typed error itself failed: still an `ApiError` of the right status. */
-class ApiErrorFallback extends ApiError {
-  constructor(status: number, cause: unknown) {
-    super({ status, cause });
-  }
-}
-
-function toApiError(status: number, headers: Record<string, string>, body: Buffer[] | undefined): ApiError {
-  const text = body ? Buffer.concat(body).toString('utf8') : '';
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  const code = errorCode(parsed);
-  return ApiError.fromResponse({ status, headers, body: parsed, code });
-}
-
-function errorCode(body: unknown): string | undefined {
-  const e = (body as { error?: { type?: unknown; code?: unknown } } | undefined)?.error;
-  if (!e || typeof e !== 'object') return undefined;
-  const code = e.code ?? e.type;
-  return code === undefined || code === null ? undefined : String(code);
-}
-
-const TIMEOUT_CODES: Record<string, 'connect' | 'headers' | 'body'> = {
-  UND_ERR_CONNECT_TIMEOUT: 'connect',
-  UND_ERR_HEADERS_TIMEOUT: 'headers',
-  UND_ERR_BODY_TIMEOUT: 'body',
-};
-
-/** undici and socket errors → typed rxllm errors (timeouts say which limit fired). */
-export function mapTransportError(
-  error: Error,
-  midStream: boolean,
-  abortReason: Error | undefined,
-  limits: Partial<Record<'connect' | 'headers' | 'body', number>> = {},
-): LlmError {
-  if (error instanceof LlmError) return error;
-  if (abortReason instanceof LlmError) return abortReason;
-  const code = (error as { code?: string }).code ?? '';
-  const kind = TIMEOUT_CODES[code];
-  if (kind) {
-    return new TimeoutError(kind, limits[kind] ?? NaN, { cause: error });
-  }
-  const where = midStream ? 'while the response was streaming' : 'before a response arrived';
-  return new ConnectionError(
-    `The connection failed ${where}${code ? ` (${code})` : ''}: ${error.message}. Retrying may help.`,
-    { cause: error },
-  );
+function headerValue(headers: Record<string, string>, name: string): string | undefined {
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headers[key];
+  return undefined;
 }

@@ -6,28 +6,30 @@ import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
 import type { BodySink } from './http';
 
-/** `JSON.parse(text)`, or a `StreamParseError` naming the provider and what was being read. */
+/**
+ * `JSON.parse(text)`, or a `StreamParseError` naming the provider and what was being read. The
+ * engine's `SyntaxError` is not kept as `cause`: V8 quotes a window of the raw payload in its
+ * message (`Unexpected token ..., "...sk-..." is not valid JSON`), and a window can cut a key on
+ * both sides, past what any scrubber can recognise.
+ */
 export function parseProviderJson(text: string, provider: string, what: 'event' | 'body'): any {
   try {
     return JSON.parse(text);
-  } catch (cause) {
+  } catch {
     throw what === 'event'
       ? new StreamParseError(
           'invalid-json',
           `${provider} sent a stream event that is not valid JSON; the stream was stopped.`,
           text,
-          { cause },
         )
-      : new StreamParseError('invalid-body', `${provider} answered with a body that is not JSON.`, text, {
-          cause,
-        });
+      : new StreamParseError('invalid-body', `${provider} answered with a body that is not JSON.`, text);
   }
 }
 
 /**
  * A sink for a non-streaming answer: collects the body, parses it once and emits `toValue(parsed,
  * text)`. An `LlmError` thrown by `toValue` (an error body inside a 2xx, a wrong shape) ends the
- * request with it.
+ * request with it. The transport caps what it buffers (`maxResponseBytes`).
  */
 export function jsonBodySink<T>(
   subscriber: Subscriber<T>,
@@ -36,6 +38,7 @@ export function jsonBodySink<T>(
 ): BodySink {
   const parts: Buffer[] = [];
   return {
+    buffers: true,
     data(chunk) {
       parts.push(chunk);
     },

@@ -17,6 +17,11 @@ export interface ReusePoolOptions {
   connections?: number;
   /** Options of each undici `Client` (keep-alive and connect timeouts, ...). */
   clientOptions?: Client.Options;
+  /**
+   * The connector for a new client of `origin` (a proxy tunnel, see `proxy.ts`), or `undefined` to
+   * connect directly. Each client still holds one socket (here, one tunnel).
+   */
+  connectorFor?: (origin: string) => Client.Options['connect'] | undefined;
 }
 
 interface Slot {
@@ -28,12 +33,14 @@ export class ReusePool extends Dispatcher {
   private readonly origins = new Map<string, Slot[]>();
   private readonly maxConnections: number;
   private readonly clientOptions: Client.Options;
+  private readonly connectorFor: ReusePoolOptions['connectorFor'];
   private closed = false;
 
   constructor(options: ReusePoolOptions = {}) {
     super();
     this.maxConnections = options.connections ?? Infinity;
     this.clientOptions = options.clientOptions ?? {};
+    this.connectorFor = options.connectorFor;
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -67,7 +74,9 @@ export class ReusePool extends Dispatcher {
       if (!least || slot.inFlight < least.inFlight) least = slot;
     }
     if (least && slots.length >= this.maxConnections) return least;
-    const slot: Slot = { client: new Client(origin, this.clientOptions), inFlight: 0 };
+    const connect = this.connectorFor?.(origin);
+    const options = connect ? { ...this.clientOptions, connect } : this.clientOptions;
+    const slot: Slot = { client: new Client(origin, options), inFlight: 0 };
     slots.push(slot);
     return slot;
   }

@@ -6,6 +6,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
+import { scrubError } from '../redact';
 import type { BodySink } from './http';
 
 export type { EventSourceMessage };
@@ -42,9 +43,7 @@ export function sseSink<T>(subscriber: Subscriber<T>, decoder: SseEventDecoder<T
                 'invalid-event',
                 `Could not handle a stream event: ${(error as Error).message}`,
                 '',
-                {
-                  cause: error,
-                },
+                { cause: scrubError(error) },
               );
       }
     },

@@ -36,7 +36,11 @@ class GeminiReplay extends ReplayServer {
     const status = reply.status ?? 200;
     this.enqueueResponse({
       status,
-      headers: { 'content-type': status === 200 ? 'text/event-stream' : 'application/json' },
+      // A whole JSON body (complete(), errors) is labelled as JSON, as Google does: the transport checks it.
+      headers: {
+        'content-type':
+          status === 200 && !reply.body.startsWith('{') ? 'text/event-stream' : 'application/json',
+      },
       pieces: splitBytes(reply.body, { splitAt: reply.splitAt }),
       hang: reply.hang,
     });

@@ -1,4 +1,4 @@
-import { ConnectionError, stream, TimeoutError } from '../../src';
+import { ConnectionError, StreamCutError, stream, TimeoutError } from '../../src';
 import type { Dispatcher } from 'undici';
 import { mapTransportError, TRANSPORT_TIMEOUT_DEFAULTS } from '../../src/transport/http';
 import { createMockServer, type MockServer } from '../../src/testing';
@@ -43,12 +43,22 @@ describe('mapTransportError', () => {
     expect((mapped as TimeoutError).ms).toBe(2500);
   });
 
-  it('turns socket errors into retryable ConnectionErrors that say when they happened', () => {
-    const err = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
-    const mapped = mapTransportError(err, true, undefined);
+  it('turns socket errors before a response into retryable ConnectionErrors', () => {
+    const err = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const mapped = mapTransportError(err, false, undefined);
     expect(mapped).toBeInstanceOf(ConnectionError);
     expect(mapped.retryable).toBe(true);
-    expect(mapped.message).toMatch(/while the response was streaming \(UND_ERR_SOCKET\)/);
+    expect(mapped.message).toMatch(/before a response arrived \(ECONNREFUSED\)/);
+  });
+
+  it('turns any socket error after a 2xx started into one class, a retryable StreamCutError', () => {
+    for (const code of ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', '']) {
+      const err = Object.assign(new Error('other side closed'), { code });
+      const mapped = mapTransportError(err, true, undefined);
+      expect(mapped).toBeInstanceOf(StreamCutError);
+      expect(mapped.retryable).toBe(true);
+      expect((mapped.cause as { code?: string }).code).toBe(code);
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  *
  * Wire format: https://ai.google.dev/api/generate-content#v1beta.GenerateContentResponse.
  */
+import { redactAndCut } from '../../redact';
 import type { ChatCompletion, ChatCompletionChoice, FinishReason, ToolCall, Usage } from '../../chunk';
 import { ApiError, StreamParseError } from '../../errors';
 
@@ -125,7 +126,7 @@ export function geminiError(value: { error: any }): ApiError {
     status,
     body: value,
     code: rpc,
-    message: `Gemini sent an error (${rpc ?? status}): ${message.slice(0, 300)}`,
+    message: `Gemini sent an error (${rpc ?? status}): ${redactAndCut(message, 300)}`,
   });
 }
 
