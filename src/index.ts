@@ -19,6 +19,7 @@ export * from './logger';
 export * from './batch';
 export * from './rateLimit/limiter';
 export * from './rateLimit/store';
+export * from './rateLimit/estimate';
 export {
   sendSse,
   toSseEvents,

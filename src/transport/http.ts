@@ -92,17 +92,24 @@ export function httpRequest<T>(
       onResponseStart(_ctrl, statusCode, headers) {
         if (finished) return;
         const redacted = redactHeaders(headers as Record<string, string | string[]>);
+        const meta: ResponseMeta = {
+          status: statusCode,
+          headers: redacted,
+          requestId: redacted['x-request-id'] ?? redacted['request-id'],
+          rateLimit: parseRateLimit(redacted),
+          headersMs: performance.now() - started,
+        };
+        // Every response, errors included: a 429's x-ratelimit-* and retry-after headers are what a
+        // rate limiter most needs to learn from. Nothing may throw into undici (it would surface as
+        // an unhandled 'error' event).
+        try {
+          options.onResponse?.(meta);
+        } catch (error) {
+          fail(error);
+          return;
+        }
         if (statusCode >= 200 && statusCode < 300) {
-          const meta: ResponseMeta = {
-            status: statusCode,
-            headers: redacted,
-            requestId: redacted['x-request-id'] ?? redacted['request-id'],
-            rateLimit: parseRateLimit(redacted),
-            headersMs: performance.now() - started,
-          };
-          // Nothing may throw into undici (it would surface as an unhandled 'error' event).
           try {
-            options.onResponse?.(meta);
             sink = makeSink(subscriber, meta);
           } catch (error) {
             fail(error);
