@@ -37,9 +37,9 @@ function usageOf(value: unknown): number | undefined {
  * import { complete, createRateLimiter } from 'rxllm';
  * import { rateLimit, retryBackoff } from 'rxllm/operators';
  * const limiter = createRateLimiter({ requestsPerMinute: 500, tokensPerMinute: 200_000 });
- * complete(request, { onResponse: limiter.onResponse })
+ * complete({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, { onResponse: limiter.onResponse })
  *   .pipe(rateLimit(limiter, { estimateTokens: 800 }), retryBackoff())
- *   .subscribe(...);
+ *   .subscribe((completion) => console.log(completion.choices[0]?.message.content));
  */
 export function rateLimit<T>(
   limiter: RateLimiter,

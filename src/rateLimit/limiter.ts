@@ -104,8 +104,7 @@ interface Waiter {
  * import { complete, createRateLimiter } from 'rxllm';
  * import { rateLimit, retryBackoff } from 'rxllm/operators';
  * const limiter = createRateLimiter({ requestsPerMinute: 500, tokensPerMinute: 200_000 });
- * const request = { model: 'mock/echo', messages: [{ role: 'user' as const, content: 'Hi' }] } as const;
- * complete(request, { onResponse: limiter.onResponse })
+ * complete({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, { onResponse: limiter.onResponse })
  *   .pipe(rateLimit(limiter, { estimateTokens: 800 }), retryBackoff())
  *   .subscribe((completion) => console.log(completion.choices[0]?.message.content));
  */

@@ -28,9 +28,11 @@ export interface FetchSseInit {
  * `StreamCutError`. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
  *
  * @example
+ * // doc-test: typecheck-only
  * import { fetchSse } from 'rxllm/browser';
  * import { textDeltas } from 'rxllm/operators';
- * fetchSse('/api/chat', { body: { q: 'Hi' } }).pipe(textDeltas()).subscribe((t) => (this.text += t));
+ * let text = '';
+ * fetchSse('/api/chat', { body: { q: 'Hi' } }).pipe(textDeltas()).subscribe((t) => (text += t));
  */
 export function fetchSse(url: string, init: FetchSseInit = {}): Observable<Chunk> {
   return new Observable<Chunk>((subscriber) => {
