@@ -143,8 +143,8 @@ export class ApiError extends LlmError {
   }
 }
 
-/** Pulls a human message out of the usual provider error bodies. */
-export function extractMessage(body: unknown): string | undefined {
+/** Pulls a human message out of the usual provider error bodies (internal to `ApiError`). */
+function extractMessage(body: unknown): string | undefined {
   if (typeof body === 'string') return body.slice(0, 300) || undefined;
   if (body && typeof body === 'object') {
     const b = body as Record<string, any>;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI_USAGE_ERROR, runCli } from '../src/cli/run';
-import { createMockServer, type MockServer } from '../src/testing';
+import { createMockServer, type MockChatBody, type MockServer } from '../src/testing';
 
 function io() {
   const out: string[] = [];
@@ -39,7 +39,7 @@ describe('rxllm chat', () => {
     );
     expect(code).toBe(0);
     expect(t.out()).toBe('from the server\n');
-    expect(server.requests.at(-1)?.body.messages).toEqual([
+    expect((server.requests.at(-1)?.body as MockChatBody).messages).toEqual([
       { role: 'system', content: 'be brief' },
       { role: 'user', content: 'hi there' },
     ]);

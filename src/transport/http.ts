@@ -13,8 +13,10 @@ import { redactHeaders } from '../redact';
 import { AGENT_DEFAULTS, dispatcherFor } from './agent';
 import { parseRateLimit } from './rateLimitHeaders';
 
-/** Transport time limits used when a call sets none. */
+/** Transport time limits used when a call sets none (ms; see `TransportTimeouts`). */
 export const TRANSPORT_TIMEOUT_DEFAULTS = {
+  /** TCP + TLS connect: the shared agent's `connectTimeout`. */
+  connect: AGENT_DEFAULTS.connectTimeout,
   /** Reasoning models can think for minutes before the first byte (o1/R1-style). */
   headers: 600_000,
   body: 300_000,
@@ -55,7 +57,7 @@ export function httpRequest<T>(
     }
     const dispatcher: Dispatcher = dispatcherFor(options.dispatcher, options.timeouts?.connect);
     const limits = {
-      connect: options.timeouts?.connect ?? AGENT_DEFAULTS.connectTimeout,
+      connect: options.timeouts?.connect ?? TRANSPORT_TIMEOUT_DEFAULTS.connect,
       headers: options.timeouts?.headers ?? TRANSPORT_TIMEOUT_DEFAULTS.headers,
       body: options.timeouts?.body ?? TRANSPORT_TIMEOUT_DEFAULTS.body,
     };
