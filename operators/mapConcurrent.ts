@@ -80,12 +80,12 @@ export function mapConcurrent<T, R>(
  *
  * @example
  * import { from } from 'rxjs';
- * import { complete } from 'rxllm';
+ * import { complete, type ChatRequest } from 'rxllm';
  * import { mapConcurrent, retryBackoff } from 'rxllm/operators';
  * const tickets = ['I was charged twice', 'The app crashes on start'];
- * const classify = (ticket: string) => ({
+ * const classify = (ticket: string): ChatRequest => ({
  *   model: 'openai/gpt-4o-mini',
- *   messages: [{ role: 'user' as const, content: `Classify: ${ticket}` }],
+ *   messages: [{ role: 'user', content: `Classify: ${ticket}` }],
  * });
  * from(tickets).pipe(
  *   mapConcurrent((t) => complete(classify(t)).pipe(retryBackoff(3)), { concurrency: 20, settle: true }),

@@ -71,11 +71,11 @@ export const BATCH_DEFAULTS = { concurrency: 20, ordered: false, failFast: false
  * ```
  *
  * @example
- * import { batch } from 'rxllm';
+ * import { batch, type ChatRequest } from 'rxllm';
  * const tickets = ['I was charged twice', 'The app crashes on start'];
- * const classifyRequest = (ticket: string) => ({
+ * const classifyRequest = (ticket: string): ChatRequest => ({
  *   model: 'openai/gpt-4o-mini',
- *   messages: [{ role: 'user' as const, content: `Classify: ${ticket}` }],
+ *   messages: [{ role: 'user', content: `Classify: ${ticket}` }],
  * });
  * batch(tickets.map(classifyRequest), { concurrency: 20, retry: 3, timeout: 15_000 })
  *   .subscribe((r) => (r.ok ? console.log(r.index, r.value.choices[0]?.message.content) : console.error(r.index, r.error)));

@@ -6,7 +6,14 @@
  */
 import { config } from 'rxjs';
 import { createMockServer, type MockServer } from 'rxllm/testing';
-import { allSnippets, consumerOptions, transpile, typecheck, type Snippet } from '../helpers/docSnippets';
+import {
+  allSnippets,
+  consumerOptions,
+  ROOT,
+  transpile,
+  typecheck,
+  type Snippet,
+} from '../helpers/docSnippets';
 
 const snippets = allSnippets();
 const runnable = snippets.filter((s) => !s.typecheckOnly);
@@ -27,10 +34,16 @@ describe('docs: extraction', () => {
 });
 
 describe.each(['bundler', 'node16'] as const)('docs: type-check (strict, moduleResolution %s)', (mode) => {
+  // The type tests (`@ts-expect-error` lines) ride along: checked as a consumer in both modes.
+  const typeTests = `${ROOT}/test/types/publicTypes.ts`;
   let errors: Map<string, string[]>;
   beforeAll(() => {
-    errors = typecheck(snippets, consumerOptions(mode));
+    errors = typecheck(snippets, consumerOptions(mode), [typeTests]);
   }, 120_000);
+
+  it('test/types/publicTypes.ts compiles: every @ts-expect-error line is an error', () => {
+    expect(errors.get(typeTests)).toEqual([]);
+  });
 
   it.each(byName(snippets))('%s compiles', (_name, s) => {
     expect(errors.get(s.fileName)).toEqual([]);

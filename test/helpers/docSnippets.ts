@@ -116,8 +116,15 @@ export function consumerOptions(mode: 'bundler' | 'node16'): ts.CompilerOptions 
   };
 }
 
-/** Type-checks every snippet in one program; returns the error messages per snippet file. */
-export function typecheck(snippets: Snippet[], options: ts.CompilerOptions): Map<string, string[]> {
+/**
+ * Type-checks every snippet (and `extraFiles`, e.g. the type tests) in one program; returns the error
+ * messages per snippet file and per extra file.
+ */
+export function typecheck(
+  snippets: Snippet[],
+  options: ts.CompilerOptions,
+  extraFiles: string[] = [],
+): Map<string, string[]> {
   const files = new Map(snippets.map((s) => [s.fileName, s.code + '\nexport {};\n']));
   const host = ts.createCompilerHost(options);
   const { getSourceFile, fileExists, readFile } = host;
@@ -129,8 +136,10 @@ export function typecheck(snippets: Snippet[], options: ts.CompilerOptions): Map
       ? ts.createSourceFile(f, text, lang, true)
       : getSourceFile.call(host, f, lang, onError, create);
   };
-  const program = ts.createProgram([...files.keys()], options, host);
-  const errors = new Map<string, string[]>(snippets.map((s) => [s.fileName, []]));
+  const program = ts.createProgram([...files.keys(), ...extraFiles], options, host);
+  const errors = new Map<string, string[]>(
+    [...snippets.map((s) => s.fileName), ...extraFiles].map((f) => [f, []]),
+  );
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const file = d.file?.fileName;
     const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
