@@ -2,10 +2,12 @@ import { lastValueFrom, of, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import {
   complete,
+  createMemoryRateLimitStore,
   createRateLimiter,
   RateLimitError,
   stream,
   type RateLimitState,
+  type RateLimitStore,
   type ResponseMeta,
 } from 'rxllm';
 import { rateLimit } from 'rxllm/operators';
@@ -119,6 +121,31 @@ describe('createRateLimiter (issue 10)', () => {
       limiter.onResponse(meta);
       expectObservable(cold('x|').pipe(rateLimit(limiter))).toBe('3000ms x|');
     });
+  });
+
+  it('gives back what an async store granted to a waiter that left meanwhile, and serves the next in order', async () => {
+    const inner = createMemoryRateLimitStore();
+    const store: RateLimitStore = {
+      get: async (k) => inner.get(k) as RateLimitState | undefined,
+      compareAndSet: async (k, expected, next) => inner.compareAndSet(k, expected, next) as boolean,
+    };
+    const limiter = createRateLimiter({ requestsPerMinute: 10, store });
+    const order: string[] = [];
+    const left = limiter.acquire().subscribe(() => order.push('left'));
+    const second = new Promise<void>((resolve) =>
+      limiter.acquire().subscribe(() => {
+        order.push('second');
+        resolve();
+      }),
+    );
+    left.unsubscribe(); // while the store is still answering for it
+    await second;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['second']);
+    const state = await lastValueFrom(limiter.state());
+    // One permit taken (second's); the one granted to the waiter that left came back.
+    expect(state.requests).toBeGreaterThan(8.99);
+    expect(state.requests).toBeLessThan(9.1);
   });
 
   it('rejects the same configurations as before (rates must be > 0)', () => {
