@@ -251,9 +251,11 @@ export class ChunkAccumulator {
  * rules as {@link accumulateChunks}. A reset chunk discards what came before it.
  *
  * @example
+ * import { scriptToChunks } from 'rxllm/testing';
  * import { mergeChunks } from 'rxllm/operators';
+ * const savedChunks = scriptToChunks({ text: 'Hello', chunkSize: 2 });
  * const response = mergeChunks(savedChunks);
- * console.log(response.choices[0].message.content, response.usage);
+ * console.log(response.choices[0].message.content, response.usage); // 'Hello', { ... }
  */
 export function mergeChunks(chunks: Iterable<Chunk>): ChatCompletion {
   const acc = new ChunkAccumulator(true);

@@ -12,8 +12,10 @@ import { choiceOf, type TextDeltasConfig } from './textDeltas';
  * ```
  *
  * @example
+ * import { lastValueFrom } from 'rxjs';
+ * import { stream } from 'rxllm';
  * import { collectText } from 'rxllm/operators';
- * const answer = await lastValueFrom(stream(request).pipe(collectText()));
+ * const answer = await lastValueFrom(stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).pipe(collectText()));
  */
 export function collectText(config: TextDeltasConfig = {}): OperatorFunction<Chunk, string> {
   const choice = choiceOf('collectText', config);

@@ -63,9 +63,11 @@ function describe(choiceIndex: number, reason: string, raw: string | undefined):
  * ```
  *
  * @example
+ * import { stream } from 'rxllm';
  * import { finishReasonWarn } from 'rxllm/operators';
- * stream(request).pipe(finishReasonWarn({ logger: nestLogger })).subscribe(render);
- * stream(request).pipe(finishReasonWarn({ errorOn: ['length'] })); // fail on truncation
+ * const chunks$ = stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+ * chunks$.pipe(finishReasonWarn({ logger: console })).subscribe((chunk) => console.log(chunk));
+ * chunks$.pipe(finishReasonWarn({ errorOn: ['length'] })); // fail on truncation
  */
 export function finishReasonWarn(config: FinishReasonWarnConfig = {}): MonoTypeOperatorFunction<Chunk> {
   if (config === null || typeof config !== 'object') {

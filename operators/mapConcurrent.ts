@@ -80,11 +80,16 @@ export function mapConcurrent<T, R>(
  *
  * @example
  * import { from } from 'rxjs';
- * import { complete } from 'rxllm';
+ * import { complete, type ChatRequest } from 'rxllm';
  * import { mapConcurrent, retryBackoff } from 'rxllm/operators';
+ * const tickets = ['I was charged twice', 'The app crashes on start'];
+ * const classify = (ticket: string): ChatRequest => ({
+ *   model: 'openai/gpt-4o-mini',
+ *   messages: [{ role: 'user', content: `Classify: ${ticket}` }],
+ * });
  * from(tickets).pipe(
  *   mapConcurrent((t) => complete(classify(t)).pipe(retryBackoff(3)), { concurrency: 20, settle: true }),
- * ).subscribe((r) => (r.ok ? save(r.value) : report(r.error)));
+ * ).subscribe((r) => (r.ok ? console.log(r.value.choices[0]?.message.content) : console.error(r.error)));
  */
 export function mapConcurrent<T, R>(
   project: (item: T, index: number) => ObservableInput<R>,

@@ -139,7 +139,7 @@ const CUT_REASONS = new Set(['length', 'content_filter']);
  * import { z } from 'zod';
  * import { stream } from 'rxllm';
  * import { partialToolCallGuard } from 'rxllm/operators';
- * stream(request)
+ * stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
  *   .pipe(partialToolCallGuard({ schemas: { get_weather: z.object({ city: z.string() }) } }))
  *   .subscribe((chunk) => {
  *     for (const call of chunk.choices[0]?.delta.tool_calls ?? []) {

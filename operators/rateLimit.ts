@@ -4,7 +4,8 @@ import type { RateLimiter } from '../src/rateLimit/limiter';
 export interface RateLimitConfig {
   /**
    * Tokens this request is expected to use (prompt + completion), taken from the token budget before
-   * subscribing. When the source reports `usage`, the difference is charged or refunded.
+   * subscribing (at most the whole budget). When the source reports `usage`, the last report (usage
+   * is cumulative) replaces the charge when the stream ends: the difference is charged or refunded.
    * @defaultValue 0
    */
   estimateTokens?: number | (() => number);
@@ -36,9 +37,9 @@ function usageOf(value: unknown): number | undefined {
  * import { complete, createRateLimiter } from 'rxllm';
  * import { rateLimit, retryBackoff } from 'rxllm/operators';
  * const limiter = createRateLimiter({ requestsPerMinute: 500, tokensPerMinute: 200_000 });
- * complete(request, { onResponse: limiter.onResponse })
+ * complete({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, { onResponse: limiter.onResponse })
  *   .pipe(rateLimit(limiter, { estimateTokens: 800 }), retryBackoff())
- *   .subscribe(...);
+ *   .subscribe((completion) => console.log(completion.choices[0]?.message.content));
  */
 export function rateLimit<T>(
   limiter: RateLimiter,
@@ -60,18 +61,29 @@ export function rateLimit<T>(
   return (source) =>
     defer(() => {
       const estimate = typeof estimateTokens === 'function' ? estimateTokens() : estimateTokens;
-      let charged = false;
+      let charged = 0;
+      let lastUsage: number | undefined;
+      // Providers report usage cumulatively (vLLM's `continuous_usage_stats` sends it on every
+      // chunk): the last report is the request's usage. It replaces what `acquire` charged, so a
+      // refund never exceeds the charge (the charge is capped at the budget, the estimate is not).
+      const settleUsage = () => {
+        if (lastUsage === undefined) return;
+        const used = lastUsage;
+        lastUsage = undefined;
+        limiter.adjust(used - charged);
+      };
       return limiter.acquire(estimate).pipe(
-        mergeMap(() => source),
+        mergeMap((taken) => {
+          charged = typeof taken === 'number' ? taken : estimate;
+          return source;
+        }),
         tap({
           next: (value) => {
             const used = usageOf(value);
-            if (used !== undefined && !charged) {
-              charged = true;
-              limiter.adjust(used - estimate);
-            }
+            if (used !== undefined) lastUsage = used;
           },
           error: (error: unknown) => limiter.onError(error),
+          finalize: settleUsage,
         }),
       );
     });

@@ -12,8 +12,15 @@ import { choiceOf, deltaStrings, type TextDeltasConfig } from './textDeltas';
  * ```
  *
  * @example
+ * import { stream } from 'rxllm';
  * import { reasoningDeltas } from 'rxllm/operators';
- * stream(request).pipe(reasoningDeltas()).subscribe((thought) => showThinking(thought));
+ * stream({
+ *   model: 'mock/r1',
+ *   messages: [{ role: 'user', content: 'Why?' }],
+ *   mock_response: { reasoning: 'Let me think', text: 'Because.' },
+ * })
+ *   .pipe(reasoningDeltas())
+ *   .subscribe((thought) => console.log('thinking:', thought));
  */
 export function reasoningDeltas(config: TextDeltasConfig = {}): OperatorFunction<Chunk, string> {
   return deltaStrings(choiceOf('reasoningDeltas', config), (d) => d.reasoning);

@@ -172,9 +172,9 @@ export function retryBackoff(
  * @example
  * import { stream } from 'rxllm';
  * import { retryBackoff, timeouts } from 'rxllm/operators';
- * stream({ model: 'openai/gpt-4o-mini', messages })
- *   .pipe(timeouts({ firstChunk: 60_000 }), retryBackoff({ maxRetries: 3, onRetry: (i) => log(i) }))
- *   .subscribe(...);
+ * stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+ *   .pipe(timeouts({ firstChunk: 60_000 }), retryBackoff({ maxRetries: 3, onRetry: (i) => console.warn(i) }))
+ *   .subscribe((chunk) => console.log(chunk.choices[0]?.delta.content ?? ''));
  */
 export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoTypeOperatorFunction<T> {
   const cfg = typeof config === 'number' ? { maxRetries: config } : config;

@@ -53,8 +53,9 @@ export function deltaStrings(
  * ```
  *
  * @example
+ * import { stream } from 'rxllm';
  * import { textDeltas } from 'rxllm/operators';
- * stream(request).pipe(textDeltas()).subscribe((text) => process.stdout.write(text));
+ * stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).pipe(textDeltas()).subscribe((text) => process.stdout.write(text));
  */
 export function textDeltas(config: TextDeltasConfig = {}): OperatorFunction<Chunk, string> {
   return deltaStrings(choiceOf('textDeltas', config), (d) => d.content);

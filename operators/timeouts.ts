@@ -70,9 +70,9 @@ const on = (ms: number): boolean => ms > 0 && ms !== Infinity;
  * @example
  * import { stream } from 'rxllm';
  * import { retryBackoff, timeouts } from 'rxllm/operators';
- * stream({ model: 'deepseek/deepseek-reasoner', messages })
+ * stream({ model: 'openai/o4-mini', messages: [{ role: 'user', content: 'Prove it.' }] })
  *   .pipe(timeouts({ firstChunk: 300_000, idle: 60_000, total: 900_000 }), retryBackoff())
- *   .subscribe(...);
+ *   .subscribe((chunk) => console.log(chunk.choices[0]?.delta.content ?? ''));
  */
 export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOperatorFunction<T> {
   const cfg = typeof config === 'number' ? { total: config } : config;

@@ -15,10 +15,11 @@ import type { Chunk, Usage } from '../src/chunk';
  * ```
  *
  * @example
+ * import { stream } from 'rxllm';
  * import { usage } from 'rxllm/operators';
- * stream(request, { includeUsage: true }).pipe(usage()).subscribe((u) =>
- *   console.log(u ? `${u.total_tokens} tokens` : 'usage not reported by the provider'),
- * );
+ * stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, { includeUsage: true })
+ *   .pipe(usage())
+ *   .subscribe((u) => console.log(u ? `${u.total_tokens} tokens` : 'usage not reported by the provider'));
  */
 export function usage(): OperatorFunction<Chunk, Usage | null> {
   return (source) =>

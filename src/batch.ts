@@ -11,6 +11,7 @@ import { timeouts, type TimeoutsConfig } from '../operators/timeouts';
 import type { ChatCompletion } from './chunk';
 import { complete } from './client';
 import type { CallOptions, ResponseMeta } from './options';
+import { estimateRequestTokens } from './rateLimit/estimate';
 import type { RateLimiter } from './rateLimit/limiter';
 import type { ChatRequest } from './request';
 
@@ -43,7 +44,7 @@ export interface BatchConfig<R = ChatCompletion> {
   failFast?: boolean;
   /** A shared limiter every request (and retry) acquires from; it also learns from the responses. @defaultValue undefined */
   limiter?: RateLimiter;
-  /** Token estimate given to the limiter. @defaultValue prompt characters / 4 + max tokens */
+  /** Token estimate given to the limiter. @defaultValue estimateRequestTokens (text, images and output cap; see its docs) */
   estimateTokens?: (request: ChatRequest) => number;
   /** Options of each call (`complete(request, options)`). @defaultValue {} */
   options?: CallOptions;
@@ -55,14 +56,6 @@ export interface BatchConfig<R = ChatCompletion> {
 
 /** Defaults of {@link batch}. */
 export const BATCH_DEFAULTS = { concurrency: 20, ordered: false, failFast: false } as const;
-
-/** Rough token estimate: about 4 characters per token (OpenAI's rule of thumb) plus the output cap. */
-export function estimateRequestTokens(request: ChatRequest): number {
-  let chars = 0;
-  for (const m of request.messages ?? [])
-    chars += JSON.stringify((m as { content?: unknown }).content ?? '').length;
-  return Math.ceil(chars / 4) + (request.max_completion_tokens ?? request.max_tokens ?? 0);
-}
 
 /**
  * Runs chat calls with at most `concurrency` in flight, each with retries and per-attempt timeouts;
@@ -78,9 +71,14 @@ export function estimateRequestTokens(request: ChatRequest): number {
  * ```
  *
  * @example
- * import { batch } from 'rxllm';
+ * import { batch, type ChatRequest } from 'rxllm';
+ * const tickets = ['I was charged twice', 'The app crashes on start'];
+ * const classifyRequest = (ticket: string): ChatRequest => ({
+ *   model: 'openai/gpt-4o-mini',
+ *   messages: [{ role: 'user', content: `Classify: ${ticket}` }],
+ * });
  * batch(tickets.map(classifyRequest), { concurrency: 20, retry: 3, timeout: 15_000 })
- *   .subscribe((r) => (r.ok ? save(r.index, r.value) : report(r.index, r.error)));
+ *   .subscribe((r) => (r.ok ? console.log(r.index, r.value.choices[0]?.message.content) : console.error(r.index, r.error)));
  */
 export function batch<R = ChatCompletion>(
   requests: Iterable<ChatRequest> | Observable<ChatRequest>,

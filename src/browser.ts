@@ -1,4 +1,4 @@
 // Barrel of rxllm/browser: what a front end needs, without Node APIs or undici.
 export * from './chunk';
 export * from './errors';
-export { fetchSse, type FetchSseInit } from './serve/fetchSse';
+export { fetchSse, type FetchSseInit, type JsonBody } from './serve/fetchSse';

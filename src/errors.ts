@@ -144,8 +144,8 @@ export class ApiError extends LlmError {
   }
 }
 
-/** Pulls a human message out of the usual provider error bodies (redacted, then cut to 300 characters). */
-export function extractMessage(body: unknown): string | undefined {
+/** Pulls a human message out of the usual provider error bodies (internal to `ApiError`; redacted, then cut to 300 characters). */
+function extractMessage(body: unknown): string | undefined {
   const cut = (text: string) => redactAndCut(text, 300) || undefined;
   if (typeof body === 'string') return cut(body);
   if (body && typeof body === 'object') {

@@ -1,7 +1,21 @@
 export * from './chunk';
 export * from './errors';
-export * from './request';
-export * from './options';
+// Not re-exported: splitModel and mergeOptions (internal plumbing of stream/createClient).
+export {
+  MessageSchema,
+  ToolSchema,
+  ToolChoiceSchema,
+  ResponseFormatSchema,
+  ModelNameSchema,
+  ChatRequestSchema,
+  validateRequest,
+  MAX_CHOICES,
+  type ChatMessage,
+  type ChatTool,
+  type ChatRequest,
+  type ModelName,
+} from './request';
+export type { TransportTimeouts, RateLimitInfo, ResponseMeta, CallOptions, ClientOptions } from './options';
 export * from './client';
 export { registerProvider, getProvider, listProviders } from './providers/registry';
 export type { Provider, ProviderCall } from './providers/types';
@@ -19,6 +33,7 @@ export * from './logger';
 export * from './batch';
 export * from './rateLimit/limiter';
 export * from './rateLimit/store';
+export * from './rateLimit/estimate';
 export {
   sendSse,
   toSseEvents,
@@ -28,7 +43,7 @@ export {
   type SseResponseLike,
   type SseMessageEvent,
 } from './serve/sseServer';
-export { fetchSse, type FetchSseInit } from './serve/fetchSse';
+export { fetchSse, type FetchSseInit, type JsonBody } from './serve/fetchSse';
 export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';

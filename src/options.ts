@@ -77,7 +77,10 @@ export interface CallOptions {
    * @defaultValue true
    */
   includeUsage?: boolean;
-  /** Called once per request with the status, headers and rate-limit info, before any chunk. */
+  /**
+   * Called once per response, whatever its status (a 429 too), with the status, headers and
+   * rate-limit info, before any chunk or error. What it throws becomes the stream's error.
+   */
   onResponse?: (meta: ResponseMeta) => void;
   /** Scheduler for providers that produce chunks in-process (the mock). @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { RequestValidationError } from './errors';
+import type { MockScript } from './providers/mock/script';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
 const ImagePart = z.object({
@@ -117,12 +118,28 @@ export const ChatRequestSchema = z.looseObject({
 
 export type ChatMessage = z.infer<typeof MessageSchema>;
 export type ChatTool = z.infer<typeof ToolSchema>;
-export type ChatRequest = z.infer<typeof ChatRequestSchema>;
+
+/** `provider/model`, e.g. `openai/gpt-4o-mini`: a model without its provider prefix does not compile. */
+export type ModelName = `${string}/${string}`;
+
+/**
+ * The chat request. Unknown top-level fields are allowed (and sent); the ones rxllm knows are typed,
+ * including the mock provider's `mock_response` (a `MockScript` or a string) and `mock_delay_ms`.
+ */
+export type ChatRequest = z.infer<typeof ChatRequestSchema> & {
+  model: ModelName;
+  /** `mock/...` models only: what the mock streams. @defaultValue an echo of the last user message */
+  mock_response?: MockScript | string;
+  /** `mock/...` models only: delay between chunks in ms. @defaultValue 0 */
+  mock_delay_ms?: number;
+};
 
 /** Validates a request; throws `RequestValidationError` listing every issue (never the message contents). */
 export function validateRequest(request: unknown): ChatRequest {
   const result = ChatRequestSchema.safeParse(request);
-  if (result.success) return result.data;
+  // The schema checked the `provider/model` shape that `ModelName` states; mock fields are checked
+  // by the mock provider.
+  if (result.success) return result.data as ChatRequest;
   const issues = result.error.issues.map((i) => ({
     path: i.path.filter((p): p is string | number => typeof p !== 'symbol'),
     message: i.message,

@@ -1,5 +1,7 @@
-import { runCli } from '../src/cli/run';
-import { createMockServer, type MockServer } from '../src/testing';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CLI_USAGE_ERROR, runCli } from '../src/cli/run';
+import { createMockServer, type MockChatBody, type MockServer } from '../src/testing';
 
 function io() {
   const out: string[] = [];
@@ -37,7 +39,7 @@ describe('rxllm chat', () => {
     );
     expect(code).toBe(0);
     expect(t.out()).toBe('from the server\n');
-    expect(server.requests.at(-1)?.body.messages).toEqual([
+    expect((server.requests.at(-1)?.body as MockChatBody).messages).toEqual([
       { role: 'system', content: 'be brief' },
       { role: 'user', content: 'hi there' },
     ]);
@@ -63,12 +65,72 @@ describe('rxllm chat', () => {
   it('exits 2 with usage help on bad arguments', async () => {
     const t = io();
     expect(await runCli([], t.io)).toBe(2);
-    expect(t.out()).toContain('Usage: rxllm chat');
+    expect(t.err()).toContain('Usage: rxllm chat');
+    expect(t.out()).toBe('');
     const u = io();
     expect(await runCli(['chat'], u.io)).toBe(2);
     expect(u.err()).toContain('give a prompt');
     const v = io();
     expect(await runCli(['translate', 'x'], v.io)).toBe(2);
     expect(v.err()).toContain('unknown command');
+  });
+
+  it('prints help to stdout and exits 0 on --help', async () => {
+    const t = io();
+    expect(await runCli(['--help'], t.io)).toBe(0);
+    expect(t.out()).toContain('Usage: rxllm chat');
+  });
+
+  it('refuses --base-url without --model (exit 2, nothing sent) instead of answering from the mock', async () => {
+    const before = server.stats.requests;
+    const t = io();
+    expect(await runCli(['chat', '-u', server.url, 'hi'], t.io)).toBe(CLI_USAGE_ERROR);
+    expect(t.err()).toContain('--base-url needs --model');
+    expect(t.out()).toBe('');
+    expect(server.stats.requests).toBe(before);
+  });
+
+  it.each([
+    [['chat', '--max-tokens', 'lots', 'hi'], '--max-tokens must be a positive integer'],
+    [['chat', '-m', 'gpt-4o-mini', 'hi'], '--model must be provider/model'],
+    [['chat', '--nope', 'hi'], "Unknown option '--nope'"],
+  ])('treats %p as a usage error (exit 2)', async (argv, message) => {
+    const t = io();
+    expect(await runCli(argv, t.io)).toBe(2);
+    expect(t.err()).toContain(message);
+    expect(t.out()).toBe('');
+  });
+
+  it('writes nothing to stdout when the call fails before any text (no blank line)', async () => {
+    server.enqueue({ status: 500 });
+    const t = io();
+    expect(await runCli(['chat', '-m', 'compat/x', '-u', server.url, 'hi'], t.io)).toBe(1);
+    expect(t.out()).toBe('');
+    expect(t.err()).toMatch(/^rxllm: ServerError/);
+  });
+
+  it('ends a partial reply with one newline when the stream fails midway', async () => {
+    server.enqueue({ text: 'partial answer', chunkSize: 4, cutAfterChunks: 2 });
+    const t = io();
+    expect(await runCli(['chat', '-m', 'compat/x', '-u', server.url, 'hi'], t.io)).toBe(1);
+    expect(t.out()).toMatch(/^[^\n]+\n$/);
+  });
+
+  it('the rxllm binary exits with the documented codes', () => {
+    const run = (args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [require.resolve('tsx/cli'), join(__dirname, '..', 'src', 'cli', 'main.ts'), ...args],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, OPENAI_API_KEY: '' },
+        },
+      );
+    const usage = run(['chat']);
+    expect(usage.status).toBe(2);
+    expect(usage.stdout).toBe('');
+    const ok = run(['chat', 'hello']);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('hello');
   });
 });

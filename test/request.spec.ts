@@ -1,4 +1,5 @@
-import { RequestValidationError, splitModel, validateRequest } from '../src';
+import { RequestValidationError, validateRequest } from '../src';
+import { splitModel } from '../src/request';
 
 describe('validateRequest', () => {
   const ok = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };

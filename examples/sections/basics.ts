@@ -15,7 +15,7 @@ export async function demoBasics(): Promise<void> {
     // apart here, so you can watch them arrive), a finish chunk, then the usage chunk.
     server.setDefault({ text: POEM, chunkSize: 2, chunkDelayMs: 40, latencyMs: 150 });
     const request = {
-      model: 'compat/mock-poet',
+      model: 'compat/mock-poet' as const,
       messages: [{ role: 'user' as const, content: '写一首四句五言诗' }],
     };
 

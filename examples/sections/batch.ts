@@ -6,7 +6,7 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { batch, createAgent, type ChatRequest } from '../../src';
 import type { RetryInfo } from '../../operators';
-import { createMockServer } from '../../src/testing';
+import { createMockServer, type MockChatBody } from '../../src/testing';
 
 const TICKETS = 100;
 const CONCURRENCY = 20;
@@ -21,7 +21,7 @@ export async function demoBatch(): Promise<void> {
     n++;
     if (n % 10 === 3) return { status: 429, headers: { 'retry-after-ms': '300' } };
     if (n % 15 === 7) return { status: 500 };
-    const ticket = String(req.body?.messages?.[1]?.content ?? '');
+    const ticket = String((req.body as MockChatBody | undefined)?.messages?.[1]?.content ?? '');
     return { text: /refund|charge/i.test(ticket) ? 'billing' : 'technical', latencyMs: LATENCY_MS };
   });
 

@@ -31,7 +31,7 @@ export interface ToolCallDemoResult {
 async function run(baseURL: string, label: string): Promise<ToolCallDemoResult> {
   const result: ToolCallDemoResult = { text: '', calls: [], refused: [] };
   const request = {
-    model: 'compat/mock-assistant',
+    model: 'compat/mock-assistant' as const,
     messages: [{ role: 'user' as const, content: 'What is the weather in Lisbon?' }],
     tools: [
       {

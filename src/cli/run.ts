@@ -1,12 +1,13 @@
 /**
  * `rxllm chat`: streams a reply to stdout as it arrives; finish reason, usage and time to first
- * chunk go to stderr. Errors print one line (no stack, no secrets) and exit non-zero.
+ * chunk go to stderr. Exit codes: 0 done, 1 the call failed (one line on stderr, no stack, no
+ * secrets), 2 a usage error (bad arguments; nothing is sent). stdout gets only the reply's text.
  */
 import { parseArgs } from 'node:util';
 import { stream } from '../client';
 import type { FinishReason, Usage } from '../chunk';
 import { LlmError } from '../errors';
-import type { ChatMessage } from '../request';
+import type { ChatMessage, ModelName } from '../request';
 import { redactSecrets } from '../redact';
 
 export interface CliIO {
@@ -16,6 +17,9 @@ export interface CliIO {
   /** Stops a long command (`rxllm batch`) as Ctrl-C does. */
   signal?: AbortSignal;
 }
+
+/** Exit code of a usage error (bad arguments), as POSIX utilities and most CLIs use; 1 is a failed call. */
+export const CLI_USAGE_ERROR = 2;
 
 /** The model used when `--model` is not given: the built-in mock, so the CLI runs with no key. */
 export const CLI_DEFAULT_MODEL = 'mock/echo';
@@ -49,37 +53,51 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       },
     });
   } catch (error) {
-    io.stderr.write(`rxllm: ${(error as Error).message}\n`);
-    return 2;
+    return usageError(io, (error as Error).message);
   }
   const { values, positionals } = parsed;
   const [command, ...words] = positionals;
-  if (values.help || command === undefined) {
+  if (values.help) {
     io.stdout.write(HELP + '\n');
-    return command === undefined && !values.help ? 2 : 0;
+    return 0;
   }
-  if (command !== 'chat') {
-    io.stderr.write(`rxllm: unknown command "${command}". Try: rxllm chat "hello"\n`);
-    return 2;
+  if (command === undefined) {
+    io.stderr.write(HELP + '\n');
+    return CLI_USAGE_ERROR;
   }
+  if (command !== 'chat') return usageError(io, `unknown command "${command}". Try: rxllm chat "hello"`);
   const prompt = words.join(' ').trim();
-  if (!prompt) {
-    io.stderr.write('rxllm: give a prompt, e.g. rxllm chat "hello"\n');
-    return 2;
+  if (!prompt) return usageError(io, 'give a prompt, e.g. rxllm chat "hello"');
+  // A URL alone would silently be ignored by the default mock model: say which model to send it.
+  if (values['base-url'] !== undefined && values.model === undefined) {
+    return usageError(
+      io,
+      '--base-url needs --model, e.g. rxllm chat -m compat/llama3 -u http://127.0.0.1:8000/v1 "hello"',
+    );
   }
+  const model = values.model ?? CLI_DEFAULT_MODEL;
+  if (!/^[^/\s]+\/\S+/.test(model)) return usageError(io, `--model must be provider/model, got "${model}"`);
   const messages: ChatMessage[] = [];
   if (values.system) messages.push({ role: 'system', content: values.system });
   messages.push({ role: 'user', content: prompt });
   const maxTokens = values['max-tokens'] === undefined ? undefined : Number(values['max-tokens']);
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) {
+    return usageError(io, `--max-tokens must be a positive integer, got "${values['max-tokens']}"`);
+  }
 
   const started = performance.now();
   let firstChunkMs: number | undefined;
   let finish: FinishReason | null = null;
   let usage: Usage | null = null;
+  let wroteText = false;
+  // Ends the reply's last line; nothing when no text came (no blank line on errors).
+  const endLine = () => {
+    if (wroteText) io.stdout.write('\n');
+  };
   return new Promise<number>((resolve) => {
     stream(
       {
-        model: values.model ?? CLI_DEFAULT_MODEL,
+        model: model as ModelName,
         messages,
         ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }),
       },
@@ -89,18 +107,21 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         firstChunkMs ??= performance.now() - started;
         const choice = chunk.choices[0];
         if (choice) {
-          if (choice.delta.content) io.stdout.write(choice.delta.content);
+          if (choice.delta.content) {
+            io.stdout.write(choice.delta.content);
+            wroteText = true;
+          }
           if (choice.finish_reason) finish = choice.finish_reason;
         }
         if (chunk.usage) usage = chunk.usage;
       },
       error(error) {
-        io.stdout.write('\n');
+        endLine();
         io.stderr.write(`rxllm: ${describe(error)}\n`);
         resolve(1);
       },
       complete() {
-        io.stdout.write('\n');
+        endLine();
         const u = usage as Usage | null;
         const usageText = u
           ? `${u.prompt_tokens} prompt + ${u.completion_tokens} completion = ${u.total_tokens} tokens`
@@ -111,6 +132,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       },
     });
   });
+}
+
+function usageError(io: CliIO, message: string): number {
+  io.stderr.write(`rxllm: ${message}\nTry: rxllm --help\n`);
+  return CLI_USAGE_ERROR;
 }
 
 function describe(error: unknown): string {

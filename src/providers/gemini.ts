@@ -47,6 +47,7 @@ const USER_AGENT = 'rxllm/0.1';
  * Registered as `gemini` by default; call it with a config to register another copy (a proxy).
  *
  * @example
+ * // doc-test: typecheck-only
  * import { stream } from 'rxllm';
  * stream({ model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] })
  *   .subscribe((chunk) => process.stdout.write(chunk.choices[0]?.delta.content ?? ''));

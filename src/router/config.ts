@@ -2,6 +2,7 @@
  * The router's configuration: model groups of deployments, strategies, fallbacks, cooldowns.
  */
 import type { SchedulerLike } from 'rxjs';
+import type { ModelName } from '../request';
 import type { TimeoutsConfig } from '../../operators/timeouts';
 import type { Logger } from '../logger';
 import type { CallOptions, ClientOptions } from '../options';
@@ -12,7 +13,7 @@ import type { FailureKind } from './classify';
 /** One place a group's calls can go: an rxllm model plus its options. */
 export interface DeploymentConfig {
   /** `provider/model`, e.g. `openai/gpt-4o-mini` or `compat/llama-3` (with `options.baseURL`). */
-  model: string;
+  model: ModelName;
   /** Options of this deployment's calls (`baseURL`, `apiKey`, `headers`, ...); they win over the call's. @defaultValue {} */
   options?: CallOptions;
   /** Name in routes, attempts and shared stores. @defaultValue the model, `#2`, `#3`... appended when repeated */

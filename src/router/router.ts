@@ -6,9 +6,10 @@ import { asyncScheduler, Observable, Subscription, type OperatorFunction } from 
 import { ChunkAccumulator, withPartial } from '../../operators/accumulateChunks';
 import { rateLimit } from '../../operators/rateLimit';
 import { timeouts } from '../../operators/timeouts';
-import { estimateRequestTokens } from '../batch';
+import { estimateRequestTokens } from '../rateLimit/estimate';
 import type { ChatCompletion, Chunk } from '../chunk';
 import { createClient } from '../client';
+import type { ModelName } from '../request';
 import { ConfigurationError, NoDeploymentAvailableError, RateLimitError } from '../errors';
 import { consoleLogger } from '../logger';
 import { mergeOptions, type CallOptions, type ResponseMeta } from '../options';
@@ -32,7 +33,7 @@ import { orderDeployments, type DeploymentState } from './strategies';
 /** A deployment as the router runs it. */
 interface Deployment extends DeploymentState {
   readonly group: string;
-  readonly model: string;
+  readonly model: ModelName;
   readonly options: CallOptions;
   readonly limiter: RateLimiter | undefined;
 }
@@ -224,7 +225,7 @@ export function createRouter(config: RouterConfig): Router {
     const g: Group = {
       name: model,
       strategy: defaultStrategy,
-      deployments: [makeDeployment(model, { model }, 0)],
+      deployments: [makeDeployment(model, { model: model as ModelName }, 0)],
     };
     adHoc.set(model, g);
     return g;

@@ -9,10 +9,17 @@ import type { Chunk } from '../chunk';
 import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError } from '../errors';
 import { inBandError } from '../inBandError';
 
-export interface FetchSseInit {
+/** A body `JSON.stringify` can send: a function, symbol or bigint does not compile. */
+export type JsonBody<T> = T extends (...args: never[]) => unknown
+  ? never
+  : T extends symbol | bigint
+    ? never
+    : T;
+
+export interface FetchSseInit<Body = unknown> {
   method?: 'GET' | 'POST';
-  /** Sent as JSON (POST). */
-  body?: unknown;
+  /** Sent as JSON (POST). @defaultValue undefined (a GET) */
+  body?: JsonBody<Body>;
   headers?: Record<string, string>;
   /** Aborting it ends the stream with the fetch's abort error. */
   signal?: AbortSignal;
@@ -28,11 +35,13 @@ export interface FetchSseInit {
  * `StreamCutError`. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
  *
  * @example
+ * // doc-test: typecheck-only
  * import { fetchSse } from 'rxllm/browser';
  * import { textDeltas } from 'rxllm/operators';
- * fetchSse('/api/chat', { body: { q: 'Hi' } }).pipe(textDeltas()).subscribe((t) => (this.text += t));
+ * let text = '';
+ * fetchSse('/api/chat', { body: { q: 'Hi' } }).pipe(textDeltas()).subscribe((t) => (text += t));
  */
-export function fetchSse(url: string, init: FetchSseInit = {}): Observable<Chunk> {
+export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> = {}): Observable<Chunk> {
   return new Observable<Chunk>((subscriber) => {
     const controller = new AbortController();
     const onAbort = () => controller.abort(init.signal?.reason);

@@ -47,6 +47,7 @@ export function errorEvent(error: unknown): {
  * client went away — then the upstream is unsubscribed, which aborts the provider request).
  *
  * @example
+ * // doc-test: typecheck-only
  * import http from 'node:http';
  * import { stream, sendSse } from 'rxllm';
  * http.createServer((req, res) => {

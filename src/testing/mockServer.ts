@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { ChatMessage, ChatTool } from '../request';
 import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
 
@@ -17,8 +18,22 @@ export interface MockRequest {
   path: string;
   /** Lower-case names; repeated headers joined with `, `. */
   headers: Record<string, string>;
-  /** The parsed JSON body, the raw text when it is not JSON, `undefined` when empty. */
-  body: any;
+  /**
+   * The parsed JSON body, the raw text when it is not JSON, `undefined` when empty. `unknown`, since
+   * only the test knows what was sent: for a chat call, read it as a `MockChatBody`
+   * (`req.body as MockChatBody`).
+   */
+  body: unknown;
+}
+
+/** The body of an OpenAI-style chat completion request, as a test reads `MockRequest.body`. */
+export interface MockChatBody {
+  [key: string]: unknown;
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  tools?: ChatTool[];
 }
 
 export interface MockServerStats {
@@ -102,7 +117,7 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
       : typeof fallback === 'function'
         ? fallback(request)
         : fallback;
-    const script = next ?? defaultMockScript(request.body?.messages);
+    const script = next ?? defaultMockScript((request.body as Partial<MockChatBody> | undefined)?.messages);
     return typeof script === 'string' ? { text: script } : script;
   };
 

@@ -204,6 +204,23 @@ export function httpRequest<T>(
         const raw = headers as Record<string, string | string[] | undefined>;
         const redacted = redactHeaders(raw);
         const ok = statusCode >= 200 && statusCode < 300;
+        const meta: ResponseMeta = {
+          status: statusCode,
+          headers: redacted,
+          requestId: redacted['x-request-id'] ?? redacted['request-id'],
+          rateLimit: parseRateLimit(redacted),
+          headersMs: performance.now() - started,
+        };
+        // Every response, errors included: a 429's x-ratelimit-* and retry-after headers are what a
+        // rate limiter most needs to learn from. Nothing may throw into undici (it would surface as
+        // an unhandled 'error' event): what the hook throws becomes the stream's error.
+        try {
+          options.onResponse?.(meta);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        if (finished) return;
         const codings = parseContentEncoding(redacted['content-encoding']);
         if (codings === undefined && !ok) {
           // An error status keeps its typed error; only its unreadable body is left out.
@@ -252,19 +269,10 @@ export function httpRequest<T>(
           errorBody = [];
           return;
         }
-        const meta: ResponseMeta = {
-          status: statusCode,
-          headers: redacted,
-          requestId: redacted['x-request-id'] ?? redacted['request-id'],
-          rateLimit: parseRateLimit(redacted),
-          headersMs: performance.now() - started,
-        };
         const contentType = redacted['content-type'];
         const accept = headerValue(spec.headers, 'accept');
         // Nothing may throw into undici (it would surface as an unhandled 'error' event).
         try {
-          options.onResponse?.(meta);
-          if (finished) return;
           if (!accepts(accept, contentType)) {
             sink = unexpectedBodySink(statusCode, contentType ?? '', accept ?? 'the requested type');
             return;

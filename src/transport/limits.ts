@@ -9,6 +9,8 @@ import { AGENT_DEFAULTS } from './agent';
 
 /** Transport time limits used when a call sets none (milliseconds; `Infinity` turns one off). */
 export const TRANSPORT_TIMEOUT_DEFAULTS = {
+  /** TCP + TLS connect: the shared agent's `connectTimeout`. */
+  connect: AGENT_DEFAULTS.connectTimeout,
   /** Reasoning models can think for minutes before the first byte (o1/R1-style). */
   headers: 600_000,
   /** Longest silence on the socket (any bytes, SSE comments included). */
@@ -56,7 +58,7 @@ export function resolveLimits(options: CallOptions): TransportLimits {
     throw new ConfigurationError(`timeouts must be an object, got ${String(t)}.`);
   }
   return {
-    connect: check('timeouts.connect', t?.connect, AGENT_DEFAULTS.connectTimeout),
+    connect: check('timeouts.connect', t?.connect, TRANSPORT_TIMEOUT_DEFAULTS.connect),
     headers: check('timeouts.headers', t?.headers, TRANSPORT_TIMEOUT_DEFAULTS.headers),
     body: check('timeouts.body', t?.body, TRANSPORT_TIMEOUT_DEFAULTS.body),
     idle: check('timeouts.idle', t?.idle, TRANSPORT_TIMEOUT_DEFAULTS.idle),

@@ -9,11 +9,18 @@
  * plain undici `Client`s and counts its own in-flight requests, decremented when a request ends; a
  * new request goes to a client with none in flight, and that client's own queue sends it on the
  * socket the moment undici frees it.
+ *
+ * One dispatch path: a request that finds every client busy (at the `connections` cap) waits in one
+ * FIFO queue per origin and goes to the first client that frees up — never to a socket chosen up
+ * front, which could be held for minutes by a long stream while another is idle (issue 10). A
+ * queued request that is aborted leaves the queue; it never counts as in flight and never reaches,
+ * or destroys, a socket.
  */
 import { Client, Dispatcher } from 'undici';
+import { PooledRequest } from './pooledRequest';
 
 export interface ReusePoolOptions {
-  /** Most sockets per origin; requests beyond it wait in the least busy client's queue. @defaultValue Infinity */
+  /** Most sockets per origin; requests beyond it wait in a FIFO queue for the first free one. @defaultValue Infinity */
   connections?: number;
   /** Options of each undici `Client` (keep-alive and connect timeouts, ...). */
   clientOptions?: Client.Options;
@@ -29,41 +36,84 @@ interface Slot {
   inFlight: number;
 }
 
+interface Origin {
+  key: string;
+  slots: Slot[];
+  queue: PooledRequest[];
+}
+
 export class ReusePool extends Dispatcher {
-  private readonly origins = new Map<string, Slot[]>();
+  private readonly origins = new Map<string, Origin>();
   private readonly maxConnections: number;
   private readonly clientOptions: Client.Options;
   private readonly connectorFor: ReusePoolOptions['connectorFor'];
   private closed = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(options: ReusePoolOptions = {}) {
     super();
-    this.maxConnections = options.connections ?? Infinity;
+    const { connections = Infinity } = options;
+    if (!(connections >= 1)) {
+      throw new TypeError(`ReusePool: connections must be a number >= 1, got ${String(connections)}.`);
+    }
+    this.maxConnections = connections;
     this.clientOptions = options.clientOptions ?? {};
     this.connectorFor = options.connectorFor;
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (this.closed) throw new Error('ReusePool is closed');
-    const origin = String(options.origin);
-    const slot = this.pick(origin);
-    slot.inFlight++;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      slot.inFlight--;
-    };
-    return slot.client.dispatch(options, countingHandler(handler, release));
+    const origin = this.originOf(String(options.origin));
+    const request = new PooledRequest(options, handler);
+    const slot = this.freeSlot(origin);
+    if (slot) {
+      this.start(origin, slot, request, true);
+      return true;
+    }
+    origin.queue.push(request);
+    request.hold(() => this.dequeue(origin, request));
+    return true;
   }
 
-  private pick(origin: string): Slot {
-    let slots = this.origins.get(origin);
-    if (!slots) {
-      slots = [];
-      this.origins.set(origin, slots);
+  /** Number of undici clients (each holds at most one socket) across origins. */
+  get clientCount(): number {
+    let n = 0;
+    for (const o of this.origins.values()) n += o.slots.length;
+    return n;
+  }
+
+  /** Requests waiting for a free client (not in flight), across origins. */
+  get queuedCount(): number {
+    let n = 0;
+    for (const o of this.origins.values()) n += o.queue.length;
+    return n;
+  }
+
+  /** Requests sent on a client and not ended yet, across origins. */
+  get inFlightCount(): number {
+    let n = 0;
+    for (const o of this.origins.values()) for (const s of o.slots) n += s.inFlight;
+    return n;
+  }
+
+  /** The one place a socket's client is made (a hook for other dispatch strategies, e.g. proxies). */
+  protected createClient(origin: string): Client {
+    const connect = this.connectorFor?.(origin);
+    return new Client(origin, connect ? { ...this.clientOptions, connect } : this.clientOptions);
+  }
+
+  private originOf(key: string): Origin {
+    let origin = this.origins.get(key);
+    if (!origin) {
+      origin = { key, slots: [], queue: [] };
+      this.origins.set(key, origin);
     }
-    let least: Slot | undefined;
+    return origin;
+  }
+
+  /** A client with nothing in flight, a new one while under the cap, else `undefined`. */
+  private freeSlot(origin: Origin): Slot | undefined {
+    const { slots } = origin;
     for (let i = slots.length - 1; i >= 0; i--) {
       const slot = slots[i];
       if (slot.client.destroyed || slot.client.closed) {
@@ -71,28 +121,68 @@ export class ReusePool extends Dispatcher {
         continue;
       }
       if (slot.inFlight === 0) return slot;
-      if (!least || slot.inFlight < least.inFlight) least = slot;
     }
-    if (least && slots.length >= this.maxConnections) return least;
-    const connect = this.connectorFor?.(origin);
-    const options = connect ? { ...this.clientOptions, connect } : this.clientOptions;
-    const slot: Slot = { client: new Client(origin, options), inFlight: 0 };
+    if (slots.length >= this.maxConnections) return undefined;
+    const slot: Slot = { client: this.createClient(origin.key), inFlight: 0 };
     slots.push(slot);
     return slot;
   }
 
-  /** Number of undici clients (each holds at most one socket) per origin. */
-  get clientCount(): number {
-    let n = 0;
-    for (const slots of this.origins.values()) n += slots.length;
-    return n;
+  private start(origin: Origin, slot: Slot, request: PooledRequest, direct: boolean): void {
+    slot.inFlight++;
+    const release = () => {
+      slot.inFlight--;
+      this.drain(origin);
+    };
+    try {
+      slot.client.dispatch(request.options, request.dispatchHandler(release));
+    } catch (error) {
+      slot.inFlight--;
+      // The caller of `dispatch` gets a synchronous throw as from undici; a queued one its handler.
+      if (direct) throw error;
+      request.fail(error as Error);
+      this.drain(origin);
+    }
   }
 
+  /** Hands queued requests, oldest first, to free clients. */
+  private drain(origin: Origin): void {
+    while (origin.queue.length > 0) {
+      const slot = this.freeSlot(origin);
+      if (!slot) return;
+      const next = origin.queue.shift()!;
+      this.start(origin, slot, next, false);
+    }
+    this.notifyIdle();
+  }
+
+  private dequeue(origin: Origin, request: PooledRequest): void {
+    const i = origin.queue.indexOf(request);
+    if (i >= 0) origin.queue.splice(i, 1);
+    if (origin.queue.length === 0) this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.idleWaiters.length === 0 || this.queuedCount > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once no request waits in a queue (every queued one started or was aborted). */
+  private queuesEmpty(): Promise<void> {
+    if (this.queuedCount === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops accepting requests, lets queued and in-flight ones finish, then closes every socket. */
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
     this.closed = true;
-    const done = Promise.all(this.allClients().map((c) => c.close())).then(() => undefined);
+    const done = this.queuesEmpty()
+      .then(() => Promise.all(this.allClients().map((c) => c.close())))
+      .then(() => undefined);
     if (callback) {
       done.then(callback, callback);
       return;
@@ -100,6 +190,7 @@ export class ReusePool extends Dispatcher {
     return done;
   }
 
+  /** Fails queued requests with `err` (or a generic error), aborts in-flight ones, destroys sockets. */
   override destroy(): Promise<void>;
   override destroy(err: Error | null): Promise<void>;
   override destroy(callback: () => void): void;
@@ -108,6 +199,11 @@ export class ReusePool extends Dispatcher {
     this.closed = true;
     const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
+    for (const origin of this.origins.values()) {
+      const queued = origin.queue.splice(0);
+      for (const request of queued) request.fail(err ?? new Error('The ReusePool was destroyed.'));
+    }
+    this.notifyIdle();
     const done = Promise.all(this.allClients().map((c) => c.destroy(err))).then(() => undefined);
     if (cb) {
       done.then(cb, cb);
@@ -118,51 +214,8 @@ export class ReusePool extends Dispatcher {
 
   private allClients(): Client[] {
     const all: Client[] = [];
-    for (const slots of this.origins.values()) for (const s of slots) all.push(s.client);
+    for (const o of this.origins.values()) for (const s of o.slots) all.push(s.client);
     this.origins.clear();
     return all;
   }
-}
-
-/**
- * Forwards every callback of `handler` in the style it was written in (undici tells the styles
- * apart by `onRequestStart`), calling `release` once when the request ends either way.
- */
-function countingHandler(
-  handler: Dispatcher.DispatchHandler,
-  release: () => void,
-): Dispatcher.DispatchHandler {
-  const h = handler as Required<Dispatcher.DispatchHandler>;
-  if (typeof handler.onRequestStart === 'function') {
-    return {
-      onRequestStart: (c, ctx) => h.onRequestStart(c, ctx),
-      onRequestUpgrade: handler.onRequestUpgrade && ((c, s, hd, sock) => h.onRequestUpgrade(c, s, hd, sock)),
-      onResponseStart: (c, s, hd, m) => h.onResponseStart?.(c, s, hd, m),
-      onResponseData: (c, chunk) => h.onResponseData?.(c, chunk),
-      onResponseEnd: (c, t) => {
-        release();
-        h.onResponseEnd?.(c, t);
-      },
-      onResponseError: (c, e) => {
-        release();
-        h.onResponseError?.(c, e);
-      },
-    };
-  }
-  return {
-    onConnect: (abort: (err?: Error) => void, ctx?: unknown) => (h.onConnect as any)(abort, ctx),
-    onResponseStarted: handler.onResponseStarted && (() => h.onResponseStarted()),
-    onUpgrade: handler.onUpgrade && ((s, hd, sock) => h.onUpgrade(s, hd, sock)),
-    onHeaders: (s, hd, resume, text) => h.onHeaders(s, hd, resume, text),
-    onData: (chunk) => h.onData(chunk),
-    onBodySent: handler.onBodySent && ((size, total) => h.onBodySent(size, total)),
-    onComplete: (t) => {
-      release();
-      h.onComplete(t);
-    },
-    onError: (e) => {
-      release();
-      h.onError(e);
-    },
-  };
 }

@@ -1,6 +1,8 @@
 /**
- * Parses `x-ratelimit-*` response headers (OpenAI, Groq, DeepSeek and most compatible servers).
- * OpenAI sends resets as durations (`1s`, `6m0s`, `20ms`); others send seconds.
+ * Parses `x-ratelimit-*` response headers (OpenAI, Groq, DeepSeek and most compatible servers) and
+ * Anthropic's `anthropic-ratelimit-*` set. OpenAI sends resets as durations (`1s`, `6m0s`, `20ms`);
+ * others send seconds; Anthropic sends an RFC 3339 time
+ * (https://docs.anthropic.com/en/api/rate-limits#response-headers).
  */
 import type { RateLimitInfo } from '../options';
 
@@ -29,8 +31,16 @@ function num(value: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
+/** Milliseconds until an RFC 3339 / HTTP date, a duration or seconds; `undefined` if unreadable. */
+function resetMs(value: string | undefined, now: number): number | undefined {
+  const duration = parseDurationMs(value);
+  if (duration !== undefined || value === undefined) return duration;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 /** Reads rate-limit headers from lower-cased response headers. */
-export function parseRateLimit(headers: Record<string, string>): RateLimitInfo {
+export function parseRateLimit(headers: Record<string, string>, now: number = Date.now()): RateLimitInfo {
   const info: RateLimitInfo = {};
   const set = <K extends keyof RateLimitInfo>(key: K, value: number | undefined) => {
     if (value !== undefined) info[key] = value;
@@ -41,5 +51,13 @@ export function parseRateLimit(headers: Record<string, string>): RateLimitInfo {
   set('limitTokens', num(headers['x-ratelimit-limit-tokens']));
   set('remainingTokens', num(headers['x-ratelimit-remaining-tokens']));
   set('resetTokensMs', parseDurationMs(headers['x-ratelimit-reset-tokens']));
+  if (Object.keys(info).length > 0) return info;
+  const a = (name: string) => headers[`anthropic-ratelimit-${name}`];
+  set('limitRequests', num(a('requests-limit')));
+  set('remainingRequests', num(a('requests-remaining')));
+  set('resetRequestsMs', resetMs(a('requests-reset'), now));
+  set('limitTokens', num(a('tokens-limit')));
+  set('remainingTokens', num(a('tokens-remaining')));
+  set('resetTokensMs', resetMs(a('tokens-reset'), now));
   return info;
 }

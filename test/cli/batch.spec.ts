@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/run';
-import { createMockServer, type MockServer } from '../../src/testing';
+import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 
 function io(tty = false, signal?: AbortSignal) {
   const out: string[] = [];
@@ -69,7 +69,7 @@ describe('rxllm batch', () => {
       ].join('\n'),
     );
     server.setDefault((req) => ({
-      text: `re: ${req.body.messages[0].content}`,
+      text: `re: ${(req.body as MockChatBody).messages[0].content}`,
       usage: { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100 },
     }));
     const t = io();
@@ -95,7 +95,7 @@ describe('rxllm batch', () => {
     const input = join(dir, 'in.jsonl');
     writeFileSync(input, [line('ok', 'fine'), line('bad', 'nope')].join('\n'));
     server.setDefault((req) =>
-      req.body.messages[0].content === 'nope'
+      (req.body as MockChatBody).messages[0].content === 'nope'
         ? { status: 400, errorBody: { error: { message: 'no such model' } } }
         : 'yes',
     );
@@ -183,7 +183,10 @@ describe('rxllm batch', () => {
     const input = join(dir, 'in.jsonl');
     const out = join(dir, 'out.jsonl');
     writeFileSync(input, Array.from({ length: 10 }, (_, i) => line(`t${i}`, `q${i}`)).join('\n'));
-    server.setDefault((req) => ({ text: 'ok', latencyMs: req.body.messages[0].content === 'q0' ? 0 : 5000 }));
+    server.setDefault((req) => ({
+      text: 'ok',
+      latencyMs: (req.body as MockChatBody).messages[0].content === 'q0' ? 0 : 5000,
+    }));
     const stop = new AbortController();
     const t = io(true, stop.signal);
     const running = runCli(['batch', input, '-u', server.url, '--out', out, '--concurrency', '10'], t.io);

@@ -34,7 +34,7 @@ function cases(dir: string): string[] {
 }
 
 const request = (provider: string) => ({
-  model: `${provider}/x`,
+  model: `${provider}/x` as const,
   messages: [{ role: 'user' as const, content: 'replay' }],
 });
 

@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 beforeEach(() => server.reset());
 
-const REQUEST = { model: 'compat/x', messages: [{ role: 'user' as const, content: 'quirk' }] };
+const REQUEST = { model: 'compat/x' as const, messages: [{ role: 'user' as const, content: 'quirk' }] };
 const options = () => ({ baseURL: server.url, apiKey: 'test-key' });
 const toSse = (chunks: Chunk[], done = true) =>
   chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + (done ? 'data: [DONE]\n\n' : '');

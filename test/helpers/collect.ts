@@ -41,4 +41,7 @@ export function summarize(chunks: Chunk[]) {
   return { text, reasoning, refusal, finish, usage, toolArguments: toolFragments.join('') };
 }
 
-export const REQUEST = { model: 'compat/test-model', messages: [{ role: 'user' as const, content: 'hi' }] };
+export const REQUEST = {
+  model: 'compat/test-model' as const,
+  messages: [{ role: 'user' as const, content: 'hi' }],
+};

@@ -18,7 +18,7 @@ import {
   stream,
   type ChatRequest,
 } from '../../src';
-import { createMockServer, type MockServer } from '../../src/testing';
+import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { collect, REQUEST, summarize } from '../helpers/collect';
 import { chunkJson, sse, USAGE_EVENT } from '../helpers/sse';
 
@@ -46,7 +46,7 @@ describe('openai-compatible stream()', () => {
   it('sends the model without its provider prefix, stream:true and include_usage by default', async () => {
     server.enqueue({ text: 'x' });
     await collect(stream({ ...REQUEST, temperature: 0.2 }, opts()));
-    const body = server.requests[0].body;
+    const body = server.requests[0].body as MockChatBody;
     expect(body.model).toBe('test-model');
     expect(body.stream).toBe(true);
     expect(body.stream_options).toEqual({ include_usage: true });
@@ -57,7 +57,7 @@ describe('openai-compatible stream()', () => {
   it('omits stream_options when includeUsage is false', async () => {
     server.enqueue({ text: 'x' });
     const { values } = await collect(stream(REQUEST, { ...opts(), includeUsage: false }));
-    expect(server.requests[0].body.stream_options).toBeUndefined();
+    expect((server.requests[0].body as MockChatBody).stream_options).toBeUndefined();
     expect(summarize(values).usage).toBeNull();
   });
 
@@ -68,8 +68,8 @@ describe('openai-compatible stream()', () => {
       stream({ ...REQUEST, model: 'strict-server/m' }, { baseURL: server.url }),
     );
     expect(completed).toBe(true);
-    expect(server.requests[0].body.stream).toBe(true);
-    expect(server.requests[0].body.stream_options).toBeUndefined();
+    expect((server.requests[0].body as MockChatBody).stream).toBe(true);
+    expect((server.requests[0].body as MockChatBody).stream_options).toBeUndefined();
   });
 
   it('is cold: nothing is sent before subscribe, and two subscribers send two requests', async () => {
@@ -362,7 +362,7 @@ describe('complete()', () => {
     expect(values[0].object).toBe('chat.completion');
     expect(values[0].choices[0].message.content).toBe('whole answer');
     expect(values[0].usage?.total_tokens).toBeGreaterThan(0);
-    expect(server.requests[0].body.stream).toBeUndefined();
+    expect((server.requests[0].body as MockChatBody).stream).toBeUndefined();
   });
 
   it('maps error statuses like stream()', async () => {

@@ -14,7 +14,7 @@ import {
   type BatchResult,
   type ChatRequest,
 } from 'rxllm';
-import { createMockServer, type MockServer } from 'rxllm/testing';
+import { createMockServer, type MockChatBody, type MockServer } from 'rxllm/testing';
 
 let server: MockServer;
 const agent = createAgent();
@@ -42,7 +42,10 @@ describe('batch', () => {
   });
 
   it('keeps at most N requests in flight, uses about N connections, and answers every request', async () => {
-    server.setDefault((req) => ({ text: `re: ${req.body.messages[0].content}`, latencyMs: 30 }));
+    server.setDefault((req) => ({
+      text: `re: ${String((req.body as MockChatBody).messages[0].content)}`,
+      latencyMs: 30,
+    }));
     let peak = 0;
     const results = await run(
       batch(requests(40), {
@@ -65,7 +68,7 @@ describe('batch', () => {
     // first (i % 3) attempts, alternating 429 + Retry-After and 500, then succeeds.
     const seen = new Map<string, number>();
     server.setDefault((req) => {
-      const content: string = req.body.messages[0].content;
+      const content = String((req.body as MockChatBody).messages[0].content);
       const attempt = (seen.get(content) ?? 0) + 1;
       seen.set(content, attempt);
       const failures = Number(content.split(' ')[1]) % 3;
@@ -92,7 +95,9 @@ describe('batch', () => {
 
   it('settles failing items into typed errors and goes on (no leaked permits with a cap of 2)', async () => {
     server.setDefault((req) =>
-      Number(req.body.messages[0].content.split(' ')[1]) % 2 ? { status: 400 } : 'fine',
+      Number(String((req.body as MockChatBody).messages[0].content).split(' ')[1]) % 2
+        ? { status: 400 }
+        : 'fine',
     );
     const results = await run(batch(requests(20), { concurrency: 2, ordered: true, options: options() }));
     expect(results.map((r) => r.index)).toEqual([...Array(20).keys()]);
@@ -103,7 +108,9 @@ describe('batch', () => {
 
   it('fails fast on the first failure and aborts the requests in flight', async () => {
     server.setDefault((req) =>
-      req.body.messages[0].content === 'ticket 0' ? { status: 401 } : { text: 'slow', latencyMs: 2000 },
+      (req.body as MockChatBody).messages[0].content === 'ticket 0'
+        ? { status: 401 }
+        : { text: 'slow', latencyMs: 2000 },
     );
     await expect(
       run(batch(requests(5), { concurrency: 3, failFast: true, options: options() })),

@@ -14,9 +14,10 @@ import {
   type RoutedChunk,
   type RouterAttempt,
   type RouterConfig,
+  type ModelName,
 } from 'rxllm';
 import { accumulateChunks } from 'rxllm/operators';
-import { createMockServer, type MockServer } from 'rxllm/testing';
+import { createMockServer, type MockChatBody, type MockServer } from 'rxllm/testing';
 import { VirtualTimeScheduler } from 'rxjs';
 
 let failing: MockServer;
@@ -70,7 +71,9 @@ describe('createRouter', () => {
   it('rejects bad config at creation with a TypeError', () => {
     expect(() => createRouter({ groups: {} as never, strategy: 'round-robin' as never })).toThrow(TypeError);
     expect(() => createRouter({ groups: { a: [] } })).toThrow(/at least one deployment/);
-    expect(() => createRouter({ groups: { a: [{ model: 'nope' }] } })).toThrow(/provider\/model/);
+    expect(() => createRouter({ groups: { a: [{ model: 'nope' as ModelName }] } })).toThrow(
+      /provider\/model/,
+    );
     expect(() => createRouter({ groups: { a: [{ model: 'mock/x' }] }, fallbacks: { a: ['b'] } })).toThrow(
       /unknown group "b"/,
     );
@@ -146,13 +149,13 @@ describe('createRouter', () => {
     failing.enqueue({ text: ANSWER, chunkSize: 4, cutAfterChunks: 4 });
     // The fallback continues whatever the assistant already said.
     healthy.setDefault((req) => {
-      const last = req.body.messages[req.body.messages.length - 1];
+      const last = (req.body as MockChatBody).messages[(req.body as MockChatBody).messages.length - 1];
       return last.role === 'assistant' ? ANSWER.slice(String(last.content).length) : ANSWER;
     });
     const chunks = await collect(twoServers({ afterFirstChunk: 'continue' }).stream(ask));
     expect(text(chunks)).toBe(ANSWER);
     expect(chunks.some((c) => c.reset !== undefined)).toBe(false);
-    const sent = healthy.requests[0].body.messages;
+    const sent = (healthy.requests[0].body as MockChatBody).messages;
     expect(sent[sent.length - 1]).toEqual({ role: 'assistant', content: expect.any(String) });
     const prefix = sent[sent.length - 1].content as string;
     expect(prefix.length).toBeGreaterThan(0);

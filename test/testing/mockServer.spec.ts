@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { createMockServer, type MockServer } from '../../src/testing';
+import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 
 const messages = [{ role: 'user', content: 'Hello there' }];
 
@@ -114,7 +114,7 @@ describe('createMockServer', () => {
   });
 
   it('consumes enqueued scripts first in first out, then the default', async () => {
-    server.setDefault((req) => `default for ${req.body.model}`);
+    server.setDefault((req) => `default for ${(req.body as MockChatBody).model}`);
     server.enqueue('one', 'two');
     const texts: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -28,4 +28,26 @@ describe('rate-limit headers', () => {
       }),
     ).toEqual({ limitRequests: 500, remainingRequests: 499, resetRequestsMs: 120, remainingTokens: 29000 });
   });
+
+  it("reads Anthropic's anthropic-ratelimit-* set (resets are RFC 3339 times)", () => {
+    const now = Date.parse('2026-11-29T12:00:00Z');
+    expect(
+      parseRateLimit(
+        {
+          'anthropic-ratelimit-requests-limit': '50',
+          'anthropic-ratelimit-requests-remaining': '0',
+          'anthropic-ratelimit-requests-reset': '2026-11-29T12:00:20Z',
+          'anthropic-ratelimit-tokens-remaining': '1200',
+          'anthropic-ratelimit-tokens-reset': '2026-11-29T12:00:01.5Z',
+        },
+        now,
+      ),
+    ).toEqual({
+      limitRequests: 50,
+      remainingRequests: 0,
+      resetRequestsMs: 20_000,
+      remainingTokens: 1200,
+      resetTokensMs: 1500,
+    });
+  });
 });
