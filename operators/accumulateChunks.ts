@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type {
   ChatCompletion,
   ChatCompletionChoice,
@@ -10,6 +10,7 @@ import type {
   Usage,
 } from '../src/chunk';
 import { LlmError } from '../src/errors';
+import { linkedSubscriber, operate } from './internal/operate';
 
 export interface AccumulateChunksConfig {
   /**
@@ -282,10 +283,10 @@ export function accumulateChunks(
   if (emit !== 'final' && emit !== 'snapshots') {
     throw new TypeError(`accumulateChunks: emit must be 'final' or 'snapshots', got ${String(emit)}.`);
   }
-  return (source) =>
-    new Observable<ChatCompletion>((subscriber) => {
-      const acc = new ChunkAccumulator();
-      return source.subscribe({
+  return operate<Chunk, ChatCompletion>((source, subscriber) => {
+    const acc = new ChunkAccumulator();
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           try {
             acc.push(chunk);
@@ -300,6 +301,7 @@ export function accumulateChunks(
           if (emit === 'final') subscriber.next(acc.snapshot());
           subscriber.complete();
         },
-      });
-    });
+      }),
+    );
+  });
 }
