@@ -137,6 +137,7 @@ const TABLE: Row[] = [
               warn: () => {
                 throw boom;
               },
+              error: () => undefined,
             },
           }),
         source: () => from([textChunk(0), finish('content_filter')]),
@@ -347,7 +348,11 @@ describe('operator contract', () => {
       if (!row.timerOnly) it(name, fn);
     };
     test('stops a synchronous source when downstream unsubscribes during its emission', async () => {
-      const sink = new Subscriber<unknown>({ error: () => undefined });
+      const sink = new Subscriber<unknown>({
+        next: () => undefined,
+        error: () => undefined,
+        complete: () => undefined,
+      });
       const { source, state } = endless(row.value, (n) => {
         if (n === 3) sink.unsubscribe();
       });
