@@ -82,9 +82,19 @@ export function mapConcurrent<T, R>(
  * source:  (abc|)
  * a:       ----A|
  * b:       --B|
- * c:         ----C|        (starts when b frees its slot)
- * result:  ----(AB)--C|
+ * c:          ----C|       (starts when b frees its slot)
+ * result:  ----AB-C|       (B waits until a ends: input order)
+ *
+ * mapConcurrent(x => call(x), { concurrency: 2, settle: true })
+ * source:  (abc|)
+ * a:       ---A|
+ * b:       -#
+ * c:        -C|            (b's failure is its result; the others go on)
+ * result:  -xCA|           (x = { ok: false, index: 1, item: 'b', error })
  * ```
+ *
+ * (Each diagram is run as a marble test: test/operators/docMarbles.spec.ts; values in the settle
+ * diagram stand for `{ ok: true, value }` results.)
  *
  * `number` shorthand: `mapConcurrent(fn, 5)` = `mapConcurrent(fn, { concurrency: 5 })`.
  *

@@ -51,13 +51,15 @@ const on = (ms: number): boolean => ms > 0 && ms !== Infinity;
  * Timers are per subscription, so put it before `retryBackoff` to time each attempt.
  *
  * ```
- * timeouts({ firstChunk: 3, idle: 2 })
- * source:  ----a-b---c|
- * result:  ----a-b-#      (TimeoutError 'idle' 2 ms after b)
+ * timeouts({ firstChunk: 5, idle: 3 })
+ * source:  ---a-b----c|
+ * result:  ---a-b--#       (TimeoutError 'idle': nothing for 3 ms after b)
  *
- * source:  -----a|
- * result:  ---#           (TimeoutError 'firstChunk')
+ * source:  ------a|
+ * result:  -----#          (TimeoutError 'firstChunk': nothing for 5 ms)
  * ```
+ *
+ * (Each diagram is run as a marble test: test/operators/docMarbles.spec.ts.)
  *
  * `number` shorthand: `timeouts(15_000)` = `timeouts({ total: 15_000 })` (firstChunk and idle keep
  * their defaults).

@@ -6,7 +6,7 @@ import {
   type ConcurrencyProgress,
   type Settled,
 } from 'rxllm/operators';
-import { ServerError } from 'rxllm';
+import { RequestAbortedError, ServerError } from 'rxllm';
 
 describe('mapConcurrent', () => {
   let ts: TestScheduler;
@@ -131,6 +131,67 @@ describe('mapConcurrent', () => {
       { done: 1, failed: 0, inFlight: 1, received: 2 },
       { done: 1, failed: 1, inFlight: 0, received: 2 },
     ]);
+  });
+
+  it('settles a project that throws synchronously into { ok: false } for that item; the others go on', () => {
+    const boom = new Error('bad item');
+    ts.run(({ cold, expectObservable }) => {
+      const result = cold('(abc|)').pipe(
+        mapConcurrent(
+          (x: string) => {
+            if (x === 'b') throw boom;
+            return cold('-X|', { X: x.toUpperCase() });
+          },
+          { concurrency: 2, settle: true },
+        ),
+      );
+      expectObservable(result).toBe('x(AC|)', {
+        x: { ok: false, index: 1, item: 'b', error: boom },
+        A: { ok: true, index: 0, item: 'a', value: 'A' },
+        C: { ok: true, index: 2, item: 'c', value: 'C' },
+      });
+    });
+  });
+
+  it('fails fast with what a synchronously throwing project threw', () => {
+    const boom = new Error('bad item');
+    ts.run(({ cold, expectObservable }) => {
+      const result = cold('-a-b|').pipe(
+        mapConcurrent((x: string) => {
+          if (x === 'b') throw boom;
+          return cold('-----X|');
+        }),
+      );
+      expectObservable(result).toBe('---#', undefined, boom);
+    });
+  });
+
+  it('ends at once with RequestAbortedError when its signal fires, unsubscribing every item', () => {
+    const controller = new AbortController();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('------A|');
+      const b = cold('------B|');
+      const inners: Record<string, Observable<string>> = { a, b };
+      cold('--x').subscribe(() => controller.abort());
+      expectObservable(
+        cold('(ab|)').pipe(mapConcurrent((x: string) => inners[x], { signal: controller.signal })),
+      ).toBe('--#', undefined, new RequestAbortedError());
+      expectSubscriptions(a.subscriptions).toBe('^-!');
+      expectSubscriptions(b.subscriptions).toBe('^-!');
+    });
+    expect(() => mapConcurrent((x: number) => [x], { signal: {} as AbortSignal })).toThrow(TypeError);
+  });
+
+  it('does not subscribe the source when its signal already fired', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('a|');
+      expectObservable(source.pipe(mapConcurrent((x: string) => [x], { signal: AbortSignal.abort() }))).toBe(
+        '#',
+        undefined,
+        new RequestAbortedError(),
+      );
+      expectSubscriptions(source.subscriptions).toBe([]);
+    });
   });
 
   it('passes empty, never and a source error through', () => {

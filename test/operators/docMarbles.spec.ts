@@ -1,0 +1,96 @@
+/**
+ * The marble diagrams in the TSDoc of `timeouts` and `mapConcurrent`, run as marble tests: each
+ * diagram is read from the source file (test/helpers/docMarbles.ts), so a diagram that does not
+ * match what the operator does fails here.
+ */
+import type { Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { mapConcurrent, timeouts, type MapConcurrentConfig, type TimeoutsConfig } from 'rxllm/operators';
+import { TimeoutError } from 'rxllm';
+import { docDiagrams, type Diagram } from '../helpers/docMarbles';
+
+const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+function line(d: Diagram, label: string) {
+  const l = d.lines.get(label);
+  if (!l) throw new Error(`diagram under "${d.header}" has no ${label}: line`);
+  return l;
+}
+
+describe('timeouts TSDoc diagrams', () => {
+  const diagrams = docDiagrams('operators/timeouts.ts', 'timeouts');
+  const configs: Record<string, TimeoutsConfig> = {
+    'timeouts({ firstChunk: 5, idle: 3 })': { firstChunk: 5, idle: 3 },
+  };
+
+  it('has diagrams, each under a header this spec knows', () => {
+    expect(diagrams.length).toBeGreaterThanOrEqual(2);
+    for (const d of diagrams) expect(Object.keys(configs)).toContain(d.header);
+  });
+
+  it.each(diagrams.map((d, i) => [i, d] as const))('diagram %i runs as drawn', (_i, d) => {
+    const config = configs[d.header];
+    const result = line(d, 'result');
+    const kind = /TimeoutError '(\w+)'/.exec(result.note)?.[1] as 'firstChunk' | 'idle' | 'total';
+    expect(kind).toBeDefined();
+    scheduler().run(({ cold, expectObservable }) => {
+      const source = cold(line(d, 'source').marble);
+      expectObservable(source.pipe(timeouts(config))).toBe(
+        result.marble,
+        undefined,
+        new TimeoutError(kind, config[kind] as number),
+      );
+    });
+  });
+});
+
+describe('mapConcurrent TSDoc diagrams', () => {
+  const diagrams = docDiagrams('operators/mapConcurrent.ts', 'mapConcurrent');
+  const configs: Record<string, MapConcurrentConfig> = {
+    'mapConcurrent(x => call(x), { concurrency: 2, ordered: true })': { concurrency: 2, ordered: true },
+    'mapConcurrent(x => call(x), { concurrency: 2, settle: true })': { concurrency: 2, settle: true },
+  };
+
+  it('has diagrams, each under a header this spec knows', () => {
+    expect(diagrams.length).toBe(Object.keys(configs).length);
+    for (const d of diagrams) expect(Object.keys(configs)).toContain(d.header);
+  });
+
+  it.each(diagrams.map((d) => [d.header, d] as const))('%s runs as drawn', (_h, d) => {
+    const config = configs[d.header]!;
+    const settle = config.settle === true;
+    const items = [...line(d, 'source').marble].filter((c) => /[a-z]/.test(c));
+    const result = line(d, 'result');
+    // Result values: a capital letter is the value of the item with that lower-case letter; in settle
+    // mode it stands for `{ ok: true, value }`, and the note spells out the failure (`x = {...}`).
+    const values: Record<string, unknown> = {};
+    for (const item of items) {
+      const value = item.toUpperCase();
+      const index = items.indexOf(item);
+      values[value] = settle ? { ok: true, index, item, value } : value;
+    }
+    const failure = /(\w) = \{ ok: false, index: (\d+), item: '(\w)', error \}/.exec(result.note);
+    if (settle) {
+      expect(failure).not.toBeNull();
+      const [, letter, index, item] = failure!;
+      values[letter] = { ok: false, index: Number(index), item, error: 'error' };
+    }
+    scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const inners: Record<string, Observable<string>> = {};
+      const cols: Record<string, ReturnType<typeof cold<string>>> = {};
+      for (const item of items) inners[item] = cols[item] = cold(line(d, item).marble);
+      const piped = cold(line(d, 'source').marble).pipe(
+        mapConcurrent((x: string) => inners[x], config as { concurrency: number }),
+      );
+      expectObservable(piped).toBe(result.marble, values);
+      // The indentation of each inner line is when it is subscribed.
+      for (const item of items) {
+        const { offset, marble } = line(d, item);
+        const ends = marble.search(/[|#]/);
+        expectSubscriptions(cols[item].subscriptions).toBe(
+          '-'.repeat(offset) + '^' + '-'.repeat(ends - 1) + '!',
+        );
+      }
+    });
+  });
+});
