@@ -145,7 +145,7 @@ describe('mapConcurrent', () => {
           { concurrency: 2, settle: true },
         ),
       );
-      expectObservable(result).toBe('x(AC|)', {
+      expectObservable(result).toBe('x(AC)|', {
         x: { ok: false, index: 1, item: 'b', error: boom },
         A: { ok: true, index: 0, item: 'a', value: 'A' },
         C: { ok: true, index: 2, item: 'c', value: 'C' },
