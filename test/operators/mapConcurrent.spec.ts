@@ -140,7 +140,7 @@ describe('mapConcurrent', () => {
         mapConcurrent(
           (x: string) => {
             if (x === 'b') throw boom;
-            return cold('-X|', { X: x.toUpperCase() });
+            return cold('-X---|', { X: x.toUpperCase() });
           },
           { concurrency: 2, settle: true },
         ),
