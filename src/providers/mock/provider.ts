@@ -147,18 +147,16 @@ function scriptOf(call: ProviderCall) {
  * fails with a `RequestValidationError` naming the field.
  *
  * @example
- * import { lastValueFrom } from 'rxjs';
  * import { ServerError, stream } from 'rxllm';
  * import { collectText, retryBackoff } from 'rxllm/operators';
  * // Fails once (a 503 before the first chunk), then succeeds: one script per attempt.
- * const text = await lastValueFrom(
- *   stream({
- *     model: 'mock/any',
- *     messages: [{ role: 'user', content: 'Hi' }],
- *     mock_response: [{ errorAfter: { chunks: 0, error: new ServerError({ status: 503 }) } }, 'Hello!'],
- *   }).pipe(retryBackoff({ initialDelayMs: 10 }), collectText()),
- * );
- * console.log(text); // Hello!
+ * stream({
+ *   model: 'mock/any',
+ *   messages: [{ role: 'user', content: 'Hi' }],
+ *   mock_response: [{ errorAfter: { chunks: 0, error: new ServerError({ status: 503 }) } }, 'Hello!'],
+ * })
+ *   .pipe(retryBackoff({ initialDelayMs: 10 }), collectText())
+ *   .subscribe((text) => console.log(text)); // Hello!
  */
 export const mockProvider: Provider = {
   name: 'mock',
