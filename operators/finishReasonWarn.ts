@@ -16,7 +16,10 @@ export interface FinishReasonWarning {
 }
 
 export interface FinishReasonWarnConfig {
-  /** Called once per warning. @defaultValue writes `warning.message` with `logger.warn` */
+  /**
+   * Called once per warning. What it throws (or the logger's `warn`) becomes the stream's error.
+   * @defaultValue writes `warning.message` with `logger.warn`
+   */
   onWarn?: (warning: FinishReasonWarning) => void;
   /** Where the default handler writes. @defaultValue consoleLogger (one `[rxllm]` line on stderr) */
   logger?: Logger;

@@ -75,7 +75,8 @@ export function mapConcurrent<T, R>(
  * `concurrency` inner observables are subscribed; a slot is released when an item completes,
  * fails **or** is unsubscribed (rxjs frees it in every case, so a failing item can never leak a
  * permit and deadlock the rest). Optionally keeps input order, settles failures into values and
- * reports progress.
+ * reports progress. A `project` that throws synchronously fails its item like an inner error (with
+ * `settle`, a `{ ok: false }` result for that item while the others go on).
  *
  * ```
  * mapConcurrent(x => call(x), { concurrency: 2, ordered: true })

@@ -70,7 +70,10 @@ export interface GuardedChunk<T extends ToolCallDelta = ValidToolCall> extends C
 }
 
 export interface PartialToolCallGuardConfig<S extends ToolSchemas = ToolSchemas> {
-  /** The input schema of each tool, by name. @defaultValue {} */
+  /**
+   * The input schema of each tool, by name. A schema that throws (a `.transform` or `.refine` that
+   * throws instead of adding an issue) fails the stream with what it threw. @defaultValue {}
+   */
   schemas?: S;
   /**
    * `'emit'`: an invalid call goes out as an entry of `delta.invalid_tool_calls`. `'error'`: the
@@ -129,7 +132,8 @@ const CUT_REASONS = new Set(['length', 'content_filter']);
  * finished), whose JSON does not parse, that fails its schema or names an unknown tool is never
  * repaired and never released as valid: it goes out in `delta.invalid_tool_calls` or, with
  * `onInvalid: 'error'`, fails the stream with a `ToolCallError`. A reset chunk drops held fragments
- * and passes on. Fragments are keyed with the same rules as `accumulateChunks`.
+ * and passes on. Fragments are keyed with the same rules as `accumulateChunks`. Whatever else a
+ * fragment carries (`extra_content`, such as Gemini's `thought_signature`) stays on the released call.
  *
  * ```
  * source: --t--a--b--c--f--u--|   t: text, a/b/c: fragments of call 0, f: finish "tool_calls", u: usage

@@ -172,6 +172,15 @@ describe('batch', () => {
     const empty = results.find((r) => r.index === 2)!;
     expect(empty.ok).toBe(false);
     expect(!empty.ok && empty.error).toBeInstanceOf(StreamCutError);
+    // A cut response is retryable: it is retried like one, and a later attempt's value is the result.
+    let calls = 0;
+    const [retried] = await run(
+      batch(requests(1), {
+        retry: { maxRetries: 2, initialDelayMs: 1 },
+        call: () => (++calls < 3 ? EMPTY : of('third time')),
+      }),
+    );
+    expect(retried).toMatchObject({ ok: true, value: 'third time', attempts: 3 });
     // A call with several values: the last one is the request's result.
     const [many] = await run(batch(requests(1), { call: () => of('a', 'b', 'c') }));
     expect(many.ok && many.value).toBe('c');
