@@ -167,14 +167,17 @@ export function retryBackoff(config: RetryBackoffConfig): MonoTypeOperatorFuncti
  * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`).
  *
  * ```
- * source:   -#            (429, retryAfterMs 2)
- *             -#          (500)
- *                ---a-b|
- * result:   ---------a-b| (waits 2 ms, then 500 ms x jitter)
+ * retryBackoff({ initialDelayMs: 3, jitter: 0 })
+ * source:  -#                (attempt 1: 429 with retryAfterMs 2)
+ * 2nd:        -#              (subscribed 2 ms later: 500)
+ * 3rd:               ---a-b|  (subscribed 3 x 2 = 6 ms later: the second computed backoff)
+ * result:  -------------a-b|
  *
- * source:   -a-#          (500 after a chunk)
- * result:   -a-#          (no retry; error.partial = merged "a")
+ * source:  -a-#              (500 after a chunk)
+ * result:  -a-#              (no retry; error.partial = merged "a")
  * ```
+ *
+ * (Each diagram is run as a marble test: test/operators/docMarbles.spec.ts.)
  *
  * Nothing runs after the subscriber leaves: no timer stays armed, and no attempt is subscribed once
  * downstream is closed (a consumer that stops at the reset chunk gets no second request).

@@ -1,12 +1,19 @@
 /**
- * The marble diagrams in the TSDoc of `timeouts` and `mapConcurrent`, run as marble tests: each
+ * The marble diagrams in the TSDoc of `timeouts`, `mapConcurrent` and `retryBackoff`, run as marble tests: each
  * diagram is read from the source file (test/helpers/docMarbles.ts), so a diagram that does not
  * match what the operator does fails here.
  */
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { mapConcurrent, timeouts, type MapConcurrentConfig, type TimeoutsConfig } from 'rxllm/operators';
-import { TimeoutError } from 'rxllm';
+import {
+  mapConcurrent,
+  retryBackoff,
+  timeouts,
+  type MapConcurrentConfig,
+  type RetryBackoffConfig,
+  type TimeoutsConfig,
+} from 'rxllm/operators';
+import { RateLimitError, ServerError, TimeoutError, type Chunk } from 'rxllm';
 import { docDiagrams, type Diagram } from '../helpers/docMarbles';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -92,5 +99,60 @@ describe('mapConcurrent TSDoc diagrams', () => {
         );
       }
     });
+  });
+});
+
+describe('retryBackoff TSDoc diagrams', () => {
+  const diagrams = docDiagrams('operators/retryBackoff.ts', 'retryBackoff');
+  const configs: Record<string, RetryBackoffConfig> = {
+    'retryBackoff({ initialDelayMs: 3, jitter: 0 })': { initialDelayMs: 3, jitter: 0 },
+  };
+  /** The error a line's note names. */
+  const errorOf = (note: string): Error | undefined => {
+    const ms = /429 with retryAfterMs (\d+)/.exec(note)?.[1];
+    if (ms !== undefined) return new RateLimitError({ status: 429, headers: { 'retry-after-ms': ms } });
+    if (/\b500\b/.test(note)) return new ServerError({ status: 500 });
+    return undefined;
+  };
+  const chunkOf = (content: string): Chunk => ({
+    id: 'doc',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  });
+
+  it('has diagrams, each under a header this spec knows', () => {
+    expect(diagrams.length).toBe(2);
+    for (const d of diagrams) expect(Object.keys(configs)).toContain(d.header);
+  });
+
+  it.each(diagrams.map((d, i) => [i, d] as const))('diagram %i runs as drawn', (_i, d) => {
+    const attempts = [...d.lines.values()].filter((l) => l.label !== 'result');
+    const values: Record<string, Chunk> = {};
+    for (const l of attempts) for (const c of l.marble.match(/[a-z]/g) ?? []) values[c] = chunkOf(c);
+    const errors = attempts.map((l) => errorOf(l.note));
+    const result = line(d, 'result');
+    // A failing result fails with the last attempt's error (partial attached to that same object).
+    const lastError = errors[errors.length - 1];
+    scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const sources = attempts.map((l, i) => cold(l.marble, values, errors[i]));
+      let n = 0;
+      const source = new Observable<Chunk>((s) => sources[n++].subscribe(s));
+      expectObservable(source.pipe(retryBackoff(configs[d.header]))).toBe(result.marble, values, lastError);
+      // Each attempt line's indentation is when it is subscribed.
+      attempts.forEach((l, i) => {
+        const ends = l.marble.search(/[|#]/);
+        expectSubscriptions(sources[i].subscriptions).toBe(
+          '-'.repeat(l.offset) + '^' + '-'.repeat(ends - 1) + '!',
+        );
+      });
+    });
+    if (result.note.includes('error.partial')) {
+      expect(
+        (lastError as { partial?: { choices: { message: { content: string } }[] } }).partial?.choices[0]
+          .message.content,
+      ).toBe('a');
+    }
   });
 });
