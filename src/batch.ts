@@ -92,11 +92,14 @@ export function estimateRequestTokens(request: ChatRequest): number {
  *
  * ```
  * batch([r0, r1, r2], { concurrency: 2 })
- * r0:      ----A|
+ * r0:      ----(A|)
  * r1:      --#            (400: not retried)
- * r2:        ---C|        (starts when r1 frees its slot)
- * result:  --x-(AC)|      x = { ok: false, index: 1, error: BadRequestError }
+ * r2:        ---(C|)      (starts when r1 frees its slot)
+ * result:  --x-A(C|)      (x = { ok: false, index: 1, error: BadRequestError })
  * ```
+ *
+ * (Run as a marble test: test/operators/docMarbles.spec.ts; `A` stands for `{ ok: true, index: 0,
+ * value: A }`.)
  *
  * @example
  * import { batch } from 'rxllm';

@@ -5,7 +5,7 @@
  * Format (inside the ``` fence of the TSDoc block right above `export function <name>`):
  *   a header line (the call the diagrams below it use), then diagrams separated by blank lines;
  *   each diagram line is `label:  marble   (note)`. The column where a marble starts is its time
- *   offset from the `source:` line (an inner observable indented by 3 is subscribed at frame 3).
+ *   offset from the first line (an inner observable indented by 3 is subscribed at frame 3).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ export function docDiagrams(file: string, name: string): Diagram[] {
   const raw = body.split('\n').map((l) => l.replace(/^\s*\* ?/, ''));
   const diagrams: Diagram[] = [];
   let header = '';
-  let current: Diagram | undefined;
+  let current: (Diagram & { base?: number }) | undefined;
   for (const line of raw) {
     if (line.trim() === '') {
       current = undefined;
@@ -54,18 +54,9 @@ export function docDiagrams(file: string, name: string): Diagram[] {
       current = { header, lines: new Map() };
       diagrams.push(current);
     }
-    const sourceColumn = current.lines.get('source')?.offset ?? column;
-    current.lines.set(label, {
-      label,
-      marble,
-      offset: label === 'source' ? column : column - sourceColumn,
-      note: note.trim(),
-    });
+    // Offsets count from the first line of the diagram (`source:` where there is one).
+    current.base ??= column;
+    current.lines.set(label, { label, marble, offset: column - current.base, note: note.trim() });
   }
-  // `source` itself starts at offset 0.
-  for (const d of diagrams) {
-    const source = d.lines.get('source');
-    if (source) d.lines.set('source', { ...source, offset: 0 });
-  }
-  return diagrams;
+  return diagrams.map(({ header, lines }) => ({ header, lines }));
 }

@@ -1,5 +1,5 @@
 /**
- * The marble diagrams in the TSDoc of `timeouts`, `mapConcurrent` and `retryBackoff`, run as marble tests: each
+ * The marble diagrams in the TSDoc of `timeouts`, `mapConcurrent`, `retryBackoff` and `batch`, run as marble tests: each
  * diagram is read from the source file (test/helpers/docMarbles.ts), so a diagram that does not
  * match what the operator does fails here.
  */
@@ -13,10 +13,26 @@ import {
   type RetryBackoffConfig,
   type TimeoutsConfig,
 } from 'rxllm/operators';
-import { RateLimitError, ServerError, TimeoutError, type Chunk } from 'rxllm';
+import {
+  BadRequestError,
+  batch,
+  RateLimitError,
+  ServerError,
+  TimeoutError,
+  type BatchResult,
+  type Chunk,
+} from 'rxllm';
 import { docDiagrams, type Diagram } from '../helpers/docMarbles';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+/** The subscription marble of a cold observable drawn at `offset`: subscribed there, ended at its `|` or `#`. */
+function subscribed(offset: number, marble: string): string {
+  const end = TestScheduler.parseMarbles(marble, undefined, undefined, undefined, true).find(
+    (m) => m.notification.kind !== 'N',
+  )!.frame;
+  return '-'.repeat(offset) + '^' + '-'.repeat(end - 1) + '!';
+}
 
 function line(d: Diagram, label: string) {
   const l = d.lines.get(label);
@@ -93,10 +109,7 @@ describe('mapConcurrent TSDoc diagrams', () => {
       // The indentation of each inner line is when it is subscribed.
       for (const item of items) {
         const { offset, marble } = line(d, item);
-        const ends = marble.search(/[|#]/);
-        expectSubscriptions(cols[item].subscriptions).toBe(
-          '-'.repeat(offset) + '^' + '-'.repeat(ends - 1) + '!',
-        );
+        expectSubscriptions(cols[item].subscriptions).toBe(subscribed(offset, marble));
       }
     });
   });
@@ -142,10 +155,7 @@ describe('retryBackoff TSDoc diagrams', () => {
       expectObservable(source.pipe(retryBackoff(configs[d.header]))).toBe(result.marble, values, lastError);
       // Each attempt line's indentation is when it is subscribed.
       attempts.forEach((l, i) => {
-        const ends = l.marble.search(/[|#]/);
-        expectSubscriptions(sources[i].subscriptions).toBe(
-          '-'.repeat(l.offset) + '^' + '-'.repeat(ends - 1) + '!',
-        );
+        expectSubscriptions(sources[i].subscriptions).toBe(subscribed(l.offset, l.marble));
       });
     });
     if (result.note.includes('error.partial')) {
@@ -154,5 +164,42 @@ describe('retryBackoff TSDoc diagrams', () => {
           .message.content,
       ).toBe('a');
     }
+  });
+});
+
+describe('batch TSDoc diagram', () => {
+  const diagrams = docDiagrams('src/batch.ts', 'batch');
+
+  it('runs as drawn', () => {
+    expect(diagrams.map((d) => d.header)).toEqual(['batch([r0, r1, r2], { concurrency: 2 })']);
+    const [d] = diagrams;
+    const rows = [...d.lines.values()].filter((l) => /^r\d$/.test(l.label));
+    const requests = rows.map((l) => ({
+      model: 'mock/doc',
+      messages: [{ role: 'user' as const, content: l.label }],
+    }));
+    const errors = rows.map((l) =>
+      /\b400\b/.test(l.note) ? new BadRequestError({ status: 400 }) : undefined,
+    );
+    const result = line(d, 'result');
+    const values: Record<string, BatchResult<string>> = {};
+    rows.forEach((l, index) => {
+      const value = /[A-Z]/.exec(l.marble)?.[0];
+      if (value) values[value] = { ok: true, index, request: requests[index], value, attempts: 1 };
+    });
+    const failed = /(\w) = \{ ok: false, index: (\d+), error: BadRequestError \}/.exec(result.note);
+    expect(failed).not.toBeNull();
+    const index = Number(failed![2]);
+    values[failed![1]] = { ok: false, index, request: requests[index], error: errors[index], attempts: 1 };
+    scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const calls = rows.map((l, i) => cold(l.marble, undefined, errors[i]));
+      expectObservable(batch(requests, { concurrency: 2, call: (_r, i) => calls[i] })).toBe(
+        result.marble,
+        values,
+      );
+      rows.forEach((l, i) => {
+        expectSubscriptions(calls[i].subscriptions).toBe(subscribed(l.offset, l.marble));
+      });
+    });
   });
 });
