@@ -411,6 +411,9 @@ describe('retryBackoff', () => {
     [{ jitter: 2 }],
     [{ retryPolicy: { RateLimitError: -1 } }],
     [{ resume: 'sometimes' as never }],
+    [{ signal: {} as never }],
+    [{ onRetry: 'log' as never }],
+    [{ shouldRetry: true as never }],
   ])('throws a TypeError at creation for %p', (config) => {
     expect(() => retryBackoff(config as never)).toThrow(TypeError);
   });
