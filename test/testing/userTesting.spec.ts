@@ -15,7 +15,7 @@ import {
   type Chunk,
 } from 'rxllm';
 import { collectText, retryBackoff } from 'rxllm/operators';
-import { chunkMarbles, mockStream, textOf, type MockResponse } from 'rxllm/testing';
+import { chunkMarbles, createMockServer, mockStream, textOf, type MockResponse } from 'rxllm/testing';
 
 /** A "service" under test: streams an answer with retries, as an app would. */
 class AnswerService {
@@ -157,6 +157,23 @@ describe('the mock provider in a service test', () => {
       expect(jest.getTimerCount()).toBe(0);
     } finally {
       jest.useRealTimers();
+    }
+  });
+});
+
+describe('the mock server refuses a mistyped script', () => {
+  it('throws a TypeError naming the field from enqueue and setDefault', async () => {
+    const server = await createMockServer();
+    try {
+      expect(() => server.enqueue('fine', { content: 'Hello' } as never)).toThrow(
+        'Mock server enqueue: script 2: invalid script: content: unknown field (did you mean "text"?).',
+      );
+      expect(() => server.setDefault({ text: 42 } as never)).toThrow('text: must be a string');
+      // Transport fields are its own, and a valid script is still queued.
+      server.enqueue({ text: 'ok', latencyMs: 1, status: 200 });
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -97,11 +97,12 @@ const HINTS: Record<string, string> = {
 };
 
 /**
- * Every problem of a script, as `field: what is wrong` lines (empty when it is valid). With
- * `allowed`, extra field names are accepted (the mock server's transport fields).
+ * Every problem of a script, as `field: what is wrong` lines (empty when it is valid). `allowed`:
+ * extra field names to accept, `'any'` to accept every extra field, `'typos'` to refuse only the
+ * known slips (`content` for `text`, `tool_calls` for `toolCalls`, ...).
  * @internal shared with the mock stream, the provider and the mock server
  */
-export function scriptProblems(script: unknown, allowed?: ReadonlySet<string> | 'any'): string[] {
+export function scriptProblems(script: unknown, allowed?: ReadonlySet<string> | 'any' | 'typos'): string[] {
   if (typeof script === 'string') return [];
   if (script === null || typeof script !== 'object' || Array.isArray(script)) {
     return ['(script): a mock script is a string or an object like { text: "..." }'];
@@ -110,7 +111,9 @@ export function scriptProblems(script: unknown, allowed?: ReadonlySet<string> | 
   const problems: string[] = [];
   const isStr = (v: unknown) => v === undefined || typeof v === 'string';
   for (const key of Object.keys(s)) {
-    if (SCRIPT_KEYS.has(key) || allowed === 'any' || allowed?.has(key)) continue;
+    if (SCRIPT_KEYS.has(key) || allowed === 'any') continue;
+    // 'typos': other fields are someone else's (the mock server's transport fields); known slips are not.
+    if (allowed === 'typos' ? !HINTS[key] : typeof allowed === 'object' && allowed.has(key)) continue;
     const hint = HINTS[key] ? ` (did you mean "${HINTS[key]}"?)` : '';
     problems.push(`${key}: unknown field${hint}`);
   }
