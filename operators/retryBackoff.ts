@@ -1,4 +1,4 @@
-import { asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
 import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
@@ -272,9 +272,13 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
       retries++;
       onRetry?.({ attempt: retries, error, delayMs });
       const last = emitted ? merger.lastChunk() : undefined;
-      // Added to the subscriber: an unsubscribe or an abort during the wait cancels it.
-      subscriber.add(
+      // Added to the subscriber: an unsubscribe or an abort during the wait cancels it. Removed once
+      // it ran, so a long restarting stream does not collect finished waits.
+      const wait = new Subscription();
+      subscriber.add(wait);
+      wait.add(
         scheduler.schedule(() => {
+          subscriber.remove(wait);
           if (emitted) {
             const reason = error instanceof Error ? error.message : String(error);
             subscriber.next({
