@@ -230,7 +230,7 @@ describe('mapConcurrent', () => {
     expect(Math.max(...counts)).toBe(2);
   });
 
-  it.each([[0], [1.5], [-3], [{ concurrency: Number.NaN }]])(
+  it.each([[0], [1.5], [-3], [{ concurrency: Number.NaN }], [{ onProgress: 'log' }], [{ signal: 'stop' }]])(
     'throws a TypeError at creation for %p',
     (config) => {
       expect(() => mapConcurrent((x: number) => [x], config as never)).toThrow(TypeError);
