@@ -2,7 +2,7 @@
  * `batch` over real HTTP against the mock server: concurrency cap, settle / fail fast, order,
  * progress, retries of injected faults, the shared limiter, and the connection count.
  */
-import { EMPTY, lastValueFrom, NEVER, of, throwError, timer, map, toArray } from 'rxjs';
+import { EMPTY, lastValueFrom, NEVER, of, take, throwError, timer, map, toArray } from 'rxjs';
 import {
   batch,
   BadRequestError,
@@ -226,6 +226,15 @@ describe('batch', () => {
     await expect(
       run(batch(requests(1), { signal: AbortSignal.abort(), call: () => NEVER })),
     ).rejects.toBeInstanceOf(RequestAbortedError);
+  });
+
+  it('stops starting calls as soon as downstream has what it needs (synchronous calls, take(1))', async () => {
+    let calls = 0;
+    const first = await lastValueFrom(
+      batch(requests(1000), { call: (_r, i) => (calls++, of(i)) }).pipe(take(1), toArray()),
+    );
+    expect(first).toMatchObject([{ ok: true, index: 0, value: 0 }]);
+    expect(calls).toBe(1);
   });
 
   it('fails the batch with what onProgress or estimateTokens throws', async () => {
