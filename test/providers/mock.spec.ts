@@ -350,6 +350,14 @@ describe('mockProvider', () => {
     expect(attempts).toEqual([1, 2]);
   });
 
+  it('errors the stream with what a mock_response function throws', async () => {
+    const boom = new Error('script failed');
+    const script = () => {
+      throw boom;
+    };
+    await expect(lastValueFrom(mockProvider.stream(call({ mock_response: script })))).rejects.toBe(boom);
+  });
+
   it('fails with a RequestValidationError naming the field for a mistyped script', async () => {
     const error = await lastValueFrom(
       mockProvider.stream(call({ mock_response: { content: 'Hello' } })),
