@@ -60,7 +60,8 @@ export interface BatchConfig<R = ChatCompletion> {
   options?: CallOptions;
   /**
    * Makes one call; replaces `complete(request, options)` (e.g. a client's `complete`). Its last value
-   * is the request's result; completing without a value is a `StreamCutError` (retried like one).
+   * is the request's result; completing without a value is a `StreamCutError` (retried like one); a
+   * call that throws fails its own request only, like one that errors.
    * @defaultValue undefined
    */
   call?: (request: ChatRequest, index: number, options: CallOptions) => Observable<R>;

@@ -181,6 +181,18 @@ describe('batch', () => {
       }),
     );
     expect(retried).toMatchObject({ ok: true, value: 'third time', attempts: 3 });
+    // A call that throws fails its own request only.
+    const thrown = new Error('bad request object');
+    const mixed = await run(
+      batch(requests(2), {
+        retry: false,
+        call: (_r, i) => {
+          if (i === 0) throw thrown;
+          return of('fine');
+        },
+      }),
+    );
+    expect(mixed.map((r) => (r.ok ? r.value : r.error)).sort()).toEqual([thrown, 'fine'].sort());
     // A call with several values: the last one is the request's result.
     const [many] = await run(batch(requests(1), { call: () => of('a', 'b', 'c') }));
     expect(many.ok && many.value).toBe('c');
