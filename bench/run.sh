@@ -38,3 +38,19 @@ soak=$(cd "$ROOT" && npx tsx --expose-gc bench/soak.ts 2000 50)
   echo '```'
 } >> "$ROOT/BENCHMARKS.md"
 echo "$soak"
+
+# mapConcurrent({ ordered: true }) memory on a long-lived source (issue 10): appended like the soak.
+mcm=$(cd "$ROOT" && npx tsx --expose-gc bench/mapconcurrent-memory.ts)
+{
+  echo
+  echo '## mapConcurrent ordered: memory on a long-lived source'
+  echo
+  echo 'Command: `npx tsx --expose-gc bench/mapconcurrent-memory.ts` (run by `npm run bench`). Heap growth after a'
+  echo 'forced GC while pairs of items run at once, the second finishing its value before the first ends (the'
+  echo 'pattern that left one buffer entry per item before issue 10). Flat: the buffer holds only items in flight.'
+  echo
+  echo '```'
+  echo "$mcm"
+  echo '```'
+} >> "$ROOT/BENCHMARKS.md"
+echo "$mcm"

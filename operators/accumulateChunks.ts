@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type {
   ChatCompletion,
   ChatCompletionChoice,
@@ -12,6 +12,7 @@ import type {
 import { LlmError, StreamParseError } from '../src/errors';
 import { redactAndCut } from '../src/redact';
 import { MAX_CHOICES } from '../src/request';
+import { linkedSubscriber, operate } from './internal/operate';
 
 export interface AccumulateChunksConfig {
   /**
@@ -328,10 +329,10 @@ export function accumulateChunks(
   if (emit !== 'final' && emit !== 'snapshots') {
     throw new TypeError(`accumulateChunks: emit must be 'final' or 'snapshots', got ${String(emit)}.`);
   }
-  return (source) =>
-    new Observable<ChatCompletion>((subscriber) => {
-      const acc = new ChunkAccumulator(true);
-      return source.subscribe({
+  return operate<Chunk, ChatCompletion>((source, subscriber) => {
+    const acc = new ChunkAccumulator(true);
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           try {
             acc.push(chunk);
@@ -346,6 +347,7 @@ export function accumulateChunks(
           if (emit === 'final') subscriber.next(acc.snapshot());
           subscriber.complete();
         },
-      });
-    });
+      }),
+    );
+  });
 }

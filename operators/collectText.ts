@@ -1,5 +1,6 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Chunk } from '../src/chunk';
+import { linkedSubscriber, operate } from './internal/operate';
 import { choiceOf, type TextDeltasConfig } from './textDeltas';
 
 /**
@@ -19,10 +20,10 @@ import { choiceOf, type TextDeltasConfig } from './textDeltas';
  */
 export function collectText(config: TextDeltasConfig = {}): OperatorFunction<Chunk, string> {
   const choice = choiceOf('collectText', config);
-  return (source) =>
-    new Observable<string>((subscriber) => {
-      let parts: string[] = [];
-      return source.subscribe({
+  return operate<Chunk, string>((source, subscriber) => {
+    let parts: string[] = [];
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           if (chunk.reset !== undefined) parts = [];
           for (const c of chunk.choices) {
@@ -30,11 +31,11 @@ export function collectText(config: TextDeltasConfig = {}): OperatorFunction<Chu
             if (text) parts.push(text);
           }
         },
-        error: (error) => subscriber.error(error),
         complete: () => {
           subscriber.next(parts.join(''));
           subscriber.complete();
         },
-      });
-    });
+      }),
+    );
+  });
 }

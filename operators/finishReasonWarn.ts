@@ -1,7 +1,8 @@
-import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { Chunk } from '../src/chunk';
 import { FinishReasonError } from '../src/errors';
 import { consoleLogger, type Logger } from '../src/logger';
+import { linkedSubscriber, operate } from './internal/operate';
 
 /** What the warn handler is told. `finishReason: null` means the stream completed without one. */
 export interface FinishReasonWarning {
@@ -15,7 +16,10 @@ export interface FinishReasonWarning {
 }
 
 export interface FinishReasonWarnConfig {
-  /** Called once per warning. @defaultValue writes `warning.message` with `logger.warn` */
+  /**
+   * Called once per warning. What it throws (or the logger's `warn`) becomes the stream's error.
+   * @defaultValue writes `warning.message` with `logger.warn`
+   */
   onWarn?: (warning: FinishReasonWarning) => void;
   /** Where the default handler writes. @defaultValue consoleLogger (one `[rxllm]` line on stderr) */
   logger?: Logger;
@@ -89,11 +93,12 @@ export function finishReasonWarn(config: FinishReasonWarnConfig = {}): MonoTypeO
   const onWarn = config.onWarn ?? ((warning: FinishReasonWarning) => logger.warn(warning.message));
   const failOn = new Set<string>(errorOn);
 
-  return (source) =>
-    new Observable<Chunk>((subscriber) => {
-      const seen = new Set<number>();
-      const finished = new Set<number>();
-      return source.subscribe({
+  return operate<Chunk, Chunk>((source, subscriber) => {
+    const seen = new Set<number>();
+    const finished = new Set<number>();
+    // A throwing `onWarn` (or logger) becomes the stream's error: linkedSubscriber catches it.
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           if (chunk.reset !== undefined) {
             seen.clear();
@@ -118,7 +123,6 @@ export function finishReasonWarn(config: FinishReasonWarnConfig = {}): MonoTypeO
             onWarn(warning);
           }
         },
-        error: (error) => subscriber.error(error),
         complete: () => {
           if (warnOnMissing) {
             if (finished.size === 0) {
@@ -137,6 +141,7 @@ export function finishReasonWarn(config: FinishReasonWarnConfig = {}): MonoTypeO
           }
           subscriber.complete();
         },
-      });
-    });
+      }),
+    );
+  });
 }

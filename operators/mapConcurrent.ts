@@ -1,16 +1,18 @@
 import {
+  catchError,
+  concat,
   defer,
   from,
   map,
   mergeMap,
   Observable,
   of,
-  catchError,
-  concat,
   tap,
   type ObservableInput,
   type OperatorFunction,
 } from 'rxjs';
+import { abortError, checkSignal, failWith } from './internal/abort';
+import { linkedSubscriber, operate } from './internal/operate';
 
 /** Counts of a running `mapConcurrent` / `batch`, reported after every change. */
 export interface ConcurrencyProgress {
@@ -39,8 +41,16 @@ export interface MapConcurrentConfig {
    * other items go on. @defaultValue false
    */
   settle?: boolean;
-  /** Called after every start, success and failure. @defaultValue undefined */
+  /**
+   * Called after every start, success and failure. What it throws becomes the stream's error.
+   * @defaultValue undefined
+   */
   onProgress?: (progress: ConcurrencyProgress) => void;
+  /**
+   * Aborting it ends the stream at once with a `RequestAbortedError` and unsubscribes every item in
+   * flight (one `abort` listener per subscription). @defaultValue undefined
+   */
+  signal?: AbortSignal;
 }
 
 /** Defaults of {@link mapConcurrent}. */
@@ -65,16 +75,27 @@ export function mapConcurrent<T, R>(
  * `concurrency` inner observables are subscribed; a slot is released when an item completes,
  * fails **or** is unsubscribed (rxjs frees it in every case, so a failing item can never leak a
  * permit and deadlock the rest). Optionally keeps input order, settles failures into values and
- * reports progress.
+ * reports progress. A `project` that throws synchronously fails its item like an inner error (with
+ * `settle`, a `{ ok: false }` result for that item while the others go on).
  *
  * ```
  * mapConcurrent(x => call(x), { concurrency: 2, ordered: true })
  * source:  (abc|)
  * a:       ----A|
  * b:       --B|
- * c:         ----C|        (starts when b frees its slot)
- * result:  ----(AB)--C|
+ * c:          ----C|       (starts when b frees its slot)
+ * result:  ----AB-C|       (B waits until a ends: input order)
+ *
+ * mapConcurrent(x => call(x), { concurrency: 2, settle: true })
+ * source:  (abc|)
+ * a:       ---A|
+ * b:       -#
+ * c:        -C|            (b's failure is its result; the others go on)
+ * result:  -xCA|           (x = { ok: false, index: 1, item: 'b', error })
  * ```
+ *
+ * (Each diagram is run as a marble test: test/operators/docMarbles.spec.ts; values in the settle
+ * diagram stand for `{ ok: true, value }` results.)
  *
  * `number` shorthand: `mapConcurrent(fn, 5)` = `mapConcurrent(fn, { concurrency: 5 })`.
  *
@@ -105,98 +126,109 @@ export function mapConcurrent<T, R>(
     settle = MAP_CONCURRENT_DEFAULTS.settle,
     onProgress,
   } = cfg;
+  const signal = checkSignal('mapConcurrent', cfg.signal);
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new TypeError('mapConcurrent: onProgress must be a function.');
+  }
   if (!(Number.isInteger(concurrency) && concurrency >= 1) && concurrency !== Infinity) {
     throw new TypeError(`mapConcurrent: concurrency must be an integer >= 1, got ${String(concurrency)}.`);
   }
 
-  return (source) =>
-    new Observable<R | Settled<T, R>>((subscriber) => {
-      const progress: ConcurrencyProgress = { done: 0, failed: 0, inFlight: 0, received: 0 };
-      const report = () => onProgress?.({ ...progress });
-      // Ordered mode: values of items after `next` wait here until their turn.
-      const pending = new Map<number, { values: (R | Settled<T, R>)[]; ended: boolean }>();
-      let next = 0;
+  return operate<T, R | Settled<T, R>>((source, subscriber) => {
+    const progress: ConcurrencyProgress = { done: 0, failed: 0, inFlight: 0, received: 0 };
+    const report = () => onProgress?.({ ...progress });
+    // Ordered mode: values of items after `next` wait here until their turn. An entry exists only
+    // while its item is ahead of `next`, so memory is bounded by the items in flight and waiting.
+    const pending = new Map<number, { values: (R | Settled<T, R>)[]; ended: boolean }>();
+    let next = 0;
 
-      const emit = (i: number, value: R | Settled<T, R>) => {
-        if (!ordered || i === next) return subscriber.next(value);
+    const emit = (i: number, value: R | Settled<T, R>) => {
+      if (!ordered || i === next) return subscriber.next(value);
+      const slot = pending.get(i) ?? { values: [], ended: false };
+      slot.values.push(value);
+      pending.set(i, slot);
+    };
+    const end = (i: number) => {
+      if (!ordered) return;
+      if (i !== next) {
         const slot = pending.get(i) ?? { values: [], ended: false };
-        slot.values.push(value);
+        slot.ended = true;
         pending.set(i, slot);
-      };
-      const end = (i: number) => {
-        if (!ordered) return;
-        if (i !== next) {
-          const slot = pending.get(i) ?? { values: [], ended: false };
-          slot.ended = true;
-          pending.set(i, slot);
-          return;
-        }
+        return;
+      }
+      // The item whose turn it is ended: it may have had a slot while it was ahead of `next`.
+      pending.delete(next);
+      next++;
+      for (let slot = pending.get(next); slot; slot = pending.get(next)) {
+        const values = slot.values;
+        slot.values = [];
+        for (const v of values) subscriber.next(v);
+        if (!slot.ended) break;
+        pending.delete(next);
         next++;
-        for (let slot = pending.get(next); slot; slot = pending.get(next)) {
-          for (const v of slot.values) subscriber.next(v);
-          slot.values = [];
-          if (!slot.ended) break;
-          pending.delete(next);
-          next++;
-        }
-      };
+      }
+    };
 
-      const inner = (item: T, i: number): Observable<Event<R | Settled<T, R>>> => {
-        return defer(() => {
-          progress.inFlight++;
-          report();
-          let finished = false;
-          const run = from(project(item, i)).pipe(
-            map((value): Event<R | Settled<T, R>> => ({
+    const inner = (item: T, i: number): Observable<Event<R | Settled<T, R>>> =>
+      defer(() => {
+        progress.inFlight++;
+        report();
+        let finished = false;
+        // `defer`: a project that throws synchronously (or returns no ObservableInput) fails this
+        // item only, like an inner observable that errors.
+        const run = defer(() => from(project(item, i))).pipe(
+          map((value): Event<R | Settled<T, R>> => ({
+            i,
+            kind: 'value',
+            value: settle ? { ok: true, index: i, item, value } : value,
+          })),
+        );
+        const settled = run.pipe(
+          catchError((error: unknown) => {
+            finished = true;
+            progress.inFlight--;
+            progress.failed++;
+            report();
+            // Fail fast: the error ends everything. Settle: it becomes this item's result.
+            if (!settle) throw error;
+            return of<Event<Settled<T, R>>>({
               i,
               kind: 'value',
-              value: settle ? { ok: true, index: i, item, value } : value,
-            })),
-          );
-          const settled = run.pipe(
-            catchError((error: unknown) => {
-              finished = true;
-              progress.inFlight--;
-              progress.failed++;
-              report();
-              // Fail fast: the error ends everything. Settle: it becomes this item's result.
-              if (!settle) throw error;
-              return of<Event<Settled<T, R>>>({
-                i,
-                kind: 'value',
-                value: { ok: false, index: i, item, error },
-              });
-            }),
-          );
-          const onEnd = defer(() => {
+              value: { ok: false, index: i, item, error },
+            });
+          }),
+        );
+        const onEnd = defer(() => {
+          if (!finished) {
+            finished = true;
+            progress.inFlight--;
+            progress.done++;
+            report();
+          }
+          return of<Event<R>>({ i, kind: 'end' });
+        });
+        return new Observable<Event<R | Settled<T, R>>>((s) => {
+          s.add(() => {
+            // Unsubscribed before it finished (fail-fast or the consumer left): not in flight any more.
             if (!finished) {
               finished = true;
               progress.inFlight--;
-              progress.done++;
-              report();
             }
-            return of<Event<R>>({ i, kind: 'end' });
           });
-          return new Observable<Event<R | Settled<T, R>>>((s) => {
-            const sub = concat(settled, onEnd).subscribe(s);
-            return () => {
-              sub.unsubscribe();
-              // Unsubscribed before it finished (fail-fast or the consumer left): not in flight any more.
-              if (!finished) {
-                finished = true;
-                progress.inFlight--;
-              }
-            };
-          });
+          concat(settled, onEnd).subscribe(linkedSubscriber(s));
         });
-      };
-
-      const counted = source.pipe(tap(() => progress.received++));
-      const sub = counted.pipe(mergeMap(inner, concurrency)).subscribe({
-        next: (e) => (e.kind === 'value' ? emit(e.i, e.value) : end(e.i)),
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
       });
-      return () => sub.unsubscribe();
-    });
+
+    source
+      .pipe(
+        tap(() => progress.received++),
+        mergeMap(inner, concurrency),
+        failWith(signal && abortError(signal)),
+      )
+      .subscribe(
+        linkedSubscriber<Event<R | Settled<T, R>>>(subscriber, {
+          next: (e) => (e.kind === 'value' ? emit(e.i, e.value) : end(e.i)),
+        }),
+      );
+  });
 }

@@ -1,8 +1,9 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { z } from 'zod';
 import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../src/chunk';
 import { ToolCallError, type InvalidToolCallReason, type ToolCallIssue } from '../src/errors';
 import { ToolCallAssembler, type AssembledToolCall } from './accumulateChunks';
+import { linkedSubscriber, operate } from './internal/operate';
 
 /** The zod schema of each tool's input, by tool name: `{ get_weather: z.object({ city: z.string() }) }`. */
 export type ToolSchemas = Record<string, z.ZodType>;
@@ -69,7 +70,10 @@ export interface GuardedChunk<T extends ToolCallDelta = ValidToolCall> extends C
 }
 
 export interface PartialToolCallGuardConfig<S extends ToolSchemas = ToolSchemas> {
-  /** The input schema of each tool, by name. @defaultValue {} */
+  /**
+   * The input schema of each tool, by name. A schema that throws (a `.transform` or `.refine` that
+   * throws instead of adding an issue) fails the stream with what it threw. @defaultValue {}
+   */
   schemas?: S;
   /**
    * `'emit'`: an invalid call goes out as an entry of `delta.invalid_tool_calls`. `'error'`: the
@@ -96,6 +100,8 @@ type Released<S extends ToolSchemas, U> = U extends 'accept'
 
 interface ChoiceHold {
   tools: ToolCallAssembler;
+  /** Fields of the fragments besides the ones assembled (`extra_content`, provider extras): last wins. */
+  extras: Map<AssembledToolCall, Record<string, unknown>>;
   pending: AssembledToolCall[];
   released: Set<AssembledToolCall>;
   late: Set<AssembledToolCall>;
@@ -126,7 +132,8 @@ const CUT_REASONS = new Set(['length', 'content_filter']);
  * finished), whose JSON does not parse, that fails its schema or names an unknown tool is never
  * repaired and never released as valid: it goes out in `delta.invalid_tool_calls` or, with
  * `onInvalid: 'error'`, fails the stream with a `ToolCallError`. A reset chunk drops held fragments
- * and passes on. Fragments are keyed with the same rules as `accumulateChunks`.
+ * and passes on. Fragments are keyed with the same rules as `accumulateChunks`. Whatever else a
+ * fragment carries (`extra_content`, such as Gemini's `thought_signature`) stays on the released call.
  *
  * ```
  * source: --t--a--b--c--f--u--|   t: text, a/b/c: fragments of call 0, f: finish "tool_calls", u: usage
@@ -185,6 +192,7 @@ export function partialToolCallGuard<
     call: AssembledToolCall,
     cut: boolean,
     late: boolean,
+    extras: Record<string, unknown> | undefined,
   ): ValidToolCall | UnvalidatedToolCall | InvalidToolCall {
     const index = call.index ?? call.position;
     const invalid = (reason: InvalidToolCallReason, message: string, issues: ToolCallIssue[] = []) =>
@@ -212,7 +220,10 @@ export function partialToolCallGuard<
         `Tool call "${call.name}" arguments are not JSON: ${(error as Error).message}`,
       );
     }
+    // Whatever else the fragments carried (Gemini's `extra_content.google.thought_signature`, which
+    // must be sent back on the next turn) passes through; the assembled fields win.
     const base = {
+      ...extras,
       index,
       id: call.id,
       type: 'function' as const,
@@ -228,63 +239,70 @@ export function partialToolCallGuard<
     return { ...base, name: call.name, input: result.data, validated: true } satisfies ValidToolCall;
   }
 
-  return (source) =>
-    new Observable<GuardedChunk<Released<S, U>>>((subscriber) => {
-      const holds = new Map<number, ChoiceHold>();
-      const envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
+  return operate<Chunk, GuardedChunk<Released<S, U>>>((source, subscriber) => {
+    const holds = new Map<number, ChoiceHold>();
+    const envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
 
-      const hold = (index: number): ChoiceHold => {
-        let h = holds.get(index);
-        if (!h)
-          holds.set(
-            index,
-            (h = { tools: new ToolCallAssembler(), pending: [], released: new Set(), late: new Set() }),
-          );
-        return h;
-      };
+    const hold = (index: number): ChoiceHold => {
+      let h = holds.get(index);
+      if (!h)
+        holds.set(
+          index,
+          (h = {
+            tools: new ToolCallAssembler(),
+            extras: new Map(),
+            pending: [],
+            released: new Set(),
+            late: new Set(),
+          }),
+        );
+      return h;
+    };
 
-      /** Emits the held calls of a choice, one chunk each. False when the stream was failed instead. */
-      const release = (choiceIndex: number, h: ChoiceHold, cut: boolean, onlyWhole = false): boolean => {
-        const calls = onlyWhole ? h.pending.filter(isWholeJson) : h.pending;
-        h.pending = onlyWhole ? h.pending.filter((c) => !calls.includes(c)) : [];
-        for (const call of calls) {
-          const checked = check(call, cut, h.late.delete(call));
-          h.released.add(call);
-          let delta: GuardedDelta<Released<S, U>>;
-          if ('reason' in checked) {
-            if (onInvalid === 'error') {
-              const { reason, message, issues, name, id } = checked;
-              const init = {
-                reason,
-                message,
-                issues,
-                toolName: name,
-                toolCallId: id,
-                choiceIndex,
-                arguments: checked.arguments,
-              };
-              subscriber.error(new ToolCallError(init));
-              return false;
-            }
-            delta = { invalid_tool_calls: [checked] };
-          } else {
-            delta = { tool_calls: [checked as Released<S, U>] };
+    /** Emits the held calls of a choice, one chunk each. False when the stream was failed instead. */
+    const release = (choiceIndex: number, h: ChoiceHold, cut: boolean, onlyWhole = false): boolean => {
+      const calls = onlyWhole ? h.pending.filter(isWholeJson) : h.pending;
+      h.pending = onlyWhole ? h.pending.filter((c) => !calls.includes(c)) : [];
+      for (const call of calls) {
+        const checked = check(call, cut, h.late.delete(call), h.extras.get(call));
+        h.released.add(call);
+        let delta: GuardedDelta<Released<S, U>>;
+        if ('reason' in checked) {
+          if (onInvalid === 'error') {
+            const { reason, message, issues, name, id } = checked;
+            const init = {
+              reason,
+              message,
+              issues,
+              toolName: name,
+              toolCallId: id,
+              choiceIndex,
+              arguments: checked.arguments,
+            };
+            subscriber.error(new ToolCallError(init));
+            return false;
           }
-          subscriber.next({
-            ...envelope,
-            object: 'chat.completion.chunk',
-            choices: [{ index: choiceIndex, delta, finish_reason: null }],
-          });
+          delta = { invalid_tool_calls: [checked] };
+        } else {
+          delta = { tool_calls: [checked as Released<S, U>] };
         }
-        return true;
-      };
+        subscriber.next({
+          ...envelope,
+          object: 'chat.completion.chunk',
+          choices: [{ index: choiceIndex, delta, finish_reason: null }],
+        });
+      }
+      return true;
+    };
 
-      const releaseAll = (): boolean => {
-        for (const [index, h] of holds) if (!release(index, h, true)) return false;
-        return true;
-      };
+    const releaseAll = (): boolean => {
+      for (const [index, h] of holds) if (!release(index, h, true)) return false;
+      return true;
+    };
 
-      return source.subscribe({
+    // A schema whose `.transform`/`.refine` throws fails the stream (linkedSubscriber catches it).
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           if (chunk.reset !== undefined) {
             holds.clear();
@@ -303,6 +321,8 @@ export function partialToolCallGuard<
               const h = hold(choice.index);
               for (const fragment of fragments) {
                 const { call, started } = h.tools.add(fragment);
+                const { index: _i, id: _id, type: _t, function: _f, ...extra } = fragment;
+                if (Object.keys(extra).length > 0) h.extras.set(call, { ...h.extras.get(call), ...extra });
                 // The previous calls of this choice are complete once the next one starts. One whose JSON
                 // does not parse yet stays held until the choice ends: a provider matching fragments by
                 // id may interleave calls, and releasing it now would refuse a call that later completes.
@@ -341,13 +361,18 @@ export function partialToolCallGuard<
           }
         },
         error: (error) => {
-          // Held calls are cut; say so before the error (with onInvalid 'error' the source error wins).
-          if (onInvalid === 'emit') releaseAll();
-          subscriber.error(error);
+          // Held calls are cut; say so before the error (with onInvalid 'error' the source error wins,
+          // and it wins over a schema that throws while the cut calls are checked).
+          try {
+            if (onInvalid === 'emit') releaseAll();
+          } finally {
+            subscriber.error(error);
+          }
         },
         complete: () => {
           if (releaseAll()) subscriber.complete();
         },
-      });
-    });
+      }),
+    );
+  });
 }

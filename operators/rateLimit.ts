@@ -1,5 +1,6 @@
-import { defer, mergeMap, tap, type MonoTypeOperatorFunction } from 'rxjs';
+import { defer, mergeMap, tap, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
 import type { RateLimiter } from '../src/rateLimit/limiter';
+import { linkedSubscriber, operate } from './internal/operate';
 
 export interface RateLimitConfig {
   /**
@@ -58,7 +59,8 @@ export function rateLimit<T>(
     );
   }
 
-  return (source) =>
+  // One subscription path for every operator (operate + linkedSubscriber); the pipeline is rxjs's own.
+  const limited = (source: Observable<T>) =>
     defer(() => {
       const estimate = typeof estimateTokens === 'function' ? estimateTokens() : estimateTokens;
       let charged = 0;
@@ -87,4 +89,7 @@ export function rateLimit<T>(
         }),
       );
     });
+  return operate<T, T>((source, subscriber) => {
+    limited(source).subscribe(linkedSubscriber<T>(subscriber));
+  });
 }

@@ -1,13 +1,9 @@
-import {
-  asyncScheduler,
-  Observable,
-  type MonoTypeOperatorFunction,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
+import { asyncScheduler, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
-import { LlmError } from '../src/errors';
+import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
+import { checkSignal } from './internal/abort';
+import { linkedSubscriber, operate } from './internal/operate';
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -33,7 +29,9 @@ export interface RetryBackoffConfig {
   random?: () => number;
   /**
    * Longest server-given wait (`retryAfterMs` from `retry-after-ms` / `retry-after`) it will honour.
-   * A longer one fails with the error at once instead of sleeping for minutes. @defaultValue 60_000
+   * A longer one fails with the error at once instead of sleeping for minutes. A wait of 0 (or less)
+   * is ignored and the computed backoff is used, as openai-node does, so a server saying
+   * `retry-after: 0` is not hammered back to back. @defaultValue 60_000
    */
   maxRetryAfterMs?: number;
   /**
@@ -45,7 +43,8 @@ export interface RetryBackoffConfig {
   retryPolicy?: Readonly<Record<string, number>>;
   /**
    * Replaces the `error.retryable` check (the counts still apply). `attempt` is the retry it would be
-   * (1 = first). @defaultValue undefined (retry what `error.retryable` says)
+   * (1 = first). What it throws becomes the stream's error. @defaultValue undefined (retry what
+   * `error.retryable` says)
    */
   shouldRetry?: (error: unknown, attempt: number) => boolean;
   /**
@@ -54,10 +53,19 @@ export interface RetryBackoffConfig {
    * chunk (`Chunk.reset`) telling consumers to drop what they built. @defaultValue 'never'
    */
   resume?: 'never' | 'restart';
-  /** Called before each wait, for logging and metrics. @defaultValue undefined */
+  /**
+   * Called before each wait, for logging and metrics. What it throws becomes the stream's error (no
+   * retry follows). @defaultValue undefined
+   */
   onRetry?: (info: RetryInfo) => void;
   /** Scheduler of the waits. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
+  /**
+   * Aborting it ends the stream at once with a `RequestAbortedError`, during an attempt or a wait
+   * (backoff or `Retry-After`), and no attempt follows. Pass the same signal as the call's
+   * `options.signal`. @defaultValue undefined
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -148,6 +156,8 @@ export function retryBackoff<T>(
 export function retryBackoff(
   config: RetryBackoffConfig & { resume: 'restart' },
 ): MonoTypeOperatorFunction<Chunk>;
+// `resume` only known at run time (`'never' | 'restart'`): it may emit reset chunks, so chunks only.
+export function retryBackoff(config: RetryBackoffConfig): MonoTypeOperatorFunction<Chunk>;
 /**
  * Re-subscribes to the source when it fails with a retryable error, waiting with exponential backoff
  * and jitter, or the server's `Retry-After` when it gave one (up to `maxRetryAfterMs`).
@@ -157,14 +167,20 @@ export function retryBackoff(
  * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`).
  *
  * ```
- * source:   -#            (429, retryAfterMs 2)
- *             -#          (500)
- *                ---a-b|
- * result:   ---------a-b| (waits 2 ms, then 500 ms x jitter)
+ * retryBackoff({ initialDelayMs: 3, jitter: 0 })
+ * source:  -#                (attempt 1: 429 with retryAfterMs 2)
+ * 2nd:        -#              (subscribed 2 ms later: 500)
+ * 3rd:               ---a-b|  (subscribed 3 x 2 = 6 ms later: the second computed backoff)
+ * result:  -------------a-b|
  *
- * source:   -a-#          (500 after a chunk)
- * result:   -a-#          (no retry; error.partial = merged "a")
+ * source:  -a-#              (500 after a chunk)
+ * result:  -a-#              (no retry; error.partial = merged "a")
  * ```
+ *
+ * (Each diagram is run as a marble test: test/operators/docMarbles.spec.ts.)
+ *
+ * Nothing runs after the subscriber leaves: no timer stays armed, and no attempt is subscribed once
+ * downstream is closed (a consumer that stops at the reset chunk gets no second request).
  *
  * `number` shorthand: `retryBackoff(3)` = `retryBackoff({ maxRetries: 3 })`. Place it after
  * `timeouts()` so each attempt gets its own time limits.
@@ -205,90 +221,104 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
     throw new TypeError(`retryBackoff: resume must be 'never' or 'restart', got ${String(resume)}.`);
   }
   if (typeof random !== 'function') throw new TypeError('retryBackoff: random must be a function.');
+  for (const [name, fn] of [
+    ['shouldRetry', shouldRetry],
+    ['onRetry', onRetry],
+  ] as const) {
+    if (fn !== undefined && typeof fn !== 'function')
+      throw new TypeError(`retryBackoff: ${name} must be a function.`);
+  }
+  const signal = checkSignal('retryBackoff', cfg.signal);
 
-  return (source) =>
-    new Observable<T>((subscriber) => {
-      // Per subscription: retries so far (total and per policy class), the current attempt's merge.
-      let retries = 0;
-      const perClass = new Map<string, number>();
-      let merger = new PartialMerger();
-      let emitted = false;
-      let inner: Subscription | undefined;
-      let wait: Subscription | undefined;
+  return operate<T, T>((source, subscriber) => {
+    // Per subscription: retries so far (total and per policy class), the current attempt's merge.
+    let retries = 0;
+    const perClass = new Map<string, number>();
+    let merger = new PartialMerger();
+    let emitted = false;
 
-      const decide = (error: unknown): number | undefined => {
-        const attempt = retries + 1;
-        const key = policyKey(error, retryPolicy);
-        const limit = key === undefined ? maxRetries : retryPolicy[key];
-        const used = perClass.get(key ?? '*') ?? 0;
-        if (used >= limit) return undefined;
-        const wanted = shouldRetry
-          ? shouldRetry(error, attempt)
-          : key !== undefined || (error instanceof LlmError && error.retryable);
-        if (!wanted) return undefined;
-        const retryAfter = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-        let delayMs: number;
-        if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) {
-          // Sleeping for minutes inside a request is worse than failing: the caller decides.
-          if (retryAfter > maxRetryAfterMs) return undefined;
-          delayMs = retryAfter;
-        } else {
-          delayMs = backoffDelay(attempt, { initialDelayMs, multiplier, maxDelayMs, jitter, random });
-        }
-        perClass.set(key ?? '*', used + 1);
-        return delayMs;
-      };
+    const decide = (error: unknown): number | undefined => {
+      const attempt = retries + 1;
+      const key = policyKey(error, retryPolicy);
+      const limit = key === undefined ? maxRetries : retryPolicy[key];
+      const used = perClass.get(key ?? '*') ?? 0;
+      if (used >= limit) return undefined;
+      const wanted = shouldRetry
+        ? shouldRetry(error, attempt)
+        : key !== undefined || (error instanceof LlmError && error.retryable);
+      if (!wanted) return undefined;
+      const retryAfter = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+      let delayMs: number;
+      // `retry-after: 0` is not an invitation to retry back to back: below or at 0 the computed
+      // backoff applies (openai-node `src/client.ts` uses it for values outside (0, 60 s)).
+      if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0) {
+        // Sleeping for minutes inside a request is worse than failing: the caller decides.
+        if (retryAfter > maxRetryAfterMs) return undefined;
+        delayMs = retryAfter;
+      } else {
+        delayMs = backoffDelay(attempt, { initialDelayMs, multiplier, maxDelayMs, jitter, random });
+      }
+      perClass.set(key ?? '*', used + 1);
+      return delayMs;
+    };
 
-      const fail = (error: unknown): void => subscriber.error(emitted ? merger.attach(error) : error);
+    const fail = (error: unknown): void => subscriber.error(emitted ? merger.attach(error) : error);
 
-      const subscribeOnce = (): void => {
-        inner = source.subscribe({
+    const onError = (error: unknown): void => {
+      if (emitted && resume === 'never') return fail(error);
+      // A throwing `shouldRetry` or `onRetry` becomes the stream's error (linkedSubscriber).
+      const delayMs = decide(error);
+      if (delayMs === undefined) return fail(error);
+      retries++;
+      onRetry?.({ attempt: retries, error, delayMs });
+      const last = emitted ? merger.lastChunk() : undefined;
+      // Added to the subscriber: an unsubscribe or an abort during the wait cancels it. Removed once
+      // it ran, so a long restarting stream does not collect finished waits.
+      const wait = new Subscription();
+      subscriber.add(wait);
+      wait.add(
+        scheduler.schedule(() => {
+          subscriber.remove(wait);
+          if (emitted) {
+            const reason = error instanceof Error ? error.message : String(error);
+            subscriber.next({
+              id: last?.id ?? '',
+              object: 'chat.completion.chunk',
+              created: last?.created ?? 0,
+              model: last?.model ?? '',
+              choices: [],
+              reset: { attempt: retries, reason },
+            } satisfies Chunk as T);
+          }
+          emitted = false;
+          merger = new PartialMerger();
+          // A consumer that stopped at the reset chunk (`takeWhile(c => !c.reset)`) gets no new attempt.
+          if (!subscriber.closed) subscribeOnce();
+        }, delayMs),
+      );
+    };
+
+    // Each attempt's subscriber is linked to downstream before the source is subscribed, so an
+    // attempt that emits synchronously stops as soon as downstream has what it needs.
+    const subscribeOnce = (): void => {
+      source.subscribe(
+        linkedSubscriber<T>(subscriber, {
           next: (value) => {
             emitted = true;
             merger.add(value);
             subscriber.next(value);
           },
-          complete: () => subscriber.complete(),
-          error: (error: unknown) => {
-            if (emitted && resume === 'never') return fail(error);
-            let delayMs: number | undefined;
-            try {
-              delayMs = decide(error);
-            } catch (hookError) {
-              return subscriber.error(hookError);
-            }
-            if (delayMs === undefined) return fail(error);
-            retries++;
-            try {
-              onRetry?.({ attempt: retries, error, delayMs });
-            } catch {
-              // A logging hook must not change the outcome of the call.
-            }
-            const last = emitted ? merger.lastChunk() : undefined;
-            wait = scheduler.schedule(() => {
-              if (emitted) {
-                const reason = error instanceof Error ? error.message : String(error);
-                subscriber.next({
-                  id: last?.id ?? '',
-                  object: 'chat.completion.chunk',
-                  created: last?.created ?? 0,
-                  model: last?.model ?? '',
-                  choices: [],
-                  reset: { attempt: retries, reason },
-                } satisfies Chunk as T);
-              }
-              emitted = false;
-              merger = new PartialMerger();
-              subscribeOnce();
-            }, delayMs);
-          },
-        });
-      };
+          error: onError,
+        }),
+      );
+    };
 
-      subscribeOnce();
-      return () => {
-        wait?.unsubscribe();
-        inner?.unsubscribe();
-      };
-    });
+    if (signal) {
+      const abort = () => subscriber.error(new RequestAbortedError({ cause: signal.reason }));
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort, { once: true });
+      subscriber.add(() => signal.removeEventListener('abort', abort));
+    }
+    subscribeOnce();
+  });
 }

@@ -1,5 +1,6 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Chunk } from '../src/chunk';
+import { linkedSubscriber, operate } from './internal/operate';
 
 export interface TextDeltasConfig {
   /** Which choice to read (n > 1). @defaultValue 0 */
@@ -26,9 +27,9 @@ export function deltaStrings(
   choice: number,
   pick: (chunk: Chunk['choices'][number]['delta']) => string | null | undefined,
 ): OperatorFunction<Chunk, string> {
-  return (source) =>
-    new Observable<string>((subscriber) =>
-      source.subscribe({
+  return operate<Chunk, string>((source, subscriber) => {
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           for (const c of chunk.choices) {
             if (c.index !== choice || !c.delta) continue;
@@ -36,10 +37,9 @@ export function deltaStrings(
             if (text !== '') subscriber.next(text);
           }
         },
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
       }),
     );
+  });
 }
 
 /**

@@ -1,11 +1,6 @@
-import {
-  asyncScheduler,
-  Observable,
-  type MonoTypeOperatorFunction,
-  type SchedulerLike,
-  Subscription,
-} from 'rxjs';
+import { asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { TimeoutError } from '../src/errors';
+import { linkedSubscriber, operate } from './internal/operate';
 
 export interface TimeoutsConfig {
   /**
@@ -56,13 +51,15 @@ const on = (ms: number): boolean => ms > 0 && ms !== Infinity;
  * Timers are per subscription, so put it before `retryBackoff` to time each attempt.
  *
  * ```
- * timeouts({ firstChunk: 3, idle: 2 })
- * source:  ----a-b---c|
- * result:  ----a-b-#      (TimeoutError 'idle' 2 ms after b)
+ * timeouts({ firstChunk: 5, idle: 3 })
+ * source:  ---a-b----c|
+ * result:  ---a-b--#       (TimeoutError 'idle': nothing for 3 ms after b)
  *
- * source:  -----a|
- * result:  ---#           (TimeoutError 'firstChunk')
+ * source:  ------a|
+ * result:  -----#          (TimeoutError 'firstChunk': nothing for 5 ms)
  * ```
+ *
+ * (Each diagram is run as a marble test: test/operators/docMarbles.spec.ts.)
  *
  * `number` shorthand: `timeouts(15_000)` = `timeouts({ total: 15_000 })` (firstChunk and idle keep
  * their defaults).
@@ -88,54 +85,43 @@ export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOpera
   check('idle', idle);
   check('total', total);
 
-  return (source) =>
-    new Observable<T>((subscriber) => {
-      let gap: Subscription | undefined;
-      let totalTimer: Subscription | undefined;
-      // Exists before subscribing: a timer may fire (or a source emit) before `subscribe` returns.
-      const upstream = new Subscription();
-      let done = false;
-      let started = false;
-      let lastAt = 0;
+  return operate<T, T>((source, subscriber) => {
+    let gap: Subscription | undefined;
+    let started = false;
+    let lastAt = 0;
+    // Erroring downstream unsubscribes the source (linkedSubscriber), which aborts the request.
+    const fail = (kind: 'firstChunk' | 'idle' | 'total', ms: number) =>
+      subscriber.error(new TimeoutError(kind, ms));
+    // The idle timer is not re-armed per chunk (a clear + set of a timer on the hot path): each
+    // chunk only notes its time, and the timer, when it fires, waits again for what is left.
+    const onIdleTimer = () => {
+      const left = lastAt + idle - scheduler.now();
+      if (left > 0) gap = scheduler.schedule(onIdleTimer, left);
+      else fail('idle', idle);
+    };
 
-      const fail = (kind: 'firstChunk' | 'idle' | 'total', ms: number) => {
-        done = true;
-        gap?.unsubscribe();
-        totalTimer?.unsubscribe();
-        upstream.unsubscribe();
-        subscriber.error(new TimeoutError(kind, ms));
-      };
-      // The idle timer is not re-armed per chunk (a clear + set of a timer on the hot path): each
-      // chunk only notes its time, and the timer, when it fires, waits again for what is left.
-      const onIdleTimer = () => {
-        const left = lastAt + idle - scheduler.now();
-        if (left > 0) gap = scheduler.schedule(onIdleTimer, left);
-        else fail('idle', idle);
-      };
-
-      if (on(total)) totalTimer = scheduler.schedule(() => fail('total', total), total);
-      if (on(firstChunk)) gap = scheduler.schedule(() => fail('firstChunk', firstChunk), firstChunk);
-      upstream.add(
-        source.subscribe({
-          next: (value) => {
-            if (done) return;
-            lastAt = scheduler.now();
-            if (!started) {
-              started = true;
-              gap?.unsubscribe();
-              gap = on(idle) ? scheduler.schedule(onIdleTimer, idle) : undefined;
-            }
-            subscriber.next(value);
-          },
-          error: (error) => subscriber.error(error),
-          complete: () => subscriber.complete(),
-        }),
-      );
-      return () => {
-        done = true;
-        gap?.unsubscribe();
-        totalTimer?.unsubscribe();
-        upstream.unsubscribe();
-      };
-    });
+    const totalTimer = on(total) ? scheduler.schedule(() => fail('total', total), total) : undefined;
+    if (on(firstChunk)) gap = scheduler.schedule(() => fail('firstChunk', firstChunk), firstChunk);
+    source.subscribe(
+      linkedSubscriber<T>(subscriber, {
+        next: (value) => {
+          lastAt = scheduler.now();
+          if (!started) {
+            started = true;
+            gap?.unsubscribe();
+            gap = on(idle) ? scheduler.schedule(onIdleTimer, idle) : undefined;
+          }
+          subscriber.next(value);
+        },
+        finalize: () => {
+          gap?.unsubscribe();
+          totalTimer?.unsubscribe();
+        },
+      }),
+    );
+    return () => {
+      gap?.unsubscribe();
+      totalTimer?.unsubscribe();
+    };
+  });
 }

@@ -1,5 +1,6 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Chunk, Usage } from '../src/chunk';
+import { linkedSubscriber, operate } from './internal/operate';
 
 /**
  * The final token usage, emitted once when the source completes: the last non-null `usage` of the
@@ -22,19 +23,19 @@ import type { Chunk, Usage } from '../src/chunk';
  *   .subscribe((u) => console.log(u ? `${u.total_tokens} tokens` : 'usage not reported by the provider'));
  */
 export function usage(): OperatorFunction<Chunk, Usage | null> {
-  return (source) =>
-    new Observable<Usage | null>((subscriber) => {
-      let last: Usage | null = null;
-      return source.subscribe({
+  return operate<Chunk, Usage | null>((source, subscriber) => {
+    let last: Usage | null = null;
+    source.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           if (chunk.reset !== undefined) last = null;
           else if (chunk.usage != null) last = chunk.usage;
         },
-        error: (error) => subscriber.error(error),
         complete: () => {
           subscriber.next(last);
           subscriber.complete();
         },
-      });
-    });
+      }),
+    );
+  });
 }

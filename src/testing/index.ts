@@ -10,5 +10,7 @@ export {
   type MockScript,
   type MockScriptContext,
   type MockStreamOptions,
+  type MockResponse,
+  type MockRequestFields,
 } from '../providers/mock';
 export * from './marbles';

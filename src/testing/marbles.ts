@@ -4,10 +4,34 @@
  * spelling out dozens of chunks, and read results back as text.
  */
 import type { Chunk } from '../chunk';
-import { scriptToChunks, type MockScript, type MockStreamOptions } from '../providers/mock';
+import {
+  mockSetup,
+  scriptToChunks,
+  type MockRequestFields,
+  type MockResponse,
+  type MockScript,
+  type MockScriptContext,
+  type MockStreamOptions,
+} from '../providers/mock';
+import { normalize } from '../providers/mock/script';
+import { splitModel } from '../request';
 
-/** Options of {@link chunkMarbles}: the timing of `mockStream` (same defaults). */
-export type ChunkMarblesOptions = Pick<MockStreamOptions, 'delayMs' | 'firstChunkDelayMs'>;
+/** Options of {@link chunkMarbles}: the timing of `mockStream` (same defaults), or the request. */
+export interface ChunkMarblesOptions extends Pick<MockStreamOptions, 'delayMs' | 'firstChunkDelayMs'> {
+  /**
+   * The request your code sends to the mock provider (`model: 'mock/...'`): its model, messages (the
+   * prompt-token estimate of `usage`), `n`, `mock_delay_ms` and `mock_first_chunk_delay_ms` are used
+   * exactly as the provider uses them, so the values are what `stream(request)` emits. The script is
+   * the first argument, or `request.mock_response` when that is `undefined`. `delayMs` and
+   * `firstChunkDelayMs` given here win over the request's. @defaultValue undefined (mockStream's
+   * model `mock` and 10 prompt tokens)
+   */
+  request?: { model: string; messages?: readonly unknown[]; n?: number } & MockRequestFields;
+  /** The call option of the same name: `false` drops the usage chunk. @defaultValue true */
+  includeUsage?: boolean;
+  /** Which attempt of a sequence `mock_response` to draw (1-based). @defaultValue 1 */
+  attempt?: number;
+}
 
 /** Marble string, values and error, ready for `cold(marbles, values, error)` or `expectObservable(...).toBe(...)`. */
 export interface ChunkMarbles {
@@ -43,19 +67,57 @@ function letter(i: number): string {
  * chunkMarbles('Hi!', { delayMs: 5 }).marbles  ->  '5ms a 4ms b 4ms c 4ms (d|)'   (role, 'Hi!', finish, usage)
  * ```
  *
+ * With `{ request }` the values are exactly what `stream(request, { scheduler })` emits for the
+ * `mock/...` model (model name, usage estimate, `n`, delays), so a service's marble test needs no
+ * hand-written chunk.
+ *
  * @example
+ * import { deepStrictEqual } from 'node:assert';
  * import { TestScheduler } from 'rxjs/testing';
+ * import { stream } from 'rxllm';
  * import { chunkMarbles, mockStream } from 'rxllm/testing';
- * new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ expectObservable }) => {
+ * const scheduler = new TestScheduler((actual, expected) => deepStrictEqual(actual, expected));
+ * scheduler.run(({ expectObservable }) => {
  *   const { marbles, values } = chunkMarbles('Hello', { delayMs: 10 });
  *   expectObservable(mockStream('Hello', { delayMs: 10 })).toBe(marbles, values);
+ *   // What a service built on stream() receives from the mock provider, chunk for chunk:
+ *   const request = {
+ *     model: 'mock/gpt',
+ *     messages: [{ role: 'user' as const, content: 'Hi' }],
+ *     mock_response: 'Hello',
+ *     mock_delay_ms: 10,
+ *   };
+ *   const expected = chunkMarbles(undefined, { request });
+ *   expectObservable(stream(request, { scheduler })).toBe(expected.marbles, expected.values);
  * });
  */
-export function chunkMarbles(script: MockScript | string, options: ChunkMarblesOptions = {}): ChunkMarbles {
-  const delay = options.delayMs ?? 0;
-  const first = options.firstChunkDelayMs ?? delay;
-  const s: MockScript = typeof script === 'string' ? { text: script } : script;
-  const chunks = scriptToChunks(s);
+export function chunkMarbles(
+  script: MockResponse | undefined,
+  options: ChunkMarblesOptions = {},
+): ChunkMarbles {
+  const { request, includeUsage, attempt = 1 } = options;
+  let s: MockScript;
+  let context: MockScriptContext = {};
+  let delay = 0;
+  let firstDelay: number | undefined;
+  if (request) {
+    const setup = mockSetup(
+      { ...request, mock_response: script ?? request.mock_response },
+      splitModel(request.model).model,
+      includeUsage,
+      attempt,
+    );
+    ({ script: s, context, delayMs: delay, firstDelayMs: firstDelay } = setup);
+  } else {
+    if (script === undefined || Array.isArray(script) || typeof script === 'function') {
+      throw new TypeError('chunkMarbles: give a script, or { request } for a sequence or a request.');
+    }
+    s = normalize(script as MockScript | string);
+    if (includeUsage === false) s = { ...s, usage: null };
+  }
+  delay = options.delayMs ?? delay;
+  const first = options.firstChunkDelayMs ?? (options.delayMs !== undefined ? delay : (firstDelay ?? delay));
+  const chunks = scriptToChunks(s, context);
   const values: Record<string, Chunk> = {};
   // Events per frame, in order.
   const frames = new Map<number, string[]>();

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { ChatMessage, ChatTool } from '../request';
 import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
+import { scriptProblems } from '../providers/mock/script';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
@@ -60,7 +61,10 @@ export interface MockServer {
   /** Base URL to give a provider, e.g. `http://127.0.0.1:43567/v1`. */
   readonly url: string;
   readonly port: number;
-  /** Scripts for the next requests, one per request, first in first out; then the default. */
+  /**
+   * Scripts for the next requests, one per request, first in first out; then the default. A known
+   * slip (`content` for `text`, `tool_calls` for `toolCalls`) or a wrongly typed field throws a `TypeError`.
+   */
   enqueue(...scripts: (MockServerScript | string)[]): void;
   /** Replaces the default script (a function is called per request). */
   setDefault(script: MockServerDefault): void;
@@ -77,6 +81,13 @@ export interface MockServer {
   reset(): void;
   /** Destroys every socket (keep-alive ones too), stops all timers and closes the server. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A mistyped script (`{ content: 'Hi' }`) would answer an empty message: refuse it where it is given. */
+function checkServerScript(script: unknown, where: string): void {
+  const problems = scriptProblems(script, 'typos');
+  if (problems.length > 0)
+    throw new TypeError(`Mock server ${where}: invalid script: ${problems.join('; ')}.`);
 }
 
 /**
@@ -216,8 +227,14 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     port,
     requests,
     stats,
-    enqueue: (...scripts) => void queue.push(...scripts),
-    setDefault: (script) => void (fallback = script),
+    enqueue: (...scripts) => {
+      scripts.forEach((script, i) => checkServerScript(script, `enqueue: script ${i + 1}`));
+      queue.push(...scripts);
+    },
+    setDefault: (script) => {
+      if (typeof script !== 'function') checkServerScript(script, 'setDefault');
+      fallback = script;
+    },
     waitForRequestClose(n = Math.max(1, stats.requests)) {
       if (closedRequests.has(n)) return Promise.resolve();
       return new Promise<void>((resolve) => closeWaiters.set(n, [...(closeWaiters.get(n) ?? []), resolve]));

@@ -6,7 +6,7 @@ import {
   type ConcurrencyProgress,
   type Settled,
 } from 'rxllm/operators';
-import { ServerError } from 'rxllm';
+import { RequestAbortedError, ServerError } from 'rxllm';
 
 describe('mapConcurrent', () => {
   let ts: TestScheduler;
@@ -133,6 +133,67 @@ describe('mapConcurrent', () => {
     ]);
   });
 
+  it('settles a project that throws synchronously into { ok: false } for that item; the others go on', () => {
+    const boom = new Error('bad item');
+    ts.run(({ cold, expectObservable }) => {
+      const result = cold('(abc|)').pipe(
+        mapConcurrent(
+          (x: string) => {
+            if (x === 'b') throw boom;
+            return cold('-X---|', { X: x.toUpperCase() });
+          },
+          { concurrency: 2, settle: true },
+        ),
+      );
+      expectObservable(result).toBe('x(AC)|', {
+        x: { ok: false, index: 1, item: 'b', error: boom },
+        A: { ok: true, index: 0, item: 'a', value: 'A' },
+        C: { ok: true, index: 2, item: 'c', value: 'C' },
+      });
+    });
+  });
+
+  it('fails fast with what a synchronously throwing project threw', () => {
+    const boom = new Error('bad item');
+    ts.run(({ cold, expectObservable }) => {
+      const result = cold('-a-b|').pipe(
+        mapConcurrent((x: string) => {
+          if (x === 'b') throw boom;
+          return cold('-----X|');
+        }),
+      );
+      expectObservable(result).toBe('---#', undefined, boom);
+    });
+  });
+
+  it('ends at once with RequestAbortedError when its signal fires, unsubscribing every item', () => {
+    const controller = new AbortController();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('------A|');
+      const b = cold('------B|');
+      const inners: Record<string, Observable<string>> = { a, b };
+      cold('--x').subscribe(() => controller.abort());
+      expectObservable(
+        cold('(ab|)').pipe(mapConcurrent((x: string) => inners[x], { signal: controller.signal })),
+      ).toBe('--#', undefined, new RequestAbortedError());
+      expectSubscriptions(a.subscriptions).toBe('^-!');
+      expectSubscriptions(b.subscriptions).toBe('^-!');
+    });
+    expect(() => mapConcurrent((x: number) => [x], { signal: {} as AbortSignal })).toThrow(TypeError);
+  });
+
+  it('does not subscribe the source when its signal already fired', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('a|');
+      expectObservable(source.pipe(mapConcurrent((x: string) => [x], { signal: AbortSignal.abort() }))).toBe(
+        '#',
+        undefined,
+        new RequestAbortedError(),
+      );
+      expectSubscriptions(source.subscriptions).toBe([]);
+    });
+  });
+
   it('passes empty, never and a source error through', () => {
     ts.run(({ cold, expectObservable }) => {
       expectObservable(cold('|').pipe(mapConcurrent((x: string) => cold(x), 2))).toBe('|');
@@ -169,7 +230,7 @@ describe('mapConcurrent', () => {
     expect(Math.max(...counts)).toBe(2);
   });
 
-  it.each([[0], [1.5], [-3], [{ concurrency: Number.NaN }]])(
+  it.each([[0], [1.5], [-3], [{ concurrency: Number.NaN }], [{ onProgress: 'log' }], [{ signal: 'stop' }]])(
     'throws a TypeError at creation for %p',
     (config) => {
       expect(() => mapConcurrent((x: number) => [x], config as never)).toThrow(TypeError);

@@ -354,3 +354,58 @@ describe('partialToolCallGuard', () => {
     });
   });
 });
+
+describe('partialToolCallGuard keeps what the chunk model carries on a call', () => {
+  it("releases a call with its extra_content (Gemini's thought_signature) and other provider fields", async () => {
+    const signature = { google: { thought_signature: 'c2lnbmF0dXJl' } };
+    const first = { ...call(0, 'call_1', 'get_weather', '{"city":'), extra_content: signature };
+    const rest = { ...call(0, undefined, undefined, '"Paris"}'), vendor_field: 7 };
+    const out: GuardedChunk[] = [];
+    const source = new Subject<Chunk>();
+    source.pipe(partialToolCallGuard({ schemas })).subscribe((c) => out.push(c as GuardedChunk));
+    source.next(tools(first));
+    source.next(tools(rest));
+    source.next(finish('tool_calls'));
+    source.complete();
+    const calls = out.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls).toEqual([
+      {
+        index: 0,
+        id: 'call_1',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+        extra_content: signature,
+        vendor_field: 7,
+        name: 'get_weather',
+        input: { city: 'Paris' },
+        validated: true,
+      },
+    ]);
+    // And it survives the merge into the message sent back on the next turn.
+    expect(mergeChunks(out).choices[0].message.tool_calls?.[0].extra_content).toEqual(signature);
+  });
+
+  it('fails the stream, not the process, when a schema transform throws', () => {
+    const boom = new Error('transform failed');
+    const seen: unknown[] = [];
+    let failed: unknown;
+    const source = new Subject<Chunk>();
+    source
+      .pipe(
+        partialToolCallGuard({
+          schemas: {
+            get_weather: z.object({ city: z.string() }).transform(() => {
+              throw boom;
+            }),
+          },
+        }),
+      )
+      .subscribe({ next: (c) => seen.push(c), error: (e) => (failed = e) });
+    source.next(text('Checking'));
+    source.next(tools(call(0, 'call_1', 'get_weather', '{"city":"Paris"}')));
+    source.next(finish('tool_calls'));
+    expect(failed).toBe(boom);
+    expect(seen).toHaveLength(1);
+    expect(source.observed).toBe(false);
+  });
+});

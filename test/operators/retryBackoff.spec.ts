@@ -1,4 +1,4 @@
-import { Observable, of } from 'rxjs';
+import { from, lastValueFrom, Observable, of, take, takeWhile, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { retryBackoff, RETRY_BACKOFF_DEFAULTS, backoffDelay, type RetryInfo } from 'rxllm/operators';
 import {
@@ -7,6 +7,7 @@ import {
   ConnectionError,
   LlmError,
   RateLimitError,
+  RequestAbortedError,
   ServerError,
   StreamCutError,
   type Chunk,
@@ -237,6 +238,134 @@ describe('retryBackoff', () => {
     expect(infos[0].error).toBeInstanceOf(ServerError);
   });
 
+  it('does not start the next attempt when downstream stopped at the reset chunk', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = chunk('Hel');
+      const first = cold('-a-#', { a }, new StreamCutError());
+      const second = cold('-b|', { b: chunk('Hello', 'stop') });
+      let n = 0;
+      const source = new Observable<Chunk>((s) => (n++ === 0 ? first : second).subscribe(s));
+      const piped = source.pipe(
+        retryBackoff({ ...fast, resume: 'restart' }),
+        takeWhile((c) => !c.reset),
+      );
+      // The reset chunk at 8 completes downstream: no second upstream subscription, nothing armed.
+      expectObservable(piped).toBe('-a------|', { a });
+      expectSubscriptions(second.subscriptions).toBe([]);
+    });
+    expect(ts.actions).toHaveLength(0);
+  });
+
+  it('stops a retried attempt that emits synchronously once downstream has what it needs', async () => {
+    let pulled = 0;
+    let attempts = 0;
+    const source = new Observable<Chunk>((s) => {
+      if (attempts++ === 0) return s.error(err500());
+      for (let i = 0; i < 10_000 && !s.closed; i++) {
+        pulled++;
+        s.next(chunk(`t${i}`));
+      }
+      s.complete();
+    });
+    const out = await lastValueFrom(
+      source.pipe(retryBackoff({ ...fast, initialDelayMs: 1 }), take(1), toArray()),
+    );
+    expect(out).toEqual([chunk('t0')]);
+    expect(pulled).toBe(1);
+  });
+
+  it('treats retry-after 0 as no server wait and uses the computed backoff', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-#', undefined, err429('0'));
+      expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe(
+        '-------#',
+        undefined,
+        err429('0'),
+      );
+      // Re-subscribed after the computed 5 frames, not back to back.
+      expectSubscriptions(source.subscriptions).toBe(['^!', '------^!']);
+    });
+    const zeroSeconds = new RateLimitError({ status: 429, headers: { 'retry-after': '0' } });
+    expect(zeroSeconds.retryAfterMs).toBe(0);
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(
+      ({ cold, expectSubscriptions, expectObservable }) => {
+        const source = cold('-#', undefined, zeroSeconds);
+        expectObservable(source.pipe(retryBackoff({ ...fast, maxRetries: 1 }))).toBe(
+          '-------#',
+          undefined,
+          zeroSeconds,
+        );
+        expectSubscriptions(source.subscriptions).toBe(['^!', '------^!']);
+      },
+    );
+  });
+
+  it('ends at once with RequestAbortedError when its signal fires during a Retry-After wait', () => {
+    const controller = new AbortController();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      // The server asks for 30 s; the caller aborts 3 frames after the failure.
+      const source = cold('-#', undefined, err429('30000'));
+      cold('----a').subscribe(() => controller.abort());
+      expectObservable(source.pipe(retryBackoff({ ...fast, signal: controller.signal }))).toBe(
+        '----#',
+        undefined,
+        new RequestAbortedError(),
+      );
+      expectSubscriptions(source.subscriptions).toBe('^!');
+    });
+    expect(ts.actions).toHaveLength(0);
+  });
+
+  it('ends an attempt in flight on abort, and never subscribes when the signal already fired', () => {
+    const controller = new AbortController();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-a-----b|', { a: chunk('x'), b: chunk('y') });
+      cold('---a').subscribe(() => controller.abort('user left'));
+      expectObservable(source.pipe(retryBackoff({ ...fast, signal: controller.signal }))).toBe(
+        '-a-#',
+        { a: chunk('x') },
+        new RequestAbortedError(),
+      );
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+      const late = cold('-a|');
+      expectObservable(late.pipe(retryBackoff({ signal: AbortSignal.abort() }))).toBe(
+        '#',
+        undefined,
+        new RequestAbortedError(),
+      );
+      expectSubscriptions(late.subscriptions).toBe([]);
+    });
+  });
+
+  it('removes its abort listener when the stream ends', () => {
+    const controller = new AbortController();
+    const added: unknown[] = [];
+    const removed: unknown[] = [];
+    const signal = controller.signal;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((type: string, fn: () => void, o?: unknown) => {
+      added.push(fn);
+      add(type, fn, o as { once?: boolean });
+    }) as typeof signal.addEventListener;
+    signal.removeEventListener = ((type: string, fn: () => void) => {
+      removed.push(fn);
+      remove(type, fn);
+    }) as typeof signal.removeEventListener;
+    from([1, 2]).pipe(retryBackoff({ signal })).subscribe();
+    expect(added).toHaveLength(1);
+    expect(removed).toEqual(added);
+  });
+
+  it('accepts resume typed as the union (the overloads type it as a Chunk operator)', () => {
+    const resume = (process.env.RXLLM_RESUME === 'restart' ? 'restart' : 'never') as 'never' | 'restart';
+    const op = retryBackoff({ resume, maxRetries: 1 });
+    ts.run(({ cold, expectObservable }) => {
+      const a = chunk('a');
+      expectObservable(cold<Chunk>('-a|', { a }).pipe(op)).toBe('-a|', { a });
+    });
+  });
+
   it('passes empty, never and values through unchanged', () => {
     ts.run(({ cold, expectObservable }) => {
       expectObservable(cold('|').pipe(retryBackoff(fast))).toBe('|');
@@ -282,6 +411,9 @@ describe('retryBackoff', () => {
     [{ jitter: 2 }],
     [{ retryPolicy: { RateLimitError: -1 } }],
     [{ resume: 'sometimes' as never }],
+    [{ signal: {} as never }],
+    [{ onRetry: 'log' as never }],
+    [{ shouldRetry: true as never }],
   ])('throws a TypeError at creation for %p', (config) => {
     expect(() => retryBackoff(config as never)).toThrow(TypeError);
   });

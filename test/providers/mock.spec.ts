@@ -3,6 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { ChunkSchema, isUsageChunk, type Chunk } from '../../src/chunk';
 import { mockProvider, mockStream, scriptToChunks, scriptToCompletion } from '../../src/providers/mock';
 import type { ProviderCall } from '../../src/providers/types';
+import { RequestValidationError } from '../../src/errors';
 import { chunkMarbles, textOf } from '../../src/testing/marbles';
 
 const deltas = (chunks: Chunk[]) => chunks.filter((c) => c.choices.length).map((c) => c.choices[0].delta);
@@ -269,11 +270,116 @@ describe('mockProvider', () => {
     });
   });
 
-  it('is asynchronous by default (asyncScheduler)', async () => {
-    const seen: Chunk[] = [];
-    const sub = mockProvider.stream(call({})).subscribe((c) => seen.push(c));
-    expect(seen).toEqual([]);
-    sub.unsubscribe();
+  it('emits synchronously, without a timer, when there is no delay and no scheduler', () => {
+    jest.useFakeTimers();
+    try {
+      const seen: Chunk[] = [];
+      let completed = false;
+      mockProvider
+        .stream(call({}))
+        .subscribe({ next: (c) => seen.push(c), complete: () => (completed = true) });
+      expect(textOf(seen)).toBe('Mock reply to: Hi there');
+      expect(completed).toBe(true);
+      expect(jest.getTimerCount()).toBe(0);
+      let answer: unknown;
+      mockProvider.complete(call({ mock_response: 'Done' })).subscribe((c) => (answer = c));
+      expect(answer).toMatchObject({ choices: [{ message: { content: 'Done' } }] });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('uses asyncScheduler when there is a delay, which jest fake timers drive', async () => {
+    jest.useFakeTimers();
+    try {
+      const seen: Chunk[] = [];
+      const sub = mockProvider
+        .stream(call({ mock_response: 'ab', mock_delay_ms: 50 }))
+        .subscribe((c) => seen.push(c));
+      expect(seen).toEqual([]);
+      jest.advanceTimersByTime(50);
+      expect(seen).toHaveLength(1);
+      jest.advanceTimersByTime(50);
+      expect(textOf(seen)).toBe('ab');
+      sub.unsubscribe();
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('waits mock_first_chunk_delay_ms before the first chunk, then mock_delay_ms between chunks', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
+    scheduler.run(({ expectObservable }) => {
+      const request = { mock_response: 'ab', mock_delay_ms: 2, mock_first_chunk_delay_ms: 10 };
+      const source = mockProvider.stream(call(request, { scheduler }));
+      expectObservable(source.pipe(take(2))).toBe('10ms a-(b|)', {
+        a: expect.objectContaining({
+          choices: [expect.objectContaining({ delta: { role: 'assistant', content: '' } })],
+        }),
+        b: expect.objectContaining({ choices: [expect.objectContaining({ delta: { content: 'ab' } })] }),
+      });
+      expectObservable(mockProvider.complete(call(request, { scheduler }))).toBe('10ms (c|)', {
+        c: expect.objectContaining({ object: 'chat.completion' }),
+      });
+    });
+  });
+
+  it('answers a sequence one script per request sent, the last one repeating', async () => {
+    const sequence = ['first', { text: 'second' }, 'last'];
+    const texts: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      texts.push(
+        textOf(await lastValueFrom(mockProvider.stream(call({ mock_response: sequence })).pipe(toArray()))),
+      );
+    }
+    expect(texts).toEqual(['first', 'second', 'last', 'last']);
+    const completion = await firstValueFrom(mockProvider.complete(call({ mock_response: ['only'] })));
+    expect(completion.choices[0].message.content).toBe('only');
+  });
+
+  it('calls a function of the 1-based attempt number', async () => {
+    const attempts: number[] = [];
+    const script = (attempt: number) => {
+      attempts.push(attempt);
+      return `attempt ${attempt}`;
+    };
+    const one = await lastValueFrom(mockProvider.stream(call({ mock_response: script })).pipe(toArray()));
+    const two = await lastValueFrom(mockProvider.stream(call({ mock_response: script })).pipe(toArray()));
+    expect([textOf(one), textOf(two)]).toEqual(['attempt 1', 'attempt 2']);
+    expect(attempts).toEqual([1, 2]);
+  });
+
+  it('errors the stream with what a mock_response function throws', async () => {
+    const boom = new Error('script failed');
+    const script = () => {
+      throw boom;
+    };
+    await expect(lastValueFrom(mockProvider.stream(call({ mock_response: script })))).rejects.toBe(boom);
+  });
+
+  it('fails with a RequestValidationError naming the field for a mistyped script', async () => {
+    const error = await lastValueFrom(
+      mockProvider.stream(call({ mock_response: { content: 'Hello' } })),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect((error as RequestValidationError).message).toBe(
+      'Invalid mock_response: content: unknown field (did you mean "text"?).',
+    );
+    expect((error as RequestValidationError).issues).toEqual([
+      { path: ['mock_response', 'content'], message: 'unknown field (did you mean "text"?)' },
+    ]);
+    await expect(lastValueFrom(mockProvider.stream(call({ mock_response: [] })))).rejects.toBeInstanceOf(
+      RequestValidationError,
+    );
+    await expect(
+      firstValueFrom(mockProvider.complete(call({ mock_response: () => ({ toolCalls: [{ name: '' }] }) }))),
+    ).rejects.toMatchObject({
+      issues: [
+        { path: ['mock_response', 'toolCalls', 0, 'name'], message: 'must be a non-empty string' },
+        { path: ['mock_response', 'toolCalls', 0, 'arguments'], message: 'must be a string or an object' },
+      ],
+    });
   });
 
   it('complete() returns one ChatCompletion', async () => {
@@ -293,7 +399,12 @@ describe('mockProvider', () => {
     ).rejects.toBe(error);
   });
 
-  it('errors with a TypeError for a bad mock_response', async () => {
-    await expect(lastValueFrom(mockProvider.stream(call({ mock_response: 42 })))).rejects.toThrow(TypeError);
+  it('errors with a RequestValidationError for a mock_response that is no script', async () => {
+    await expect(lastValueFrom(mockProvider.stream(call({ mock_response: 42 })))).rejects.toThrow(
+      'Invalid mock_response: a mock script is a string or an object like { text: "..." }.',
+    );
+    await expect(lastValueFrom(mockProvider.stream(call({ mock_response: 42 })))).rejects.toBeInstanceOf(
+      RequestValidationError,
+    );
   });
 });

@@ -2,13 +2,15 @@
  * `batch` over real HTTP against the mock server: concurrency cap, settle / fail fast, order,
  * progress, retries of injected faults, the shared limiter, and the connection count.
  */
-import { lastValueFrom, of, throwError, timer, map, toArray } from 'rxjs';
+import { EMPTY, lastValueFrom, NEVER, of, take, throwError, timer, map, toArray } from 'rxjs';
 import {
   batch,
   BadRequestError,
   createAgent,
   createRateLimiter,
   RateLimitError,
+  RequestAbortedError,
+  StreamCutError,
   BATCH_DEFAULTS,
   type BatchProgress,
   type BatchResult,
@@ -35,6 +37,9 @@ const requests = (n: number): ChatRequest[] =>
   }));
 const options = () => ({ baseURL: server.url, apiKey: 'test-key', dispatcher: agent });
 const run = <R>(o: import('rxjs').Observable<BatchResult<R>>) => lastValueFrom(o.pipe(toArray()));
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 5));
+};
 
 describe('batch', () => {
   it('documents its defaults', () => {
@@ -163,10 +168,125 @@ describe('batch', () => {
     expect(r.attempts).toBe(1);
   });
 
+  it('gives one result per request when a custom call completes without a value (4 of 4)', async () => {
+    const results = await run(
+      batch(requests(4), {
+        retry: false,
+        call: (_r, i) => (i === 2 ? EMPTY : of(`v${i}`)),
+      }),
+    );
+    expect(results.map((r) => r.index).sort()).toEqual([0, 1, 2, 3]);
+    const empty = results.find((r) => r.index === 2)!;
+    expect(empty.ok).toBe(false);
+    expect(!empty.ok && empty.error).toBeInstanceOf(StreamCutError);
+    // A cut response is retryable: it is retried like one, and a later attempt's value is the result.
+    let calls = 0;
+    const [retried] = await run(
+      batch(requests(1), {
+        retry: { maxRetries: 2, initialDelayMs: 1 },
+        call: () => (++calls < 3 ? EMPTY : of('third time')),
+      }),
+    );
+    expect(retried).toMatchObject({ ok: true, value: 'third time', attempts: 3 });
+    // A call that throws fails its own request only.
+    const thrown = new Error('bad request object');
+    const mixed = await run(
+      batch(requests(2), {
+        retry: false,
+        call: (_r, i) => {
+          if (i === 0) throw thrown;
+          return of('fine');
+        },
+      }),
+    );
+    expect(mixed.map((r) => (r.ok ? r.value : r.error)).sort()).toEqual([thrown, 'fine'].sort());
+    // A call with several values: the last one is the request's result.
+    const [many] = await run(batch(requests(1), { call: () => of('a', 'b', 'c') }));
+    expect(many.ok && many.value).toBe('c');
+  });
+
+  it('adds one abort listener per batch for a shared options.signal and settles the unfinished requests', async () => {
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      listeners++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    server.setDefault({ text: 'slow', latencyMs: 5000 });
+    try {
+      const done = run(batch(requests(30), { options: { ...options(), signal: controller.signal } }));
+      await until(() => server.stats.requests >= 20);
+      controller.abort();
+      const results = await done;
+      expect(results).toHaveLength(30);
+      for (const r of results) {
+        expect(r.ok).toBe(false);
+        expect(!r.ok && r.error).toBeInstanceOf(RequestAbortedError);
+      }
+      expect(listeners).toBe(1);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('ends the whole batch at once with RequestAbortedError when its signal fires during a wait', async () => {
+    const controller = new AbortController();
+    server.setDefault({ status: 429, headers: { 'retry-after': '30' } });
+    const done = run(batch(requests(3), { options: options(), signal: controller.signal }));
+    await until(() => server.stats.requests >= 3);
+    controller.abort();
+    await expect(done).rejects.toBeInstanceOf(RequestAbortedError);
+    await expect(
+      run(batch(requests(1), { signal: AbortSignal.abort(), call: () => NEVER })),
+    ).rejects.toBeInstanceOf(RequestAbortedError);
+  });
+
+  it('stops starting calls as soon as downstream has what it needs (synchronous calls, take(1))', async () => {
+    let calls = 0;
+    const first = await lastValueFrom(
+      batch(requests(1000), { call: (_r, i) => (calls++, of(i)) }).pipe(take(1), toArray()),
+    );
+    expect(first).toMatchObject([{ ok: true, index: 0, value: 0 }]);
+    expect(calls).toBe(1);
+  });
+
+  it('fails the batch with what onProgress or estimateTokens throws', async () => {
+    const boom = new Error('progress hook failed');
+    await expect(
+      run(
+        batch(requests(2), {
+          call: () => of('v'),
+          onProgress: () => {
+            throw boom;
+          },
+        }),
+      ),
+    ).rejects.toBe(boom);
+    const estimate = new Error('estimator failed');
+    await expect(
+      run(
+        batch(requests(2), {
+          call: () => of('v'),
+          limiter: createRateLimiter({ requestsPerMinute: 6000 }),
+          estimateTokens: () => {
+            throw estimate;
+          },
+        }),
+      ),
+    ).rejects.toBe(estimate);
+  });
+
   it('throws a TypeError at creation for bad input or config', () => {
     expect(() => batch(42 as never)).toThrow(TypeError);
     expect(() => batch([], { concurrency: 0 }).subscribe()).toThrow(TypeError);
     expect(() => batch([], { retry: -1 })).toThrow(TypeError);
     expect(() => batch([], { timeout: -5 })).toThrow(TypeError);
+    expect(() => batch([], { signal: 'stop' as never })).toThrow(TypeError);
   });
 });

@@ -7,4 +7,11 @@ export {
   type MockScriptContext,
 } from './script';
 export { mockStream, type MockStreamOptions } from './stream';
-export { mockProvider, defaultMockScript, estimatePromptTokens } from './provider';
+export {
+  mockProvider,
+  defaultMockScript,
+  estimatePromptTokens,
+  mockSetup,
+  type MockResponse,
+  type MockRequestFields,
+} from './provider';

@@ -3,12 +3,14 @@
  * script), else an echo of the last user message. It lives in the core because the registry needs
  * it and the core never imports `src/testing`.
  */
-import { asyncScheduler, defer, NEVER, Observable, throwError } from 'rxjs';
+import { asyncScheduler, defer, NEVER, Observable, of, throwError } from 'rxjs';
 import type { ChatCompletion } from '../../chunk';
+import { RequestValidationError } from '../../errors';
 import type { Provider, ProviderCall } from '../types';
 import {
   finishOf,
   normalize,
+  scriptProblems,
   scriptToChunks,
   scriptToCompletion,
   tokens,
@@ -46,54 +48,140 @@ export function estimatePromptTokens(messages: readonly unknown[] = []): number 
   );
 }
 
-function scriptOf(call: ProviderCall): { script: MockScript; context: MockScriptContext; delayMs: number } {
-  const request = call.request as ProviderCall['request'] & {
-    mock_response?: unknown;
-    mock_delay_ms?: unknown;
-  };
-  const given = request.mock_response;
-  let script: MockScript =
-    given === undefined ? defaultMockScript(request.messages) : normalize(given as MockScript);
-  if (script.n === undefined && request.n !== undefined) script = { ...script, n: request.n };
-  if (call.options.includeUsage === false) script = { ...script, usage: null };
-  const delayMs = nonNegative(request.mock_delay_ms as number | undefined, 'mock_delay_ms') ?? 0;
-  return {
-    script,
-    context: { model: call.model, promptTokens: estimatePromptTokens(request.messages) },
-    delayMs,
-  };
+/**
+ * What `mock_response` may be: one script for every request, or a sequence, one script per request
+ * sent (the first request gets the first script, a retry the next; past the end the last one
+ * repeats), or a function of the 1-based attempt number. Like the mock server's `enqueue`, a sequence
+ * is consumed: the count belongs to the array or function, so give each test its own.
+ */
+export type MockResponse =
+  MockScript | string | readonly (MockScript | string)[] | ((attempt: number) => MockScript | string);
+
+/** The mock's own request fields. */
+export interface MockRequestFields {
+  mock_response?: MockResponse;
+  /** Time between two chunks, in ms (scheduler time). @defaultValue 0 */
+  mock_delay_ms?: number;
+  /** Time from subscribe to the first chunk (or to the `complete()` answer), in ms. @defaultValue mock_delay_ms */
+  mock_first_chunk_delay_ms?: number;
+}
+
+/** Requests sent per sequence (array or function), for the attempt number. */
+const sent = new WeakMap<object, number>();
+
+function invalid(problems: string[]): RequestValidationError {
+  const issues = problems.map((p) => {
+    const at = p.indexOf(': ');
+    const field = p.slice(0, at);
+    return {
+      path: ['mock_response', ...(field === '(script)' ? [] : field.split('.'))].map((k) =>
+        /^\d+$/.test(k) ? Number(k) : k,
+      ),
+      message: p.slice(at + 2),
+    };
+  });
+  const text = problems.map((p) => p.replace(/^\(script\): /, '')).join('; ');
+  return new RequestValidationError(`Invalid mock_response: ${text}.`, issues);
 }
 
 /**
- * The `mock/<anything>` provider: no network. It streams the request's `mock_response` (a string
- * or a {@link MockScript}), else `Mock reply to: <last user message>`, timed by
- * `options.scheduler` (default asyncScheduler) with `mock_delay_ms` between chunks (default 0).
+ * The script a request answers with on `attempt` (1-based; for a sequence or a function), checked.
+ * @internal shared with `chunkMarbles`
+ */
+export function mockScriptFor(
+  given: unknown,
+  messages: readonly unknown[] | undefined,
+  attempt: number,
+): MockScript {
+  if (given === undefined) return defaultMockScript(messages);
+  let script: unknown = given;
+  if (Array.isArray(given)) {
+    if (given.length === 0) throw invalid(['(script): an empty sequence has no script to answer with']);
+    script = given[Math.min(attempt, given.length) - 1];
+  } else if (typeof given === 'function') {
+    script = (given as (attempt: number) => unknown)(attempt);
+  }
+  const problems = scriptProblems(script);
+  if (problems.length > 0) throw invalid(problems);
+  return normalize(script as MockScript | string);
+}
+
+/** Timing, script and context of one mock call: what the provider streams and `chunkMarbles` draws. @internal */
+export function mockSetup(
+  request: MockRequestFields & { messages?: readonly unknown[]; n?: number },
+  model: string,
+  includeUsage: boolean | undefined,
+  attempt: number,
+): { script: MockScript; context: MockScriptContext; delayMs: number; firstDelayMs: number } {
+  let script = mockScriptFor(request.mock_response, request.messages, attempt);
+  if (script.n === undefined && request.n !== undefined) script = { ...script, n: request.n };
+  if (includeUsage === false) script = { ...script, usage: null };
+  const delayMs = nonNegative(request.mock_delay_ms, 'mock_delay_ms') ?? 0;
+  const firstDelayMs = nonNegative(request.mock_first_chunk_delay_ms, 'mock_first_chunk_delay_ms') ?? delayMs;
+  return {
+    script,
+    context: { model, promptTokens: estimatePromptTokens(request.messages) },
+    delayMs,
+    firstDelayMs,
+  };
+}
+
+function scriptOf(call: ProviderCall) {
+  const request = call.request as ProviderCall['request'] & MockRequestFields;
+  const given = request.mock_response as unknown;
+  let attempt = 1;
+  if ((Array.isArray(given) || typeof given === 'function') && given !== null) {
+    attempt = (sent.get(given) ?? 0) + 1;
+    sent.set(given, attempt);
+  }
+  return mockSetup(request, call.model, call.options.includeUsage, attempt);
+}
+
+/**
+ * The `mock/<anything>` provider: no network. It streams the request's `mock_response` (a string,
+ * a {@link MockScript}, or one per attempt: see {@link MockResponse}), else
+ * `Mock reply to: <last user message>`, with `mock_first_chunk_delay_ms` before the first chunk and
+ * `mock_delay_ms` between chunks (both default 0), timed by `options.scheduler`. With no delay and
+ * no scheduler it emits synchronously, without a timer, so it works under `jest.useFakeTimers()`;
+ * with a delay and no scheduler it uses `asyncScheduler`. A mistyped script (`{ content: 'Hi' }`)
+ * fails with a `RequestValidationError` naming the field.
  *
  * @example
- * import { stream } from 'rxllm';
- * stream({ model: 'mock/any', messages: [{ role: 'user', content: 'Hi' }], mock_response: { text: 'Hello!' } } as any);
+ * import { ServerError, stream } from 'rxllm';
+ * import { collectText, retryBackoff } from 'rxllm/operators';
+ * // Fails once (a 503 before the first chunk), then succeeds: one script per attempt.
+ * stream({
+ *   model: 'mock/any',
+ *   messages: [{ role: 'user', content: 'Hi' }],
+ *   mock_response: [{ errorAfter: { chunks: 0, error: new ServerError({ status: 503 }) } }, 'Hello!'],
+ * })
+ *   .pipe(retryBackoff({ initialDelayMs: 10 }), collectText())
+ *   .subscribe((text) => console.log(text)); // Hello!
  */
 export const mockProvider: Provider = {
   name: 'mock',
   stream(call) {
     return defer(() => {
-      const { script, context, delayMs } = scriptOf(call);
+      const { script, context, delayMs, firstDelayMs } = scriptOf(call);
       const chunks = scriptToChunks(script, context);
-      return streamChunks(chunks, script, call.options.scheduler ?? asyncScheduler, delayMs, delayMs);
+      return streamChunks(chunks, script, call.options.scheduler, delayMs, firstDelayMs);
     });
   },
   complete(call) {
     return defer(() => {
-      const { script, context, delayMs } = scriptOf(call);
+      const { script, context, firstDelayMs } = scriptOf(call);
       if (script.errorAfter) return throwError(() => script.errorAfter!.error);
       const completion = scriptToCompletion(script, context);
       // A script that never finishes never answers, like a server that hangs.
       if (finishOf(script) === null) return NEVER;
+      const scheduler = call.options.scheduler;
+      // No delay and no scheduler: answer synchronously (no timer, so fake timers need no advancing).
+      if (!scheduler && firstDelayMs === 0) return of(completion);
       return new Observable<ChatCompletion>((subscriber) =>
-        (call.options.scheduler ?? asyncScheduler).schedule(() => {
+        (scheduler ?? asyncScheduler).schedule(() => {
           subscriber.next(completion);
           subscriber.complete();
-        }, delayMs),
+        }, firstDelayMs),
       );
     });
   },

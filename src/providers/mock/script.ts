@@ -71,13 +71,100 @@ export const MOCK_SCRIPT_DEFAULTS = {
   promptTokens: 10,
 } as const;
 
-/** @internal shared with the mock stream and provider */
-export function normalize(script: MockScript | string): MockScript {
-  if (typeof script === 'string') return { text: script };
-  if (script === null || typeof script !== 'object') {
-    throw new TypeError('A mock script is a string or an object like { text: "..." }.');
+/** The fields of a {@link MockScript}: anything else is a typo (`content` for `text`) and refused. */
+const SCRIPT_KEYS = new Set([
+  'text',
+  'reasoning',
+  'refusal',
+  'toolCalls',
+  'finishReason',
+  'usage',
+  'chunkSize',
+  'n',
+  'model',
+  'id',
+  'created',
+  'errorAfter',
+]);
+const FINISH_REASONS = new Set(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+const HINTS: Record<string, string> = {
+  content: 'text',
+  message: 'text',
+  tool_calls: 'toolCalls',
+  tools: 'toolCalls',
+  finish_reason: 'finishReason',
+  reasoning_content: 'reasoning',
+};
+
+/**
+ * Every problem of a script, as `field: what is wrong` lines (empty when it is valid). `allowed`:
+ * extra field names to accept, `'any'` to accept every extra field, `'typos'` to refuse only the
+ * known slips (`content` for `text`, `tool_calls` for `toolCalls`, ...).
+ * @internal shared with the mock stream, the provider and the mock server
+ */
+export function scriptProblems(script: unknown, allowed?: ReadonlySet<string> | 'any' | 'typos'): string[] {
+  if (typeof script === 'string') return [];
+  if (script === null || typeof script !== 'object' || Array.isArray(script)) {
+    return ['(script): a mock script is a string or an object like { text: "..." }'];
   }
-  return script;
+  const s = script as Record<string, unknown>;
+  const problems: string[] = [];
+  const isStr = (v: unknown) => v === undefined || typeof v === 'string';
+  for (const key of Object.keys(s)) {
+    if (SCRIPT_KEYS.has(key) || allowed === 'any') continue;
+    // 'typos': other fields are someone else's (the mock server's transport fields); known slips are not.
+    if (allowed === 'typos' ? !HINTS[key] : typeof allowed === 'object' && allowed.has(key)) continue;
+    const hint = HINTS[key] ? ` (did you mean "${HINTS[key]}"?)` : '';
+    problems.push(`${key}: unknown field${hint}`);
+  }
+  for (const key of ['text', 'reasoning', 'refusal', 'model', 'id'] as const) {
+    if (!isStr(s[key])) problems.push(`${key}: must be a string`);
+  }
+  if (s.created !== undefined && !Number.isFinite(s.created)) problems.push('created: must be a number');
+  if (
+    s.finishReason !== undefined &&
+    s.finishReason !== null &&
+    !FINISH_REASONS.has(s.finishReason as string)
+  ) {
+    problems.push(`finishReason: must be one of ${[...FINISH_REASONS].join(', ')} or null`);
+  }
+  const usage = s.usage as Record<string, unknown> | null | undefined | string;
+  if (usage !== undefined && usage !== null && usage !== 'auto') {
+    if (typeof usage !== 'object') problems.push("usage: must be 'auto', null or a usage object");
+    else {
+      for (const k of ['prompt_tokens', 'completion_tokens', 'total_tokens']) {
+        if (typeof usage[k] !== 'number') problems.push(`usage.${k}: must be a number`);
+      }
+    }
+  }
+  if (s.toolCalls !== undefined) {
+    if (!Array.isArray(s.toolCalls)) problems.push('toolCalls: must be an array');
+    else {
+      s.toolCalls.forEach((c: Record<string, unknown> | null, i) => {
+        if (c === null || typeof c !== 'object') return problems.push(`toolCalls.${i}: must be an object`);
+        if (typeof c.name !== 'string' || c.name === '')
+          problems.push(`toolCalls.${i}.name: must be a non-empty string`);
+        if (typeof c.arguments !== 'string' && (c.arguments === null || typeof c.arguments !== 'object')) {
+          problems.push(`toolCalls.${i}.arguments: must be a string or an object`);
+        }
+        if (!isStr(c.id)) problems.push(`toolCalls.${i}.id: must be a string`);
+      });
+    }
+  }
+  if (s.errorAfter !== undefined) {
+    const e = s.errorAfter as { chunks?: unknown } | null;
+    if (e === null || typeof e !== 'object' || typeof e.chunks !== 'number' || !(e.chunks >= 0)) {
+      problems.push('errorAfter: must be { chunks: number >= 0, error }');
+    }
+  }
+  return problems;
+}
+
+/** @internal shared with the mock stream and provider */
+export function normalize(script: MockScript | string, allowed?: ReadonlySet<string> | 'any'): MockScript {
+  const problems = scriptProblems(script, allowed);
+  if (problems.length > 0) throw new TypeError(`Invalid mock script: ${problems.join('; ')}.`);
+  return typeof script === 'string' ? { text: script } : script;
 }
 
 function positiveInt(value: number | undefined, name: string, fallback: number): number {
@@ -173,7 +260,8 @@ export function finishOf(script: MockScript): FinishReason | null {
  * scriptToChunks({ text: 'Hello 👋 world', chunkSize: 3 }); // role, 'Hel', 'lo ', '👋 w', 'orl', 'd', finish, usage
  */
 export function scriptToChunks(script: MockScript | string, context: MockScriptContext = {}): Chunk[] {
-  const s = normalize(script);
+  // Extra fields are let through here: the mock server renders its scripts (with transport fields) with it.
+  const s = normalize(script, 'any');
   const size = positiveInt(s.chunkSize, 'chunkSize', MOCK_SCRIPT_DEFAULTS.chunkSize);
   const n = positiveInt(s.n, 'n', MOCK_SCRIPT_DEFAULTS.n);
   const base = header(s, context, 'chat.completion.chunk' as const);
@@ -216,7 +304,7 @@ export function scriptToCompletion(
   script: MockScript | string,
   context: MockScriptContext = {},
 ): ChatCompletion {
-  const s = normalize(script);
+  const s = normalize(script, 'any');
   const n = positiveInt(s.n, 'n', MOCK_SCRIPT_DEFAULTS.n);
   positiveInt(s.chunkSize, 'chunkSize', MOCK_SCRIPT_DEFAULTS.chunkSize);
   const choices: ChatCompletionChoice[] = [];
