@@ -33,7 +33,7 @@ export function linkedSubscriber<T>(
   // the one public way to get a Subscriber that is a Subscription before `subscribe()` returns.
   const inner = new Subscriber<T>({
     next: (value) => guard(next ? () => next(value) : () => downstream.next(value)),
-    error: (err) => guard(error ? () => error(err) : () => downstream.error(err)),
+    error: (err: unknown) => guard(error ? () => error(err) : () => downstream.error(err)),
     complete: () => guard(complete ?? (() => downstream.complete())),
   });
   if (finalize) inner.add(() => guard(finalize));
