@@ -1,4 +1,5 @@
 export * from './chunk';
+export * from './chunkSchema';
 export * from './errors';
 export * from './request';
 export * from './options';
