@@ -23,6 +23,15 @@ const DIST = path.join(ROOT, 'dist');
 const ESM = path.join(DIST, 'esm');
 const { entries } = require('./entries.json');
 
+// The ESM face of src/lazyZod.ts: zod required on first use, with no static import of a Node built-in
+// (process.getBuiltinModule: Node >= 20.16). Only the Node path (request validation, rxllm/schemas)
+// reaches it; rxllm/browser and rxllm/operators never do.
+const ESM_LAZY_ZOD = `let zod;
+export function loadZod() {
+  return (zod ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)('zod'));
+}
+`;
+
 const js = (src) => src.replace(/\.ts$/, '.js');
 const dts = (src) => src.replace(/\.ts$/, '.d.ts');
 
@@ -145,6 +154,14 @@ async function build() {
     // (new.target.name) and instanceof across the two builds (by class name) need the real names.
     keepNames: true,
     tsconfig: 'tsconfig.build.json',
+    plugins: [
+      {
+        name: 'lazy-zod-esm',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]src[\\/]lazyZod\.ts$/ }, () => ({ contents: ESM_LAZY_ZOD, loader: 'js' }));
+        },
+      },
+    ],
     logLevel: 'warning',
   });
   fs.writeFileSync(

@@ -62,6 +62,10 @@ const res = await lastValueFrom(
   stream({ model: 'compat/x', messages: [{ role: 'user', content: 'hi' }] }, { baseURL: server.url }).pipe(accumulateChunks()),
 );
 if (res.choices[0].message.content !== 'pack check ok') throw new Error('esm: wrong text ' + res.choices[0].message.content);
+// zod is loaded on first validation (the ESM build requires it lazily), and rxllm/schemas works.
+const { parseChunk, ChatRequestSchema } = await import('rxllm/schemas');
+if (parseChunk({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [] }).id !== 'c') throw new Error('esm: parseChunk');
+if (ChatRequestSchema.safeParse({ model: 'bad', messages: [] }).success) throw new Error('esm: ChatRequestSchema accepted a bad request');
 // fetchSse (the browser client) reads the same server with the platform's fetch.
 const viaFetch = await lastValueFrom(
   fetchSse(`${server.url}/chat/completions`, { body: { model: 'x', stream: true, messages: [{ role: 'user', content: 'hi' }] } }).pipe(accumulateChunks()),
@@ -86,6 +90,7 @@ import('rxllm').then((m) => {
   if (!(new RateLimitError({ status: 429 }) instanceof m.LlmError)) throw new Error('cjs: instanceof across builds broken');
   if (!(new m.RateLimitError({ status: 429 }) instanceof ApiError)) throw new Error('cjs: instanceof across builds broken');
   if (!(new RateLimitError({ status: 429 }) instanceof LlmError)) throw new Error('cjs: instanceof broken');
+  if (require('rxllm/schemas').parseChunk({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [] }).id !== 'c') throw new Error('cjs: parseChunk');
   console.log(`cjs require ok (node ${process.version})`);
 });
 JS
@@ -113,7 +118,8 @@ fi
 # 4. Types under every moduleResolution. consumer.ts is CommonJS under node16/nodenext (this package
 # has no "type"), consumer.mts is ESM: both conditions of exports get type-checked.
 consumer='
-import { stream, createClient, parseChunk, type Chunk, type ChatCompletion, RateLimitError, LlmError } from "rxllm";
+import { stream, createClient, validateRequest, type Chunk, type ChatCompletion, type ChatRequest, RateLimitError, LlmError } from "rxllm";
+import { parseChunk, ChatRequestSchema } from "rxllm/schemas";
 import { accumulateChunks, textDeltas, partialToolCallGuard } from "rxllm/operators";
 import { mockStream } from "rxllm/testing";
 import { fetchSse, type FetchSseInit } from "rxllm/browser";
@@ -125,7 +131,8 @@ const client = createClient({ apiKey: "x" });
 const e: LlmError = new RateLimitError({ status: 429 });
 const n: number | undefined = (e as RateLimitError).retryAfterMs;
 const c: Chunk = parseChunk({});
-export { merged, text, client, n, c, mockStream };
+const r: ChatRequest = validateRequest(ChatRequestSchema.parse({}));
+export { merged, text, client, n, c, r, mockStream };
 '
 echo "$consumer" > consumer.ts
 echo "$consumer" > consumer.mts

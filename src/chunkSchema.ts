@@ -1,9 +1,12 @@
 /**
- * zod schemas of the chunk wire shape (see `./chunk` for the types). Kept apart from the types so
- * that only what validates saved chunks loads zod: `rxllm/browser` and `rxllm/operators` never do.
+ * zod schemas of the chunk wire shape (see `./chunk` for the types), public as `rxllm/schemas`. Kept
+ * apart from the types so that only what validates saved chunks loads zod: `rxllm`, `rxllm/browser`
+ * and `rxllm/operators` never do. zod comes through `loadZod()`, the one way rxllm loads it.
  */
-import { z } from 'zod';
 import type { Chunk } from './chunk';
+import { loadZod } from './lazyZod';
+
+const { z } = loadZod();
 
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
 

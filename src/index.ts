@@ -1,5 +1,4 @@
 export * from './chunk';
-export * from './chunkSchema';
 export * from './errors';
 export * from './request';
 export * from './options';

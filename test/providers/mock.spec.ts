@@ -1,7 +1,7 @@
 import { firstValueFrom, lastValueFrom, take, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { isUsageChunk, type Chunk } from '../../src/chunk';
-import { ChunkSchema } from '../../src/chunkSchema';
+import { ChunkSchema } from 'rxllm/schemas';
 import { mockProvider, mockStream, scriptToChunks, scriptToCompletion } from '../../src/providers/mock';
 import type { ProviderCall } from '../../src/providers/types';
 import { chunkMarbles, textOf } from '../../src/testing/marbles';
