@@ -53,6 +53,12 @@ chunks$.pipe(accumulateChunks(), map((m) => m.choices[0]?.message.content)).subs
 `,
 };
 
+function emptyTsconfig(app) {
+  const file = path.join(app, 'tsconfig.bundle-size.json');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, '{}\n');
+  return file;
+}
+
 /** Bundles one app; returns sizes and the packages (by folder) whose files went in. */
 async function bundle(app, source) {
   const result = await esbuild.build({
@@ -65,10 +71,14 @@ async function bundle(app, source) {
     target: 'es2022',
     metafile: true,
     logLevel: 'silent',
+    // An empty tsconfig: the scratch app may sit inside the repo, whose tsconfig paths map rxllm to src/.
+    tsconfig: emptyTsconfig(app),
   });
   const code = result.outputFiles[0].contents;
   // Only files that put bytes in the output count: esbuild lists a tree-shaken module with 0 bytes.
   const output = Object.values(result.metafile.outputs)[0];
+  if (!Object.keys(result.metafile.inputs).some((f) => f.includes('node_modules/rxllm/')) && /rxllm/.test(source))
+    throw new Error('bundle-size: rxllm was not resolved from node_modules (the packed tarball)');
   const inputs = Object.entries(output.inputs)
     .filter(([, v]) => v.bytesInOutput > 0)
     .map(([f]) => f);

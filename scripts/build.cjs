@@ -2,11 +2,12 @@
 //
 //   dist/           CommonJS, one file per source file (tsc -p tsconfig.build.json), with .d.ts;
 //                   `require('rxllm')` loads it, and it requires rxjs's CommonJS build.
-//   dist/esm/       real ESM (its package.json says "type": "module"): esbuild bundles each entry with
-//                   code splitting, so code shared by entries lives once in dist/esm/_chunks/ and every
-//                   package import (rxjs, zod, undici, ...) stays a bare `import` — bundlers tree-shake
-//                   it and an app gets one rxjs, its ESM one. Declarations are tsc's, copied with
-//                   explicit `.js` specifiers as node16/nodenext ESM resolution requires.
+//   dist/esm/       real ESM, one file per source file too (tsc -p tsconfig.esm.json, then relative
+//                   specifiers made explicit: `./chunk` -> `./chunk.js`), and a package.json saying
+//                   "type": "module". Every package import (rxjs, undici, ...) stays a bare `import`:
+//                   bundlers take rxjs's ESM build, so an app has one rxjs, and with one module per
+//                   file and `sideEffects: false` they drop every module an app does not use.
+//                   Declarations are tsc's, copied with the same explicit specifiers.
 //
 // Sources keep extensionless relative imports: nobody rewrites them, and new files of any folder
 // under src/ or operators/ build without touching this script.
@@ -23,9 +24,9 @@ const DIST = path.join(ROOT, 'dist');
 const ESM = path.join(DIST, 'esm');
 const { entries } = require('./entries.json');
 
-// The ESM face of src/lazyZod.ts: zod required on first use, with no static import of a Node built-in
-// (process.getBuiltinModule: Node >= 20.16). Only the Node path (request validation, rxllm/schemas)
-// reaches it; rxllm/browser and rxllm/operators never do.
+// The ESM face of src/lazyZod.ts (replaces tsc's output): zod required on first use, with no static
+// import of a Node built-in (process.getBuiltinModule: Node >= 20.16). Only the Node path (request
+// validation, rxllm/schemas) calls it; rxllm/browser and rxllm/operators never import it.
 const ESM_LAZY_ZOD = `let zod;
 export function loadZod() {
   return (zod ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)('zod'));
@@ -108,15 +109,16 @@ function files(dir, test, out = []) {
 }
 
 /**
- * A declaration file's relative specifiers made explicit (`./chunk` -> `./chunk.js`, `./serve` ->
- * `./serve/index.js`), resolved against the declarations next to it.
+ * A module's relative specifiers made explicit (`./chunk` -> `./chunk.js`, `./serve` ->
+ * `./serve/index.js`), resolved against the files next to it (`.d.ts` for declarations, else `.js`).
  */
 function explicitSpecifiers(file, text) {
   const dir = path.dirname(file);
+  const ext = file.endsWith('.d.ts') ? '.d.ts' : '.js';
   const fix = (spec) => {
     if (!spec.startsWith('.') || /\.(js|mjs|cjs|json)$/.test(spec)) return spec;
-    if (fs.existsSync(path.join(dir, `${spec}.d.ts`))) return `${spec}.js`;
-    if (fs.existsSync(path.join(dir, spec, 'index.d.ts'))) return `${spec}/index.js`;
+    if (fs.existsSync(path.join(dir, `${spec}${ext}`))) return `${spec}.js`;
+    if (fs.existsSync(path.join(dir, spec, `index${ext}`))) return `${spec}/index.js`;
     throw new Error(`build: cannot resolve ${spec} from ${path.relative(ROOT, file)}`);
   };
   return text.replace(
@@ -136,34 +138,11 @@ async function build() {
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
   execFileSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
 
-  const esbuild = require('esbuild');
-  await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: Object.values(entries),
-    outdir: ESM,
-    outbase: '.',
-    entryNames: '[dir]/[name]',
-    chunkNames: '_chunks/[name]-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    packages: 'external',
-    // esbuild emits `var ApiError = class _ApiError` for a class that refers to itself; error names
-    // (new.target.name) and instanceof across the two builds (by class name) need the real names.
-    keepNames: true,
-    tsconfig: 'tsconfig.build.json',
-    plugins: [
-      {
-        name: 'lazy-zod-esm',
-        setup(b) {
-          b.onLoad({ filter: /[\\/]src[\\/]lazyZod\.ts$/ }, () => ({ contents: ESM_LAZY_ZOD, loader: 'js' }));
-        },
-      },
-    ],
-    logLevel: 'warning',
-  });
+  execFileSync(tsc, ['-p', 'tsconfig.esm.json'], { cwd: ROOT, stdio: 'inherit' });
+  for (const file of files(ESM, (n) => n.endsWith('.js'))) {
+    fs.writeFileSync(file, explicitSpecifiers(file, fs.readFileSync(file, 'utf8')));
+  }
+  fs.writeFileSync(path.join(ESM, 'src', 'lazyZod.js'), ESM_LAZY_ZOD);
   fs.writeFileSync(
     path.join(ESM, 'package.json'),
     JSON.stringify({ type: 'module', sideEffects: false }, null, 2) + '\n',

@@ -2,23 +2,20 @@
  * The provider-neutral chat request. `validateRequest` runs before any network call, so a bad request
  * fails fast with a `RequestValidationError` that lists every problem.
  *
- * The zod schemas are in `./requestSchema` (public as `rxllm/schemas`) and are loaded on the first
+ * The zod schemas are in `./requestSchema` (public as `rxllm/schemas`) and are built on the first
  * validation, not when `rxllm` is imported: zod costs about 50 ms of start-up (bench/import-time.js).
  */
 import type { z } from 'zod';
 import { RequestValidationError } from './errors';
-import type { ChatRequestSchema, MessageSchema, ToolSchema } from './requestSchema';
+import { requestSchemas, type RequestSchemas } from './requestSchema';
 
-export type ChatMessage = z.infer<typeof MessageSchema>;
-export type ChatTool = z.infer<typeof ToolSchema>;
-export type ChatRequest = z.infer<typeof ChatRequestSchema>;
+export type ChatMessage = z.infer<RequestSchemas['MessageSchema']>;
+export type ChatTool = z.infer<RequestSchemas['ToolSchema']>;
+export type ChatRequest = z.infer<RequestSchemas['ChatRequestSchema']>;
 
 /** Validates a request; throws `RequestValidationError` listing every issue (never the message contents). */
 export function validateRequest(request: unknown): ChatRequest {
-  // Loaded here, on first use (see the note at the top); both builds evaluate it once.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ChatRequestSchema } = require('./requestSchema') as typeof import('./requestSchema');
-  const result = ChatRequestSchema.safeParse(request);
+  const result = requestSchemas().ChatRequestSchema.safeParse(request);
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => ({
     path: i.path.filter((p): p is string | number => typeof p !== 'symbol'),
