@@ -30,3 +30,13 @@ node -e '
   console.log(`angular check: ok (rxllm ESM, one rxjs: ${[...rxjs][0].replace(/.*node_modules\//, "")}, no zod or undici)`);
 ' "$app/dist/rxllm-angular-example/stats.json"
 rm -f build.log
+
+# The built app in real Chromium against an rxllm SSE endpoint (text streams in, Stop aborts).
+if [ ! -x /usr/bin/chromium ] && [ "${CI:-}" = "true" ]; then
+  apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+fi
+if [ -x /usr/bin/chromium ]; then
+  node "$root/scripts/angular-e2e.cjs"
+else
+  echo "angular check: the Chromium run was skipped: /usr/bin/chromium is missing (apt-get install chromium)"
+fi
