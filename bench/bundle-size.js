@@ -77,7 +77,10 @@ async function bundle(app, source) {
   const code = result.outputFiles[0].contents;
   // Only files that put bytes in the output count: esbuild lists a tree-shaken module with 0 bytes.
   const output = Object.values(result.metafile.outputs)[0];
-  if (!Object.keys(result.metafile.inputs).some((f) => f.includes('node_modules/rxllm/')) && /rxllm/.test(source))
+  if (
+    !Object.keys(result.metafile.inputs).some((f) => f.includes('node_modules/rxllm/')) &&
+    /rxllm/.test(source)
+  )
     throw new Error('bundle-size: rxllm was not resolved from node_modules (the packed tarball)');
   const inputs = Object.entries(output.inputs)
     .filter(([, v]) => v.bytesInOutput > 0)
