@@ -12,6 +12,7 @@ export default tseslint.config(
       'coverage/**',
       '.scratch/**',
       '.pack-check/**',
+      'examples/angular/**',
     ],
   },
   js.configs.recommended,

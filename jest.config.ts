@@ -1,4 +1,5 @@
 import type { Config } from 'jest';
+import { entries } from './scripts/entries.json';
 
 const config: Config = {
   testEnvironment: 'node',
@@ -7,14 +8,13 @@ const config: Config = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
   },
-  moduleNameMapper: {
-    '^rxllm$': '<rootDir>/src/index.ts',
-    '^rxllm/operators$': '<rootDir>/operators/index.ts',
-    '^rxllm/testing$': '<rootDir>/src/testing/index.ts',
-    '^rxllm/browser$': '<rootDir>/src/browser.ts',
-    '^rxllm/nestjs$': '<rootDir>/src/nestjs/index.ts',
-    '^rxllm/redis$': '<rootDir>/src/redis/index.ts',
-  },
+  // The public entry points (scripts/entries.json), mapped to source.
+  moduleNameMapper: Object.fromEntries(
+    Object.entries(entries).map(([subpath, src]) => [
+      `^rxllm${subpath === '.' ? '' : subpath.slice(1)}$`,
+      `<rootDir>/${src}`,
+    ]),
+  ),
   // Open-handle detection: a leaked socket or timer keeps the process alive and is reported.
   detectOpenHandles: true,
   testTimeout: 20000,

@@ -54,3 +54,22 @@ mcm=$(cd "$ROOT" && npx tsx --expose-gc bench/mapconcurrent-memory.ts)
   echo '```'
 } >> "$ROOT/BENCHMARKS.md"
 echo "$mcm"
+# Issue 11: the browser bundle and the import time of the packed tarball (bench/results/packed-app).
+rm -rf "$ROOT/bench/results/packed-app"
+bundle=$(node "$BENCH/bundle-size.js")
+imports=$(node "$BENCH/import-time.js" --rounds 15)
+{
+  echo
+  echo '## Package: browser bundle and import time'
+  echo
+  echo 'Commands: `node bench/bundle-size.js` and `node bench/import-time.js --rounds 15` (run by `npm run bench`), on'
+  echo 'the packed tarball installed in a scratch app.'
+  echo
+  echo '```'
+  echo "$bundle"
+  echo
+  echo "$imports"
+  echo '```'
+} >> "$ROOT/BENCHMARKS.md"
+echo "$bundle"
+echo "$imports"

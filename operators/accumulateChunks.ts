@@ -11,7 +11,7 @@ import type {
 } from '../src/chunk';
 import { LlmError, StreamParseError } from '../src/errors';
 import { redactAndCut } from '../src/redact';
-import { MAX_CHOICES } from '../src/request';
+import { MAX_CHOICES } from '../src/requestLimits';
 import { linkedSubscriber, operate } from './internal/operate';
 
 export interface AccumulateChunksConfig {

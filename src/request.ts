@@ -1,142 +1,35 @@
 /**
- * The provider-neutral chat request, as a zod schema. `validateRequest` runs before any network
- * call, so a bad request fails fast with a `RequestValidationError` that lists every problem.
+ * The provider-neutral chat request. `validateRequest` runs before any network call, so a bad request
+ * fails fast with a `RequestValidationError` that lists every problem.
+ *
+ * The zod schemas are in `./requestSchema` (public as `rxllm/schemas`) and are built on the first
+ * validation, not when `rxllm` is imported: zod costs about 50 ms of start-up (bench/import-time.js).
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { RequestValidationError } from './errors';
-import type { MockScript } from './providers/mock/script';
+import type { MockRequestFields } from './providers/mock/provider';
+import { requestSchemas, type RequestSchemas } from './requestSchema';
 
-const TextPart = z.object({ type: z.literal('text'), text: z.string() });
-const ImagePart = z.object({
-  type: z.literal('image_url'),
-  image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
-});
-const ContentPart = z.union([TextPart, ImagePart]);
+export { MAX_CHOICES } from './requestLimits';
 
-// Loose: provider extras on a call (Gemini's `extra_content.google.thought_signature`) must survive
-// a round trip, or the next turn of a tool loop is rejected.
-const ToolCallSchema = z.looseObject({
-  id: z.string(),
-  type: z.literal('function'),
-  function: z.object({ name: z.string(), arguments: z.string() }),
-});
-
-export const MessageSchema = z.discriminatedUnion('role', [
-  z.object({
-    role: z.literal('system'),
-    content: z.union([z.string(), z.array(TextPart)]),
-    name: z.string().optional(),
-  }),
-  z.object({
-    role: z.literal('developer'),
-    content: z.union([z.string(), z.array(TextPart)]),
-    name: z.string().optional(),
-  }),
-  z.object({
-    role: z.literal('user'),
-    content: z.union([z.string(), z.array(ContentPart)]),
-    name: z.string().optional(),
-  }),
-  z.object({
-    role: z.literal('assistant'),
-    content: z.union([z.string(), z.array(TextPart)]).nullish(),
-    refusal: z.string().nullish(),
-    tool_calls: z.array(ToolCallSchema).optional(),
-    name: z.string().optional(),
-  }),
-  z.object({
-    role: z.literal('tool'),
-    content: z.union([z.string(), z.array(TextPart)]),
-    tool_call_id: z.string(),
-  }),
-]);
-
-export const ToolSchema = z.object({
-  type: z.literal('function'),
-  function: z.object({
-    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'tool names are 1-64 letters, digits, _ or -'),
-    description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
-    strict: z.boolean().nullish(),
-  }),
-});
-
-export const ToolChoiceSchema = z.union([
-  z.enum(['none', 'auto', 'required']),
-  z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }),
-]);
-
-export const ResponseFormatSchema = z.union([
-  z.object({ type: z.literal('text') }),
-  z.object({ type: z.literal('json_object') }),
-  z.object({
-    type: z.literal('json_schema'),
-    json_schema: z.object({
-      name: z.string(),
-      schema: z.record(z.string(), z.unknown()).optional(),
-      strict: z.boolean().nullish(),
-      description: z.string().optional(),
-    }),
-  }),
-]);
-
-/**
- * Most choices (`n`) one request may ask for, and so the bound on choice indexes in a stream
- * (`0 ... MAX_CHOICES - 1`): OpenAI's own limit for `n`. A larger `n` is a `RequestValidationError`
- * before anything is sent; a larger index in a stream ends `accumulateChunks` with a
- * `StreamParseError` instead of growing its state without bound.
- */
-export const MAX_CHOICES = 128;
-
-/** `provider/model`, e.g. `openai/gpt-4o-mini`, `mock/echo`. */
-export const ModelNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_.-]*\/.+$/i, 'model must be "provider/model", e.g. "openai/gpt-4o-mini"');
-
-/**
- * Unknown top-level fields are kept and sent as they are, so provider-specific parameters
- * (`reasoning_effort`, `logit_bias`, ...) need no release of rxllm.
- */
-export const ChatRequestSchema = z.looseObject({
-  model: ModelNameSchema,
-  messages: z.array(MessageSchema).min(1, 'messages must hold at least one message'),
-  tools: z.array(ToolSchema).optional(),
-  tool_choice: ToolChoiceSchema.optional(),
-  parallel_tool_calls: z.boolean().optional(),
-  max_tokens: z.number().int().positive().optional(),
-  max_completion_tokens: z.number().int().positive().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  top_p: z.number().min(0).max(1).optional(),
-  n: z.number().int().min(1).max(MAX_CHOICES, `n must be at most ${MAX_CHOICES} (MAX_CHOICES)`).optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
-  seed: z.number().int().optional(),
-  presence_penalty: z.number().min(-2).max(2).optional(),
-  frequency_penalty: z.number().min(-2).max(2).optional(),
-  response_format: ResponseFormatSchema.optional(),
-  user: z.string().optional(),
-});
-
-export type ChatMessage = z.infer<typeof MessageSchema>;
-export type ChatTool = z.infer<typeof ToolSchema>;
+export type ChatMessage = z.infer<RequestSchemas['MessageSchema']>;
+export type ChatTool = z.infer<RequestSchemas['ToolSchema']>;
 
 /** `provider/model`, e.g. `openai/gpt-4o-mini`: a model without its provider prefix does not compile. */
 export type ModelName = `${string}/${string}`;
 
 /**
  * The chat request. Unknown top-level fields are allowed (and sent); the ones rxllm knows are typed,
- * including the mock provider's `mock_response` (a `MockScript` or a string) and `mock_delay_ms`.
+ * including the mock provider's `mock_response` (a script, a string, a sequence or a function of the
+ * attempt), `mock_delay_ms` and `mock_first_chunk_delay_ms`.
  */
-export type ChatRequest = z.infer<typeof ChatRequestSchema> & {
+export type ChatRequest = z.infer<RequestSchemas['ChatRequestSchema']> & {
   model: ModelName;
-  /** `mock/...` models only: what the mock streams. @defaultValue an echo of the last user message */
-  mock_response?: MockScript | string;
-  /** `mock/...` models only: delay between chunks in ms. @defaultValue 0 */
-  mock_delay_ms?: number;
-};
+} & MockRequestFields;
 
 /** Validates a request; throws `RequestValidationError` listing every issue (never the message contents). */
 export function validateRequest(request: unknown): ChatRequest {
-  const result = ChatRequestSchema.safeParse(request);
+  const result = requestSchemas().ChatRequestSchema.safeParse(request);
   // The schema checked the `provider/model` shape that `ModelName` states; mock fields are checked
   // by the mock provider.
   if (result.success) return result.data as ChatRequest;

@@ -21,6 +21,16 @@ describe('rxllm/browser', () => {
     const deps = [...externalImports(path.resolve(__dirname, '../src/browser.ts'))];
     expect(deps.length).toBeGreaterThan(0);
     expect(deps.filter((d) => d === 'undici' || d.startsWith('node:'))).toEqual([]);
-    expect(deps.sort()).toEqual(['eventsource-parser', 'rxjs', 'zod']);
+    // No zod either: the chunk module holds types and plain guards; its schemas are in chunkSchema.
+    expect(deps.sort()).toEqual(['eventsource-parser', 'rxjs']);
   });
+
+  it.each(['textDeltas', 'accumulateChunks', 'partialToolCallGuard'])(
+    'the browser path operator %s loads no zod, undici or Node API (zod only as a type)',
+    (op) => {
+      const deps = [...externalImports(path.resolve(__dirname, `../operators/${op}.ts`))];
+      expect(deps).toContain('rxjs');
+      expect(deps.filter((d) => d === 'zod' || d === 'undici' || d.startsWith('node:'))).toEqual([]);
+    },
+  );
 });

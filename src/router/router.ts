@@ -15,7 +15,8 @@ import { consoleLogger } from '../logger';
 import { mergeOptions, type CallOptions, type ResponseMeta } from '../options';
 import { createRateLimiter, type RateLimiter } from '../rateLimit/limiter';
 import type { MaybePromise } from '../rateLimit/store';
-import { ModelNameSchema, type ChatMessage, type ChatRequest } from '../request';
+import type { ChatMessage, ChatRequest } from '../request';
+import { requestSchemas } from '../requestSchema';
 import { classifyFailure, type FailureKind } from './classify';
 import {
   ROUTER_DEFAULTS,
@@ -159,7 +160,7 @@ export function createRouter(config: RouterConfig): Router {
     return n === 1 ? wanted : `${wanted}#${n}`;
   };
   const makeDeployment = (group: string, d: DeploymentConfig, index: number): Deployment => {
-    if (!d || typeof d.model !== 'string' || !ModelNameSchema.safeParse(d.model).success) {
+    if (!d || typeof d.model !== 'string' || !requestSchemas().ModelNameSchema.safeParse(d.model).success) {
       throw new TypeError(
         `createRouter: group "${group}" deployment ${index}: model must be "provider/model".`,
       );
@@ -217,7 +218,7 @@ export function createRouter(config: RouterConfig): Router {
   const groupOf = (model: string): Group => {
     const known = groups.get(model) ?? adHoc.get(model);
     if (known) return known;
-    if (!ModelNameSchema.safeParse(model).success) {
+    if (!requestSchemas().ModelNameSchema.safeParse(model).success) {
       throw new ConfigurationError(
         `Unknown model group "${model}". Groups: ${[...names].join(', ')} (or pass a "provider/model").`,
       );

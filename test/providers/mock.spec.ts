@@ -1,6 +1,7 @@
 import { firstValueFrom, lastValueFrom, take, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { ChunkSchema, isUsageChunk, type Chunk } from '../../src/chunk';
+import { isUsageChunk, type Chunk } from '../../src/chunk';
+import { ChunkSchema } from 'rxllm/schemas';
 import { mockProvider, mockStream, scriptToChunks, scriptToCompletion } from '../../src/providers/mock';
 import type { ProviderCall } from '../../src/providers/types';
 import { RequestValidationError } from '../../src/errors';

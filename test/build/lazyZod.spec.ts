@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ChatRequestSchema, ChunkSchema, parseChunk } from 'rxllm/schemas';
+import { RequestValidationError, validateRequest } from 'rxllm';
+
+/** Every module `entry` loads at import time (static import/export of values, followed through relative paths). */
+function staticGraph(entry: string, seen = new Set<string>(), external = new Set<string>()) {
+  const isFile = (f: string) => fs.existsSync(f) && fs.statSync(f).isFile();
+  const file = isFile(`${entry}.ts`) ? `${entry}.ts` : isFile(entry) ? entry : path.join(entry, 'index.ts');
+  if (seen.has(file)) return { seen, external };
+  seen.add(file);
+  const source = fs.readFileSync(file, 'utf8');
+  for (const m of source.matchAll(/^(?:import|export)\s+(?!type\b)([^'"]*?)from\s+'([^']+)'/gm)) {
+    // `import { type A, type B } from` loads nothing either
+    if (/^\{\s*(type\s+\w+\s*,?\s*)+\}\s*$/.test(m[1].trim())) continue;
+    const spec = m[2];
+    if (spec.startsWith('.')) staticGraph(path.resolve(path.dirname(file), spec), seen, external);
+    else external.add(spec);
+  }
+  return { seen, external };
+}
+
+const root = path.resolve(__dirname, '../..');
+
+describe('zod is loaded only where a schema is used', () => {
+  it.each(['src/index.ts', 'operators/index.ts', 'src/browser.ts'])(
+    '%s imports no zod when loaded',
+    (entry) => {
+      const { seen, external } = staticGraph(path.join(root, entry));
+      expect(seen.size).toBeGreaterThan(1);
+      expect([...external]).not.toContain('zod');
+      // the chunk schemas, built when their module is evaluated, are not reached
+      expect([...seen].map((f) => path.relative(root, f))).not.toContain(path.join('src', 'chunkSchema.ts'));
+    },
+  );
+
+  it('importing rxllm does not load zod; the first validation does', () => {
+    let loads = 0;
+    jest.isolateModules(() => {
+      jest.doMock('zod', () => {
+        loads++;
+        return jest.requireActual('zod');
+      });
+      const rxllm = jest.requireActual<typeof import('../../src')>('../../src');
+      jest.requireActual('../../operators');
+      jest.requireActual('../../src/browser');
+      expect(loads).toBe(0);
+      rxllm.validateRequest({ model: 'mock/x', messages: [{ role: 'user', content: 'hi' }] });
+      expect(loads).toBe(1);
+      rxllm.validateRequest({ model: 'mock/y', messages: [{ role: 'user', content: 'hi' }] });
+      expect(loads).toBe(1);
+    });
+    jest.dontMock('zod');
+  });
+
+  it('validateRequest loads the schemas on first use and still lists every problem', () => {
+    expect(validateRequest({ model: 'mock/x', messages: [{ role: 'user', content: 'hi' }] }).model).toBe(
+      'mock/x',
+    );
+    let error: unknown;
+    try {
+      validateRequest({ model: 'no-slash', messages: [] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect((error as RequestValidationError).issues.map((i) => i.path.join('.')).sort()).toEqual([
+      'messages',
+      'model',
+    ]);
+  });
+
+  it('rxllm/schemas exports the zod schemas of chunks and requests', () => {
+    const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [] };
+    expect(parseChunk(chunk)).toEqual(chunk);
+    expect(ChunkSchema.safeParse({ ...chunk, object: 'x' }).success).toBe(false);
+    expect(
+      ChatRequestSchema.safeParse({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] }).success,
+    ).toBe(true);
+  });
+});
