@@ -3,7 +3,7 @@
  *
  * The TypeScript types are what users program against. The zod schemas document the wire shape and
  * are used where a full check is worth its cost (tests, `parseChunk()` for saved chunks); the
- * streaming hot path checks only the fields it relies on (see `src/providers/openai.ts`).
+ * streaming hot path checks only the fields it relies on (see `src/providers/openai/stream.ts`).
  */
 import { z } from 'zod';
 

@@ -5,7 +5,7 @@
 import type { ChatCompletion, ChatCompletionMessage, FinishReason, ToolCall, Usage } from '../../chunk';
 import { StreamParseError } from '../../errors';
 import { inBandError } from '../../inBandError';
-import { mapFinishReason } from '../openai';
+import { mapFinishReason } from '../openai/stream';
 
 /** Token counts as Anthropic reports them (message_start, message_delta, Message.usage). */
 export interface AnthropicUsage {
