@@ -92,13 +92,7 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
       if (delta.content != null && typeof delta.content !== 'string') {
         throw new StreamParseError('invalid-event', 'A chunk delta has non-string content.', data);
       }
-      if (delta.tool_calls != null && !Array.isArray(delta.tool_calls)) {
-        throw new StreamParseError(
-          'invalid-event',
-          'A chunk delta has tool_calls that are not an array.',
-          data,
-        );
-      }
+      if (delta.tool_calls != null) checkToolCalls(delta.tool_calls, data);
       // DeepSeek, vLLM and others stream reasoning as `reasoning_content`.
       if (delta.reasoning_content !== undefined) {
         if (delta.reasoning == null) delta.reasoning = delta.reasoning_content;
@@ -124,6 +118,40 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
         choice.finish_reason = mapFinishReason(String(reason));
       }
       this.finished.add(choice.index);
+    }
+  }
+}
+
+/**
+ * Checks each tool-call fragment so a malformed one ends the stream with a `StreamParseError` here,
+ * not as a raw `TypeError` later inside `accumulateChunks` (issue 9: `tool_calls: [null]`, a
+ * non-object `function`, a non-string `arguments` or `name`).
+ */
+function checkToolCalls(calls: unknown, data: string): void {
+  if (!Array.isArray(calls)) {
+    throw new StreamParseError('invalid-event', 'A chunk delta has tool_calls that are not an array.', data);
+  }
+  for (const call of calls) {
+    if (call === null || typeof call !== 'object' || Array.isArray(call)) {
+      throw new StreamParseError('invalid-event', 'A tool-call fragment is not an object.', data);
+    }
+    const { function: fn, id, index } = call as Record<string, unknown>;
+    if (index != null && typeof index !== 'number') {
+      throw new StreamParseError('invalid-event', 'A tool-call fragment has a non-numeric index.', data);
+    }
+    if (id != null && typeof id !== 'string') {
+      throw new StreamParseError('invalid-event', 'A tool-call fragment has a non-string id.', data);
+    }
+    if (fn == null) continue;
+    if (typeof fn !== 'object' || Array.isArray(fn)) {
+      throw new StreamParseError('invalid-event', 'A tool-call fragment has a non-object function.', data);
+    }
+    const { name, arguments: args } = fn as Record<string, unknown>;
+    if (name != null && typeof name !== 'string') {
+      throw new StreamParseError('invalid-event', 'A tool-call fragment has a non-string name.', data);
+    }
+    if (args != null && typeof args !== 'string') {
+      throw new StreamParseError('invalid-event', 'A tool-call fragment has non-string arguments.', data);
     }
   }
 }
