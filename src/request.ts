@@ -5,10 +5,30 @@
 import { z } from 'zod';
 import { RequestValidationError } from './errors';
 
-const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+/**
+ * Anthropic prompt caching marker (`{ type: 'ephemeral', ttl?: '5m' | '1h' }`), allowed on text and
+ * image parts and on tools. Sent to Anthropic as is; dropped for providers that have no such field.
+ */
+const CacheControlSchema = z.looseObject({ type: z.string() });
+
+const TextPart = z.object({
+  type: z.literal('text'),
+  text: z.string(),
+  cache_control: CacheControlSchema.optional(),
+});
 const ImagePart = z.object({
   type: z.literal('image_url'),
   image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
+  cache_control: CacheControlSchema.optional(),
+});
+
+/** A reasoning block to send back as it came (see `ReasoningDetail` in chunk.ts). */
+const ReasoningDetailSchema = z.object({
+  index: z.number().int().nonnegative(),
+  type: z.enum(['thinking', 'redacted_thinking']),
+  text: z.string().optional(),
+  signature: z.string().optional(),
+  data: z.string().optional(),
 });
 const ContentPart = z.union([TextPart, ImagePart]);
 
@@ -40,6 +60,10 @@ export const MessageSchema = z.discriminatedUnion('role', [
     role: z.literal('assistant'),
     content: z.union([z.string(), z.array(TextPart)]).nullish(),
     refusal: z.string().nullish(),
+    // What accumulateChunks built, pushed back as it is: `reasoning` is informative only (never
+    // sent), `reasoning_details` goes back to the provider that made it (Anthropic thinking blocks).
+    reasoning: z.string().nullish(),
+    reasoning_details: z.array(ReasoningDetailSchema).optional(),
     tool_calls: z.array(ToolCallSchema).optional(),
     name: z.string().optional(),
   }),
@@ -58,6 +82,7 @@ export const ToolSchema = z.object({
     parameters: z.record(z.string(), z.unknown()).optional(),
     strict: z.boolean().nullish(),
   }),
+  cache_control: CacheControlSchema.optional(),
 });
 
 export const ToolChoiceSchema = z.union([

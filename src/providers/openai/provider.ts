@@ -13,6 +13,7 @@ import { httpRequest, type HttpRequestSpec } from '../../transport/http';
 import { jsonBodySink } from '../../transport/json';
 import { sseSink } from '../../transport/sse';
 import type { Provider, ProviderCall } from '../types';
+import { toOpenAIBody } from './request';
 import { toCompletion } from './response';
 import { OpenAIStreamDecoder } from './stream';
 
@@ -53,7 +54,7 @@ export function openAICompatible(config: OpenAICompatibleConfig): Provider {
       );
     }
     registerSecret(apiKey);
-    const body: Record<string, unknown> = { ...request, model };
+    const body = toOpenAIBody(request, model);
     if (streaming) {
       body.stream = true;
       const includeUsage = options.includeUsage ?? config.includeUsage ?? true;
