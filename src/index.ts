@@ -32,3 +32,10 @@ export { fetchSse, type FetchSseInit } from './serve/fetchSse';
 export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
+export {
+  openAIResponsesProvider,
+  OPENAI_RESPONSES_DEFAULTS,
+  type OpenAIResponsesConfig,
+} from './providers/openai-responses';
+export { ollamaProvider, OLLAMA_DEFAULTS, type OllamaConfig } from './providers/ollama';
+export { azureProvider, AZURE_DEFAULTS, type AzureConfig } from './providers/azure';

@@ -54,17 +54,8 @@ export function openAICompatible(config: OpenAICompatibleConfig): Provider {
       );
     }
     registerSecret(apiKey);
-    const body = toOpenAIBody(request, model);
-    if (streaming) {
-      body.stream = true;
-      const includeUsage = options.includeUsage ?? config.includeUsage ?? true;
-      if (includeUsage) {
-        body.stream_options = { ...(request.stream_options as object | undefined), include_usage: true };
-      }
-    } else {
-      delete body.stream;
-      delete body.stream_options;
-    }
+    const includeUsage = options.includeUsage ?? config.includeUsage ?? true;
+    const body = toOpenAIBody(request, model, streaming, includeUsage);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: streaming ? 'text/event-stream' : 'application/json',

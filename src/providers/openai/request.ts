@@ -7,12 +7,29 @@
  */
 import type { ChatMessage, ChatRequest } from '../../request';
 
-/** The body for `POST /chat/completions` (streaming fields are added by the caller). */
-export function toOpenAIBody(request: ChatRequest, model: string): Record<string, unknown> {
+/**
+ * The body for `POST /chat/completions`. Streaming adds `stream: true` and, when `includeUsage`,
+ * `stream_options.include_usage`; a non-streaming body has neither.
+ */
+export function toOpenAIBody(
+  request: ChatRequest,
+  model: string,
+  streaming = false,
+  includeUsage = true,
+): Record<string, unknown> {
   const body: Record<string, unknown> = { ...request, model };
   body.messages = request.messages.map(cleanMessage);
   if (request.tools?.some((t) => t.cache_control !== undefined)) {
     body.tools = request.tools.map(({ cache_control: _cache, ...tool }) => tool);
+  }
+  if (streaming) {
+    body.stream = true;
+    if (includeUsage) {
+      body.stream_options = { ...(request.stream_options as object | undefined), include_usage: true };
+    }
+  } else {
+    delete body.stream;
+    delete body.stream_options;
   }
   return body;
 }
