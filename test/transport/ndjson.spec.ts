@@ -9,7 +9,11 @@ import { ndjsonSink, type NdjsonLineDecoder } from '../../src/transport/ndjson';
 
 function run(pieces: Buffer[], decoder?: Partial<NdjsonLineDecoder<string>>) {
   const out: string[] = [];
-  const subscriber = new Subscriber<string>({ next: (v) => out.push(v) });
+  const subscriber = new Subscriber<string>({
+    next: (v) => void out.push(v),
+    error: () => undefined,
+    complete: () => undefined,
+  });
   const sink = ndjsonSink<string>(subscriber, {
     line: decoder?.line ?? ((text, emit) => emit(text)),
     end: decoder?.end ?? (() => undefined),
