@@ -4,12 +4,14 @@
 import { demoBasics } from './sections/basics';
 import { demoToolCall } from './sections/toolCall';
 import { demoBatch } from './sections/batch';
+import { demoWireFormats } from './sections/wireFormats';
 
 async function main(): Promise<void> {
   console.log('rxllm demo — every call below is a real HTTP stream from a mock server on 127.0.0.1\n');
   await demoBasics();
   await demoToolCall();
   await demoBatch();
+  await demoWireFormats();
 }
 
 main().catch((error: unknown) => {
