@@ -5,7 +5,14 @@
  * own streams split at random byte boundaries.
  */
 import { firstValueFrom } from 'rxjs';
-import { ConfigurationError, stream, type ChatRequest, type Chunk } from '../../src';
+import {
+  ConfigurationError,
+  ServerError,
+  stream,
+  type ChatCompletion,
+  type ChatRequest,
+  type Chunk,
+} from '../../src';
 import { azureURL } from '../../src/providers/azure';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 import { collect } from '../helpers/collect';
@@ -109,6 +116,54 @@ describe('azure stream()', () => {
     expect((last.choices[0] as { content_filter_results?: unknown }).content_filter_results).toEqual(
       filtered,
     );
+  });
+
+  const call = (index: number, id: string | undefined, name: string | undefined, args: string) => ({
+    tool_calls: [
+      { index, ...(id && { id, type: 'function' }), function: { ...(name && { name }), arguments: args } },
+    ],
+  });
+  it.each([
+    [
+      'reasoning, then two tool calls',
+      chunk({ role: 'assistant', content: null }) +
+        chunk({ reasoning_content: 'Two cities.' }) +
+        chunk(call(0, 'call_a', 'weather', '')) +
+        chunk(call(0, undefined, undefined, '{"city":"Bern"}')) +
+        chunk(call(1, 'call_b', 'weather', '{"city":')) +
+        chunk(call(1, undefined, undefined, '"Oslo"}')) +
+        chunk({}, 'tool_calls'),
+      {
+        content: null,
+        reasoning: 'Two cities.',
+        tool_calls: [
+          { id: 'call_a', type: 'function', function: { name: 'weather', arguments: '{"city":"Bern"}' } },
+          { id: 'call_b', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } },
+        ],
+      },
+      'tool_calls',
+    ],
+    ['length', chunk({ content: 'Once upon' }) + chunk({}, 'length'), { content: 'Once upon' }, 'length'],
+  ])('merges %s split at random byte boundaries', async (_, events, message, finish) => {
+    for (const seed of [1, 2, 3]) {
+      server.enqueue(PROMPT_FILTER + events + annotation + 'data: [DONE]\n\n', {
+        seed,
+        pieces: 3 + seed * 13,
+      });
+      const merged = await firstValueFrom(stream(REQ, opts()).pipe(accumulateChunks()));
+      expect(merged.choices[0]).toMatchObject({ message, finish_reason: finish });
+    }
+  });
+
+  it('ends an error event mid-stream with the typed error, keeping what arrived', async () => {
+    server.enqueue(
+      PROMPT_FILTER +
+        chunk({ content: 'Half' }) +
+        data({ error: { message: 'Server overloaded', type: 'server_error', code: '500' } }),
+    );
+    const { error } = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
+    expect(error).toBeInstanceOf(ServerError);
+    expect((error as { partial?: ChatCompletion }).partial?.choices[0].message.content).toBe('Half');
   });
 
   it('uses the /openai/v1 form with the deployment as model when apiVersion is v1', async () => {
