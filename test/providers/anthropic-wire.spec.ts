@@ -197,6 +197,19 @@ describe('anthropic request body', () => {
     expect(body.response_format).toBeUndefined();
   });
 
+  it('merges a caller’s output_config with the format, and marks strict tools', async () => {
+    const schema = { type: 'object', properties: {}, additionalProperties: false };
+    const request = {
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema } },
+      output_config: { effort: 'low' },
+      tools: [{ type: 'function', function: { name: 'f', parameters: schema, strict: true } }],
+    };
+    const body = await sent(request as object);
+    expect(body.output_config).toEqual({ effort: 'low', format: { type: 'json_schema', schema } });
+    expect(body.tools).toEqual([{ name: 'f', input_schema: schema, strict: true }]);
+    expect(request.output_config).toEqual({ effort: 'low' }); // the caller's request is not changed
+  });
+
   it('chooses a max_tokens above a thinking budget larger than the default', async () => {
     const body = await sent({ thinking: { type: 'enabled', budget_tokens: 10_000 } } as object);
     expect(body.max_tokens).toBe(10_000 + 4096);

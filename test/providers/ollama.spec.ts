@@ -282,6 +282,21 @@ describe('ollama request body', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('sends a given key as a bearer token (a proxy in front of Ollama), and reads OLLAMA_HOST', async () => {
+    await sent({ ...REQ });
+    expect(server.requests[0].headers.authorization).toBeUndefined();
+    enqueue(nd([line({ content: 'ok' }), done('stop')]), 2);
+    const saved = process.env.OLLAMA_HOST;
+    process.env.OLLAMA_HOST = server.url.replace('http://', '');
+    try {
+      await collect(stream(REQ, { apiKey: 'proxy-token-0123456789' }));
+    } finally {
+      if (saved === undefined) delete process.env.OLLAMA_HOST;
+      else process.env.OLLAMA_HOST = saved;
+    }
+    expect(server.requests[1].headers.authorization).toBe('Bearer proxy-token-0123456789');
+  });
+
   it.each([
     ['gpu-box', 'http://gpu-box:11434'],
     ['gpu-box:8080', 'http://gpu-box:8080'],

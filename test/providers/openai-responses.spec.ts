@@ -379,6 +379,26 @@ describe('openai-responses request body', () => {
     });
   });
 
+  it('reads the same key and base URL as openai (OPENAI_API_KEY, OPENAI_BASE_URL)', async () => {
+    const saved = { key: process.env.OPENAI_API_KEY, url: process.env.OPENAI_BASE_URL };
+    process.env.OPENAI_API_KEY = 'sk-test-env-key-0123456789';
+    process.env.OPENAI_BASE_URL = server.url;
+    try {
+      server.enqueue(whole());
+      const { completed } = await collect(stream(REQ));
+      expect(completed).toBe(true);
+    } finally {
+      for (const [k, v] of [
+        ['OPENAI_API_KEY', saved.key],
+        ['OPENAI_BASE_URL', saved.url],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(server.requests[0].headers.authorization).toBe('Bearer sk-test-env-key-0123456789');
+  });
+
   it('rejects n > 1 before sending', async () => {
     const { error } = await collect(stream({ ...REQ, n: 2 }, opts()));
     expect(error).toBeInstanceOf(RequestValidationError);

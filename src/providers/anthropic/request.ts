@@ -23,7 +23,13 @@ export const ANTHROPIC_REQUEST_DEFAULTS = {
  * `logit_bias`, `seed`, penalties, `response_format`, ...) is dropped, because Anthropic rejects
  * unknown fields with a 400.
  */
-export const ANTHROPIC_PASSTHROUGH_FIELDS = ['thinking', 'metadata', 'top_k', 'service_tier'] as const;
+export const ANTHROPIC_PASSTHROUGH_FIELDS = [
+  'thinking',
+  'metadata',
+  'top_k',
+  'service_tier',
+  'output_config',
+] as const;
 
 type Block = Record<string, unknown>;
 interface Turn {
@@ -127,17 +133,24 @@ export function toAnthropicBody(
       ...(t.function.description !== undefined && { description: t.function.description }),
       // Anthropic requires an input_schema; a tool without parameters takes an empty object.
       input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+      // Strict tool use (structured outputs): the input always matches the schema.
+      ...(t.function.strict === true && { strict: true }),
       ...(t.cache_control !== undefined && { cache_control: t.cache_control }),
     }));
   }
   if (format?.type === 'json_schema') {
     // Structured outputs (https://docs.claude.com/en/docs/build-with-claude/structured-outputs).
-    body.output_config = { format: { type: 'json_schema', schema: format.json_schema.schema } };
+    // Merged with a caller's own output_config (e.g. `effort`), which passes through below.
+    const own = extra.output_config;
+    body.output_config = {
+      ...(own !== null && typeof own === 'object' ? own : {}),
+      format: { type: 'json_schema', schema: format.json_schema.schema },
+    };
   }
   const toolChoice = toToolChoice(request);
   if (toolChoice) body.tool_choice = toolChoice;
   for (const field of ANTHROPIC_PASSTHROUGH_FIELDS) {
-    if (extra[field] !== undefined) body[field] = extra[field];
+    if (extra[field] !== undefined && body[field] === undefined) body[field] = extra[field];
   }
   // OpenAI's end-user id has an Anthropic equivalent.
   if (request.user !== undefined && body.metadata === undefined) body.metadata = { user_id: request.user };
