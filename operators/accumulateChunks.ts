@@ -119,9 +119,11 @@ class ChoiceState {
 
   private addDetail(fragment: ReasoningDetail): void {
     const details = (this.details ??= new Map());
-    const known = details.get(fragment.index);
+    // A fragment without a numeric index (a gateway's own details) is a block of its own.
+    const index = typeof fragment.index === 'number' ? fragment.index : details.size;
+    const known = details.get(index);
     if (!known) {
-      details.set(fragment.index, { ...fragment });
+      details.set(index, { ...fragment, index });
       return;
     }
     // A new object per change: a snapshot already handed out keeps its own view.
@@ -129,7 +131,7 @@ class ChoiceState {
     if (fragment.text) next.text = (next.text ?? '') + fragment.text;
     if (fragment.signature) next.signature = (next.signature ?? '') + fragment.signature;
     if (fragment.data) next.data = (next.data ?? '') + fragment.data;
-    details.set(fragment.index, next);
+    details.set(index, next);
   }
 
   build(): ChatCompletionChoice {

@@ -51,8 +51,11 @@ export interface ToolCallDelta {
 export interface ReasoningDetail {
   /** Position among the message's reasoning blocks (fragments of one block share it). */
   index: number;
-  /** `thinking`: readable text with a signature; `redacted_thinking`: an opaque `data` payload. */
-  type: 'thinking' | 'redacted_thinking';
+  /**
+   * Anthropic's `thinking` (readable text with a signature) and `redacted_thinking` (an opaque
+   * `data` payload); other values are a gateway's own (OpenRouter's `reasoning.*`), kept as they came.
+   */
+  type: 'thinking' | 'redacted_thinking' | (string & {});
   text?: string;
   signature?: string;
   data?: string;

@@ -22,10 +22,14 @@ const ImagePart = z.object({
   cache_control: CacheControlSchema.optional(),
 });
 
-/** A reasoning block to send back as it came (see `ReasoningDetail` in chunk.ts). */
-const ReasoningDetailSchema = z.object({
-  index: z.number().int().nonnegative(),
-  type: z.enum(['thinking', 'redacted_thinking']),
+/**
+ * A reasoning block to send back as it came (see `ReasoningDetail` in chunk.ts). Loose, and any
+ * `type`: OpenAI-compatible gateways (OpenRouter) stream their own `reasoning_details` that must
+ * survive the round trip too; each provider sends back only the types it knows.
+ */
+const ReasoningDetailSchema = z.looseObject({
+  index: z.number().int().nonnegative().optional(),
+  type: z.string(),
   text: z.string().optional(),
   signature: z.string().optional(),
   data: z.string().optional(),

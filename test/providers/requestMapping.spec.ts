@@ -7,6 +7,7 @@
 import { lastValueFrom } from 'rxjs';
 import { stream, type ChatMessage, type ChatRequest } from '../../src';
 import { createMockServer, type MockServer } from '../../src/testing';
+import { accumulateChunks } from '../../operators/accumulateChunks';
 
 let server: MockServer;
 beforeAll(async () => {
@@ -178,6 +179,53 @@ describe('request mapping: the same conversation, each provider’s documented b
         responseMimeType: 'application/json',
         responseJsonSchema: SCHEMA,
       },
+    });
+  });
+});
+
+describe('a gateway’s own reasoning_details (OpenRouter’s reasoning.*)', () => {
+  const chunk = (delta: object, finish: string | null = null) =>
+    `data: ${JSON.stringify({ id: 'gen-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+
+  it('are merged, pushed back to the gateway as they came, and dropped for Anthropic', async () => {
+    const detail = (text: string, extra: object = {}) => ({
+      reasoning_details: [
+        { type: 'reasoning.text', index: 0, format: 'anthropic-claude-v1', text, ...extra },
+      ],
+    });
+    server.enqueue({
+      rawSse:
+        chunk({ role: 'assistant', ...detail('Think ') }) +
+        chunk(detail('more.', { signature: 'sig-or' })) +
+        chunk({ content: 'Done.' }) +
+        chunk({}, 'stop') +
+        'data: [DONE]\n\n',
+      randomSplits: { seed: 7, pieces: 12 },
+    });
+    const options = { baseURL: server.url, apiKey: 'sk-test-map-0123456789' };
+    const messages: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+    const merged = await lastValueFrom(
+      stream({ model: 'compat/m', messages }, options).pipe(accumulateChunks()),
+    );
+    expect(merged.choices[0].message.reasoning_details).toEqual([
+      {
+        type: 'reasoning.text',
+        index: 0,
+        format: 'anthropic-claude-v1',
+        text: 'Think more.',
+        signature: 'sig-or',
+      },
+    ]);
+    messages.push(merged.choices[0].message as ChatMessage, { role: 'user', content: 'Again' });
+    server.enqueue('ok', 'ok');
+    await lastValueFrom(stream({ model: 'compat/m', messages }, options));
+    expect(server.requests[1].body.messages[1].reasoning_details).toEqual(
+      merged.choices[0].message.reasoning_details,
+    );
+    await lastValueFrom(stream({ model: 'anthropic/m', messages }, options));
+    expect(server.requests[2].body.messages[1]).toEqual({
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Done.' }],
     });
   });
 });

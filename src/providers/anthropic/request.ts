@@ -230,11 +230,14 @@ function assistantBlocks(
 ): Block[] {
   // Thinking blocks go back first, unchanged, with their signatures: Anthropic rejects a tool_use
   // turn whose thinking block is missing when thinking is on (extended-thinking docs, "tool use").
-  const out: Block[] = (message.reasoning_details ?? []).map((d) =>
-    d.type === 'redacted_thinking'
-      ? { type: 'redacted_thinking', data: d.data ?? '' }
-      : { type: 'thinking', thinking: d.text ?? '', signature: d.signature ?? '' },
-  );
+  const out: Block[] = [];
+  for (const d of message.reasoning_details ?? []) {
+    if (d.type === 'redacted_thinking') out.push({ type: 'redacted_thinking', data: d.data ?? '' });
+    else if (d.type === 'thinking') {
+      out.push({ type: 'thinking', thinking: d.text ?? '', signature: d.signature ?? '' });
+    }
+    // Other types are another provider's (a gateway's): Anthropic would reject them.
+  }
   if (message.content) out.push(...textBlocks(message.content));
   message.tool_calls?.forEach((call, j) => {
     let input: unknown = {};

@@ -1,7 +1,7 @@
 /**
  * Neutral `ChatRequest` → OpenAI chat-completions body. The neutral request is OpenAI's shape, so
- * only the fields other providers need are taken out: `reasoning` / `reasoning_details` of assistant
- * messages (Anthropic thinking blocks) and `cache_control` marks (Anthropic prompt caching), which
+ * only the fields other providers need are taken out: `reasoning` and Anthropic's thinking blocks in
+ * `reasoning_details` of assistant messages, and `cache_control` marks (Anthropic prompt caching), which
  * OpenAI-compatible servers do not know. A conversation moved here from another provider then
  * goes through unchanged otherwise.
  */
@@ -34,11 +34,16 @@ export function toOpenAIBody(
   return body;
 }
 
+/** Anthropic's own reasoning blocks: meaningless to an OpenAI-compatible server. */
+const ANTHROPIC_DETAILS = new Set(['thinking', 'redacted_thinking']);
+
 function cleanMessage(message: ChatMessage): ChatMessage {
   let out = message;
   if (message.role === 'assistant' && ('reasoning' in message || 'reasoning_details' in message)) {
-    const { reasoning: _r, reasoning_details: _d, ...rest } = message;
-    out = rest;
+    const { reasoning: _r, reasoning_details: details, ...rest } = message;
+    // A gateway's own details (OpenRouter's `reasoning.*`) go back to it as they came.
+    const own = details?.filter((d) => !ANTHROPIC_DETAILS.has(d.type));
+    out = own?.length ? { ...rest, reasoning_details: own } : rest;
   }
   const content = out.content;
   if (Array.isArray(content) && content.some((p) => 'cache_control' in p)) {
