@@ -95,7 +95,15 @@ const reasoning = (index: number, parts: string[]) =>
       }),
     )
     .join('') +
-  ev('response.output_item.done', { output_index: index, item: { id: `rs_${index}`, type: 'reasoning' } });
+  ev('response.output_item.done', {
+    output_index: index,
+    item: {
+      id: `rs_${index}`,
+      type: 'reasoning',
+      summary: [{ type: 'summary_text', text: parts.join('') }],
+      encrypted_content: 'gAAAA-enc',
+    },
+  });
 const call = (index: number, callId: string, name: string, args: string[]) =>
   ev('response.output_item.added', {
     output_index: index,
@@ -166,7 +174,17 @@ const CASES: [string, string, ChatCompletion][] = [
   [
     'reasoning then text',
     created + reasoning(0, ['**Plan** ', 'add 2+2']) + message(1, ['4']) + completed,
-    expected(msg({ content: '4', reasoning: '**Plan** add 2+2' }), 'stop', 'completed'),
+    expected(
+      msg({
+        content: '4',
+        reasoning: '**Plan** add 2+2',
+        reasoning_details: [
+          { index: 0, type: 'openai.reasoning', id: 'rs_0', text: '**Plan** add 2+2', data: 'gAAAA-enc' },
+        ],
+      }),
+      'stop',
+      'completed',
+    ),
   ],
   [
     'one tool call',
@@ -399,6 +417,34 @@ describe('openai-responses request body', () => {
     expect(server.requests[0].headers.authorization).toBe('Bearer sk-test-env-key-0123456789');
   });
 
+  it('sends the reasoning item of a thinking + tools turn back before its call (two turns)', async () => {
+    const messages: ChatRequest['messages'] = [{ role: 'user', content: 'Weather in Bern?' }];
+    server.enqueue(
+      created +
+        reasoning(0, ['Need weather.']) +
+        call(1, 'call_A', 'weather', ['{"city":"Bern"}']) +
+        completed,
+    );
+    const first = await firstValueFrom(stream({ ...REQ, messages }, opts()).pipe(accumulateChunks()));
+    messages.push(first.choices[0].message as (typeof messages)[number]);
+    messages.push({ role: 'tool', tool_call_id: 'call_A', content: '{"temp":3}' });
+    await sent({ ...REQ, messages, include: ['reasoning.encrypted_content'], store: false } as ChatRequest);
+    const body = server.requests[1].body;
+    expect(body.input).toEqual([
+      { type: 'message', role: 'user', content: 'Weather in Bern?' },
+      {
+        type: 'reasoning',
+        id: 'rs_0',
+        summary: [{ type: 'summary_text', text: 'Need weather.' }],
+        encrypted_content: 'gAAAA-enc',
+      },
+      { type: 'function_call', call_id: 'call_A', name: 'weather', arguments: '{"city":"Bern"}' },
+      { type: 'function_call_output', call_id: 'call_A', output: '{"temp":3}' },
+    ]);
+    expect(body.include).toEqual(['reasoning.encrypted_content']);
+    expect(body.store).toBe(false);
+  });
+
   it('rejects n > 1 before sending', async () => {
     const { error } = await collect(stream({ ...REQ, n: 2 }, opts()));
     expect(error).toBeInstanceOf(RequestValidationError);
@@ -445,6 +491,7 @@ describe('openai-responses complete()', () => {
           role: 'assistant',
           content: 'Calling.',
           reasoning: 'Think.',
+          reasoning_details: [{ index: 0, type: 'openai.reasoning', id: 'rs_0', text: 'Think.' }],
           tool_calls: [
             { id: 'call_A', type: 'function', function: { name: 'weather', arguments: '{"city":"Bern"}' } },
           ],

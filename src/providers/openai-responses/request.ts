@@ -24,6 +24,9 @@ export const RESPONSES_PASSTHROUGH_FIELDS = [
 ] as const;
 
 type Item = Record<string, unknown>;
+
+/** `reasoning_details` type of a Responses reasoning item (`id`, summary in `text`, `encrypted_content` in `data`). */
+export const RESPONSES_REASONING = 'openai.reasoning';
 type Issue = { path: (string | number)[]; message: string };
 
 /** The JSON body for `POST /responses`. Throws `RequestValidationError` for what cannot be translated. */
@@ -47,6 +50,18 @@ export function toResponsesBody(
         input.push({ type: 'message', role: 'user', content: userContent(message.content) });
         break;
       case 'assistant': {
+        // Reasoning items of an earlier Responses turn go back first, as they came (by id, with the
+        // encrypted content when the call asked for it): the model keeps its reasoning across tool calls.
+        for (const d of message.reasoning_details ?? []) {
+          if (d.type !== RESPONSES_REASONING || typeof d.id !== 'string') continue;
+          const item: Item = {
+            type: 'reasoning',
+            id: d.id,
+            summary: d.text ? [{ type: 'summary_text', text: d.text }] : [],
+          };
+          if (d.data) item.encrypted_content = d.data;
+          input.push(item);
+        }
         const text = message.content == null ? '' : joinText(message.content);
         if (text) input.push({ type: 'message', role: 'assistant', content: text });
         for (const call of message.tool_calls ?? []) {

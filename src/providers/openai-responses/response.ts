@@ -4,9 +4,17 @@
  *
  * Wire format: https://platform.openai.com/docs/api-reference/responses/object.
  */
-import type { ChatCompletion, ChatCompletionMessage, FinishReason, ToolCall, Usage } from '../../chunk';
+import type {
+  ChatCompletion,
+  ChatCompletionMessage,
+  FinishReason,
+  ReasoningDetail,
+  ToolCall,
+  Usage,
+} from '../../chunk';
 import { ApiError, StreamParseError } from '../../errors';
 import { inBandError } from '../../inBandError';
+import { RESPONSES_REASONING } from './request';
 
 /**
  * `status` + `incomplete_details.reason` → finish reason. `completed` is `tool_calls` when a function
@@ -68,6 +76,7 @@ export function toChatCompletion(value: any, text: string, model: string): ChatC
   let refusal: string | null = null;
   let reasoning: string | null = null;
   const calls: ToolCall[] = [];
+  const details: ReasoningDetail[] = [];
   for (const item of value.output) {
     if (item?.type === 'message' && Array.isArray(item.content)) {
       for (const part of item.content) {
@@ -77,8 +86,20 @@ export function toChatCompletion(value: any, text: string, model: string): ChatC
           refusal = (refusal ?? '') + part.refusal;
       }
     } else if (item?.type === 'reasoning') {
+      let summary = '';
       for (const part of [...(item.summary ?? []), ...(item.content ?? [])]) {
         if (typeof part?.text === 'string') reasoning = (reasoning ?? '') + part.text;
+      }
+      for (const part of item.summary ?? []) if (typeof part?.text === 'string') summary += part.text;
+      if (typeof item.id === 'string') {
+        const detail: ReasoningDetail & { id: string } = {
+          index: details.length,
+          type: RESPONSES_REASONING,
+          id: item.id,
+        };
+        if (summary) detail.text = summary;
+        if (typeof item.encrypted_content === 'string') detail.data = item.encrypted_content;
+        details.push(detail);
       }
     } else if (item?.type === 'function_call') {
       calls.push({
@@ -94,6 +115,7 @@ export function toChatCompletion(value: any, text: string, model: string): ChatC
   const message: ChatCompletionMessage = { role: 'assistant', content };
   if (refusal !== null) message.refusal = refusal;
   if (reasoning !== null) message.reasoning = reasoning;
+  if (details.length > 0) message.reasoning_details = details;
   if (calls.length > 0) message.tool_calls = calls;
   const { finish, raw } = responsesFinish(value, calls.length > 0);
   return {

@@ -6,11 +6,12 @@
  * `response.completed`, `response.incomplete` or `response.failed`. Unknown event types are skipped
  * (the API adds types over time).
  */
-import type { Chunk, ChunkChoice, ChunkDelta } from '../../chunk';
+import type { Chunk, ChunkChoice, ChunkDelta, ReasoningDetail } from '../../chunk';
 import { StreamCutError, StreamParseError } from '../../errors';
 import { inBandError } from '../../inBandError';
 import { parseProviderJson } from '../../transport/json';
 import type { EventSourceMessage, SseEventDecoder } from '../../transport/sse';
+import { RESPONSES_REASONING } from './request';
 import { mapResponsesUsage, responsesError, responsesFinish } from './response';
 
 /** One function call being streamed: its position among the calls and whether arguments arrived. */
@@ -30,6 +31,7 @@ export class ResponsesStreamDecoder implements SseEventDecoder<Chunk> {
   private created: number;
   private started = false;
   private readonly calls = new Map<string, CallState>();
+  private reasoningItems = 0;
 
   constructor(
     model: string,
@@ -160,9 +162,26 @@ export class ResponsesStreamDecoder implements SseEventDecoder<Chunk> {
     emit(this.chunk({ tool_calls: [{ index: state.index, function: { arguments: value.delta } }] }));
   }
 
-  /** A call whose arguments came only whole, on `output_item.done`, still gets them. */
+  /**
+   * A call whose arguments came only whole, on `output_item.done`, still gets them. A finished
+   * reasoning item becomes a `reasoning_details` entry, so the next turn can send it back.
+   */
   private itemDone(value: any, emit: (chunk: Chunk) => void): void {
     const item = value.item;
+    if (item?.type === 'reasoning' && typeof item.id === 'string') {
+      const detail: ReasoningDetail & { id: string } = {
+        index: this.reasoningItems++,
+        type: RESPONSES_REASONING,
+        id: item.id,
+      };
+      const summary = Array.isArray(item.summary)
+        ? item.summary.map((p: any) => (typeof p?.text === 'string' ? p.text : '')).join('')
+        : '';
+      if (summary) detail.text = summary;
+      if (typeof item.encrypted_content === 'string') detail.data = item.encrypted_content;
+      emit(this.chunk({ reasoning_details: [detail] }));
+      return;
+    }
     if (item?.type !== 'function_call') return;
     const state = this.calls.get(String(item.id ?? value.output_index));
     if (!state || state.streamed) return;

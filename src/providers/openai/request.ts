@@ -34,15 +34,15 @@ export function toOpenAIBody(
   return body;
 }
 
-/** Anthropic's own reasoning blocks: meaningless to an OpenAI-compatible server. */
-const ANTHROPIC_DETAILS = new Set(['thinking', 'redacted_thinking']);
+/** Reasoning blocks of Anthropic and of the Responses API: meaningless to a chat-completions server. */
+const FOREIGN_DETAILS = new Set(['thinking', 'redacted_thinking', 'openai.reasoning']);
 
 function cleanMessage(message: ChatMessage): ChatMessage {
   let out = message;
   if (message.role === 'assistant' && ('reasoning' in message || 'reasoning_details' in message)) {
     const { reasoning: _r, reasoning_details: details, ...rest } = message;
     // A gateway's own details (OpenRouter's `reasoning.*`) go back to it as they came.
-    const own = details?.filter((d) => !ANTHROPIC_DETAILS.has(d.type));
+    const own = details?.filter((d) => !FOREIGN_DETAILS.has(d.type));
     out = own?.length ? { ...rest, reasoning_details: own } : rest;
   }
   const content = out.content;
