@@ -59,6 +59,8 @@ export interface ReasoningDetail {
   text?: string;
   signature?: string;
   data?: string;
+  /** Other fields of a provider's block (the Responses API's item `id`, a gateway's `format`), kept. */
+  [key: string]: unknown;
 }
 
 /** What a chunk adds to one choice. Every field may be absent; `content` may also be `null`. */

@@ -61,7 +61,7 @@ export function ollamaProvider(config: OllamaConfig = {}): Provider {
       method: 'POST',
       headers,
       body: JSON.stringify(toOllamaBody(request, model, streaming)),
-      framing: 'ndjson',
+      ...(streaming && { framing: 'ndjson' as const }),
     };
   };
 
