@@ -9,6 +9,7 @@ import {
   RequestValidationError,
   ServerError,
   StreamCutError,
+  StreamParseError,
   complete,
   stream,
   type ChatCompletion,
@@ -167,6 +168,17 @@ describe('ollama stream(): own NDJSON streams split at random byte boundaries', 
     expect(error).toBeInstanceOf(ServerError);
     expect((error as Error).message).toContain('model runner has unexpectedly stopped');
     expect((error as { partial?: ChatCompletion }).partial?.choices[0].message.content).toBe('Half');
+  });
+
+  it.each([
+    ['non-string content', line({ content: 5 })],
+    ['tool_calls that are not an array', line({ tool_calls: { function: { name: 'f' } } })],
+    ['a tool call without a function name', line({ tool_calls: [null] })],
+    ['a line that is not JSON', '{"model": "x", "mess'],
+  ])('ends %s with a StreamParseError', async (_, bad) => {
+    enqueue(nd([line({ content: 'a' }), bad, done('stop')]), 2);
+    const { error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(StreamParseError);
   });
 
   it('is cut (StreamCutError) when the body ends before the done line', async () => {

@@ -10,6 +10,7 @@ import {
   RequestValidationError,
   ServerError,
   StreamCutError,
+  StreamParseError,
   complete,
   stream,
   type ChatCompletion,
@@ -300,6 +301,26 @@ describe('openai-responses stream(): own streams split at random byte boundaries
         }),
     );
     expect((await collect(stream(REQ, opts()))).error).toBeInstanceOf(BadRequestError);
+  });
+
+  it.each([
+    [
+      'a non-string text delta',
+      ev('response.output_text.delta', { item_id: 'm', output_index: 0, delta: 7 }),
+    ],
+    [
+      'a function_call item without a name',
+      ev('response.output_item.added', { output_index: 0, item: { type: 'function_call', call_id: 'c' } }),
+    ],
+    [
+      'a non-string arguments delta',
+      ev('response.function_call_arguments.delta', { item_id: 'fc', output_index: 0, delta: {} }),
+    ],
+    ['an event that is not an object', 'event: x\ndata: [1,2]\n\n'],
+  ])('ends %s with a StreamParseError', async (_, bad) => {
+    server.enqueue(created + bad + completed);
+    const { error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(StreamParseError);
   });
 
   it('is cut (StreamCutError) when the body ends before a terminal event', async () => {
