@@ -41,7 +41,10 @@ export interface MockTransportScript {
   inBandError?: { afterChunks: number; error: object };
   /** Finish normally but without `data: [DONE]`. */
   omitDone?: boolean;
-  /** Replay these exact bytes as the body (status 200, SSE headers) instead of rendering the script. */
+  /**
+   * Replay these exact bytes as the body (status 200, the route's streaming content type: SSE, or
+   * NDJSON on Ollama's route) instead of rendering the script.
+   */
   rawSse?: string | Buffer;
   /** Byte offsets where `rawSse` is split into separate writes. */
   splitAt?: number[];
@@ -230,7 +233,9 @@ export async function respond({
     ...headers,
   };
   if (script.rawSse !== undefined) {
-    res.writeHead(status, sseHeaders);
+    // The route's own streaming content type (Ollama: application/x-ndjson), unless the script sets one.
+    const contentType = headers['content-type'] ?? wire?.contentType ?? sseHeaders['content-type'];
+    res.writeHead(status, { ...sseHeaders, 'content-type': contentType });
     const pieces = splitBytes(script.rawSse, script);
     for (let i = 0; i < pieces.length; i++) {
       if (i > 0 && script.writeDelayMs) await life.wait(script.writeDelayMs);

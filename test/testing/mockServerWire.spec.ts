@@ -130,3 +130,38 @@ describe('mock server: every wire format', () => {
     expect(next.choices[0].message.content).toBe('queued');
   });
 });
+
+describe('mock server: replayed bytes on a non-SSE route', () => {
+  it('replays NDJSON bytes to Ollama as application/x-ndjson, split where asked', async () => {
+    const lines = [
+      {
+        model: 'm',
+        created_at: '2025-01-01T00:00:00Z',
+        message: { role: 'assistant', content: 'Grüße 🌸' },
+        done: false,
+      },
+      {
+        model: 'm',
+        created_at: '2025-01-01T00:00:00Z',
+        message: { role: 'assistant', content: '' },
+        done: true,
+        done_reason: 'stop',
+        prompt_eval_count: 1,
+        eval_count: 2,
+      },
+    ];
+    server.enqueue({
+      rawSse: lines.map((l) => JSON.stringify(l)).join('\r\n') + '\r\n',
+      randomSplits: { seed: 3, pieces: 25 },
+    });
+    const meta: string[] = [];
+    const merged = await firstValueFrom(
+      stream(request('ollama'), {
+        ...opts(),
+        onResponse: (m) => void meta.push(m.headers['content-type'] ?? ''),
+      }).pipe(accumulateChunks()),
+    );
+    expect(merged.choices[0].message.content).toBe('Grüße 🌸');
+    expect(meta).toEqual(['application/x-ndjson']);
+  });
+});
