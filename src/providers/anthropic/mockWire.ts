@@ -30,6 +30,7 @@ function errorType(status: number): string {
 
 const ev = (value: { type: string; [k: string]: unknown }) => sseEvent(value, value.type);
 
+/** The mock server's encoder for this wire format (see the file header). */
 export const anthropicMockWire: MockWireFormat = {
   name: 'anthropic',
   contentType: 'text/event-stream; charset=utf-8',

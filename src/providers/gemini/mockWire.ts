@@ -35,6 +35,7 @@ function usageMetadata(usage: Usage): object {
   };
 }
 
+/** The mock server's encoder for this wire format (see the file header). */
 export const geminiMockWire: MockWireFormat = {
   name: 'gemini',
   contentType: 'text/event-stream',

@@ -17,6 +17,7 @@ const DONE: Record<FinishReason, string> = {
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 const iso = (created: number | undefined) => new Date((created ?? 0) * 1000).toISOString();
 
+/** The mock server's encoder for this wire format (see the file header). */
 export const ollamaMockWire: MockWireFormat = {
   name: 'ollama',
   contentType: 'application/x-ndjson',

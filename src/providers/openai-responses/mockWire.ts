@@ -27,6 +27,7 @@ function status(finish: FinishReason | undefined): object {
   return { status: 'completed', incomplete_details: null };
 }
 
+/** The mock server's encoder for this wire format (see the file header). */
 export const responsesMockWire: MockWireFormat = {
   name: 'openai-responses',
   contentType: 'text/event-stream; charset=utf-8',

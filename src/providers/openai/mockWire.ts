@@ -12,6 +12,7 @@ function errorType(status: number): string {
   return 'invalid_request_error';
 }
 
+/** The mock server's encoder for this wire format (see the file header). */
 export const openAIMockWire: MockWireFormat = {
   name: 'openai',
   contentType: 'text/event-stream; charset=utf-8',

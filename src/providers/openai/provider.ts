@@ -32,6 +32,7 @@ export interface OpenAICompatibleConfig {
   includeUsage?: boolean;
 }
 
+/** `user-agent` of every provider request. */
 export const USER_AGENT = 'rxllm/0.1';
 
 /** Creates an OpenAI-compatible provider. Register it with `registerProvider`. */
