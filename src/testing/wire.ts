@@ -20,6 +20,28 @@ export interface MockWireFormat {
   errorBody(status: number, message: string): unknown;
   /** The provider's non-streamed answer. */
   completion(completion: ChatCompletion): unknown;
+  /** What a POST to `path` (query removed) asks, when the path is this format's route. */
+  route(path: string, body: any): MockRouteMatch | undefined;
+}
+
+/** A request matched to a wire format's route. */
+export interface MockRouteMatch {
+  /** The request asks for a stream. */
+  streaming: boolean;
+  /** The model the request names. */
+  model: string | undefined;
+  /** The request's messages as `{ role, content }`, for prompt-token estimates and the default script. */
+  messages: unknown[];
+}
+
+/** `value` when it is an array, else `[]`. */
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** The body's `model` when it is a string. */
+export function modelOf(body: any): string | undefined {
+  return typeof body?.model === 'string' ? body.model : undefined;
 }
 
 /** `data: <json>\n\n`, with an `event:` line when a type is given. */

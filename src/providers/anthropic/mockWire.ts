@@ -4,7 +4,7 @@
  * `message_delta` with the stop reason and usage, `message_stop`; errors as `{type:'error', error}`.
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
-import { messageOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
 
 const STOP: Record<FinishReason, string> = {
   stop: 'end_turn',
@@ -170,4 +170,8 @@ export const anthropicMockWire: MockWireFormat = {
       usage: { input_tokens: usage?.prompt_tokens ?? 0, output_tokens: usage?.completion_tokens ?? 0 },
     };
   },
+  route: (path, body) =>
+    /(^|\/)messages$/.test(path)
+      ? { streaming: body?.stream === true, model: modelOf(body), messages: list(body?.messages) }
+      : undefined,
 };

@@ -5,7 +5,7 @@
  * `{error: {code, message, status}}`.
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
-import { messageOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, sseEvent, type MockWireFormat } from '../../testing/wire';
 
 const FINISH: Record<FinishReason, string> = {
   stop: 'STOP',
@@ -120,5 +120,16 @@ export const geminiMockWire: MockWireFormat = {
       modelVersion: completion.model,
       responseId: completion.id,
     };
+  },
+  route(path, body) {
+    const match = /(?:^|\/)models\/([^/:]+):(streamGenerateContent|generateContent)$/.exec(path);
+    if (!match) return undefined;
+    const messages = list(body?.contents).map((c: any) => ({
+      role: c?.role === 'model' ? 'assistant' : 'user',
+      content: list(c?.parts)
+        .map((p: any) => (typeof p?.text === 'string' ? p.text : ''))
+        .join(''),
+    }));
+    return { streaming: match[2] === 'streamGenerateContent', model: decodeURIComponent(match[1]), messages };
   },
 };

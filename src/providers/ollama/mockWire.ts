@@ -4,7 +4,7 @@
  * line with `done_reason` and the token counts; errors as `{"error": "..."}`.
  */
 import type { ChatCompletion, FinishReason } from '../../chunk';
-import { messageOf, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, modelOf, type MockWireFormat } from '../../testing/wire';
 
 const DONE: Record<FinishReason, string> = {
   stop: 'stop',
@@ -97,4 +97,9 @@ export const ollamaMockWire: MockWireFormat = {
         : {}),
     };
   },
+  // Ollama streams unless the request says `stream: false`.
+  route: (path, body) =>
+    /(^|\/)api\/chat$/.test(path)
+      ? { streaming: body?.stream !== false, model: modelOf(body), messages: list(body?.messages) }
+      : undefined,
 };

@@ -5,7 +5,7 @@
  * error body.
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
-import { messageOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
 import { openAIMockWire } from '../openai/mockWire';
 
 function usageOf(usage: Usage | null | undefined): object | null {
@@ -173,5 +173,11 @@ export const responsesMockWire: MockWireFormat = {
       output,
       usage: usageOf(completion.usage),
     };
+  },
+  route(path, body) {
+    if (!/(^|\/)responses$/.test(path)) return undefined;
+    const input =
+      typeof body?.input === 'string' ? [{ role: 'user', content: body.input }] : list(body?.input);
+    return { streaming: body?.stream === true, model: modelOf(body), messages: input };
   },
 };

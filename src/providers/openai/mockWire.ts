@@ -3,7 +3,7 @@
  * `data: [DONE]`, and OpenAI's `{error: {message, type, param, code}}`. The mock server's own fast
  * path renders the same bytes for the chat route; this is the shared description.
  */
-import { sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
 
 function errorType(status: number): string {
   if (status === 429) return 'rate_limit_error';
@@ -25,4 +25,8 @@ export const openAIMockWire: MockWireFormat = {
   inBandError: (error) => sseEvent({ error }),
   errorBody: (status, message) => ({ error: { message, type: errorType(status), param: null, code: null } }),
   completion: (completion) => completion,
+  route: (path, body) =>
+    /(^|\/)chat\/completions$/.test(path)
+      ? { streaming: body?.stream === true, model: modelOf(body), messages: list(body?.messages) }
+      : undefined,
 };
