@@ -5,6 +5,7 @@ import { demoBasics } from './sections/basics';
 import { demoToolCall } from './sections/toolCall';
 import { demoBatch } from './sections/batch';
 import { demoRouter } from './sections/router';
+import { demoWireFormats } from './sections/wireFormats';
 
 async function main(): Promise<void> {
   console.log('rxllm demo — every call below is a real HTTP stream from a mock server on 127.0.0.1\n');
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
   await demoToolCall();
   await demoBatch();
   await demoRouter();
+  await demoWireFormats();
 }
 
 main().catch((error: unknown) => {

@@ -5,6 +5,7 @@ import type {
   Chunk,
   ChunkChoice,
   FinishReason,
+  ReasoningDetail,
   ToolCall,
   ToolCallDelta,
   Usage,
@@ -94,6 +95,8 @@ class ChoiceState {
   content: string | null = null;
   refusal: string | null = null;
   reasoning: string | null = null;
+  /** Reasoning blocks by their `index` (Anthropic thinking signatures, redacted thinking). */
+  details: Map<number, ReasoningDetail> | undefined;
   finish: FinishReason | null = null;
   raw: string | undefined;
   readonly tools = new ToolCallAssembler();
@@ -110,10 +113,28 @@ class ChoiceState {
       if (typeof delta.refusal === 'string') this.refusal = (this.refusal ?? '') + delta.refusal;
       if (typeof delta.reasoning === 'string') this.reasoning = (this.reasoning ?? '') + delta.reasoning;
       if (delta.tool_calls) for (const tc of delta.tool_calls) this.tools.add(tc);
+      if (delta.reasoning_details) for (const d of delta.reasoning_details) this.addDetail(d);
     }
     if (choice.finish_reason != null) this.finish = choice.finish_reason;
     if (choice.raw_finish_reason !== undefined) this.raw = choice.raw_finish_reason;
     this.view = undefined;
+  }
+
+  private addDetail(fragment: ReasoningDetail): void {
+    const details = (this.details ??= new Map());
+    // A fragment without a numeric index (a gateway's own details) is a block of its own.
+    const index = typeof fragment.index === 'number' ? fragment.index : details.size;
+    const known = details.get(index);
+    if (!known) {
+      details.set(index, { ...fragment, index });
+      return;
+    }
+    // A new object per change: a snapshot already handed out keeps its own view.
+    const next = { ...known };
+    if (fragment.text) next.text = (next.text ?? '') + fragment.text;
+    if (fragment.signature) next.signature = (next.signature ?? '') + fragment.signature;
+    if (fragment.data) next.data = (next.data ?? '') + fragment.data;
+    details.set(index, next);
   }
 
   build(): ChatCompletionChoice {
@@ -125,6 +146,9 @@ class ChoiceState {
       refusal: this.refusal,
       reasoning: this.reasoning,
     };
+    if (this.details) {
+      message.reasoning_details = [...this.details.values()].sort((a, b) => a.index - b.index);
+    }
     // OpenAI rejects `tool_calls: []` in a follow-up request, so the field is left out when empty.
     if (calls.length > 0) {
       message.tool_calls = calls.map(

@@ -14,7 +14,15 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details?: { cached_tokens?: number; [k: string]: unknown } | null;
+  /**
+   * `cached_tokens`: prompt tokens read from a cache. `cache_creation_tokens`: prompt tokens written
+   * to a cache (Anthropic prompt caching), so cache writes and reads stay recoverable from the sum.
+   */
+  prompt_tokens_details?: {
+    cached_tokens?: number;
+    cache_creation_tokens?: number;
+    [k: string]: unknown;
+  } | null;
   completion_tokens_details?: { reasoning_tokens?: number; [k: string]: unknown } | null;
 }
 
@@ -32,6 +40,28 @@ export interface ToolCallDelta {
   extra_content?: Record<string, unknown>;
 }
 
+/**
+ * One piece of provider reasoning that must be sent back unchanged in the next turn: Anthropic's
+ * thinking blocks (text + `signature`) and `redacted_thinking` blocks (issue 13: without them a
+ * thinking + tools loop is rejected on turn 2). Streamed as fragments keyed by `index` (the block's
+ * position among the message's reasoning blocks); `accumulateChunks` concatenates `text`,
+ * `signature` and `data` per index, so the merged assistant message can be pushed back as it is.
+ */
+export interface ReasoningDetail {
+  /** Position among the message's reasoning blocks (fragments of one block share it). */
+  index: number;
+  /**
+   * Anthropic's `thinking` (readable text with a signature) and `redacted_thinking` (an opaque
+   * `data` payload); other values are a gateway's own (OpenRouter's `reasoning.*`), kept as they came.
+   */
+  type: 'thinking' | 'redacted_thinking' | (string & {});
+  text?: string;
+  signature?: string;
+  data?: string;
+  /** Other fields of a provider's block (the Responses API's item `id`, a gateway's `format`), kept. */
+  [key: string]: unknown;
+}
+
 /** What a chunk adds to one choice. Every field may be absent; `content` may also be `null`. */
 export interface ChunkDelta {
   role?: 'assistant' | 'system' | 'user' | 'tool' | 'developer';
@@ -39,6 +69,8 @@ export interface ChunkDelta {
   refusal?: string | null;
   /** Reasoning/thinking text (DeepSeek `reasoning_content`, Anthropic thinking, Gemini thoughts). Never part of `content`. */
   reasoning?: string | null;
+  /** Fragments of reasoning blocks to send back next turn (see {@link ReasoningDetail}). */
+  reasoning_details?: ReasoningDetail[];
   tool_calls?: ToolCallDelta[];
 }
 
@@ -102,6 +134,8 @@ export interface ChatCompletionMessage {
   content: string | null;
   refusal?: string | null;
   reasoning?: string | null;
+  /** Whole reasoning blocks, in order, to send back with this message (see {@link ReasoningDetail}). */
+  reasoning_details?: ReasoningDetail[];
   tool_calls?: ToolCall[];
 }
 

@@ -48,3 +48,10 @@ export { createMemoryBudgetStore, type BudgetStore } from './cost/budgetStore';
 export * from './router';
 export { TRANSPORT_LIMIT_DEFAULTS } from './transport/limits';
 export type { ProxyOptions } from './transport/proxy';
+export {
+  openAIResponsesProvider,
+  OPENAI_RESPONSES_DEFAULTS,
+  type OpenAIResponsesConfig,
+} from './providers/openai-responses';
+export { ollamaProvider, OLLAMA_DEFAULTS, type OllamaConfig } from './providers/ollama';
+export { azureProvider, AZURE_DEFAULTS, type AzureConfig } from './providers/azure';

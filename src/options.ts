@@ -88,7 +88,7 @@ export interface CallOptions {
 
 /** Options of a client: call options plus per-provider overrides. */
 export interface ClientOptions extends CallOptions {
-  /** Per-provider options, e.g. `{ ollama: { baseURL: 'http://gpu-box:11434/v1' } }`. */
+  /** Per-provider options, e.g. `{ ollama: { baseURL: 'http://gpu-box:11434' } }`. */
   providers?: Record<string, CallOptions>;
 }
 

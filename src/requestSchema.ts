@@ -9,10 +9,34 @@ import { MAX_CHOICES } from './requestLimits';
 function build() {
   const { z } = loadZod();
 
-  const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+  /**
+   * Anthropic prompt caching marker (`{ type: 'ephemeral', ttl?: '5m' | '1h' }`), allowed on text and
+   * image parts and on tools. Sent to Anthropic as is; dropped for providers that have no such field.
+   */
+  const CacheControlSchema = z.looseObject({ type: z.string() });
+
+  const TextPart = z.object({
+    type: z.literal('text'),
+    text: z.string(),
+    cache_control: CacheControlSchema.optional(),
+  });
   const ImagePart = z.object({
     type: z.literal('image_url'),
     image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
+    cache_control: CacheControlSchema.optional(),
+  });
+
+  /**
+   * A reasoning block to send back as it came (see `ReasoningDetail` in chunk.ts). Loose, and any
+   * `type`: OpenAI-compatible gateways (OpenRouter) stream their own `reasoning_details` that must
+   * survive the round trip too; each provider sends back only the types it knows.
+   */
+  const ReasoningDetailSchema = z.looseObject({
+    index: z.number().int().nonnegative().optional(),
+    type: z.string(),
+    text: z.string().optional(),
+    signature: z.string().optional(),
+    data: z.string().optional(),
   });
   const ContentPart = z.union([TextPart, ImagePart]);
 
@@ -44,6 +68,10 @@ function build() {
       role: z.literal('assistant'),
       content: z.union([z.string(), z.array(TextPart)]).nullish(),
       refusal: z.string().nullish(),
+      // What accumulateChunks built, pushed back as it is: `reasoning` is informative only (never
+      // sent), `reasoning_details` goes back to the provider that made it (Anthropic thinking blocks).
+      reasoning: z.string().nullish(),
+      reasoning_details: z.array(ReasoningDetailSchema).optional(),
       tool_calls: z.array(ToolCallSchema).optional(),
       name: z.string().optional(),
     }),
@@ -62,6 +90,7 @@ function build() {
       parameters: z.record(z.string(), z.unknown()).optional(),
       strict: z.boolean().nullish(),
     }),
+    cache_control: CacheControlSchema.optional(),
   });
 
   const ToolChoiceSchema = z.union([

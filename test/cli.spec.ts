@@ -134,3 +134,31 @@ describe('rxllm chat', () => {
     expect(ok.stdout).toContain('hello');
   });
 });
+
+describe('rxllm chat over every wire format', () => {
+  it.each(['ollama', 'openai-responses', 'anthropic', 'gemini', 'azure'])(
+    'streams %s/<model> from its own wire format',
+    async (provider) => {
+      const saved = { ...process.env };
+      Object.assign(process.env, {
+        OPENAI_API_KEY: 'sk-test-cli-0123456789',
+        ANTHROPIC_API_KEY: 'sk-ant-test-cli-0123456789',
+        GEMINI_API_KEY: 'gemini-test-cli-0123456789',
+        AZURE_OPENAI_API_KEY: 'azure-test-cli-0123456789',
+      });
+      try {
+        server.enqueue({ text: `hello from ${provider} 👋`, chunkSize: 3 });
+        const t = io();
+        const code = await runCli(['chat', '-m', `${provider}/x`, '-u', server.url, 'hi'], t.io);
+        expect(t.err()).toMatch(/^finish: stop \| usage: \d+ prompt/);
+        expect(code).toBe(0);
+        expect(t.out()).toBe(`hello from ${provider} 👋\n`);
+      } finally {
+        for (const key of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'AZURE_OPENAI_API_KEY']) {
+          if (saved[key] === undefined) delete process.env[key];
+          else process.env[key] = saved[key];
+        }
+      }
+    },
+  );
+});

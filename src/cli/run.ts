@@ -29,7 +29,7 @@ const HELP = `Usage: rxllm chat [--model provider/model] [--system TEXT] [--base
 Streams the reply to stdout; finish reason, usage and time to first chunk go to stderr.
   --model, -m     provider/model (default ${CLI_DEFAULT_MODEL}; e.g. openai/gpt-4o-mini, ollama/llama3.2)
   --system, -s    system prompt
-  --base-url, -u  base URL of an OpenAI-compatible server
+  --base-url, -u  base URL of the provider's server (any provider, e.g. a local Ollama)
   --max-tokens    max_tokens of the request
 API keys come from the provider's environment variable (OPENAI_API_KEY, ...).
 

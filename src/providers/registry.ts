@@ -4,9 +4,12 @@
  */
 import { ConfigurationError } from '../errors';
 import { anthropic } from './anthropic';
+import { azureProvider } from './azure';
 import { geminiProvider } from './gemini';
 import { mockProvider } from './mock';
+import { ollamaProvider } from './ollama';
 import { openAICompatible } from './openai';
+import { openAIResponsesProvider } from './openai-responses';
 import type { Provider } from './types';
 
 function builtins(): Map<string, Provider> {
@@ -18,18 +21,15 @@ function builtins(): Map<string, Provider> {
       apiKeyEnv: 'DEEPSEEK_API_KEY',
     }),
     openAICompatible({ name: 'groq', baseURL: 'https://api.groq.com/openai/v1', apiKeyEnv: 'GROQ_API_KEY' }),
-    // Ollama's OpenAI-compatible endpoint needs no key.
-    openAICompatible({
-      name: 'ollama',
-      baseURL: 'http://127.0.0.1:11434/v1',
-      apiKeyEnv: 'OLLAMA_API_KEY',
-      keyRequired: false,
-    }),
     // Any other OpenAI-compatible server (vLLM, LM Studio, proxies): baseURL is required.
     openAICompatible({ name: 'compat', apiKeyEnv: 'OPENAI_COMPAT_API_KEY', keyRequired: false }),
     mockProvider,
     anthropic,
     geminiProvider(),
+    openAIResponsesProvider(),
+    // Ollama's native /api/chat (NDJSON); its OpenAI-compatible /v1 is `compat/` with a baseURL.
+    ollamaProvider(),
+    azureProvider(),
   ];
   return new Map(list.map((p) => [p.name, p]));
 }

@@ -11,7 +11,9 @@ import {
   type MockScript,
   type MockScriptContext,
 } from '../providers/mock';
+import { openAIMockWire } from '../providers/openai/mockWire';
 import { splitBytes } from './bytes';
+import { messageOf, type MockWireFormat } from './wire';
 
 /** Transport behaviour of one mock server response. "Events" are SSE events (one chunk each). */
 export interface MockTransportScript {
@@ -44,7 +46,10 @@ export interface MockTransportScript {
   inBandError?: { afterChunks: number; error: object };
   /** Finish normally but without `data: [DONE]`. */
   omitDone?: boolean;
-  /** Replay these exact bytes as the body (status 200, SSE headers) instead of rendering the script. */
+  /**
+   * Replay these exact bytes as the body (status 200, the route's streaming content type: SSE, or
+   * NDJSON on Ollama's route) instead of rendering the script.
+   */
   rawSse?: string | Buffer;
   /** Byte offsets where `rawSse` is split into separate writes. */
   splitAt?: number[];
@@ -87,16 +92,9 @@ export class ResponseLife {
 const DONE = 'data: [DONE]\n\n';
 const sse = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
 
-function errorType(status: number): string {
-  if (status === 429) return 'rate_limit_error';
-  if (status === 401 || status === 403) return 'authentication_error';
-  if (status >= 500) return 'server_error';
-  return 'invalid_request_error';
-}
-
 /** OpenAI's error body shape. */
 export function openAIErrorBody(status: number, message = `Mock error (HTTP ${status})`): object {
-  return { error: { message, type: errorType(status), param: null, code: null } };
+  return openAIMockWire.errorBody(status, message) as object;
 }
 
 type Ending = 'done' | 'end' | 'cut' | 'stall' | 'keepAlive';
@@ -129,25 +127,40 @@ function chunkEvents(script: MockScript, context: MockScriptContext): string[] {
 function plan(script: MockServerScript, context: MockScriptContext, includeUsage: boolean) {
   const content =
     includeUsage || (script.usage != null && script.usage !== 'auto') ? script : { ...script, usage: null };
-  const events = chunkEvents(content, context);
+  const inBand = (error: object) => sse({ error });
+  return limit(script, chunkEvents(content, context), DONE, inBand, 'data: {not json\n\n');
+}
+
+/**
+ * Applies the script's faults to a list of pieces: a cut, a stall or an in-band error after k
+ * pieces, a malformed piece, and the end piece (`[DONE]`, or another format's last event) unless
+ * the script omits it.
+ */
+function limit(
+  script: MockServerScript,
+  events: string[],
+  end: string | undefined,
+  inBand: (error: object) => string,
+  malformed: string,
+) {
   const limits: [number, Ending, string?][] = [];
   if (script.cutAfterChunks !== undefined) limits.push([script.cutAfterChunks, 'cut']);
   if (typeof script.stall === 'object') limits.push([script.stall.afterChunks, 'stall']);
   if (script.keepAliveOnly) limits.push([script.keepAliveOnly.afterChunks, 'keepAlive']);
   if (script.inBandError)
-    limits.push([script.inBandError.afterChunks, 'end', sse({ error: script.inBandError.error })]);
+    limits.push([script.inBandError.afterChunks, 'end', inBand(script.inBandError.error)]);
   limits.sort((a, b) => a[0] - b[0]);
   let ending: Ending = script.finishReason === null ? 'stall' : script.omitDone ? 'end' : 'done';
   let out = events;
   if (limits.length) {
-    const [count, end, extra] = limits[0];
+    const [count, kind, extra] = limits[0];
     out = events.slice(0, Math.max(0, count));
     if (extra) out.push(extra);
-    ending = end;
+    ending = kind;
   }
   const m = script.malformedAfterChunks;
-  if (m !== undefined && m <= out.length) out.splice(m, 0, 'data: {not json\n\n');
-  if (ending === 'done') out.push(DONE);
+  if (m !== undefined && m <= out.length) out.splice(m, 0, malformed);
+  if (ending === 'done' && end !== undefined) out.push(end);
   return { events: out, ending };
 }
 
@@ -181,6 +194,10 @@ export interface RespondInput {
   baseHeaders: Record<string, string>;
   /** Destroys the socket on purpose (not counted as a client abort). */
   destroy: () => void;
+  /** The wire format of the route (OpenAI chat when absent). */
+  wire?: MockWireFormat;
+  /** Whether the route streams (formats other than OpenAI chat say it by path or body). */
+  streaming?: boolean;
 }
 
 /** Answers one chat-completions request according to its script. */
@@ -193,6 +210,8 @@ export async function respond({
   context,
   baseHeaders,
   destroy,
+  wire,
+  streaming,
 }: RespondInput): Promise<void> {
   if (script.resetBeforeHeaders) return destroy();
   if (script.stall === 'before-headers') return; // the response stays open until abort or close()
@@ -202,7 +221,8 @@ export async function respond({
   const headers = { ...baseHeaders, ...lowerCase(script.headers) };
 
   if (status >= 400) {
-    const errorBody = script.errorBody ?? openAIErrorBody(status);
+    const errorBody =
+      script.errorBody ?? (wire ?? openAIMockWire).errorBody(status, `Mock error (HTTP ${status})`);
     const text = typeof errorBody === 'string' ? errorBody : JSON.stringify(errorBody);
     res.writeHead(status, {
       'content-type': 'application/json',
@@ -213,13 +233,15 @@ export async function respond({
     return;
   }
 
-  const sseHeaders = {
+  const sseHeaders: Record<string, string> = {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     ...headers,
   };
   if (script.rawSse !== undefined) {
-    res.writeHead(status, sseHeaders);
+    // The route's own streaming content type (Ollama: application/x-ndjson), unless the script sets one.
+    const contentType = headers['content-type'] ?? wire?.contentType ?? sseHeaders['content-type'];
+    res.writeHead(status, { ...sseHeaders, 'content-type': contentType });
     const pieces = splitBytes(script.rawSse, script);
     for (let i = 0; i < pieces.length; i++) {
       if (i > 0 && script.writeDelayMs) await life.wait(script.writeDelayMs);
@@ -229,11 +251,47 @@ export async function respond({
     return;
   }
 
+  if (wire && wire.name !== 'openai') {
+    if (!streaming) return respondJson(res, life, script, context, status, headers, destroy, wire);
+    const finished = script.finishReason !== null;
+    const all = wire.encode(scriptToChunks(script, context), finished);
+    const end = finished ? all.pop() : undefined;
+    const planned = limit(
+      script,
+      all,
+      end,
+      (e) => wire.inBandError(e as Record<string, unknown>),
+      wire.malformed,
+    );
+    return stream(
+      req,
+      res,
+      life,
+      script,
+      { ...sseHeaders, 'content-type': wire.contentType },
+      status,
+      planned,
+      destroy,
+    );
+  }
   if (body?.stream !== true) return respondJson(res, life, script, context, status, headers, destroy);
+  const planned = plan(script, context, body?.stream_options?.include_usage === true);
+  return stream(req, res, life, script, sseHeaders, status, planned, destroy);
+}
 
-  res.writeHead(status, sseHeaders);
+/** Writes the planned pieces (honouring backpressure and the script's delays), then ends as planned. */
+async function stream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  life: ResponseLife,
+  script: MockServerScript,
+  headers: Record<string, string>,
+  status: number,
+  { events, ending }: { events: string[]; ending: Ending },
+  destroy: () => void,
+): Promise<void> {
+  res.writeHead(status, headers);
   res.flushHeaders();
-  const { events, ending } = plan(script, context, body?.stream_options?.include_usage === true);
   const perWrite = Math.max(1, Math.floor(script.chunksPerWrite ?? 1));
   for (let i = 0; i < events.length; i += perWrite) {
     if (i > 0 && script.chunkDelayMs) await life.wait(script.chunkDelayMs);
@@ -263,10 +321,15 @@ function respondJson(
   status: number,
   headers: Record<string, string>,
   destroy: () => void,
+  wire: MockWireFormat = openAIMockWire,
 ): void {
   let text = script.inBandError
-    ? JSON.stringify({ error: script.inBandError.error })
-    : JSON.stringify(scriptToCompletion(script, context));
+    ? JSON.stringify(
+        wire.name === 'openai'
+          ? { error: script.inBandError.error }
+          : wire.errorBody(500, messageOf(script.inBandError.error as { message?: unknown })),
+      )
+    : JSON.stringify(wire.completion(scriptToCompletion(script, context)));
   if (script.malformedAfterChunks !== undefined) text = '{not json';
   res.writeHead(status, {
     'content-type': 'application/json',

@@ -9,6 +9,7 @@ import type { ChatMessage, ChatTool } from '../request';
 import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
 import { scriptProblems } from '../providers/mock/script';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
+import { wireRoute } from './wireRoutes';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
 
@@ -25,6 +26,8 @@ export interface MockRequest {
    * (`req.body as MockChatBody`).
    */
   body: unknown;
+  /** The wire format the route speaks: `openai`, `openai-responses`, `anthropic`, `gemini` or `ollama`. */
+  format?: string;
 }
 
 /** The body of an OpenAI-style chat completion request, as a test reads `MockRequest.body`. */
@@ -91,9 +94,14 @@ function checkServerScript(script: unknown, where: string): void {
 }
 
 /**
- * Starts a mock OpenAI-compatible server on 127.0.0.1 (random port). `POST /v1/chat/completions`
- * answers SSE when `body.stream === true` (usage chunk only with `stream_options.include_usage`,
- * like OpenAI), else one JSON `ChatCompletion`; `GET /v1/models` lists one model; anything else is 404.
+ * Starts a mock server on 127.0.0.1 (random port) that speaks every wire format rxllm does, so a
+ * pipeline can be tested against any provider: `POST .../chat/completions` (OpenAI chat, also
+ * Azure's deployment route: SSE when `body.stream === true`, the usage chunk only with
+ * `stream_options.include_usage`, like OpenAI), `.../responses` (Responses API events),
+ * `.../messages` (Anthropic events), `.../models/<m>:streamGenerateContent` and `:generateContent`
+ * (Gemini), `.../api/chat` (Ollama NDJSON). Each renders the same scripts, with the provider's own
+ * error body for an error status and its own in-band error event; a request body holding
+ * `mock_response` is answered with that script. `GET .../models` lists one model; anything else is 404.
  *
  * @example
  * import { createMockServer } from 'rxllm/testing';
@@ -122,13 +130,20 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     closeWaiters.delete(n);
   };
 
-  const pick = (request: MockRequest): MockServerScript => {
-    const next = queue.length
-      ? queue.shift()!
-      : typeof fallback === 'function'
-        ? fallback(request)
-        : fallback;
-    const script = next ?? defaultMockScript((request.body as Partial<MockChatBody> | undefined)?.messages);
+  const pick = (request: MockRequest, messages: unknown[]): MockServerScript => {
+    // A request carrying its own script (`mock_response`, as the mock provider reads it) gets it,
+    // whatever its wire format, and leaves the queue alone.
+    const own = (request.body as { mock_response?: unknown } | undefined)?.mock_response as
+      MockServerScript | string | undefined;
+    const next =
+      own !== undefined && own !== null
+        ? own
+        : queue.length
+          ? queue.shift()!
+          : typeof fallback === 'function'
+            ? fallback(request)
+            : fallback;
+    const script = next ?? defaultMockScript(messages);
     return typeof script === 'string' ? { text: script } : script;
   };
 
@@ -177,22 +192,27 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
         baseHeaders,
       );
     }
-    if (req.method !== 'POST' || !/(^|\/)chat\/completions$/.test(path)) {
+    const route = req.method === 'POST' ? wireRoute(path, badJson ? undefined : body) : undefined;
+    if (!route) {
       return sendJson(res, 404, openAIErrorBody(404, `No mock route for ${req.method} ${path}`), baseHeaders);
     }
+    const { wire, streaming } = route;
     if (badJson)
-      return sendJson(res, 400, openAIErrorBody(400, 'The request body is not valid JSON.'), baseHeaders);
-    const script = pick(request);
+      return sendJson(res, 400, wire.errorBody(400, 'The request body is not valid JSON.'), baseHeaders);
+    request.format = wire.name;
+    const script = pick(request, route.messages);
     const context = {
       id: `chatcmpl-mock-${n}`,
-      model: typeof body?.model === 'string' ? body.model : undefined,
-      promptTokens: estimatePromptTokens(Array.isArray(body?.messages) ? body.messages : []),
+      model: route.model,
+      promptTokens: estimatePromptTokens(route.messages),
     };
-    respond({ req, res, life, script, body, context, baseHeaders, destroy }).catch((error: unknown) => {
-      // A broken script is a bug in the test: make it visible and free the socket.
-      console.error('rxllm mock server: response failed:', error);
-      destroy();
-    });
+    respond({ req, res, life, script, body, context, baseHeaders, destroy, wire, streaming }).catch(
+      (error: unknown) => {
+        // A broken script is a bug in the test: make it visible and free the socket.
+        console.error('rxllm mock server: response failed:', error);
+        destroy();
+      },
+    );
   };
 
   const server = createServer((req, res) => {

@@ -42,6 +42,12 @@ export interface HttpRequestSpec {
   method: 'POST' | 'GET';
   headers: Record<string, string>;
   body?: string;
+  /**
+   * How a 2xx streaming body is framed: `sse` (text/event-stream, the default) or `ndjson`
+   * (application/x-ndjson, Ollama's native API). The transport accepts the content types of the
+   * framing the provider asked for; the sink made by `makeSink` parses it.
+   */
+  framing?: 'sse' | 'ndjson';
 }
 
 /** Receives a 2xx response body. Created per subscription. */

@@ -92,7 +92,7 @@ describe('anthropic stream()', () => {
     expect(values.every((c) => c.id === 'msg_own' && c.model === 'claude-own')).toBe(true);
   });
 
-  it('puts thinking in delta.reasoning, never in content, and the signature in reasoning_signature', async () => {
+  it('puts thinking in delta.reasoning, never in content, and the block with its signature in reasoning_details', async () => {
     const bytes =
       start() +
       ev({
@@ -117,12 +117,12 @@ describe('anthropic stream()', () => {
     const s = summarize(values);
     expect(s.reasoning).toBe('Let me think.');
     expect(s.text).toBe('Answer: 4');
-    const signatures = values.flatMap((c) =>
-      c.choices
-        .map((ch) => (ch.delta as { reasoning_signature?: string }).reasoning_signature)
-        .filter(Boolean),
-    );
-    expect(signatures).toEqual(['c2lnbmF0dXJl']);
+    server.enqueue(bytes, { seed: 3, pieces: 40 });
+    const [whole] = (await collect(stream(REQUEST, opts()).pipe(accumulateChunks()))).values;
+    expect(whole.choices[0].message.reasoning_details).toEqual([
+      { index: 0, type: 'thinking', text: 'Let me think.', signature: 'c2lnbmF0dXJl' },
+    ]);
+    expect(whole.choices[0].message.content).toBe('Answer: 4');
   });
 
   it('streams text then tool_use blocks as tool_calls indexed by tool ordinal, fragments concatenated', async () => {
@@ -200,7 +200,7 @@ describe('anthropic stream()', () => {
         prompt_tokens: 125,
         completion_tokens: 42,
         total_tokens: 167,
-        prompt_tokens_details: { cached_tokens: 20 },
+        prompt_tokens_details: { cached_tokens: 20, cache_creation_tokens: 100 },
       },
     ]);
   });
@@ -458,11 +458,10 @@ describe('anthropic request translation', () => {
       stop: 'END',
       seed: 1,
       frequency_penalty: 0.5,
-      response_format: { type: 'json_object' },
       user: 'u-42',
       ...({
         top_k: 20,
-        thinking: { type: 'enabled', budget_tokens: 1024 },
+        thinking: { type: 'enabled', budget_tokens: 256 },
         reasoning_effort: 'high',
       } as object),
     });
@@ -474,7 +473,7 @@ describe('anthropic request translation', () => {
       top_p: 0.9,
       stop_sequences: ['END'],
       top_k: 20,
-      thinking: { type: 'enabled', budget_tokens: 1024 },
+      thinking: { type: 'enabled', budget_tokens: 256 },
       metadata: { user_id: 'u-42' },
       stream: true,
     });
@@ -591,6 +590,7 @@ describe('anthropic complete()', () => {
           role: 'assistant',
           content: 'Calling tools.',
           reasoning: 'Hmm.',
+          reasoning_details: [{ index: 0, type: 'thinking', text: 'Hmm.', signature: 'sig' }],
           tool_calls: [
             { id: 'toolu_w', type: 'function', function: { name: 'weather', arguments: '{"city":"Köln"}' } },
             { id: 'toolu_n', type: 'function', function: { name: 'now', arguments: '{}' } },

@@ -7,6 +7,7 @@ import { take } from 'rxjs';
 import {
   ApiError,
   ConfigurationError,
+  FinishReasonError,
   RateLimitError,
   RequestValidationError,
   ServerError,
@@ -90,7 +91,14 @@ describe('gemini stream(): normalization', () => {
     expect(s.text).toBe('Grüße 🌸 写诗');
     expect(s.finish).toBe('stop');
     expect(values[0].choices[0].delta.role).toBe('assistant');
-    expect(values[1].choices[0].raw_finish_reason).toBe('STOP');
+    // The finish is held until the body ended whole (a later event may still change it).
+    expect(values[1].choices[0].finish_reason).toBeNull();
+    expect(values[2].choices[0]).toEqual({
+      index: 0,
+      delta: {},
+      finish_reason: 'stop',
+      raw_finish_reason: 'STOP',
+    });
     expect(values.filter(isUsageChunk)).toHaveLength(1);
     const last = values[values.length - 1];
     expect(last.choices).toEqual([]);
@@ -148,7 +156,7 @@ describe('gemini stream(): normalization', () => {
     server.enqueueReply({ body: gsse([event]) });
     const { values, completed } = await collect(stream(REQ, { ...opts(), includeUsage: false }));
     expect(completed).toBe(true);
-    expect(values.map((c) => c.usage ?? null)).toEqual([null]);
+    expect(values.map((c) => c.usage ?? null)).toEqual([null, null]);
   });
 
   it('routes thought parts to reasoning, never content, and drops empty signature-only parts', async () => {
@@ -189,16 +197,30 @@ describe('gemini stream(): normalization', () => {
     expect(calls).toEqual([
       {
         index: 0,
-        id: 'call_0',
+        id: expect.stringMatching(/^call_[0-9a-f]{16}_0$/),
         type: 'function',
         function: { name: 'weather', arguments: '{"city":"Zürich"}' },
         extra_content: { google: { thought_signature: 'U0lH' } },
       },
-      { index: 1, id: 'call_1', type: 'function', function: { name: 'time', arguments: '{}' } },
+      {
+        index: 1,
+        id: expect.stringMatching(/^call_[0-9a-f]{16}_1$/),
+        type: 'function',
+        function: { name: 'time', arguments: '{}' },
+      },
     ]);
     const s = summarize(values);
     expect(s.finish).toBe('tool_calls');
-    expect(values[1].choices[0].raw_finish_reason).toBe('STOP');
+    expect(values[2].choices[0].raw_finish_reason).toBe('STOP');
+    // Ids are unique across responses: a second turn never repeats the first turn's ids.
+    server.enqueueReply({ body });
+    const again = (await collect(stream(REQ, opts()))).values;
+    const againIds = again
+      .flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []))
+      .map((t) => t.id);
+    expect(againIds).toHaveLength(2);
+    expect(againIds).not.toContain(calls[0].id);
+    expect(againIds).not.toContain(calls[1].id);
   });
 
   it.each([
@@ -211,7 +233,12 @@ describe('gemini stream(): normalization', () => {
     server.enqueueReply({ body: gsse([{ candidates: [cand([{ text: 'x' }], { finishReason: raw })] }]) });
     const { values, completed } = await collect(stream(REQ, opts()));
     expect(completed).toBe(true);
-    expect(values[0].choices[0]).toMatchObject({ finish_reason: mapped, raw_finish_reason: raw });
+    expect(values[1].choices[0]).toEqual({
+      index: 0,
+      delta: {},
+      finish_reason: mapped,
+      raw_finish_reason: raw,
+    });
   });
 
   it('ends a blocked prompt with content_filter and the blockReason, no candidates needed', async () => {
@@ -229,7 +256,7 @@ describe('gemini stream(): normalization', () => {
     ]);
   });
 
-  it('is complete only when every candidate finished (n = 2)', async () => {
+  it('appends every part and lets the last finishReason win (n = 2, finishReason on every event)', async () => {
     const two = (a: object, b: object) => ({
       candidates: [
         { ...a, index: 0 },
@@ -242,9 +269,23 @@ describe('gemini stream(): normalization', () => {
     });
     const whole = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
     expect(whole.values[0].choices.map((c) => [c.message.content, c.finish_reason])).toEqual([
-      ['a', 'stop'],
+      ['ac', 'stop'],
       ['bd', 'length'],
     ]);
+    // Real streams: STOP on every event, RECITATION on the last (issue 9).
+    server.enqueueReply({
+      body: gsse([
+        { candidates: [cand([{ text: 'one ' }], { finishReason: 'STOP' })] },
+        { candidates: [cand([{ text: 'two ' }], { finishReason: 'STOP' })] },
+        { candidates: [cand([{ text: 'three' }], { finishReason: 'RECITATION' })] },
+      ]),
+    });
+    const recited = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
+    expect(recited.values[0].choices[0]).toMatchObject({
+      message: { content: 'one two three' },
+      finish_reason: 'content_filter',
+      raw_finish_reason: 'RECITATION',
+    });
     server.enqueueReply({ body: gsse([two(text('a', 'STOP'), text('b'))]) });
     const cut = await collect(stream(REQ, opts()));
     expect(cut.error).toBeInstanceOf(StreamCutError);
@@ -351,15 +392,15 @@ describe('gemini request translation', () => {
         role: 'model',
         parts: [
           { text: 'Looking.' },
-          { functionCall: { name: 'weather', args: { city: 'Bern' } } },
-          { functionCall: { name: 'weather', args: { city: 'Oslo' } } },
+          { functionCall: { id: 'c1', name: 'weather', args: { city: 'Bern' } } },
+          { functionCall: { id: 'c2', name: 'weather', args: { city: 'Oslo' } } },
         ],
       },
       {
         role: 'user',
         parts: [
-          { functionResponse: { name: 'weather', response: { temp: 3 } } },
-          { functionResponse: { name: 'weather', response: { content: 'sunny' } } },
+          { functionResponse: { id: 'c1', name: 'weather', response: { temp: 3 } } },
+          { functionResponse: { id: 'c2', name: 'weather', response: { content: 'sunny' } } },
           { text: 'And this?' },
           { inlineData: { mimeType: 'image/png', data: 'iVBORw0K' } },
         ],
@@ -412,10 +453,11 @@ describe('gemini request translation', () => {
           {
             name: 'weather',
             description: 'Current weather',
-            parameters: {
+            parametersJsonSchema: {
               type: 'object',
               properties: { city: { type: 'string' }, additionalProperties: { type: 'boolean' } },
               required: ['city'],
+              additionalProperties: false,
             },
           },
           { name: 'now' },
@@ -432,7 +474,7 @@ describe('gemini request translation', () => {
       stopSequences: ['END'],
       candidateCount: 2,
       responseMimeType: 'application/json',
-      responseSchema: { type: 'object', properties: { t: { type: 'number' } } },
+      responseJsonSchema: { type: 'object', properties: { t: { type: 'number' } } },
     });
     expect(body.model).toBeUndefined();
     expect(body.messages).toBeUndefined();
@@ -523,11 +565,12 @@ describe('gemini complete()', () => {
     });
     const { values } = await collect(complete(REQ, opts()));
     expect(server.requests[0].url).toBe('/v1beta/models/gemini-test:generateContent');
+    expect(values[0].created).toBeGreaterThan(1_700_000_000);
     expect(values).toEqual([
       {
         id: 'r-9',
         object: 'chat.completion',
-        created: 0,
+        created: expect.any(Number),
         model: 'gemini-test-002',
         choices: [
           {
@@ -538,7 +581,7 @@ describe('gemini complete()', () => {
               reasoning: 'thinking…',
               tool_calls: [
                 {
-                  id: 'call_0',
+                  id: expect.stringMatching(/^call_[0-9a-f]{16}_0$/),
                   type: 'function',
                   function: { name: 'weather', arguments: '{"city":"Köln"}' },
                 },
@@ -580,5 +623,125 @@ describe('gemini complete()', () => {
     const { error } = await collect(complete(REQ, opts()));
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as Error).message).toContain('Quota exceeded');
+  });
+});
+
+describe('gemini: right on the wire (issue 13)', () => {
+  const lastBody = () => server.requests[server.requests.length - 1].body;
+  const finished = () => gsse([{ candidates: [cand([{ text: 'ok' }], { finishReason: 'STOP' })] }]);
+
+  it('ends MALFORMED_FUNCTION_CALL with a FinishReasonError carrying finishMessage, keeping what arrived', async () => {
+    server.enqueueReply({
+      body: gsse([
+        { candidates: [cand([{ text: 'Let me call.' }])] },
+        {
+          candidates: [
+            cand([], {
+              finishReason: 'MALFORMED_FUNCTION_CALL',
+              finishMessage: 'Malformed function call: foo(',
+            }),
+          ],
+        },
+      ]),
+    });
+    const { values, error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(FinishReasonError);
+    expect((error as FinishReasonError).message).toContain('Malformed function call: foo(');
+    expect(summarize(values).text).toBe('Let me call.');
+    expect(summarize(values).finish).toBeNull();
+  });
+
+  it('keeps Gemini’s own call id and stamps created with the time of the call', async () => {
+    server.enqueueReply({
+      body: gsse([
+        {
+          candidates: [
+            cand([{ functionCall: { id: 'gem-7', name: 'f', args: { a: [1, 2] } } }], {
+              finishReason: 'STOP',
+            }),
+          ],
+        },
+      ]),
+    });
+    const { values } = await collect(stream(REQ, opts()).pipe(accumulateChunks()));
+    expect(values[0].created).toBeGreaterThan(1_700_000_000);
+    expect(values[0].choices[0].message.tool_calls).toEqual([
+      { id: 'gem-7', type: 'function', function: { name: 'f', arguments: '{"a":[1,2]}' } },
+    ]);
+  });
+
+  it('sends no empty text part in user turns or systemInstruction, and zod 4 JSON Schema untouched', async () => {
+    server.enqueueReply({ body: finished() });
+    const schema = {
+      type: 'object',
+      properties: {
+        kind: { const: 'point' },
+        note: { type: ['string', 'null'] },
+        tags: {
+          type: 'object',
+          propertyNames: { pattern: '^[a-z]+$' },
+          additionalProperties: { type: 'string' },
+        },
+      },
+      required: ['kind', 'note', 'tags'],
+      additionalProperties: false,
+    };
+    await collect(
+      stream(
+        {
+          ...REQ,
+          messages: [
+            { role: 'system', content: '' },
+            {
+              role: 'system',
+              content: [
+                { type: 'text', text: '' },
+                { type: 'text', text: 'Be brief.' },
+              ],
+            },
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: '' },
+                { type: 'text', text: 'hi' },
+              ],
+            },
+            { role: 'user', content: '' },
+          ],
+          tools: [{ type: 'function', function: { name: 'f', parameters: schema } }],
+          response_format: { type: 'json_schema', json_schema: { name: 'p', schema } },
+        },
+        opts(),
+      ),
+    );
+    const body = lastBody();
+    expect(body.systemInstruction).toEqual({ parts: [{ text: 'Be brief.' }] });
+    expect(body.contents).toEqual([{ role: 'user', parts: [{ text: 'hi' }] }]);
+    expect(body.tools[0].functionDeclarations[0]).toEqual({ name: 'f', parametersJsonSchema: schema });
+    expect(body.generationConfig.responseJsonSchema).toEqual(schema);
+    expect(body.generationConfig.responseSchema).toBeUndefined();
+  });
+
+  it('rejects arguments that are a JSON array before sending (Gemini takes a Struct)', async () => {
+    const { error } = await collect(
+      stream(
+        {
+          ...REQ,
+          messages: [
+            { role: 'user', content: 'x' },
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '[1,2]' } }],
+            },
+            { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+          ],
+        },
+        opts(),
+      ),
+    );
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect((error as Error).message).toContain('JSON object');
+    expect(server.requests).toHaveLength(0);
   });
 });

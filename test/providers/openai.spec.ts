@@ -16,8 +16,10 @@ import {
   openAICompatible,
   registerProvider,
   stream,
+  type ChatCompletion,
   type ChatRequest,
 } from '../../src';
+import { accumulateChunks } from '../../operators/accumulateChunks';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { collect, REQUEST, summarize } from '../helpers/collect';
 import { chunkJson, sse, USAGE_EVENT } from '../helpers/sse';
@@ -153,6 +155,22 @@ describe('openai-compatible stream()', () => {
     expect(error).toBeInstanceOf(StreamParseError);
     expect((error as StreamParseError).type).toBe('invalid-json');
     expect(values.length).toBe(3);
+  });
+
+  it.each([
+    ['tool_calls: [null]', [null]],
+    ['a non-object function', [{ index: 0, id: 'c', function: 'f' }]],
+    ['non-string arguments', [{ index: 0, id: 'c', function: { name: 'f', arguments: { a: 1 } } }]],
+    ['a non-string name', [{ index: 0, id: 'c', function: { name: 7 } }]],
+  ])('ends %s with a StreamParseError, keeping what arrived (never a TypeError)', async (_, toolCalls) => {
+    server.enqueue({
+      rawSse: sse([chunkJson({ content: 'a' }), chunkJson({ tool_calls: toolCalls }), chunkJson({}, 'stop')]),
+    });
+    const { values, error } = await collect(stream(REQUEST, opts()).pipe(accumulateChunks()));
+    expect(values).toEqual([]);
+    expect(error).toBeInstanceOf(StreamParseError);
+    expect((error as StreamParseError).type).toBe('invalid-event');
+    expect((error as { partial?: ChatCompletion }).partial?.choices[0].message.content).toBe('a');
   });
 
   it('maps an in-band overloaded error to a retryable ServerError', async () => {

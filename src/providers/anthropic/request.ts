@@ -23,7 +23,13 @@ export const ANTHROPIC_REQUEST_DEFAULTS = {
  * `logit_bias`, `seed`, penalties, `response_format`, ...) is dropped, because Anthropic rejects
  * unknown fields with a 400.
  */
-export const ANTHROPIC_PASSTHROUGH_FIELDS = ['thinking', 'metadata', 'top_k', 'service_tier'] as const;
+export const ANTHROPIC_PASSTHROUGH_FIELDS = [
+  'thinking',
+  'metadata',
+  'top_k',
+  'service_tier',
+  'output_config',
+] as const;
 
 type Block = Record<string, unknown>;
 interface Turn {
@@ -77,6 +83,24 @@ export function toAnthropicBody(
     }
   });
 
+  if (request.temperature !== undefined && request.temperature > 1) {
+    issues.push({ path: ['temperature'], message: 'Anthropic takes a temperature from 0 to 1' });
+  }
+  const format = request.response_format;
+  if (format?.type === 'json_object') {
+    issues.push({
+      path: ['response_format'],
+      message:
+        'Anthropic has no JSON mode without a schema: use response_format json_schema (sent as output_config.format)',
+    });
+  } else if (format?.type === 'json_schema' && !format.json_schema.schema) {
+    issues.push({
+      path: ['response_format', 'json_schema', 'schema'],
+      message: 'Anthropic needs the schema',
+    });
+  }
+  const extra = request as Record<string, unknown>;
+  const maxTokens = maxTokensFor(request, extra.thinking, defaultMaxTokens, issues);
   if (request.n !== undefined && request.n > 1) {
     issues.push({ path: ['n'], message: 'Anthropic returns one choice per request; n must be 1' });
   }
@@ -92,11 +116,12 @@ export function toAnthropicBody(
 
   const body: Record<string, unknown> = {
     model,
-    max_tokens: request.max_tokens ?? request.max_completion_tokens ?? defaultMaxTokens,
+    max_tokens: maxTokens,
     messages: turns,
   };
-  if (system.length === 1) body.system = system[0].text;
-  else if (system.length > 1) body.system = system;
+  // A string when it can be; blocks when there are several or one carries cache_control.
+  if (system.length === 1 && system[0].cache_control === undefined) body.system = system[0].text;
+  else if (system.length > 0) body.system = system;
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.top_p !== undefined) body.top_p = request.top_p;
   if (request.stop !== undefined) {
@@ -108,13 +133,24 @@ export function toAnthropicBody(
       ...(t.function.description !== undefined && { description: t.function.description }),
       // Anthropic requires an input_schema; a tool without parameters takes an empty object.
       input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+      // Strict tool use (structured outputs): the input always matches the schema.
+      ...(t.function.strict === true && { strict: true }),
+      ...(t.cache_control !== undefined && { cache_control: t.cache_control }),
     }));
+  }
+  if (format?.type === 'json_schema') {
+    // Structured outputs (https://docs.claude.com/en/docs/build-with-claude/structured-outputs).
+    // Merged with a caller's own output_config (e.g. `effort`), which passes through below.
+    const own = extra.output_config;
+    body.output_config = {
+      ...(own !== null && typeof own === 'object' ? own : {}),
+      format: { type: 'json_schema', schema: format.json_schema.schema },
+    };
   }
   const toolChoice = toToolChoice(request);
   if (toolChoice) body.tool_choice = toolChoice;
-  const extra = request as Record<string, unknown>;
   for (const field of ANTHROPIC_PASSTHROUGH_FIELDS) {
-    if (extra[field] !== undefined) body[field] = extra[field];
+    if (extra[field] !== undefined && body[field] === undefined) body[field] = extra[field];
   }
   // OpenAI's end-user id has an Anthropic equivalent.
   if (request.user !== undefined && body.metadata === undefined) body.metadata = { user_id: request.user };
@@ -122,10 +158,44 @@ export function toAnthropicBody(
   return body;
 }
 
-function textBlocks(content: string | { type: 'text'; text: string }[]): Block[] {
+type TextContent = string | { type: 'text'; text: string; cache_control?: unknown }[];
+
+function textBlocks(content: TextContent): Block[] {
   // Anthropic rejects empty text blocks.
   if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
-  return content.filter((p) => p.text).map((p) => ({ type: 'text', text: p.text }));
+  return content.filter((p) => p.text).map((p) => withCache({ type: 'text', text: p.text }, p));
+}
+
+/** Copies a part's `cache_control` mark (prompt caching) onto the block made from it. */
+function withCache(block: Block, part: { cache_control?: unknown }): Block {
+  if (part.cache_control !== undefined) block.cache_control = part.cache_control;
+  return block;
+}
+
+/**
+ * `max_tokens`: the caller's, else the default. With extended thinking, `budget_tokens` must be
+ * below `max_tokens` (https://docs.claude.com/en/docs/build-with-claude/extended-thinking): an
+ * explicit `max_tokens` at or under the budget fails before sending; a default grows to
+ * budget + default so the answer still has room.
+ */
+function maxTokensFor(
+  request: ChatRequest,
+  thinking: unknown,
+  defaultMaxTokens: number,
+  issues: Issue[],
+): number {
+  const explicit = request.max_tokens ?? request.max_completion_tokens;
+  const budget = (thinking as { type?: unknown; budget_tokens?: unknown } | undefined)?.budget_tokens;
+  const thinkingOn = (thinking as { type?: unknown } | undefined)?.type === 'enabled';
+  if (!thinkingOn || typeof budget !== 'number') return explicit ?? defaultMaxTokens;
+  if (explicit === undefined) return budget < defaultMaxTokens ? defaultMaxTokens : budget + defaultMaxTokens;
+  if (budget >= explicit) {
+    issues.push({
+      path: ['thinking', 'budget_tokens'],
+      message: `thinking.budget_tokens (${budget}) must be below max_tokens (${explicit})`,
+    });
+  }
+  return explicit;
 }
 
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
@@ -135,15 +205,20 @@ function userBlocks(content: Extract<ChatMessage, { role: 'user' }>['content']):
   const out: Block[] = [];
   for (const part of content) {
     if (part.type === 'text') {
-      if (part.text) out.push({ type: 'text', text: part.text });
+      if (part.text) out.push(withCache({ type: 'text', text: part.text }, part));
       continue;
     }
     const url = part.image_url.url;
     const data = DATA_URL.exec(url);
-    out.push({
-      type: 'image',
-      source: data ? { type: 'base64', media_type: data[1], data: data[2] } : { type: 'url', url },
-    });
+    out.push(
+      withCache(
+        {
+          type: 'image',
+          source: data ? { type: 'base64', media_type: data[1], data: data[2] } : { type: 'url', url },
+        },
+        part,
+      ),
+    );
   }
   return out;
 }
@@ -153,7 +228,17 @@ function assistantBlocks(
   i: number,
   issues: Issue[],
 ): Block[] {
-  const out = message.content ? textBlocks(message.content) : [];
+  // Thinking blocks go back first, unchanged, with their signatures: Anthropic rejects a tool_use
+  // turn whose thinking block is missing when thinking is on (extended-thinking docs, "tool use").
+  const out: Block[] = [];
+  for (const d of message.reasoning_details ?? []) {
+    if (d.type === 'redacted_thinking') out.push({ type: 'redacted_thinking', data: d.data ?? '' });
+    else if (d.type === 'thinking') {
+      out.push({ type: 'thinking', thinking: d.text ?? '', signature: d.signature ?? '' });
+    }
+    // Other types are another provider's (a gateway's): Anthropic would reject them.
+  }
+  if (message.content) out.push(...textBlocks(message.content));
   message.tool_calls?.forEach((call, j) => {
     let input: unknown = {};
     const args = call.function.arguments;

@@ -2,10 +2,17 @@
  * Anthropic `Message` JSON (non-streaming) → `ChatCompletion`, plus the finish-reason and usage
  * mappings the stream decoder shares.
  */
-import type { ChatCompletion, ChatCompletionMessage, FinishReason, ToolCall, Usage } from '../../chunk';
+import type {
+  ChatCompletion,
+  ChatCompletionMessage,
+  FinishReason,
+  ReasoningDetail,
+  ToolCall,
+  Usage,
+} from '../../chunk';
 import { StreamParseError } from '../../errors';
 import { inBandError } from '../../inBandError';
-import { mapFinishReason } from '../openai';
+import { mapFinishReason } from '../openai/stream';
 
 /** Token counts as Anthropic reports them (message_start, message_delta, Message.usage). */
 export interface AnthropicUsage {
@@ -37,7 +44,14 @@ export function toUsage(u: AnthropicUsage): Usage {
     completion_tokens: completion,
     total_tokens: prompt + completion,
   };
-  if (u.cache_read_input_tokens != null) usage.prompt_tokens_details = { cached_tokens: cacheRead };
+  // Reads and writes stay recoverable from the sum (issue 13): reads as OpenAI's cached_tokens,
+  // writes as cache_creation_tokens.
+  if (u.cache_read_input_tokens != null || u.cache_creation_input_tokens != null) {
+    usage.prompt_tokens_details = { cached_tokens: cacheRead };
+    if (u.cache_creation_input_tokens != null) {
+      usage.prompt_tokens_details.cache_creation_tokens = u.cache_creation_input_tokens;
+    }
+  }
   return usage;
 }
 
@@ -64,10 +78,16 @@ export function toChatCompletion(value: any, text: string, created: number): Cha
   let content: string | null = null;
   let reasoning: string | null = null;
   const toolCalls: ToolCall[] = [];
+  const details: ReasoningDetail[] = [];
   for (const block of value.content) {
     if (block?.type === 'text' && typeof block.text === 'string') content = (content ?? '') + block.text;
     else if (block?.type === 'thinking' && typeof block.thinking === 'string') {
       reasoning = (reasoning ?? '') + block.thinking;
+      const detail: ReasoningDetail = { index: details.length, type: 'thinking', text: block.thinking };
+      if (typeof block.signature === 'string') detail.signature = block.signature;
+      details.push(detail);
+    } else if (block?.type === 'redacted_thinking' && typeof block.data === 'string') {
+      details.push({ index: details.length, type: 'redacted_thinking', data: block.data });
     } else if (block?.type === 'tool_use') {
       toolCalls.push({
         id: String(block.id ?? ''),
@@ -78,6 +98,7 @@ export function toChatCompletion(value: any, text: string, created: number): Cha
   }
   const message: ChatCompletionMessage = { role: 'assistant', content };
   if (reasoning !== null) message.reasoning = reasoning;
+  if (details.length > 0) message.reasoning_details = details;
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   const raw = typeof value.stop_reason === 'string' ? value.stop_reason : null;
   const choice: ChatCompletion['choices'][number] = {

@@ -7,7 +7,7 @@
  * message_stop; `ping` at any time; `error` in place of the rest. The hot path checks only the fields
  * it reads; unknown event and delta types are skipped, as Anthropic's versioning policy asks.
  */
-import type { Chunk, ChunkChoice, ChunkDelta } from '../../chunk';
+import type { Chunk, ChunkChoice, ChunkDelta, ReasoningDetail } from '../../chunk';
 import { StreamCutError, StreamParseError } from '../../errors';
 import { parseProviderJson } from '../../transport/json';
 import type { EventSourceMessage, SseEventDecoder } from '../../transport/sse';
@@ -21,15 +21,17 @@ interface BlockState {
   toolIndex: number;
   /** A non-empty `partial_json` fragment was emitted. */
   hasArguments: boolean;
+  /** Position among the message's thinking/redacted_thinking blocks: the `reasoning_details` index. */
+  detailIndex: number;
 }
 
 /**
  * Per-stream state. A stream that ends without `message_stop` is cut (`StreamCutError`, retryable);
  * an `error` event ends it with the `ApiError` its type implies (overloaded_error → 529 ServerError).
  *
- * Thinking `signature_delta` values are not content: they are emitted on an otherwise empty delta as
- * the extra field `reasoning_signature`, so a caller who needs to send a thinking block back can, and
- * `accumulateChunks` ignores them.
+ * Thinking blocks also stream as `reasoning_details` fragments (text, then the `signature_delta`),
+ * and `redacted_thinking` blocks as one fragment with their `data`: `accumulateChunks` rebuilds the
+ * blocks, and the next request sends them back before the `tool_use` blocks, as Anthropic requires.
  */
 export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
   private done = false;
@@ -38,6 +40,7 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
   private readonly usage: AnthropicUsage = {};
   private readonly blocks = new Map<number, BlockState>();
   private tools = 0;
+  private details = 0;
 
   /**
    * @param created `created` of every chunk (Unix seconds): Anthropic events carry no timestamp.
@@ -118,12 +121,32 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
     if (block === null || typeof block !== 'object') {
       throw new StreamParseError('invalid-event', 'A content_block_start has no content_block.', data);
     }
-    const state: BlockState = { type: String(block.type), toolIndex: -1, hasArguments: false };
+    const state: BlockState = {
+      type: String(block.type),
+      toolIndex: -1,
+      hasArguments: false,
+      detailIndex: -1,
+    };
     this.blocks.set(index, state);
     if (block.type === 'text' && typeof block.text === 'string' && block.text) {
       emit(this.chunk({ content: block.text }));
-    } else if (block.type === 'thinking' && typeof block.thinking === 'string' && block.thinking) {
-      emit(this.chunk({ reasoning: block.thinking }));
+    } else if (block.type === 'thinking') {
+      state.detailIndex = this.details++;
+      const text = typeof block.thinking === 'string' ? block.thinking : '';
+      const signature = typeof block.signature === 'string' ? block.signature : '';
+      const detail: ReasoningDetail = { index: state.detailIndex, type: 'thinking', text };
+      if (signature) detail.signature = signature;
+      emit(
+        this.chunk(text ? { reasoning: text, reasoning_details: [detail] } : { reasoning_details: [detail] }),
+      );
+    } else if (block.type === 'redacted_thinking') {
+      state.detailIndex = this.details++;
+      const payload = expectString(block.data ?? '', 'data', data);
+      emit(
+        this.chunk({
+          reasoning_details: [{ index: state.detailIndex, type: 'redacted_thinking', data: payload }],
+        }),
+      );
     } else if (block.type === 'tool_use') {
       // Only client tools: server_tool_use (web search, code execution) runs at Anthropic, not here.
       state.toolIndex = this.tools++;
@@ -152,18 +175,24 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
       case 'text_delta':
         if (delta.text) emit(this.chunk({ content: expectString(delta.text, 'text', data) }));
         return;
-      case 'thinking_delta':
-        if (delta.thinking) emit(this.chunk({ reasoning: expectString(delta.thinking, 'thinking', data) }));
-        return;
-      case 'signature_delta':
-        if (delta.signature) {
-          emit(
-            this.chunk({
-              reasoning_signature: expectString(delta.signature, 'signature', data),
-            } as ChunkDelta),
-          );
+      case 'thinking_delta': {
+        const text = expectString(delta.thinking ?? '', 'thinking', data);
+        const state = this.blocks.get(index);
+        if (!text) return;
+        const out: ChunkDelta = { reasoning: text };
+        if (state && state.detailIndex >= 0) {
+          out.reasoning_details = [{ index: state.detailIndex, type: 'thinking', text }];
         }
+        emit(this.chunk(out));
         return;
+      }
+      case 'signature_delta': {
+        const signature = expectString(delta.signature ?? '', 'signature', data);
+        const state = this.blocks.get(index);
+        if (!signature || !state || state.detailIndex < 0) return;
+        emit(this.chunk({ reasoning_details: [{ index: state.detailIndex, type: 'thinking', signature }] }));
+        return;
+      }
       case 'input_json_delta': {
         const state = this.blocks.get(index);
         const fragment = expectString(delta.partial_json ?? '', 'partial_json', data);

@@ -18,12 +18,6 @@ import type { ChatMessage, ChatRequest } from '../../request';
  */
 export const GEMINI_PASSTHROUGH_FIELDS = ['safetySettings', 'cachedContent', 'labels'] as const;
 
-/**
- * JSON Schema keywords that Gemini's OpenAPI-subset `Schema` rejects ("Unknown name ...") and that
- * schema generators (zod's `z.toJSONSchema`, zod-to-json-schema) emit by default.
- */
-const UNSUPPORTED_SCHEMA_KEYS = new Set(['$schema', '$id', '$comment', 'additionalProperties', 'strict']);
-
 type Part = Record<string, unknown>;
 interface Content {
   role: 'user' | 'model';
@@ -64,7 +58,17 @@ export function toGeminiBody(request: ChatRequest): Record<string, unknown> {
             `tool message answers "${message.tool_call_id}", which no earlier assistant tool call has; Gemini needs the function name`,
           );
         }
-        push('user', [{ functionResponse: { name, response: toolResponse(joinText(message.content)) } }]);
+        // The call's id goes back with its result, so parallel calls of one function answered out of
+        // order pair up right (https://ai.google.dev/api/caching#FunctionResponse `id`).
+        push('user', [
+          {
+            functionResponse: {
+              id: message.tool_call_id,
+              name,
+              response: toolResponse(joinText(message.content)),
+            },
+          },
+        ]);
         break;
       }
     }
@@ -78,9 +82,12 @@ export function toGeminiBody(request: ChatRequest): Record<string, unknown> {
         functionDeclarations: request.tools.map(({ function: f }) => {
           const declaration: Record<string, unknown> = { name: f.name };
           if (f.description !== undefined) declaration.description = f.description;
-          const parameters = f.parameters && toGeminiSchema(f.parameters);
-          // An object schema without properties is rejected; a function without parameters omits it.
-          if (parameters && !isEmptyObjectSchema(parameters)) declaration.parameters = parameters;
+          // JSON Schema as it is (zod 4's `const`, `type: [..., "null"]`, `propertyNames` included):
+          // `parametersJsonSchema` takes it, where the OpenAPI-subset `parameters` rejects them.
+          // A function without parameters omits it.
+          if (f.parameters && !isEmptyObjectSchema(f.parameters)) {
+            declaration.parametersJsonSchema = toJsonSchema(f.parameters);
+          }
           return declaration;
         }),
       },
@@ -116,12 +123,8 @@ function toGenerationConfig(request: ChatRequest): Record<string, unknown> {
   } else if (format?.type === 'json_schema') {
     config.responseMimeType = 'application/json';
     const schema = format.json_schema.schema;
-    if (schema) {
-      // `responseSchema` is an OpenAPI subset without references; a schema that uses them goes as
-      // `responseJsonSchema`, which takes JSON Schema as it is (ai.google.dev structured-output docs).
-      if (usesReferences(schema)) config.responseJsonSchema = schema;
-      else config.responseSchema = toGeminiSchema(schema);
-    }
+    // JSON Schema as it is, for the same reason as `parametersJsonSchema` (structured-output docs).
+    if (schema) config.responseJsonSchema = toJsonSchema(schema);
   }
   return config;
 }
@@ -135,9 +138,10 @@ function toolChoice(request: ChatRequest): Record<string, unknown> {
 }
 
 function userParts(message: Extract<ChatMessage, { role: 'user' }>, i: number): Part[] {
-  if (typeof message.content === 'string') return [{ text: message.content }];
-  return message.content.map((part, j) => {
-    if (part.type === 'text') return { text: part.text };
+  // Gemini rejects empty text parts ("contents.parts must not be empty").
+  if (typeof message.content === 'string') return message.content ? [{ text: message.content }] : [];
+  return message.content.flatMap((part, j): Part[] => {
+    if (part.type === 'text') return part.text ? [{ text: part.text }] : [];
     const match = /^data:([^;,]+);base64,(.*)$/s.exec(part.image_url.url);
     if (!match) {
       throw invalid(
@@ -145,7 +149,7 @@ function userParts(message: Extract<ChatMessage, { role: 'user' }>, i: number): 
         'Gemini takes images inline here: pass a data URL (data:image/png;base64,...)',
       );
     }
-    return { inlineData: { mimeType: match[1], data: match[2] } };
+    return [{ inlineData: { mimeType: match[1], data: match[2] } }];
   });
 }
 
@@ -154,8 +158,7 @@ function modelParts(
   i: number,
   toolNames: Map<string, string>,
 ): Part[] {
-  const parts: Part[] =
-    message.content == null ? [] : textParts(message.content).filter((p) => p.text !== '');
+  const parts: Part[] = message.content == null ? [] : textParts(message.content);
   message.tool_calls?.forEach((call, j) => {
     toolNames.set(call.id, call.function.name);
     let args: unknown;
@@ -167,7 +170,14 @@ function modelParts(
         'tool call arguments are not JSON',
       );
     }
-    const part: Part = { functionCall: { name: call.function.name, args } };
+    if (!isPlainObject(args)) {
+      throw invalid(
+        ['messages', i, 'tool_calls', j, 'function', 'arguments'],
+        'tool call arguments must be a JSON object (Gemini takes them as a Struct)',
+      );
+    }
+    // The id goes back as sent, so the result that names it pairs with this call.
+    const part: Part = { functionCall: { id: call.id, name: call.function.name, args } };
     // Kept from a Gemini response (see stream.ts); Gemini 3 rejects a replayed call without it.
     const signature = (call as { extra_content?: { google?: { thought_signature?: unknown } } }).extra_content
       ?.google?.thought_signature;
@@ -188,28 +198,13 @@ function toolResponse(text: string): unknown {
   return { content: text };
 }
 
-/** Drops the JSON Schema keywords Gemini's `Schema` rejects, at every depth. */
-export function toGeminiSchema(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(toGeminiSchema);
-  if (!isPlainObject(schema)) return schema;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schema)) {
-    if (UNSUPPORTED_SCHEMA_KEYS.has(key)) continue;
-    // Under `properties` the keys are property names, not keywords: keep every one.
-    out[key] =
-      key === 'properties' && isPlainObject(value)
-        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toGeminiSchema(v)]))
-        : toGeminiSchema(value);
-  }
-  return out;
-}
-
-function usesReferences(schema: unknown): boolean {
-  if (Array.isArray(schema)) return schema.some(usesReferences);
-  if (!isPlainObject(schema)) return false;
-  return Object.entries(schema).some(
-    ([key, value]) => key === '$ref' || key === '$defs' || key === 'definitions' || usesReferences(value),
-  );
+/**
+ * A JSON Schema for `parametersJsonSchema` / `responseJsonSchema`: unchanged but for the top-level
+ * `$schema` / `$id` markers that generators add and that say nothing about the shape.
+ */
+export function toJsonSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
 }
 
 function isEmptyObjectSchema(schema: unknown): boolean {
@@ -218,8 +213,10 @@ function isEmptyObjectSchema(schema: unknown): boolean {
   return properties === undefined || (isPlainObject(properties) && Object.keys(properties).length === 0);
 }
 
+/** Non-empty text parts only: Gemini rejects an empty `text` in any turn and in `systemInstruction`. */
 function textParts(content: string | { type: 'text'; text: string }[]): { text: string }[] {
-  return typeof content === 'string' ? [{ text: content }] : content.map((p) => ({ text: p.text }));
+  const parts = typeof content === 'string' ? [{ text: content }] : content.map((p) => ({ text: p.text }));
+  return parts.filter((p) => p.text !== '');
 }
 
 function joinText(content: string | { type: 'text'; text: string }[]): string {

@@ -6,7 +6,7 @@
  */
 import { redactAndCut } from '../../redact';
 import type { ChatCompletion, ChatCompletionChoice, FinishReason, ToolCall, Usage } from '../../chunk';
-import { ApiError, StreamParseError } from '../../errors';
+import { ApiError, FinishReasonError, StreamParseError } from '../../errors';
 
 /** Gemini finish reasons that mean "a filter stopped the output". Everything else but MAX_TOKENS → `stop`. */
 const FILTERED = new Set([
@@ -19,6 +19,29 @@ const FILTERED = new Set([
   'IMAGE_PROHIBITED_CONTENT',
   'IMAGE_RECITATION',
 ]);
+
+/**
+ * Finish reasons saying the model's function call could not be used: not a clean stop. They end the
+ * call with a `FinishReasonError` carrying Gemini's `finishMessage` (issue 13).
+ */
+export const FAILED_CALLS: ReadonlySet<string> = new Set([
+  'MALFORMED_FUNCTION_CALL',
+  'UNEXPECTED_TOOL_CALL',
+  'TOO_MANY_TOOL_CALLS',
+]);
+
+/**
+ * Ids for function calls Gemini sent without its own `id`. Unique across responses (never `call_0`
+ * again in the next turn): a transcript continued on a provider that checks ids (Anthropic rejects
+ * duplicate `tool_use` ids) stays valid.
+ */
+export class CallIds {
+  private readonly prefix = `call_${globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  private count = 0;
+  next(): string {
+    return `${this.prefix}_${this.count++}`;
+  }
+}
 
 /** Gemini `finishReason` → OpenAI's; `STOP` is `tool_calls` when the turn held a function call. */
 export function mapGeminiFinish(raw: string, hadToolCall: boolean): FinishReason {
@@ -131,13 +154,18 @@ export function geminiError(value: { error: any }): ApiError {
 }
 
 /** A whole `GenerateContentResponse` (from `:generateContent`) as a `ChatCompletion`. */
-export function toChatCompletion(value: any, model: string, text: string): ChatCompletion {
+export function toChatCompletion(
+  value: any,
+  model: string,
+  text: string,
+  created = Math.floor(Date.now() / 1000),
+): ChatCompletion {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new StreamParseError('invalid-body', 'Gemini answered with a body that is not an object.', text);
   }
   const candidates = value.candidates ?? [];
   if (!Array.isArray(candidates)) throw parseError('candidates is not an array', text, 'invalid-body');
-  let calls = 0;
+  const ids = new CallIds();
   const choices: ChatCompletionChoice[] = candidates.map((candidate: any, i: number) => {
     const parts = readParts(candidate, text);
     const choice: ChatCompletionChoice = {
@@ -149,8 +177,16 @@ export function toChatCompletion(value: any, model: string, text: string): ChatC
       finish_reason: null,
     };
     if (parts.reasoning) choice.message.reasoning = parts.reasoning;
-    if (parts.calls.length > 0)
-      choice.message.tool_calls = parts.calls.map((c) => toToolCall(c, `call_${calls++}`));
+    if (parts.calls.length > 0) choice.message.tool_calls = parts.calls.map((c) => toToolCall(c, ids.next()));
+    if (FAILED_CALLS.has(candidate.finishReason)) {
+      const message =
+        typeof candidate.finishMessage === 'string' ? `: ${candidate.finishMessage.slice(0, 300)}` : '';
+      throw new FinishReasonError(
+        candidate.finishReason,
+        choice.index,
+        `Gemini ended candidate ${choice.index} with ${candidate.finishReason}${message}. Retrying may help.`,
+      );
+    }
     if (typeof candidate.finishReason === 'string') {
       choice.finish_reason = mapGeminiFinish(candidate.finishReason, parts.calls.length > 0);
       choice.raw_finish_reason = candidate.finishReason;
@@ -169,7 +205,7 @@ export function toChatCompletion(value: any, model: string, text: string): ChatC
   return {
     id: typeof value.responseId === 'string' ? value.responseId : '',
     object: 'chat.completion',
-    created: 0,
+    created,
     model: typeof value.modelVersion === 'string' ? value.modelVersion : model,
     choices,
     usage: value.usageMetadata != null ? mapGeminiUsage(value.usageMetadata) : null,

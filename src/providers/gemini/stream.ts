@@ -5,30 +5,50 @@
  */
 import type { Subscriber } from 'rxjs';
 import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../../chunk';
-import { StreamCutError } from '../../errors';
+import { FinishReasonError, StreamCutError, type LlmError } from '../../errors';
 import type { BodySink } from '../../transport/http';
 import { parseProviderJson } from '../../transport/json';
 import { sseSink, type EventSourceMessage, type SseEventDecoder } from '../../transport/sse';
-import { geminiError, mapGeminiFinish, mapGeminiUsage, parseError, readParts, toToolCall } from './response';
+import {
+  CallIds,
+  FAILED_CALLS,
+  geminiError,
+  mapGeminiFinish,
+  mapGeminiUsage,
+  parseError,
+  readParts,
+  toToolCall,
+} from './response';
 
 /**
  * Per-stream state. Usage is held, not emitted per event: Gemini repeats cumulative `usageMetadata`
- * on many events, and the last one is the total. It goes out once, as a usage-only chunk
- * (`choices: []`) after the body ended whole (see {@link geminiSseSink}).
+ * on many events, and the last one is the total. Finish reasons are held too: real streams can carry
+ * `finishReason` on every event (`STOP` on each, then e.g. `RECITATION` on the last), so, as Google's
+ * SDK does, every part is appended and the last reason wins (issue 9). The finish chunk and the
+ * usage-only chunk go out once, after the body ended whole (see {@link geminiSseSink}).
  */
 export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
   private id: string | undefined;
   private modelVersion: string | undefined;
   private usage: unknown;
   private blocked = false;
-  private calls = 0;
   private readonly seen = new Set<number>();
-  private readonly finished = new Set<number>();
+  /** Last raw `finishReason` (and `finishMessage`) per candidate. */
+  private readonly finish = new Map<number, { raw: string; message?: string }>();
   /** Running tool-call ordinal per candidate (`ToolCallDelta.index`). */
   private readonly callIndex = new Map<number, number>();
   private readonly hadCall = new Set<number>();
+  /** Ids for calls Gemini sent without one: unique per stream, so a transcript never repeats one. */
+  private readonly ids = new CallIds();
 
-  constructor(private readonly model: string) {}
+  /**
+   * @param model the model asked for, used until the stream names its `modelVersion`.
+   * @param created `created` of every chunk (Unix seconds): Gemini events carry no timestamp.
+   */
+  constructor(
+    private readonly model: string,
+    private readonly created = Math.floor(Date.now() / 1000),
+  ) {}
 
   event(event: EventSourceMessage, emit: (chunk: Chunk) => void): void {
     const data = event.data;
@@ -71,12 +91,41 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
     if (choices.length > 0) emit(this.chunk(choices));
   }
 
-  end(): StreamCutError | void {
+  end(): LlmError | void {
     if (this.blocked) return;
-    if (this.seen.size > 0 && this.finished.size >= this.seen.size) return;
+    if (this.seen.size > 0 && this.finish.size >= this.seen.size) return;
     return new StreamCutError(
       'The Gemini stream ended before every candidate had a finishReason; the response is incomplete.',
     );
+  }
+
+  /** One chunk holding every candidate's last finish reason, once the body ended whole. */
+  finishChunk(): Chunk | undefined {
+    if (this.finish.size === 0) return undefined;
+    const choices = [...this.finish].map(([index, { raw }]): ChunkChoice => ({
+      index,
+      delta: {},
+      finish_reason: mapGeminiFinish(raw, this.hadCall.has(index)),
+      raw_finish_reason: raw,
+    }));
+    return this.chunk(choices);
+  }
+
+  /**
+   * A `FinishReasonError` when a candidate ended because the model's function call could not be
+   * used (`MALFORMED_FUNCTION_CALL`, ...): not a clean stop, and Gemini's `finishMessage` says why.
+   */
+  failure(): FinishReasonError | undefined {
+    for (const [index, { raw, message }] of this.finish) {
+      if (FAILED_CALLS.has(raw)) {
+        return new FinishReasonError(
+          raw,
+          index,
+          `Gemini ended candidate ${index} with ${raw}${message ? `: ${message.slice(0, 300)}` : ''}. Retrying may help.`,
+        );
+      }
+    }
+    return undefined;
   }
 
   /** The usage-only last chunk, or `undefined` when the stream carried no `usageMetadata`. */
@@ -89,7 +138,6 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
       throw parseError('a candidate is not an object', data);
     }
     const index = typeof candidate.index === 'number' ? candidate.index : position;
-    if (this.finished.has(index)) return undefined;
     const parts = readParts(candidate, data);
     const delta: ChunkDelta = {};
     if (!this.seen.has(index)) {
@@ -104,34 +152,32 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
       // Gemini sends each call whole (args as an object), so one delta carries the whole call.
       delta.tool_calls = parts.calls.map((call): ToolCallDelta => ({
         index: next++,
-        ...toToolCall(call, `call_${this.calls++}`),
+        ...toToolCall(call, this.ids.next()),
       }));
       this.callIndex.set(index, next);
     }
     const raw = candidate.finishReason;
-    const choice: ChunkChoice = { index, delta, finish_reason: null };
     if (typeof raw === 'string' && raw !== '') {
-      choice.finish_reason = mapGeminiFinish(raw, this.hadCall.has(index));
-      choice.raw_finish_reason = raw;
-      this.finished.add(index);
-    } else if (Object.keys(delta).length === 0) {
-      return undefined; // nothing new (e.g. an empty part that only carries a thought signature)
+      const message = typeof candidate.finishMessage === 'string' ? candidate.finishMessage : undefined;
+      this.finish.set(index, { raw, message });
     }
-    return choice;
+    // Nothing new (e.g. an empty part that only carries a thought signature, or a bare finishReason).
+    if (Object.keys(delta).length === 0) return undefined;
+    return { index, delta, finish_reason: null };
   }
 
   private chunk(choices: ChunkChoice[]): Chunk {
     return {
       id: this.id ?? '',
       object: 'chat.completion.chunk',
-      created: 0,
+      created: this.created,
       model: this.modelVersion ?? this.model,
       choices,
     };
   }
 }
 
-/** `sseSink` with the held usage emitted once, after the body ended whole. */
+/** `sseSink` with the held finish reasons and usage emitted once, after the body ended whole. */
 export function geminiSseSink(subscriber: Subscriber<Chunk>, model: string, includeUsage: boolean): BodySink {
   const decoder = new GeminiStreamDecoder(model);
   const inner = sseSink(subscriber, decoder);
@@ -140,6 +186,10 @@ export function geminiSseSink(subscriber: Subscriber<Chunk>, model: string, incl
     end() {
       const error = inner.end();
       if (error) return error;
+      const failure = decoder.failure();
+      if (failure) return failure;
+      const finish = decoder.finishChunk();
+      if (finish) subscriber.next(finish);
       const usage = includeUsage ? decoder.usageChunk() : undefined;
       if (usage) subscriber.next(usage);
     },

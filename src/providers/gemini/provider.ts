@@ -8,17 +8,15 @@
  * `gemini/response.ts` (finish reasons, usage, `complete()`).
  */
 import { Observable } from 'rxjs';
-import type { ChatCompletion, Chunk } from '../chunk';
-import { ConfigurationError } from '../errors';
-import { registerSecret } from '../redact';
-import { httpRequest, type HttpRequestSpec } from '../transport/http';
-import { jsonBodySink } from '../transport/json';
-import { toGeminiBody } from './gemini/request';
-import { geminiError, toChatCompletion } from './gemini/response';
-import { geminiSseSink } from './gemini/stream';
-import type { Provider, ProviderCall } from './types';
-
-export { GeminiStreamDecoder } from './gemini/stream';
+import type { ChatCompletion, Chunk } from '../../chunk';
+import { ConfigurationError } from '../../errors';
+import { registerSecret } from '../../redact';
+import { httpRequest, type HttpRequestSpec } from '../../transport/http';
+import { jsonBodySink } from '../../transport/json';
+import { toGeminiBody } from './request';
+import { geminiError, toChatCompletion } from './response';
+import { geminiSseSink } from './stream';
+import type { Provider, ProviderCall } from '../types';
 
 export interface GeminiConfig {
   /** Prefix users write in `provider/model`. @defaultValue `'gemini'` */

@@ -1,0 +1,1 @@
+export { azureProvider, azureURL, AZURE_DEFAULTS, type AzureConfig } from './provider';

@@ -1,0 +1,59 @@
+/**
+ * Neutral `ChatRequest` → OpenAI chat-completions body. The neutral request is OpenAI's shape, so
+ * only the fields other providers need are taken out: `reasoning` and Anthropic's thinking blocks in
+ * `reasoning_details` of assistant messages, and `cache_control` marks (Anthropic prompt caching), which
+ * OpenAI-compatible servers do not know. A conversation moved here from another provider then
+ * goes through unchanged otherwise.
+ */
+import type { ChatMessage, ChatRequest } from '../../request';
+
+/**
+ * The body for `POST /chat/completions`. Streaming adds `stream: true` and, when `includeUsage`,
+ * `stream_options.include_usage`; a non-streaming body has neither.
+ */
+export function toOpenAIBody(
+  request: ChatRequest,
+  model: string,
+  streaming = false,
+  includeUsage = true,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = { ...request, model };
+  body.messages = request.messages.map(cleanMessage);
+  if (request.tools?.some((t) => t.cache_control !== undefined)) {
+    body.tools = request.tools.map(({ cache_control: _cache, ...tool }) => tool);
+  }
+  if (streaming) {
+    body.stream = true;
+    if (includeUsage) {
+      body.stream_options = { ...(request.stream_options as object | undefined), include_usage: true };
+    }
+  } else {
+    delete body.stream;
+    delete body.stream_options;
+  }
+  return body;
+}
+
+/** Reasoning blocks of Anthropic and of the Responses API: meaningless to a chat-completions server. */
+const FOREIGN_DETAILS = new Set(['thinking', 'redacted_thinking', 'openai.reasoning']);
+
+function cleanMessage(message: ChatMessage): ChatMessage {
+  let out = message;
+  if (message.role === 'assistant' && ('reasoning' in message || 'reasoning_details' in message)) {
+    const { reasoning: _r, reasoning_details: details, ...rest } = message;
+    // A gateway's own details (OpenRouter's `reasoning.*`) go back to it as they came.
+    const own = details?.filter((d) => !FOREIGN_DETAILS.has(d.type));
+    out = own?.length ? { ...rest, reasoning_details: own } : rest;
+  }
+  const content = out.content;
+  if (Array.isArray(content) && content.some((p) => 'cache_control' in p)) {
+    out = {
+      ...out,
+      content: content.map((part) => {
+        const { cache_control: _cache, ...rest } = part as typeof part & { cache_control?: unknown };
+        return rest;
+      }),
+    } as ChatMessage;
+  }
+  return out;
+}

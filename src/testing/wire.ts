@@ -1,0 +1,55 @@
+/**
+ * How the mock server speaks one provider's wire format: OpenAI-shaped chunks (what a script
+ * renders to) → that provider's stream pieces, in-band error event, HTTP error body and whole
+ * answer. Each provider folder holds its own (`src/providers/<name>/mockWire.ts`).
+ */
+import type { ChatCompletion, Chunk } from '../chunk';
+
+export interface MockWireFormat {
+  /** Name used in logs and in `MockRequest.format`. */
+  readonly name: string;
+  /** `content-type` of a streamed answer. */
+  readonly contentType: string;
+  /** Stream pieces (one SSE event or NDJSON line each) for these chunks; `finished` adds the end. */
+  encode(chunks: Chunk[], finished: boolean): string[];
+  /** A piece carrying an error inside a 200 stream. */
+  inBandError(error: { message?: unknown; type?: unknown; code?: unknown; [k: string]: unknown }): string;
+  /** A piece that is not valid JSON. */
+  readonly malformed: string;
+  /** The provider's error body for an HTTP status. */
+  errorBody(status: number, message: string): unknown;
+  /** The provider's non-streamed answer. */
+  completion(completion: ChatCompletion): unknown;
+  /** What a POST to `path` (query removed) asks, when the path is this format's route. */
+  route(path: string, body: any): MockRouteMatch | undefined;
+}
+
+/** A request matched to a wire format's route. */
+export interface MockRouteMatch {
+  /** The request asks for a stream. */
+  streaming: boolean;
+  /** The model the request names. */
+  model: string | undefined;
+  /** The request's messages as `{ role, content }`, for prompt-token estimates and the default script. */
+  messages: unknown[];
+}
+
+/** `value` when it is an array, else `[]`. */
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** The body's `model` when it is a string. */
+export function modelOf(body: any): string | undefined {
+  return typeof body?.model === 'string' ? body.model : undefined;
+}
+
+/** `data: <json>\n\n`, with an `event:` line when a type is given. */
+export function sseEvent(value: unknown, event?: string): string {
+  return `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(value)}\n\n`;
+}
+
+/** The error message of an in-band script error. */
+export function messageOf(error: { message?: unknown }): string {
+  return typeof error.message === 'string' ? error.message : 'Mock error';
+}
