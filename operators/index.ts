@@ -32,3 +32,12 @@ export * from './retryBackoff';
 export * from './timeouts';
 export * from './mapConcurrent';
 export * from './rateLimit';
+export {
+  partialObject,
+  PARTIAL_OBJECT_DEFAULTS,
+  type PartialObjectConfig,
+  type PartialObjectUpdate,
+  type DeepPartial,
+} from './partialObject';
+export { arrayElements, ARRAY_ELEMENTS_DEFAULTS, type ArrayElementsConfig } from './arrayElements';
+export type { JsonTextSource, JsonTextConfig } from './internal/jsonText';
