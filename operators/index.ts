@@ -41,3 +41,21 @@ export {
 } from './partialObject';
 export { arrayElements, ARRAY_ELEMENTS_DEFAULTS, type ArrayElementsConfig } from './arrayElements';
 export type { JsonTextSource, JsonTextConfig } from './internal/jsonText';
+export {
+  toolLoop,
+  tool,
+  isToolLoopEvent,
+  TOOL_LOOP_DEFAULTS,
+  type ToolLoopConfig,
+  type ToolLoopClient,
+  type ToolLoopChunk,
+  type ToolLoopEvent,
+  type ToolLoopState,
+  type ToolLoopFinishReason,
+  type ToolDefinition,
+  type ToolSet,
+  type ToolExecuteContext,
+  type ToolResult,
+  type ToolResultStatus,
+  type StepResult,
+} from './toolLoop';
