@@ -91,7 +91,17 @@ export type ToolLoopFinishReason = 'done' | 'max-steps' | 'stop-when';
 /** The loop's own events, carried by chunks with `choices: []` (see {@link ToolLoopChunk}). */
 export type ToolLoopEvent =
   | { type: 'step-start'; step: number }
-  | { type: 'tool-call'; step: number; call: ValidToolCall | InvalidToolCall; valid: boolean }
+  | {
+      type: 'tool-call';
+      step: number;
+      /** The released call (`valid`: parsed and checked, with `input`) or the refused one (with `reason`). */
+      call: ValidToolCall | InvalidToolCall;
+      valid: boolean;
+      toolCallId: string;
+      name: string;
+      /** The arguments exactly as the model sent them. */
+      arguments: string;
+    }
   | ({ type: 'tool-result' } & ToolResult)
   | ({ type: 'step-end' } & StepResult)
   | {
@@ -341,11 +351,14 @@ export function toolLoop<T extends ToolSet>(
                 if (choice.index !== 0) continue;
                 for (const call of choice.delta.tool_calls ?? []) {
                   calls.push(call);
-                  subscriber.next(event({ type: 'tool-call', step, call, valid: true }));
+                  const args = call.function.arguments;
+                  const info = { toolCallId: call.id, name: call.name, arguments: args };
+                  subscriber.next(event({ type: 'tool-call', step, call, valid: true, ...info }));
                 }
                 for (const call of choice.delta.invalid_tool_calls ?? []) {
                   calls.push(call);
-                  subscriber.next(event({ type: 'tool-call', step, call, valid: false }));
+                  const info = { toolCallId: call.id, name: call.name, arguments: call.arguments };
+                  subscriber.next(event({ type: 'tool-call', step, call, valid: false, ...info }));
                 }
               }
             },

@@ -33,7 +33,7 @@ function describe(e: ToolLoopEvent): string | undefined {
     case 'step-start':
       return `[step ${e.step}: calling the model]`;
     case 'tool-call':
-      return `[tool call ${e.call.name}(${e.call.function?.arguments ?? ''})${e.valid ? '' : ' — invalid'}]`;
+      return `[tool call ${e.name}(${e.arguments})${e.valid ? '' : ' — invalid'}]`;
     case 'tool-result':
       return `[tool result ${e.name}: ${e.status} ${e.content}]`;
     case 'step-end':

@@ -114,6 +114,13 @@ describe('toolLoop over the OpenAI-compatible mock server', () => {
     if (finish.type !== 'finish') throw new Error('unreachable');
     expect(finish.messages).toHaveLength(4);
     expect(finish.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(events(chunks).find((e) => e.type === 'tool-call')).toMatchObject({
+      toolCallId: 'call_w',
+      name: 'get_weather',
+      arguments: '{"city":"Lisbon"}',
+      valid: true,
+      call: { input: { city: 'Lisbon' } },
+    });
     const result = events(chunks).find((e) => e.type === 'tool-result');
     expect(result).toMatchObject({
       status: 'ok',
