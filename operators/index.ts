@@ -59,3 +59,9 @@ export {
   type ToolResultStatus,
   type StepResult,
 } from './toolLoop';
+export {
+  smoothText,
+  SMOOTH_TEXT_DEFAULTS,
+  type SmoothTextConfig,
+  type SmoothTextChunking,
+} from './smoothText';
