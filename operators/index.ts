@@ -65,3 +65,11 @@ export {
   type SmoothTextConfig,
   type SmoothTextChunking,
 } from './smoothText';
+export {
+  withTelemetry,
+  WITH_TELEMETRY_DEFAULTS,
+  type WithTelemetryConfig,
+  type TelemetryTracer,
+  type TelemetrySpan,
+  type TelemetryAttributeValue,
+} from './withTelemetry';
