@@ -4,6 +4,8 @@
  * not grow with the size. Measured: the bare incremental parser, partialObject (a deep-partial
  * snapshot emitted per growing chunk) and arrayElements (each element of "items" once complete).
  *
+ * Each figure is the median of 3 runs.
+ *
  * Run: npx tsx --expose-gc bench/structured-linear.ts
  */
 import { Subject } from 'rxjs';
@@ -57,11 +59,18 @@ interface Result {
   emitted: number;
 }
 
+const RUNS = 3;
+
+/** The median of `RUNS` runs (the machine is shared: one run is noisy). */
 function time(run: () => number): Result {
-  gc();
-  const t0 = performance.now();
-  const emitted = run();
-  return { ms: performance.now() - t0, emitted };
+  const results: Result[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    gc();
+    const t0 = performance.now();
+    const emitted = run();
+    results.push({ ms: performance.now() - t0, emitted });
+  }
+  return results.sort((a, b) => a.ms - b.ms)[Math.floor(RUNS / 2)];
 }
 
 /** The parser alone, one character at a time, no snapshots: the floor. */

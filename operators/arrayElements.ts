@@ -46,8 +46,8 @@ type Element<S> = S extends z.ZodType ? z.output<S> : unknown;
  * ```
  * source: --a------b-------c------|    a: '[{"n":1},{"n"'  b: ':2}'  c: ']'
  * result: --A------B--------------|    A: {n:1}  B: {n:2}
- * source: --a------x|                  x: '{"m":true}]'  with schema z.object({ n: z.number() })
- * result: --A------#                   #: StructuredOutputError, reason 'schema-mismatch', path [1, 'n']
+ * source: --a------x|                  x: ':2},{"m":true}]'  with schema z.object({ n: z.number() })
+ * result: --A------(B#)                #: StructuredOutputError, reason 'schema-mismatch', path [2, 'n']
  * ```
  *
  * @example
@@ -93,10 +93,12 @@ export function arrayElements<S extends z.ZodType | undefined = undefined>(
     let parser: StreamingJsonParser;
     let text = '';
     let ready: { value: JsonValue; index: number }[] = [];
+    let next = 0;
     const start = () => {
       parser = new StreamingJsonParser();
       text = '';
       ready = [];
+      next = 0;
       parser.onValue = (value, parents) => {
         const array = parents[parents.length - 1];
         if (!array?.isArray) return;
@@ -104,7 +106,10 @@ export function arrayElements<S extends z.ZodType | undefined = undefined>(
           key === undefined
             ? parents.length === 1
             : parents.length === 2 && !parents[0].isArray && array.slot === key;
-        if (isElement) ready.push({ value, index: (array.node as JsonValue[]).length - 1 });
+        if (!isElement) return;
+        ready.push({ value, index: next++ });
+        // Emitted elements are not kept: memory is the element being parsed, not the whole array.
+        (array.node as JsonValue[]).pop();
       };
     };
     start();

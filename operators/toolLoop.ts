@@ -1,10 +1,11 @@
-import { concat, defer, EMPTY, from, isObservable, mergeMap, Observable, of, throwError } from 'rxjs';
+import { concat, defer, EMPTY, from, map, mergeMap, Observable, of } from 'rxjs';
 import type { z } from 'zod';
 import type { Chunk, FinishReason, Usage } from '../src/chunk';
 import type { CallOptions } from '../src/options';
 import type { ChatMessage, ChatRequest } from '../src/request';
 import { mergeChunks } from './accumulateChunks';
 import { linkedSubscriber } from './internal/operate';
+import { isJsonObject, runToolCall } from './internal/runToolCall';
 import {
   partialToolCallGuard,
   type GuardedChunk,
@@ -185,25 +186,6 @@ function checkConfig(config: ToolLoopConfig): void {
   }
 }
 
-/** True when `text` is a JSON object: what Anthropic and Gemini accept as a call's arguments. */
-function isJsonObject(text: string): boolean {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
-  } catch {
-    return false;
-  }
-}
-
-function contentOf(output: unknown): string {
-  if (typeof output === 'string') return output;
-  return JSON.stringify(output) ?? 'null';
-}
-
-function errorContent(error: unknown): string {
-  return `Error: ${error instanceof Error ? error.message : String(error)}`;
-}
-
 function addUsage(total: Usage | null, step: Usage | null): Usage | null {
   if (!step) return total;
   if (!total) return { ...step };
@@ -371,59 +353,13 @@ export function toolLoop<T extends ToolSet>(
       step: number,
       call: ValidToolCall | InvalidToolCall,
       results: Map<ValidToolCall | InvalidToolCall, ToolResult>,
-    ): Observable<ToolLoopChunk> => {
-      const base = { step, toolCallId: call.id, name: call.name };
-      const settle = (result: ToolResult) => {
-        results.set(call, result);
-        return event({ type: 'tool-result', ...result });
-      };
-      if (!('input' in call)) {
-        const quoted = isJsonObject(call.arguments)
-          ? ''
-          : ` Arguments received: ${JSON.stringify(call.arguments)}.`;
-        const issues = call.issues
-          .map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`)
-          .join('; ');
-        const content = `Error: ${call.message}${issues ? ` ${issues}.` : ''}${quoted}`;
-        return of(settle({ ...base, status: 'invalid', content, error: call }));
-      }
-      const valid = call;
-      return defer(() => (approve ? from(Promise.resolve(approve(valid))) : of(true))).pipe(
-        mergeMap((approved) => {
-          if (!approved) {
-            return of(
-              settle({ ...base, status: 'denied', content: 'Error: the user denied this tool call.' }),
-            );
-          }
-          return new Observable<ToolLoopChunk>((subscriber) => {
-            let output$: Observable<unknown>;
-            const context = { signal: controller.signal, call: valid, step, messages: [...messages] };
-            try {
-              const out: unknown = tools[valid.name].execute(valid.input, context);
-              output$ = isObservable(out) ? out : from(Promise.resolve(out));
-            } catch (error) {
-              output$ = throwError(() => error);
-            }
-            let last: unknown;
-            output$.subscribe(
-              linkedSubscriber<unknown>(subscriber, {
-                next: (value) => {
-                  last = value;
-                },
-                error: (error) => {
-                  subscriber.next(settle({ ...base, status: 'error', content: errorContent(error), error }));
-                  subscriber.complete();
-                },
-                complete: () => {
-                  subscriber.next(settle({ ...base, status: 'ok', content: contentOf(last), output: last }));
-                  subscriber.complete();
-                },
-              }),
-            );
-          });
+    ): Observable<ToolLoopChunk> =>
+      runToolCall(call, { tools, approve, step, signal: controller.signal, messages }).pipe(
+        map((result) => {
+          results.set(call, result);
+          return event({ type: 'tool-result', ...result });
         }),
       );
-    };
 
     const runStep = (step: number): Observable<ToolLoopChunk> =>
       defer(() => {
