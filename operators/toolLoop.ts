@@ -218,10 +218,12 @@ function addUsage(total: Usage | null, step: Usage | null): Usage | null {
  * running tools.
  *
  * ```
- * model 1: --t--C--f|                       t: text, C: whole call get_weather, f: finish tool_calls
- * tools:            ---R|                   R: the result
- * model 2:              --a--s|             a: answer text, s: finish stop
- * result:  S-t-(CT)f--(RE)S--a--s(EF|)      S: step-start, T: tool-call, R: tool-result, E: step-end, F: finish
+ * model 1: -t--c--f-u|                  t: text, c: fragments of a get_weather call, f: finish 'tool_calls', u: usage
+ * tools:              -r|               r: what execute returned
+ * model 2:               -a--s-u|       a: answer text, s: finish 'stop'
+ * result:  St-----CTf-u-RES-a--s-uEF|   S: step-start, C: the whole call (validated), T: tool-call, R: tool-result,
+ *                                       E: step-end, F: finish (reason 'done', the whole conversation)
+ *          (several letters in one frame are written one after another, not as a group)
  * ```
  *
  * @example

@@ -32,7 +32,7 @@ const events = (chunks: ToolLoopChunk[]): ToolLoopEvent[] =>
 const types = (chunks: ToolLoopChunk[]) => events(chunks).map((e) => e.type);
 
 /** A client that answers each request with the next script's chunks, synchronously. */
-function scripted(...scripts: (MockScript | string)[]) {
+function scripted(...scripts: (MockScript | string | Chunk[])[]) {
   const requests: ChatRequest[] = [];
   return {
     requests,
@@ -42,7 +42,7 @@ function scripted(...scripts: (MockScript | string)[]) {
           requests.push(structuredClone(body));
           const script = scripts.shift();
           if (script === undefined) throw new Error('no script left');
-          return from(scriptToChunks(script)).subscribe(subscriber);
+          return from(Array.isArray(script) ? script : scriptToChunks(script)).subscribe(subscriber);
         }),
     },
   };
@@ -234,6 +234,46 @@ describe('toolLoop', () => {
     expect(toolMessages[2].content).toContain('Arguments received: "{\\"city\\": \\"Tro"');
     expect(toolMessages[3].content).toContain('launch_rockets');
     expect(events(chunks).at(-1)).toMatchObject({ type: 'finish', reason: 'done' });
+  });
+
+  it("keeps a provider's data on the call (Gemini thought signatures) in the appended turn", async () => {
+    const signature = { google: { thought_signature: 'c2lnbmF0dXJl' } };
+    const [role, , finish] = scriptToChunks({ text: 'x', usage: null });
+    const callChunk: Chunk = {
+      ...role,
+      choices: [
+        {
+          index: 0,
+          delta: {
+            tool_calls: [
+              {
+                index: 0,
+                id: 'g1',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Rome"}' },
+                extra_content: signature,
+              },
+            ],
+          },
+          finish_reason: null,
+        },
+      ],
+    };
+    const done: Chunk = { ...finish, choices: [{ ...finish.choices[0], finish_reason: 'tool_calls' }] };
+    const { client, requests } = scripted([role, callChunk, done], 'Sunny in Rome.');
+    await lastValueFrom(toolLoop(request, { client, tools: { get_weather: weather } }));
+    const turn = requests[1].messages[1] as Extract<ChatMessage, { role: 'assistant' }>;
+    expect(turn.tool_calls?.[0]).toEqual({
+      id: 'g1',
+      type: 'function',
+      function: { name: 'get_weather', arguments: '{"city":"Rome"}' },
+      extra_content: signature,
+    });
+    const gemini = toGeminiBody(requests[1]) as { contents: { parts: Record<string, unknown>[] }[] };
+    expect(gemini.contents[1].parts[0]).toEqual({
+      functionCall: { name: 'get_weather', args: { city: 'Rome' } },
+      thoughtSignature: 'c2lnbmF0dXJl',
+    });
   });
 
   it('stops after maxSteps model calls', async () => {
