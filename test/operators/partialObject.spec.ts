@@ -203,6 +203,16 @@ describe('partialObject', () => {
     expect(values[4]).toEqual({ a: { x: 1 }, b: 'hi', c: [1] });
   });
 
+  it('emits a snapshot for every growing chunk while the open containers hold up to 256 entries', async () => {
+    const json = JSON.stringify(Array.from({ length: 250 }, (_, i) => i));
+    const updates = await lastValueFrom(
+      from([...json].map((ch) => text(ch))).pipe(partialObject(), toArray()),
+    );
+    const partials = updates.filter((u) => !u.done).map((u) => (u.value as number[]).length);
+    // '[' gives [], then each number appears at the comma (or bracket) that ends it: one snapshot each.
+    expect(partials).toEqual(Array.from({ length: 251 }, (_, i) => i));
+  });
+
   it('emits fewer snapshots than chunks only for huge arrays, and the final value is whole', async () => {
     const json = JSON.stringify({ items: Array.from({ length: 3000 }, (_, i) => i) });
     const updates = await lastValueFrom(
