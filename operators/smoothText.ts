@@ -71,7 +71,10 @@ function contentOnly(chunk: Chunk, choice: number): string | undefined {
   if (c.index !== choice || c.finish_reason != null || c.logprobs != null) return undefined;
   const delta = c.delta;
   if (typeof delta?.content !== 'string' || delta.content === '') return undefined;
-  for (const key in delta) if (key !== 'content' && key !== 'role') return undefined;
+  // Providers send empty fields beside the text (`refusal: null`, DeepSeek's `reasoning: null`).
+  for (const key in delta) {
+    if (key !== 'content' && key !== 'role' && delta[key as keyof typeof delta] != null) return undefined;
+  }
   return delta.content;
 }
 

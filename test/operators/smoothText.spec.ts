@@ -130,6 +130,13 @@ describe('smoothText', () => {
     });
   });
 
+  it('smooths text that comes with empty fields beside it (refusal: null, reasoning: null)', async () => {
+    const withNulls = chunk({ content: 'one two', refusal: null, reasoning: null });
+    const out = await lastValueFrom(from([withNulls]).pipe(smoothText({ delayMs: 0 }), toArray()));
+    expect(out.map((c) => c.choices[0].delta.content)).toEqual(['one ', 'two']);
+    expect(out[0].choices[0].delta).toEqual({ content: 'one ', refusal: null, reasoning: null });
+  });
+
   it('passes other choices and reasoning through in order', async () => {
     const other = chunk([{ index: 1, delta: { content: 'second choice' } }]);
     const reasoning = chunk({ reasoning: 'hmm' });
