@@ -208,7 +208,7 @@ function addUsage(total: Usage | null, step: Usage | null): Usage | null {
  * own loop. It emits every model chunk of every step plus event chunks (`choices: []`, `tool_loop`:
  * step start/end, tool call, tool result, finish with the whole conversation), so
  * `.pipe(textDeltas())` shows the whole answer. It works on the neutral request and chunks, so with
- * every provider.
+ * every provider. Tool calls are read from choice 0 (a loop follows one conversation).
  *
  * An `execute` error, invalid arguments (bad JSON, schema mismatch, unknown tool, cut call) and a
  * denied call go back to the model as the call's tool result; a call whose arguments are not a JSON

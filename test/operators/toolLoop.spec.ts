@@ -1,4 +1,4 @@
-import { firstValueFrom, from, lastValueFrom, NEVER, Observable, take, toArray } from 'rxjs';
+import { firstValueFrom, from, lastValueFrom, map, NEVER, Observable, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import { createClient, type ChatMessage, type ChatRequest, type Chunk } from '../../src';
@@ -479,6 +479,12 @@ describe('toolLoop', () => {
           F: 'finish',
         });
         expectSubscriptions(model.subscriptions).toBe('^------!');
+        const empty = toolLoop(request, { client: { stream: () => cold<Chunk>('|') }, tools: {} });
+        expectObservable(empty.pipe(map(kinds))).toBe('(SEF|)', {
+          S: 'step-start',
+          E: 'step-end',
+          F: 'finish',
+        });
         const never = toolLoop(request, { client: { stream: () => NEVER }, tools: {} });
         expectObservable(never).toBe('s', {
           s: expect.objectContaining({ tool_loop: { type: 'step-start', step: 1 } }),
