@@ -32,8 +32,6 @@ export const ARRAY_ELEMENTS_DEFAULTS = {
   key: undefined,
 } as const satisfies ArrayElementsConfig;
 
-type Element<S> = S extends z.ZodType ? z.output<S> : unknown;
-
 /**
  * Each element of a streamed JSON array, once it is complete and valid (the AI SDK's
  * `elementStream`). The JSON text (content, or with `from: { toolCall: name }` a tool call's
@@ -72,9 +70,16 @@ type Element<S> = S extends z.ZodType ? z.output<S> : unknown;
  * );
  * console.log(heroes.length); // 2
  */
-export function arrayElements<S extends z.ZodType | undefined = undefined>(
-  schemaOrConfig?: S | ArrayElementsConfig<NonNullable<S>>,
-): OperatorFunction<Chunk, Element<S>> {
+export function arrayElements<S extends z.ZodType>(schema: S): OperatorFunction<Chunk, z.output<S>>;
+export function arrayElements<S extends z.ZodType>(
+  config: ArrayElementsConfig<S> & { schema: S },
+): OperatorFunction<Chunk, z.output<S>>;
+export function arrayElements(
+  config?: ArrayElementsConfig & { schema?: undefined },
+): OperatorFunction<Chunk, unknown>;
+export function arrayElements(
+  schemaOrConfig?: z.ZodType | ArrayElementsConfig,
+): OperatorFunction<Chunk, unknown> {
   const config: ArrayElementsConfig =
     schemaOrConfig === undefined
       ? {}
@@ -88,7 +93,7 @@ export function arrayElements<S extends z.ZodType | undefined = undefined>(
   }
   const where = key === undefined ? 'the top-level value' : `property "${key}" of the top-level object`;
 
-  return operate<Chunk, Element<S>>((source, subscriber) => {
+  return operate<Chunk, unknown>((source, subscriber) => {
     const read = jsonTextReader(textConfig);
     let parser: StreamingJsonParser;
     let text = '';
@@ -123,7 +128,7 @@ export function arrayElements<S extends z.ZodType | undefined = undefined>(
           subscriber.error(checked.error);
           return false;
         }
-        subscriber.next(checked.value as Element<S>);
+        subscriber.next(checked.value);
         if (subscriber.closed) return false;
       }
       return true;

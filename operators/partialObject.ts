@@ -39,8 +39,6 @@ export const PARTIAL_OBJECT_DEFAULTS = { from: 'content', choice: 0 } as const s
 const SNAPSHOT_BASE_ENTRIES = 256;
 const SNAPSHOT_ENTRIES_PER_CHAR = 8;
 
-type Output<S> = S extends z.ZodType ? z.output<S> : unknown;
-
 /**
  * Streamed JSON as a growing object: parses the JSON text incrementally as it arrives (content of a
  * `response_format: json_schema` answer, or with `from: { toolCall: name }` the arguments of the first
@@ -82,9 +80,18 @@ type Output<S> = S extends z.ZodType ? z.output<S> : unknown;
  * );
  * if (final.done) console.log(final.value.temp + 1); // typed: { city: string; temp: number }
  */
-export function partialObject<S extends z.ZodType | undefined = undefined>(
-  schemaOrConfig?: S | PartialObjectConfig<NonNullable<S>>,
-): OperatorFunction<Chunk, PartialObjectUpdate<Output<S>>> {
+export function partialObject<S extends z.ZodType>(
+  schema: S,
+): OperatorFunction<Chunk, PartialObjectUpdate<z.output<S>>>;
+export function partialObject<S extends z.ZodType>(
+  config: PartialObjectConfig<S> & { schema: S },
+): OperatorFunction<Chunk, PartialObjectUpdate<z.output<S>>>;
+export function partialObject(
+  config?: PartialObjectConfig & { schema?: undefined },
+): OperatorFunction<Chunk, PartialObjectUpdate<unknown>>;
+export function partialObject(
+  schemaOrConfig?: z.ZodType | PartialObjectConfig,
+): OperatorFunction<Chunk, PartialObjectUpdate<unknown>> {
   const config: PartialObjectConfig =
     schemaOrConfig === undefined
       ? {}
@@ -93,7 +100,7 @@ export function partialObject<S extends z.ZodType | undefined = undefined>(
         : schemaOrConfig;
   const textConfig = checkJsonTextConfig('partialObject', config);
   const { schema } = config;
-  type Update = PartialObjectUpdate<Output<S>>;
+  type Update = PartialObjectUpdate<unknown>;
 
   return operate<Chunk, Update>((source, subscriber) => {
     const read = jsonTextReader(textConfig);
@@ -122,7 +129,7 @@ export function partialObject<S extends z.ZodType | undefined = undefined>(
           }
           if (parser.dirty && parser.pathWidth <= SNAPSHOT_BASE_ENTRIES + SNAPSHOT_ENTRIES_PER_CHAR * since) {
             since = 0;
-            subscriber.next({ done: false, value: parser.snapshot() as DeepPartial<Output<S>> });
+            subscriber.next({ done: false, value: parser.snapshot() });
           }
         },
         complete: () => {
@@ -136,7 +143,7 @@ export function partialObject<S extends z.ZodType | undefined = undefined>(
           }
           const checked = validate(schema, value, text, 'The structured output');
           if (!checked.ok) return subscriber.error(checked.error);
-          subscriber.next({ done: true, value: checked.value as Output<S> });
+          subscriber.next({ done: true, value: checked.value });
           subscriber.complete();
         },
       }),

@@ -245,6 +245,16 @@ describe('partialObject', () => {
     expect(pulled).toBe(1);
   });
 
+  it('types the final value from a schema given in the config object', async () => {
+    const update = await lastValueFrom(
+      from([tools(call(0, 'c', 'save', '{"city":"Oslo","temp":3}'))]).pipe(
+        partialObject({ schema: Weather, from: { toolCall: 'save' } }),
+      ),
+    );
+    const typed: PartialObjectUpdate<{ city: string; temp: number }> = update;
+    expect(typed.done && typed.value.city.toUpperCase()).toBe('OSLO');
+  });
+
   it('types the final value from the schema', async () => {
     const update: PartialObjectUpdate<{ city: string; temp: number }> = await lastValueFrom(
       from([text('{"city":"Oslo","temp":3}')]).pipe(partialObject(Weather)),
