@@ -10,6 +10,7 @@ import {
   jsonFailure,
   jsonTextReader,
   noOutput,
+  refusalOf,
   validate,
   type JsonTextConfig,
 } from './internal/jsonText';
@@ -97,11 +98,13 @@ export function arrayElements(
     const read = jsonTextReader(textConfig);
     let parser: StreamingJsonParser;
     let text = '';
+    let refusal = '';
     let ready: { value: JsonValue; index: number }[] = [];
     let next = 0;
     const start = () => {
       parser = new StreamingJsonParser();
       text = '';
+      refusal = '';
       ready = [];
       next = 0;
       parser.onValue = (value, parents) => {
@@ -137,6 +140,7 @@ export function arrayElements(
       linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           if (chunk.reset !== undefined) return start();
+          refusal += refusalOf(chunk, textConfig.choice);
           const piece = read(chunk);
           if (piece === '') return;
           text += piece;
@@ -151,7 +155,7 @@ export function arrayElements(
           if (flush() && failure) subscriber.error(jsonFailure(failure, text, false));
         },
         complete: () => {
-          if (text.trim() === '') return subscriber.error(noOutput(textConfig.from, text));
+          if (text.trim() === '') return subscriber.error(noOutput(textConfig.from, text, refusal));
           let value: JsonValue;
           try {
             value = parser.end();

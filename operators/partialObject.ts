@@ -9,6 +9,7 @@ import {
   jsonFailure,
   jsonTextReader,
   noOutput,
+  refusalOf,
   validate,
   type JsonTextConfig,
 } from './internal/jsonText';
@@ -50,7 +51,7 @@ const SNAPSHOT_ENTRIES_PER_CHAR = 8;
  * The JSON is never repaired: text that stops being JSON fails at once, and a value that is
  * incomplete at the end (a cut stream, `finish_reason: 'length'`), missing or not matching the schema
  * fails at the end, each with a `StructuredOutputError` (`reason`, `text` received, `position`,
- * `issues`). Partial values are immutable and share unchanged subtrees (a done sub-object keeps its
+ * `issues`; a model that refused gives `no-output` with its `refusal`). Partial values are immutable and share unchanged subtrees (a done sub-object keeps its
  * identity), so the cost per chunk is the size of the open containers, not of the document; in an
  * array of hundreds of entries a snapshot may wait for a few more characters, keeping the whole run
  * linear. A reset chunk (`retryBackoff({ resume: 'restart' })`) starts the parse over.
@@ -106,6 +107,7 @@ export function partialObject(
     const read = jsonTextReader(textConfig);
     let parser = new StreamingJsonParser();
     let text = '';
+    let refusal = '';
     let since = 0;
     source.subscribe(
       linkedSubscriber<Chunk>(subscriber, {
@@ -114,8 +116,10 @@ export function partialObject(
             parser = new StreamingJsonParser();
             text = '';
             since = 0;
+            refusal = '';
             return;
           }
+          refusal += refusalOf(chunk, textConfig.choice);
           const piece = read(chunk);
           if (piece === '') return;
           text += piece;
@@ -133,7 +137,7 @@ export function partialObject(
           }
         },
         complete: () => {
-          if (text.trim() === '') return subscriber.error(noOutput(textConfig.from, text));
+          if (text.trim() === '') return subscriber.error(noOutput(textConfig.from, text, refusal));
           let value: unknown;
           try {
             value = parser.end();

@@ -322,6 +322,8 @@ export class StructuredOutputError extends LlmError {
   readonly position: number | undefined;
   /** Schema problems (`schema-mismatch`; paths are relative to the whole value). */
   readonly issues: readonly ToolCallIssue[];
+  /** What the model said instead (`delta.refusal`), when it refused (`no-output`). */
+  readonly refusal: string | undefined;
 
   constructor(
     init: {
@@ -330,6 +332,7 @@ export class StructuredOutputError extends LlmError {
       text: string;
       position?: number;
       issues?: readonly ToolCallIssue[];
+      refusal?: string;
     },
     options: LlmErrorOptions = {},
   ) {
@@ -338,5 +341,6 @@ export class StructuredOutputError extends LlmError {
     this.text = init.text;
     this.position = init.position;
     this.issues = init.issues ?? [];
+    this.refusal = init.refusal;
   }
 }

@@ -95,16 +95,21 @@ export function jsonFailure(failure: JsonSyntaxFailure, text: string, ended: boo
   });
 }
 
-/** The error for nothing to parse. */
-export function noOutput(from: JsonTextSource, text: string): StructuredOutputError {
-  return new StructuredOutputError({
-    reason: 'no-output',
-    message:
-      from === 'content'
-        ? 'The stream ended without any JSON content.'
-        : `The stream ended without arguments for a "${from.toolCall}" tool call.`,
-    text,
-  });
+/** The refusal text of a chunk for `choice` (OpenAI structured outputs refuse in `delta.refusal`). */
+export function refusalOf(chunk: Chunk, choice: number): string {
+  let text = '';
+  for (const c of chunk.choices) if (c.index === choice) text += c.delta?.refusal ?? '';
+  return text;
+}
+
+/** The error for nothing to parse; a refusal, when the model sent one, is the reason given. */
+export function noOutput(from: JsonTextSource, text: string, refusal = ''): StructuredOutputError {
+  const message = refusal
+    ? `The model refused instead of answering: ${refusal.slice(0, 300)}`
+    : from === 'content'
+      ? 'The stream ended without any JSON content.'
+      : `The stream ended without arguments for a "${from.toolCall}" tool call.`;
+  return new StructuredOutputError({ reason: 'no-output', message, text, ...(refusal && { refusal }) });
 }
 
 /** Validates with the schema; the parsed value, or the error. */

@@ -166,6 +166,17 @@ describe('partialObject', () => {
     ]);
   });
 
+  it('fails with no-output carrying the refusal when the model refused', async () => {
+    const error = await failure(
+      from([chunk({ refusal: "I can't help " }), chunk({ refusal: 'with that.' }), finish('stop')]).pipe(
+        partialObject(Weather),
+      ),
+    );
+    expect(error.reason).toBe('no-output');
+    expect(error.refusal).toBe("I can't help with that.");
+    expect(error.message).toContain("refused instead of answering: I can't help with that.");
+  });
+
   it('fails with no-output when the chosen tool is never called', async () => {
     const error = await failure(
       from([tools(call(0, 'c0', 'lookup', '{}'))]).pipe(
