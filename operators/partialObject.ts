@@ -51,10 +51,10 @@ const SNAPSHOT_ENTRIES_PER_CHAR = 8;
  * The JSON is never repaired: text that stops being JSON fails at once, and a value that is
  * incomplete at the end (a cut stream, `finish_reason: 'length'`), missing or not matching the schema
  * fails at the end, each with a `StructuredOutputError` (`reason`, `text` received, `position`,
- * `issues`; a model that refused gives `no-output` with its `refusal`). Partial values are immutable and share unchanged subtrees (a done sub-object keeps its
- * identity), so the cost per chunk is the size of the open containers, not of the document; in an
- * array of hundreds of entries a snapshot may wait for a few more characters, keeping the whole run
- * linear. A reset chunk (`retryBackoff({ resume: 'restart' })`) starts the parse over.
+ * `issues`; a model that refused gives `no-output` with its `refusal`). Partial values are immutable
+ * and share unchanged subtrees (a done sub-object keeps its identity), so the cost per chunk is the
+ * size of the open containers, not of the document; in an array of hundreds of entries a snapshot
+ * may wait for a few more characters, keeping the whole run linear. A reset chunk (`retryBackoff({ resume: 'restart' })`) starts the parse over.
  *
  * ```
  * source: --a------b-------c--------f--|     a: '{"city":"Li'  b: 'sbon","temp"'  c: ':21}'  f: finish
