@@ -49,6 +49,13 @@ export interface WithTelemetryConfig {
    * switch is a span event. @defaultValue [] (none)
    */
   fallbacks?: readonly Observable<Chunk>[];
+  /**
+   * Runs the source's subscription with the span active, so spans the call makes (an instrumented
+   * HTTP client) become its children. rxllm cannot do it without loading @opentelemetry/api; pass
+   * `(span, run) => context.with(trace.setSpan(context.active(), span as Span), run)`.
+   * @defaultValue undefined (the source is subscribed in the caller's context)
+   */
+  activate?: (span: TelemetrySpan, run: () => void) => void;
 }
 
 /** Defaults of {@link withTelemetry}. */
@@ -172,12 +179,16 @@ export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunc
     captureContent = WITH_TELEMETRY_DEFAULTS.captureContent,
     retry,
     fallbacks = WITH_TELEMETRY_DEFAULTS.fallbacks,
+    activate,
   } = config;
   if (typeof tracer?.startSpan !== 'function') {
     throw new TypeError('withTelemetry: tracer must be an OpenTelemetry Tracer (trace.getTracer(name)).');
   }
   if (typeof operationName !== 'string' || operationName === '') {
     throw new TypeError('withTelemetry: operationName must be a non-empty string.');
+  }
+  if (activate !== undefined && typeof activate !== 'function') {
+    throw new TypeError('withTelemetry: activate must be a function (span, run) => void.');
   }
   if (!Array.isArray(fallbacks))
     throw new TypeError('withTelemetry: fallbacks must be an array of observables.');
@@ -304,7 +315,8 @@ export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunc
         }),
       );
     };
-    run(source, 0);
+    if (activate) activate(span, () => run(source, 0));
+    else run(source, 0);
     return () => {
       current?.unsubscribe();
       end({ 'rxllm.cancelled': true });

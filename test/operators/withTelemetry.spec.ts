@@ -257,9 +257,34 @@ describe('withTelemetry', () => {
     [{ tracer, fallbacks: 'x' }, 'fallbacks'],
     [{ tracer, request: { messages: [] } }, 'request'],
     [{ tracer, retry: { maxRetries: -1 } }, 'maxRetries'],
+    [{ tracer, activate: 'yes' }, 'activate'],
   ])('rejects bad config %# with a TypeError at creation', (config, message) => {
     expect(() => withTelemetry(config as unknown as WithTelemetryConfig)).toThrow(TypeError);
     expect(() => withTelemetry(config as unknown as WithTelemetryConfig)).toThrow(message);
+  });
+
+  it('subscribes the source inside activate, with the span', async () => {
+    let active: unknown;
+    let subscribedWith: unknown;
+    const source = new Observable<Chunk>((s) => {
+      subscribedWith = active;
+      s.next(text('x'));
+      s.complete();
+    });
+    await lastValueFrom(
+      source.pipe(
+        withTelemetry({
+          tracer,
+          activate: (span, run) => {
+            active = span;
+            run();
+            active = undefined;
+          },
+        }),
+      ),
+    );
+    expect(subscribedWith).toBeDefined();
+    expect((subscribedWith as ReadableSpan).name).toBe('chat');
   });
 
   it('keeps usage from the usage chunk', async () => {
