@@ -160,12 +160,19 @@ function inputMessages(messages: readonly ChatMessage[]): string {
  *
  * @example
  * // doc-test: typecheck-only
- * import { trace } from '@opentelemetry/api';
+ * import { context, trace, type Span } from '@opentelemetry/api';
  * import { stream } from 'rxllm';
  * import { textDeltas, withTelemetry } from 'rxllm/operators';
  * const request = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hi' }] };
+ * const telemetry = withTelemetry({
+ *   tracer: trace.getTracer('my-app'),
+ *   request,
+ *   retry: { maxRetries: 2 },
+ *   // Optional: the HTTP spans of the call become children of the GenAI span.
+ *   activate: (span, run) => context.with(trace.setSpan(context.active(), span as Span), run),
+ * });
  * stream(request)
- *   .pipe(withTelemetry({ tracer: trace.getTracer('my-app'), request, retry: { maxRetries: 2 } }), textDeltas())
+ *   .pipe(telemetry, textDeltas())
  *   .subscribe((text) => process.stdout.write(text));
  */
 export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunction<Chunk> {
