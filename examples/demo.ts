@@ -6,11 +6,13 @@ import { demoToolCall } from './sections/toolCall';
 import { demoBatch } from './sections/batch';
 import { demoRouter } from './sections/router';
 import { demoWireFormats } from './sections/wireFormats';
+import { demoToolLoop } from './sections/toolLoop';
 
 async function main(): Promise<void> {
   console.log('rxllm demo — every call below is a real HTTP stream from a mock server on 127.0.0.1\n');
   await demoBasics();
   await demoToolCall();
+  await demoToolLoop();
   await demoBatch();
   await demoRouter();
   await demoWireFormats();

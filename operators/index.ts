@@ -34,3 +34,44 @@ export * from './mapConcurrent';
 export * from './rateLimit';
 export * from './trackUsage';
 export * from './budget';
+export {
+  partialObject,
+  PARTIAL_OBJECT_DEFAULTS,
+  type PartialObjectConfig,
+  type PartialObjectUpdate,
+  type DeepPartial,
+} from './partialObject';
+export { arrayElements, ARRAY_ELEMENTS_DEFAULTS, type ArrayElementsConfig } from './arrayElements';
+export type { JsonTextSource, JsonTextConfig } from './internal/jsonText';
+export {
+  toolLoop,
+  tool,
+  isToolLoopEvent,
+  TOOL_LOOP_DEFAULTS,
+  type ToolLoopConfig,
+  type ToolLoopClient,
+  type ToolLoopChunk,
+  type ToolLoopEvent,
+  type ToolLoopState,
+  type ToolLoopFinishReason,
+  type ToolDefinition,
+  type ToolSet,
+  type ToolExecuteContext,
+  type ToolResult,
+  type ToolResultStatus,
+  type StepResult,
+} from './toolLoop';
+export {
+  smoothText,
+  SMOOTH_TEXT_DEFAULTS,
+  type SmoothTextConfig,
+  type SmoothTextChunking,
+} from './smoothText';
+export {
+  withTelemetry,
+  WITH_TELEMETRY_DEFAULTS,
+  type WithTelemetryConfig,
+  type TelemetryTracer,
+  type TelemetrySpan,
+  type TelemetryAttributeValue,
+} from './withTelemetry';

@@ -416,3 +416,50 @@ export class StoreError extends LlmError {
     this.store = store;
   }
 }
+
+/** Why `partialObject` or `arrayElements` refused the streamed JSON. */
+export type StructuredOutputReason =
+  /** The text stopped being JSON (`position` says where). */
+  | 'invalid-json'
+  /** The stream ended before the JSON value was complete (cut, `length`, ...). */
+  | 'incomplete-json'
+  /** The JSON is whole but fails the schema (`issues` says how). */
+  | 'schema-mismatch'
+  /** Nothing to parse arrived (no content, or no call to the chosen tool). */
+  | 'no-output';
+
+/**
+ * Streamed structured output (`response_format: json_schema` content or tool-call arguments) did not
+ * parse as JSON, ended early or failed its zod schema. Raised by `partialObject` and `arrayElements`.
+ * Never repaired; `text` holds everything received so the caller can log it or ask the model again.
+ */
+export class StructuredOutputError extends LlmError {
+  readonly reason: StructuredOutputReason;
+  /** The JSON text received, exactly as it arrived (up to the failure). */
+  readonly text: string;
+  /** Offset of the offending character (`invalid-json`), or where the text ended (`incomplete-json`). */
+  readonly position: number | undefined;
+  /** Schema problems (`schema-mismatch`; paths are relative to the whole value). */
+  readonly issues: readonly ToolCallIssue[];
+  /** What the model said instead (`delta.refusal`), when it refused (`no-output`). */
+  readonly refusal: string | undefined;
+
+  constructor(
+    init: {
+      reason: StructuredOutputReason;
+      message: string;
+      text: string;
+      position?: number;
+      issues?: readonly ToolCallIssue[];
+      refusal?: string;
+    },
+    options: LlmErrorOptions = {},
+  ) {
+    super(init.message, options);
+    this.reason = init.reason;
+    this.text = init.text;
+    this.position = init.position;
+    this.issues = init.issues ?? [];
+    this.refusal = init.refusal;
+  }
+}

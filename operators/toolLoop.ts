@@ -1,0 +1,439 @@
+import { concat, defer, EMPTY, from, map, mergeMap, Observable, of } from 'rxjs';
+import type { z } from 'zod';
+import type { Chunk, FinishReason, Usage } from '../src/chunk';
+import type { CallOptions } from '../src/options';
+import type { ChatMessage, ChatRequest } from '../src/request';
+import { mergeChunks } from './accumulateChunks';
+import { linkedSubscriber } from './internal/operate';
+import { isJsonObject, runToolCall } from './internal/runToolCall';
+import {
+  partialToolCallGuard,
+  type GuardedChunk,
+  type InvalidToolCall,
+  type ValidToolCall,
+} from './partialToolCallGuard';
+
+/** What a running tool gets besides its input. */
+export interface ToolExecuteContext {
+  /** Aborted when the loop is unsubscribed: pass it to `fetch` and friends. */
+  signal: AbortSignal;
+  /** The validated call being run. */
+  call: ValidToolCall;
+  /** The step (1-based) whose model answer asked for the call. */
+  step: number;
+  /** The conversation so far, the assistant turn with this call included. */
+  messages: readonly ChatMessage[];
+}
+
+/** A tool the model may call: its input schema (zod), what it is for, and what it does. */
+export interface ToolDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
+  /** Told to the model. @defaultValue undefined */
+  description?: string;
+  /** Validates the arguments; also sent to the model as JSON Schema (`schema.toJSONSchema()`) unless `parameters` is given. */
+  schema: S;
+  /** JSON Schema sent to the model instead of the one derived from `schema`. @defaultValue undefined */
+  parameters?: Record<string, unknown>;
+  /**
+   * Runs the call. A string result is sent to the model as it is, anything else as JSON; a throw or a
+   * rejection is sent as `Error: <message>` and the loop goes on (the model may try again).
+   */
+  execute: (input: z.output<S>, context: ToolExecuteContext) => R | Promise<R> | Observable<R>;
+}
+
+/** Tools by name. */
+export type ToolSet = Record<string, ToolDefinition<any, any>>;
+
+/** Infers a tool's input type from its schema (an identity function, as the AI SDK's `tool()`). */
+export function tool<S extends z.ZodType, R>(definition: ToolDefinition<S, R>): ToolDefinition<S, R> {
+  return definition;
+}
+
+/** What `toolLoop` calls the model with: `createClient()` from 'rxllm', or `{ stream }`. */
+export interface ToolLoopClient {
+  stream(request: ChatRequest, options?: CallOptions): Observable<Chunk>;
+}
+
+/** How one tool call ended. */
+export type ToolResultStatus = 'ok' | 'error' | 'invalid' | 'denied';
+
+export interface ToolResult {
+  step: number;
+  toolCallId: string;
+  name: string;
+  status: ToolResultStatus;
+  /** What the model is sent (the tool message content). */
+  content: string;
+  /** What `execute` returned (`ok`). */
+  output?: unknown;
+  /** What `execute` threw (`error`), or why the call was refused (`invalid`). */
+  error?: unknown;
+}
+
+/** One model call and the tool calls it asked for. */
+export interface StepResult {
+  step: number;
+  /** The assistant turn appended to the conversation. */
+  message: Extract<ChatMessage, { role: 'assistant' }>;
+  finishReason: FinishReason | null;
+  usage: Usage | null;
+  toolResults: ToolResult[];
+}
+
+/** What `stopWhen` sees after each step that ran tools. */
+export interface ToolLoopState {
+  step: number;
+  steps: readonly StepResult[];
+  messages: readonly ChatMessage[];
+}
+
+/** Why the loop ended. */
+export type ToolLoopFinishReason = 'done' | 'max-steps' | 'stop-when';
+
+/** The loop's own events, carried by chunks with `choices: []` (see {@link ToolLoopChunk}). */
+export type ToolLoopEvent =
+  | { type: 'step-start'; step: number }
+  | {
+      type: 'tool-call';
+      step: number;
+      /** The released call (`valid`: parsed and checked, with `input`) or the refused one (with `reason`). */
+      call: ValidToolCall | InvalidToolCall;
+      valid: boolean;
+      toolCallId: string;
+      name: string;
+      /** The arguments exactly as the model sent them. */
+      arguments: string;
+    }
+  | ({ type: 'tool-result' } & ToolResult)
+  | ({ type: 'step-end' } & StepResult)
+  | {
+      type: 'finish';
+      reason: ToolLoopFinishReason;
+      steps: number;
+      /** The whole conversation: the request's messages plus every assistant turn and tool result. */
+      messages: ChatMessage[];
+      /** Summed over the steps; `null` when no step reported usage. */
+      usage: Usage | null;
+    };
+
+/**
+ * A chunk of the loop: a model chunk (tool calls whole and validated, as `partialToolCallGuard` gives
+ * them) or, with `choices: []` and `tool_loop` set, an event of the loop. Event chunks carry no text
+ * and no usage, so `textDeltas()`, `collectText()` and `usage()` read the model chunks only.
+ */
+export interface ToolLoopChunk extends GuardedChunk {
+  tool_loop?: ToolLoopEvent;
+}
+
+/** True for a chunk carrying a loop event. */
+export function isToolLoopEvent(chunk: Chunk): chunk is ToolLoopChunk & { tool_loop: ToolLoopEvent } {
+  return (chunk as ToolLoopChunk).tool_loop !== undefined;
+}
+
+export interface ToolLoopConfig<T extends ToolSet = ToolSet> {
+  /** Calls the model: `createClient()` (from 'rxllm') or `{ stream }`. Required. */
+  client: ToolLoopClient;
+  /** The tools, by name. Sent to the model as `request.tools` unless the request has its own. Required. */
+  tools: T;
+  /** Most model calls. @defaultValue 10 */
+  maxSteps?: number;
+  /** Asked after every step that ran tools; `true` ends the loop before the next model call. @defaultValue undefined (never) */
+  stopWhen?: (state: ToolLoopState) => boolean;
+  /** Most tool calls running at once. @defaultValue Infinity */
+  concurrency?: number;
+  /** Asked before a valid call runs; `false` sends "denied" to the model instead. @defaultValue undefined (all run) */
+  approve?: (call: ValidToolCall) => boolean | Promise<boolean>;
+  /** Options for every model call (`baseURL`, `timeouts`, ...). @defaultValue undefined */
+  callOptions?: CallOptions;
+}
+
+/** Defaults of {@link toolLoop}. */
+export const TOOL_LOOP_DEFAULTS = {
+  maxSteps: 10,
+  concurrency: Infinity,
+} as const satisfies Partial<ToolLoopConfig>;
+
+function checkConfig(config: ToolLoopConfig): void {
+  if (config === null || typeof config !== 'object')
+    throw new TypeError('toolLoop: config must be an object.');
+  if (typeof config.client?.stream !== 'function') {
+    throw new TypeError(
+      'toolLoop: client must have a stream(request) method (e.g. createClient() from rxllm).',
+    );
+  }
+  if (config.tools === null || typeof config.tools !== 'object') {
+    throw new TypeError('toolLoop: tools must be an object of { schema, execute } by tool name.');
+  }
+  for (const [name, t] of Object.entries(config.tools)) {
+    if (typeof (t?.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
+      throw new TypeError(`toolLoop: tools.${name}.schema must be a zod schema.`);
+    }
+    if (typeof t.execute !== 'function')
+      throw new TypeError(`toolLoop: tools.${name}.execute must be a function.`);
+  }
+  const { maxSteps = TOOL_LOOP_DEFAULTS.maxSteps, concurrency = TOOL_LOOP_DEFAULTS.concurrency } = config;
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) {
+    throw new TypeError(`toolLoop: maxSteps must be an integer >= 1, got ${String(maxSteps)}.`);
+  }
+  if (!(concurrency === Infinity || (Number.isInteger(concurrency) && concurrency >= 1))) {
+    throw new TypeError(
+      `toolLoop: concurrency must be an integer >= 1 or Infinity, got ${String(concurrency)}.`,
+    );
+  }
+  for (const key of ['stopWhen', 'approve'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'function') {
+      throw new TypeError(`toolLoop: ${key} must be a function.`);
+    }
+  }
+}
+
+function addUsage(total: Usage | null, step: Usage | null): Usage | null {
+  if (!step) return total;
+  if (!total) return { ...step };
+  return {
+    prompt_tokens: total.prompt_tokens + step.prompt_tokens,
+    completion_tokens: total.completion_tokens + step.completion_tokens,
+    total_tokens: total.total_tokens + step.total_tokens,
+  };
+}
+
+/**
+ * Runs the tool-calling loop: streams a model call, takes its complete, validated tool calls (through
+ * `partialToolCallGuard`), runs them (in parallel up to `concurrency`, after `approve`), appends the
+ * assistant turn and the tool results, and calls the model again, until an answer without tool
+ * calls (`done`), `maxSteps` model calls (`max-steps`) or `stopWhen` (`stop-when`). Anchors:
+ * openai-node `runTools`, the AI SDK's `stopWhen`.
+ *
+ * It takes the request rather than being piped onto a stream because it must send new requests
+ * (the conversation grows each step); like `stream()` it is cold and each subscription runs its
+ * own loop. It emits every model chunk of every step plus event chunks (`choices: []`, `tool_loop`:
+ * step start/end, tool call, tool result, finish with the whole conversation), so
+ * `.pipe(textDeltas())` shows the whole answer. It works on the neutral request and chunks, so with
+ * every provider. Tool calls are read from choice 0 (a loop follows one conversation).
+ *
+ * An `execute` error, invalid arguments (bad JSON, schema mismatch, unknown tool, cut call) and a
+ * denied call go back to the model as the call's tool result; a call whose arguments are not a JSON
+ * object is sent back with `{}` as arguments (Anthropic and Gemini take parsed objects) and its raw
+ * text quoted in the error result. A model error, or a throwing `approve`/`stopWhen`, ends the
+ * stream with that error. Unsubscribing aborts the model call in flight and the `signal` given to
+ * running tools.
+ *
+ * ```
+ * model 1: -t--c--f-u|                  t: text, c: fragments of a get_weather call, f: finish 'tool_calls', u: usage
+ * tools:              -r|               r: what execute returned
+ * model 2:               -a--s-u|       a: answer text, s: finish 'stop'
+ * result:  St-----CTf-u-RES-a--s-uEF|   S: step-start, C: the whole call (validated), T: tool-call, R: tool-result,
+ *                                       E: step-end, F: finish (reason 'done', the whole conversation)
+ *          (several letters in one frame are written one after another, not as a group)
+ * ```
+ *
+ * @example
+ * import { lastValueFrom, tap } from 'rxjs';
+ * import { z } from 'zod';
+ * import { createClient } from 'rxllm';
+ * import { isToolLoopEvent, textDeltas, tool, toolLoop } from 'rxllm/operators';
+ * import { createMockServer } from 'rxllm/testing';
+ *
+ * const server = await createMockServer();
+ * server.enqueue(
+ *   { toolCalls: [{ name: 'get_weather', arguments: { city: 'Lisbon' } }] },
+ *   { text: 'It is 21 °C and sunny in Lisbon.' },
+ * );
+ * const loop$ = toolLoop(
+ *   { model: 'compat/mock', messages: [{ role: 'user', content: 'Weather in Lisbon?' }] },
+ *   {
+ *     client: createClient({ baseURL: server.url }),
+ *     tools: {
+ *       get_weather: tool({
+ *         description: 'Current weather for a city',
+ *         schema: z.object({ city: z.string() }),
+ *         execute: async ({ city }) => ({ city, celsius: 21, sky: 'sunny' }),
+ *       }),
+ *     },
+ *   },
+ * );
+ * const events = loop$.pipe(
+ *   tap((chunk) => {
+ *     if (isToolLoopEvent(chunk)) console.log('event:', chunk.tool_loop.type);
+ *   }),
+ * );
+ * await lastValueFrom(events.pipe(textDeltas(), tap((text) => process.stdout.write(text))));
+ * await server.close();
+ */
+export function toolLoop<T extends ToolSet>(
+  request: ChatRequest,
+  config: ToolLoopConfig<T>,
+): Observable<ToolLoopChunk> {
+  checkConfig(config);
+  const {
+    client,
+    tools,
+    maxSteps = TOOL_LOOP_DEFAULTS.maxSteps,
+    concurrency = TOOL_LOOP_DEFAULTS.concurrency,
+    stopWhen,
+    approve,
+    callOptions,
+  } = config;
+  const names = Object.keys(tools);
+  const guard = partialToolCallGuard({ schemas: Object.fromEntries(names.map((n) => [n, tools[n].schema])) });
+  const declared = request.tools ?? [
+    ...names.map((name) => {
+      const t = tools[name];
+      const parameters =
+        t.parameters ?? (t.schema as { toJSONSchema?: () => Record<string, unknown> }).toJSONSchema?.();
+      return {
+        type: 'function' as const,
+        function: {
+          name,
+          ...(t.description !== undefined && { description: t.description }),
+          ...(parameters !== undefined && { parameters }),
+        },
+      };
+    }),
+  ];
+
+  return defer(() => {
+    const controller = new AbortController();
+    const messages: ChatMessage[] = [...request.messages];
+    const steps: StepResult[] = [];
+    let total: Usage | null = null;
+    const envelope = { id: '', created: 0, model: request.model };
+    const event = (e: ToolLoopEvent): ToolLoopChunk => ({
+      ...envelope,
+      object: 'chat.completion.chunk',
+      choices: [],
+      tool_loop: e,
+    });
+
+    /** One model call: its chunks and tool-call events; fills `calls` and the raw chunks for the turn. */
+    const modelCall = (step: number, raw: Chunk[], calls: (ValidToolCall | InvalidToolCall)[]) =>
+      new Observable<ToolLoopChunk>((subscriber) => {
+        const body: ChatRequest = { ...request, messages: [...messages] };
+        if (declared.length > 0) body.tools = declared;
+        // Linked to the loop's subscriber, not to the guard's: when downstream stops, a synchronous
+        // model stream stops too, whatever the operators in between do.
+        const source = new Observable<Chunk>((inner) => {
+          const linked = linkedSubscriber<Chunk>(subscriber, {
+            next: (chunk) => {
+              if (chunk.reset !== undefined) raw.length = 0;
+              else raw.push(chunk);
+              inner.next(chunk);
+            },
+            error: (error) => inner.error(error),
+            complete: () => inner.complete(),
+          });
+          client.stream(body, callOptions).subscribe(linked);
+          return linked;
+        }).pipe(guard);
+        source.subscribe(
+          linkedSubscriber<GuardedChunk>(subscriber, {
+            next: (chunk) => {
+              if (chunk.reset !== undefined) calls.length = 0;
+              if (chunk.id) envelope.id = chunk.id;
+              if (chunk.created) envelope.created = chunk.created;
+              subscriber.next(chunk);
+              for (const choice of chunk.choices) {
+                if (choice.index !== 0) continue;
+                for (const call of choice.delta.tool_calls ?? []) {
+                  calls.push(call);
+                  const args = call.function.arguments;
+                  const info = { toolCallId: call.id, name: call.name, arguments: args };
+                  subscriber.next(event({ type: 'tool-call', step, call, valid: true, ...info }));
+                }
+                for (const call of choice.delta.invalid_tool_calls ?? []) {
+                  calls.push(call);
+                  const info = { toolCallId: call.id, name: call.name, arguments: call.arguments };
+                  subscriber.next(event({ type: 'tool-call', step, call, valid: false, ...info }));
+                }
+              }
+            },
+          }),
+        );
+      });
+
+    /** Runs one call; emits its tool-result event and records the result. */
+    const runCall = (
+      step: number,
+      call: ValidToolCall | InvalidToolCall,
+      results: Map<ValidToolCall | InvalidToolCall, ToolResult>,
+    ): Observable<ToolLoopChunk> =>
+      runToolCall(call, { tools, approve, step, signal: controller.signal, messages }).pipe(
+        map((result) => {
+          results.set(call, result);
+          return event({ type: 'tool-result', ...result });
+        }),
+      );
+
+    const runStep = (step: number): Observable<ToolLoopChunk> =>
+      defer(() => {
+        const raw: Chunk[] = [];
+        const calls: (ValidToolCall | InvalidToolCall)[] = [];
+        const results = new Map<ValidToolCall | InvalidToolCall, ToolResult>();
+        let assistant: StepResult['message'];
+        let finishReason: FinishReason | null = null;
+        let usage: Usage | null = null;
+
+        const closeTurn = () => {
+          const merged = mergeChunks(raw);
+          const choice = merged.choices.find((c) => c.index === 0);
+          finishReason = choice?.finish_reason ?? null;
+          usage = merged.usage;
+          total = addUsage(total, usage);
+          const byId = new Map((choice?.message.tool_calls ?? []).map((c) => [c.id, c]));
+          const toolCalls: NonNullable<StepResult['message']['tool_calls']> = calls.map((call) => {
+            const sent = byId.get(call.id);
+            const args =
+              sent?.function.arguments ?? ('input' in call ? call.function.arguments : call.arguments);
+            return {
+              ...(sent ?? {}),
+              id: call.id,
+              type: 'function',
+              function: { name: call.name, arguments: isJsonObject(args) ? args : '{}' },
+            };
+          });
+          assistant = {
+            role: 'assistant',
+            // '' (a role chunk's content) becomes null beside tool calls, as OpenAI sends it.
+            content: choice?.message.content || (toolCalls.length > 0 ? null : ''),
+            ...(toolCalls.length > 0 && { tool_calls: toolCalls }),
+          };
+          messages.push(assistant);
+          return EMPTY;
+        };
+
+        const finishStep = () => {
+          const toolResults = calls.map((c) => results.get(c)!);
+          for (const r of toolResults)
+            messages.push({ role: 'tool', tool_call_id: r.toolCallId, content: r.content });
+          const result: StepResult = { step, message: assistant, finishReason, usage, toolResults };
+          steps.push(result);
+          let reason: ToolLoopFinishReason | undefined;
+          if (calls.length === 0) reason = 'done';
+          else if (step >= maxSteps) reason = 'max-steps';
+          else if (stopWhen?.({ step, steps: [...steps], messages: [...messages] })) reason = 'stop-when';
+          const end = of(event({ type: 'step-end', ...result }));
+          if (reason === undefined) return concat(end, runStep(step + 1));
+          const finish = event({
+            type: 'finish',
+            reason,
+            steps: step,
+            messages: [...messages],
+            usage: total,
+          });
+          return concat(end, of(finish));
+        };
+
+        return concat(
+          of(event({ type: 'step-start', step })),
+          modelCall(step, raw, calls),
+          defer(closeTurn),
+          defer(() => from(calls).pipe(mergeMap((call) => runCall(step, call, results), concurrency))),
+          defer(finishStep),
+        );
+      });
+
+    return new Observable<ToolLoopChunk>((subscriber) => {
+      runStep(1).subscribe(linkedSubscriber(subscriber));
+      return () => controller.abort();
+    });
+  });
+}
