@@ -2,3 +2,10 @@
 export * from './chunk';
 export * from './errors';
 export { fetchSse, type FetchSseInit } from './serve/fetchSse';
+export {
+  errorFrame,
+  errorFromFrame,
+  isErrorFrame,
+  type ErrorFrame,
+  type ErrorFrameBody,
+} from './serve/errorFrame';

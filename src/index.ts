@@ -24,6 +24,10 @@ export {
   toSseEvents,
   errorEvent,
   SEND_SSE_DEFAULTS,
+  SSE_HEADERS,
+  TO_SSE_EVENTS_DEFAULTS,
+  type SendSseResult,
+  type ToSseEventsConfig,
   type SendSseConfig,
   type SseResponseLike,
   type SseMessageEvent,
@@ -32,3 +36,10 @@ export { fetchSse, type FetchSseInit } from './serve/fetchSse';
 export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './providers/anthropic';
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
+export {
+  errorFrame,
+  errorFromFrame,
+  isErrorFrame,
+  type ErrorFrame,
+  type ErrorFrameBody,
+} from './serve/errorFrame';

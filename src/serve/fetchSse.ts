@@ -8,6 +8,7 @@ import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError } from '../errors';
 import { inBandError } from '../inBandError';
+import { errorFromFrame, isErrorFrame } from './errorFrame';
 
 export interface FetchSseInit {
   method?: 'GET' | 'POST';
@@ -24,7 +25,7 @@ export interface FetchSseInit {
 
 /**
  * GETs or POSTs `url` and streams the `data:` chunks it answers. `[DONE]` completes; an in-band
- * `{"error": ...}` event errors with an `ApiError`; a body that ends without `[DONE]` errors with
+ * `{"error": ...}` event errors with the class an rxllm server sent (see `errorFrame`), else an `ApiError`; a body that ends without `[DONE]` errors with
  * `StreamCutError`. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
  *
  * @example
@@ -68,6 +69,8 @@ export function fetchSse(url: string, init: FetchSseInit = {}): Observable<Chunk
       const parser = createParser({
         onEvent(event) {
           if (done || failure) return;
+          // Heartbeats of `toSseEvents({ heartbeatMs })` carry nothing.
+          if (event.event === 'ping') return;
           if (event.data === '[DONE]') {
             done = true;
             return;
@@ -87,7 +90,9 @@ export function fetchSse(url: string, init: FetchSseInit = {}): Observable<Chunk
             return;
           }
           if (value && value.error != null) {
-            failure = inBandError(value);
+            // An rxllm server's frame rebuilds the same class; any other server's error goes
+            // through the shared in-band table.
+            failure = isErrorFrame(value) ? errorFromFrame(value) : inBandError(value);
             return;
           }
           subscriber.next(value as Chunk);
