@@ -9,3 +9,10 @@ export {
   type ErrorFrame,
   type ErrorFrameBody,
 } from './serve/errorFrame';
+export {
+  fromWebSocket,
+  bearerProtocol,
+  CHAT_SOCKET_PROTOCOL,
+  type FromWebSocketInit,
+  type WebSocketLike,
+} from './serve/fromWebSocket';

@@ -43,3 +43,35 @@ export {
   type ErrorFrame,
   type ErrorFrameBody,
 } from './serve/errorFrame';
+export {
+  fromWebSocket,
+  bearerProtocol,
+  CHAT_SOCKET_PROTOCOL,
+  type FromWebSocketInit,
+  type WebSocketLike,
+} from './serve/fromWebSocket';
+export {
+  serveChatSocket,
+  SERVE_CHAT_SOCKET_DEFAULTS,
+  type ChatSocketLike,
+  type ChatSocketClientMessage,
+  type ChatSocketServerMessage,
+  type ServeChatSocketOptions,
+} from './serve/chatSocket';
+export {
+  prepareChat,
+  observeChunks,
+  type ChatServiceOptions,
+  type ModelResolver,
+  type PreparedChat,
+  type StreamStats,
+} from './serve/chatRequest';
+export {
+  chatCompletionsHandler,
+  formatAccessLog,
+  readJsonBody,
+  CHAT_COMPLETIONS_DEFAULTS,
+  type AccessLogEntry,
+  type ChatCompletionsHandlerOptions,
+} from './serve/chatCompletions';
+export { startGateway, GATEWAY_DEFAULTS, type Gateway, type GatewayOptions } from './serve/gateway';

@@ -1,0 +1,335 @@
+/**
+ * `rxllm serve`: an OpenAI-compatible gateway in front of any rxllm model, with a chat page.
+ *
+ * Routes: `POST /v1/chat/completions` (stream and not), `GET /v1/models`, a WebSocket at
+ * `/v1/chat/ws` (when the optional `ws` package is installed), and the page: `GET /`, `/chat.js`,
+ * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
+ * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
+ * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
+ * One access-log line per request (no bodies, no keys).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Observable } from 'rxjs';
+import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
+import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
+import { timeouts, type TimeoutsConfig } from '../../operators/timeouts';
+import type { Chunk } from '../chunk';
+import { createClient, type Client } from '../client';
+import { redactSecrets } from '../redact';
+import { browserBundle, pageFile } from './browserBundle';
+import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
+import {
+  chatCompletionsHandler,
+  formatAccessLog,
+  sendJsonError,
+  type AccessLogEntry,
+} from './chatCompletions';
+import { serveChatSocket, type ChatSocketLike } from './chatSocket';
+import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
+
+export interface GatewayOptions {
+  /** The rxllm model served (`provider/model`); `GET /v1/models` lists it. @defaultValue 'mock/echo' */
+  model?: string;
+  /** Base URL of an OpenAI-compatible upstream (as `rxllm chat -u`). @defaultValue the provider's */
+  baseURL?: string;
+  /** The upstream client (overrides `baseURL`). @defaultValue createClient({ baseURL }) */
+  client?: Pick<Client, 'stream'>;
+  /** Bearer token every API route requires; empty = none. @defaultValue process.env.RXLLM_TOKEN */
+  token?: string;
+  /** @defaultValue 8787 (0 = a free port) */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Largest request body, in bytes. @defaultValue 1_048_576 */
+  maxBodyBytes?: number;
+  /** Upstream time limits. @defaultValue { firstChunk: 120_000, idle: 60_000 } */
+  timeouts?: TimeoutsConfig;
+  /** Upstream retries (never after the first chunk). @defaultValue RETRY_BACKOFF_DEFAULTS */
+  retry?: RetryBackoffConfig & { resume?: 'never' };
+  /** Where access-log lines go. @defaultValue a line on process.stderr */
+  log?: (line: string) => void;
+  /** Serve `/v1/chat/ws` when `ws` is installed. @defaultValue true */
+  webSocket?: boolean;
+  /** `sendSse` heartbeat. @defaultValue 15_000 */
+  heartbeatMs?: number;
+}
+
+/** Defaults of {@link startGateway}. */
+export const GATEWAY_DEFAULTS = {
+  model: 'mock/echo',
+  port: 8787,
+  host: '127.0.0.1',
+  maxBodyBytes: 1024 * 1024,
+  timeouts: { firstChunk: 120_000, idle: 60_000 },
+  webSocket: true,
+  heartbeatMs: 15_000,
+  /** How long `close()` lets in-flight streams finish before cutting them. */
+  graceMs: 5_000,
+} as const;
+
+/** A running gateway. */
+export interface Gateway {
+  readonly server: http.Server;
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  /** Whether `/v1/chat/ws` is served. */
+  readonly webSocket: boolean;
+  /** Requests (and WebSocket requests) running now. */
+  readonly inFlight: number;
+  /**
+   * Stops accepting, lets in-flight streams finish for up to `graceMs`, then cuts the rest (their
+   * upstream calls are aborted). Resolves when everything is closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
+  '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
+};
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Constant-time token check (hashes first, so lengths leak nothing either). */
+function tokenMatches(given: string | undefined, expected: Buffer): boolean {
+  return given !== undefined && timingSafeEqual(digest(given), expected);
+}
+
+function bearerOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
+  for (const p of protocols.map((s) => s.trim())) {
+    if (p.startsWith('rxllm.bearer.')) return Buffer.from(p.slice(13), 'base64url').toString('utf8');
+  }
+  return undefined;
+}
+
+/**
+ * Starts the gateway; resolves once it listens.
+ *
+ * @example
+ * import { startGateway } from 'rxllm';
+ * const gateway = await startGateway({ port: 0, log: () => {} });
+ * const models = await fetch(`${gateway.url}/v1/models`).then((r) => r.json());
+ * console.log(models.data[0].id); // mock/echo
+ * await gateway.close();
+ */
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const model = options.model ?? GATEWAY_DEFAULTS.model;
+  const token = options.token ?? process.env.RXLLM_TOKEN ?? '';
+  const expected = token ? digest(token) : undefined;
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const client = options.client ?? createClient(options.baseURL ? { baseURL: options.baseURL } : {});
+  const timeoutConfig = options.timeouts ?? GATEWAY_DEFAULTS.timeouts;
+  const service: ChatServiceOptions = {
+    client,
+    resolveModel: (requested) => (requested === model ? model : undefined),
+    pipeline: (chunks: Observable<Chunk>) =>
+      chunks.pipe(
+        timeouts(timeoutConfig),
+        retryBackoff(options.retry ?? {}),
+        partialToolCallGuard({ unknownTool: 'accept' }),
+      ),
+  };
+  const handleChat = chatCompletionsHandler({
+    ...service,
+    maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+    sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
+    onLog: (entry) => log(formatAccessLog(entry)),
+  });
+  const active = new Set<ServerResponse>();
+  let wsRequests = 0;
+  const sockets = new Set<Socket>();
+
+  const simple = (req: IncomingMessage, res: ServerResponse, status: number, started: number) =>
+    log(
+      formatAccessLog({
+        method: req.method ?? '-',
+        path: (req.url ?? '/').split('?')[0],
+        status,
+        totalMs: performance.now() - started,
+        outcome: status < 400 ? 'complete' : 'refused',
+      }),
+    );
+
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const page = PAGE_ROUTES[path];
+    if (page && req.method === 'GET') {
+      const text = page.file === 'bundle' ? browserBundle() : pageFile(page.file);
+      text.then(
+        (body) => {
+          res.writeHead(200, {
+            'content-type': page.type,
+            'content-length': String(Buffer.byteLength(body)),
+            'cache-control': 'no-cache',
+            'x-content-type-options': 'nosniff',
+          });
+          res.end(body);
+          simple(req, res, 200, started);
+        },
+        (error: unknown) => {
+          sendJsonError(res, 500, 'server_error', (error as Error).message);
+          simple(req, res, 500, started);
+        },
+      );
+      return;
+    }
+    if (expected && !tokenMatches(bearerOf(req), expected)) {
+      req.resume();
+      sendJsonError(
+        res,
+        401,
+        'invalid_request_error',
+        'Missing or wrong bearer token (Authorization: Bearer <token>).',
+        'invalid_api_key',
+      );
+      simple(req, res, 401, started);
+      return;
+    }
+    if (path === '/v1/models') {
+      if (req.method !== 'GET') return methodNotAllowed(req, res, started);
+      const body = JSON.stringify({
+        object: 'list',
+        data: [{ id: model, object: 'model', created: 0, owned_by: 'rxllm' }],
+      });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+      });
+      res.end(body);
+      simple(req, res, 200, started);
+      return;
+    }
+    if (path === '/v1/chat/completions') {
+      if (req.method !== 'POST') return methodNotAllowed(req, res, started);
+      active.add(res);
+      void handleChat(req, res).finally(() => active.delete(res));
+      return;
+    }
+    req.resume();
+    sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
+    simple(req, res, 404, started);
+  });
+  const methodNotAllowed = (req: IncomingMessage, res: ServerResponse, started: number) => {
+    req.resume();
+    sendJsonError(res, 405, 'invalid_request_error', `Method ${req.method} is not allowed here.`);
+    simple(req, res, 405, started);
+  };
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  // WebSocket: `ws` is an optional peer, loaded only here and only when wanted.
+  let wss:
+    | { handleUpgrade: Function; close: (cb?: () => void) => void; clients: Set<{ terminate(): void }> }
+    | undefined;
+  if (options.webSocket ?? GATEWAY_DEFAULTS.webSocket) {
+    try {
+      const { WebSocketServer } = require('ws') as typeof import('ws');
+      wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+        handleProtocols: (protocols: Set<string>) =>
+          protocols.has(CHAT_SOCKET_PROTOCOL) ? CHAT_SOCKET_PROTOCOL : false,
+      }) as unknown as typeof wss;
+    } catch {
+      log('rxllm serve: WebSocket off (install the optional peer "ws" to enable /v1/chat/ws)');
+    }
+  }
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      simple(req, undefined as never, status, started);
+    };
+    if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
+    if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws: ChatSocketLike) => {
+      simple(req, undefined as never, 101, started);
+      const begun = new Map<string, { started: number; stats: StreamStats; model?: string }>();
+      serveChatSocket(ws, {
+        stream: (body, id) => {
+          const t0 = performance.now();
+          const stats: StreamStats = {};
+          const prepared = prepareChat(body, service);
+          begun.set(id, { started: t0, stats, model: prepared.model });
+          wsRequests++;
+          return observeChunks(prepared.chunks, stats, t0, prepared.includeUsage);
+        },
+        onEnd: (id, end, error) => {
+          const info = begun.get(id);
+          begun.delete(id);
+          if (info) wsRequests--;
+          const entry: AccessLogEntry = {
+            method: 'WS',
+            path,
+            status: end === 'error' && !info ? 400 : 200,
+            model: info?.model,
+            firstChunkMs: info?.stats.firstChunkMs,
+            totalMs: performance.now() - (info?.started ?? started),
+            promptTokens: info?.stats.usage?.prompt_tokens,
+            completionTokens: info?.stats.usage?.completion_tokens,
+            outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
+          };
+          log(formatAccessLog(entry));
+        },
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? GATEWAY_DEFAULTS.port, options.host ?? GATEWAY_DEFAULTS.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    webSocket: !!wss,
+    get inFlight() {
+      return active.size + wsRequests;
+    },
+    close(graceMs = GATEWAY_DEFAULTS.graceMs) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const deadline = Date.now() + graceMs;
+        while ((active.size > 0 || wsRequests > 0) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 25));
+          server.closeIdleConnections();
+        }
+        // Past the grace period: cut what is left (its upstream calls are aborted on 'close').
+        for (const client of wss?.clients ?? []) client.terminate();
+        await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+/** @internal the error line for a startup failure, without secrets */
+export function describeStartError(error: unknown): string {
+  return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}
