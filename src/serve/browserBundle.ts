@@ -85,6 +85,8 @@ async function load(): Promise<string> {
   if (fs.existsSync(source)) {
     let esbuild: typeof import('esbuild');
     try {
+      // A dev dependency, present only in source checkouts: loaded lazily, never by the package.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       esbuild = require('esbuild');
     } catch {
       throw new Error(

@@ -215,15 +215,14 @@ export function chatCompletionsHandler(
       return done();
     }
     return new Promise<AccessLogEntry>((resolve) => {
-      let subscription: Subscription | undefined;
       const onClose = () => {
         if (res.writableEnded) return;
-        subscription?.unsubscribe();
+        subscription.unsubscribe();
         entry.outcome = 'closed';
         resolve(done());
       };
       res.on('close', onClose);
-      subscription = chunks.pipe(accumulateChunks()).subscribe({
+      const subscription: Subscription = chunks.pipe(accumulateChunks()).subscribe({
         next(completion: ChatCompletion) {
           res.off('close', onClose);
           sendJson(res, 200, completion);

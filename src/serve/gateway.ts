@@ -12,6 +12,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Observable } from 'rxjs';
+// Types only: erased at compile time, so this module loads `ws` only when it require()s it below.
+import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, type TimeoutsConfig } from '../../operators/timeouts';
@@ -231,18 +233,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   });
 
   // WebSocket: `ws` is an optional peer, loaded only here and only when wanted.
-  let wss:
-    | { handleUpgrade: Function; close: (cb?: () => void) => void; clients: Set<{ terminate(): void }> }
-    | undefined;
+  let wss: WebSocketServer | undefined;
   if (options.webSocket ?? GATEWAY_DEFAULTS.webSocket) {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { WebSocketServer } = require('ws') as typeof import('ws');
       wss = new WebSocketServer({
         noServer: true,
         maxPayload: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
         handleProtocols: (protocols: Set<string>) =>
           protocols.has(CHAT_SOCKET_PROTOCOL) ? CHAT_SOCKET_PROTOCOL : false,
-      }) as unknown as typeof wss;
+      });
     } catch {
       log('rxllm serve: WebSocket off (install the optional peer "ws" to enable /v1/chat/ws)');
     }
@@ -256,10 +257,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
     if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws: ChatSocketLike) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);
       const begun = new Map<string, { started: number; stats: StreamStats; model?: string }>();
-      serveChatSocket(ws, {
+      serveChatSocket(ws as ChatSocketLike, {
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};

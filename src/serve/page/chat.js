@@ -1,5 +1,6 @@
 // The gateway's chat page: plain JS, no build step. rxllm/browser comes from the gateway itself
 // (/rxllm-browser.js), so SSE and WebSocket give the same Observable<Chunk> and one renderer.
+/* global document, Option, location, window */
 import { bearerProtocol, fetchSse, fromWebSocket } from './rxllm-browser.js';
 
 const $ = (id) => document.getElementById(id);
