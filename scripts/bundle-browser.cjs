@@ -16,6 +16,8 @@ esbuild
     target: 'es2020',
     minify: true,
     legalComments: 'none',
+    // Error classes take their `name` from the constructor: minified names would show as "sn: ...".
+    keepNames: true,
   })
   .then(() => {
     for (const name of ['index.html', 'chat.js']) {

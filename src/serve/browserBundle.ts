@@ -110,5 +110,7 @@ export function bundleOptions(entry: string): import('esbuild').BuildOptions & {
     minify: true,
     write: false,
     legalComments: 'none',
+    // Error classes take their `name` from the constructor: minified names would show as "sn: ...".
+    keepNames: true,
   };
 }
