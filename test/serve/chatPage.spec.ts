@@ -70,9 +70,7 @@ describeChromium('the chat page in Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
-    await page.waitForFunction(
-      () => (document.getElementById('model') as HTMLSelectElement).options.length > 0,
-    );
+    await page.waitForFunction("document.getElementById('model').options.length > 0");
     expect(errors).toEqual([]);
     return page;
   }
@@ -85,7 +83,7 @@ describeChromium('the chat page in Chromium', () => {
       await page.selectOption('#transport', transport);
       await page.fill('#prompt', prompt);
       await page.click('#send');
-      await page.waitForFunction(() => document.getElementById('status')!.textContent === 'done');
+      await page.waitForFunction("document.getElementById('status').textContent === 'done'");
       expect(await page.textContent('#answer')).toBe(`Mock reply to: ${prompt}`);
       expect(await page.textContent('#finish')).toBe('stop');
       expect(await page.textContent('#usage')).toMatch(/^\d+ prompt \+ \d+ completion = \d+ tokens$/);
@@ -103,12 +101,12 @@ describeChromium('the chat page in Chromium', () => {
     upstream.enqueue({ reasoning: '先想一想。', text: '答案是 42。', chunkSize: 2 });
     const page = await open(`${upstreamGateway.url}/`);
     await page.click('#send');
-    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'done');
+    await page.waitForFunction("document.getElementById('status').textContent === 'done'");
     expect(await page.textContent('#reasoning')).toBe('先想一想。');
     expect(await page.textContent('#answer')).toBe('答案是 42。');
     upstream.enqueue({ status: 400, errorBody: { error: { message: 'Prompt too long.\nSecond line.' } } });
     await page.click('#send');
-    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'failed');
+    await page.waitForFunction("document.getElementById('status').textContent === 'failed'");
     const error = await page.textContent('#error');
     expect(error).toMatch(/^BadRequestError: .*Prompt too long\./);
     expect(error).not.toContain('\n');
@@ -120,7 +118,7 @@ describeChromium('the chat page in Chromium', () => {
     const page = await open(`${upstreamGateway.url}/`);
     await page.selectOption('#transport', transport);
     await page.click('#send');
-    await page.waitForFunction(() => document.getElementById('answer')!.textContent!.length >= 5);
+    await page.waitForFunction("document.getElementById('answer').textContent.length >= 5");
     await page.click('#stop');
     await upstream.waitForRequestClose(1);
     expect(upstream.stats.abortedRequests).toBe(1);
@@ -135,7 +133,7 @@ describeChromium('the chat page in Chromium', () => {
     const page = await open(`${upstreamGateway.url}/`);
     await page.selectOption('#transport', transport);
     await page.click('#send');
-    await page.waitForFunction(() => document.getElementById('answer')!.textContent!.length >= 5);
+    await page.waitForFunction("document.getElementById('answer').textContent.length >= 5");
     await page.close();
     await upstream.waitForRequestClose(1);
     expect(upstream.stats.abortedRequests).toBe(1);
