@@ -10,6 +10,9 @@ async function main(): Promise<void> {
   await demoBasics();
   await demoToolCall();
   await demoBatch();
+  console.log(
+    '\nNext: run `npx rxllm serve` and open http://127.0.0.1:8787/ for a chat page (the mock model, no key).',
+  );
 }
 
 main().catch((error: unknown) => {

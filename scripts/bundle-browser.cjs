@@ -8,7 +8,14 @@ const esbuild = require('esbuild');
 const root = path.resolve(__dirname, '..');
 esbuild
   .build({
-    entryPoints: [path.join(root, 'src/browser.ts')],
+    // Only what the page uses (same as PAGE_ENTRY in src/serve/browserBundle.ts), so no zod.
+    stdin: {
+      contents:
+        "export { fetchSse, fromWebSocket, bearerProtocol, errorFromFrame, isErrorFrame } from './browser';",
+      resolveDir: path.join(root, 'src'),
+      sourcefile: 'rxllm-browser.js',
+      loader: 'ts',
+    },
     outfile: path.join(root, 'dist/browser/rxllm.browser.mjs'),
     bundle: true,
     format: 'esm',

@@ -12,6 +12,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** The page's entry: the rxllm/browser functions it calls (keep in sync with scripts/bundle-browser.cjs). */
+export const PAGE_ENTRY =
+  "export { fetchSse, fromWebSocket, bearerProtocol, errorFromFrame, isErrorFrame } from './browser';";
+
 /** The file `npm run build` writes, relative to the package root. */
 export const BROWSER_BUNDLE_PATH = 'dist/browser/rxllm.browser.mjs';
 
@@ -102,7 +106,13 @@ async function load(): Promise<string> {
 /** esbuild options shared with `scripts/bundle-browser.cjs`. */
 export function bundleOptions(entry: string): import('esbuild').BuildOptions & { write: false } {
   return {
-    entryPoints: [entry],
+    // Only what the page uses, so the page does not download zod (rxllm/browser's chunk schemas).
+    stdin: {
+      contents: PAGE_ENTRY,
+      resolveDir: path.dirname(entry),
+      sourcefile: 'rxllm-browser.js',
+      loader: 'ts',
+    },
     bundle: true,
     format: 'esm',
     platform: 'browser',
