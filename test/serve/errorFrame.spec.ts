@@ -11,6 +11,7 @@ import {
   RateLimitError,
   RequestValidationError,
   sendSse,
+  stream,
   ServerError,
   StreamCutError,
   StreamParseError,
@@ -135,5 +136,32 @@ describe('sendSse → fetchSse keeps the error class (issue 9)', () => {
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).retryable).toBe(true);
     expect((error as TimeoutError).message).toBe(failWith.message);
+  });
+});
+
+describe('rxllm as the client of an rxllm server (compat provider)', () => {
+  it('rebuilds the class from the frame instead of guessing from the in-band table', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      void sendSse(
+        res,
+        new Observable<Chunk>((s) => {
+          s.next(scriptToChunks('x')[1]);
+          s.error(new StreamParseError('invalid-json', 'The provider sent an event that is not JSON.', ''));
+        }),
+        { heartbeatMs: 0 },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const { values, error } = await collect(
+      stream({ model: 'compat/x', messages: [{ role: 'user', content: 'hi' }] }, { baseURL }),
+    );
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    expect(values).toHaveLength(1);
+    expect(error).toBeInstanceOf(StreamParseError);
+    expect((error as StreamParseError).retryable).toBe(false);
+    expect((error as StreamParseError).message).toBe('The provider sent an event that is not JSON.');
   });
 });
