@@ -93,15 +93,21 @@ export async function readJsonBody(
   const declared = Number(req.headers['content-length']);
   if (declared > limit)
     throw new HttpError(413, 'invalid_request_error', `The request body is over ${limit} bytes.`);
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > limit)
-      throw new HttpError(413, 'invalid_request_error', `The request body is over ${limit} bytes.`);
-    parts.push(part);
-  }
-  const text = Buffer.concat(parts).toString('utf8');
+  // Events rather than an async iterator: this runs once per request on the gateway's hot path.
+  const text = await new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (part: Buffer) => {
+      size += part.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, 'invalid_request_error', `The request body is over ${limit} bytes.`));
+      } else parts.push(part);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
   try {
     return JSON.parse(text);
   } catch {
