@@ -18,6 +18,7 @@
 //   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin]   (needs npm run build)
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { BENCH, DIST, ROOT } = require('./lib/paths');
 
@@ -252,6 +253,7 @@ async function main() {
     console.error('bench/gateway.js: build rxllm first (npm run build)');
     process.exit(1);
   }
+  const loadStart = os.loadavg();
   const upstream = child(path.join(BENCH, 'server.js'), []);
   const upstreamPort = (await upstream.next('ready')).port;
   await upstream.ask({ type: 'config', chunks: CHUNKS, delayMs: DELAY_MS, model: MODEL }, 'config-ok');
@@ -316,7 +318,22 @@ async function main() {
   };
   const rows = names.map(row);
   const f = (v, d = 2) => (v === undefined ? '—' : v.toFixed(d));
+  const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
+  const command = `node bench/gateway.js ${process.argv.slice(2).join(' ')}`.trim();
   const lines = [
+    `## Gateway: ${concurrency} concurrent streams of ${CHUNKS} chunks ${DELAY_MS} ms apart, through \`rxllm serve\``,
+    '',
+    `Command: \`${command}\` (${reps} reps of ${duration / 1000} s after a ${warmupMs / 1000} s warm-up, hops in alternating order). ` +
+      'One load client (undici, closed loop, starts staggered over one stream length) against: the upstream directly; ' +
+      'a raw pass-through proxy (node `http` + undici, bytes piped unparsed: the floor); ' +
+      (roles.includes('thin') ? 'a thin rxllm relay (`stream` + `sendSse`); ' : '') +
+      '`startGateway` as `rxllm serve` runs it (token check, body validation, access log to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
+      'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. CPU per stream: the whole proxy ' +
+      'process (user + system) over the run / streams it served. Memory per open stream: mean (RSS, or heap + array buffers) while ' +
+      'loaded minus idle after a GC, over the mean number of open streams.',
+    '',
+    `Load average at start ${load(loadStart)}, at end ${load(os.loadavg())} (2 cores shared with other work: TTFC under contention measures the scheduler as much as the proxy; CPU times are steadier).`,
+    '',
     `| hop | streams/rep | errors | TTFC p50 (ms) | p99 (ms) | p50 added over direct | p99 added | CPU per stream (ms) | RSS per open stream (KiB) | heap+buffers per open stream (KiB) | mean open streams |`,
     `|---|---|---|---|---|---|---|---|---|---|---|`,
     ...rows.map(
@@ -328,7 +345,7 @@ async function main() {
   const rx = rows.find((r) => r.name === 'rxllm');
   lines.push(
     '',
-    `rxllm vs floor: p50 TTFC +${f(rx.p50 - floor.p50)} ms (target <= 1 ms), CPU per stream ${f(rx.cpu / floor.cpu)}x (target <= 1.3x), memory per open stream ${f(rx.rss / floor.rss)}x RSS / ${f(rx.heap / floor.heap)}x heap.`,
+    `Targets: rxllm serve vs the floor proxy: p50 TTFC +${f(rx.p50 - floor.p50)} ms (target <= 1 ms), CPU per stream ${f(rx.cpu / floor.cpu)}x (target <= 1.3x), memory per open stream ${f(rx.rss / floor.rss)}x RSS / ${f(rx.heap / floor.heap)}x heap.`,
   );
   console.log(lines.join('\n'));
   upstream.proc.disconnect();

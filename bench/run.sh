@@ -38,3 +38,11 @@ soak=$(cd "$ROOT" && npx tsx --expose-gc bench/soak.ts 2000 50)
   echo '```'
 } >> "$ROOT/BENCHMARKS.md"
 echo "$soak"
+
+# The gateway (issue 12): rxllm serve against a raw pass-through proxy, 200 streams at a model's pace.
+gateway=$(cd "$ROOT" && node bench/gateway.js --reps 3 --duration 8 --thin)
+{
+  echo
+  echo "$gateway"
+} >> "$ROOT/BENCHMARKS.md"
+echo "$gateway"
