@@ -162,6 +162,28 @@ describe('the official openai package against the gateway', () => {
     expect(upstream.stats.requests).toBe(2);
   });
 
+  it('applies the tool-call guard: a broken tool call arrives as invalid_tool_calls, a whole one parsed', async () => {
+    upstream.enqueue({
+      toolCalls: [
+        { name: 'get_weather', arguments: '{"city": "Par', argumentChunkSize: 3 },
+        { name: 'get_time', arguments: { tz: 'UTC' }, argumentChunkSize: 3 },
+      ],
+    });
+    const stream = await sdk.chat.completions.create({ model: MODEL, messages, stream: true });
+    const released: any[] = [];
+    const invalid: any[] = [];
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta as any;
+      released.push(...(delta?.tool_calls ?? []));
+      invalid.push(...(delta?.invalid_tool_calls ?? []));
+    }
+    // Held until whole, then released once: one fragment per call, not one per 3 characters.
+    expect(released.map((c) => [c.function.name, c.function.arguments, c.input])).toEqual([
+      ['get_time', '{"tz":"UTC"}', { tz: 'UTC' }],
+    ]);
+    expect(invalid.map((c) => [c.name, c.reason])).toEqual([['get_weather', 'invalid-json']]);
+  });
+
   it('never shows the upstream key to the client or the log', async () => {
     upstream.enqueue({
       status: 401,
