@@ -191,7 +191,7 @@ function runThin(upstreamPort) {
 
 // ---------------------------------------------------------------- load client
 
-function runClient(port, concurrency, durationMs, warmupMs) {
+function runClient(port, concurrency, durationMs, warmupMs, streamMs = CHUNKS * DELAY_MS) {
   const { request, Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
   const agent = new Agent({ keepAliveTimeout: 60_000 });
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
@@ -202,7 +202,6 @@ function runClient(port, concurrency, durationMs, warmupMs) {
   let errors = 0;
   const start = performance.now();
   const deadline = start + warmupMs + durationMs;
-  const streamMs = CHUNKS * DELAY_MS;
 
   async function one() {
     const t0 = performance.now();
@@ -294,6 +293,18 @@ async function main() {
       );
     }
   }
+  // Unloaded: one request at a time (short streams: 5 chunks 2 ms apart), what each hop adds to
+  // time to first chunk when the machine's scheduler is not the bottleneck.
+  await upstream.ask({ type: 'config', chunks: 5, delayMs: 2, model: MODEL }, 'config-ok');
+  const sequential = Object.fromEntries(names.map((n) => [n, []]));
+  for (let rep = 0; rep < reps; rep++) {
+    for (const name of names.map((_, i) => names[(i + rep) % names.length])) {
+      const client = child(__filename, ['client', String(targets[name]), '1', '2000', '300', '10']);
+      const result = await client.next('result');
+      sequential[name].push(pct(result.ttfc, 50));
+    }
+  }
+
   // Per rep, then the median over reps: p50/p99 of the measured requests, added over direct.
   const row = (name) => {
     const reps_ = results[name];
@@ -341,11 +352,24 @@ async function main() {
         `| ${r.name} | ${r.streams} | ${r.errors} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.add50)} | ${f(r.add99)} | ${f(r.cpu)} | ${f(r.rss, 1)} | ${f(r.heap, 1)} | ${f(r.open, 0)} |`,
     ),
   ];
+  const seqDirect = median(sequential.direct);
+  lines.push(
+    '',
+    `Unloaded, one request at a time (streams of 5 chunks 2 ms apart, 2 s per hop per rep; median over reps of each run's p50): ` +
+      names
+        .map(
+          (n) =>
+            `${n} ${f(median(sequential[n]))} ms` +
+            (n === 'direct' ? '' : ` (+${f(median(sequential[n]) - seqDirect)})`),
+        )
+        .join(', ') +
+      '.',
+  );
   const floor = rows.find((r) => r.name === 'floor');
   const rx = rows.find((r) => r.name === 'rxllm');
   lines.push(
     '',
-    `Targets: rxllm serve vs the floor proxy: p50 TTFC +${f(rx.p50 - floor.p50)} ms (target <= 1 ms), CPU per stream ${f(rx.cpu / floor.cpu)}x (target <= 1.3x), memory per open stream ${f(rx.rss / floor.rss)}x RSS / ${f(rx.heap / floor.heap)}x heap.`,
+    `Targets: rxllm serve vs the floor proxy: p50 TTFC +${f(rx.p50 - floor.p50)} ms loaded, +${f(median(sequential.rxllm) - median(sequential.floor))} ms unloaded (target <= 1 ms), CPU per stream ${f(rx.cpu / floor.cpu)}x (target <= 1.3x), memory per open stream ${f(rx.rss / floor.rss)}x RSS / ${f(rx.heap / floor.heap)}x heap.`,
   );
   console.log(lines.join('\n'));
   upstream.proc.disconnect();
@@ -356,5 +380,5 @@ const role = process.argv[2];
 if (role === 'floor') runFloor(Number(process.argv[3]));
 else if (role === 'rxllm') runRxllm(Number(process.argv[3]));
 else if (role === 'thin') runThin(Number(process.argv[3]));
-else if (role === 'client') runClient(...process.argv.slice(3, 7).map(Number));
+else if (role === 'client') runClient(...process.argv.slice(3, 8).map(Number));
 else main();
