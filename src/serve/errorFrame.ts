@@ -56,7 +56,14 @@ const API_CLASSES: Record<string, new (init: ConstructorParameters<typeof ApiErr
   ServerError,
 };
 
-/** The frame sent for `error`: its class, message, status/code and `retryable`, nothing else. */
+/**
+ * The frame sent for `error`: its class, message, status/code and `retryable`, nothing else.
+ *
+ * @example
+ * import { errorFrame, StreamParseError } from 'rxllm';
+ * const frame = errorFrame(new StreamParseError('invalid-json', 'The provider sent an event that is not JSON.'));
+ * console.log(frame.error.type, frame.error.retryable); // StreamParseError false
+ */
 export function errorFrame(error: unknown): ErrorFrame {
   const message = redactSecrets(error instanceof Error ? error.message : String(error));
   if (!(error instanceof LlmError)) {
@@ -106,6 +113,11 @@ export function isErrorFrame(value: unknown): value is ErrorFrame {
 /**
  * Rebuilds the error a frame describes: the same class (unknown names become `LlmError`), the same
  * message, the same `retryable`.
+ *
+ * @example
+ * import { errorFrame, errorFromFrame, RateLimitError } from 'rxllm/browser';
+ * const error = errorFromFrame(errorFrame(new RateLimitError({ status: 429, message: 'Slow down.' })));
+ * console.log(error instanceof RateLimitError, error.message); // true Slow down.
  */
 export function errorFromFrame(frame: ErrorFrame): LlmError {
   const e = frame.error;

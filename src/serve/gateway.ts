@@ -119,10 +119,11 @@ function bearerOf(req: IncomingMessage): string | undefined {
  *
  * @example
  * import { startGateway } from 'rxllm';
- * const gateway = await startGateway({ port: 0, log: () => {} });
- * const models = await fetch(`${gateway.url}/v1/models`).then((r) => r.json());
- * console.log(models.data[0].id); // mock/echo
- * await gateway.close();
+ * startGateway({ port: 0, log: () => {} }).then(async (gateway) => {
+ *   const models = (await fetch(`${gateway.url}/v1/models`).then((r) => r.json())) as { data: { id: string }[] };
+ *   console.log(models.data[0].id); // mock/echo
+ *   await gateway.close();
+ * });
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const model = options.model ?? GATEWAY_DEFAULTS.model;

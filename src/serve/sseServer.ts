@@ -193,12 +193,11 @@ export const TO_SSE_EVENTS_DEFAULTS = { heartbeatMs: 0 } as const satisfies ToSs
  * ```
  *
  * @example
- * import { lastValueFrom, toArray } from 'rxjs';
+ * import { toArray } from 'rxjs';
  * import { stream, toSseEvents } from 'rxllm';
- * const events = await lastValueFrom(
- *   stream({ model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] }).pipe(toSseEvents(), toArray()),
- * );
- * console.log(events.at(-1)); // { data: '[DONE]' }
+ * stream({ model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] })
+ *   .pipe(toSseEvents(), toArray())
+ *   .subscribe((events) => console.log(events.at(-1))); // { data: '[DONE]' }
  */
 export function toSseEvents(
   config: ToSseEventsConfig = {},
