@@ -374,6 +374,8 @@ async function main() {
   console.log(lines.join('\n'));
   upstream.proc.disconnect();
   for (const p of Object.values(proxies)) p.proc.kill('SIGINT');
+  // A failed or cut stream (no [DONE]) is a broken relay, not a slow one: CI's smoke run fails on it.
+  if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
 }
 
 const role = process.argv[2];
