@@ -113,6 +113,32 @@ describeChromium('the chat page in Chromium', () => {
     await page.close();
   });
 
+  it('asks for the token when the gateway has one, then streams with it over SSE and WebSocket', async () => {
+    const guarded = await startGateway({ port: 0, token: 'sk-test-page-token', log: () => {} });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${guarded.url}/`);
+      await page.waitForFunction("document.getElementById('error').textContent !== ''");
+      expect(await page.textContent('#error')).toMatch(/^HTTP 401: Missing or wrong bearer token/);
+      await page.fill('#token', 'sk-test-page-token');
+      await page.dispatchEvent('#token', 'change');
+      await page.waitForFunction("document.getElementById('model').options.length > 0");
+      for (const transport of ['sse', 'ws']) {
+        await page.selectOption('#transport', transport);
+        await page.fill('#prompt', `token ${transport}`);
+        await page.click('#send');
+        await page.waitForFunction(
+          "['done', 'failed'].includes(document.getElementById('status').textContent)",
+        );
+        expect(await page.textContent('#error')).toBe('');
+        expect(await page.textContent('#answer')).toBe(`Mock reply to: token ${transport}`);
+      }
+      await page.close();
+    } finally {
+      await guarded.close(0);
+    }
+  });
+
   it.each(['sse', 'ws'])('Stop aborts the upstream request (%s)', async (transport) => {
     upstream.enqueue({ text: 'x'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
     const page = await open(`${upstreamGateway.url}/`);
