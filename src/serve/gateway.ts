@@ -16,7 +16,7 @@ import type { Observable } from 'rxjs';
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
-import { timeouts, type TimeoutsConfig } from '../../operators/timeouts';
+import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
 import type { Chunk } from '../chunk';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
@@ -46,7 +46,11 @@ export interface GatewayOptions {
   host?: string;
   /** Largest request body, in bytes. @defaultValue 1_048_576 */
   maxBodyBytes?: number;
-  /** Upstream time limits. @defaultValue { firstChunk: 120_000, idle: 60_000 } */
+  /**
+   * Upstream time limits (`timeouts` operator). The library's defaults, made for reasoning models
+   * that think for minutes before the first token; the SSE heartbeat keeps proxies from closing the
+   * wait. @defaultValue TIMEOUTS_DEFAULTS (firstChunk 600_000, idle 120_000)
+   */
   timeouts?: TimeoutsConfig;
   /** Upstream retries (never after the first chunk). @defaultValue RETRY_BACKOFF_DEFAULTS */
   retry?: RetryBackoffConfig & { resume?: 'never' };
@@ -64,7 +68,7 @@ export const GATEWAY_DEFAULTS = {
   port: 8787,
   host: '127.0.0.1',
   maxBodyBytes: 1024 * 1024,
-  timeouts: { firstChunk: 120_000, idle: 60_000 },
+  timeouts: TIMEOUTS_DEFAULTS,
   webSocket: true,
   heartbeatMs: 15_000,
   /** How long `close()` lets in-flight streams finish before cutting them. */
