@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { moduleFile, requireOptional } from './moduleLocation';
 
 /** The page's entry: the rxllm/browser functions it calls (keep in sync with scripts/bundle-browser.cjs). */
 export const PAGE_ENTRY =
@@ -23,12 +24,12 @@ let cached: Promise<string> | undefined;
 
 /** Whether this module is the compiled one under `dist/`. */
 function runsFromDist(root: string | undefined): boolean {
-  return !!root && __dirname.startsWith(path.join(root, 'dist') + path.sep);
+  return !!root && moduleFile().startsWith(path.join(root, 'dist') + path.sep);
 }
 
 /** The package root: the nearest folder above this file with rxllm's package.json. */
 function packageRoot(): string | undefined {
-  let dir = __dirname;
+  let dir = path.dirname(moduleFile());
   for (let i = 0; i < 6; i++) {
     const file = path.join(dir, 'package.json');
     try {
@@ -90,8 +91,7 @@ async function load(): Promise<string> {
     let esbuild: typeof import('esbuild');
     try {
       // A dev dependency, present only in source checkouts: loaded lazily, never by the package.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      esbuild = require('esbuild');
+      esbuild = requireOptional<typeof import('esbuild')>('esbuild');
     } catch {
       throw new Error(
         `rxllm: ${BROWSER_BUNDLE_PATH} is missing and esbuild is not installed: run npm run build.`,

@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Observable } from 'rxjs';
-// Types only: erased at compile time, so this module loads `ws` only when it require()s it below.
+// Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
@@ -30,6 +30,7 @@ import {
 } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
+import { requireOptional } from './moduleLocation';
 
 export interface GatewayOptions {
   /** The rxllm model served (`provider/model`); `GET /v1/models` lists it. @defaultValue 'mock/echo' */
@@ -241,8 +242,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let wss: WebSocketServer | undefined;
   if (options.webSocket ?? GATEWAY_DEFAULTS.webSocket) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { WebSocketServer } = require('ws') as typeof import('ws');
+      const { WebSocketServer } = requireOptional<typeof import('ws')>('ws');
       wss = new WebSocketServer({
         noServer: true,
         maxPayload: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
