@@ -184,6 +184,33 @@ describe('sendSse backpressure (issue 9)', () => {
     expect(produced * 64 * 1024).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it('sends a `: ping` comment every heartbeatMs while the upstream is silent, which fetchSse ignores', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      void sendSse(
+        res,
+        new Observable<Chunk>((s) => {
+          const t = setTimeout(() => {
+            for (const c of scriptToChunks('late')) s.next(c);
+            s.complete();
+          }, 120);
+          return () => clearTimeout(t);
+        }),
+        { heartbeatMs: 25 },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const raw = await (await fetch(url)).text();
+    const { values, completed } = await collect(fetchSse(url));
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    expect(raw.split(': ping\n\n').length - 1).toBeGreaterThanOrEqual(2);
+    expect(raw.indexOf(': ping')).toBeLessThan(raw.indexOf('data:'));
+    expect(completed).toBe(true);
+    expect(values).toEqual(scriptToChunks('late'));
+  });
+
   it('resolves with how the response ended', async () => {
     const server = http.createServer((req, res) => {
       req.resume();
