@@ -75,3 +75,4 @@ export {
   type ChatCompletionsHandlerOptions,
 } from './serve/chatCompletions';
 export { startGateway, GATEWAY_DEFAULTS, type Gateway, type GatewayOptions } from './serve/gateway';
+export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';

@@ -13,6 +13,7 @@ import { redactSecrets } from '../redact';
 import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
 import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
+import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
 
 /** One access-log entry: no bodies, no keys. */
 export interface AccessLogEntry {
@@ -206,16 +207,21 @@ export function chatCompletionsHandler(
       return done();
     };
     let prepared;
+    let upstream: PausableUpstream | undefined;
     try {
       const body = await readJsonBody(req, maxBodyBytes);
-      prepared = prepareChat(body, options);
+      // Streamed answers read the upstream no faster than the client reads them.
+      if (options.dispatcher !== false && (body as { stream?: unknown } | null)?.stream === true) {
+        upstream = pausableUpstream(options.dispatcher);
+      }
+      prepared = prepareChat(body, options, upstream && { dispatcher: upstream.dispatcher });
     } catch (error) {
       return fail(error);
     }
     entry.model = prepared.model;
     const chunks = observeChunks(prepared.chunks, stats, started, prepared.includeUsage || !prepared.stream);
     if (prepared.stream) {
-      const result = await sendSse(res, chunks, options.sse);
+      const result = await sendSse(res, chunks, { ...options.sse, flow: upstream?.flow });
       entry.outcome =
         result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;
       return done();

@@ -4,8 +4,10 @@
  * (through the caller's pipeline), with the usage and time to first chunk observed for the log.
  */
 import { defer, Observable } from 'rxjs';
+import type { Dispatcher } from 'undici';
 import type { Chunk, Usage } from '../chunk';
 import type { Client } from '../client';
+import type { CallOptions } from '../options';
 import { stream as defaultStream } from '../client';
 import { BadRequestError, RequestValidationError } from '../errors';
 import { validateRequest, type ChatRequest } from '../request';
@@ -26,6 +28,12 @@ export interface ChatServiceOptions {
    * @defaultValue none
    */
   pipeline?: (chunks: Observable<Chunk>, request: ChatRequest) => Observable<Chunk>;
+  /**
+   * The undici dispatcher upstream calls go through; streamed answers wrap it to pause the upstream
+   * while a client is not reading (`pausableUpstream`), so give yours here rather than to the
+   * client. `false` turns that off (the client's own dispatcher is used). @defaultValue the shared agent
+   */
+  dispatcher?: Dispatcher | false;
 }
 
 /** What a prepared request says about itself (for the response and the access log). */
@@ -43,7 +51,11 @@ export interface PreparedChat {
  * Validates an OpenAI chat body and prepares its stream. Throws `RequestValidationError` (a bad
  * body) or `BadRequestError` 404 (an unknown model) before anything is sent upstream.
  */
-export function prepareChat(body: unknown, options: ChatServiceOptions = {}): PreparedChat {
+export function prepareChat(
+  body: unknown,
+  options: ChatServiceOptions = {},
+  callOptions?: CallOptions,
+): PreparedChat {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new RequestValidationError('The request body must be a JSON object (an OpenAI chat request).');
   }
@@ -67,7 +79,7 @@ export function prepareChat(body: unknown, options: ChatServiceOptions = {}): Pr
   const includeUsage =
     !!streamOptions && typeof streamOptions === 'object' && (streamOptions as any).include_usage === true;
   const client = options.client ?? { stream: defaultStream };
-  const upstream = defer(() => client.stream(request));
+  const upstream = defer(() => (callOptions ? client.stream(request, callOptions) : client.stream(request)));
   return {
     model,
     stream: wantsStream === true,

@@ -20,6 +20,7 @@ import {
 } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { errorFrame, type ErrorFrame } from './errorFrame';
+import type { FlowControl } from './upstreamFlow';
 
 /** The minimal response surface used (Node `ServerResponse`, Express `Response`). */
 export interface SseResponseLike {
@@ -33,6 +34,8 @@ export interface SseResponseLike {
   readonly writableLength?: number;
   /** Used to drop a client that stopped reading (see `maxBufferedBytes`). */
   destroy?(): unknown;
+  /** Used to resume the upstream once the socket drained (see `flow`). */
+  once?(event: 'drain', listener: () => void): unknown;
   flushHeaders?(): void;
 }
 
@@ -48,6 +51,13 @@ export interface SendSseConfig {
    * @defaultValue 4_194_304 (4 MiB)
    */
   maxBufferedBytes?: number;
+  /**
+   * Pauses the upstream while the client's socket is full and resumes it on `drain`, so the
+   * provider is not read faster than the client reads (`pausableUpstream()`; the
+   * OpenAI-compatible handler and the gateway pass one). Without it the buffer still stops at
+   * `maxBufferedBytes`. @defaultValue undefined
+   */
+  flow?: FlowControl;
 }
 
 /** Defaults of {@link sendSse}. */
@@ -107,6 +117,7 @@ export function sendSse(
   config: SendSseConfig = {},
 ): Promise<SendSseResult> {
   const { heartbeatMs, headers, maxBufferedBytes } = { ...SEND_SSE_DEFAULTS, ...config };
+  const { flow } = config;
   if (!(heartbeatMs >= 0)) throw new TypeError('sendSse: heartbeatMs must be >= 0');
   if (!(maxBufferedBytes > 0)) throw new TypeError('sendSse: maxBufferedBytes must be > 0');
   return new Promise<SendSseResult>((resolve) => {
@@ -128,10 +139,21 @@ export function sendSse(
       resolve(end === 'error' ? { end, error, chunks: count } : { end, chunks: count });
     };
     const onClose = () => finish('closed');
+    let waiting = false;
+    const onDrain = () => {
+      waiting = false;
+      flow?.resume();
+    };
     /** Writes a frame; false when the client stopped reading and the stream was dropped. */
     const send = (text: string): boolean => {
       if (res.write(text)) return true;
-      // The socket is full: the frame waits in the response's buffer. Bound that buffer.
+      // The socket is full: the frame waits in the response's buffer. Stop reading the upstream
+      // until it drains, and bound that buffer in any case.
+      if (flow && !waiting && res.once) {
+        waiting = true;
+        flow.pause();
+        res.once('drain', onDrain);
+      }
       if ((res.writableLength ?? 0) > maxBufferedBytes) {
         finish('overflow');
         return false;

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { concat, lastValueFrom, Observable, of, take, throwError, toArray } from 'rxjs';
 import {
   ApiError,
+  chatCompletionsHandler,
+  createClient,
   fetchSse,
   RateLimitError,
   sendSse,
@@ -229,4 +231,49 @@ describe('sendSse backpressure (issue 9)', () => {
     expect(await ended).toEqual({ end: 'complete', chunks: scriptToChunks('ok').length });
     expect(() => sendSse({} as never, of(), { maxBufferedBytes: 0 })).toThrow(TypeError);
   });
+});
+
+describe('chatCompletionsHandler pauses the upstream for a client that reads slowly (issue 9)', () => {
+  it('a client that stops reading for a while still gets the whole answer, and the buffer never passes the limit', async () => {
+    const up = await createMockServer();
+    // ~15 MB of answer, written by the upstream as fast as it can: more than the kernel's socket
+    // buffers on loopback can hold, so the gateway itself would have to queue it.
+    const text = '流'.repeat(5_000_000);
+    up.enqueue({ text, chunkSize: 8000 });
+    let result: SendSseResult['end'] | undefined;
+    const handle = chatCompletionsHandler({
+      client: createClient({ baseURL: up.url }),
+      sse: { heartbeatMs: 0, maxBufferedBytes: 512 * 1024 },
+      onLog: (entry) => (result = entry.outcome as SendSseResult['end']),
+    });
+    const server = http.createServer((req, res) => void handle(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const body = JSON.stringify({
+      model: 'compat/x',
+      messages: [{ role: 'user', content: 'go' }],
+      stream: true,
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.pause();
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    // Not reading for a while: without pausing, the answer would pass the 512 KiB limit here.
+    await new Promise((r) => setTimeout(r, 1000));
+    const parts: Buffer[] = [];
+    socket.on('data', (b: Buffer) => parts.push(b));
+    socket.resume();
+    await new Promise((r) => socket.on('end', r));
+    server.close();
+    await up.close();
+    const raw = Buffer.concat(parts).toString('utf8');
+    expect(result).toBe('complete');
+    expect(raw).toContain('data: [DONE]');
+    // Rebuild the text from the (chunked) HTTP body's events.
+    const received = [...raw.matchAll(/"content":"((?:[^"\\]|\\.)*)"/g)]
+      .map((m) => JSON.parse(`"${m[1]}"`))
+      .join('');
+    expect(received).toBe(text);
+  }, 20_000);
 });
