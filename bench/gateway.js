@@ -33,8 +33,8 @@ function arg(name, fallback) {
 }
 
 /** A child process speaking IPC: `next(type)` resolves with the next message of that type. */
-function child(file, args, execArgv = []) {
-  const proc = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+function child(file, args, execArgv = [], stderr = 'inherit') {
+  const proc = fork(file, args, { stdio: ['ignore', 'inherit', stderr, 'ipc'], execArgv });
   const waiting = new Map();
   proc.on('message', (msg) => {
     const w = waiting.get(msg.type);
@@ -140,20 +140,16 @@ function runFloor(upstreamPort) {
 
 async function runRxllm(upstreamPort) {
   const { startGateway, createClient } = require(path.join(DIST, 'src/index.js'));
-  fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
-  const access = fs.createWriteStream(path.join(BENCH, 'results', 'gateway-access.log'));
   let served = 0;
+  // The access log goes where `rxllm serve` sends it, stderr (a file here: see the fork below).
   const gateway = await startGateway({
     port: 0,
     model: MODEL,
     token: TOKEN,
     client: createClient({ baseURL: `http://127.0.0.1:${upstreamPort}/v1` }),
     webSocket: false,
-    log: (line) => {
-      served++;
-      access.write(line + '\n');
-    },
   });
+  gateway.server.on('request', (_req, res) => res.on('close', () => served++));
   gateway.server.keepAliveTimeout = 60_000;
   instrument(
     () => gateway.inFlight,
@@ -261,7 +257,12 @@ async function main() {
   for (const role of roles) {
     // BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=bench/results/prof' profiles both proxies.
     const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-    proxies[role] = child(__filename, [role, String(upstreamPort)], ['--expose-gc', ...flags]);
+    let stderr = 'inherit';
+    if (role === 'rxllm') {
+      fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
+      stderr = fs.openSync(path.join(BENCH, 'results', 'gateway-access.log'), 'w');
+    }
+    proxies[role] = child(__filename, [role, String(upstreamPort)], ['--expose-gc', ...flags], stderr);
     proxies[role].port = (await proxies[role].next('ready')).port;
   }
   const targets = { direct: upstreamPort };
@@ -338,7 +339,7 @@ async function main() {
       'One load client (undici, closed loop, starts staggered over one stream length) against: the upstream directly; ' +
       'a raw pass-through proxy (node `http` + undici, bytes piped unparsed: the floor); ' +
       (roles.includes('thin') ? 'a thin rxllm relay (`stream` + `sendSse`); ' : '') +
-      '`startGateway` as `rxllm serve` runs it (token check, body validation, access log to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
+      '`startGateway` as `rxllm serve` runs it (token check, body validation, access log on stderr to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
       'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. CPU per stream: the whole proxy ' +
       'process (user + system) over the run / streams it served. Memory per open stream: mean (RSS, or heap + array buffers) while ' +
       'loaded minus idle after a GC, over the mean number of open streams.',

@@ -14,6 +14,7 @@ import {
   StreamParseError,
   type Gateway,
 } from '../../src';
+import { batchedLines } from '../../src/serve/gateway';
 import { bearerProtocol, fetchSse, fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { collect, summarize } from '../helpers/collect';
@@ -349,5 +350,19 @@ describe('shutdown', () => {
     expect(summarize(result.values).text).toBe('finishing');
     await expect(fetch(`${gw.url}/v1/models`)).rejects.toThrow();
     await up.close();
+  });
+});
+
+describe('batchedLines (the default access log)', () => {
+  it('joins the lines of one event-loop turn into one write', async () => {
+    const writes: string[] = [];
+    const log = batchedLines({ write: (text: string) => writes.push(text) });
+    log('a');
+    log('b');
+    expect(writes).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    log('c');
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toEqual(['a\nb\n', 'c\n']);
   });
 });
