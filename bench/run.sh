@@ -73,3 +73,10 @@ imports=$(node "$BENCH/import-time.js" --rounds 15)
 } >> "$ROOT/BENCHMARKS.md"
 echo "$bundle"
 echo "$imports"
+# The gateway (issue 12): rxllm serve against a raw pass-through proxy, 200 streams at a model's pace.
+gateway=$(cd "$ROOT" && node bench/gateway.js --reps 3 --duration 8 --thin)
+{
+  echo
+  echo "$gateway"
+} >> "$ROOT/BENCHMARKS.md"
+echo "$gateway"

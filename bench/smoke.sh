@@ -12,3 +12,5 @@ if [ "${RXLLM_BENCH_NO_BUILD:-}" != "1" ] || [ ! -f "$ROOT/dist/src/index.js" ];
 fi
 cd "$ROOT"
 node "$BENCH/harness.js" --smoke "$@"
+# The gateway scenario (issue 12), tiny: every hop must relay every stream to its [DONE].
+node "$BENCH/gateway.js" --reps 1 --duration 1 --concurrency 10 --thin >/dev/null

@@ -16,6 +16,9 @@ async function main(): Promise<void> {
   await demoBatch();
   await demoRouter();
   await demoWireFormats();
+  console.log(
+    '\nNext: run `npx rxllm serve` and open http://127.0.0.1:8787/ for a chat page (the mock model, no key).',
+  );
 }
 
 main().catch((error: unknown) => {

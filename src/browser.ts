@@ -2,3 +2,17 @@
 export * from './chunk';
 export * from './errors';
 export { fetchSse, type FetchSseInit, type JsonBody } from './serve/fetchSse';
+export {
+  errorFrame,
+  errorFromFrame,
+  isErrorFrame,
+  type ErrorFrame,
+  type ErrorFrameBody,
+} from './serve/errorFrame';
+export {
+  fromWebSocket,
+  bearerProtocol,
+  CHAT_SOCKET_PROTOCOL,
+  type FromWebSocketInit,
+  type WebSocketLike,
+} from './serve/fromWebSocket';

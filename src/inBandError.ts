@@ -3,8 +3,9 @@
  * rxllm SSE server relaying a failure) → the typed `ApiError` its status, type or code implies.
  * Shared by every provider and by `fetchSse`, so one table decides what is retryable.
  */
-import { ApiError } from './errors';
+import { ApiError, type LlmError } from './errors';
 import { redactAndCut } from './redact';
+import { errorFromFrame, isErrorFrame } from './serve/errorFrame';
 
 const IN_BAND_STATUS: Record<string, number> = {
   overloaded_error: 529,
@@ -24,7 +25,9 @@ const IN_BAND_STATUS: Record<string, number> = {
 };
 
 /** An `{"error": {...}}` event inside a 200 stream → the `ApiError` its type or code implies. */
-export function inBandError(value: { error: any }): ApiError {
+export function inBandError(value: { error: any }): LlmError {
+  // An rxllm server's frame (rxllm serve, sendSse) names its class: rebuild that, not a guess.
+  if (isErrorFrame(value)) return errorFromFrame(value);
   const e = value.error;
   const numeric = Number(e?.status ?? e?.code);
   const rawType = String(e?.type ?? e?.code ?? '');

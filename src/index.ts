@@ -34,6 +34,10 @@ export {
   toSseEvents,
   errorEvent,
   SEND_SSE_DEFAULTS,
+  SSE_HEADERS,
+  TO_SSE_EVENTS_DEFAULTS,
+  type SendSseResult,
+  type ToSseEventsConfig,
   type SendSseConfig,
   type SseResponseLike,
   type SseMessageEvent,
@@ -55,3 +59,43 @@ export {
 } from './providers/openai-responses';
 export { ollamaProvider, OLLAMA_DEFAULTS, type OllamaConfig } from './providers/ollama';
 export { azureProvider, AZURE_DEFAULTS, type AzureConfig } from './providers/azure';
+export {
+  errorFrame,
+  errorFromFrame,
+  isErrorFrame,
+  type ErrorFrame,
+  type ErrorFrameBody,
+} from './serve/errorFrame';
+export {
+  fromWebSocket,
+  bearerProtocol,
+  CHAT_SOCKET_PROTOCOL,
+  type FromWebSocketInit,
+  type WebSocketLike,
+} from './serve/fromWebSocket';
+export {
+  serveChatSocket,
+  SERVE_CHAT_SOCKET_DEFAULTS,
+  type ChatSocketLike,
+  type ChatSocketClientMessage,
+  type ChatSocketServerMessage,
+  type ServeChatSocketOptions,
+} from './serve/chatSocket';
+export {
+  prepareChat,
+  observeChunks,
+  type ChatServiceOptions,
+  type ModelResolver,
+  type PreparedChat,
+  type StreamStats,
+} from './serve/chatRequest';
+export {
+  chatCompletionsHandler,
+  formatAccessLog,
+  readJsonBody,
+  CHAT_COMPLETIONS_DEFAULTS,
+  type AccessLogEntry,
+  type ChatCompletionsHandlerOptions,
+} from './serve/chatCompletions';
+export { startGateway, GATEWAY_DEFAULTS, type Gateway, type GatewayOptions } from './serve/gateway';
+export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';

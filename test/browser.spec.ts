@@ -8,7 +8,7 @@ function externalImports(entry: string, seen = new Set<string>(), out = new Set<
   if (seen.has(resolved)) return out;
   seen.add(resolved);
   const source = fs.readFileSync(resolved, 'utf8');
-  for (const m of source.matchAll(/^(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
+  for (const m of source.matchAll(/^(?:import|export)\s[^'";]*?from\s+'([^']+)'/gm)) {
     const spec = m[1];
     if (spec.startsWith('.')) externalImports(path.resolve(path.dirname(resolved), spec), seen, out);
     else if (!/^import type|^export type/.test(m[0])) out.add(spec);

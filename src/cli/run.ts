@@ -25,6 +25,7 @@ export const CLI_USAGE_ERROR = 2;
 export const CLI_DEFAULT_MODEL = 'mock/echo';
 
 const HELP = `Usage: rxllm chat [--model provider/model] [--system TEXT] [--base-url URL] [--max-tokens N] "prompt"
+       rxllm serve [--port 8787] [--host 127.0.0.1] [--model M] [--base-url U] [--token T]   (see rxllm serve --help)
 
 Streams the reply to stdout; finish reason, usage and time to first chunk go to stderr.
   --model, -m     provider/model (default ${CLI_DEFAULT_MODEL}; e.g. openai/gpt-4o-mini, ollama/llama3.2)
@@ -39,6 +40,8 @@ Runs a JSONL batch file (OpenAI batch format), resumable with the same --out. rx
 /** Runs the CLI; resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   if (argv[0] === 'batch') return (await import('./batch')).runBatchCommand(argv.slice(1), io, io.signal);
+  // Subcommands with their own flags parse them in their own file.
+  if (argv[0] === 'serve') return (await import('./serve')).runServe(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({

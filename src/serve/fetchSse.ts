@@ -8,6 +8,7 @@ import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError } from '../errors';
 import { inBandError } from '../inBandError';
+import { errorFromFrame, isErrorFrame } from './errorFrame';
 
 /** A body `JSON.stringify` can send: a function, symbol or bigint does not compile. */
 export type JsonBody<T> = T extends (...args: never[]) => unknown
@@ -31,7 +32,7 @@ export interface FetchSseInit<Body = unknown> {
 
 /**
  * GETs or POSTs `url` and streams the `data:` chunks it answers. `[DONE]` completes; an in-band
- * `{"error": ...}` event errors with an `ApiError`; a body that ends without `[DONE]` errors with
+ * `{"error": ...}` event errors with the class an rxllm server sent (see `errorFrame`), else an `ApiError`; a body that ends without `[DONE]` errors with
  * `StreamCutError`. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
  *
  * @example
@@ -77,6 +78,8 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
       const parser = createParser({
         onEvent(event) {
           if (done || failure) return;
+          // Heartbeats of `toSseEvents({ heartbeatMs })` carry nothing.
+          if (event.event === 'ping') return;
           if (event.data === '[DONE]') {
             done = true;
             return;
@@ -96,7 +99,9 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
             return;
           }
           if (value && value.error != null) {
-            failure = inBandError(value);
+            // An rxllm server's frame rebuilds the same class; any other server's error goes
+            // through the shared in-band table.
+            failure = isErrorFrame(value) ? errorFromFrame(value) : inBandError(value);
             return;
           }
           subscriber.next(value as Chunk);

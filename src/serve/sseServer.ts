@@ -2,14 +2,25 @@
  * SSE out: a chunk stream written to a Node `http` / Express response, or shaped for NestJS `@Sse()`.
  *
  * The wire format is OpenAI's (`data: {chunk}` … `data: [DONE]`), so any OpenAI-compatible client —
- * `fetchSse` below, the official SDKs, rxllm itself with `compat/…` — can read it. A failure is sent
- * as an in-band `data: {"error": {...}}` event (message already scrubbed of secrets). A client that
- * disconnects unsubscribes the upstream, which aborts the provider request.
+ * `fetchSse`, the official SDKs, rxllm itself with `compat/…` — can read it. A failure is sent as an
+ * error frame (`data: {"error": {...}}`, see `errorFrame`) that rxllm's clients rebuild as the same
+ * class. A client that disconnects unsubscribes the upstream, which aborts the provider request.
  */
-import { map, Observable, Subscription } from 'rxjs';
+import {
+  catchError,
+  concat,
+  endWith,
+  interval,
+  map,
+  merge,
+  Observable,
+  of,
+  Subscription,
+  takeWhile,
+} from 'rxjs';
 import type { Chunk } from '../chunk';
-import { ApiError, LlmError } from '../errors';
-import { redactSecrets } from '../redact';
+import { errorFrame, type ErrorFrame } from './errorFrame';
+import type { FlowControl } from './upstreamFlow';
 
 /** The minimal response surface used (Node `ServerResponse`, Express `Response`). */
 export interface SseResponseLike {
@@ -19,86 +30,153 @@ export interface SseResponseLike {
   on(event: 'close', listener: () => void): unknown;
   off?(event: 'close', listener: () => void): unknown;
   readonly writableEnded?: boolean;
+  /** Bytes written but not yet handed to the socket (Node's `ServerResponse`). */
+  readonly writableLength?: number;
+  /** Used to drop a client that stopped reading (see `maxBufferedBytes`). */
+  destroy?(): unknown;
+  /** Used to resume the upstream once the socket drained (see `flow`). */
+  once?(event: 'drain', listener: () => void): unknown;
   flushHeaders?(): void;
 }
 
 export interface SendSseConfig {
   /** Milliseconds between `: ping` comments that keep proxies from closing an idle stream; 0 = none. @defaultValue 15_000 */
   heartbeatMs?: number;
-  /** Extra response headers. */
+  /** Extra response headers. @defaultValue {} */
   headers?: Record<string, string>;
+  /**
+   * Most bytes queued for a client that does not read. While the socket is full, frames wait in the
+   * response's buffer; past this limit the upstream is unsubscribed (aborting the provider request)
+   * and the connection is dropped, so one stalled client cannot grow the server without bound.
+   * @defaultValue 4_194_304 (4 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Pauses the upstream while the client's socket is full and resumes it on `drain`, so the
+   * provider is not read faster than the client reads (`pausableUpstream()`; the
+   * OpenAI-compatible handler and the gateway pass one). Without it the buffer still stops at
+   * `maxBufferedBytes`. @defaultValue undefined
+   */
+  flow?: FlowControl;
 }
 
 /** Defaults of {@link sendSse}. */
-export const SEND_SSE_DEFAULTS = { heartbeatMs: 15_000 } as const satisfies SendSseConfig;
+export const SEND_SSE_DEFAULTS = {
+  heartbeatMs: 15_000,
+  headers: {},
+  maxBufferedBytes: 4 * 1024 * 1024,
+} as const satisfies SendSseConfig;
 
-/** The JSON body of the in-band error event sent for `error`: OpenAI's error shape, no stack, no secrets. */
-export function errorEvent(error: unknown): {
-  error: { message: string; type: string; code: string | null };
-} {
-  const message = redactSecrets(error instanceof Error ? error.message : String(error));
-  const type = error instanceof LlmError ? error.name : 'Error';
-  const code = error instanceof ApiError ? String(error.status) : null;
-  return { error: { message, type, code } };
+/** How a {@link sendSse} response ended. */
+export interface SendSseResult {
+  /**
+   * `complete`: `[DONE]` sent. `error`: an error frame sent. `closed`: the client went away first.
+   * `overflow`: the client stopped reading and `maxBufferedBytes` was passed.
+   */
+  end: 'complete' | 'error' | 'closed' | 'overflow';
+  /** The upstream error, when `end` is `error`. */
+  error?: unknown;
+  /** Chunks written. */
+  chunks: number;
 }
 
 /**
- * Streams `chunks` to `res` as SSE and resolves when the response ended (completed, failed, or the
- * client went away — then the upstream is unsubscribed, which aborts the provider request).
+ * The JSON body of the error event sent for `error`: OpenAI's error shape plus the rxllm class,
+ * status and `retryable` (see `errorFrame`); no stack, no secrets.
+ */
+export function errorEvent(error: unknown): ErrorFrame {
+  return errorFrame(error);
+}
+
+/** The SSE headers every stream sends. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  // nginx buffers responses unless told not to
+  'x-accel-buffering': 'no',
+};
+
+/**
+ * Streams `chunks` to `res` as SSE and resolves when the response ended: completed (`[DONE]`),
+ * failed (an error frame), the client went away, or the client stopped reading past
+ * `maxBufferedBytes`. In the last two cases the upstream is unsubscribed, which aborts the provider
+ * request.
  *
  * @example
  * // doc-test: typecheck-only
  * import http from 'node:http';
  * import { stream, sendSse } from 'rxllm';
- * http.createServer((req, res) => {
- *   void sendSse(res, stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }));
- * }).listen(3000);
+ * const server = http.createServer((req, res) => {
+ *   void sendSse(res, stream({ model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] }));
+ * });
+ * server.listen(0, '127.0.0.1', () => server.close());
  */
 export function sendSse(
   res: SseResponseLike,
   chunks: Observable<Chunk>,
   config: SendSseConfig = {},
-): Promise<void> {
-  const { heartbeatMs, headers } = { ...SEND_SSE_DEFAULTS, ...config };
+): Promise<SendSseResult> {
+  const { heartbeatMs, headers, maxBufferedBytes } = { ...SEND_SSE_DEFAULTS, ...config };
+  const { flow } = config;
   if (!(heartbeatMs >= 0)) throw new TypeError('sendSse: heartbeatMs must be >= 0');
-  return new Promise<void>((resolve) => {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      // nginx buffers responses unless told not to
-      'x-accel-buffering': 'no',
-      ...headers,
-    });
+  if (!(maxBufferedBytes > 0)) throw new TypeError('sendSse: maxBufferedBytes must be > 0');
+  return new Promise<SendSseResult>((resolve) => {
+    res.writeHead(200, { ...SSE_HEADERS, ...headers });
     res.flushHeaders?.();
     // A container, so a source that ends synchronously inside subscribe() is still torn down.
     const subscription = new Subscription();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     let done = false;
-    const finish = () => {
+    let count = 0;
+    const finish = (end: SendSseResult['end'], error?: unknown) => {
       if (done) return;
       done = true;
       if (heartbeat) clearInterval(heartbeat);
       res.off?.('close', onClose);
       subscription.unsubscribe();
-      if (!res.writableEnded) res.end();
-      resolve();
+      if (end === 'overflow' && res.destroy) res.destroy();
+      else if (!res.writableEnded) res.end();
+      resolve(end === 'error' ? { end, error, chunks: count } : { end, chunks: count });
     };
-    const onClose = () => finish();
+    const onClose = () => finish('closed');
+    let waiting = false;
+    const onDrain = () => {
+      waiting = false;
+      flow?.resume();
+    };
+    /** Writes a frame; false when the client stopped reading and the stream was dropped. */
+    const send = (text: string): boolean => {
+      if (res.write(text)) return true;
+      // The socket is full: the frame waits in the response's buffer. Stop reading the upstream
+      // until it drains, and bound that buffer in any case.
+      if (flow && !waiting && res.once) {
+        waiting = true;
+        flow.pause();
+        res.once('drain', onDrain);
+      }
+      if ((res.writableLength ?? 0) > maxBufferedBytes) {
+        finish('overflow');
+        return false;
+      }
+      return true;
+    };
     res.on('close', onClose);
-    if (heartbeatMs > 0) heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+    if (heartbeatMs > 0) heartbeat = setInterval(() => send(': ping\n\n'), heartbeatMs);
     subscription.add(
       chunks.subscribe({
         next: (chunk) => {
-          res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+          if (done) return;
+          count++;
+          send(`data: ${JSON.stringify(chunk)}\n\n`);
         },
         error: (error: unknown) => {
-          res.write(`data: ${JSON.stringify(errorEvent(error))}\n\n`);
-          finish();
+          if (done) return;
+          if (send(`data: ${JSON.stringify(errorFrame(error))}\n\n`)) finish('error', error);
         },
         complete: () => {
-          res.write('data: [DONE]\n\n');
-          finish();
+          if (done) return;
+          if (send('data: [DONE]\n\n')) finish('complete');
         },
       }),
     );
@@ -113,27 +191,53 @@ export interface SseMessageEvent {
   retry?: number;
 }
 
+export interface ToSseEventsConfig {
+  /**
+   * Milliseconds between `ping` events (`event: ping`, empty data) while the stream is open, so
+   * proxies keep an idle stream; 0 = none. rxllm's `fetchSse` skips them.
+   * @defaultValue 0
+   */
+  heartbeatMs?: number;
+}
+
+/** Defaults of {@link toSseEvents}. */
+export const TO_SSE_EVENTS_DEFAULTS = { heartbeatMs: 0 } as const satisfies ToSseEventsConfig;
+
 /**
- * Shapes a chunk stream for NestJS `@Sse()`: each chunk becomes `{ data: chunk }`. NestJS
- * unsubscribes when the client disconnects, which aborts the provider request. Errors still error
- * the observable (NestJS sends them as an `error` event); end-of-stream is the connection closing.
+ * Shapes a chunk stream for NestJS `@Sse()`: each chunk becomes `{ data: chunk }`, completion a
+ * final `{ data: '[DONE]' }`, and an error one error-frame event (then completion), so rxllm's
+ * clients rebuild the same typed error instead of Nest's generic `Internal server error`, and no
+ * chunk sent before the error is lost. NestJS unsubscribes when the client disconnects, which
+ * aborts the provider request.
  *
  * ```
- * source: --a--b--|
- * result: --A--B--|     A = { data: a }
+ * source: --a--b--|         --a--#
+ * result: --A--B--(D|)      --A--(E|)     A = { data: a }, D = { data: '[DONE]' }, E = { data: errorFrame }
  * ```
  *
  * @example
- * import { Controller, Sse, Query } from '@nestjs/common';
+ * import { toArray } from 'rxjs';
  * import { stream, toSseEvents } from 'rxllm';
- * @Controller('chat')
- * export class ChatController {
- *   @Sse('stream')
- *   chat(@Query('q') q: string) {
- *     return stream({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: q }] }).pipe(toSseEvents());
- *   }
- * }
+ * stream({ model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] })
+ *   .pipe(toSseEvents(), toArray())
+ *   .subscribe((events) => console.log(events.at(-1))); // { data: '[DONE]' }
  */
-export function toSseEvents(): (source: Observable<Chunk>) => Observable<SseMessageEvent> {
-  return (source) => source.pipe(map((chunk): SseMessageEvent => ({ data: chunk })));
+export function toSseEvents(
+  config: ToSseEventsConfig = {},
+): (source: Observable<Chunk>) => Observable<SseMessageEvent> {
+  const { heartbeatMs } = { ...TO_SSE_EVENTS_DEFAULTS, ...config };
+  if (!(heartbeatMs >= 0)) throw new TypeError('toSseEvents: heartbeatMs must be >= 0');
+  return (source) => {
+    const events = concat(
+      source.pipe(map((chunk): SseMessageEvent => ({ data: chunk }))),
+      of<SseMessageEvent>({ data: '[DONE]' }),
+    ).pipe(catchError((error: unknown) => of<SseMessageEvent>({ data: errorFrame(error) })));
+    if (heartbeatMs === 0) return events;
+    // A sentinel ends the merge when the events end, so the timer stops with them.
+    const END: SseMessageEvent = { data: '' };
+    return merge(
+      events.pipe(endWith(END)),
+      interval(heartbeatMs).pipe(map((): SseMessageEvent => ({ type: 'ping', data: '' }))),
+    ).pipe(takeWhile((e) => e !== END));
+  };
 }

@@ -1,8 +1,12 @@
 import http from 'node:http';
+import net from 'node:net';
+import { TestScheduler } from 'rxjs/testing';
 import type { AddressInfo } from 'node:net';
-import { lastValueFrom, Observable, of, take, throwError, toArray } from 'rxjs';
+import { concat, lastValueFrom, Observable, of, take, throwError, toArray } from 'rxjs';
 import {
   ApiError,
+  chatCompletionsHandler,
+  createClient,
   fetchSse,
   RateLimitError,
   sendSse,
@@ -10,6 +14,7 @@ import {
   StreamCutError,
   toSseEvents,
   type Chunk,
+  type SendSseResult,
 } from '../../src';
 import { accumulateChunks } from '../../operators';
 import { createMockServer, scriptToChunks, type MockServer } from '../../src/testing';
@@ -99,11 +104,176 @@ describe('sendSse + fetchSse', () => {
 });
 
 describe('toSseEvents', () => {
-  it('wraps each chunk as a NestJS MessageEvent and passes errors on', async () => {
+  it('wraps each chunk as a NestJS MessageEvent and ends with [DONE]', async () => {
     const chunks = scriptToChunks('ab');
     const events = await lastValueFrom(of(...chunks).pipe(toSseEvents(), toArray()));
-    expect(events.map((e) => e.data)).toEqual(chunks);
-    const failed = await collect(throwError(() => new Error('boom')).pipe(toSseEvents()));
-    expect((failed.error as Error).message).toBe('boom');
+    expect(events.map((e) => e.data)).toEqual([...chunks, '[DONE]']);
   });
+
+  it('turns an error into one error-frame event after every chunk before it, then completes', async () => {
+    const chunk = scriptToChunks('ab')[1];
+    const failed = await collect(
+      concat(
+        of(chunk),
+        throwError(() => new RateLimitError({ status: 429, message: 'slow' })),
+      ).pipe(toSseEvents()),
+    );
+    expect(failed.completed).toBe(true);
+    expect(failed.values.map((e) => e.data)).toEqual([
+      chunk,
+      {
+        error: expect.objectContaining({
+          type: 'RateLimitError',
+          status: 429,
+          retryable: true,
+          message: 'slow',
+        }),
+      },
+    ]);
+  });
+
+  it('emits ping events while open when heartbeatMs is set, and stops them at the end', () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      const c = scriptToChunks('a')[1];
+      const source = cold('----a----|', { a: c });
+      const ping = { type: 'ping', data: '' };
+      expectObservable(source.pipe(toSseEvents({ heartbeatMs: 3 }))).toBe('---pa-p--(d|)', {
+        p: ping,
+        a: { data: c },
+        d: { data: '[DONE]' },
+      });
+    });
+    expect(() => toSseEvents({ heartbeatMs: -1 })).toThrow(TypeError);
+  });
+});
+
+describe('sendSse backpressure (issue 9)', () => {
+  it('drops a client that stopped reading past maxBufferedBytes and aborts the upstream', async () => {
+    // An upstream that pushes ~64 KiB frames as fast as it can, forever, until unsubscribed.
+    let unsubscribed = false;
+    let produced = 0;
+    const big = scriptToChunks({ text: 'x'.repeat(64 * 1024), chunkSize: 64 * 1024 })[1];
+    const firehose = new Observable<Chunk>((s) => {
+      const t = setInterval(() => {
+        for (let i = 0; i < 4; i++) {
+          produced++;
+          s.next(big);
+        }
+      }, 1);
+      return () => {
+        unsubscribed = true;
+        clearInterval(t);
+      };
+    });
+    let result: Promise<SendSseResult> | undefined;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      result = sendSse(res, firehose, { heartbeatMs: 0, maxBufferedBytes: 1024 * 1024 });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    // A raw client that sends the request and then never reads.
+    const socket = net.connect(port, '127.0.0.1');
+    socket.pause();
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (!result) await new Promise((r) => setTimeout(r, 5));
+    const outcome = await result;
+    socket.destroy();
+    await new Promise((r) => server.close(r));
+    expect(outcome.end).toBe('overflow');
+    expect(unsubscribed).toBe(true);
+    // Bounded: what the kernel buffers plus the 1 MiB limit, not an ever-growing queue.
+    expect(produced * 64 * 1024).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('sends a `: ping` comment every heartbeatMs while the upstream is silent, which fetchSse ignores', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      void sendSse(
+        res,
+        new Observable<Chunk>((s) => {
+          const t = setTimeout(() => {
+            for (const c of scriptToChunks('late')) s.next(c);
+            s.complete();
+          }, 120);
+          return () => clearTimeout(t);
+        }),
+        { heartbeatMs: 25 },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const raw = await (await fetch(url)).text();
+    const { values, completed } = await collect(fetchSse(url));
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    expect(raw.split(': ping\n\n').length - 1).toBeGreaterThanOrEqual(2);
+    expect(raw.indexOf(': ping')).toBeLessThan(raw.indexOf('data:'));
+    expect(completed).toBe(true);
+    expect(values).toEqual(scriptToChunks('late'));
+  });
+
+  it('resolves with how the response ended', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      void sendSse(res, of(...scriptToChunks('ok')), { heartbeatMs: 0 }).then((r) => res.emit('result', r));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const ended = new Promise<SendSseResult>((resolve) =>
+      server.once('request', (_req, res) => res.once('result', resolve)),
+    );
+    const { completed } = await collect(
+      fetchSse(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`),
+    );
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    expect(completed).toBe(true);
+    expect(await ended).toEqual({ end: 'complete', chunks: scriptToChunks('ok').length });
+    expect(() => sendSse({} as never, of(), { maxBufferedBytes: 0 })).toThrow(TypeError);
+  });
+});
+
+describe('chatCompletionsHandler pauses the upstream for a client that reads slowly (issue 9)', () => {
+  it('a client that stops reading for a while still gets the whole answer, and the buffer never passes the limit', async () => {
+    const up = await createMockServer();
+    // ~15 MB of answer, written by the upstream as fast as it can: more than the kernel's socket
+    // buffers on loopback can hold, so the gateway itself would have to queue it.
+    const text = '流'.repeat(5_000_000);
+    up.enqueue({ text, chunkSize: 8000 });
+    let result: SendSseResult['end'] | undefined;
+    const handle = chatCompletionsHandler({
+      client: createClient({ baseURL: up.url }),
+      sse: { heartbeatMs: 0, maxBufferedBytes: 512 * 1024 },
+      onLog: (entry) => (result = entry.outcome as SendSseResult['end']),
+    });
+    const server = http.createServer((req, res) => void handle(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const body = JSON.stringify({
+      model: 'compat/x',
+      messages: [{ role: 'user', content: 'go' }],
+      stream: true,
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.pause();
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    // Not reading for a while: without pausing, the answer would pass the 512 KiB limit here.
+    await new Promise((r) => setTimeout(r, 1000));
+    const parts: Buffer[] = [];
+    socket.on('data', (b: Buffer) => parts.push(b));
+    socket.resume();
+    await new Promise((r) => socket.on('end', r));
+    server.close();
+    await up.close();
+    const raw = Buffer.concat(parts).toString('utf8');
+    expect(result).toBe('complete');
+    expect(raw).toContain('data: [DONE]');
+    // Rebuild the text from the (chunked) HTTP body's events.
+    const received = [...raw.matchAll(/"content":"((?:[^"\\]|\\.)*)"/g)]
+      .map((m) => JSON.parse(`"${m[1]}"`))
+      .join('');
+    expect(received).toBe(text);
+  }, 20_000);
 });

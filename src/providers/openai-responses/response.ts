@@ -12,7 +12,7 @@ import type {
   ToolCall,
   Usage,
 } from '../../chunk';
-import { ApiError, StreamParseError } from '../../errors';
+import { StreamParseError, type LlmError } from '../../errors';
 import { inBandError } from '../../inBandError';
 import { RESPONSES_REASONING } from './request';
 
@@ -57,7 +57,7 @@ const FAILED_STATUS: Record<string, number> = {
 };
 
 /** A `response.failed` error object → the `ApiError` its code implies (unknown codes: 500, retryable). */
-export function responsesError(error: any, what: string): ApiError {
+export function responsesError(error: any, what: string): LlmError {
   const code = typeof error?.code === 'string' ? error.code : 'server_error';
   const message = typeof error?.message === 'string' ? error.message : what;
   return inBandError({ error: { code, message, status: FAILED_STATUS[code] ?? 500 } });

@@ -1,0 +1,95 @@
+/**
+ * `rxllm serve`: starts the gateway (`startGateway`) and stops it on Ctrl-C — stop accepting, let
+ * in-flight streams finish for a short grace period, exit 0. A thin shell over the public function.
+ */
+import { parseArgs } from 'node:util';
+import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
+import type { CliIO } from './run';
+
+const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T]
+
+An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a browser):
+  POST /v1/chat/completions (stream and not), GET /v1/models, WebSocket /v1/chat/ws, GET / the page.
+  --port, -p      port (default ${GATEWAY_DEFAULTS.port}; 0 = a free one)
+  --host          interface to bind (default ${GATEWAY_DEFAULTS.host}: this machine only)
+  --model, -m     provider/model served (default ${GATEWAY_DEFAULTS.model}, the built-in mock: no key)
+  --base-url, -u  base URL of an OpenAI-compatible upstream (with --model compat/<model>)
+  --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN)
+Provider keys come from their environment variables and never reach the browser or the log.`;
+
+export interface ServeControl {
+  /** Called once listening (tests). */
+  onListening?: (gateway: Gateway) => void;
+  /** Stops the gateway like Ctrl-C (tests). @defaultValue SIGINT / SIGTERM of this process */
+  stop?: AbortSignal;
+  /** Grace period for in-flight streams on stop, in ms. @defaultValue 5000 */
+  graceMs?: number;
+}
+
+/** Runs `rxllm serve`; resolves to the exit code once stopped. */
+export async function runServe(argv: string[], io: CliIO, control: ServeControl = {}): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        model: { type: 'string', short: 'm' },
+        'base-url': { type: 'string', short: 'u' },
+        token: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    io.stderr.write(`rxllm serve: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const port = values.port === undefined ? GATEWAY_DEFAULTS.port : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    io.stderr.write(`rxllm serve: --port must be a port number, got "${values.port}"\n`);
+    return 2;
+  }
+  const env = io.env ?? process.env;
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      port,
+      host: values.host,
+      model: values.model,
+      baseURL: values['base-url'],
+      token: values.token ?? env.RXLLM_TOKEN ?? '',
+      log: (line) => io.stderr.write(line + '\n'),
+    });
+  } catch (error) {
+    io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
+    return 1;
+  }
+  io.stderr.write(
+    `rxllm serve: ${values.model ?? GATEWAY_DEFAULTS.model} on ${gateway.url} — open ${gateway.url}/ for the chat page` +
+      `${values.token || env.RXLLM_TOKEN ? ' (token required)' : ''}. Ctrl-C stops.\n`,
+  );
+  control.onListening?.(gateway);
+  await new Promise<void>((resolve) => {
+    if (control.stop) {
+      if (control.stop.aborted) return resolve();
+      control.stop.addEventListener('abort', () => resolve(), { once: true });
+      return;
+    }
+    const onSignal = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  io.stderr.write(`rxllm serve: stopping (${gateway.inFlight} in flight)\n`);
+  await gateway.close(control.graceMs);
+  io.stderr.write('rxllm serve: stopped\n');
+  return 0;
+}

@@ -1,0 +1,250 @@
+/**
+ * `POST /v1/chat/completions` on a Node `req`/`res`, framework-agnostic (Node `http`, Express,
+ * NestJS with `@Req()`/`@Res()`): validates the body (a 400 JSON error in OpenAI's shape, before any
+ * header), streams with `sendSse` when `stream: true`, answers one JSON `chat.completion` otherwise,
+ * and honours the caller's `stream_options.include_usage`. A client that leaves aborts the upstream.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Subscription } from 'rxjs';
+import { accumulateChunks } from '../../operators/accumulateChunks';
+import type { ChatCompletion } from '../chunk';
+import { ApiError, LlmError, RequestValidationError, TimeoutError } from '../errors';
+import { redactSecrets } from '../redact';
+import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
+import { errorFrame } from './errorFrame';
+import { sendSse, type SendSseConfig } from './sseServer';
+import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
+
+/** One access-log entry: no bodies, no keys. */
+export interface AccessLogEntry {
+  method: string;
+  /** The path without its query string. */
+  path: string;
+  status: number;
+  /** The rxllm model that served it, when the request got that far. */
+  model?: string;
+  /** Milliseconds to the first upstream chunk. */
+  firstChunkMs?: number;
+  totalMs: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  /** `complete`, `error:<Class>`, `closed` (the client left), `overflow` (it stopped reading). */
+  outcome: string;
+}
+
+/** `POST /v1/chat/completions 200 model=mock/echo ttfc=2ms total=40ms tokens=12+30 complete` */
+export function formatAccessLog(e: AccessLogEntry): string {
+  const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)}ms`);
+  const tokens = e.promptTokens === undefined ? '-' : `${e.promptTokens}+${e.completionTokens ?? 0}`;
+  return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens} ${e.outcome}`;
+}
+
+export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
+  /** Largest request body read, in bytes; a larger one is a 413. @defaultValue 1_048_576 (1 MiB) */
+  maxBodyBytes?: number;
+  /** Passed to `sendSse` for streamed answers. @defaultValue SEND_SSE_DEFAULTS */
+  sse?: SendSseConfig;
+  /** Called once per request when its response ended. @defaultValue none */
+  onLog?: (entry: AccessLogEntry) => void;
+}
+
+/** Defaults of {@link chatCompletionsHandler}. */
+export const CHAT_COMPLETIONS_DEFAULTS = { maxBodyBytes: 1024 * 1024 } as const;
+
+/** An HTTP error answer: status and OpenAI's error JSON. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Sends `{ error: { message, type, param, code } }` with `status`. */
+export function sendJsonError(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  code: string | null = null,
+) {
+  sendJson(res, status, { error: { message: redactSecrets(message), type, param: null, code } });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Reads a JSON body up to `limit` bytes; a body parsed already by a framework (`req.body`) is used as is. */
+export async function readJsonBody(
+  req: IncomingMessage & { body?: unknown },
+  limit: number,
+): Promise<unknown> {
+  // Express / Nest body parsers consume the stream and leave the parsed value on req.body.
+  if (req.body !== undefined && (req.readableEnded || req.complete)) return req.body;
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit)
+    throw new HttpError(413, 'invalid_request_error', `The request body is over ${limit} bytes.`);
+  // Events rather than an async iterator: this runs once per request on the gateway's hot path.
+  const text = await new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (part: Buffer) => {
+      size += part.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, 'invalid_request_error', `The request body is over ${limit} bytes.`));
+      } else parts.push(part);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'invalid_request_error', 'The request body is not valid JSON.');
+  }
+}
+
+/** The HTTP status a failure before or instead of a stream is answered with. */
+export function statusOf(error: unknown): number {
+  if (error instanceof HttpError) return error.status;
+  if (error instanceof RequestValidationError) return 400;
+  if (error instanceof ApiError) {
+    // The caller's own mistakes and limits pass through; an upstream that refuses the gateway's key
+    // or fails is the gateway's problem: 502.
+    if (
+      error.status === 400 ||
+      error.status === 404 ||
+      error.status === 413 ||
+      error.status === 422 ||
+      error.status === 429
+    )
+      return error.status;
+    return 502;
+  }
+  if (error instanceof TimeoutError) return 504;
+  if (error instanceof LlmError) return 502;
+  return 500;
+}
+
+/**
+ * A `(req, res)` handler for `POST /v1/chat/completions` backed by any rxllm client.
+ *
+ * @example
+ * import http from 'node:http';
+ * import { chatCompletionsHandler } from 'rxllm';
+ * const handle = chatCompletionsHandler({ resolveModel: () => 'mock/echo' });
+ * const server = http.createServer((req, res) => void handle(req, res));
+ * server.listen(0, '127.0.0.1', () => server.close());
+ */
+export function chatCompletionsHandler(
+  options: ChatCompletionsHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<AccessLogEntry> {
+  const maxBodyBytes = options.maxBodyBytes ?? CHAT_COMPLETIONS_DEFAULTS.maxBodyBytes;
+  if (!(maxBodyBytes > 0)) throw new TypeError('chatCompletionsHandler: maxBodyBytes must be > 0');
+  return async (req, res) => {
+    const started = performance.now();
+    const entry: AccessLogEntry = {
+      method: req.method ?? 'POST',
+      path: (req.url ?? '/').split('?')[0],
+      status: 200,
+      totalMs: 0,
+      outcome: 'complete',
+    };
+    const stats: StreamStats = {};
+    const done = () => {
+      entry.totalMs = performance.now() - started;
+      entry.firstChunkMs = stats.firstChunkMs;
+      if (stats.usage) {
+        entry.promptTokens = stats.usage.prompt_tokens;
+        entry.completionTokens = stats.usage.completion_tokens;
+      }
+      options.onLog?.(entry);
+      return entry;
+    };
+    const fail = (error: unknown) => {
+      entry.status = statusOf(error);
+      entry.outcome = `error:${error instanceof Error ? error.name : 'Error'}`;
+      if (res.headersSent) {
+        res.end();
+      } else if (error instanceof HttpError) {
+        sendJsonError(res, error.status, error.type, error.message, error.code);
+      } else if (error instanceof RequestValidationError) {
+        sendJsonError(res, 400, 'invalid_request_error', error.message);
+      } else {
+        const frame = errorFrame(error);
+        const retryAfter =
+          error instanceof ApiError && error.retryAfterMs !== undefined
+            ? { 'retry-after-ms': String(error.retryAfterMs) }
+            : undefined;
+        sendJson(
+          res,
+          entry.status,
+          {
+            error: {
+              ...frame.error,
+              param: null,
+              type:
+                error instanceof ApiError && error.status === 404
+                  ? 'invalid_request_error'
+                  : frame.error.type,
+            },
+          },
+          retryAfter,
+        );
+      }
+      return done();
+    };
+    let prepared;
+    let upstream: PausableUpstream | undefined;
+    try {
+      const body = await readJsonBody(req, maxBodyBytes);
+      // Streamed answers read the upstream no faster than the client reads them.
+      if (options.dispatcher !== false && (body as { stream?: unknown } | null)?.stream === true) {
+        upstream = pausableUpstream(options.dispatcher);
+      }
+      prepared = prepareChat(body, options, upstream && { dispatcher: upstream.dispatcher });
+    } catch (error) {
+      return fail(error);
+    }
+    entry.model = prepared.model;
+    const chunks = observeChunks(prepared.chunks, stats, started, prepared.includeUsage || !prepared.stream);
+    if (prepared.stream) {
+      const result = await sendSse(res, chunks, { ...options.sse, flow: upstream?.flow });
+      entry.outcome =
+        result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;
+      return done();
+    }
+    return new Promise<AccessLogEntry>((resolve) => {
+      const onClose = () => {
+        if (res.writableEnded) return;
+        subscription.unsubscribe();
+        entry.outcome = 'closed';
+        resolve(done());
+      };
+      res.on('close', onClose);
+      const subscription: Subscription = chunks.pipe(accumulateChunks()).subscribe({
+        next(completion: ChatCompletion) {
+          res.off('close', onClose);
+          sendJson(res, 200, completion);
+          resolve(done());
+        },
+        error(error: unknown) {
+          res.off('close', onClose);
+          resolve(fail(error));
+        },
+      });
+    });
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The server side of one chat request, shared by the HTTP handler, the WebSocket server and the
+ * gateway: an OpenAI-style body → a validated rxllm request for the served model → the chunk stream
+ * (through the caller's pipeline), with the usage and time to first chunk observed for the log.
+ */
+import { defer, Observable } from 'rxjs';
+import type { Dispatcher } from 'undici';
+import type { Chunk, Usage } from '../chunk';
+import type { Client } from '../client';
+import type { CallOptions } from '../options';
+import { stream as defaultStream } from '../client';
+import { BadRequestError, RequestValidationError } from '../errors';
+import { validateRequest, type ChatRequest } from '../request';
+
+/** How a server picks the rxllm model for the `model` a client asked for. */
+export type ModelResolver = (requested: string) => string | undefined;
+
+export interface ChatServiceOptions {
+  /** The client that calls the upstream. @defaultValue rxllm's `stream` (no client defaults) */
+  client?: Pick<Client, 'stream'>;
+  /**
+   * The rxllm model (`provider/model`) for a requested `model`; `undefined` answers 404
+   * `model_not_found`. @defaultValue the requested name itself, which must be `provider/model`
+   */
+  resolveModel?: ModelResolver;
+  /**
+   * Operators applied to every upstream stream (retries, timeouts, a tool-call guard, ...).
+   * @defaultValue none
+   */
+  pipeline?: (chunks: Observable<Chunk>, request: ChatRequest) => Observable<Chunk>;
+  /**
+   * The undici dispatcher upstream calls go through; streamed answers wrap it to pause the upstream
+   * while a client is not reading (`pausableUpstream`), so give yours here rather than to the
+   * client. `false` turns that off (the client's own dispatcher is used). @defaultValue the shared agent
+   */
+  dispatcher?: Dispatcher | false;
+}
+
+/** What a prepared request says about itself (for the response and the access log). */
+export interface PreparedChat {
+  /** The rxllm model that serves it. */
+  model: string;
+  stream: boolean;
+  /** The caller asked for the usage chunk (`stream_options.include_usage`). */
+  includeUsage: boolean;
+  /** The upstream chunks, after the pipeline. Cold. */
+  chunks: Observable<Chunk>;
+}
+
+/**
+ * Validates an OpenAI chat body and prepares its stream. Throws `RequestValidationError` (a bad
+ * body) or `BadRequestError` 404 (an unknown model) before anything is sent upstream.
+ */
+export function prepareChat(
+  body: unknown,
+  options: ChatServiceOptions = {},
+  callOptions?: CallOptions,
+): PreparedChat {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new RequestValidationError('The request body must be a JSON object (an OpenAI chat request).');
+  }
+  const raw = body as Record<string, unknown>;
+  if (typeof raw.model !== 'string' || raw.model === '') {
+    throw new RequestValidationError('model: a model name is required (see GET /v1/models).', [
+      { path: ['model'], message: 'required' },
+    ]);
+  }
+  const model = (options.resolveModel ?? ((m: string) => m))(raw.model);
+  if (model === undefined) {
+    throw new BadRequestError({
+      status: 404,
+      code: 'model_not_found',
+      message: `The model "${raw.model.slice(0, 100)}" does not exist here (see GET /v1/models).`,
+    });
+  }
+  // stream / stream_options describe this hop, not the upstream one: rxllm always streams upstream.
+  const { stream: wantsStream, stream_options: streamOptions, ...rest } = raw;
+  const request = validateRequest({ ...rest, model });
+  const includeUsage =
+    !!streamOptions && typeof streamOptions === 'object' && (streamOptions as any).include_usage === true;
+  const client = options.client ?? { stream: defaultStream };
+  const upstream = defer(() => (callOptions ? client.stream(request, callOptions) : client.stream(request)));
+  return {
+    model,
+    stream: wantsStream === true,
+    includeUsage,
+    chunks: options.pipeline ? options.pipeline(upstream, request) : upstream,
+  };
+}
+
+/** Time to first chunk and usage of one stream, filled in as it flows. */
+export interface StreamStats {
+  firstChunkMs?: number;
+  usage?: Usage;
+}
+
+/**
+ * Records time to first chunk and usage into `stats`; drops the usage-only chunk and the `usage`
+ * field when the caller did not ask for them (OpenAI sends usage only with `include_usage`).
+ */
+export function observeChunks(
+  chunks: Observable<Chunk>,
+  stats: StreamStats,
+  started: number,
+  includeUsage: boolean,
+): Observable<Chunk> {
+  return new Observable<Chunk>((subscriber) =>
+    chunks.subscribe({
+      next(chunk) {
+        stats.firstChunkMs ??= performance.now() - started;
+        if (chunk.usage) {
+          stats.usage = chunk.usage;
+          if (!includeUsage) {
+            if (chunk.choices.length === 0) return;
+            const { usage: _drop, ...rest } = chunk;
+            subscriber.next(rest as Chunk);
+            return;
+          }
+        }
+        subscriber.next(chunk);
+      },
+      error: (e) => subscriber.error(e),
+      complete: () => subscriber.complete(),
+    }),
+  );
+}

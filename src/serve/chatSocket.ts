@@ -1,0 +1,165 @@
+/**
+ * The chunk stream over a WebSocket, for front ends that use one: one JSON message per chunk, a
+ * final `done`, errors as typed error frames, several requests at once on one socket keyed by an id.
+ * Works on any socket with `send` and `on('message' | 'close')` — the `ws` package's, NestJS's ws
+ * adapter's — without importing `ws` (an optional peer; only the gateway loads it, lazily).
+ *
+ * Protocol (JSON text messages):
+ * ```
+ * client → server  { "type": "request", "id": "r1", "body": { "model": "...", "messages": [...] } }
+ *                  { "type": "stop", "id": "r1" }               aborts that request upstream
+ * server → client  { "type": "chunk", "id": "r1", "chunk": {...chat.completion.chunk...} }
+ *                  { "type": "done",  "id": "r1" }
+ *                  { "type": "error", "id": "r1", "error": {...errorFrame...} }   (id null: a bad message)
+ * ```
+ * The socket closing aborts every request still running on it.
+ */
+import type { Observable, Subscription } from 'rxjs';
+import type { Chunk } from '../chunk';
+import { RequestValidationError } from '../errors';
+import { errorFrame } from './errorFrame';
+
+/** The socket surface used (`ws`'s `WebSocket`). */
+export interface ChatSocketLike {
+  send(data: string): void;
+  on(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  /** Bytes queued and not yet sent. */
+  readonly bufferedAmount?: number;
+  close?(code?: number, reason?: string): void;
+}
+
+/** What the client sends: a request or a stop. */
+export type ChatSocketClientMessage =
+  { type: 'request'; id: string; body: unknown } | { type: 'stop'; id: string };
+
+/** What the server sends. */
+export type ChatSocketServerMessage =
+  | { type: 'chunk'; id: string; chunk: Chunk }
+  | { type: 'done'; id: string }
+  | { type: 'error'; id: string | null; error: ReturnType<typeof errorFrame>['error'] };
+
+export interface ServeChatSocketOptions {
+  /**
+   * The chunk stream for a request body; throw (a `RequestValidationError`, ...) to refuse it.
+   * Called once per request message.
+   */
+  stream: (body: unknown, id: string) => Observable<Chunk>;
+  /** Most requests running at once on one socket. @defaultValue 16 */
+  maxConcurrent?: number;
+  /**
+   * Most bytes queued for a peer that does not read; past it every request on the socket is
+   * aborted upstream and the socket closed (1008). @defaultValue 4_194_304 (4 MiB)
+   */
+  maxBufferedBytes?: number;
+  /** Largest message accepted, in characters. @defaultValue 1_048_576 */
+  maxMessageChars?: number;
+  /** Called when a request ended (`complete`, `error`, `stopped`, `closed`). @defaultValue none */
+  onEnd?: (id: string, end: 'complete' | 'error' | 'stopped' | 'closed', error?: unknown) => void;
+}
+
+/** Defaults of {@link serveChatSocket}. */
+export const SERVE_CHAT_SOCKET_DEFAULTS = {
+  maxConcurrent: 16,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxMessageChars: 1024 * 1024,
+} as const;
+
+/**
+ * Serves chat requests on one open socket until it closes.
+ *
+ * @example
+ * import { WebSocketServer } from 'ws';
+ * import { serveChatSocket, stream, validateRequest } from 'rxllm';
+ * const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+ * wss.on('connection', (socket) => serveChatSocket(socket, { stream: (body) => stream(validateRequest(body)) }));
+ * wss.close();
+ */
+export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocketOptions): void {
+  const { maxConcurrent, maxBufferedBytes, maxMessageChars } = { ...SERVE_CHAT_SOCKET_DEFAULTS, ...options };
+  const running = new Map<string, Subscription>();
+  let closed = false;
+
+  const send = (message: ChatSocketServerMessage) => {
+    if (closed) return;
+    socket.send(JSON.stringify(message));
+    if ((socket.bufferedAmount ?? 0) > maxBufferedBytes) {
+      // The peer stopped reading: free everything it holds.
+      closeAll('closed');
+      socket.close?.(1008, 'client too slow');
+    }
+  };
+  const sendError = (id: string | null, error: unknown) =>
+    send({ type: 'error', id, error: errorFrame(error).error });
+  const closeAll = (end: 'closed') => {
+    closed = true;
+    for (const [id, sub] of running) {
+      running.delete(id);
+      sub.unsubscribe();
+      options.onEnd?.(id, end);
+    }
+  };
+
+  socket.on('message', (data) => {
+    const text =
+      typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
+    if (text.length > maxMessageChars)
+      return sendError(null, new RequestValidationError(`A message is over ${maxMessageChars} characters.`));
+    let message: Partial<ChatSocketClientMessage> & { id?: unknown };
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return sendError(null, new RequestValidationError('A message is not JSON.'));
+    }
+    const id = message?.id;
+    if (typeof id !== 'string' || id === '' || id.length > 200) {
+      return sendError(null, new RequestValidationError('A message needs an "id" (a non-empty string).'));
+    }
+    if (message.type === 'stop') {
+      const sub = running.get(id);
+      if (sub) {
+        running.delete(id);
+        sub.unsubscribe();
+        options.onEnd?.(id, 'stopped');
+      }
+      return;
+    }
+    if (message.type !== 'request') {
+      return sendError(id, new RequestValidationError('"type" must be "request" or "stop".'));
+    }
+    if (running.has(id))
+      return sendError(id, new RequestValidationError(`Request id "${id}" is already running.`));
+    if (running.size >= maxConcurrent) {
+      return sendError(
+        id,
+        new RequestValidationError(`At most ${maxConcurrent} requests run at once on one socket.`),
+      );
+    }
+    let chunks: Observable<Chunk>;
+    try {
+      chunks = options.stream((message as { body?: unknown }).body, id);
+    } catch (error) {
+      options.onEnd?.(id, 'error', error);
+      return sendError(id, error);
+    }
+    let ended = false;
+    const sub = chunks.subscribe({
+      next: (chunk) => send({ type: 'chunk', id, chunk }),
+      error: (error: unknown) => {
+        ended = true;
+        running.delete(id);
+        sendError(id, error);
+        options.onEnd?.(id, 'error', error);
+      },
+      complete: () => {
+        ended = true;
+        running.delete(id);
+        send({ type: 'done', id });
+        options.onEnd?.(id, 'complete');
+      },
+    });
+    if (!ended && !closed) running.set(id, sub);
+    else if (closed) sub.unsubscribe();
+  });
+  socket.on('close', () => closeAll('closed'));
+}

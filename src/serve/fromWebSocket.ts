@@ -1,0 +1,158 @@
+/**
+ * WebSocket in, for browsers and Angular: the same cold `Observable<Chunk>` as `fetchSse`, read from
+ * an rxllm WebSocket server (`serveChatSocket`, `rxllm serve`), so the same operators and UI code
+ * work on either transport. No Node API: it uses the platform `WebSocket` (or one you pass).
+ */
+import { Observable } from 'rxjs';
+import type { Chunk } from '../chunk';
+import { ConnectionError, StreamParseError } from '../errors';
+import { errorFromFrame, isErrorFrame } from './errorFrame';
+
+/** The socket surface used: the browser's `WebSocket` (the `ws` package's has it too). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: any) => void): void;
+  removeEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: any) => void): void;
+}
+
+export interface FromWebSocketInit {
+  /** Subprotocols when `target` is a URL (e.g. from `bearerProtocol(token)`). @defaultValue ['rxllm.v1'] */
+  protocols?: string[];
+  /** Aborting it stops the request (a `stop` message, or closing the socket this call opened). */
+  signal?: AbortSignal;
+  /** The request id; must be unique among the requests running on the socket. @defaultValue a random id */
+  id?: string;
+  /** Creates the socket when `target` is a URL (tests, Node). @defaultValue globalThis.WebSocket */
+  WebSocket?: new (url: string, protocols?: string[]) => WebSocketLike;
+}
+
+/** The subprotocol rxllm's servers speak. */
+export const CHAT_SOCKET_PROTOCOL = 'rxllm.v1';
+
+/**
+ * Subprotocols that carry a bearer token (a browser cannot set `Authorization` on a WebSocket):
+ * `['rxllm.v1', 'rxllm.bearer.<base64url(token)>']`.
+ */
+export function bearerProtocol(token: string): string[] {
+  const bytes = new TextEncoder().encode(token);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  const encoded = btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return [CHAT_SOCKET_PROTOCOL, `rxllm.bearer.${encoded}`];
+}
+
+const OPEN = 1;
+const CONNECTING = 0;
+
+/**
+ * Sends one chat request over a WebSocket and streams its chunks. `target` is a URL (a socket of
+ * its own, closed when the stream ends or is unsubscribed) or an open/opening socket shared by many
+ * requests (unsubscribing sends `stop` for this request only). `done` completes; an error message
+ * errors with the class the server sent; the socket closing first errors with `ConnectionError`.
+ *
+ * @example
+ * // doc-test: typecheck-only
+ * import { fromWebSocket } from 'rxllm/browser';
+ * import { textDeltas } from 'rxllm/operators';
+ * fromWebSocket('ws://127.0.0.1:8787/v1/chat/ws', { model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] })
+ *   .pipe(textDeltas())
+ *   .subscribe((text) => console.log(text));
+ */
+export function fromWebSocket(
+  target: string | WebSocketLike,
+  body: unknown,
+  init: FromWebSocketInit = {},
+): Observable<Chunk> {
+  return new Observable<Chunk>((subscriber) => {
+    const id = init.id ?? `req-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+    let socket: WebSocketLike;
+    const own = typeof target === 'string';
+    try {
+      if (typeof target === 'string') {
+        const Ctor = init.WebSocket ?? (globalThis as any).WebSocket;
+        if (!Ctor) throw new ConnectionError('No WebSocket implementation: pass init.WebSocket.');
+        socket = new Ctor(target, init.protocols ?? [CHAT_SOCKET_PROTOCOL]);
+      } else {
+        socket = target;
+      }
+    } catch (error) {
+      subscriber.error(
+        error instanceof ConnectionError
+          ? error
+          : new ConnectionError(`Could not open the WebSocket: ${(error as Error)?.message}`, {
+              cause: error,
+            }),
+      );
+      return;
+    }
+    let finished = false;
+    const onMessage = (event: { data: unknown }) => {
+      if (finished) return;
+      let message: any;
+      try {
+        message = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
+      } catch {
+        return end(
+          new StreamParseError('invalid-json', 'The server sent a WebSocket message that is not JSON.'),
+        );
+      }
+      if (message?.id !== id) return;
+      if (message.type === 'chunk') subscriber.next(message.chunk as Chunk);
+      else if (message.type === 'done') end();
+      else if (message.type === 'error') {
+        end(
+          isErrorFrame(message)
+            ? errorFromFrame(message)
+            : new StreamParseError('invalid-event', 'The server sent an error message of unknown shape.'),
+        );
+      }
+    };
+    const onClose = (event: { code?: number }) => {
+      if (!finished)
+        end(
+          new ConnectionError(
+            `The WebSocket closed before the answer ended (code ${event?.code ?? 'unknown'}).`,
+          ),
+        );
+    };
+    const onError = () => {
+      if (!finished) end(new ConnectionError('The WebSocket failed.'));
+    };
+    const onOpen = () => {
+      if (!finished) socket.send(JSON.stringify({ type: 'request', id, body }));
+    };
+    const onAbort = () => end(init.signal?.reason ?? new Error('aborted'), true);
+    const cleanup = () => {
+      socket.removeEventListener('message', onMessage);
+      socket.removeEventListener('close', onClose);
+      socket.removeEventListener('error', onError);
+      socket.removeEventListener('open', onOpen);
+      init.signal?.removeEventListener('abort', onAbort);
+    };
+    function end(error?: unknown, stopped = false) {
+      if (finished) return;
+      finished = true;
+      cleanup();
+      if (stopped) {
+        if (own) socket.close(1000, 'stopped');
+        else if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'stop', id }));
+      } else if (own && socket.readyState <= OPEN) socket.close(1000, 'done');
+      if (error !== undefined) subscriber.error(error);
+      else if (!stopped) subscriber.complete();
+    }
+    socket.addEventListener('message', onMessage);
+    socket.addEventListener('close', onClose);
+    socket.addEventListener('error', onError);
+    if (init.signal?.aborted) {
+      end(init.signal.reason ?? new Error('aborted'), true);
+      return;
+    }
+    init.signal?.addEventListener('abort', onAbort, { once: true });
+    if (socket.readyState === OPEN) onOpen();
+    else if (socket.readyState === CONNECTING) socket.addEventListener('open', onOpen);
+    else end(new ConnectionError('The WebSocket is closed.'));
+    return () => end(undefined, true);
+  });
+}

@@ -1,0 +1,361 @@
+/**
+ * `rxllm serve`: an OpenAI-compatible gateway in front of any rxllm model, with a chat page.
+ *
+ * Routes: `POST /v1/chat/completions` (stream and not), `GET /v1/models`, a WebSocket at
+ * `/v1/chat/ws` (when the optional `ws` package is installed), and the page: `GET /`, `/chat.js`,
+ * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
+ * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
+ * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
+ * One access-log line per request (no bodies, no keys).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Observable } from 'rxjs';
+// Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
+import type { WebSocketServer } from 'ws';
+import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
+import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
+import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
+import type { Chunk } from '../chunk';
+import { createClient, type Client } from '../client';
+import { redactSecrets } from '../redact';
+import { browserBundle, pageFile } from './browserBundle';
+import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
+import {
+  chatCompletionsHandler,
+  formatAccessLog,
+  sendJsonError,
+  type AccessLogEntry,
+} from './chatCompletions';
+import { serveChatSocket, type ChatSocketLike } from './chatSocket';
+import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
+import { requireOptional } from './moduleLocation';
+
+export interface GatewayOptions {
+  /** The rxllm model served (`provider/model`); `GET /v1/models` lists it. @defaultValue 'mock/echo' */
+  model?: string;
+  /** Base URL of an OpenAI-compatible upstream (as `rxllm chat -u`). @defaultValue the provider's */
+  baseURL?: string;
+  /** The upstream client (overrides `baseURL`). @defaultValue createClient({ baseURL }) */
+  client?: Pick<Client, 'stream'>;
+  /** Bearer token every API route requires; empty = none. @defaultValue process.env.RXLLM_TOKEN */
+  token?: string;
+  /** @defaultValue 8787 (0 = a free port) */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Largest request body, in bytes. @defaultValue 1_048_576 */
+  maxBodyBytes?: number;
+  /**
+   * Upstream time limits (`timeouts` operator). The library's defaults, made for reasoning models
+   * that think for minutes before the first token; the SSE heartbeat keeps proxies from closing the
+   * wait. @defaultValue TIMEOUTS_DEFAULTS (firstChunk 600_000, idle 120_000)
+   */
+  timeouts?: TimeoutsConfig;
+  /** Upstream retries (never after the first chunk). @defaultValue RETRY_BACKOFF_DEFAULTS */
+  retry?: RetryBackoffConfig & { resume?: 'never' };
+  /**
+   * Where access-log lines go. @defaultValue process.stderr, the lines of one event-loop turn
+   * written together (one write, not one per request, under load)
+   */
+  log?: (line: string) => void;
+  /** Serve `/v1/chat/ws` when `ws` is installed. @defaultValue true */
+  webSocket?: boolean;
+  /** `sendSse` heartbeat. @defaultValue 15_000 */
+  heartbeatMs?: number;
+}
+
+/** Defaults of {@link startGateway}. */
+export const GATEWAY_DEFAULTS = {
+  model: 'mock/echo',
+  port: 8787,
+  host: '127.0.0.1',
+  maxBodyBytes: 1024 * 1024,
+  timeouts: TIMEOUTS_DEFAULTS,
+  webSocket: true,
+  heartbeatMs: 15_000,
+  /** How long `close()` lets in-flight streams finish before cutting them. */
+  graceMs: 5_000,
+} as const;
+
+/** A running gateway. */
+export interface Gateway {
+  readonly server: http.Server;
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  /** Whether `/v1/chat/ws` is served. */
+  readonly webSocket: boolean;
+  /** Requests (and WebSocket requests) running now. */
+  readonly inFlight: number;
+  /**
+   * Stops accepting, lets in-flight streams finish for up to `graceMs`, then cuts the rest (their
+   * upstream calls are aborted). Resolves when everything is closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
+  '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
+};
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Constant-time token check (hashes first, so lengths leak nothing either). */
+function tokenMatches(given: string | undefined, expected: Buffer): boolean {
+  return given !== undefined && timingSafeEqual(digest(given), expected);
+}
+
+function bearerOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
+  for (const p of protocols.map((s) => s.trim())) {
+    if (p.startsWith('rxllm.bearer.')) return Buffer.from(p.slice(13), 'base64url').toString('utf8');
+  }
+  return undefined;
+}
+
+/**
+ * Starts the gateway; resolves once it listens.
+ *
+ * @example
+ * import { startGateway } from 'rxllm';
+ * startGateway({ port: 0, log: () => {} }).then(async (gateway) => {
+ *   const models = (await fetch(`${gateway.url}/v1/models`).then((r) => r.json())) as { data: { id: string }[] };
+ *   console.log(models.data[0].id); // mock/echo
+ *   await gateway.close();
+ * });
+ */
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const model = options.model ?? GATEWAY_DEFAULTS.model;
+  const token = options.token ?? process.env.RXLLM_TOKEN ?? '';
+  const expected = token ? digest(token) : undefined;
+  const log = options.log ?? batchedLines(process.stderr);
+  const client = options.client ?? createClient(options.baseURL ? { baseURL: options.baseURL } : {});
+  const timeoutConfig = options.timeouts ?? GATEWAY_DEFAULTS.timeouts;
+  const service: ChatServiceOptions = {
+    client,
+    resolveModel: (requested) => (requested === model ? model : undefined),
+    pipeline: (chunks: Observable<Chunk>) =>
+      chunks.pipe(
+        timeouts(timeoutConfig),
+        retryBackoff(options.retry ?? {}),
+        partialToolCallGuard({ unknownTool: 'accept' }),
+      ),
+  };
+  const handleChat = chatCompletionsHandler({
+    ...service,
+    maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+    sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
+    onLog: (entry) => log(formatAccessLog(entry)),
+  });
+  const active = new Set<ServerResponse>();
+  let wsRequests = 0;
+  const sockets = new Set<Socket>();
+
+  const simple = (req: IncomingMessage, res: ServerResponse, status: number, started: number) =>
+    log(
+      formatAccessLog({
+        method: req.method ?? '-',
+        path: (req.url ?? '/').split('?')[0],
+        status,
+        totalMs: performance.now() - started,
+        outcome: status < 400 ? 'complete' : 'refused',
+      }),
+    );
+
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const page = PAGE_ROUTES[path];
+    if (page && req.method === 'GET') {
+      const text = page.file === 'bundle' ? browserBundle() : pageFile(page.file);
+      text.then(
+        (body) => {
+          res.writeHead(200, {
+            'content-type': page.type,
+            'content-length': String(Buffer.byteLength(body)),
+            'cache-control': 'no-cache',
+            'x-content-type-options': 'nosniff',
+          });
+          res.end(body);
+          simple(req, res, 200, started);
+        },
+        (error: unknown) => {
+          sendJsonError(res, 500, 'server_error', (error as Error).message);
+          simple(req, res, 500, started);
+        },
+      );
+      return;
+    }
+    if (expected && !tokenMatches(bearerOf(req), expected)) {
+      req.resume();
+      sendJsonError(
+        res,
+        401,
+        'invalid_request_error',
+        'Missing or wrong bearer token (Authorization: Bearer <token>).',
+        'invalid_api_key',
+      );
+      simple(req, res, 401, started);
+      return;
+    }
+    if (path === '/v1/models') {
+      if (req.method !== 'GET') return methodNotAllowed(req, res, started);
+      const body = JSON.stringify({
+        object: 'list',
+        data: [{ id: model, object: 'model', created: 0, owned_by: 'rxllm' }],
+      });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+      });
+      res.end(body);
+      simple(req, res, 200, started);
+      return;
+    }
+    if (path === '/v1/chat/completions') {
+      if (req.method !== 'POST') return methodNotAllowed(req, res, started);
+      active.add(res);
+      void handleChat(req, res).finally(() => active.delete(res));
+      return;
+    }
+    req.resume();
+    sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
+    simple(req, res, 404, started);
+  });
+  const methodNotAllowed = (req: IncomingMessage, res: ServerResponse, started: number) => {
+    req.resume();
+    sendJsonError(res, 405, 'invalid_request_error', `Method ${req.method} is not allowed here.`);
+    simple(req, res, 405, started);
+  };
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  // WebSocket: `ws` is an optional peer, loaded only here and only when wanted.
+  let wss: WebSocketServer | undefined;
+  if (options.webSocket ?? GATEWAY_DEFAULTS.webSocket) {
+    try {
+      const { WebSocketServer } = requireOptional<typeof import('ws')>('ws');
+      wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+        handleProtocols: (protocols: Set<string>) =>
+          protocols.has(CHAT_SOCKET_PROTOCOL) ? CHAT_SOCKET_PROTOCOL : false,
+      });
+    } catch {
+      log('rxllm serve: WebSocket off (install the optional peer "ws" to enable /v1/chat/ws)');
+    }
+  }
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      simple(req, undefined as never, status, started);
+    };
+    if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
+    if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      simple(req, undefined as never, 101, started);
+      const begun = new Map<string, { started: number; stats: StreamStats; model?: string }>();
+      serveChatSocket(ws as ChatSocketLike, {
+        stream: (body, id) => {
+          const t0 = performance.now();
+          const stats: StreamStats = {};
+          const prepared = prepareChat(body, service);
+          begun.set(id, { started: t0, stats, model: prepared.model });
+          wsRequests++;
+          return observeChunks(prepared.chunks, stats, t0, prepared.includeUsage);
+        },
+        onEnd: (id, end, error) => {
+          const info = begun.get(id);
+          begun.delete(id);
+          if (info) wsRequests--;
+          const entry: AccessLogEntry = {
+            method: 'WS',
+            path,
+            status: end === 'error' && !info ? 400 : 200,
+            model: info?.model,
+            firstChunkMs: info?.stats.firstChunkMs,
+            totalMs: performance.now() - (info?.started ?? started),
+            promptTokens: info?.stats.usage?.prompt_tokens,
+            completionTokens: info?.stats.usage?.completion_tokens,
+            outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
+          };
+          log(formatAccessLog(entry));
+        },
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? GATEWAY_DEFAULTS.port, options.host ?? GATEWAY_DEFAULTS.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    webSocket: !!wss,
+    get inFlight() {
+      return active.size + wsRequests;
+    },
+    close(graceMs = GATEWAY_DEFAULTS.graceMs) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const deadline = Date.now() + graceMs;
+        while ((active.size > 0 || wsRequests > 0) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 25));
+          server.closeIdleConnections();
+        }
+        // Past the grace period: cut what is left (its upstream calls are aborted on 'close').
+        for (const client of wss?.clients ?? []) client.terminate();
+        await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * A line writer that joins the lines of one event-loop turn into one write: at hundreds of
+ * requests a second, one `write` per access-log line is a syscall per request.
+ */
+export function batchedLines(stream: { write(text: string): unknown }): (line: string) => void {
+  let pending = '';
+  const flush = () => {
+    const text = pending;
+    pending = '';
+    stream.write(text);
+  };
+  return (line) => {
+    if (pending === '') setImmediate(flush);
+    pending += line + '\n';
+  };
+}
+
+/** @internal the error line for a startup failure, without secrets */
+export function describeStartError(error: unknown): string {
+  return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}

@@ -1,0 +1,270 @@
+/**
+ * A real NestJS 11 app (platform-express, and platform-ws for the WebSocket gateway), read by
+ * rxllm's fetchSse / fromWebSocket and by the official openai package. The upstream is a mock
+ * server on 127.0.0.1, so disconnects are seen as aborted upstream requests.
+ */
+import 'reflect-metadata';
+import {
+  Body,
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  Post,
+  Query,
+  Req,
+  Res,
+  Sse,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
+import type { Request, Response } from 'express';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { lastValueFrom, Observable, take, toArray } from 'rxjs';
+import WebSocket from 'ws';
+import {
+  chatCompletionsHandler,
+  RateLimitError,
+  sendSse,
+  serveChatSocket,
+  StreamCutError,
+  toSseEvents,
+  validateRequest,
+  type ChatRequest,
+  type Client,
+  type SseMessageEvent,
+} from 'rxllm';
+import { fetchSse, fromWebSocket, type WebSocketLike } from 'rxllm/browser';
+import { ChatRequestPipe, RXLLM_CLIENT, RxllmModule } from 'rxllm/nestjs';
+import { createMockServer, type MockChatBody, type MockServer } from 'rxllm/testing';
+import { collect, summarize } from '../helpers/collect';
+
+const MODEL = 'compat/nest-model';
+let upstream: MockServer;
+
+@Injectable()
+class HeaderGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    return context.switchToHttp().getRequest<Request>().headers['x-app-key'] === 'let-me-in';
+  }
+}
+
+@Controller()
+class ChatController {
+  private readonly openAiRoute: ReturnType<typeof chatCompletionsHandler>;
+  constructor(@Inject(RXLLM_CLIENT) private readonly llm: Client) {
+    this.openAiRoute = chatCompletionsHandler({
+      client: llm,
+      resolveModel: (m) => (m === MODEL ? m : undefined),
+    });
+  }
+
+  /** The POST streaming recipe: guards and pipes run first, then sendSse. */
+  @Post('chat')
+  @UseGuards(HeaderGuard)
+  chat(@Body(new ChatRequestPipe()) body: ChatRequest, @Res() res: Response) {
+    return sendSse(res, this.llm.stream(body), { heartbeatMs: 0 });
+  }
+
+  /** The @Sse recipe (GET). */
+  @Sse('sse')
+  sse(@Query('q') q: string): Observable<SseMessageEvent> {
+    return this.llm.stream({ model: MODEL, messages: [{ role: 'user', content: q }] }).pipe(toSseEvents());
+  }
+
+  /** The framework-agnostic OpenAI-compatible handler mounted in Nest. */
+  @Post('v1/chat/completions')
+  openai(@Req() req: Request, @Res() res: Response) {
+    return this.openAiRoute(req, res);
+  }
+
+  @Get('v1/models')
+  models() {
+    return { object: 'list', data: [{ id: MODEL, object: 'model', created: 0, owned_by: 'test' }] };
+  }
+}
+
+@WebSocketGateway({ path: '/ws' })
+class ChatSocketGateway implements OnGatewayConnection {
+  constructor(@Inject(RXLLM_CLIENT) private readonly llm: Client) {}
+  handleConnection(socket: WebSocket) {
+    serveChatSocket(socket, { stream: (body) => this.llm.stream(validateRequest(body)) });
+  }
+}
+
+let app: INestApplication;
+let base: string;
+
+beforeAll(async () => {
+  upstream = await createMockServer();
+  @Module({
+    imports: [
+      RxllmModule.forRootAsync({
+        useFactory: async () => ({ baseURL: upstream.url, apiKey: 'sk-test-nest' }),
+      }),
+    ],
+    controllers: [ChatController],
+    providers: [ChatSocketGateway, HeaderGuard],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  app = moduleRef.createNestApplication({ logger: false });
+  app.useWebSocketAdapter(new WsAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await app.close();
+  await upstream.close();
+});
+beforeEach(() => upstream.reset());
+
+const body: ChatRequest = { model: MODEL, messages: [{ role: 'user', content: 'Hi' }] };
+const guard = { 'x-app-key': 'let-me-in' };
+
+describe('RxllmModule', () => {
+  it('provides the client under RXLLM_CLIENT (forRoot and forRootAsync)', async () => {
+    @Module({ imports: [RxllmModule.forRoot({ providers: { compat: { baseURL: upstream.url } } })] })
+    class SyncModule {}
+    const ref = await Test.createTestingModule({ imports: [SyncModule] }).compile();
+    const llm = ref.get<Client>(RXLLM_CLIENT);
+    upstream.enqueue({ text: 'from forRoot' });
+    const merged = summarize(await lastValueFrom(llm.stream(body).pipe(toArray())));
+    expect(merged.text).toBe('from forRoot');
+    expect(app.get<Client>(RXLLM_CLIENT).stream).toBeInstanceOf(Function);
+    await ref.close();
+  });
+});
+
+describe('POST streaming recipe (guards, pipes, sendSse)', () => {
+  it('streams to fetchSse and ends with [DONE]', async () => {
+    upstream.enqueue({ text: '你好，Nest。', chunkSize: 2 });
+    const { values, completed } = await collect(fetchSse(`${base}/chat`, { body, headers: guard }));
+    expect(completed).toBe(true);
+    expect(summarize(values).text).toBe('你好，Nest。');
+  });
+
+  it('a bad body is a 400 JSON error before any stream starts; the guard still runs', async () => {
+    const bad = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...guard },
+      body: JSON.stringify({ model: MODEL, messages: [] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/json');
+    const json = (await bad.json()) as { error: { type: string; message: string } };
+    expect(json.error.type).toBe('invalid_request_error');
+    expect(json.error.message).toContain('messages');
+    const refused = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(refused.status).toBe(403);
+    expect(upstream.stats.requests).toBe(0);
+  });
+
+  it('disconnecting aborts the upstream request', async () => {
+    upstream.enqueue({ text: 'x'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    const got = await lastValueFrom(
+      fetchSse(`${base}/chat`, { body, headers: guard }).pipe(take(4), toArray()),
+    );
+    expect(got).toHaveLength(4);
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+  });
+});
+
+describe('@Sse recipe with toSseEvents', () => {
+  it('ends with [DONE], so fetchSse completes instead of StreamCutError', async () => {
+    upstream.enqueue({ text: 'sse ok' });
+    const { values, completed, error } = await collect(fetchSse(`${base}/sse?q=hi`));
+    expect(error).toBeUndefined();
+    expect(error).not.toBeInstanceOf(StreamCutError);
+    expect(completed).toBe(true);
+    expect(summarize(values).text).toBe('sse ok');
+  });
+
+  it('an upstream error arrives as the same typed error, after every chunk sent before it', async () => {
+    // 429 after the stream started: an in-band rate-limit error after 2 chunks.
+    upstream.enqueue({
+      text: 'abcdefgh',
+      chunkSize: 2,
+      inBandError: { afterChunks: 3, error: { type: 'rate_limit_error', message: 'Slow down' } },
+    });
+    const { values, error } = await collect(fetchSse(`${base}/sse?q=hi`));
+    expect(summarize(values).text).toBe('abcd');
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).message).toContain('Slow down');
+    expect((error as RateLimitError).retryable).toBe(true);
+  });
+
+  it('disconnecting aborts the upstream request', async () => {
+    upstream.enqueue({ text: 'y'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    await lastValueFrom(fetchSse(`${base}/sse?q=hi`).pipe(take(3), toArray()));
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+  });
+});
+
+describe('the OpenAI-compatible handler mounted in Nest, read by the official openai package', () => {
+  const sdk = () => new OpenAI({ apiKey: 'sk-test-unused', baseURL: `${base}/v1`, maxRetries: 0 });
+
+  it('streams and completes', async () => {
+    upstream.enqueue({ text: 'streamed through Nest' }, { text: 'completed through Nest' });
+    let text = '';
+    for await (const chunk of await sdk().chat.completions.create({
+      ...body,
+      messages: body.messages as never,
+      stream: true,
+    })) {
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    expect(text).toBe('streamed through Nest');
+    const completion = await sdk().chat.completions.create({ ...body, messages: body.messages as never });
+    expect(completion.choices[0].message.content).toBe('completed through Nest');
+    expect((await sdk().models.list()).data[0].id).toBe(MODEL);
+  });
+
+  it('a bad body is a 400 the SDK reports as BadRequestError', async () => {
+    await expect(sdk().chat.completions.create({ model: MODEL, messages: [] })).rejects.toBeInstanceOf(
+      OpenAI.BadRequestError,
+    );
+  });
+});
+
+describe('@WebSocketGateway recipe (platform-ws) with serveChatSocket', () => {
+  it('streams two requests at once on one socket; closing the socket aborts upstream', async () => {
+    upstream.setDefault((req) => ({
+      text: `ws ${(req.body as MockChatBody).messages[0].content}`,
+      chunkSize: 1,
+      chunkDelayMs: 2,
+    }));
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    const shared = socket as unknown as WebSocketLike;
+    const ask = (q: string) =>
+      lastValueFrom(
+        fromWebSocket(shared, { model: MODEL, messages: [{ role: 'user', content: q }] }).pipe(toArray()),
+      );
+    const [a, b] = await Promise.all([ask('one'), ask('二')]);
+    expect(summarize(a).text).toBe('ws one');
+    expect(summarize(b).text).toBe('ws 二');
+    upstream.setDefault({ text: 'z'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    const n = upstream.stats.requests;
+    let closedError: unknown;
+    const sub = fromWebSocket(shared, body).subscribe({ error: (e) => (closedError = e) });
+    while (upstream.stats.requests === n) await new Promise((r) => setTimeout(r, 5));
+    socket.close();
+    await upstream.waitForRequestClose(n + 1);
+    sub.unsubscribe();
+    expect(upstream.stats.abortedRequests).toBe(1);
+    expect((closedError as Error).name).toBe('ConnectionError');
+  });
+});

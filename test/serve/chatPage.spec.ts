@@ -1,0 +1,167 @@
+/**
+ * The gateway's chat page in real headless Chromium (Debian's /usr/bin/chromium, driven by
+ * playwright-core): it renders the whole answer (Chinese included) and the usage, over SSE and over
+ * WebSocket, and Stop and closing the tab each abort the upstream request (seen on the upstream
+ * mock server). A screenshot is kept in artifacts/ (git-ignored) for CI.
+ *
+ * Under CI=true this must run; elsewhere it skips, saying why, when Chromium is missing.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createClient, startGateway, type Gateway } from '../../src';
+import { createMockServer, type MockServer } from '../../src/testing';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ARTIFACTS = path.resolve(__dirname, '../../artifacts');
+const available = fs.existsSync(CHROMIUM);
+if (!available && process.env.CI !== 'true') {
+  console.log(
+    `chatPage.spec: skipped, ${CHROMIUM} is missing (install the chromium package; CI installs it)`,
+  );
+}
+const describeChromium = available || process.env.CI === 'true' ? describe : describe.skip;
+
+describeChromium('the chat page in Chromium', () => {
+  let mockGateway: Gateway;
+  let upstream: MockServer;
+  let upstreamGateway: Gateway;
+  let context: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    mockGateway = await startGateway({ port: 0, log: () => {} });
+    upstream = await createMockServer();
+    upstreamGateway = await startGateway({
+      port: 0,
+      model: 'compat/page-model',
+      client: createClient({ baseURL: upstream.url }),
+      log: () => {},
+    });
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rxllm-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ARGS,
+      headless: true,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await context?.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+    await mockGateway?.close(0);
+    await upstreamGateway?.close(0);
+    await upstream?.close();
+  });
+  beforeEach(() => upstream.reset());
+
+  async function open(url: string): Promise<Page> {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForFunction("document.getElementById('model').options.length > 0");
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  it.each(['sse', 'ws'])(
+    'renders the whole mock answer, Chinese included, with usage (%s)',
+    async (transport) => {
+      const page = await open(`${mockGateway.url}/`);
+      const prompt = '你好，世界！Explain 月光 in one line.';
+      await page.selectOption('#transport', transport);
+      await page.fill('#prompt', prompt);
+      await page.click('#send');
+      await page.waitForFunction("document.getElementById('status').textContent === 'done'");
+      expect(await page.textContent('#answer')).toBe(`Mock reply to: ${prompt}`);
+      expect(await page.textContent('#finish')).toBe('stop');
+      expect(await page.textContent('#usage')).toMatch(/^\d+ prompt \+ \d+ completion = \d+ tokens$/);
+      expect(await page.textContent('#ttft')).toMatch(/^\d+ ms$/);
+      expect(await page.textContent('#error')).toBe('');
+      if (transport === 'sse') {
+        fs.mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: path.join(ARTIFACTS, 'chat-page.png'), fullPage: true });
+      }
+      await page.close();
+    },
+  );
+
+  it('shows reasoning apart from the answer, and an error as one readable line', async () => {
+    upstream.enqueue({ reasoning: '先想一想。', text: '答案是 42。', chunkSize: 2 });
+    const page = await open(`${upstreamGateway.url}/`);
+    await page.click('#send');
+    await page.waitForFunction("document.getElementById('status').textContent === 'done'");
+    expect(await page.textContent('#reasoning')).toBe('先想一想。');
+    expect(await page.textContent('#answer')).toBe('答案是 42。');
+    upstream.enqueue({ status: 400, errorBody: { error: { message: 'Prompt too long.\nSecond line.' } } });
+    await page.click('#send');
+    await page.waitForFunction("document.getElementById('status').textContent === 'failed'");
+    const error = await page.textContent('#error');
+    expect(error).toMatch(/^BadRequestError: .*Prompt too long\./);
+    expect(error).not.toContain('\n');
+    await page.close();
+  });
+
+  it('asks for the token when the gateway has one, then streams with it over SSE and WebSocket', async () => {
+    const guarded = await startGateway({ port: 0, token: 'sk-test-page-token', log: () => {} });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${guarded.url}/`);
+      await page.waitForFunction("document.getElementById('error').textContent !== ''");
+      expect(await page.textContent('#error')).toMatch(/^HTTP 401: Missing or wrong bearer token/);
+      await page.fill('#token', 'sk-test-page-token');
+      await page.dispatchEvent('#token', 'change');
+      await page.waitForFunction("document.getElementById('model').options.length > 0");
+      for (const transport of ['sse', 'ws']) {
+        await page.selectOption('#transport', transport);
+        await page.fill('#prompt', `token ${transport}`);
+        await page.click('#send');
+        await page.waitForFunction(
+          "['done', 'failed'].includes(document.getElementById('status').textContent)",
+        );
+        expect(await page.textContent('#error')).toBe('');
+        expect(await page.textContent('#answer')).toBe(`Mock reply to: token ${transport}`);
+      }
+      await page.close();
+    } finally {
+      await guarded.close(0);
+    }
+  });
+
+  it.each(['sse', 'ws'])('Stop aborts the upstream request (%s)', async (transport) => {
+    upstream.enqueue({ text: 'x'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
+    const page = await open(`${upstreamGateway.url}/`);
+    await page.selectOption('#transport', transport);
+    await page.click('#send');
+    await page.waitForFunction("document.getElementById('answer').textContent.length >= 5");
+    await page.click('#stop');
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+    expect(await page.textContent('#status')).toBe('stopped');
+    const shown = (await page.textContent('#answer'))!.length;
+    expect(shown).toBeLessThan(2000);
+    await page.close();
+  });
+
+  it.each(['sse', 'ws'])('closing the tab aborts the upstream request (%s)', async (transport) => {
+    upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
+    const page = await open(`${upstreamGateway.url}/`);
+    await page.selectOption('#transport', transport);
+    await page.click('#send');
+    await page.waitForFunction("document.getElementById('answer').textContent.length >= 5");
+    await page.close();
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+  });
+});

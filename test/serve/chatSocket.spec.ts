@@ -1,0 +1,135 @@
+import { EventEmitter } from 'node:events';
+import { NEVER, Observable, of } from 'rxjs';
+import { serveChatSocket, type Chunk } from '../../src';
+import { fromWebSocket, type WebSocketLike } from '../../src/browser';
+import { scriptToChunks } from '../../src/testing';
+import { collect } from '../helpers/collect';
+
+/** A socket double: records what the server sends; `receive` delivers a client message. */
+class FakeSocket extends EventEmitter {
+  sent: any[] = [];
+  bufferedAmount = 0;
+  closedWith: [number | undefined, string | undefined] | undefined;
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close(code?: number, reason?: string) {
+    this.closedWith = [code, reason];
+  }
+  receive(message: unknown) {
+    this.emit('message', Buffer.from(typeof message === 'string' ? message : JSON.stringify(message)));
+  }
+}
+
+describe('serveChatSocket', () => {
+  it('answers bad messages with an error for that id (or id null) and keeps serving', () => {
+    const socket = new FakeSocket();
+    serveChatSocket(socket, { stream: () => of(...scriptToChunks('ok')) });
+    socket.receive('{not json');
+    socket.receive({ type: 'request', body: {} });
+    socket.receive({ type: 'hello', id: 'h' });
+    socket.receive({ type: 'request', id: 'a', body: {} });
+    expect(socket.sent.slice(0, 3).map((m) => [m.type, m.id, m.error.type])).toEqual([
+      ['error', null, 'RequestValidationError'],
+      ['error', null, 'RequestValidationError'],
+      ['error', 'h', 'RequestValidationError'],
+    ]);
+    expect(socket.sent.filter((m) => m.id === 'a').map((m) => m.type)).toEqual([
+      ...scriptToChunks('ok').map(() => 'chunk'),
+      'done',
+    ]);
+  });
+
+  it('refuses a duplicate running id and more than maxConcurrent requests', () => {
+    const socket = new FakeSocket();
+    let subscribed = 0;
+    const ended: string[] = [];
+    serveChatSocket(socket, {
+      stream: () => new Observable<Chunk>(() => void subscribed++),
+      maxConcurrent: 2,
+      onEnd: (id, end) => ended.push(`${id}:${end}`),
+    });
+    socket.receive({ type: 'request', id: 'a', body: {} });
+    socket.receive({ type: 'request', id: 'a', body: {} });
+    socket.receive({ type: 'request', id: 'b', body: {} });
+    socket.receive({ type: 'request', id: 'c', body: {} });
+    expect(subscribed).toBe(2);
+    expect(socket.sent.map((m) => [m.id, m.error.message])).toEqual([
+      ['a', 'Request id "a" is already running.'],
+      ['c', 'At most 2 requests run at once on one socket.'],
+    ]);
+    socket.receive({ type: 'stop', id: 'a' });
+    socket.emit('close');
+    expect(ended).toEqual(['a:stopped', 'b:closed']);
+  });
+
+  it('drops a peer that stops reading past maxBufferedBytes: every request aborted, socket closed 1008', () => {
+    const socket = new FakeSocket();
+    let unsubscribed = 0;
+    serveChatSocket(socket, {
+      stream: () =>
+        new Observable<Chunk>((s) => {
+          s.next(scriptToChunks('x')[1]);
+          return () => void unsubscribed++;
+        }),
+      maxBufferedBytes: 1000,
+    });
+    socket.receive({ type: 'request', id: 'a', body: {} });
+    socket.bufferedAmount = 5000;
+    socket.receive({ type: 'request', id: 'b', body: {} });
+    expect(unsubscribed).toBe(2);
+    expect(socket.closedWith).toEqual([1008, 'client too slow']);
+  });
+
+  it('refuses a message over maxMessageChars', () => {
+    const socket = new FakeSocket();
+    serveChatSocket(socket, { stream: () => NEVER, maxMessageChars: 50 });
+    socket.receive({ type: 'request', id: 'a', body: { text: 'x'.repeat(100) } });
+    expect(socket.sent[0].error.message).toBe('A message is over 50 characters.');
+  });
+});
+
+describe('fromWebSocket', () => {
+  /** A client socket double wired to a serveChatSocket on the other side. */
+  function pair(stream: (body: unknown) => Observable<Chunk>) {
+    const server = new FakeSocket();
+    const client = new EventTarget() as EventTarget & WebSocketLike & { sentToServer: any[] };
+    Object.assign(client, {
+      readyState: 1,
+      sentToServer: [],
+      send(data: string) {
+        client.sentToServer.push(JSON.parse(data));
+        server.receive(data);
+      },
+      close() {},
+    });
+    server.send = (data: string) => {
+      client.dispatchEvent(Object.assign(new Event('message'), { data }));
+    };
+    serveChatSocket(server, { stream });
+    return client;
+  }
+
+  it('an aborted signal stops the request with a stop message and errors with the reason', async () => {
+    const client = pair(() => NEVER);
+    const controller = new AbortController();
+    const pending = collect(fromWebSocket(client, { q: 1 }, { signal: controller.signal, id: 'r1' }));
+    controller.abort(new Error('user stop'));
+    const { error } = await pending;
+    expect((error as Error).message).toBe('user stop');
+    expect(client.sentToServer).toEqual([
+      { type: 'request', id: 'r1', body: { q: 1 } },
+      { type: 'stop', id: 'r1' },
+    ]);
+  });
+
+  it('ignores messages of other requests on a shared socket', async () => {
+    const client = pair(() => of(...scriptToChunks('mine')));
+    client.dispatchEvent(
+      Object.assign(new Event('message'), { data: JSON.stringify({ type: 'done', id: 'other' }) }),
+    );
+    const { values, completed } = await collect(fromWebSocket(client, {}, { id: 'mine' }));
+    expect(completed).toBe(true);
+    expect(values).toEqual(scriptToChunks('mine'));
+  });
+});

@@ -1,0 +1,167 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Observable } from 'rxjs';
+import {
+  ApiError,
+  AuthenticationError,
+  BadRequestError,
+  ConnectionError,
+  FinishReasonError,
+  LlmError,
+  RateLimitError,
+  RequestValidationError,
+  sendSse,
+  stream,
+  ServerError,
+  StreamCutError,
+  StreamParseError,
+  TimeoutError,
+  ToolCallError,
+  type Chunk,
+} from '../../src';
+import { errorFrame, errorFromFrame, fetchSse } from '../../src/browser';
+import { scriptToChunks } from '../../src/testing';
+import { collect } from '../helpers/collect';
+
+const KEY = 'sk-test-frame-secret-0123456789abcdef';
+
+const cases: [string, LlmError][] = [
+  [
+    'StreamParseError',
+    new StreamParseError('invalid-json', 'The provider sent an event that is not JSON.', '{bad'),
+  ],
+  [
+    'RateLimitError',
+    new RateLimitError({
+      status: 429,
+      message: 'slow down',
+      code: 'rate_limit_exceeded',
+      headers: { 'retry-after-ms': '1500' },
+    }),
+  ],
+  ['AuthenticationError', new AuthenticationError({ status: 401, message: 'bad key' })],
+  ['BadRequestError', new BadRequestError({ status: 400, message: 'no such model' })],
+  ['ServerError', new ServerError({ status: 503, message: 'down' })],
+  ['ApiError', new ApiError({ status: 418, message: 'teapot' })],
+  ['StreamCutError', new StreamCutError('cut short')],
+  ['ConnectionError', new ConnectionError('reset')],
+  ['TimeoutError', new TimeoutError('idle', 1234)],
+  ['FinishReasonError', new FinishReasonError('length', 0)],
+  [
+    'RequestValidationError',
+    new RequestValidationError('Invalid chat request: messages', [
+      { path: ['messages'], message: 'required' },
+    ]),
+  ],
+  [
+    'ToolCallError',
+    new ToolCallError({
+      reason: 'invalid-json',
+      toolName: 'get_weather',
+      toolCallId: 'call_1',
+      choiceIndex: 0,
+      arguments: '{',
+    }),
+  ],
+];
+
+describe('errorFrame / errorFromFrame', () => {
+  it.each(cases)('rebuilds %s with the same class, message and retryable', (name, error) => {
+    const rebuilt = errorFromFrame(JSON.parse(JSON.stringify(errorFrame(error))));
+    expect(rebuilt.constructor.name).toBe(name);
+    expect(rebuilt).toBeInstanceOf(error.constructor as new () => LlmError);
+    expect(rebuilt.message).toBe(error.message);
+    expect(rebuilt.retryable).toBe(error.retryable);
+    if (error instanceof ApiError) {
+      expect((rebuilt as ApiError).status).toBe(error.status);
+      expect((rebuilt as ApiError).retryAfterMs).toBe(error.retryAfterMs);
+    }
+    if (error instanceof StreamParseError) expect((rebuilt as StreamParseError).type).toBe(error.type);
+    if (error instanceof TimeoutError) expect((rebuilt as TimeoutError).timeout).toBe('idle');
+  });
+
+  it('keeps a server-side retryable verdict that differs from the class default', () => {
+    const error = new ServerError({ status: 500, message: 'x', headers: { 'x-should-retry': 'false' } });
+    expect(error.retryable).toBe(false);
+    expect(errorFromFrame(errorFrame(error)).retryable).toBe(false);
+  });
+
+  it('sends a non-rxllm error as a 500 server_error without its stack or secrets', () => {
+    const frame = errorFrame(new Error(`db down for ${KEY}`));
+    expect(frame.error).toMatchObject({ type: 'server_error', status: 500, retryable: true });
+    expect(JSON.stringify(frame)).not.toContain(KEY.slice(0, 16));
+    expect(JSON.stringify(frame)).not.toContain('at ');
+    expect(errorFromFrame(frame)).toBeInstanceOf(ServerError);
+  });
+});
+
+describe('sendSse → fetchSse keeps the error class (issue 9)', () => {
+  let server: http.Server;
+  let url: string;
+  let failWith: LlmError;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      req.resume();
+      void sendSse(
+        res,
+        new Observable<Chunk>((s) => {
+          s.next(scriptToChunks('before the error')[1]);
+          s.error(failWith);
+        }),
+        { heartbeatMs: 0 },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('a non-retryable StreamParseError arrives as a non-retryable StreamParseError with the same message', async () => {
+    failWith = new StreamParseError('invalid-event', 'Could not handle a stream event: boom', '');
+    const { values, error } = await collect(fetchSse(url));
+    expect(values).toHaveLength(1);
+    expect(error).toBeInstanceOf(StreamParseError);
+    expect(error).not.toBeInstanceOf(ServerError);
+    expect((error as StreamParseError).message).toBe('Could not handle a stream event: boom');
+    expect((error as StreamParseError).retryable).toBe(false);
+    expect((error as StreamParseError).type).toBe('invalid-event');
+  });
+
+  it('a TimeoutError arrives as a retryable TimeoutError', async () => {
+    failWith = new TimeoutError('firstChunk', 50);
+    const { error } = await collect(fetchSse(url));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).retryable).toBe(true);
+    expect((error as TimeoutError).message).toBe(failWith.message);
+  });
+});
+
+describe('rxllm as the client of an rxllm server (compat provider)', () => {
+  it('rebuilds the class from the frame instead of guessing from the in-band table', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      void sendSse(
+        res,
+        new Observable<Chunk>((s) => {
+          s.next(scriptToChunks('x')[1]);
+          s.error(new StreamParseError('invalid-json', 'The provider sent an event that is not JSON.', ''));
+        }),
+        { heartbeatMs: 0 },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const { values, error } = await collect(
+      stream({ model: 'compat/x', messages: [{ role: 'user', content: 'hi' }] }, { baseURL }),
+    );
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    expect(values).toHaveLength(1);
+    expect(error).toBeInstanceOf(StreamParseError);
+    expect((error as StreamParseError).retryable).toBe(false);
+    expect((error as StreamParseError).message).toBe('The provider sent an event that is not JSON.');
+  });
+});

@@ -1,0 +1,368 @@
+/**
+ * `rxllm serve`'s gateway, read by clients nobody here wrote: the official `openai` package, and
+ * rxllm's own `fetchSse` / `fromWebSocket`. The upstream is a mock server on 127.0.0.1, so aborts
+ * and retries are seen where they happen.
+ */
+import OpenAI from 'openai';
+import { lastValueFrom, take, toArray } from 'rxjs';
+import WebSocket from 'ws';
+import {
+  AuthenticationError,
+  createClient,
+  RateLimitError,
+  startGateway,
+  StreamParseError,
+  type Gateway,
+} from '../../src';
+import { batchedLines } from '../../src/serve/gateway';
+import { bearerProtocol, fetchSse, fromWebSocket, type WebSocketLike } from '../../src/browser';
+import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
+import { collect, summarize } from '../helpers/collect';
+
+const MODEL = 'compat/test-model';
+const TOKEN = 'sk-test-gateway-token-0123456789';
+const UPSTREAM_KEY = 'sk-test-upstream-key-abcdefghijklmnop';
+const ANSWER = '床前明月光，疑是地上霜。Moonlight before my bed.';
+
+let upstream: MockServer;
+let gateway: Gateway;
+let logs: string[];
+let sdk: OpenAI;
+
+beforeAll(async () => {
+  upstream = await createMockServer();
+  logs = [];
+  gateway = await startGateway({
+    port: 0,
+    model: MODEL,
+    token: TOKEN,
+    client: createClient({ baseURL: upstream.url, apiKey: UPSTREAM_KEY }),
+    retry: { initialDelayMs: 1, random: () => 0 },
+    maxBodyBytes: 64 * 1024,
+    log: (line) => logs.push(line),
+  });
+  sdk = new OpenAI({ apiKey: TOKEN, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+});
+afterAll(async () => {
+  await gateway.close(0);
+  await upstream.close();
+});
+beforeEach(() => {
+  upstream.reset();
+  logs.length = 0;
+});
+
+const messages = [{ role: 'user' as const, content: 'Recite.' }];
+
+describe('the official openai package against the gateway', () => {
+  it('lists the served model', async () => {
+    const page = await sdk.models.list();
+    expect(page.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
+  it('streams, without a usage chunk unless asked (as OpenAI does)', async () => {
+    upstream.enqueue({ text: ANSWER, chunkSize: 3 });
+    const stream = await sdk.chat.completions.create({ model: MODEL, messages, stream: true });
+    let text = '';
+    let usageSeen = false;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usageSeen = true;
+    }
+    expect(text).toBe(ANSWER);
+    expect(finish).toBe('stop');
+    expect(usageSeen).toBe(false);
+    // The gateway still asked the upstream for usage, for its access log.
+    expect((upstream.requests[0].body as MockChatBody).stream_options).toEqual({ include_usage: true });
+    expect(upstream.requests[0].headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    expect(logs.at(-1)).toMatch(
+      /^POST \/v1\/chat\/completions 200 model=compat\/test-model ttfc=\d+\.\dms total=\d+\.\dms tokens=\d+\+\d+ complete$/,
+    );
+  });
+
+  it('honours stream_options.include_usage', async () => {
+    upstream.enqueue({ text: ANSWER });
+    const stream = await sdk.chat.completions.create({
+      model: MODEL,
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage?.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('answers a non-streaming call with one JSON completion', async () => {
+    upstream.enqueue({ text: ANSWER });
+    const completion = await sdk.chat.completions.create({ model: MODEL, messages });
+    expect(completion.object).toBe('chat.completion');
+    expect(completion.choices[0].message.content).toBe(ANSWER);
+    expect(completion.choices[0].finish_reason).toBe('stop');
+    expect(completion.usage?.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('refuses a missing or wrong token with 401 on the API, but serves the page', async () => {
+    const anonymous = new OpenAI({ apiKey: 'sk-test-wrong', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    await expect(anonymous.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(
+      anonymous.chat.completions.create({ model: MODEL, messages, stream: true }),
+    ).rejects.toMatchObject({ status: 401 });
+    const noHeader = await fetch(`${gateway.url}/v1/models`);
+    expect(noHeader.status).toBe(401);
+    const page = await fetch(`${gateway.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script type="module" src="./chat.js"></script>');
+    expect(upstream.stats.requests).toBe(0);
+    expect(logs.join('\n')).not.toContain(TOKEN.slice(0, 12));
+  });
+
+  it('answers a bad body with a 400 JSON error in OpenAI shape before any stream starts', async () => {
+    const error = await sdk.chat.completions.create({ model: MODEL, messages: [], stream: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('messages');
+    const raw = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{not json',
+    });
+    expect(raw.status).toBe(400);
+    expect(raw.headers.get('content-type')).toContain('application/json');
+    expect(((await raw.json()) as { error: unknown }).error).toMatchObject({
+      type: 'invalid_request_error',
+      message: 'The request body is not valid JSON.',
+    });
+    expect(upstream.stats.requests).toBe(0);
+  });
+
+  it('answers an unknown model with 404 and an oversized body with 413', async () => {
+    await expect(sdk.chat.completions.create({ model: 'gpt-4o', messages })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    const big = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(100_000) }] }),
+    });
+    expect(big.status).toBe(413);
+    expect(upstream.stats.requests).toBe(0);
+  });
+
+  it('retries an upstream failure before the first chunk', async () => {
+    upstream.enqueue({ status: 503 }, { text: 'after a retry' });
+    const completion = await sdk.chat.completions.create({ model: MODEL, messages });
+    expect(completion.choices[0].message.content).toBe('after a retry');
+    expect(upstream.stats.requests).toBe(2);
+  });
+
+  it('applies the tool-call guard: a broken tool call arrives as invalid_tool_calls, a whole one parsed', async () => {
+    upstream.enqueue({
+      toolCalls: [
+        { name: 'get_weather', arguments: '{"city": "Par', argumentChunkSize: 3 },
+        { name: 'get_time', arguments: { tz: 'UTC' }, argumentChunkSize: 3 },
+      ],
+    });
+    const stream = await sdk.chat.completions.create({ model: MODEL, messages, stream: true });
+    const released: any[] = [];
+    const invalid: any[] = [];
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta as any;
+      released.push(...(delta?.tool_calls ?? []));
+      invalid.push(...(delta?.invalid_tool_calls ?? []));
+    }
+    // Held until whole, then released once: one fragment per call, not one per 3 characters.
+    expect(released.map((c) => [c.function.name, c.function.arguments, c.input])).toEqual([
+      ['get_time', '{"tz":"UTC"}', { tz: 'UTC' }],
+    ]);
+    expect(invalid.map((c) => [c.name, c.reason])).toEqual([['get_weather', 'invalid-json']]);
+  });
+
+  it('never shows the upstream key to the client or the log', async () => {
+    upstream.enqueue({
+      status: 401,
+      errorBody: { error: { message: `Incorrect API key provided: ${UPSTREAM_KEY}` } },
+    });
+    const error = await sdk.chat.completions.create({ model: MODEL, messages }).then(
+      () => undefined,
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(error?.status).toBe(502);
+    expect(JSON.stringify(error?.error)).not.toContain(UPSTREAM_KEY.slice(0, 16));
+    expect(String(error?.message)).not.toContain(UPSTREAM_KEY.slice(0, 16));
+    expect(logs.join('\n')).not.toContain(UPSTREAM_KEY.slice(0, 16));
+  });
+
+  it('aborts the upstream call when the client leaves mid-stream', async () => {
+    upstream.enqueue({ text: 'y'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    const controller = new AbortController();
+    const stream = await sdk.chat.completions.create(
+      { model: MODEL, messages, stream: true },
+      { signal: controller.signal },
+    );
+    let n = 0;
+    try {
+      for await (const _chunk of stream) if (++n === 5) controller.abort();
+    } catch {
+      // the SDK's abort error
+    }
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+  });
+
+  it('passes an upstream error mid-stream on as an error event after the chunks before it', async () => {
+    upstream.enqueue({
+      text: 'partial answer',
+      chunkSize: 4,
+      inBandError: { afterChunks: 3, error: { type: 'overloaded_error', message: 'Overloaded' } },
+    });
+    const stream = await sdk.chat.completions.create({ model: MODEL, messages, stream: true });
+    let text = '';
+    const error = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    })().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(text).toBe('partial '); // role chunk, 'part', 'ial ': every chunk before the error
+    expect(error?.message).toContain('Overloaded');
+  });
+});
+
+describe('rxllm clients against the gateway', () => {
+  const headers = { authorization: `Bearer ${TOKEN}` };
+
+  it('fetchSse reads the stream and gets typed errors', async () => {
+    upstream.enqueue({ text: ANSWER, chunkSize: 2 });
+    const ok = await collect(
+      fetchSse(`${gateway.url}/v1/chat/completions`, {
+        body: { model: MODEL, messages, stream: true },
+        headers,
+      }),
+    );
+    expect(ok.completed).toBe(true);
+    expect(summarize(ok.values).text).toBe(ANSWER);
+    upstream.enqueue({ text: 'ab', malformedAfterChunks: 1 });
+    const bad = await collect(
+      fetchSse(`${gateway.url}/v1/chat/completions`, {
+        body: { model: MODEL, messages, stream: true },
+        headers,
+      }),
+    );
+    expect(bad.error).toBeInstanceOf(StreamParseError);
+    expect((bad.error as StreamParseError).retryable).toBe(false);
+    const denied = await collect(
+      fetchSse(`${gateway.url}/v1/chat/completions`, { body: { model: MODEL, messages, stream: true } }),
+    );
+    expect(denied.error).toBeInstanceOf(AuthenticationError);
+  });
+
+  it('serves several requests at once on one WebSocket, keyed by id', async () => {
+    upstream.setDefault((req) => ({
+      text: `answer to ${(req.body as MockChatBody).messages[0].content}`,
+      chunkSize: 2,
+      chunkDelayMs: 2,
+    }));
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, bearerProtocol(TOKEN));
+    const shared = socket as unknown as WebSocketLike;
+    const ask = (q: string) =>
+      lastValueFrom(
+        fromWebSocket(shared, { model: MODEL, messages: [{ role: 'user', content: q }] }).pipe(toArray()),
+      );
+    const [a, b, c] = await Promise.all([ask('one'), ask('two 二'), ask('three')]);
+    expect(summarize(a).text).toBe('answer to one');
+    expect(summarize(b).text).toBe('answer to two 二');
+    expect(summarize(c).text).toBe('answer to three');
+    expect(summarize(a).usage).toBeNull(); // not asked for
+    socket.close();
+  });
+
+  it('WebSocket: a stop message and a closed socket each abort the upstream call; errors keep their class', async () => {
+    upstream.setDefault({ text: 'z'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    const url = `${gateway.url.replace('http', 'ws')}/v1/chat/ws`;
+    const socket = new WebSocket(url, bearerProtocol(TOKEN));
+    const body = { model: MODEL, messages };
+    const got = await lastValueFrom(
+      fromWebSocket(socket as unknown as WebSocketLike, body).pipe(take(3), toArray()),
+    );
+    expect(got).toHaveLength(3);
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+    socket.close();
+    // A socket of its own (a URL), closed on unsubscribe.
+    await lastValueFrom(
+      fromWebSocket(url, body, { protocols: bearerProtocol(TOKEN), WebSocket: WebSocket as never }).pipe(
+        take(3),
+        toArray(),
+      ),
+    );
+    await upstream.waitForRequestClose(2);
+    expect(upstream.stats.abortedRequests).toBe(2);
+    upstream.setDefault({ status: 429, headers: { 'retry-after': '600' } });
+    const failed = await collect(
+      fromWebSocket(url, body, { protocols: bearerProtocol(TOKEN), WebSocket: WebSocket as never }),
+    );
+    expect(failed.error).toBeInstanceOf(RateLimitError);
+    const invalid = await collect(
+      fromWebSocket(
+        url,
+        { model: MODEL, messages: [] },
+        { protocols: bearerProtocol(TOKEN), WebSocket: WebSocket as never },
+      ),
+    );
+    expect((invalid.error as Error).name).toBe('RequestValidationError');
+  });
+
+  it('WebSocket refuses a connection without the token', async () => {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, ['rxllm.v1']);
+    const status = await new Promise<number>((resolve) =>
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
+    expect(status).toBe(401);
+  });
+});
+
+describe('shutdown', () => {
+  it('lets an in-flight stream finish within the grace period, then refuses new connections', async () => {
+    const up = await createMockServer({
+      defaultScript: { text: 'finishing', chunkSize: 1, chunkDelayMs: 20 },
+    });
+    const gw = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: up.url }),
+      log: () => {},
+    });
+    const pending = collect(
+      fetchSse(`${gw.url}/v1/chat/completions`, { body: { model: MODEL, messages, stream: true } }),
+    );
+    while (up.stats.requests === 0) await new Promise((r) => setTimeout(r, 5));
+    await gw.close(5000);
+    const result = await pending;
+    expect(result.completed).toBe(true);
+    expect(summarize(result.values).text).toBe('finishing');
+    await expect(fetch(`${gw.url}/v1/models`)).rejects.toThrow();
+    await up.close();
+  });
+});
+
+describe('batchedLines (the default access log)', () => {
+  it('joins the lines of one event-loop turn into one write', async () => {
+    const writes: string[] = [];
+    const log = batchedLines({ write: (text: string) => writes.push(text) });
+    log('a');
+    log('b');
+    expect(writes).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    log('c');
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toEqual(['a\nb\n', 'c\n']);
+  });
+});
