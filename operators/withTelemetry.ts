@@ -231,6 +231,14 @@ export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunc
     const end = (attributes: Record<string, TelemetryAttributeValue>) => {
       if (ended) return;
       ended = true;
+      // A span whose setAttribute throws is still ended (the throw is the stream's error).
+      try {
+        setEndAttributes(attributes);
+      } finally {
+        span.end();
+      }
+    };
+    const setEndAttributes = (attributes: Record<string, TelemetryAttributeValue>) => {
       if (responseModel) span.setAttribute('gen_ai.response.model', responseModel);
       if (responseId) span.setAttribute('gen_ai.response.id', responseId);
       if (finishReasons.size > 0)
@@ -254,7 +262,6 @@ export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunc
       }
       span.setAttribute('rxllm.chunk_count', chunks);
       for (const [key, value] of Object.entries(attributes)) span.setAttribute(key, value);
-      span.end();
     };
 
     const observe = (chunk: Chunk) => {
@@ -326,7 +333,13 @@ export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunc
     else run(source, 0);
     return () => {
       current?.unsubscribe();
-      end({ 'rxllm.cancelled': true });
+      // The stream is closed: a span method that throws here has no one to tell (it already errored
+      // the stream if it threw while the stream was open), and must not break the unsubscribe.
+      try {
+        end({ 'rxllm.cancelled': true });
+      } catch {
+        /* see above */
+      }
     };
   });
 }

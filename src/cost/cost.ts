@@ -2,7 +2,7 @@
  * `cost(usage, model)`: what a call cost, from the usage the provider reported and the price table.
  */
 import type { Usage } from '../chunk';
-import { MODEL_PRICES, type ModelPrice } from './prices';
+import { MODEL_PRICES, PRICE_ALIASES, UNBILLED_PROVIDERS, type ModelPrice } from './prices';
 
 /** A call's cost in USD, split the way providers bill it. */
 export interface CostBreakdown {
@@ -77,18 +77,33 @@ function lookup(name: string): { key: string; price: ModelPrice } | undefined {
 /**
  * The price of `model`: an entry added with `setPrice`, else the shipped table. Matches
  * `provider/model`, a bare model name (`gpt-4o-mini`, as chunks carry it) and dated snapshots
- * (`gpt-4o-mini-2024-07-18`). `undefined` when unknown: rxllm never guesses a price.
+ * (`gpt-4o-mini-2024-07-18`). `openai-responses/<model>` and `azure/<deployment>` are priced as
+ * `openai/<same name>` (see `PRICE_ALIASES`); `ollama/` and `mock/` models are local or fake and
+ * match only a price set for them (see `UNBILLED_PROVIDERS`). `undefined` when unknown: rxllm never
+ * guesses a price.
  */
 export function findPrice(model: string): { key: string; price: ModelPrice } | undefined {
   if (typeof model !== 'string' || model === '') return undefined;
   const name = model.toLowerCase();
   const candidates = [name];
-  if (DATE_SUFFIX.test(name)) candidates.push(name.replace(DATE_SUFFIX, ''));
+  const dated = (n: string) => (DATE_SUFFIX.test(n) ? [n.replace(DATE_SUFFIX, '')] : []);
+  candidates.push(...dated(name));
   const slash = name.indexOf('/');
   if (slash > 0) {
+    const provider = name.slice(0, slash);
     const bare = name.slice(slash + 1);
-    candidates.push(bare);
-    if (DATE_SUFFIX.test(bare)) candidates.push(bare.replace(DATE_SUFFIX, ''));
+    if (UNBILLED_PROVIDERS.includes(provider)) {
+      for (const candidate of candidates) {
+        const user = userPrices.get(candidate);
+        if (user) return { key: candidate, price: user };
+      }
+      return undefined;
+    }
+    const alias = Object.prototype.hasOwnProperty.call(PRICE_ALIASES, provider)
+      ? PRICE_ALIASES[provider]
+      : undefined;
+    if (alias) candidates.push(`${alias}/${bare}`, ...dated(`${alias}/${bare}`));
+    candidates.push(bare, ...dated(bare));
   }
   for (const candidate of candidates) {
     const found = lookup(candidate);

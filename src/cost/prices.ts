@@ -67,3 +67,27 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   'groq/llama-3.1-8b-instant': { input: 0.05, output: 0.08 },
   'groq/qwen/qwen3-32b': { input: 0.29, output: 0.59 },
 };
+
+/**
+ * Providers billed at another provider's prices, for the model name after the prefix.
+ * `openai-responses/<model>` is OpenAI's Responses API: the same models at the same prices
+ * (openai.com/api/pricing lists one price per model for every endpoint). `azure/<deployment>`: the
+ * deployment name is chosen by the user, so it is looked up as an OpenAI model name (name the
+ * deployment after its model: `azure/gpt-4o-mini`); a deployment named otherwise has no price
+ * (`null`) until `setPrice('azure/<deployment>', ...)`. Azure bills its own rates, which depend on
+ * the deployment type and region; OpenAI's list price is an estimate of them, and `setPrice` on the
+ * `azure/` key gives the exact one (it wins over the alias).
+ */
+export const PRICE_ALIASES: Readonly<Record<string, string>> = {
+  'openai-responses': 'openai',
+  azure: 'openai',
+};
+
+/**
+ * Built-in providers that send no bill: `ollama` runs models locally and `mock` is rxllm's test
+ * provider. They have no shipped price and no fallback to a same-named billed model (a local
+ * `ollama/gpt-oss-20b` costs nothing at Groq's rate), so `cost()` is `null` for them unless
+ * `setPrice('ollama/<model>', ...)` prices local compute. (`compat/` is any OpenAI-compatible server:
+ * it may bill, so its bare model names still match the table.)
+ */
+export const UNBILLED_PROVIDERS: readonly string[] = ['mock', 'ollama'];

@@ -3,16 +3,28 @@
  * dated snapshots, user prices, unknown = null (never a guessed 0).
  */
 import { clearPrices, cost, findPrice, listProviders, MODEL_PRICES, PRICES_CHECKED, setPrice } from 'rxllm';
+import { PRICE_ALIASES, UNBILLED_PROVIDERS } from '../../src/cost/prices';
 
 afterEach(() => clearPrices());
 
 describe('price table', () => {
-  it('is dated and covers every built-in provider that bills (openai, deepseek, groq, anthropic, gemini)', () => {
+  it('is dated and covers every built-in provider that bills (own prices or an alias)', () => {
     expect(PRICES_CHECKED).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    const billed = listProviders().filter((p) => !['mock', 'compat', 'ollama'].includes(p));
-    for (const provider of billed) {
-      expect(Object.keys(MODEL_PRICES).some((k) => k.startsWith(`${provider}/`))).toBe(true);
-    }
+    // compat is any OpenAI-compatible server (its bill is unknown to rxllm); mock and ollama send none.
+    const billed = listProviders().filter((p) => p !== 'compat' && !UNBILLED_PROVIDERS.includes(p));
+    const priced = (provider: string) => Object.keys(MODEL_PRICES).some((k) => k.startsWith(`${provider}/`));
+    const uncovered = billed.filter((p) => !priced(p) && !(p in PRICE_ALIASES && priced(PRICE_ALIASES[p])));
+    expect(uncovered).toEqual([]);
+    // The providers this test knows about: a new one fails here until it is classified.
+    expect(billed.sort()).toEqual([
+      'anthropic',
+      'azure',
+      'deepseek',
+      'gemini',
+      'groq',
+      'openai',
+      'openai-responses',
+    ]);
     for (const [model, p] of Object.entries(MODEL_PRICES)) {
       expect([model, p.input > 0 && p.output >= p.input * 0.5]).toEqual([model, true]);
       if (p.cachedInput !== undefined) expect([model, p.cachedInput <= p.input]).toEqual([model, true]);
@@ -45,6 +57,35 @@ describe('cost', () => {
     expect(findPrice('gpt-4o-mini-2024-07-18')?.key).toBe('openai/gpt-4o-mini');
     expect(findPrice('anthropic/claude-sonnet-4-5-20250929')?.key).toBe('anthropic/claude-sonnet-4-5');
     expect(findPrice('GROQ/openai/gpt-oss-120b')?.key).toBe('groq/openai/gpt-oss-120b');
+  });
+
+  it('prices openai-responses models at OpenAI prices, dated snapshots included', () => {
+    const usage = { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 };
+    expect(cost(usage, 'openai-responses/gpt-4o-mini')).toEqual(cost(usage, 'openai/gpt-4o-mini'));
+    expect(findPrice('openai-responses/gpt-5-mini-2025-08-07')?.key).toBe('openai/gpt-5-mini');
+    expect(cost(usage, 'openai-responses/gpt-4o-mini')?.total).toBeCloseTo(0.15 + 0.6, 12);
+  });
+
+  it('prices an azure deployment named after an OpenAI model at its price, else null; setPrice wins', () => {
+    const usage = { prompt_tokens: 1_000_000, completion_tokens: 0, total_tokens: 1_000_000 };
+    expect(findPrice('azure/gpt-4o')?.key).toBe('openai/gpt-4o');
+    expect(cost(usage, 'azure/gpt-4o')?.total).toBeCloseTo(2.5, 12);
+    expect(cost(usage, 'azure/my-team-deployment')).toBeNull();
+    setPrice('azure/my-team-deployment', { input: 3, output: 12 });
+    expect(cost(usage, 'azure/my-team-deployment')?.total).toBeCloseTo(3, 12);
+    setPrice('azure/gpt-4o', { input: 2.75, output: 11 });
+    expect(cost(usage, 'azure/gpt-4o')?.model).toBe('azure/gpt-4o');
+    expect(cost(usage, 'azure/gpt-4o')?.total).toBeCloseTo(2.75, 12);
+  });
+
+  it('is null for ollama (local) and mock models, even named like a billed model, unless priced', () => {
+    const usage = { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 };
+    // Same names as billed models: the bare-name fallback must not price local or fake calls.
+    expect(cost(usage, 'ollama/gpt-4o-mini')).toBeNull();
+    expect(cost(usage, 'ollama/openai/gpt-oss-20b')).toBeNull();
+    expect(cost(usage, 'mock/gpt-4o')).toBeNull();
+    setPrice('ollama/llama3.2', { input: 0.01, output: 0.02 });
+    expect(cost(usage, 'ollama/llama3.2')?.total).toBeCloseTo(0.03, 12);
   });
 
   it('is null for an unknown model or a missing usage: unknown, never 0', () => {

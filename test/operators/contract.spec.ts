@@ -9,6 +9,7 @@
  * An operator added to operators/index.ts without a row in `TABLE` fails the first test: register it.
  */
 import {
+  concat,
   defer,
   from,
   lastValueFrom,
@@ -23,8 +24,10 @@ import {
 } from 'rxjs';
 import { z } from 'zod';
 import * as operators from 'rxllm/operators';
-import { createRateLimiter, ServerError, type Chunk } from 'rxllm';
-import { chunk, finish, text, tools, call } from '../quirks/toolCallQuirks';
+import type { TelemetrySpan, TelemetryTracer } from 'rxllm/operators';
+import { createMemoryBudgetStore, createRateLimiter, ServerError, type Chunk } from 'rxllm';
+import { scriptToChunks } from 'rxllm/testing';
+import { chunk, finish, text, tools, call, usageChunk } from '../quirks/toolCallQuirks';
 
 type AnyOperator = OperatorFunction<Chunk, unknown>;
 
@@ -42,10 +45,15 @@ interface Row {
   label: string;
   make: () => AnyOperator;
   /**
-   * Source values `take(1)` downstream may pull: 1 for operators that emit as values arrive,
-   * `'all'` for those that emit once at completion (they need the whole source).
+   * Source values `take(takeCount)` downstream may pull: 1 for operators that emit as values arrive,
+   * more for one that must see the next value to know a piece is whole (say why in the row), `'all'`
+   * for those that emit once at completion (they need the whole source).
    */
-  takeOnePulls: 1 | 'all';
+  takeOnePulls: number | 'all';
+  /** How many values downstream takes in the pull check (more than 1 when the operator emits its own first). @defaultValue 1 */
+  takeCount?: number;
+  /** Values the user callbacks of `make()` saw: each of two subscriptions must see the same (checked with the per-subscription test). */
+  reports?: () => unknown[];
   /** It arms a timer while a subscription is open (checked to be gone after unsubscribe). */
   armsTimer?: boolean;
   /** A row for the timer check only (its operator waits before it pulls anything). */
@@ -63,6 +71,66 @@ interface Row {
 const textChunk = (i: number) => text(`t${i}`);
 const story = () => from([textChunk(0), textChunk(1), textChunk(2), finish('stop')]);
 const retryable = () => new ServerError({ status: 500 });
+
+/** A span that does nothing but what `over` says. */
+const stubSpan = (over: Partial<TelemetrySpan> = {}): TelemetrySpan => ({
+  setAttribute: () => undefined,
+  addEvent: () => undefined,
+  recordException: () => undefined,
+  setStatus: () => undefined,
+  end: () => undefined,
+  ...over,
+});
+const stubTracer = (span: TelemetrySpan): TelemetryTracer => ({ startSpan: () => span });
+const telemetryRequest = {
+  model: 'openai/gpt-4o-mini' as const,
+  messages: [{ role: 'user' as const, content: 'hi' }],
+};
+
+/** `toolLoop` takes a request, not a stream: this adapter makes the model stream be the piped source. */
+const loopOver =
+  (config: Omit<operators.ToolLoopConfig, 'client'> = { tools: {} }): AnyOperator =>
+  (source) =>
+    operators.toolLoop(
+      { model: 'mock/x', messages: [{ role: 'user', content: 'hi' }] },
+      {
+        ...config,
+        client: { stream: () => source },
+      },
+    );
+/** A model answer that calls tool `t` with `{}`. */
+const callsT = () => from(scriptToChunks({ toolCalls: [{ name: 't', arguments: {} }] }));
+const toolT = { t: operators.tool({ schema: z.object({}), execute: () => 'ok' }) };
+
+const usageReports: operators.UsageReport[] = [];
+/**
+ * Spans as a tracer records them. A stub, not the SDK's in-memory tracer: the SDK's span processor
+ * arms its own export timer on `span.end()`, which the timer check would blame on the operator.
+ */
+const spans: { name: string; attributes: Record<string, unknown>; ended: boolean }[] = [];
+const recordingTracer: TelemetryTracer = {
+  startSpan: (name, options) => {
+    const span = { name, attributes: { ...options?.attributes } as Record<string, unknown>, ended: false };
+    spans.push(span);
+    return stubSpan({
+      setAttribute: (key, value) => {
+        span.attributes[key] = value;
+      },
+      end: () => {
+        span.ended = true;
+      },
+    });
+  },
+};
+/** What must not differ between two subscriptions (the time to the first chunk may). */
+const spanSummaries = () =>
+  spans.map(({ name, attributes, ended }) => ({
+    name,
+    ended,
+    chunks: attributes['rxllm.chunk_count'],
+    finish: attributes['gen_ai.response.finish_reasons'],
+    output: attributes['gen_ai.output.messages'],
+  }));
 
 const TABLE: Row[] = [
   {
@@ -309,12 +377,341 @@ const TABLE: Row[] = [
     timerOnly: true,
     throwing: [],
   },
+  {
+    name: 'partialObject',
+    label: 'partialObject()',
+    make: () => operators.partialObject(),
+    takeOnePulls: 1,
+    // One string that keeps growing: every chunk makes a new partial value.
+    value: (i) => text(i === 1 ? '{"a":"x' : 'x'),
+    drive: (s) => s.next(text('{')),
+    perSubscriptionSource: () => from([text('{"a":'), text('1,"b":"x'), text('y"}'), finish('stop')]),
+    throwing: [
+      {
+        label: 'a schema whose transform throws, at completion',
+        op: (boom) =>
+          operators.partialObject(
+            z.object({ a: z.number() }).transform(() => {
+              throw boom;
+            }),
+          ),
+        source: () => from([text('{"a":1}'), finish('stop')]),
+      },
+    ],
+  },
+  {
+    name: 'partialObject',
+    label: "partialObject({ schema, from: { toolCall: 'f' } })",
+    make: () => operators.partialObject({ schema: z.object({ a: z.string() }), from: { toolCall: 'f' } }),
+    takeOnePulls: 1,
+    value: (i) => tools(i === 1 ? call(0, 'c1', 'f', '{"a":"x') : call(0, undefined, undefined, 'x')),
+    drive: (s) => s.next(tools(call(0, 'c1', 'f', '{'))),
+    perSubscriptionSource: () =>
+      from([
+        tools(call(0, 'c1', 'f', '{"a":')),
+        tools(call(0, undefined, undefined, '"x"}')),
+        finish('tool_calls'),
+      ]),
+    throwing: [],
+  },
+  {
+    name: 'arrayElements',
+    label: 'arrayElements()',
+    make: () => operators.arrayElements(),
+    takeOnePulls: 1,
+    // A number is whole at the comma after it: every chunk completes one element.
+    value: (i) => text(i === 1 ? '[1,' : `${i},`),
+    drive: (s) => s.next(text('[')),
+    perSubscriptionSource: () => from([text('[1,'), text('2,3]'), finish('stop')]),
+    throwing: [
+      {
+        label: 'an element schema whose transform throws, at the first complete element',
+        op: (boom) =>
+          operators.arrayElements(
+            z.number().transform(() => {
+              throw boom;
+            }),
+          ),
+        source: () => from([text('[1,'), text('2,3]'), finish('stop')]),
+      },
+    ],
+  },
+  {
+    name: 'toolLoop',
+    label: 'toolLoop (the model stream is the source)',
+    make: () => loopOver(),
+    // It emits its step-start event before it calls the model: take(2) is the first model chunk.
+    takeOnePulls: 1,
+    takeCount: 2,
+    throwing: [
+      {
+        label: 'approve',
+        op: (boom) =>
+          loopOver({
+            tools: toolT,
+            approve: () => {
+              throw boom;
+            },
+          }),
+        source: callsT,
+      },
+      {
+        label: 'approve (rejecting)',
+        op: (boom) => loopOver({ tools: toolT, approve: () => Promise.reject(boom) }),
+        source: callsT,
+      },
+      {
+        label: 'stopWhen',
+        op: (boom) =>
+          loopOver({
+            tools: toolT,
+            stopWhen: () => {
+              throw boom;
+            },
+          }),
+        source: callsT,
+      },
+    ],
+  },
+  {
+    name: 'smoothText',
+    label: "smoothText({ delayMs: 0, chunking: 'line' })",
+    make: () => operators.smoothText({ delayMs: 0, chunking: 'line' }),
+    takeOnePulls: 1,
+    value: (i) => text(`l${i}\n`),
+    perSubscriptionSource: () => from([text('a\nb'), text('c\nd'), finish('stop')]),
+    throwing: [],
+  },
+  {
+    name: 'smoothText',
+    label: 'smoothText({ delayMs: 0 })',
+    make: () => operators.smoothText({ delayMs: 0 }),
+    // A word is whole only when the next one starts: the first piece needs the second chunk.
+    takeOnePulls: 2,
+    value: (i) => text(`w${i} `),
+    perSubscriptionSource: () => from([text('one tw'), text('o three'), finish('stop')]),
+    throwing: [],
+  },
+  {
+    name: 'smoothText',
+    label: 'smoothText({ delayMs: 10 })',
+    make: () => operators.smoothText({ delayMs: 10 }),
+    takeOnePulls: 2,
+    armsTimer: true,
+    value: (i) => text(`w${i} `),
+    // The first piece goes out at once, the second waits on a timer.
+    drive: (s) => s.next(text('a b c ')),
+    perSubscriptionSource: () => from([text('one tw'), text('o three'), finish('stop')]),
+    throwing: [],
+  },
+  {
+    name: 'withTelemetry',
+    label: 'withTelemetry({ tracer, request, captureContent })',
+    make: () => {
+      spans.length = 0;
+      return operators.withTelemetry({
+        tracer: recordingTracer,
+        request: telemetryRequest,
+        captureContent: true,
+      });
+    },
+    takeOnePulls: 1,
+    reports: spanSummaries,
+    throwing: [
+      {
+        label: 'tracer.startSpan',
+        op: (boom) =>
+          operators.withTelemetry({
+            tracer: {
+              startSpan: () => {
+                throw boom;
+              },
+            },
+          }),
+        source: story,
+      },
+      {
+        label: 'span.setAttribute, at the first chunk',
+        op: (boom) =>
+          operators.withTelemetry({
+            tracer: stubTracer(
+              stubSpan({
+                setAttribute: () => {
+                  throw boom;
+                },
+              }),
+            ),
+          }),
+        source: story,
+      },
+      {
+        label: 'span.end, at completion',
+        op: (boom) =>
+          operators.withTelemetry({
+            tracer: stubTracer(
+              stubSpan({
+                end: () => {
+                  throw boom;
+                },
+              }),
+            ),
+          }),
+        source: story,
+      },
+      {
+        label: 'span.recordException, on a source error',
+        op: (boom) =>
+          operators.withTelemetry({
+            tracer: stubTracer(
+              stubSpan({
+                recordException: () => {
+                  throw boom;
+                },
+              }),
+            ),
+          }),
+        source: () => throwError(retryable),
+      },
+      {
+        label: 'activate',
+        op: (boom) =>
+          operators.withTelemetry({
+            tracer: recordingTracer,
+            activate: () => {
+              throw boom;
+            },
+          }),
+        source: story,
+      },
+      {
+        label: 'retry.onRetry',
+        op: (boom) =>
+          operators.withTelemetry({
+            tracer: recordingTracer,
+            retry: {
+              initialDelayMs: 1,
+              onRetry: () => {
+                throw boom;
+              },
+            },
+          }),
+        source: () => throwError(retryable),
+      },
+    ],
+  },
+  {
+    name: 'withTelemetry',
+    label: 'withTelemetry({ tracer, retry }) waiting to retry',
+    make: () => operators.withTelemetry({ tracer: recordingTracer, retry: { initialDelayMs: 1, jitter: 0 } }),
+    takeOnePulls: 1,
+    armsTimer: true,
+    drive: (s) => s.error(retryable()),
+    perSubscriptionSource: () => {
+      let attempts = 0;
+      return defer(() => (attempts++ % 2 === 0 ? throwError(retryable) : story()));
+    },
+    throwing: [],
+  },
+  {
+    name: 'trackUsage',
+    label: 'trackUsage({ onUsage, model })',
+    make: () => {
+      usageReports.length = 0;
+      return operators.trackUsage<Chunk>({
+        model: 'openai/gpt-4o-mini',
+        onUsage: (r) => usageReports.push(r),
+      });
+    },
+    takeOnePulls: 1,
+    perSubscriptionSource: () => from([textChunk(0), textChunk(1), finish('stop'), usageChunk(10, 5)]),
+    reports: () => usageReports,
+    throwing: [
+      {
+        label: 'onUsage, at completion',
+        op: (boom) =>
+          operators.trackUsage<Chunk>({
+            onUsage: () => {
+              throw boom;
+            },
+          }),
+        source: story,
+      },
+      {
+        label: 'onUsage, on a source error',
+        op: (boom) =>
+          operators.trackUsage<Chunk>({
+            onUsage: () => {
+              throw boom;
+            },
+          }),
+        source: () => concat(of(textChunk(0)), throwError(retryable)),
+      },
+    ],
+  },
+  {
+    name: 'budget',
+    label: 'budget({ maxCost, window, store })',
+    make: () =>
+      operators.budget<Chunk>({
+        maxCost: 1000,
+        window: 60_000,
+        store: createMemoryBudgetStore(),
+        model: 'openai/gpt-4o-mini',
+      }),
+    takeOnePulls: 1,
+    perSubscriptionSource: () => from([textChunk(0), finish('stop'), usageChunk(1000, 500)]),
+    throwing: [
+      {
+        label: 'store.spent',
+        op: (boom) =>
+          operators.budget<Chunk>({
+            maxCost: 1,
+            store: {
+              spent: () => {
+                throw boom;
+              },
+              add: () => 0,
+            },
+          }),
+        source: story,
+      },
+      {
+        label: 'store.spent (rejecting)',
+        op: (boom) =>
+          operators.budget<Chunk>({ maxCost: 1, store: { spent: () => Promise.reject(boom), add: () => 0 } }),
+        source: story,
+      },
+      {
+        label: 'logger.error, reporting a failed store.add',
+        op: (boom) =>
+          operators.budget<Chunk>({
+            maxCost: 1,
+            model: 'openai/gpt-4o-mini',
+            store: {
+              spent: () => 0,
+              add: () => {
+                throw new Error('store down');
+              },
+            },
+            logger: {
+              warn: () => undefined,
+              error: () => {
+                throw boom;
+              },
+            },
+          }),
+        source: () => from([textChunk(0), finish('stop'), usageChunk(1000, 500)]),
+      },
+    ],
+  },
 ];
 
 /** Exported functions that are not operators. */
 const NOT_OPERATORS: Record<string, string> = {
   mergeChunks: 'merges an array of saved chunks, not a stream',
   backoffDelay: 'computes one delay',
+  tool: 'an identity function that types a tool definition for toolLoop',
+  isToolLoopEvent: 'a type guard on one chunk',
 };
 
 /** An endless synchronous source that counts its pulls (capped, so a broken operator fails instead of hanging). */
@@ -362,12 +759,14 @@ describe('operator contract', () => {
       expect(sink.closed).toBe(true);
     });
 
-    if (row.takeOnePulls === 1 && !row.timerOnly) {
-      it('pulls one value from a synchronous source for take(1)', async () => {
+    const pulls = row.takeOnePulls;
+    if (pulls !== 'all' && !row.timerOnly) {
+      const count = row.takeCount ?? 1;
+      it(`pulls ${pulls} value(s) from a synchronous source for take(${count})`, async () => {
         const { source, state } = endless(row.value);
-        const out = await lastValueFrom(source.pipe(row.make(), take(1), toArray()));
-        expect(out).toHaveLength(1);
-        expect(state.pulls).toBe(1);
+        const out = await lastValueFrom(source.pipe(row.make(), take(count), toArray()));
+        expect(out).toHaveLength(count);
+        expect(state.pulls).toBe(pulls);
       });
     }
 
@@ -392,6 +791,11 @@ describe('operator contract', () => {
       const second = await lastValueFrom(piped.pipe(toArray()));
       expect(second).toEqual(first);
       expect(first.length).toBeGreaterThan(0);
+      if (row.reports) {
+        const seen = row.reports();
+        expect(seen).toHaveLength(2);
+        expect(seen[1]).toEqual(seen[0]);
+      }
     });
 
     for (const c of row.throwing) {

@@ -167,10 +167,23 @@ describe('toolLoop over the OpenAI-compatible mock server', () => {
     const gemini = toGeminiBody(next) as { contents: unknown[] };
     expect(gemini.contents).toEqual([
       { role: 'user', parts: [{ text: 'What is the weather in Lisbon?' }] },
-      { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Lisbon' } } }] },
+      // The call's id goes back on the call and on its result (Gemini's optional FunctionCall.id /
+      // FunctionResponse.id, https://ai.google.dev/api/caching#FunctionCall): that is what pairs them.
+      {
+        role: 'model',
+        parts: [{ functionCall: { id: 'call_w', name: 'get_weather', args: { city: 'Lisbon' } } }],
+      },
       {
         role: 'user',
-        parts: [{ functionResponse: { name: 'get_weather', response: { city: 'Lisbon', celsius: 21 } } }],
+        parts: [
+          {
+            functionResponse: {
+              id: 'call_w',
+              name: 'get_weather',
+              response: { city: 'Lisbon', celsius: 21 },
+            },
+          },
+        ],
       },
       { role: 'model', parts: [{ text: 'Sunny.' }] },
     ]);
@@ -277,8 +290,12 @@ describe('toolLoop', () => {
     });
     const gemini = toGeminiBody(requests[1]) as { contents: { parts: Record<string, unknown>[] }[] };
     expect(gemini.contents[1].parts[0]).toEqual({
-      functionCall: { name: 'get_weather', args: { city: 'Rome' } },
+      functionCall: { id: 'g1', name: 'get_weather', args: { city: 'Rome' } },
       thoughtSignature: 'c2lnbmF0dXJl',
+    });
+    // The result answers the same call id.
+    expect(gemini.contents[2].parts[0]).toMatchObject({
+      functionResponse: { id: 'g1', name: 'get_weather' },
     });
   });
 

@@ -242,6 +242,36 @@ describe('withTelemetry', () => {
     );
   });
 
+  it.each([
+    ['at the first chunk', () => from([text('x'), text('y')])],
+    ['at completion', () => from<Chunk[]>([])],
+    ['on a source error', () => throwError(() => new ServerError({ status: 500 }))],
+  ])(
+    'still ends the span when setAttribute throws %s, and the throw is the stream error',
+    async (_, source) => {
+      let ends = 0;
+      let sets = 0;
+      const boom = new Error('exporter broke');
+      const broken = {
+        startSpan: () => ({
+          setAttribute: () => {
+            sets++;
+            throw boom;
+          },
+          addEvent: () => undefined,
+          recordException: () => undefined,
+          setStatus: () => undefined,
+          end: () => {
+            ends++;
+          },
+        }),
+      };
+      await expect(lastValueFrom(source().pipe(withTelemetry({ tracer: broken })))).rejects.toBe(boom);
+      expect(ends).toBe(1);
+      expect(sets).toBeGreaterThan(0);
+    },
+  );
+
   it('works with the global API tracer (a no-op without a registered provider)', async () => {
     const out = await lastValueFrom(
       from([text('x')]).pipe(withTelemetry({ tracer: trace.getTracer('noop') }), toArray()),

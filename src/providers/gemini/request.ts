@@ -4,7 +4,8 @@
  * Wire format: https://ai.google.dev/api/generate-content and
  * https://ai.google.dev/gemini-api/docs/function-calling. Differences handled here: system prompts
  * are a top-level `systemInstruction`; the assistant role is `model`; tool results are `user` turns
- * holding `functionResponse` parts that name the function (not the call id); turns alternate, so
+ * holding `functionResponse` parts that name the function and echo the call's id (FunctionCall.id /
+ * FunctionResponse.id, optional in https://ai.google.dev/api/caching#FunctionCall); turns alternate, so
  * consecutive same-role turns are merged; sampling options live in `generationConfig`.
  */
 import { RequestValidationError } from '../../errors';
