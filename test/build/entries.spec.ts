@@ -39,7 +39,9 @@ describe('entry points: one list (scripts/entries.json) drives package.json, tsc
 
   it('packs dist and builds before packing', () => {
     expect(pkg.files).toContain('dist');
-    expect(pkg.scripts.prepack).toMatch(/scripts\/build\.cjs/);
+    // prepack runs the whole build (both module systems, then the chat page's browser bundle).
+    expect(pkg.scripts.prepack).toBe('npm run build');
+    expect(pkg.scripts.build).toMatch(/^node scripts\/build\.cjs/);
     expect(pkg.sideEffects).toBe(false);
   });
 

@@ -1,14 +1,18 @@
 import path from 'node:path';
 import { entries } from '../../scripts/entries.json';
 
+const TSLIB_HELPERS = new Set(Object.keys(jest.requireActual<Record<string, unknown>>('tslib')));
+
 /** What a module could change by being imported: globals, process listeners, env, open handles, output. */
 function observable() {
   const proc = process as unknown as { _getActiveHandles(): unknown[] };
   return {
     // zod itself keeps its registry on globalThis (`__zod_globalRegistry`): zod's doing, loaded only by
     // rxllm/schemas (and the first request validation), not rxllm's.
+    // tslib's CommonJS build (required by @nestjs/common, the peer rxllm/nestjs loads) defines its
+    // helpers (`__decorate`, `__awaiter`, ...) on globalThis: the peer's doing, not rxllm's.
     globals: Object.getOwnPropertyNames(globalThis)
-      .filter((k) => !k.startsWith('__zod_'))
+      .filter((k) => !k.startsWith('__zod_') && !(k.startsWith('__') && TSLIB_HELPERS.has(k)))
       .sort(),
     listeners: [
       'exit',
