@@ -163,7 +163,7 @@ function inputMessages(messages: readonly ChatMessage[]): string {
  * import { context, trace, type Span } from '@opentelemetry/api';
  * import { stream } from 'rxllm';
  * import { textDeltas, withTelemetry } from 'rxllm/operators';
- * const request = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hi' }] };
+ * const request = { model: 'openai/gpt-4o-mini' as const, messages: [{ role: 'user' as const, content: 'Hi' }] };
  * const telemetry = withTelemetry({
  *   tracer: trace.getTracer('my-app'),
  *   request,

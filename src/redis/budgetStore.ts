@@ -26,7 +26,7 @@ const GET = new LuaScript(`return redis.call('GET', KEYS[1])`);
  *
  * @example
  * // doc-test: typecheck-only
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * import { stream } from 'rxllm';
  * import { budget } from 'rxllm/operators';
  * import { createRedisBudgetStore } from 'rxllm/redis';

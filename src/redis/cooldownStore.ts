@@ -51,7 +51,7 @@ const MGET = new LuaScript(`return redis.call('MGET', unpack(KEYS))`);
  *
  * @example
  * // doc-test: typecheck-only
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * import { createRouter } from 'rxllm';
  * import { createRedisCooldownStore } from 'rxllm/redis';
  * const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });

@@ -64,7 +64,7 @@ function decode(value: unknown): RateLimitState | undefined {
  *
  * @example
  * // doc-test: typecheck-only
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * import { createRateLimiter } from 'rxllm';
  * import { createRedisRateLimitStore } from 'rxllm/redis';
  * const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });

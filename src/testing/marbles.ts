@@ -82,7 +82,7 @@ function letter(i: number): string {
  *   expectObservable(mockStream('Hello', { delayMs: 10 })).toBe(marbles, values);
  *   // What a service built on stream() receives from the mock provider, chunk for chunk:
  *   const request = {
- *     model: 'mock/gpt',
+ *     model: 'mock/gpt' as const,
  *     messages: [{ role: 'user' as const, content: 'Hi' }],
  *     mock_response: 'Hello',
  *     mock_delay_ms: 10,

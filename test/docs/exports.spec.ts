@@ -37,7 +37,7 @@ describe('TRANSPORT_TIMEOUT_DEFAULTS', () => {
     const documented: Record<string, number> = {};
     for (const m of block.matchAll(/@defaultValue ([\d_]+)[\s\S]*?\*\/\s*(\w+)\?:/g))
       documented[m[2]] = Number(m[1].replace(/_/g, ''));
-    expect(documented).toEqual({ connect: 10_000, headers: 600_000, body: 300_000 });
+    expect(documented).toEqual({ connect: 10_000, headers: 600_000, body: 300_000, idle: 300_000 });
     expect(TRANSPORT_TIMEOUT_DEFAULTS).toEqual(documented);
   });
 });
