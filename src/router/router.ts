@@ -2,7 +2,8 @@
  * `createRouter`: model groups of deployments behind one client, with fallbacks that know whether a
  * stream has started, cooldowns, and per-deployment rate limits (LiteLLM's Router, for streams).
  */
-import { asyncScheduler, Observable, Subscription, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, Subscription, type Subscriber, type OperatorFunction } from 'rxjs';
+import { linkedSubscriber } from '../../operators/internal/operate';
 import { ChunkAccumulator, withPartial } from '../../operators/accumulateChunks';
 import { rateLimit } from '../../operators/rateLimit';
 import { timeouts } from '../../operators/timeouts';
@@ -419,69 +420,77 @@ export function createRouter(config: RouterConfig): Router {
           safe('onAttempt', () => onAttempt(report));
         };
 
-        let inner: Subscription | undefined;
-        // eslint-disable-next-line prefer-const -- a synchronous error runs before the assignment
-        inner = call.subscribe({
-          next: (value) => {
-            if (count++ === 0) {
-              firstChunkMs = scheduler.now() - startedAt;
-              d.latencyMs =
-                d.latencyMs === undefined
-                  ? firstChunkMs
-                  : d.latencyMs + latencyAlpha * (firstChunkMs - d.latencyMs);
-            }
-            if (kind === 'stream') delivered.push(value as Chunk);
-            subscriber.next({ ...(value as T), route: info });
-          },
-          complete: () => {
-            end('success');
-            subscriber.complete();
-          },
-          error: (error: unknown) => {
-            const failure = classifyFailure(error);
-            end('error', error, failure);
-            if (inner) running.remove(inner);
-            lastError = error;
-            if (policy && failure !== 'fatal' && failure !== 'contextWindow' && failure !== 'contentPolicy') {
-              const now = scheduler.now();
-              const wait = (error as RateLimitError).retryAfterMs;
-              if (error instanceof RateLimitError && typeof wait === 'number' && wait > 0) {
-                safe('cooldown', () => cooldownStore.coolUntil(d.id, now + Math.min(wait, maxRetryAfterMs)));
-              } else {
-                safe('cooldown', () => cooldownStore.recordFailure(d.id, now, policy));
+        // Linked before the call starts (operators/internal/operate.ts): a synchronous deployment stops
+        // as soon as the subscriber does, and nothing of this attempt runs after unsubscribe.
+        const inner: Subscriber<Chunk | ChatCompletion> = linkedSubscriber<Chunk | ChatCompletion>(
+          subscriber,
+          {
+            finalize: () => end('cancelled'),
+            next: (value) => {
+              if (count++ === 0) {
+                firstChunkMs = scheduler.now() - startedAt;
+                d.latencyMs =
+                  d.latencyMs === undefined
+                    ? firstChunkMs
+                    : d.latencyMs + latencyAlpha * (firstChunkMs - d.latencyMs);
               }
-            }
-            if (failure === 'fatal') return fail(error);
-            if (count > 0 && kind === 'stream') {
-              if (afterFirstChunk === 'error') return fail(error);
-              if (afterFirstChunk === 'restart') {
-                const reason = error instanceof Error ? error.message : String(error);
-                const last = delivered.snapshot();
-                const reset: Chunk = {
-                  id: last.id,
-                  object: 'chat.completion.chunk',
-                  created: last.created,
-                  model: last.model,
-                  choices: [],
-                  reset: { attempt, reason },
-                };
-                delivered.push(reset);
-                prefix = undefined;
-                subscriber.next({ ...(reset as T), route: info });
-              } else {
-                const sofar = delivered.snapshot();
-                const only = sofar.choices.length === 1 ? sofar.choices[0] : undefined;
-                if (!only || only.message.tool_calls?.length) return fail(error);
-                prefix = only.message.content ?? '';
+              if (kind === 'stream') delivered.push(value as Chunk);
+              subscriber.next({ ...(value as T), route: info });
+            },
+            complete: () => {
+              end('success');
+              subscriber.complete();
+            },
+            error: (error: unknown) => {
+              const failure = classifyFailure(error);
+              end('error', error, failure);
+              subscriber.remove(inner);
+              lastError = error;
+              if (
+                policy &&
+                failure !== 'fatal' &&
+                failure !== 'contextWindow' &&
+                failure !== 'contentPolicy'
+              ) {
+                const now = scheduler.now();
+                const wait = (error as RateLimitError).retryAfterMs;
+                if (error instanceof RateLimitError && typeof wait === 'number' && wait > 0) {
+                  safe('cooldown', () =>
+                    cooldownStore.coolUntil(d.id, now + Math.min(wait, maxRetryAfterMs)),
+                  );
+                } else {
+                  safe('cooldown', () => cooldownStore.recordFailure(d.id, now, policy));
+                }
               }
-            }
-            choose(failure);
+              if (failure === 'fatal') return fail(error);
+              if (count > 0 && kind === 'stream') {
+                if (afterFirstChunk === 'error') return fail(error);
+                if (afterFirstChunk === 'restart') {
+                  const reason = error instanceof Error ? error.message : String(error);
+                  const last = delivered.snapshot();
+                  const reset: Chunk = {
+                    id: last.id,
+                    object: 'chat.completion.chunk',
+                    created: last.created,
+                    model: last.model,
+                    choices: [],
+                    reset: { attempt, reason },
+                  };
+                  delivered.push(reset);
+                  prefix = undefined;
+                  subscriber.next({ ...(reset as T), route: info });
+                } else {
+                  const sofar = delivered.snapshot();
+                  const only = sofar.choices.length === 1 ? sofar.choices[0] : undefined;
+                  if (!only || only.message.tool_calls?.length) return fail(error);
+                  prefix = only.message.content ?? '';
+                }
+              }
+              choose(failure);
+            },
           },
-        });
-        if (!inner.closed) {
-          running.add(inner);
-          running.add(() => end('cancelled'));
-        }
+        );
+        running.add(call.subscribe(inner));
       };
 
       choose('start');

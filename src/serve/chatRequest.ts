@@ -3,6 +3,7 @@
  * gateway: an OpenAI-style body → a validated rxllm request for the served model → the chunk stream
  * (through the caller's pipeline), with the usage and time to first chunk observed for the log.
  */
+import { linkedSubscriber } from '../../operators/internal/operate';
 import { defer, Observable } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import type { Chunk, Usage } from '../chunk';
@@ -105,22 +106,22 @@ export function observeChunks(
   includeUsage: boolean,
 ): Observable<Chunk> {
   return new Observable<Chunk>((subscriber) =>
-    chunks.subscribe({
-      next(chunk) {
-        stats.firstChunkMs ??= performance.now() - started;
-        if (chunk.usage) {
-          stats.usage = chunk.usage;
-          if (!includeUsage) {
-            if (chunk.choices.length === 0) return;
-            const { usage: _drop, ...rest } = chunk;
-            subscriber.next(rest as Chunk);
-            return;
+    chunks.subscribe(
+      linkedSubscriber<Chunk>(subscriber, {
+        next(chunk) {
+          stats.firstChunkMs ??= performance.now() - started;
+          if (chunk.usage) {
+            stats.usage = chunk.usage;
+            if (!includeUsage) {
+              if (chunk.choices.length === 0) return;
+              const { usage: _drop, ...rest } = chunk;
+              subscriber.next(rest as Chunk);
+              return;
+            }
           }
-        }
-        subscriber.next(chunk);
-      },
-      error: (e) => subscriber.error(e),
-      complete: () => subscriber.complete(),
-    }),
+          subscriber.next(chunk);
+        },
+      }),
+    ),
   );
 }

@@ -3,7 +3,7 @@
  * chunks), one healthy. Fallback before the first chunk is invisible; after it each mode does what it
  * says and the merged text is never duplicated; cooldowns skip then readmit; strategies spread load.
  */
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, take, toArray } from 'rxjs';
 import {
   ConfigurationError,
   createAgent,
@@ -80,6 +80,28 @@ describe('createRouter', () => {
     expect(() =>
       createRouter({ groups: { a: [{ model: 'mock/x' }] }, afterFirstChunk: 'resume' as never }),
     ).toThrow(TypeError);
+  });
+
+  it('stops a synchronous deployment as soon as the subscriber takes what it needs', async () => {
+    const attempts: RouterAttempt[] = [];
+    const router = createRouter({
+      groups: { sync: [{ model: 'mock/sync' }] },
+      onAttempt: (a) => attempts.push(a),
+    });
+    // The mock provider with no delay emits every chunk synchronously, inside subscribe().
+    const first = await lastValueFrom(
+      router
+        .stream({
+          model: 'sync',
+          messages: [{ role: 'user', content: 'hi' }],
+          mock_response: 'one two three four five',
+        })
+        .pipe(take(1), toArray()),
+    );
+    expect(first).toHaveLength(1);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0].chunks).toBe(1);
+    expect(attempts[0].outcome).toBe('cancelled');
   });
 
   it('switches before the first chunk invisibly: a 500 then the healthy fallback', async () => {
