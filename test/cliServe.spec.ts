@@ -45,7 +45,7 @@ describe('rxllm serve', () => {
     const log = t.err();
     expect(log).toContain('(token required)');
     expect(log).toMatch(
-      /POST \/v1\/chat\/completions 200 model=mock\/echo ttfc=[\d.]+ms total=[\d.]+ms tokens=\d+\+\d+ complete/,
+      /POST \/v1\/chat\/completions 200 model=mock\/echo ttfc=[\d.]+ms total=[\d.]+ms tokens=\d+\+\d+ cost=- complete/,
     );
     expect(log).toMatch(/GET \/v1\/models 401 /);
     expect(log).not.toContain('sk-test-cli-token');

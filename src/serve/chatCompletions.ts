@@ -13,6 +13,7 @@ import { redactSecrets } from '../redact';
 import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
 import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
+import { trackUsage } from '../../operators/trackUsage';
 import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
 
 /** One access-log entry: no bodies, no keys. */
@@ -28,15 +29,22 @@ export interface AccessLogEntry {
   totalMs: number;
   promptTokens?: number;
   completionTokens?: number;
+  /**
+   * What the call cost in USD (`trackUsage` with the shipped price table), `null` when the usage or the
+   * model's price is unknown (never a made-up 0); absent when no call was made.
+   */
+  costUsd?: number | null;
   /** `complete`, `error:<Class>`, `closed` (the client left), `overflow` (it stopped reading). */
   outcome: string;
 }
 
-/** `POST /v1/chat/completions 200 model=mock/echo ttfc=2ms total=40ms tokens=12+30 complete` */
+/** `POST /v1/chat/completions 200 model=mock/echo ttfc=2ms total=40ms tokens=12+30 cost=$0.0000420 complete` */
 export function formatAccessLog(e: AccessLogEntry): string {
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)}ms`);
   const tokens = e.promptTokens === undefined ? '-' : `${e.promptTokens}+${e.completionTokens ?? 0}`;
-  return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens} ${e.outcome}`;
+  const usd =
+    e.costUsd === undefined ? '' : ` cost=${e.costUsd === null ? '-' : `$${e.costUsd.toPrecision(3)}`}`;
+  return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens}${usd} ${e.outcome}`;
 }
 
 export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
@@ -219,7 +227,14 @@ export function chatCompletionsHandler(
       return fail(error);
     }
     entry.model = prepared.model;
-    const chunks = observeChunks(prepared.chunks, stats, started, prepared.includeUsage || !prepared.stream);
+    // Usage and cost exactly once per call, however it ends (completed, failed, the client left).
+    const tracked = prepared.chunks.pipe(
+      trackUsage({
+        model: prepared.model,
+        onUsage: (report) => (entry.costUsd = report.cost?.total ?? null),
+      }),
+    );
+    const chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
     if (prepared.stream) {
       const result = await sendSse(res, chunks, { ...options.sse, flow: upstream?.flow });
       entry.outcome =

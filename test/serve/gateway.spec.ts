@@ -8,6 +8,8 @@ import { lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import {
   AuthenticationError,
+  clearPrices,
+  setPrice,
   createClient,
   RateLimitError,
   startGateway,
@@ -78,8 +80,24 @@ describe('the official openai package against the gateway', () => {
     expect((upstream.requests[0].body as MockChatBody).stream_options).toEqual({ include_usage: true });
     expect(upstream.requests[0].headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
     expect(logs.at(-1)).toMatch(
-      /^POST \/v1\/chat\/completions 200 model=compat\/test-model ttfc=\d+\.\dms total=\d+\.\dms tokens=\d+\+\d+ complete$/,
+      /^POST \/v1\/chat\/completions 200 model=compat\/test-model ttfc=\d+\.\dms total=\d+\.\dms tokens=\d+\+\d+ cost=- complete$/,
     );
+  });
+
+  it('logs the cost of each call, priced by trackUsage from the usage the upstream reported', async () => {
+    // $1 per million input tokens, $2 per million output tokens.
+    setPrice(MODEL, { input: 1, output: 2 });
+    try {
+      upstream.enqueue({
+        text: ANSWER,
+        usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+      });
+      const stream = await sdk.chat.completions.create({ model: MODEL, messages, stream: true });
+      for await (const chunk of stream) void chunk;
+      expect(logs.at(-1)).toMatch(/ tokens=1000\+500 cost=\$0\.00200 complete$/);
+    } finally {
+      clearPrices();
+    }
   });
 
   it('honours stream_options.include_usage', async () => {
