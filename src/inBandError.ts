@@ -29,14 +29,13 @@ export function inBandError(value: { error: any }): LlmError {
   // An rxllm server's frame (rxllm serve, sendSse) names its class: rebuild that, not a guess.
   if (isErrorFrame(value)) return errorFromFrame(value);
   const e = value.error;
-  const numeric = Number(e?.status ?? e?.code);
+  // Google's shape (Gemini's OpenAI-compatible endpoint, Vertex proxies) is
+  // `{"code": 429, "status": "RESOURCE_EXHAUSTED"}`: the HTTP number is `code`, `status` a name.
+  const numeric = httpStatus(e?.status) ?? httpStatus(e?.code);
   const rawType = String(e?.type ?? e?.code ?? '');
   // Redacted before lower-casing: a lower-cased key no longer matches the registered one.
   const type = redactAndCut(rawType, 100).toLowerCase();
-  const status =
-    Number.isInteger(numeric) && numeric >= 400 && numeric < 600
-      ? numeric
-      : (IN_BAND_STATUS[rawType.toLowerCase()] ?? 500);
+  const status = numeric ?? IN_BAND_STATUS[rawType.toLowerCase()] ?? 500;
   const message = typeof e?.message === 'string' ? e.message : typeof e === 'string' ? e : 'unknown error';
   return ApiError.fromResponse({
     status,
@@ -44,4 +43,10 @@ export function inBandError(value: { error: any }): LlmError {
     code: type || undefined,
     message: `The provider sent an error inside the stream (${type || status}): ${redactAndCut(message, 300)}`,
   });
+}
+
+/** `value` as an HTTP error status (400-599), or `undefined` when it is not one (`"RESOURCE_EXHAUSTED"`). */
+function httpStatus(value: unknown): number | undefined {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 400 && n < 600 ? n : undefined;
 }

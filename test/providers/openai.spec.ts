@@ -195,6 +195,24 @@ describe('openai-compatible stream()', () => {
     expect(error).toBeInstanceOf(RateLimitError);
   });
 
+  it("maps Google's in-band shape (numeric code, status name) by its code: 429 is a RateLimitError", async () => {
+    // Gemini's OpenAI-compatible endpoint and Vertex proxies send google.rpc errors:
+    // {"error":{"code":429,"message":...,"status":"RESOURCE_EXHAUSTED"}}.
+    server.enqueue({
+      text: 'abc',
+      chunkSize: 1,
+      inBandError: {
+        afterChunks: 1,
+        error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED' },
+      },
+    });
+    const { values, error } = await collect(stream(REQUEST, opts()));
+    expect(values.length).toBe(1);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).status).toBe(429);
+    expect((error as RateLimitError).message).toContain('Resource has been exhausted');
+  });
+
   it.each([
     [429, RateLimitError, true],
     [401, AuthenticationError, false],
