@@ -6,6 +6,7 @@
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import {
   BadRequestError,
+  ConfigurationError,
   RequestValidationError,
   ServerError,
   StreamCutError,
@@ -316,6 +317,18 @@ describe('ollama request body', () => {
     ['http://127.0.0.1:11434/api', 'http://127.0.0.1:11434'],
   ])('reads OLLAMA_HOST %s as %s', (host, url) => {
     expect(hostURL(host)).toBe(url);
+  });
+
+  it('fails a malformed host with ConfigurationError (no raw TypeError, no credentials in it), before sending', async () => {
+    const requests = server.requests.length;
+    const { values, error } = await collect(
+      stream(REQ, { baseURL: 'http://user:s3cret-proxy-pass@bad host:1' }),
+    );
+    expect(values).toEqual([]);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toContain('not an absolute http(s) URL');
+    expect(JSON.stringify(error) + String((error as Error).message)).not.toContain('s3cret-proxy-pass');
+    expect(server.requests.length).toBe(requests);
   });
 });
 

@@ -8,6 +8,7 @@ import type { ChatCompletion, Chunk } from '../../chunk';
 import { registerSecret } from '../../redact';
 import { httpRequest, type HttpRequestSpec } from '../../transport/http';
 import { jsonBodySink } from '../../transport/json';
+import { checkUrl } from '../../transport/limits';
 import { ndjsonSink } from '../../transport/ndjson';
 import { USER_AGENT } from '../openai/provider';
 import type { Provider, ProviderCall } from '../types';
@@ -84,7 +85,10 @@ export function ollamaProvider(config: OllamaConfig = {}): Provider {
   };
 }
 
-/** `OLLAMA_HOST` forms (`0.0.0.0`, `host:port`, `http://host:port/`) → `http://host:port`. */
+/**
+ * `OLLAMA_HOST` forms (`0.0.0.0`, `host:port`, `http://host:port/`) → `http://host:port`. Throws
+ * `ConfigurationError` for a value that is no URL.
+ */
 export function hostURL(value: string): string {
   let url = value
     .trim()
@@ -92,7 +96,9 @@ export function hostURL(value: string): string {
     .replace(/\/api$/, '');
   const hadScheme = /^https?:\/\//i.test(url);
   if (!hadScheme) url = `http://${url}`;
-  const parsed = new URL(url);
+  // checkUrl, not `new URL`: a malformed host is a ConfigurationError, not a raw TypeError whose
+  // `input` carries the whole value (credentials of a proxy URL included).
+  const parsed = checkUrl(url, 'Ollama');
   // A bare host means Ollama's default port, as the Ollama CLI reads OLLAMA_HOST.
   if (!hadScheme && !parsed.port) parsed.port = '11434';
   return parsed.toString().replace(/\/+$/, '');
