@@ -70,8 +70,18 @@ class Tunnel {
     }
     this.label = `${url.protocol}//${url.host}`;
     if (url.username || url.password) {
-      const user = decodeURIComponent(url.username);
-      const pass = decodeURIComponent(url.password);
+      let user: string;
+      let pass: string;
+      try {
+        user = decodeURIComponent(url.username);
+        pass = decodeURIComponent(url.password);
+      } catch {
+        // A stray `%` in the credentials (`p%ZZ`): a typed error, not a raw URIError at every call.
+        registerSecret(url.password);
+        throw new ConfigurationError(
+          'The proxy URL (HTTP_PROXY / HTTPS_PROXY) has malformed percent-encoding in its user or password.',
+        );
+      }
       registerSecret(pass);
       const token = Buffer.from(`${user}:${pass}`).toString('base64');
       registerSecret(token);

@@ -232,4 +232,16 @@ describe('ProxyRouter matching (as EnvHttpProxyAgent)', () => {
     expect(() => router({ httpProxy: 'socks5://127.0.0.1:1080' })).toThrow(ConfigurationError);
     expect(() => router({ httpProxy: 'not a url' })).toThrow(ConfigurationError);
   });
+
+  it('rejects a proxy URL with malformed percent-encoding in its password with a ConfigurationError', () => {
+    let error: unknown;
+    try {
+      createAgent({ proxy: { httpProxy: 'http://user:pa%ZZss-secret@127.0.0.1:3128' } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toContain('percent-encoding');
+    expect((error as Error).message).not.toContain('pa%ZZss-secret');
+  });
 });
