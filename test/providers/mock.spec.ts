@@ -359,6 +359,19 @@ describe('mockProvider', () => {
     await expect(lastValueFrom(mockProvider.stream(call({ mock_response: script })))).rejects.toBe(boom);
   });
 
+  it('fails a bad mock_delay_ms / mock_first_chunk_delay_ms with a RequestValidationError naming it', async () => {
+    const bad = (fields: object) =>
+      lastValueFrom(mockProvider.stream(call({ mock_response: 'ab', ...fields }))).catch((e: unknown) => e);
+    const negative = await bad({ mock_delay_ms: -1 });
+    expect(negative).toBeInstanceOf(RequestValidationError);
+    expect((negative as RequestValidationError).issues).toEqual([
+      { path: ['mock_delay_ms'], message: 'must be a finite number >= 0' },
+    ]);
+    const text = await bad({ mock_first_chunk_delay_ms: '10' });
+    expect(text).toBeInstanceOf(RequestValidationError);
+    expect((text as Error).message).toBe('Invalid mock_first_chunk_delay_ms: must be a finite number >= 0.');
+  });
+
   it('fails with a RequestValidationError naming the field for a mistyped script', async () => {
     const error = await lastValueFrom(
       mockProvider.stream(call({ mock_response: { content: 'Hello' } })),

@@ -116,14 +116,30 @@ export function mockSetup(
   let script = mockScriptFor(request.mock_response, request.messages, attempt);
   if (script.n === undefined && request.n !== undefined) script = { ...script, n: request.n };
   if (includeUsage === false) script = { ...script, usage: null };
-  const delayMs = nonNegative(request.mock_delay_ms, 'mock_delay_ms') ?? 0;
-  const firstDelayMs = nonNegative(request.mock_first_chunk_delay_ms, 'mock_first_chunk_delay_ms') ?? delayMs;
+  const delayMs = delayField(request, 'mock_delay_ms') ?? 0;
+  const firstDelayMs = delayField(request, 'mock_first_chunk_delay_ms') ?? delayMs;
   return {
     script,
     context: { model, promptTokens: estimatePromptTokens(request.messages) },
     delayMs,
     firstDelayMs,
   };
+}
+
+/**
+ * A delay field of the request: a `RequestValidationError` when it is no finite number >= 0 (the
+ * request may come as JSON, through a gateway), not `mockStream`'s `TypeError` for its own options.
+ */
+function delayField(
+  request: MockRequestFields,
+  field: 'mock_delay_ms' | 'mock_first_chunk_delay_ms',
+): number | undefined {
+  try {
+    return nonNegative(request[field], field);
+  } catch {
+    const message = 'must be a finite number >= 0';
+    throw new RequestValidationError(`Invalid ${field}: ${message}.`, [{ path: [field], message }]);
+  }
 }
 
 function scriptOf(call: ProviderCall) {
