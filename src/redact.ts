@@ -23,6 +23,21 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 8) knownSecrets.add(secret);
 }
 
+/**
+ * Registers the credentials a request carries in its headers (`authorization`, `api-key`, ...):
+ * a token the caller put in `options.headers` (an Azure Entra ID token, a proxy's key) is scrubbed
+ * like an `apiKey`, the bare token of `Bearer <token>` / `Basic <token>` included.
+ */
+export function registerHeaderSecrets(headers: Record<string, unknown>): void {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (typeof value !== 'string' || !SECRET_HEADERS.has(name.toLowerCase())) continue;
+    registerSecret(value);
+    const token = /^[A-Za-z-]+\s+(\S.*)$/.exec(value)?.[1];
+    if (token) registerSecret(token.trim());
+  }
+}
+
 const PATTERNS: RegExp[] = [
   /\b(sk|pk|rk)-[A-Za-z0-9_-]{8,}/g, // OpenAI/Anthropic style keys
   /\bAIza[0-9A-Za-z_-]{20,}/g, // Google API keys

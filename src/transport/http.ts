@@ -25,7 +25,7 @@ import {
   UnexpectedResponseError,
 } from '../errors';
 import type { CallOptions, ResponseMeta } from '../options';
-import { redactHeaders, scrubError } from '../redact';
+import { redactHeaders, registerHeaderSecrets, scrubError } from '../redact';
 import { dispatcherFor } from './agent';
 import { accepts } from './contentType';
 import { unexpectedBodySink } from './contentType';
@@ -85,6 +85,8 @@ export function httpRequest<T>(
     try {
       limits = resolveLimits(options);
       url = checkUrl(spec.url);
+      // Credentials the caller passed in `options.headers` are scrubbed from errors like an apiKey.
+      registerHeaderSecrets(spec.headers);
       dispatcher = dispatcherFor(options.dispatcher, limits.connect);
     } catch (error) {
       subscriber.error(error);

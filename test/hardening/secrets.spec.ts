@@ -224,3 +224,53 @@ describe('no fragment of the key leaks', () => {
     expect(lines).toBeGreaterThan(100);
   }, 120_000);
 });
+
+describe('credentials passed in options.headers', () => {
+  // An Azure Entra ID token (no apiKey at all): nothing in it matches a key pattern, so only
+  // registering what the request sends keeps an echo of it out of the error.
+  const TOKEN = 'eyJ0eXAiOiJKV1Qi.' + Array.from({ length: 40 }, (_, i) => ALPHABET[(i * 7) % 62]).join('');
+
+  it.each([
+    [
+      'an error body and a header',
+      'stream',
+      (res: ServerResponse) =>
+        send(res, 401, 'application/json', JSON.stringify({ error: { message: `token ${TOKEN} expired` } }), {
+          'x-echo': TOKEN,
+        }),
+    ],
+    [
+      'an in-band error event',
+      'stream',
+      (res: ServerResponse) =>
+        send(
+          res,
+          200,
+          'text/event-stream',
+          event(ok) + event(JSON.stringify({ error: { message: TOKEN, type: 'server_error' } })),
+        ),
+    ],
+    [
+      'a non-JSON completion body',
+      'complete',
+      (res: ServerResponse) => send(res, 200, 'application/json', `not json ${TOKEN}`),
+    ],
+  ] as const)('keeps a bearer token echoed in %s out of the error', async (_name, call, respond) => {
+    handler = respond;
+    const options = { baseURL: url, headers: { authorization: `Bearer ${TOKEN}` } };
+    const request = { ...REQUEST, model: 'azure/my-deployment' as const };
+    const saved = process.env.AZURE_OPENAI_API_KEY;
+    delete process.env.AZURE_OPENAI_API_KEY;
+    try {
+      const { error } =
+        call === 'stream'
+          ? await collect(stream(request, options))
+          : await collect(complete(request, options));
+      expect(error).toBeInstanceOf(LlmError);
+      const leaked = surfaces(error).filter((s) => s.includes(TOKEN.slice(-24)));
+      expect(leaked).toEqual([]);
+    } finally {
+      if (saved !== undefined) process.env.AZURE_OPENAI_API_KEY = saved;
+    }
+  });
+});
