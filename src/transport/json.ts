@@ -4,6 +4,7 @@
  */
 import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
+import { scrubError } from '../redact';
 import type { BodySink } from './http';
 
 /**
@@ -29,7 +30,7 @@ export function parseProviderJson(text: string, provider: string, what: 'event' 
 /**
  * A sink for a non-streaming answer: collects the body, parses it once and emits `toValue(parsed,
  * text)`. An `LlmError` thrown by `toValue` (an error body inside a 2xx, a wrong shape) ends the
- * request with it. The transport caps what it buffers (`maxResponseBytes`).
+ * request with it; anything else it throws becomes a `StreamParseError` (`invalid-body`). The transport caps what it buffers (`maxResponseBytes`).
  */
 export function jsonBodySink<T>(
   subscriber: Subscriber<T>,
@@ -49,7 +50,14 @@ export function jsonBodySink<T>(
         value = toValue(parseProviderJson(text, provider, 'body'), text);
       } catch (error) {
         if (error instanceof LlmError) return error;
-        throw error;
+        // A body of the wrong shape that a mapping tripped over (`"choices": [null]`): typed, as
+        // `sseSink` does for an event, never a raw TypeError.
+        return new StreamParseError(
+          'invalid-body',
+          `${provider} answered with a body of a shape rxllm cannot read.`,
+          text,
+          { cause: scrubError(error) },
+        );
       }
       subscriber.next(value);
     },

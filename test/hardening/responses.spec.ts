@@ -12,6 +12,7 @@ import {
   ResponseTooLargeError,
   ServerError,
   StreamCutError,
+  StreamParseError,
   UnexpectedResponseError,
   complete,
   createAgent,
@@ -90,6 +91,18 @@ describe('a 2xx that is not the expected content type', () => {
     expect(error).toBeInstanceOf(UnexpectedResponseError);
     expect((error as Error).message).toMatch(/ignored `stream: true`.*complete\(\)/);
     expect((error as UnexpectedResponseError).retryable).toBe(false);
+  });
+
+  it('complete() answered with JSON of the wrong shape (choices: [null]): StreamParseError, not a TypeError', async () => {
+    server.enqueue({
+      rawSse: JSON.stringify({ id: 'c', object: 'chat.completion', choices: [null] }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const { values, error } = await collect(complete(REQUEST, opts()));
+    expect(values).toEqual([]);
+    expect(error).toBeInstanceOf(StreamParseError);
+    expect((error as StreamParseError).type).toBe('invalid-body');
+    expect((error as StreamParseError).excerpt).toContain('"choices":[null]');
   });
 
   it('complete() answered with an event stream: UnexpectedResponseError', async () => {

@@ -12,6 +12,7 @@ import {
   RequestValidationError,
   ServerError,
   StreamCutError,
+  StreamParseError,
   complete,
   isUsageChunk,
   stream,
@@ -536,6 +537,15 @@ describe('gemini request translation', () => {
 });
 
 describe('gemini complete()', () => {
+  it('a :generateContent body of the wrong shape (candidates: [null]) is a StreamParseError, not a TypeError', async () => {
+    server.enqueueReply({ body: JSON.stringify({ candidates: [null], responseId: 'r-1' }) });
+    const { values, error } = await collect(complete(REQ, opts()));
+    expect(values).toEqual([]);
+    expect(error).toBeInstanceOf(StreamParseError);
+    expect((error as StreamParseError).type).toBe('invalid-body');
+    expect((error as StreamParseError).message).toContain('Gemini');
+  });
+
   it('posts to :generateContent and translates the response to a ChatCompletion', async () => {
     server.enqueueReply({
       body: JSON.stringify({
