@@ -5,6 +5,7 @@
  */
 import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
+import { scrubError } from '../redact';
 import type { BodySink } from './http';
 
 /** Turns one provider's NDJSON lines into values. Created per subscription, so it may keep state. */
@@ -39,9 +40,8 @@ export function ndjsonSink<T>(subscriber: Subscriber<T>, decoder: NdjsonLineDeco
         'invalid-event',
         `Could not handle a stream line: ${(error as Error).message}`,
         '',
-        {
-          cause: error,
-        },
+        // Scrubbed, as `sseSink` keeps it: no payload hanging off the cause, its message redacted.
+        { cause: scrubError(error) },
       );
     }
   };

@@ -61,6 +61,22 @@ describe('ndjsonSink', () => {
     expect(error).toBeInstanceOf(StreamParseError);
   });
 
+  it('keeps a scrubbed copy of that error as the cause, as sseSink does (no payload, no key)', () => {
+    const thrown = Object.assign(new TypeError('bad line for sk-test-ndjson-cause-0123456789'), {
+      payload: '{"x":1}',
+    });
+    const { error } = run([Buffer.from('{"x":1}\n')], {
+      line: () => {
+        throw thrown;
+      },
+    });
+    const cause = (error as StreamParseError).cause as Error & { payload?: unknown };
+    expect(cause).not.toBe(thrown);
+    expect(cause.name).toBe('TypeError');
+    expect(cause.payload).toBeUndefined();
+    expect(cause.message).toBe('bad line for [REDACTED]');
+  });
+
   it('rejects a line over the size limit with a StreamParseError, reading no further', () => {
     const big = Buffer.alloc(1024 * 1024, 'a');
     const pieces = Array.from({ length: 17 }, () => big);
