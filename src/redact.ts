@@ -26,15 +26,15 @@ export function registerSecret(secret: string | undefined): void {
 /**
  * Registers the credentials a request carries in its headers (`authorization`, `api-key`, ...):
  * a token the caller put in `options.headers` (an Azure Entra ID token, a proxy's key) is scrubbed
- * like an `apiKey`, the bare token of `Bearer <token>` / `Basic <token>` included.
+ * like an `apiKey` (for `Bearer <token>` / `Basic <token>`, the token).
  */
 export function registerHeaderSecrets(headers: Record<string, unknown>): void {
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (typeof value !== 'string' || !SECRET_HEADERS.has(name.toLowerCase())) continue;
-    registerSecret(value);
+    // The bare token covers `Bearer <token>` too (and is the apiKey a provider already registered).
     const token = /^[A-Za-z-]+\s+(\S.*)$/.exec(value)?.[1];
-    if (token) registerSecret(token.trim());
+    registerSecret(token ? token.trim() : value);
   }
 }
 
