@@ -35,7 +35,13 @@ export function inBandError(value: { error: any }): LlmError {
   const rawType = String(e?.type ?? e?.code ?? '');
   // Redacted before lower-casing: a lower-cased key no longer matches the registered one.
   const type = redactAndCut(rawType, 100).toLowerCase();
-  const status = numeric ?? IN_BAND_STATUS[rawType.toLowerCase()] ?? 500;
+  // OpenAI's 429 body is `{"type": "requests", "code": "rate_limit_exceeded"}`: the type alone says
+  // nothing, so the code is looked up too (the HTTP path reads `code` first as well).
+  const status =
+    numeric ??
+    IN_BAND_STATUS[rawType.toLowerCase()] ??
+    IN_BAND_STATUS[String(e?.code ?? '').toLowerCase()] ??
+    500;
   const message = typeof e?.message === 'string' ? e.message : typeof e === 'string' ? e : 'unknown error';
   return ApiError.fromResponse({
     status,

@@ -195,6 +195,19 @@ describe('openai-compatible stream()', () => {
     expect(error).toBeInstanceOf(RateLimitError);
   });
 
+  it("maps OpenAI's 429 body relayed in-band (type 'requests', code 'rate_limit_exceeded') to RateLimitError", async () => {
+    server.enqueue({
+      text: 'abc',
+      inBandError: {
+        afterChunks: 1,
+        error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' },
+      },
+    });
+    const { error } = await collect(stream(REQUEST, opts()));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).status).toBe(429);
+  });
+
   it("maps Google's in-band shape (numeric code, status name) by its code: 429 is a RateLimitError", async () => {
     // Gemini's OpenAI-compatible endpoint and Vertex proxies send google.rpc errors:
     // {"error":{"code":429,"message":...,"status":"RESOURCE_EXHAUSTED"}}.
