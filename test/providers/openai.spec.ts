@@ -195,6 +195,22 @@ describe('openai-compatible stream()', () => {
     expect(error).toBeInstanceOf(RateLimitError);
   });
 
+  it('reads finish_reason "" (sglang, old Ollama /v1) as not finished: a stream cut after it is a StreamCutError', async () => {
+    server.enqueue({
+      rawSse: sse([chunkJson({ content: 'Hel' }, ''), chunkJson({ content: 'lo' }, '')]),
+    });
+    const cut = await collect(stream(REQUEST, opts()));
+    expect(cut.values.map((c) => c.choices[0].finish_reason)).toEqual([null, null]);
+    expect(cut.values.every((c) => c.choices[0].raw_finish_reason === undefined)).toBe(true);
+    expect(cut.error).toBeInstanceOf(StreamCutError);
+    server.enqueue({
+      rawSse: sse([chunkJson({ content: 'Hel' }, ''), chunkJson({}, 'stop'), '[DONE]']),
+    });
+    const whole = await collect(stream(REQUEST, opts()));
+    expect(whole.completed).toBe(true);
+    expect(whole.values.map((c) => c.choices[0].finish_reason)).toEqual([null, 'stop']);
+  });
+
   it("maps OpenAI's 429 body relayed in-band (type 'requests', code 'rate_limit_exceeded') to RateLimitError", async () => {
     server.enqueue({
       text: 'abc',

@@ -110,7 +110,8 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
   private trackFinish(choice: any): void {
     this.seen.add(choice.index);
     const reason = choice.finish_reason;
-    if (reason === undefined) {
+    // sglang, Ollama's older /v1 and some gateways send `""` on every chunk that has not finished.
+    if (reason === undefined || reason === '') {
       choice.finish_reason = null;
     } else if (reason !== null) {
       if (!FINISH_REASONS.has(reason)) {
