@@ -69,16 +69,20 @@ export function createRedisCooldownStore(
   const until = (id: string) => `${prefix}cooldown:until:${id}`;
   const int = (n: number) => String(Math.ceil(n));
   return {
-    recordFailure: (id, now, { allowedFails, windowMs, cooldownMs }) =>
-      withRetry('cooldown', 'recording a failure', retryMs, async () =>
+    recordFailure: (id, now, { allowedFails, windowMs, cooldownMs }) => {
+      // One member per failure, fixed before the retries: a retried ZADD whose reply was lost
+      // re-adds the same member instead of counting the failure twice.
+      const member = `${now}:${randomUUID()}`;
+      return withRetry('cooldown', 'recording a failure', retryMs, async () =>
         Number(
           await RECORD.run(
             client,
             [fails(id), until(id)],
-            [int(now), allowedFails, windowMs, cooldownMs, `${now}:${randomUUID()}`],
+            [int(now), allowedFails, windowMs, cooldownMs, member],
           ),
         ),
-      ),
+      );
+    },
     coolUntil: (id, end) =>
       withRetry('cooldown', 'setting a cooldown', retryMs, async () => {
         // Kept a day: the end is compared with the router's clock, which need not be Redis's.

@@ -168,6 +168,43 @@ run('rxllm/redis stores on a real redis-server', () => {
     expect(Math.floor(state.requests)).toBe(59);
   });
 
+  /** Runs every command on the real server but loses the first reply of a script with arguments. */
+  const lossyClient = () => {
+    const state = { drop: 1 };
+    const client = {
+      evalsha: async (sha: string, n: number, ...args: (string | number)[]) => {
+        const reply = await redis.evalsha(sha, n, ...args);
+        if (args.length > n && state.drop-- > 0) throw new Error('Connection is closed.');
+        return reply;
+      },
+      eval: async (script: string, n: number, ...args: (string | number)[]) => {
+        const reply = await redis.eval(script, n, ...args);
+        if (args.length > n && state.drop-- > 0) throw new Error('Connection is closed.');
+        return reply;
+      },
+    };
+    return { state, client };
+  };
+
+  it('a budget add whose reply was lost is retried without counting the cost twice', async () => {
+    const { state, client } = lossyClient();
+    const store = createRedisBudgetStore(client, { prefix: 'lossy-budget:' });
+    expect(await store.add('team', 0, 0.25, 60_000)).toBeCloseTo(0.25, 10);
+    expect(state.drop).toBe(-1); // the reply was dropped once, the add retried once
+    expect(await store.spent('team', 0)).toBeCloseTo(0.25, 10);
+    expect(await store.add('team', 0, 0.5, 60_000)).toBeCloseTo(0.75, 10); // a new add still counts
+  });
+
+  it('a cooldown failure whose reply was lost is retried without counting the failure twice', async () => {
+    const { state, client } = lossyClient();
+    const store = createRedisCooldownStore(client, { prefix: 'lossy-cooldown:' });
+    const policy = { allowedFails: 2, windowMs: 60_000, cooldownMs: 5_000 };
+    expect(await store.recordFailure('d', 1_000, policy)).toBe(0);
+    expect(state.drop).toBe(-1);
+    expect(await store.coolingUntil(['d'], 1_000)).toEqual({}); // one failure, not two
+    expect(await store.recordFailure('d', 1_001, policy)).toBe(6_001); // the second one cools it
+  });
+
   it('survives a Redis restart mid-run: a clear error while down, no permit lost or granted twice', async () => {
     const client = new Redis({
       host: '127.0.0.1',
