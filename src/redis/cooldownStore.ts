@@ -41,7 +41,7 @@ end
 return 1
 `);
 
-const MGET = new LuaScript(`return redis.call('MGET', unpack(KEYS))`);
+const GET = new LuaScript(`return redis.call('GET', KEYS[1])`);
 
 /**
  * A `CooldownStore` on Redis for `createRouter({ cooldownStore })`. Times are the routers' clocks
@@ -65,8 +65,9 @@ export function createRedisCooldownStore(
   options: RedisStoreOptions = {},
 ): CooldownStore {
   const { prefix, retryMs } = resolveOptions('createRedisCooldownStore', client, options);
-  const fails = (id: string) => `${prefix}cooldown:fails:${id}`;
-  const until = (id: string) => `${prefix}cooldown:until:${id}`;
+  // `{id}`: a deployment's two keys hash to one Redis Cluster slot, as a script's keys must (CROSSSLOT).
+  const fails = (id: string) => `${prefix}cooldown:{${id}}:fails`;
+  const until = (id: string) => `${prefix}cooldown:{${id}}:until`;
   const int = (n: number) => String(Math.ceil(n));
   return {
     recordFailure: (id, now, { allowedFails, windowMs, cooldownMs }) => {
@@ -91,7 +92,10 @@ export function createRedisCooldownStore(
     coolingUntil: (ids, now) =>
       withRetry('cooldown', 'reading cooldowns', retryMs, async () => {
         if (ids.length === 0) return {};
-        const values = (await MGET.run(client, ids.map(until), [])) as (string | null)[];
+        // One read per deployment, not one MGET: on a Cluster the deployments' keys are in different slots.
+        const values = (await Promise.all(ids.map((id) => GET.run(client, [until(id)], [])))) as (
+          string | null
+        )[];
         const out: Record<string, number> = {};
         ids.forEach((id, i) => {
           const end = Number(values[i]);
