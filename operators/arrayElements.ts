@@ -95,13 +95,15 @@ export function arrayElements(
   const where = key === undefined ? 'the top-level value' : `property "${key}" of the top-level object`;
 
   return operate<Chunk, unknown>((source, subscriber) => {
-    const read = jsonTextReader(textConfig);
+    let read: (chunk: Chunk) => string;
     let parser: StreamingJsonParser;
     let text = '';
     let refusal = '';
     let ready: { value: JsonValue; index: number }[] = [];
     let next = 0;
     const start = () => {
+      // After a reset the new attempt's tool call has a new id: the reader looks for it afresh.
+      read = jsonTextReader(textConfig);
       parser = new StreamingJsonParser();
       text = '';
       refusal = '';

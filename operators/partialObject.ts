@@ -104,7 +104,7 @@ export function partialObject(
   type Update = PartialObjectUpdate<unknown>;
 
   return operate<Chunk, Update>((source, subscriber) => {
-    const read = jsonTextReader(textConfig);
+    let read = jsonTextReader(textConfig);
     let parser = new StreamingJsonParser();
     let text = '';
     let refusal = '';
@@ -113,6 +113,8 @@ export function partialObject(
       linkedSubscriber<Chunk>(subscriber, {
         next: (chunk) => {
           if (chunk.reset !== undefined) {
+            // The new attempt's tool call has a new id: the reader must look for it afresh.
+            read = jsonTextReader(textConfig);
             parser = new StreamingJsonParser();
             text = '';
             since = 0;

@@ -153,6 +153,8 @@ export function smoothText(config: SmoothTextConfig = {}): MonoTypeOperatorFunct
         return;
       }
       subscriber.next(queue.shift()!);
+      // A consumer that stopped at this piece (`take(1)`) has already run the teardown: arm nothing.
+      if (subscriber.closed) return;
       timer = asyncScheduler.schedule(() => {
         timer = undefined;
         drain();

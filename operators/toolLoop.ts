@@ -189,11 +189,20 @@ function checkConfig(config: ToolLoopConfig): void {
 function addUsage(total: Usage | null, step: Usage | null): Usage | null {
   if (!step) return total;
   if (!total) return { ...step };
-  return {
+  const sum: Usage = {
     prompt_tokens: total.prompt_tokens + step.prompt_tokens,
     completion_tokens: total.completion_tokens + step.completion_tokens,
     total_tokens: total.total_tokens + step.total_tokens,
   };
+  // Kept so `cost(finish.usage, model)` bills cached prompt tokens and reasoning tokens at their prices.
+  const cached =
+    (total.prompt_tokens_details?.cached_tokens ?? 0) + (step.prompt_tokens_details?.cached_tokens ?? 0);
+  const reasoning =
+    (total.completion_tokens_details?.reasoning_tokens ?? 0) +
+    (step.completion_tokens_details?.reasoning_tokens ?? 0);
+  if (cached > 0) sum.prompt_tokens_details = { cached_tokens: cached };
+  if (reasoning > 0) sum.completion_tokens_details = { reasoning_tokens: reasoning };
+  return sum;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * `BudgetStore` on Redis: one float per budget key and window, added to with INCRBYFLOAT in a Lua
- * script that also sets its expiry (atomic).
+ * script that also sets its expiry (atomic). Each add has a write id, so an add whose reply was lost
+ * and that `withRetry` sends again is not counted twice.
  */
+import { randomUUID } from 'node:crypto';
 import type { BudgetStore } from '../cost/budgetStore';
 import {
   LuaScript,
@@ -11,8 +13,12 @@ import {
   type RedisStoreOptions,
 } from './client';
 
-// KEYS: spend. ARGV: amount, ttl ms.
+// KEYS: spend, write marker. ARGV: amount, ttl ms, marker ttl ms. A marker already there means this
+// write was applied and its reply lost: the retry returns the total without adding again.
 const ADD = new LuaScript(`
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then
+  return redis.call('GET', KEYS[1]) or '0'
+end
 local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return total
@@ -41,16 +47,23 @@ export function createRedisBudgetStore(
 ): BudgetStore {
   const { prefix, retryMs } = resolveOptions('createRedisBudgetStore', client, options);
   const keyOf = (key: string, windowStart: number) => `${prefix}budget:${key}:${windowStart}`;
+  // In the spend key's Redis Cluster slot: `{spend}` hashes like `spend` when `spend` has no braces.
+  const markerOf = (spend: string, writeId: string) =>
+    spend.includes('{') ? `${spend}:w:${writeId}` : `{${spend}}:w:${writeId}`;
+  // A marker only has to outlive the retries of its write.
+  const markerTtl = Math.ceil(retryMs) + 60_000;
   return {
     spent: (key, windowStart) =>
       withRetry('budget', 'reading the spend', retryMs, async () =>
         Number((await GET.run(client, [keyOf(key, windowStart)], [])) ?? 0),
       ),
-    add: (key, windowStart, amount, ttlMs) =>
-      withRetry('budget', 'recording a cost', retryMs, async () =>
-        Number(
-          await ADD.run(client, [keyOf(key, windowStart)], [String(amount), Math.max(1, Math.ceil(ttlMs))]),
-        ),
-      ),
+    add: (key, windowStart, amount, ttlMs) => {
+      const spend = keyOf(key, windowStart);
+      const keys = [spend, markerOf(spend, randomUUID())];
+      const args = [String(amount), Math.max(1, Math.ceil(ttlMs)), markerTtl];
+      return withRetry('budget', 'recording a cost', retryMs, async () =>
+        Number(await ADD.run(client, keys, args)),
+      );
+    },
   };
 }

@@ -41,7 +41,7 @@ end
 return 1
 `);
 
-const MGET = new LuaScript(`return redis.call('MGET', unpack(KEYS))`);
+const GET = new LuaScript(`return redis.call('GET', KEYS[1])`);
 
 /**
  * A `CooldownStore` on Redis for `createRouter({ cooldownStore })`. Times are the routers' clocks
@@ -65,20 +65,25 @@ export function createRedisCooldownStore(
   options: RedisStoreOptions = {},
 ): CooldownStore {
   const { prefix, retryMs } = resolveOptions('createRedisCooldownStore', client, options);
-  const fails = (id: string) => `${prefix}cooldown:fails:${id}`;
-  const until = (id: string) => `${prefix}cooldown:until:${id}`;
+  // `{id}`: a deployment's two keys hash to one Redis Cluster slot, as a script's keys must (CROSSSLOT).
+  const fails = (id: string) => `${prefix}cooldown:{${id}}:fails`;
+  const until = (id: string) => `${prefix}cooldown:{${id}}:until`;
   const int = (n: number) => String(Math.ceil(n));
   return {
-    recordFailure: (id, now, { allowedFails, windowMs, cooldownMs }) =>
-      withRetry('cooldown', 'recording a failure', retryMs, async () =>
+    recordFailure: (id, now, { allowedFails, windowMs, cooldownMs }) => {
+      // One member per failure, fixed before the retries: a retried ZADD whose reply was lost
+      // re-adds the same member instead of counting the failure twice.
+      const member = `${now}:${randomUUID()}`;
+      return withRetry('cooldown', 'recording a failure', retryMs, async () =>
         Number(
           await RECORD.run(
             client,
             [fails(id), until(id)],
-            [int(now), allowedFails, windowMs, cooldownMs, `${now}:${randomUUID()}`],
+            [int(now), allowedFails, windowMs, cooldownMs, member],
           ),
         ),
-      ),
+      );
+    },
     coolUntil: (id, end) =>
       withRetry('cooldown', 'setting a cooldown', retryMs, async () => {
         // Kept a day: the end is compared with the router's clock, which need not be Redis's.
@@ -87,7 +92,10 @@ export function createRedisCooldownStore(
     coolingUntil: (ids, now) =>
       withRetry('cooldown', 'reading cooldowns', retryMs, async () => {
         if (ids.length === 0) return {};
-        const values = (await MGET.run(client, ids.map(until), [])) as (string | null)[];
+        // One read per deployment, not one MGET: on a Cluster the deployments' keys are in different slots.
+        const values = (await Promise.all(ids.map((id) => GET.run(client, [until(id)], [])))) as (
+          string | null
+        )[];
         const out: Record<string, number> = {};
         ids.forEach((id, i) => {
           const end = Number(values[i]);

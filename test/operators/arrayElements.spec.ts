@@ -139,6 +139,19 @@ describe('arrayElements', () => {
     expect(out).toEqual([{ n: 1 }, { n: 5 }]);
   });
 
+  it("reads the new attempt's tool call after a reset chunk (a new call id)", async () => {
+    const reset = chunk([], { reset: { attempt: 1, reason: 'cut' } });
+    const out = await lastValueFrom(
+      from([
+        tools(call(0, 'call_1', 'emit', '[{"n":1},')),
+        reset,
+        tools(call(0, 'call_2', 'emit', '[{"n":5},')),
+        tools(call(0, undefined, undefined, '{"n":6}]')),
+      ]).pipe(arrayElements({ schema: N, from: { toolCall: 'emit' } }), toArray()),
+    );
+    expect(out).toEqual([{ n: 1 }, { n: 5 }, { n: 6 }]);
+  });
+
   it('stops a synchronous source when downstream takes what it needs', async () => {
     let pulled = 0;
     const endless = new Observable<Chunk>((s) => {

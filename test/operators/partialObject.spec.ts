@@ -199,6 +199,19 @@ describe('partialObject', () => {
     expect(updates).toHaveLength(3);
   });
 
+  it("reads the new attempt's tool call after a reset chunk (a new call id)", async () => {
+    const reset = chunk([], { reset: { attempt: 1, reason: 'cut' } });
+    const updates = await lastValueFrom(
+      from([
+        tools(call(0, 'call_1', 'save', '{"city":"Lis')),
+        reset,
+        tools(call(0, 'call_2', 'save', '{"city":"Oslo",')),
+        tools(call(0, undefined, undefined, '"temp":3}')),
+      ]).pipe(partialObject({ schema: Weather, from: { toolCall: 'save' } }), toArray()),
+    );
+    expect(updates.at(-1)).toEqual({ done: true, value: { city: 'Oslo', temp: 3 } });
+  });
+
   it('keeps the identity of finished sub-objects and never changes an emitted value', async () => {
     const updates = await lastValueFrom(
       from([text('{"a":{"x":1},"b":"h'), text('i"'), text(',"c":[1'), text(']}')]).pipe(

@@ -1,4 +1,13 @@
-import { from, lastValueFrom, Observable, take, toArray } from 'rxjs';
+import {
+  asyncScheduler,
+  from,
+  lastValueFrom,
+  Observable,
+  Subject,
+  take,
+  toArray,
+  type Subscription,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { Chunk } from '../../src/chunk';
 import { ServerError } from '../../src/errors';
@@ -156,6 +165,25 @@ describe('smoothText', () => {
     });
     expect(await lastValueFrom(endless.pipe(smoothText({ delayMs: 0 }), take(2), toArray()))).toHaveLength(2);
     expect(pulled).toBe(3);
+  });
+
+  it('arms no timer once the consumer stopped at a piece (take(1))', () => {
+    const schedule = jest.spyOn(asyncScheduler, 'schedule');
+    try {
+      const got: (string | null | undefined)[] = [];
+      const source = new Subject<Chunk>(); // text arriving after subscribe, as from a provider
+      source
+        .pipe(smoothText({ delayMs: 10 }), take(1))
+        .subscribe((c) => got.push(c.choices[0].delta.content));
+      source.next(text('a b c'));
+      expect(got).toEqual(['a ']);
+      expect(source.observed).toBe(false);
+      const armed = schedule.mock.results.filter((r) => !(r.value as Subscription).closed);
+      expect(armed).toHaveLength(0);
+    } finally {
+      schedule.mock.results.forEach((r) => (r.value as Subscription).unsubscribe());
+      schedule.mockRestore();
+    }
   });
 
   it.each([

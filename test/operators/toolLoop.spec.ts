@@ -13,6 +13,7 @@ import {
   type MockServer,
 } from '../../src/testing';
 import { textDeltas } from '../../operators/textDeltas';
+import { call, chunk, finish, text, tools } from '../quirks/toolCallQuirks';
 import {
   isToolLoopEvent,
   tool,
@@ -53,6 +54,41 @@ function scripted(...scripts: (MockScript | string | Chunk[])[]) {
     },
   };
 }
+
+describe('toolLoop usage', () => {
+  it('sums cached and reasoning tokens over the steps, so the finish usage prices right', async () => {
+    const usageChunk = (prompt: number, completion: number, cached: number, reasoning: number) =>
+      chunk([], {
+        usage: {
+          prompt_tokens: prompt,
+          completion_tokens: completion,
+          total_tokens: prompt + completion,
+          prompt_tokens_details: { cached_tokens: cached },
+          completion_tokens_details: { reasoning_tokens: reasoning },
+        },
+      });
+    const { client } = scripted(
+      [
+        tools(call(0, 'call_w', 'get_weather', '{"city":"Lisbon"}')),
+        finish('tool_calls'),
+        usageChunk(100, 20, 80, 5),
+      ],
+      [text('21 °C.'), finish('stop'), usageChunk(150, 10, 100, 0)],
+    );
+    const chunks = await lastValueFrom(
+      toolLoop(request, { client, tools: { get_weather: weather } }).pipe(toArray()),
+    );
+    const end = events(chunks).at(-1)!;
+    if (end.type !== 'finish') throw new Error(`expected finish, got ${end.type}`);
+    expect(end.usage).toEqual({
+      prompt_tokens: 250,
+      completion_tokens: 30,
+      total_tokens: 280,
+      prompt_tokens_details: { cached_tokens: 180 },
+      completion_tokens_details: { reasoning_tokens: 5 },
+    });
+  });
+});
 
 describe('toolLoop over the OpenAI-compatible mock server', () => {
   let server: MockServer;

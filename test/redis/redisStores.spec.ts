@@ -42,6 +42,19 @@ function worker(args: string[]): Promise<any> {
   });
 }
 
+/** Redis Cluster's key slot: CRC16 (XMODEM) of the key's `{hash tag}` if it has one, mod 16384. */
+function clusterKeySlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  const tagged = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(tagged)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
 const run = redisAvailable() ? describe : describe.skip;
 
 run('rxllm/redis stores on a real redis-server', () => {
@@ -103,7 +116,7 @@ run('rxllm/redis stores on a real redis-server', () => {
       expect(second.served).toBe('backup');
       expect(second.attempts.map((x: any) => x.deployment)).toEqual(['backup']);
       expect(failing.stats.requests).toBe(1);
-      const until = Number(await redis.get('rxllm:cooldown:until:primary'));
+      const until = Number(await redis.get('rxllm:cooldown:{primary}:until'));
       expect(until).toBeGreaterThan(Date.now() + 25_000);
     } finally {
       await failing.close();
@@ -166,6 +179,90 @@ run('rxllm/redis stores on a real redis-server', () => {
     expect(drop).toBe(-1); // the reply was dropped once, the write retried once
     const state = await lastValueFrom(limiter.state());
     expect(Math.floor(state.requests)).toBe(59);
+  });
+
+  /** Runs every command on the real server but loses the first reply of a script with arguments. */
+  const lossyClient = () => {
+    const state = { drop: 1 };
+    const client = {
+      evalsha: async (sha: string, n: number, ...args: (string | number)[]) => {
+        const reply = await redis.evalsha(sha, n, ...args);
+        if (args.length > n && state.drop-- > 0) throw new Error('Connection is closed.');
+        return reply;
+      },
+      eval: async (script: string, n: number, ...args: (string | number)[]) => {
+        const reply = await redis.eval(script, n, ...args);
+        if (args.length > n && state.drop-- > 0) throw new Error('Connection is closed.');
+        return reply;
+      },
+    };
+    return { state, client };
+  };
+
+  it('a budget add whose reply was lost is retried without counting the cost twice', async () => {
+    const { state, client } = lossyClient();
+    const store = createRedisBudgetStore(client, { prefix: 'lossy-budget:' });
+    expect(await store.add('team', 0, 0.25, 60_000)).toBeCloseTo(0.25, 10);
+    expect(state.drop).toBe(-1); // the reply was dropped once, the add retried once
+    expect(await store.spent('team', 0)).toBeCloseTo(0.25, 10);
+    expect(await store.add('team', 0, 0.5, 60_000)).toBeCloseTo(0.75, 10); // a new add still counts
+  });
+
+  it('a cooldown failure whose reply was lost is retried without counting the failure twice', async () => {
+    const { state, client } = lossyClient();
+    const store = createRedisCooldownStore(client, { prefix: 'lossy-cooldown:' });
+    const policy = { allowedFails: 2, windowMs: 60_000, cooldownMs: 5_000 };
+    expect(await store.recordFailure('d', 1_000, policy)).toBe(0);
+    expect(state.drop).toBe(-1);
+    expect(await store.coolingUntil(['d'], 1_000)).toEqual({}); // one failure, not two
+    expect(await store.recordFailure('d', 1_001, policy)).toBe(6_001); // the second one cools it
+  });
+
+  it('every script keeps its keys in one Redis Cluster slot (the README says the stores work on a Cluster)', async () => {
+    // Redis Cluster refuses a script whose keys hash to different slots (CROSSSLOT); this client
+    // runs on the real server and applies that rule with ioredis's own slot function.
+    const calls: string[][] = [];
+    const check = (n: number, args: (string | number)[]) => {
+      const keys = args.slice(0, n).map(String);
+      calls.push(keys);
+      if (new Set(keys.map((k) => clusterKeySlot(k))).size > 1) {
+        throw Object.assign(new Error("CROSSSLOT Keys in request don't hash to the same slot"), {
+          name: 'ReplyError',
+        });
+      }
+    };
+    const cluster = {
+      evalsha: (sha: string, n: number, ...args: (string | number)[]) => {
+        check(n, args);
+        return redis.evalsha(sha, n, ...args);
+      },
+      eval: (script: string, n: number, ...args: (string | number)[]) => {
+        check(n, args);
+        return redis.eval(script, n, ...args);
+      },
+    };
+    expect(clusterKeySlot('123456789')).toBe(0x31c3 % 16384); // CRC16/XMODEM check value (Redis spec)
+    expect(clusterKeySlot('{user1000}.following')).toBe(clusterKeySlot('user1000'));
+    const cooldown = createRedisCooldownStore(cluster, { prefix: 'slots:' });
+    const policy = { allowedFails: 2, windowMs: 60_000, cooldownMs: 1_000 };
+    expect(await cooldown.recordFailure('openai/gpt-4o-mini', 1_000, policy)).toBe(0);
+    expect(await cooldown.recordFailure('openai/gpt-4o-mini', 1_001, policy)).toBe(2_001);
+    await cooldown.coolUntil('groq/llama', 9_000);
+    expect(await cooldown.coolingUntil(['openai/gpt-4o-mini', 'groq/llama', 'other'], 1_500)).toEqual({
+      'openai/gpt-4o-mini': 2_001,
+      'groq/llama': 9_000,
+    });
+    const budgetStore = createRedisBudgetStore(cluster, { prefix: 'slots:' });
+    expect(await budgetStore.add('team', 0, 0.25, 60_000)).toBeCloseTo(0.25, 10);
+    expect(await budgetStore.spent('team', 0)).toBeCloseTo(0.25, 10);
+    const limiter = createRateLimiter({
+      requestsPerMinute: 60,
+      store: createRedisRateLimitStore(cluster, { prefix: 'slots:' }),
+      key: 'k',
+    });
+    await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
+    expect(Math.floor((await lastValueFrom(limiter.state())).requests)).toBe(59);
+    expect(calls.some((keys) => keys.length > 1)).toBe(true); // multi-key scripts were checked
   });
 
   it('survives a Redis restart mid-run: a clear error while down, no permit lost or granted twice', async () => {
