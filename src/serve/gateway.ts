@@ -17,6 +17,7 @@ import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
+import { trackUsage } from '../../operators/trackUsage';
 import type { Chunk } from '../chunk';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
@@ -267,15 +268,30 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);
-      const begun = new Map<string, { started: number; stats: StreamStats; model?: string }>();
+      const begun = new Map<
+        string,
+        { started: number; stats: StreamStats; model?: string; costUsd?: number | null }
+      >();
       serveChatSocket(ws as ChatSocketLike, {
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
           const prepared = prepareChat(body, service);
-          begun.set(id, { started: t0, stats, model: prepared.model });
+          const info: { started: number; stats: StreamStats; model?: string; costUsd?: number | null } = {
+            started: t0,
+            stats,
+            model: prepared.model,
+          };
+          begun.set(id, info);
           wsRequests++;
-          return observeChunks(prepared.chunks, stats, t0, prepared.includeUsage);
+          // The cost, as on the HTTP route (trackUsage with the price table), once per call.
+          const tracked = prepared.chunks.pipe(
+            trackUsage({
+              model: prepared.model,
+              onUsage: (report) => (info.costUsd = report.cost?.total ?? null),
+            }),
+          );
+          return observeChunks(tracked, stats, t0, prepared.includeUsage);
         },
         onEnd: (id, end, error) => {
           const info = begun.get(id);
@@ -290,6 +306,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             totalMs: performance.now() - (info?.started ?? started),
             promptTokens: info?.stats.usage?.prompt_tokens,
             completionTokens: info?.stats.usage?.completion_tokens,
+            costUsd: info?.costUsd,
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
           log(formatAccessLog(entry));

@@ -282,6 +282,34 @@ describe('rxllm clients against the gateway', () => {
     expect(denied.error).toBeInstanceOf(AuthenticationError);
   });
 
+  it('logs the cost of a WebSocket request too, as of an HTTP one', async () => {
+    setPrice(MODEL, { input: 1, output: 2 });
+    try {
+      upstream.enqueue({
+        text: ANSWER,
+        usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+      });
+      const url = `${gateway.url.replace('http', 'ws')}/v1/chat/ws`;
+      const chunks = await lastValueFrom(
+        fromWebSocket(
+          url,
+          { model: MODEL, messages },
+          {
+            protocols: bearerProtocol(TOKEN),
+            WebSocket: WebSocket as never,
+          },
+        ).pipe(toArray()),
+      );
+      expect(summarize(chunks).text).toBe(ANSWER);
+      const line = logs.find((l) => l.startsWith('WS '));
+      expect(line).toMatch(
+        /^WS \/v1\/chat\/ws 200 model=compat\/test-model .* tokens=1000\+500 cost=\$0\.00200 complete$/,
+      );
+    } finally {
+      clearPrices();
+    }
+  });
+
   it('serves several requests at once on one WebSocket, keyed by id', async () => {
     upstream.setDefault((req) => ({
       text: `answer to ${(req.body as MockChatBody).messages[0].content}`,
