@@ -366,6 +366,16 @@ describe('rxllm clients against the gateway', () => {
     expect((invalid.error as Error).name).toBe('RequestValidationError');
   });
 
+  it('a WebSocket message over the size limit closes that socket (1009) and the gateway keeps serving', async () => {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, bearerProtocol(TOKEN));
+    await new Promise((r) => socket.once('open', r));
+    const closed = new Promise<number>((r) => socket.once('close', r));
+    socket.send('x'.repeat(100 * 1024)); // maxBodyBytes is 64 KiB here
+    expect(await closed).toBe(1009);
+    const models = await sdk.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
   it('WebSocket refuses a connection without the token', async () => {
     const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, ['rxllm.v1']);
     const status = await new Promise<number>((resolve) =>
