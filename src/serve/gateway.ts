@@ -258,6 +258,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
   }
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // Node's HTTP server drops its own error listener from an upgraded socket: a client that resets
+    // the connection (ECONNRESET on our refusal's write) would otherwise end the process.
+    socket.on('error', () => socket.destroy());
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
     const refuse = (status: number, text: string) => {

@@ -3,6 +3,7 @@
  * rxllm's own `fetchSse` / `fromWebSocket`. The upstream is a mock server on 127.0.0.1, so aborts
  * and retries are seen where they happen.
  */
+import net from 'node:net';
 import OpenAI from 'openai';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
@@ -372,6 +373,28 @@ describe('rxllm clients against the gateway', () => {
     const closed = new Promise<number>((r) => socket.once('close', r));
     socket.send('x'.repeat(100 * 1024)); // maxBodyBytes is 64 KiB here
     expect(await closed).toBe(1009);
+    const models = await sdk.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
+  it('survives upgrade requests whose clients reset the connection at once', async () => {
+    const resets = Array.from(
+      { length: 50 },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(gateway.port, '127.0.0.1', () => {
+            s.write(
+              'GET /v1/chat/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+            );
+            s.resetAndDestroy();
+            resolve();
+          });
+          s.on('error', () => undefined);
+        }),
+    );
+    await Promise.all(resets);
+    await new Promise((r) => setTimeout(r, 200));
     const models = await sdk.models.list();
     expect(models.data.map((m) => m.id)).toEqual([MODEL]);
   });
