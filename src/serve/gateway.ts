@@ -114,8 +114,9 @@ function tokenMatches(given: string | undefined, expected: Buffer): boolean {
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  // The scheme is case-insensitive (RFC 9110 §11.1): `bearer <token>` is the same credential.
+  const header = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '');
+  if (header) return header[1].trim();
   const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
   for (const p of protocols.map((s) => s.trim())) {
     if (p.startsWith('rxllm.bearer.')) return Buffer.from(p.slice(13), 'base64url').toString('utf8');

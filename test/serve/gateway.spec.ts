@@ -133,6 +133,11 @@ describe('the official openai package against the gateway', () => {
     ).rejects.toMatchObject({ status: 401 });
     const noHeader = await fetch(`${gateway.url}/v1/models`);
     expect(noHeader.status).toBe(401);
+    // The auth scheme is case-insensitive.
+    const lower = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(lower.status).toBe(200);
+    const wrongLower = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: 'bearer nope' } });
+    expect(wrongLower.status).toBe(401);
     const page = await fetch(`${gateway.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
