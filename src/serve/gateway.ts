@@ -125,6 +125,21 @@ function bearerOf(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * Whether a browser sent this request from another site's page. Binding to 127.0.0.1 does not stop
+ * a page on any site from POSTing to (or opening a WebSocket on) the gateway through the user's
+ * browser, which would spend the provider key; without a token, only the gateway's own page may.
+ */
+function crossOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false; // not a browser (SDKs, curl)
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true; // `Origin: null` (a sandboxed frame, a file:// page)
+  }
+}
+
+/**
  * Starts the gateway; resolves once it listens.
  *
  * @example
@@ -195,6 +210,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           simple(req, res, 500, started);
         },
       );
+      return;
+    }
+    if (!expected && crossOrigin(req)) {
+      req.resume();
+      sendJsonError(
+        res,
+        403,
+        'invalid_request_error',
+        'A request from another site is refused unless the gateway has a token (--token).',
+      );
+      simple(req, res, 403, started);
       return;
     }
     if (expected && !tokenMatches(bearerOf(req), expected)) {
@@ -269,6 +295,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, undefined as never, status, started);
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
+    if (!expected && crossOrigin(req)) return refuse(403, 'Forbidden');
     if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);

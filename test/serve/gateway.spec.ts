@@ -450,3 +450,55 @@ describe('batchedLines (the default access log)', () => {
     expect(writes).toEqual(['a\nb\n', 'c\n']);
   });
 });
+
+describe('a gateway without a token and pages of other sites (review)', () => {
+  it('refuses cross-origin API calls and WebSockets (403), serves its own page and non-browser clients', async () => {
+    const up = await createMockServer();
+    const lines: string[] = [];
+    const open = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: up.url, apiKey: UPSTREAM_KEY }),
+      token: '',
+      log: (line) => lines.push(line),
+    });
+    try {
+      const body = JSON.stringify({ model: MODEL, messages, stream: true });
+      // What a page on another site can send through the user's browser: a simple text/plain POST.
+      const evil = await fetch(`${open.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { origin: 'https://evil.example', 'content-type': 'text/plain' },
+        body,
+      });
+      expect(evil.status).toBe(403);
+      const nullOrigin = await fetch(`${open.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { origin: 'null' },
+        body,
+      });
+      expect(nullOrigin.status).toBe(403);
+      const ws = new WebSocket(`${open.url.replace('http', 'ws')}/v1/chat/ws`, ['rxllm.v1'], {
+        origin: 'https://evil.example',
+      });
+      const wsStatus = await new Promise<number>((resolve) =>
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+      );
+      expect(wsStatus).toBe(403);
+      expect(up.stats.requests).toBe(0);
+      // The gateway's own page (same origin) and clients that send no Origin still work.
+      const own = await collect(
+        fetchSse(`${open.url}/v1/chat/completions`, {
+          body: { model: MODEL, messages, stream: true },
+          headers: { origin: open.url },
+        }),
+      );
+      expect(own.completed).toBe(true);
+      const sdkClient = new OpenAI({ apiKey: 'sk-test-none', baseURL: `${open.url}/v1`, maxRetries: 0 });
+      expect((await sdkClient.models.list()).data.map((m) => m.id)).toEqual([MODEL]);
+      expect(up.stats.requests).toBe(1);
+    } finally {
+      await open.close(0);
+      await up.close();
+    }
+  });
+});
