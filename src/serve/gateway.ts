@@ -6,6 +6,7 @@
  * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
  * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
  * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
+ * Without a token, browser requests from other sites' pages (an `Origin` not the gateway's) get 403.
  * One access-log line per request (no bodies, no keys).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
