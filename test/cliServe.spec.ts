@@ -59,6 +59,13 @@ describe('rxllm serve', () => {
     expect(bad.err()).toContain('--port must be a port number');
     const unknown = io();
     expect(await runCli(['serve', '--nope'], unknown.io)).toBe(2);
+    // As rxllm chat: nothing starts for a model that is not provider/model, or a URL without a model.
+    const model = io();
+    expect(await runCli(['serve', '--port', '0', '--model', 'gpt-4o'], model.io)).toBe(2);
+    expect(model.err()).toContain('--model must be provider/model, got "gpt-4o"');
+    const url = io();
+    expect(await runCli(['serve', '--port', '0', '-u', 'http://127.0.0.1:9/v1'], url.io)).toBe(2);
+    expect(url.err()).toContain('--base-url needs --model');
     const help = io();
     expect(await runCli(['serve', '--help'], help.io)).toBe(0);
     expect(help.out()).toContain('POST /v1/chat/completions');

@@ -54,6 +54,18 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     io.stderr.write(`rxllm serve: --port must be a port number, got "${values.port}"\n`);
     return 2;
   }
+  // As `rxllm chat`: a model that is not provider/model would start a gateway that answers every
+  // request 400, and a URL alone would be ignored by the default mock model.
+  if (values.model !== undefined && !/^[^/\s]+\/\S+/.test(values.model)) {
+    io.stderr.write(`rxllm serve: --model must be provider/model, got "${values.model}"\n`);
+    return 2;
+  }
+  if (values['base-url'] !== undefined && values.model === undefined) {
+    io.stderr.write(
+      'rxllm serve: --base-url needs --model, e.g. rxllm serve -m compat/llama3 -u http://127.0.0.1:8000/v1\n',
+    );
+    return 2;
+  }
   const env = io.env ?? process.env;
   let gateway: Gateway;
   try {

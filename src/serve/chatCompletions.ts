@@ -249,6 +249,12 @@ export function chatCompletionsHandler(
         resolve(done());
       };
       res.on('close', onClose);
+      // Gone already (its 'close' fired while the body was read): make no upstream call.
+      if (res.destroyed) {
+        res.off('close', onClose);
+        entry.outcome = 'closed';
+        return resolve(done());
+      }
       const subscription: Subscription = chunks.pipe(accumulateChunks()).subscribe({
         next(completion: ChatCompletion) {
           res.off('close', onClose);

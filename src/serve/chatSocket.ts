@@ -24,6 +24,8 @@ export interface ChatSocketLike {
   send(data: string): void;
   on(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
+  /** `ws` reports a bad frame (too big, not UTF-8, ...) here, then closes the socket. */
+  on(event: 'error', listener: (error: unknown) => void): unknown;
   /** Bytes queued and not yet sent. */
   readonly bufferedAmount?: number;
   close?(code?: number, reason?: string): void;
@@ -162,4 +164,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
     else if (closed) sub.unsubscribe();
   });
   socket.on('close', () => closeAll('closed'));
+  // Without a listener, `ws` emitting 'error' (a peer's oversized or malformed frame) would throw
+  // and end the whole server process. The socket closes right after: abort what runs on it.
+  socket.on('error', () => closeAll('closed'));
 }

@@ -46,7 +46,9 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
   return new Observable<Chunk>((subscriber) => {
     const controller = new AbortController();
     const onAbort = () => controller.abort(init.signal?.reason);
-    init.signal?.addEventListener('abort', onAbort, { once: true });
+    // Already aborted: 'abort' will not fire again, so abort now (the fetch then fails with it).
+    if (init.signal?.aborted) onAbort();
+    else init.signal?.addEventListener('abort', onAbort, { once: true });
     const doFetch = init.fetch ?? globalThis.fetch;
     let finished = false;
 
@@ -115,7 +117,11 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
         parser.feed(decoder.decode(value, { stream: true }));
         if (failure || done) break;
       }
-      if (failure) throw failure;
+      if (failure) {
+        // The server may go on sending (another server's in-band error, a bad event): stop the body.
+        reader.cancel().catch(() => undefined);
+        throw failure;
+      }
       if (!done) throw new StreamCutError('The server stream ended without [DONE].');
       reader.cancel().catch(() => undefined);
     };

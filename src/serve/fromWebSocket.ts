@@ -44,6 +44,7 @@ export function bearerProtocol(token: string): string[] {
 }
 
 const OPEN = 1;
+const ignore = () => undefined;
 const CONNECTING = 0;
 
 /**
@@ -135,6 +136,9 @@ export function fromWebSocket(
       if (finished) return;
       finished = true;
       cleanup();
+      // A socket this call opened may still fail after we stop listening (`ws` reports closing it
+      // while connecting as an 'error' event, which kills a Node process that has no listener).
+      if (own) socket.addEventListener('error', ignore);
       if (stopped) {
         if (own) socket.close(1000, 'stopped');
         else if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'stop', id }));

@@ -6,6 +6,7 @@
  * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
  * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
  * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
+ * Without a token, browser requests from other sites' pages (an `Origin` not the gateway's) get 403.
  * One access-log line per request (no bodies, no keys).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -17,6 +18,7 @@ import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
+import { trackUsage } from '../../operators/trackUsage';
 import type { Chunk } from '../chunk';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
@@ -113,13 +115,29 @@ function tokenMatches(given: string | undefined, expected: Buffer): boolean {
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  // The scheme is case-insensitive (RFC 9110 §11.1): `bearer <token>` is the same credential.
+  const header = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '');
+  if (header) return header[1].trim();
   const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
   for (const p of protocols.map((s) => s.trim())) {
     if (p.startsWith('rxllm.bearer.')) return Buffer.from(p.slice(13), 'base64url').toString('utf8');
   }
   return undefined;
+}
+
+/**
+ * Whether a browser sent this request from another site's page. Binding to 127.0.0.1 does not stop
+ * a page on any site from POSTing to (or opening a WebSocket on) the gateway through the user's
+ * browser, which would spend the provider key; without a token, only the gateway's own page may.
+ */
+function crossOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false; // not a browser (SDKs, curl)
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true; // `Origin: null` (a sandboxed frame, a file:// page)
+  }
 }
 
 /**
@@ -195,6 +213,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       );
       return;
     }
+    if (!expected && crossOrigin(req)) {
+      req.resume();
+      sendJsonError(
+        res,
+        403,
+        'invalid_request_error',
+        'A request from another site is refused unless the gateway has a token (--token).',
+      );
+      simple(req, res, 403, started);
+      return;
+    }
     if (expected && !tokenMatches(bearerOf(req), expected)) {
       req.resume();
       sendJsonError(
@@ -257,6 +286,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
   }
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // Node's HTTP server drops its own error listener from an upgraded socket: a client that resets
+    // the connection (ECONNRESET on our refusal's write) would otherwise end the process.
+    socket.on('error', () => socket.destroy());
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
     const refuse = (status: number, text: string) => {
@@ -264,18 +296,34 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, undefined as never, status, started);
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
+    if (!expected && crossOrigin(req)) return refuse(403, 'Forbidden');
     if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);
-      const begun = new Map<string, { started: number; stats: StreamStats; model?: string }>();
+      const begun = new Map<
+        string,
+        { started: number; stats: StreamStats; model?: string; costUsd?: number | null }
+      >();
       serveChatSocket(ws as ChatSocketLike, {
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
           const prepared = prepareChat(body, service);
-          begun.set(id, { started: t0, stats, model: prepared.model });
+          const info: { started: number; stats: StreamStats; model?: string; costUsd?: number | null } = {
+            started: t0,
+            stats,
+            model: prepared.model,
+          };
+          begun.set(id, info);
           wsRequests++;
-          return observeChunks(prepared.chunks, stats, t0, prepared.includeUsage);
+          // The cost, as on the HTTP route (trackUsage with the price table), once per call.
+          const tracked = prepared.chunks.pipe(
+            trackUsage({
+              model: prepared.model,
+              onUsage: (report) => (info.costUsd = report.cost?.total ?? null),
+            }),
+          );
+          return observeChunks(tracked, stats, t0, prepared.includeUsage);
         },
         onEnd: (id, end, error) => {
           const info = begun.get(id);
@@ -290,6 +338,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             totalMs: performance.now() - (info?.started ?? started),
             promptTokens: info?.stats.usage?.prompt_tokens,
             completionTokens: info?.stats.usage?.completion_tokens,
+            costUsd: info?.costUsd,
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
           log(formatAccessLog(entry));

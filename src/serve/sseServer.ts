@@ -30,6 +30,8 @@ export interface SseResponseLike {
   on(event: 'close', listener: () => void): unknown;
   off?(event: 'close', listener: () => void): unknown;
   readonly writableEnded?: boolean;
+  /** True once the connection is gone (Node's `ServerResponse`): nothing is sent upstream then. */
+  readonly destroyed?: boolean;
   /** Bytes written but not yet handed to the socket (Node's `ServerResponse`). */
   readonly writableLength?: number;
   /** Used to drop a client that stopped reading (see `maxBufferedBytes`). */
@@ -162,6 +164,9 @@ export function sendSse(
       return true;
     };
     res.on('close', onClose);
+    // The client may have left before this was called (an async guard or pipe ran first): its
+    // 'close' has fired already, so start no upstream call that nobody would abort.
+    if (res.destroyed || res.writableEnded) return finish('closed');
     if (heartbeatMs > 0) heartbeat = setInterval(() => send(': ping\n\n'), heartbeatMs);
     subscription.add(
       chunks.subscribe({

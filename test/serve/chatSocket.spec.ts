@@ -1,4 +1,7 @@
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import { NEVER, Observable, of } from 'rxjs';
 import { serveChatSocket, type Chunk } from '../../src';
 import { fromWebSocket, type WebSocketLike } from '../../src/browser';
@@ -131,5 +134,30 @@ describe('fromWebSocket', () => {
     const { values, completed } = await collect(fromWebSocket(client, {}, { id: 'mine' }));
     expect(completed).toBe(true);
     expect(values).toEqual(scriptToChunks('mine'));
+  });
+
+  it('unsubscribing while its own `ws` socket is still connecting closes it without an unhandled error', async () => {
+    // A server that accepts the TCP connection and never answers the upgrade: the socket stays CONNECTING.
+    const held: net.Socket[] = [];
+    const server = net.createServer((s) => held.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const opened: WebSocket[] = [];
+    class Recorded extends WebSocket {
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols);
+        opened.push(this);
+      }
+    }
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/ws`;
+    const subscription = fromWebSocket(url, { q: 1 }, { WebSocket: Recorded }).subscribe();
+    expect(opened[0].readyState).toBe(WebSocket.CONNECTING);
+    subscription.unsubscribe();
+    // `ws` reports the aborted handshake as an 'error' then 'close': with no error listener left,
+    // the emit throws and kills the process (and 'close' never comes).
+    expect(opened[0].listenerCount('error')).toBeGreaterThan(0);
+    await new Promise((r) => opened[0].on('close', r));
+    expect(opened[0].readyState).toBe(WebSocket.CLOSED);
+    for (const s of held) s.destroy();
+    await new Promise((r) => server.close(r));
   });
 });

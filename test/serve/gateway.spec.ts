@@ -3,6 +3,7 @@
  * rxllm's own `fetchSse` / `fromWebSocket`. The upstream is a mock server on 127.0.0.1, so aborts
  * and retries are seen where they happen.
  */
+import net from 'node:net';
 import OpenAI from 'openai';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
@@ -132,6 +133,11 @@ describe('the official openai package against the gateway', () => {
     ).rejects.toMatchObject({ status: 401 });
     const noHeader = await fetch(`${gateway.url}/v1/models`);
     expect(noHeader.status).toBe(401);
+    // The auth scheme is case-insensitive.
+    const lower = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(lower.status).toBe(200);
+    const wrongLower = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: 'bearer nope' } });
+    expect(wrongLower.status).toBe(401);
     const page = await fetch(`${gateway.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -282,6 +288,34 @@ describe('rxllm clients against the gateway', () => {
     expect(denied.error).toBeInstanceOf(AuthenticationError);
   });
 
+  it('logs the cost of a WebSocket request too, as of an HTTP one', async () => {
+    setPrice(MODEL, { input: 1, output: 2 });
+    try {
+      upstream.enqueue({
+        text: ANSWER,
+        usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+      });
+      const url = `${gateway.url.replace('http', 'ws')}/v1/chat/ws`;
+      const chunks = await lastValueFrom(
+        fromWebSocket(
+          url,
+          { model: MODEL, messages },
+          {
+            protocols: bearerProtocol(TOKEN),
+            WebSocket: WebSocket as never,
+          },
+        ).pipe(toArray()),
+      );
+      expect(summarize(chunks).text).toBe(ANSWER);
+      const line = logs.find((l) => l.startsWith('WS '));
+      expect(line).toMatch(
+        /^WS \/v1\/chat\/ws 200 model=compat\/test-model .* tokens=1000\+500 cost=\$0\.00200 complete$/,
+      );
+    } finally {
+      clearPrices();
+    }
+  });
+
   it('serves several requests at once on one WebSocket, keyed by id', async () => {
     upstream.setDefault((req) => ({
       text: `answer to ${(req.body as MockChatBody).messages[0].content}`,
@@ -338,6 +372,38 @@ describe('rxllm clients against the gateway', () => {
     expect((invalid.error as Error).name).toBe('RequestValidationError');
   });
 
+  it('a WebSocket message over the size limit closes that socket (1009) and the gateway keeps serving', async () => {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, bearerProtocol(TOKEN));
+    await new Promise((r) => socket.once('open', r));
+    const closed = new Promise<number>((r) => socket.once('close', r));
+    socket.send('x'.repeat(100 * 1024)); // maxBodyBytes is 64 KiB here
+    expect(await closed).toBe(1009);
+    const models = await sdk.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
+  it('survives upgrade requests whose clients reset the connection at once', async () => {
+    const resets = Array.from(
+      { length: 50 },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(gateway.port, '127.0.0.1', () => {
+            s.write(
+              'GET /v1/chat/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+            );
+            s.resetAndDestroy();
+            resolve();
+          });
+          s.on('error', () => undefined);
+        }),
+    );
+    await Promise.all(resets);
+    await new Promise((r) => setTimeout(r, 200));
+    const models = await sdk.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
   it('WebSocket refuses a connection without the token', async () => {
     const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, ['rxllm.v1']);
     const status = await new Promise<number>((resolve) =>
@@ -382,5 +448,57 @@ describe('batchedLines (the default access log)', () => {
     log('c');
     await new Promise((r) => setImmediate(r));
     expect(writes).toEqual(['a\nb\n', 'c\n']);
+  });
+});
+
+describe('a gateway without a token and pages of other sites (review)', () => {
+  it('refuses cross-origin API calls and WebSockets (403), serves its own page and non-browser clients', async () => {
+    const up = await createMockServer();
+    const lines: string[] = [];
+    const open = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: up.url, apiKey: UPSTREAM_KEY }),
+      token: '',
+      log: (line) => lines.push(line),
+    });
+    try {
+      const body = JSON.stringify({ model: MODEL, messages, stream: true });
+      // What a page on another site can send through the user's browser: a simple text/plain POST.
+      const evil = await fetch(`${open.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { origin: 'https://evil.example', 'content-type': 'text/plain' },
+        body,
+      });
+      expect(evil.status).toBe(403);
+      const nullOrigin = await fetch(`${open.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { origin: 'null' },
+        body,
+      });
+      expect(nullOrigin.status).toBe(403);
+      const ws = new WebSocket(`${open.url.replace('http', 'ws')}/v1/chat/ws`, ['rxllm.v1'], {
+        origin: 'https://evil.example',
+      });
+      const wsStatus = await new Promise<number>((resolve) =>
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+      );
+      expect(wsStatus).toBe(403);
+      expect(up.stats.requests).toBe(0);
+      // The gateway's own page (same origin) and clients that send no Origin still work.
+      const own = await collect(
+        fetchSse(`${open.url}/v1/chat/completions`, {
+          body: { model: MODEL, messages, stream: true },
+          headers: { origin: open.url },
+        }),
+      );
+      expect(own.completed).toBe(true);
+      const sdkClient = new OpenAI({ apiKey: 'sk-test-none', baseURL: `${open.url}/v1`, maxRetries: 0 });
+      expect((await sdkClient.models.list()).data.map((m) => m.id)).toEqual([MODEL]);
+      expect(up.stats.requests).toBe(1);
+    } finally {
+      await open.close(0);
+      await up.close();
+    }
   });
 });

@@ -277,3 +277,110 @@ describe('chatCompletionsHandler pauses the upstream for a client that reads slo
     expect(received).toBe(text);
   }, 20_000);
 });
+
+describe('a client that left before the answer starts (review)', () => {
+  it('sendSse on a response whose connection is gone resolves `closed` and never subscribes upstream', async () => {
+    let subscribed = 0;
+    const upstreamCall = new Observable<Chunk>(() => {
+      subscribed++;
+    });
+    const gone = {
+      destroyed: true,
+      writeHead: () => undefined,
+      write: () => false,
+      end: () => undefined,
+      on: () => undefined,
+      off: () => undefined,
+    };
+    const result = await sendSse(gone, upstreamCall, { heartbeatMs: 0 });
+    expect(result).toEqual({ end: 'closed', chunks: 0 });
+    expect(subscribed).toBe(0);
+  });
+
+  it.each([true, false])(
+    'chatCompletionsHandler (stream: %s) called after the client left (an async guard ran first) calls no upstream',
+    async (streamed) => {
+      const up = await createMockServer();
+      const entries: string[] = [];
+      const handle = chatCompletionsHandler({
+        client: createClient({ baseURL: up.url }),
+        sse: { heartbeatMs: 0 },
+        onLog: (entry) => entries.push(entry.outcome),
+      });
+      let handled: Promise<unknown> | undefined;
+      const server = http.createServer((req, res) => {
+        // Like Express/Nest: the body is parsed first, then an async middleware/guard runs.
+        const parts: Buffer[] = [];
+        req.on('data', (b: Buffer) => parts.push(b));
+        req.on('end', () => {
+          (req as typeof req & { body?: unknown }).body = JSON.parse(Buffer.concat(parts).toString());
+          res.once('close', () => (handled = handle(req, res)));
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const body = JSON.stringify({
+        model: 'compat/x',
+        messages: [{ role: 'user', content: 'go' }],
+        stream: streamed,
+      });
+      const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      setTimeout(() => socket.destroy(), 50);
+      while (!handled) await new Promise((r) => setTimeout(r, 5));
+      await handled;
+      await new Promise((r) => setTimeout(r, 100));
+      server.close();
+      const calls = up.stats.requests;
+      await up.close();
+      expect(entries).toEqual(['closed']);
+      expect(calls).toBe(0);
+    },
+  );
+});
+
+describe('fetchSse stops reading (review)', () => {
+  it('cancels the response body when another server sends an in-band error and keeps the stream open', async () => {
+    let closed = false;
+    const raw = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify(scriptToChunks('a')[1])}\n\n`);
+      res.write(`data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`);
+      res.on('close', () => (closed = true));
+      // ...and never ends.
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const { values, error } = await collect(
+      fetchSse(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`),
+    );
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    raw.closeAllConnections();
+    await new Promise((r) => raw.close(r));
+    expect(values).toHaveLength(1);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(closed).toBe(true);
+  });
+
+  it('an already aborted signal errors at once and sends no request', async () => {
+    let requests = 0;
+    const raw = http.createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: [DONE]\n\n');
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const reason = new Error('user left');
+    const { completed, error } = await collect(
+      fetchSse(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`, {
+        signal: AbortSignal.abort(reason),
+      }),
+    );
+    raw.closeAllConnections();
+    await new Promise((r) => raw.close(r));
+    expect(completed).toBe(false);
+    // As when it is aborted mid-way: the fetch fails with the signal's reason.
+    expect((error as Error).message).toContain('user left');
+    expect(requests).toBe(0);
+  });
+});
