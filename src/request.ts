@@ -3,11 +3,13 @@
  * fails fast with a `RequestValidationError` that lists every problem.
  *
  * The zod schemas are in `./requestSchema` (public as `rxllm/schemas`) and are built on the first
- * validation, not when `rxllm` is imported: zod costs about 50 ms of start-up (bench/import-time.js).
+ * validation that needs them, not when `rxllm` is imported: zod costs about 50 ms of start-up
+ * (bench/import-time.js). Plain-text requests never need them (`./requestFastPath`).
  */
 import type { z } from 'zod';
 import { RequestValidationError } from './errors';
 import type { MockRequestFields } from './providers/mock/provider';
+import { isPlainValidRequest } from './requestFastPath';
 import { requestSchemas, type RequestSchemas } from './requestSchema';
 
 export { MAX_CHOICES } from './requestLimits';
@@ -29,6 +31,8 @@ export type ChatRequest = z.infer<RequestSchemas['ChatRequestSchema']> & {
 
 /** Validates a request; throws `RequestValidationError` listing every issue (never the message contents). */
 export function validateRequest(request: unknown): ChatRequest {
+  // Plain-text requests are checked without loading zod (see requestFastPath.ts).
+  if (isPlainValidRequest(request)) return request as ChatRequest;
   const result = requestSchemas().ChatRequestSchema.safeParse(request);
   // The schema checked the `provider/model` shape that `ModelName` states; mock fields are checked
   // by the mock provider.

@@ -31,8 +31,17 @@ export function linkedSubscriber<T>(
   };
   // The constructor is public in rxjs 7 (only documented as "no reason to call it directly"); it is
   // the one public way to get a Subscriber that is a Subscription before `subscribe()` returns.
+  // `next` runs once per chunk: no closure is allocated per value on that path.
   const inner = new Subscriber<T>({
-    next: (value) => guard(next ? () => next(value) : () => downstream.next(value)),
+    next: next
+      ? (value) => {
+          try {
+            next(value);
+          } catch (thrown) {
+            downstream.error(thrown);
+          }
+        }
+      : (value) => downstream.next(value),
     error: (err: unknown) => guard(error ? () => error(err) : () => downstream.error(err)),
     complete: () => guard(complete ?? (() => downstream.complete())),
   });

@@ -34,7 +34,7 @@ describe('zod is loaded only where a schema is used', () => {
     },
   );
 
-  it('importing rxllm does not load zod; the first validation does', () => {
+  it('importing rxllm does not load zod, nor does a plain-text request; the first request that needs the schema does', () => {
     let loads = 0;
     jest.isolateModules(() => {
       jest.doMock('zod', () => {
@@ -46,8 +46,11 @@ describe('zod is loaded only where a schema is used', () => {
       jest.requireActual('../../src/browser');
       expect(loads).toBe(0);
       rxllm.validateRequest({ model: 'mock/x', messages: [{ role: 'user', content: 'hi' }] });
+      expect(loads).toBe(0);
+      const parts = { role: 'user' as const, content: [{ type: 'text' as const, text: 'hi' }] };
+      rxllm.validateRequest({ model: 'mock/x', messages: [parts] });
       expect(loads).toBe(1);
-      rxllm.validateRequest({ model: 'mock/y', messages: [{ role: 'user', content: 'hi' }] });
+      rxllm.validateRequest({ model: 'mock/y', messages: [parts] });
       expect(loads).toBe(1);
     });
     jest.dontMock('zod');
