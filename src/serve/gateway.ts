@@ -6,12 +6,13 @@
  * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
  * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
  * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
- * Without a token, browser requests from other sites' pages (an `Origin` not the gateway's) get 403.
+ * Without a token, browser requests from other sites' pages (an `Origin` not the gateway's) get 403,
+ * and so do requests under a DNS name other than `localhost` or `--host` (DNS rebinding).
  * One access-log line per request (no bodies, no keys).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
@@ -129,12 +130,23 @@ function bearerOf(req: IncomingMessage): string | undefined {
  * Whether a browser sent this request from another site's page. Binding to 127.0.0.1 does not stop
  * a page on any site from POSTing to (or opening a WebSocket on) the gateway through the user's
  * browser, which would spend the provider key; without a token, only the gateway's own page may.
+ * DNS rebinding (a site whose own name resolves to 127.0.0.1, so its Origin equals the Host) is
+ * refused too: without a token the Host must be an IP literal, `localhost`, or the `--host` name.
  */
-function crossOrigin(req: IncomingMessage): boolean {
+function crossOrigin(req: IncomingMessage, boundHost: string): boolean {
+  const host = req.headers.host;
+  if (host === undefined) return true;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return true;
+  }
+  if (hostname !== 'localhost' && hostname !== boundHost && isIP(hostname) === 0) return true;
   const origin = req.headers.origin;
   if (origin === undefined) return false; // not a browser (SDKs, curl)
   try {
-    return new URL(origin).host !== req.headers.host;
+    return new URL(origin).host !== host;
   } catch {
     return true; // `Origin: null` (a sandboxed frame, a file:// page)
   }
@@ -158,6 +170,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const log = options.log ?? batchedLines(process.stderr);
   const client = options.client ?? createClient(options.baseURL ? { baseURL: options.baseURL } : {});
   const timeoutConfig = options.timeouts ?? GATEWAY_DEFAULTS.timeouts;
+  const boundHost = (options.host ?? GATEWAY_DEFAULTS.host).replace(/^\[|\]$/g, '');
   const service: ChatServiceOptions = {
     client,
     resolveModel: (requested) => (requested === model ? model : undefined),
@@ -213,13 +226,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       );
       return;
     }
-    if (!expected && crossOrigin(req)) {
+    if (!expected && crossOrigin(req, boundHost)) {
       req.resume();
       sendJsonError(
         res,
         403,
         'invalid_request_error',
-        'A request from another site is refused unless the gateway has a token (--token).',
+        'A request from another site (or under another host name) is refused unless the gateway has a token (--token).',
       );
       simple(req, res, 403, started);
       return;
@@ -296,7 +309,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, undefined as never, status, started);
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
-    if (!expected && crossOrigin(req)) return refuse(403, 'Forbidden');
+    if (!expected && crossOrigin(req, boundHost)) return refuse(403, 'Forbidden');
     if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);

@@ -4,6 +4,7 @@
  * and retries are seen where they happen.
  */
 import net from 'node:net';
+import http from 'node:http';
 import OpenAI from 'openai';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
@@ -484,6 +485,24 @@ describe('a gateway without a token and pages of other sites (review)', () => {
         ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
       );
       expect(wsStatus).toBe(403);
+      // DNS rebinding: a site whose own name resolves to 127.0.0.1, so its Origin equals the Host.
+      const port = new URL(open.url).port;
+      const rebound = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          `${open.url}/v1/chat/completions`,
+          {
+            method: 'POST',
+            headers: { host: `rebind.example:${port}`, origin: `http://rebind.example:${port}` },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(rebound).toBe(403);
       expect(up.stats.requests).toBe(0);
       // The gateway's own page (same origin) and clients that send no Origin still work.
       const own = await collect(
