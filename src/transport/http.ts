@@ -41,13 +41,12 @@ export interface HttpRequestSpec {
   url: string;
   method: 'POST' | 'GET';
   headers: Record<string, string>;
-  body?: string;
   /**
-   * How a 2xx streaming body is framed: `sse` (text/event-stream, the default) or `ndjson`
-   * (application/x-ndjson, Ollama's native API). The transport accepts the content types of the
-   * framing the provider asked for; the sink made by `makeSink` parses it.
+   * The request's `accept` header also decides which 2xx content types the transport takes
+   * (`text/event-stream` for SSE, `application/x-ndjson` for Ollama's NDJSON); the sink made by
+   * `makeSink` parses the body.
    */
-  framing?: 'sse' | 'ndjson';
+  body?: string;
 }
 
 /** Receives a 2xx response body. Created per subscription. */

@@ -14,6 +14,7 @@ import type { Provider, ProviderCall } from '../types';
 import { ANTHROPIC_REQUEST_DEFAULTS, toAnthropicBody } from './request';
 import { toChatCompletion } from './response';
 import { AnthropicStreamDecoder } from './stream';
+import { USER_AGENT } from '../openai/provider';
 
 export interface AnthropicConfig {
   /** Prefix users write in `provider/model`. @defaultValue 'anthropic' */
@@ -40,8 +41,6 @@ export const ANTHROPIC_DEFAULTS = {
   version: '2023-06-01',
   defaultMaxTokens: ANTHROPIC_REQUEST_DEFAULTS.maxTokens,
 } as const;
-
-const USER_AGENT = 'rxllm/0.1';
 
 /**
  * Creates an Anthropic Messages provider. The built-in one is registered as `anthropic`; make another

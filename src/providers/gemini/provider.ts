@@ -17,6 +17,7 @@ import { toGeminiBody } from './request';
 import { geminiError, toChatCompletion } from './response';
 import { geminiSseSink } from './stream';
 import type { Provider, ProviderCall } from '../types';
+import { USER_AGENT } from '../openai/provider';
 
 export interface GeminiConfig {
   /** Prefix users write in `provider/model`. @defaultValue `'gemini'` */
@@ -37,8 +38,6 @@ export const GEMINI_DEFAULTS = {
   /** The official SDKs read GEMINI_API_KEY, then GOOGLE_API_KEY. */
   apiKeyEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
 } as const;
-
-const USER_AGENT = 'rxllm/0.1';
 
 /**
  * Creates the Gemini provider: `gemini/<model>` streams from `models/<model>:streamGenerateContent`.

@@ -62,7 +62,6 @@ export function ollamaProvider(config: OllamaConfig = {}): Provider {
       method: 'POST',
       headers,
       body: JSON.stringify(toOllamaBody(request, model, streaming)),
-      ...(streaming && { framing: 'ndjson' as const }),
     };
   };
 
