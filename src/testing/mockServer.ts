@@ -9,9 +9,11 @@ import type { ChatMessage, ChatTool } from '../request';
 import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
 import { scriptProblems } from '../providers/mock/script';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
+import type { MockOpenAICompat, MockRejection, MockRuleContext, MockWireFormat } from './wire';
 import { wireRoute } from './wireRoutes';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
+export type { MockOpenAICompat, MockRejection } from './wire';
 
 /** One request as the server received it. */
 export interface MockRequest {
@@ -28,6 +30,12 @@ export interface MockRequest {
   body: unknown;
   /** The wire format the route speaks: `openai`, `openai-responses`, `anthropic`, `gemini` or `ollama`. */
   format?: string;
+  /**
+   * Set when strict mode refused the request: the status and error body that were sent, the body's
+   * message saying what the provider's API rejects (e.g. Anthropic's "unexpected `tool_use_id` found
+   * in `tool_result` blocks").
+   */
+  rejected?: MockRejection;
 }
 
 /** The body of an OpenAI-style chat completion request, as a test reads `MockRequest.body`. */
@@ -58,6 +66,28 @@ export interface MockServerOptions {
   defaultScript?: MockServerDefault;
   /** @defaultValue 0 (a random free port) */
   port?: number;
+  /**
+   * Refuse what each provider's real API refuses, with that provider's status and error body (see
+   * `MockRequest.rejected`): Anthropic tool results without their `tool_use`, a tool turn without its
+   * thinking block when thinking is on, a prefill ending in whitespace, `temperature` above 1, a
+   * thinking budget not below `max_tokens`; Gemini empty `contents`, parts or text, function responses
+   * not right after their calls; OpenAI-style tool messages without their call and calls without their
+   * results, `n` above 128; Responses outputs without their call. A refused request still takes its
+   * script from the queue, so scripts stay one per request. A final assistant message that the imitated
+   * server does not continue (see `openaiCompat`) is answered as a fresh answer, which restates that
+   * message's text before the script's. `false` accepts any request and answers every script as is.
+   * @defaultValue true
+   */
+  strict?: boolean;
+  /**
+   * Which OpenAI-compatible server the chat route imitates in strict mode: `'openai'` (never continues
+   * a final assistant message), `'deepseek'` (continues it with `prefix: true` on it and a `/beta/`
+   * path, as the base URL `https://api.deepseek.com/beta`; deepseek-reasoner refuses it otherwise) or
+   * `'vllm'` (continues it with `continue_final_message: true` and `add_generation_prompt: false`; one
+   * without the other is a 400). When continued, the script's text is the continuation.
+   * @defaultValue 'openai'
+   */
+  openaiCompat?: MockOpenAICompat;
 }
 
 export interface MockServer {
@@ -112,6 +142,12 @@ function checkServerScript(script: unknown, where: string): void {
  * await server.close();
  */
 export async function createMockServer(options: MockServerOptions = {}): Promise<MockServer> {
+  const { strict = true, openaiCompat = 'openai' } = options;
+  if (!['openai', 'deepseek', 'vllm'].includes(openaiCompat)) {
+    throw new TypeError(
+      `createMockServer: openaiCompat must be 'openai', 'deepseek' or 'vllm', not ${JSON.stringify(openaiCompat)}.`,
+    );
+  }
   const initialDefault = options.defaultScript;
   let fallback: MockServerDefault | undefined = initialDefault;
   const queue: (MockServerScript | string)[] = [];
@@ -200,7 +236,17 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     if (badJson)
       return sendJson(res, 400, wire.errorBody(400, 'The request body is not valid JSON.'), baseHeaders);
     request.format = wire.name;
-    const script = pick(request, route.messages);
+    let script = pick(request, route.messages);
+    if (strict) {
+      const ruleContext: MockRuleContext = { path, headers, openaiCompat };
+      const rejection = refusal(wire, body, ruleContext);
+      if (rejection) {
+        request.rejected = rejection;
+        return sendJson(res, rejection.status, rejection.body, baseHeaders);
+      }
+      const prefix = wire.restatedPrefix?.(body, ruleContext);
+      if (prefix && script.rawSse === undefined) script = { ...script, text: prefix + (script.text ?? '') };
+    }
     const context = {
       id: `chatcmpl-mock-${n}`,
       model: route.model,
@@ -276,6 +322,15 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
       return closing;
     },
   };
+}
+
+/** The first of the wire format's rules that refuses the request. */
+function refusal(wire: MockWireFormat, body: unknown, context: MockRuleContext): MockRejection | undefined {
+  for (const rule of wire.rules ?? []) {
+    const rejection = rule(body, context);
+    if (rejection) return rejection;
+  }
+  return undefined;
 }
 
 function sendJson(

@@ -22,7 +22,41 @@ export interface MockWireFormat {
   completion(completion: ChatCompletion): unknown;
   /** What a POST to `path` (query removed) asks, when the path is this format's route. */
   route(path: string, body: any): MockRouteMatch | undefined;
+  /**
+   * Strict mode: what the provider's real API rejects, checked in order; the first refusal is sent
+   * (each format's rules sit beside it, in `src/providers/<name>/mockRules.ts`).
+   */
+  readonly rules?: readonly MockRule[];
+  /**
+   * Strict mode: when a request ends with an assistant message that the imitated server does not
+   * continue, the text of that message. A model asked anew restates its answer, so the mock answers
+   * that text followed by the script's: a client that appends the reply to the partial message shows
+   * the text twice, as it would against the real server.
+   */
+  restatedPrefix?(body: any, context: MockRuleContext): string | undefined;
 }
+
+/** Which OpenAI-compatible server the chat route imitates (their rules and continuation flags differ). */
+export type MockOpenAICompat = 'openai' | 'deepseek' | 'vllm';
+
+/** What a rule sees besides the body. */
+export interface MockRuleContext {
+  /** Path without the query, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** Lower-case request headers. */
+  headers: Record<string, string>;
+  /** The OpenAI-compatible server imitated on the chat route. */
+  openaiCompat: MockOpenAICompat;
+}
+
+/** A refusal: the status and error body the real API sends for this request. */
+export interface MockRejection {
+  status: number;
+  body: unknown;
+}
+
+/** One rule of a provider: the refusal for a request the real API rejects, else `undefined`. */
+export type MockRule = (body: any, context: MockRuleContext) => MockRejection | undefined;
 
 /** A request matched to a wire format's route. */
 export interface MockRouteMatch {
@@ -32,6 +66,11 @@ export interface MockRouteMatch {
   model: string | undefined;
   /** The request's messages as `{ role, content }`, for prompt-token estimates and the default script. */
   messages: unknown[];
+}
+
+/** `value` when it is a plain object, else `{}` (rules read untrusted bodies). */
+export function record(value: unknown): Record<string, any> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as any) : {};
 }
 
 /** `value` when it is an array, else `[]`. */

@@ -5,6 +5,7 @@
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
 import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { ANTHROPIC_MOCK_RULES } from './mockRules';
 
 const STOP: Record<FinishReason, string> = {
   stop: 'end_turn',
@@ -170,6 +171,7 @@ export const anthropicMockWire: MockWireFormat = {
       usage: { input_tokens: usage?.prompt_tokens ?? 0, output_tokens: usage?.completion_tokens ?? 0 },
     };
   },
+  rules: ANTHROPIC_MOCK_RULES,
   route: (path, body) =>
     /(^|\/)messages$/.test(path)
       ? { streaming: body?.stream === true, model: modelOf(body), messages: list(body?.messages) }

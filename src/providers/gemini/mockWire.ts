@@ -6,6 +6,7 @@
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
 import { list, messageOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { GEMINI_MOCK_RULES } from './mockRules';
 
 const FINISH: Record<FinishReason, string> = {
   stop: 'STOP',
@@ -121,6 +122,7 @@ export const geminiMockWire: MockWireFormat = {
       responseId: completion.id,
     };
   },
+  rules: GEMINI_MOCK_RULES,
   route(path, body) {
     const match = /(?:^|\/)models\/([^/:]+):(streamGenerateContent|generateContent)$/.exec(path);
     if (!match) return undefined;

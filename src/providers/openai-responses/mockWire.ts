@@ -7,6 +7,7 @@
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
 import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
 import { openAIMockWire } from '../openai/mockWire';
+import { RESPONSES_MOCK_RULES } from './mockRules';
 
 function usageOf(usage: Usage | null | undefined): object | null {
   if (!usage) return null;
@@ -174,6 +175,7 @@ export const responsesMockWire: MockWireFormat = {
       usage: usageOf(completion.usage),
     };
   },
+  rules: RESPONSES_MOCK_RULES,
   route(path, body) {
     if (!/(^|\/)responses$/.test(path)) return undefined;
     const input =

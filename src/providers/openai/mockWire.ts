@@ -4,6 +4,7 @@
  * path renders the same bytes for the chat route; this is the shared description.
  */
 import { list, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { OPENAI_MOCK_RULES, openAIRestatedPrefix } from './mockRules';
 
 function errorType(status: number): string {
   if (status === 429) return 'rate_limit_error';
@@ -25,6 +26,8 @@ export const openAIMockWire: MockWireFormat = {
   inBandError: (error) => sseEvent({ error }),
   errorBody: (status, message) => ({ error: { message, type: errorType(status), param: null, code: null } }),
   completion: (completion) => completion,
+  rules: OPENAI_MOCK_RULES,
+  restatedPrefix: openAIRestatedPrefix,
   route: (path, body) =>
     /(^|\/)chat\/completions$/.test(path)
       ? { streaming: body?.stream === true, model: modelOf(body), messages: list(body?.messages) }

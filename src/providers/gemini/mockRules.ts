@@ -1,0 +1,72 @@
+/**
+ * What the Gemini API rejects, as the strict mock server refuses it (rxllm/testing): each rule
+ * returns the 400 `{error:{code:400, message, status:'INVALID_ARGUMENT'}}` Google sends, with its own
+ * message text (quoted from real responses; the threads are cited per rule).
+ */
+import { list, record, type MockRejection, type MockRule } from '../../testing/wire';
+
+const reject = (message: string): MockRejection => ({
+  status: 400,
+  body: { error: { code: 400, message, status: 'INVALID_ARGUMENT' } },
+});
+
+const contentsOf = (body: any) => list(record(body).contents).map(record);
+const partsOf = (content: Record<string, any>) => list(content.parts).map(record);
+const count = (content: Record<string, any> | undefined, key: string) =>
+  content ? partsOf(content).filter((p) => p[key] !== undefined).length : 0;
+
+/**
+ * `contents` is required and each `Content` has at least one `Part`, each part with its data set
+ * (https://ai.google.dev/api/generate-content#request-body, https://ai.google.dev/api/caching#Content):
+ * an empty `text` is proto3's unset default, so the part has no data. Google lists every field
+ * problem, one `* ...` line each. Messages as in langchain-ai/langchain-google#1393 (no contents),
+ * egoist/chatwise-releases#250 (empty parts) and router-for-me/CLIProxyAPI#1292 (empty text).
+ */
+export const contentsWellFormed: MockRule = (body) => {
+  const contents = contentsOf(body);
+  if (contents.length === 0) return reject('* GenerateContentRequest.contents: contents is not specified\n');
+  const problems: string[] = [];
+  contents.forEach((content, i) => {
+    const parts = partsOf(content);
+    if (parts.length === 0) {
+      problems.push(`* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`);
+    }
+    parts.forEach((part, j) => {
+      const keys = Object.keys(part).filter((k) => k !== 'thought' && k !== 'thoughtSignature');
+      const empty = keys.length === 0 || (keys.length === 1 && keys[0] === 'text' && part.text === '');
+      if (empty) {
+        problems.push(
+          `* GenerateContentRequest.contents[${i}].parts[${j}].data: required oneof field 'data' must have one initialized field\n`,
+        );
+      }
+    });
+  });
+  return problems.length > 0 ? reject(problems.join('')) : undefined;
+};
+
+/**
+ * A turn of function responses comes right after the model turn holding the calls, one response per
+ * call (https://ai.google.dev/gemini-api/docs/function-calling, "multi-turn"). Messages as in
+ * GoogleCloudPlatform/generative-ai#368 and google-gemini/gemini-cli#17208.
+ */
+export const functionResponsesFollowCalls: MockRule = (body) => {
+  const contents = contentsOf(body);
+  for (let i = 0; i < contents.length; i++) {
+    const responses = count(contents[i], 'functionResponse');
+    if (responses === 0) continue;
+    const previous = contents[i - 1];
+    const calls = previous?.role === 'model' ? count(previous, 'functionCall') : 0;
+    if (calls === 0) {
+      return reject('Please ensure that function response turn comes immediately after a function call turn.');
+    }
+    if (calls !== responses) {
+      return reject(
+        'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.',
+      );
+    }
+  }
+  return undefined;
+};
+
+/** Gemini's rules, in the order the mock checks them. */
+export const GEMINI_MOCK_RULES: readonly MockRule[] = [contentsWellFormed, functionResponsesFollowCalls];
