@@ -50,6 +50,12 @@ describe('a conversation moved between providers', () => {
     expect(g.message.tool_calls?.map((t) => t.id)).toEqual(['gem-1', 'gem-2']);
     messages.push({ role: 'tool', tool_call_id: 'gem-2', content: '{"temp":1}' });
     messages.push({ role: 'tool', tool_call_id: 'gem-1', content: '{"temp":3}' });
+    // Gemini closes its turn: thinking may only be switched on between turns (Anthropic rejects a
+    // tool loop whose first assistant message has no thinking block:
+    // https://platform.claude.com/docs/build-with-claude/thinking-tool-workflows).
+    server.enqueue({ text: 'Bern 3°, Oslo 1°.' });
+    await turn('gemini', messages);
+    messages.push({ role: 'user', content: 'And Rome?' });
 
     // 2. Anthropic, thinking on, reads Gemini's calls and makes its own.
     server.enqueue({
@@ -73,6 +79,8 @@ describe('a conversation moved between providers', () => {
           { type: 'tool_result', tool_use_id: 'gem-1', content: '{"temp":3}' },
         ],
       },
+      { role: 'assistant', content: [{ type: 'text', text: 'Bern 3°, Oslo 1°.' }] },
+      { role: 'user', content: [{ type: 'text', text: 'And Rome?' }] },
     ]);
     expect(a.message.reasoning_details).toEqual([
       { index: 0, type: 'thinking', text: 'Rome next.', signature: expect.any(String) },
@@ -82,7 +90,7 @@ describe('a conversation moved between providers', () => {
     // 3. Anthropic again: its thinking block goes back before its tool_use (turn 2 of the loop).
     server.enqueue({ text: 'Noted.' });
     const a2 = await turn('anthropic', messages, { thinking: { type: 'enabled', budget_tokens: 1024 } });
-    expect(a2.body.messages[3]).toEqual({
+    expect(a2.body.messages[5]).toEqual({
       role: 'assistant',
       content: [
         { type: 'thinking', thinking: 'Rome next.', signature: expect.any(String) },
@@ -94,7 +102,7 @@ describe('a conversation moved between providers', () => {
     server.enqueue({ text: 'Summary.' });
     const o = await turn('compat', messages);
     const assistants = o.body.messages.filter((m: { role: string }) => m.role === 'assistant');
-    expect(assistants[1]).toEqual({
+    expect(assistants[2]).toEqual({
       role: 'assistant',
       content: null,
       refusal: null,
