@@ -73,9 +73,9 @@ export interface MockServerOptions {
    * thinking budget not below `max_tokens`; Gemini empty `contents`, parts or text, function responses
    * not right after their calls; OpenAI-style tool messages without their call and calls without their
    * results, `n` above 128; Responses outputs without their call. A refused request still takes its
-   * script from the queue, so scripts stay one per request. A final assistant message that the imitated
-   * server does not continue (see `openaiCompat`) is answered as a fresh answer, which restates that
-   * message's text before the script's. `false` accepts any request and answers every script as is.
+   * script from the queue, so scripts stay one per request. On the chat route, a final assistant message
+   * that the imitated server does not continue (see `openaiCompat`) is answered as a fresh answer, which
+   * restates that message's text before the script's (Anthropic continues one: a prefill). `false` accepts any request and answers every script as is.
    * @defaultValue true
    */
   strict?: boolean;
@@ -83,8 +83,8 @@ export interface MockServerOptions {
    * Which OpenAI-compatible server the chat route imitates in strict mode: `'openai'` (never continues
    * a final assistant message), `'deepseek'` (continues it with `prefix: true` on it and a `/beta/`
    * path, as the base URL `https://api.deepseek.com/beta`; deepseek-reasoner refuses it otherwise) or
-   * `'vllm'` (continues it with `continue_final_message: true` and `add_generation_prompt: false`; one
-   * without the other is a 400). When continued, the script's text is the continuation.
+   * `'vllm'` (continues it with `continue_final_message: true` and `add_generation_prompt: false`;
+   * the first without the second is a 400). When continued, the script's text is the continuation.
    * @defaultValue 'openai'
    */
   openaiCompat?: MockOpenAICompat;
@@ -132,6 +132,8 @@ function checkServerScript(script: unknown, where: string): void {
  * (Gemini), `.../api/chat` (Ollama NDJSON). Each renders the same scripts, with the provider's own
  * error body for an error status and its own in-band error event; a request body holding
  * `mock_response` is answered with that script. `GET .../models` lists one model; anything else is 404.
+ * Strict by default: a request the provider's real API rejects gets that API's status and error body
+ * (see `MockServerOptions.strict`).
  *
  * @example
  * import { createMockServer } from 'rxllm/testing';

@@ -57,7 +57,9 @@ export const functionResponsesFollowCalls: MockRule = (body) => {
     const previous = contents[i - 1];
     const calls = previous?.role === 'model' ? count(previous, 'functionCall') : 0;
     if (calls === 0) {
-      return reject('Please ensure that function response turn comes immediately after a function call turn.');
+      return reject(
+        'Please ensure that function response turn comes immediately after a function call turn.',
+      );
     }
     if (calls !== responses) {
       return reject(
