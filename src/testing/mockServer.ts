@@ -145,6 +145,9 @@ function checkServerScript(script: unknown, where: string): void {
  */
 export async function createMockServer(options: MockServerOptions = {}): Promise<MockServer> {
   const { strict = true, openaiCompat = 'openai' } = options;
+  if (typeof strict !== 'boolean') {
+    throw new TypeError(`createMockServer: strict must be true or false, not ${JSON.stringify(strict)}.`);
+  }
   if (!['openai', 'deepseek', 'vllm'].includes(openaiCompat)) {
     throw new TypeError(
       `createMockServer: openaiCompat must be 'openai', 'deepseek' or 'vllm', not ${JSON.stringify(openaiCompat)}.`,

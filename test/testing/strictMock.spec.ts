@@ -515,8 +515,11 @@ describe('strict mock server: details of the rules', () => {
       expect(res.body.choices[0].message.content).toBe('second');
     }));
 
-  it('an unknown openaiCompat is a TypeError at creation', async () => {
+  it('an unknown openaiCompat or a strict that is not a boolean is a TypeError at creation', async () => {
     await expect(createMockServer({ openaiCompat: 'mistral' as never })).rejects.toThrow(TypeError);
+    await expect(createMockServer({ strict: 'false' as never })).rejects.toThrow(
+      /strict must be true or false/,
+    );
   });
 
   it('reaches a user as a BadRequestError carrying the provider message', () =>

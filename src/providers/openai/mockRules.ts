@@ -51,6 +51,7 @@ export const toolMessagesPairWithCalls: MockRule = (body, { openaiCompat }) => {
           `messages.[${i}].role`,
           null,
         );
+  // DeepSeek's message for an unknown id is not on record: the mock sends its stray-tool message.
   const unknownId = (i: number, id: unknown) =>
     deepseek
       ? strayTool(i)
