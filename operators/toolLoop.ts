@@ -66,6 +66,7 @@ export interface ToolLoopClient {
 /** How one tool call ended. */
 export type ToolResultStatus = 'ok' | 'error' | 'invalid' | 'denied';
 
+/** How one tool call ended, and what the model is sent for it. */
 export interface ToolResult {
   step: number;
   /** The call's id in the conversation: the provider's, or the loop's when it sent none or a repeated one. */
