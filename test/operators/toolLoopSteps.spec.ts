@@ -4,7 +4,7 @@
  * `tool_choice` across steps and `prepareStep`. The exact bodies per wire format are in
  * toolLoopWire.spec.ts.
  */
-import { from, lastValueFrom, map, NEVER, Observable, timer, toArray } from 'rxjs';
+import { from, lastValueFrom, map, NEVER, Observable, of, timer, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import type { ChatMessage, ChatRequest, Chunk } from '../../src';
@@ -310,6 +310,48 @@ describe('toolLoop: error results', () => {
       is_error: true,
     });
     expect(finishOf(chunks)).toMatchObject({ reason: 'done', steps: 2 });
+  });
+});
+
+describe('toolLoop: running tools', () => {
+  it("takes an Observable's last value as the result", async () => {
+    const { client, requests } = scripted(lisbon, 'Done.');
+    const counting = tool({ schema: z.object({ city: z.string() }), execute: () => of(1, 2, 3) });
+    await lastValueFrom(toolLoop(request, { client, tools: { get_weather: counting } }));
+    expect(requests[1].messages[2]).toEqual({ role: 'tool', tool_call_id: 'call_0', content: '3' });
+  });
+
+  it('aborts the signal of a running tool when the loop fails (approve throws for another call)', async () => {
+    const { client } = scripted({
+      toolCalls: [
+        { id: 'slow', name: 'get_weather', arguments: { city: 'Lisbon' } },
+        { id: 'bad', name: 'get_weather', arguments: { city: 'Porto' } },
+      ],
+    });
+    let signal: AbortSignal | undefined;
+    const hang = tool({
+      schema: z.object({ city: z.string() }),
+      execute: (_input, context) => {
+        signal = context.signal;
+        return NEVER;
+      },
+    });
+    const boom = new Error('approve failed');
+    await expect(
+      lastValueFrom(
+        toolLoop(request, {
+          client,
+          tools: { get_weather: hang },
+          // "bad" is refused (with a throw) once "slow" is running.
+          approve: async (c) => {
+            if (c.id !== 'bad') return true;
+            while (signal === undefined) await new Promise((r) => setTimeout(r, 1));
+            throw boom;
+          },
+        }),
+      ),
+    ).rejects.toBe(boom);
+    expect(signal?.aborted).toBe(true);
   });
 });
 
