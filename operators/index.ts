@@ -60,6 +60,8 @@ export {
   type ToolResult,
   type ToolResultStatus,
   type StepResult,
+  type PrepareStepState,
+  type PrepareStepResult,
 } from './toolLoop';
 export {
   smoothText,

@@ -3,9 +3,9 @@ import type { z } from 'zod';
 import type { Chunk, FinishReason, Usage } from '../src/chunk';
 import type { CallOptions } from '../src/options';
 import type { ChatMessage, ChatRequest } from '../src/request';
-import { mergeChunks } from './accumulateChunks';
+import { assistantTurn, CallIdRegistry, callKey, type LoopCall } from './internal/assistantTurn';
 import { linkedSubscriber } from './internal/operate';
-import { isJsonObject, runToolCall } from './internal/runToolCall';
+import { runToolCall } from './internal/runToolCall';
 import {
   partialToolCallGuard,
   type GuardedChunk,
@@ -15,7 +15,10 @@ import {
 
 /** What a running tool gets besides its input. */
 export interface ToolExecuteContext {
-  /** Aborted when the loop is unsubscribed: pass it to `fetch` and friends. */
+  /**
+   * Aborted when the call runs past its `timeoutMs` or the loop is unsubscribed (or fails) while it
+   * runs: pass it to `fetch` and friends.
+   */
   signal: AbortSignal;
   /** The validated call being run. */
   call: ValidToolCall;
@@ -34,10 +37,17 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   /** JSON Schema sent to the model instead of the one derived from `schema`. @defaultValue undefined */
   parameters?: Record<string, unknown>;
   /**
-   * Runs the call. A string result is sent to the model as it is, anything else as JSON; a throw or a
-   * rejection is sent as `Error: <message>` and the loop goes on (the model may try again).
+   * Runs the call. A string result is sent to the model as it is, anything else as JSON; a throw, a
+   * rejection, a result `JSON.stringify` cannot write (a BigInt, a cycle) and a timeout are sent as
+   * `Error: <message>` (with the provider's error flag, see {@link toolLoop}) and the loop goes on
+   * (the model may try again). An Observable's last value is the result.
    */
   execute: (input: z.output<S>, context: ToolExecuteContext) => R | Promise<R> | Observable<R>;
+  /**
+   * Most milliseconds a call may run: then its `signal` is aborted and the model gets an error result
+   * (`TimeoutError`, `timeout: 'tool'`). @defaultValue the loop's `toolTimeoutMs` (Infinity)
+   */
+  timeoutMs?: number;
 }
 
 /** Tools by name. */
@@ -56,23 +66,29 @@ export interface ToolLoopClient {
 /** How one tool call ended. */
 export type ToolResultStatus = 'ok' | 'error' | 'invalid' | 'denied';
 
+/** How one tool call ended, and what the model is sent for it. */
 export interface ToolResult {
   step: number;
+  /** The call's id in the conversation: the provider's, or the loop's when it sent none or a repeated one. */
   toolCallId: string;
   name: string;
+  /** Anything but `ok` is sent with the provider's error flag (`is_error` on the tool message). */
   status: ToolResultStatus;
   /** What the model is sent (the tool message content). */
   content: string;
-  /** What `execute` returned (`ok`). */
+  /** What `execute` returned (`ok`, or `error` when it could not be written as JSON). */
   output?: unknown;
-  /** What `execute` threw (`error`), or why the call was refused (`invalid`). */
+  /** What `execute` threw, the JSON error or the `TimeoutError` (`error`), or why the call was refused (`invalid`). */
   error?: unknown;
 }
 
 /** One model call and the tool calls it asked for. */
 export interface StepResult {
   step: number;
-  /** The assistant turn appended to the conversation. */
+  /**
+   * The assistant turn appended to the conversation: the whole merged message (reasoning details,
+   * thought signatures, refusal included), each call with its loop id.
+   */
   message: Extract<ChatMessage, { role: 'assistant' }>;
   finishReason: FinishReason | null;
   usage: Usage | null;
@@ -85,6 +101,21 @@ export interface ToolLoopState {
   steps: readonly StepResult[];
   messages: readonly ChatMessage[];
 }
+
+/** What `prepareStep` sees before each model call. */
+export interface PrepareStepState {
+  /** The step (1-based) about to call the model. */
+  step: number;
+  /** The steps that ended. */
+  steps: readonly StepResult[];
+  /** The conversation so far. */
+  messages: readonly ChatMessage[];
+  /** The request the loop would send: the conversation, the tools and `tool_choice` as the loop set it. */
+  request: ChatRequest;
+}
+
+/** Fields merged over one step's request (`tool_choice`, `model`, `tools`, `messages`, ...). */
+export type PrepareStepResult = Partial<ChatRequest> | undefined | void;
 
 /** Why the loop ended. */
 export type ToolLoopFinishReason = 'done' | 'max-steps' | 'stop-when';
@@ -144,13 +175,32 @@ export interface ToolLoopConfig<T extends ToolSet = ToolSet> {
   approve?: (call: ValidToolCall) => boolean | Promise<boolean>;
   /** Options for every model call (`baseURL`, `timeouts`, ...). @defaultValue undefined */
   callOptions?: CallOptions;
+  /**
+   * Asked before every model call (step 1 included) with the request the loop would send; the fields
+   * it returns (sync or as a Promise) are merged over that request for that call only (the loop's
+   * conversation keeps growing as before): switch `tool_choice`, `model` or `tools` per step, trim
+   * `messages`. A throw or rejection ends the stream with that error. @defaultValue undefined (no changes)
+   */
+  prepareStep?: (state: PrepareStepState) => PrepareStepResult | PromiseLike<PrepareStepResult>;
+  /** Most milliseconds a tool call may run, for tools without their own `timeoutMs`. @defaultValue Infinity */
+  toolTimeoutMs?: number;
 }
 
 /** Defaults of {@link toolLoop}. */
 export const TOOL_LOOP_DEFAULTS = {
   maxSteps: 10,
   concurrency: Infinity,
+  toolTimeoutMs: Infinity,
 } as const satisfies Partial<ToolLoopConfig>;
+
+function checkTimeout(name: string, ms: unknown): void {
+  if (ms === undefined || ms === Infinity) return;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new TypeError(
+      `toolLoop: ${name} must be a number > 0 (milliseconds) or Infinity, got ${String(ms)}.`,
+    );
+  }
+}
 
 function checkConfig(config: ToolLoopConfig): void {
   if (config === null || typeof config !== 'object')
@@ -169,7 +219,9 @@ function checkConfig(config: ToolLoopConfig): void {
     }
     if (typeof t.execute !== 'function')
       throw new TypeError(`toolLoop: tools.${name}.execute must be a function.`);
+    checkTimeout(`tools.${name}.timeoutMs`, t.timeoutMs);
   }
+  checkTimeout('toolTimeoutMs', config.toolTimeoutMs);
   const { maxSteps = TOOL_LOOP_DEFAULTS.maxSteps, concurrency = TOOL_LOOP_DEFAULTS.concurrency } = config;
   if (!Number.isInteger(maxSteps) || maxSteps < 1) {
     throw new TypeError(`toolLoop: maxSteps must be an integer >= 1, got ${String(maxSteps)}.`);
@@ -179,7 +231,7 @@ function checkConfig(config: ToolLoopConfig): void {
       `toolLoop: concurrency must be an integer >= 1 or Infinity, got ${String(concurrency)}.`,
     );
   }
-  for (const key of ['stopWhen', 'approve'] as const) {
+  for (const key of ['stopWhen', 'approve', 'prepareStep'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'function') {
       throw new TypeError(`toolLoop: ${key} must be a function.`);
     }
@@ -219,12 +271,27 @@ function addUsage(total: Usage | null, step: Usage | null): Usage | null {
  * `.pipe(textDeltas())` shows the whole answer. It works on the neutral request and chunks, so with
  * every provider. Tool calls are read from choice 0 (a loop follows one conversation).
  *
- * An `execute` error, invalid arguments (bad JSON, schema mismatch, unknown tool, cut call) and a
- * denied call go back to the model as the call's tool result; a call whose arguments are not a JSON
- * object is sent back with `{}` as arguments (Anthropic and Gemini take parsed objects) and its raw
- * text quoted in the error result. A model error, or a throwing `approve`/`stopWhen`, ends the
- * stream with that error. Unsubscribing aborts the model call in flight and the `signal` given to
- * running tools.
+ * The appended assistant turn is the whole merged answer (`mergeChunks`): Anthropic thinking blocks
+ * with their signatures and Responses reasoning items (`reasoning_details`), Gemini thought
+ * signatures (each call's `extra_content`), reasoning text (Ollama's `thinking`), so each provider
+ * accepts its own turn back. Every call gets an id unique in the conversation (the provider's, or
+ * `call_rxllm_<n>` when it sent none or a repeated one, as some OpenAI-compatible servers do); events,
+ * `execute`'s `context.call` and the tool messages all use it.
+ *
+ * An `execute` error, a result that cannot be written as JSON, a tool past its `timeoutMs`, invalid
+ * arguments (bad JSON, schema mismatch, unknown tool, cut call) and a denied call go back to the model
+ * as the call's tool result, marked `is_error: true`: sent as Anthropic's `tool_result.is_error` and
+ * as Gemini's `functionResponse.response.error`; OpenAI chat, the Responses API and Ollama have no
+ * such flag and get the `Error: ...` text alone. A call whose arguments are not a JSON object is sent
+ * back with `{}` as arguments (Anthropic and Gemini take parsed objects) and its raw text quoted in
+ * the error result.
+ *
+ * A `tool_choice` that forces a call (`'required'`, or one named function) is sent on step 1 only;
+ * later steps send `'auto'`: the forced call was made, and forcing again would call tools until
+ * `maxSteps` (openai-node's `runTools` stops after a forced function for the same reason). To force
+ * calls on later steps too (an agent that must end with an `answer` tool), return `tool_choice` from
+ * `prepareStep`. A model error, or a throwing `approve`/`stopWhen`/`prepareStep`, ends the stream with
+ * that error. Unsubscribing aborts the model call in flight and the `signal` given to running tools.
  *
  * ```
  * model 1: -t--c--f-u|                  t: text, c: fragments of a get_weather call, f: finish 'tool_calls', u: usage
@@ -281,6 +348,8 @@ export function toolLoop<T extends ToolSet>(
     stopWhen,
     approve,
     callOptions,
+    prepareStep,
+    toolTimeoutMs = TOOL_LOOP_DEFAULTS.toolTimeoutMs,
   } = config;
   const names = Object.keys(tools);
   const guard = partialToolCallGuard({ schemas: Object.fromEntries(names.map((n) => [n, tools[n].schema])) });
@@ -299,11 +368,13 @@ export function toolLoop<T extends ToolSet>(
       };
     }),
   ];
+  const choice = request.tool_choice;
+  const forcing = choice === 'required' || (typeof choice === 'object' && choice !== null);
 
   return defer(() => {
-    const controller = new AbortController();
     const messages: ChatMessage[] = [...request.messages];
     const steps: StepResult[] = [];
+    const ids = new CallIdRegistry(request.messages);
     let total: Usage | null = null;
     const envelope = { id: '', created: 0, model: request.model };
     const event = (e: ToolLoopEvent): ToolLoopChunk => ({
@@ -313,11 +384,38 @@ export function toolLoop<T extends ToolSet>(
       tool_loop: e,
     });
 
-    /** One model call: its chunks and tool-call events; fills `calls` and the raw chunks for the turn. */
-    const modelCall = (step: number, raw: Chunk[], calls: (ValidToolCall | InvalidToolCall)[]) =>
-      new Observable<ToolLoopChunk>((subscriber) => {
+    /** The request of one step: the conversation so far, the tools, `tool_choice` (see the TSDoc), then `prepareStep`'s changes. */
+    const prepare = (step: number): Observable<ChatRequest> =>
+      defer(() => {
         const body: ChatRequest = { ...request, messages: [...messages] };
         if (declared.length > 0) body.tools = declared;
+        if (forcing && step > 1) body.tool_choice = 'auto';
+        if (!prepareStep) return of(body);
+        const changes = prepareStep({ step, steps: [...steps], messages: [...messages], request: body });
+        const merge = (c: PrepareStepResult): ChatRequest => {
+          if (c == null) return body;
+          if (typeof c !== 'object' || Array.isArray(c)) {
+            throw new TypeError('toolLoop: prepareStep must return an object of request fields, or nothing.');
+          }
+          return { ...body, ...c };
+        };
+        const thenable = changes as PromiseLike<PrepareStepResult> | undefined;
+        return typeof thenable?.then === 'function'
+          ? from(thenable).pipe(map(merge))
+          : of(merge(changes as PrepareStepResult));
+      });
+
+    /** Takes a released call: gives it its loop id, records it, and says whether the id changed. */
+    const adopt = <C extends ValidToolCall | InvalidToolCall>(call: C, calls: LoopCall[]): C => {
+      const id = ids.claim(call.id);
+      const adopted = id === call.id ? call : { ...call, id };
+      calls.push({ call: adopted, key: callKey(call.index, call.id) });
+      return adopted;
+    };
+
+    /** One model call: its chunks and tool-call events; fills `calls` and the raw chunks for the turn. */
+    const modelCall = (step: number, body: ChatRequest, raw: Chunk[], calls: LoopCall[]) =>
+      new Observable<ToolLoopChunk>((subscriber) => {
         // Linked to the loop's subscriber, not to the guard's: when downstream stops, a synchronous
         // model stream stops too, whatever the operators in between do.
         const source = new Observable<Chunk>((inner) => {
@@ -336,24 +434,34 @@ export function toolLoop<T extends ToolSet>(
         source.subscribe(
           linkedSubscriber<GuardedChunk>(subscriber, {
             next: (chunk) => {
-              if (chunk.reset !== undefined) calls.length = 0;
+              if (chunk.reset !== undefined) {
+                calls.length = 0;
+                ids.releaseStep();
+              }
               if (chunk.id) envelope.id = chunk.id;
               if (chunk.created) envelope.created = chunk.created;
-              subscriber.next(chunk);
-              for (const choice of chunk.choices) {
-                if (choice.index !== 0) continue;
-                for (const call of choice.delta.tool_calls ?? []) {
-                  calls.push(call);
-                  const args = call.function.arguments;
-                  const info = { toolCallId: call.id, name: call.name, arguments: args };
-                  subscriber.next(event({ type: 'tool-call', step, call, valid: true, ...info }));
+              const found: ToolLoopChunk[] = [];
+              let out: GuardedChunk = chunk;
+              for (const c of chunk.choices) {
+                if (c.index !== 0) continue;
+                const { tool_calls: valid, invalid_tool_calls: invalid } = c.delta;
+                if (!valid?.length && !invalid?.length) continue;
+                const delta = { ...c.delta };
+                if (valid?.length) delta.tool_calls = valid.map((call) => adopt(call, calls));
+                if (invalid?.length) delta.invalid_tool_calls = invalid.map((call) => adopt(call, calls));
+                // The model chunk carries the loop's ids too, so its calls pair with the events.
+                out = { ...chunk, choices: chunk.choices.map((x) => (x === c ? { ...c, delta } : x)) };
+                for (const call of delta.tool_calls ?? []) {
+                  const info = { toolCallId: call.id, name: call.name, arguments: call.function.arguments };
+                  found.push(event({ type: 'tool-call', step, call, valid: true, ...info }));
                 }
-                for (const call of choice.delta.invalid_tool_calls ?? []) {
-                  calls.push(call);
+                for (const call of delta.invalid_tool_calls ?? []) {
                   const info = { toolCallId: call.id, name: call.name, arguments: call.arguments };
-                  subscriber.next(event({ type: 'tool-call', step, call, valid: false, ...info }));
+                  found.push(event({ type: 'tool-call', step, call, valid: false, ...info }));
                 }
               }
+              subscriber.next(out);
+              for (const e of found) subscriber.next(e);
             },
           }),
         );
@@ -364,55 +472,49 @@ export function toolLoop<T extends ToolSet>(
       step: number,
       call: ValidToolCall | InvalidToolCall,
       results: Map<ValidToolCall | InvalidToolCall, ToolResult>,
-    ): Observable<ToolLoopChunk> =>
-      runToolCall(call, { tools, approve, step, signal: controller.signal, messages }).pipe(
+    ): Observable<ToolLoopChunk> => {
+      const timeoutMs = ('input' in call ? tools[call.name]?.timeoutMs : undefined) ?? toolTimeoutMs;
+      return runToolCall(call, { tools, approve, step, messages, timeoutMs }).pipe(
         map((result) => {
           results.set(call, result);
           return event({ type: 'tool-result', ...result });
         }),
       );
+    };
 
     const runStep = (step: number): Observable<ToolLoopChunk> =>
       defer(() => {
         const raw: Chunk[] = [];
-        const calls: (ValidToolCall | InvalidToolCall)[] = [];
+        let calls: LoopCall[] = [];
         const results = new Map<ValidToolCall | InvalidToolCall, ToolResult>();
         let assistant: StepResult['message'];
         let finishReason: FinishReason | null = null;
         let usage: Usage | null = null;
 
         const closeTurn = () => {
-          const merged = mergeChunks(raw);
-          const choice = merged.choices.find((c) => c.index === 0);
-          finishReason = choice?.finish_reason ?? null;
-          usage = merged.usage;
+          const turn = assistantTurn(raw, calls);
+          ids.endStep();
+          const choice0 = turn.merged.choices.find((c) => c.index === 0);
+          finishReason = choice0?.finish_reason ?? null;
+          usage = turn.merged.usage;
           total = addUsage(total, usage);
-          const byId = new Map((choice?.message.tool_calls ?? []).map((c) => [c.id, c]));
-          const toolCalls: NonNullable<StepResult['message']['tool_calls']> = calls.map((call) => {
-            const sent = byId.get(call.id);
-            const args =
-              sent?.function.arguments ?? ('input' in call ? call.function.arguments : call.arguments);
-            return {
-              ...(sent ?? {}),
-              id: call.id,
-              type: 'function',
-              function: { name: call.name, arguments: isJsonObject(args) ? args : '{}' },
-            };
-          });
-          assistant = {
-            role: 'assistant',
-            // '' (a role chunk's content) becomes null beside tool calls, as OpenAI sends it.
-            content: choice?.message.content || (toolCalls.length > 0 ? null : ''),
-            ...(toolCalls.length > 0 && { tool_calls: toolCalls }),
-          };
+          // The model's order, which the tool messages follow too.
+          calls = turn.calls;
+          assistant = turn.message;
           messages.push(assistant);
           return EMPTY;
         };
 
         const finishStep = () => {
-          const toolResults = calls.map((c) => results.get(c)!);
-          for (const r of toolResults)
-            messages.push({ role: 'tool', tool_call_id: r.toolCallId, content: r.content });
+          const toolResults = calls.map((c) => results.get(c.call)!);
+          for (const r of toolResults) {
+            messages.push({
+              role: 'tool',
+              tool_call_id: r.toolCallId,
+              content: r.content,
+              ...(r.status !== 'ok' && { is_error: true }),
+            });
+          }
           const result: StepResult = { step, message: assistant, finishReason, usage, toolResults };
           steps.push(result);
           let reason: ToolLoopFinishReason | undefined;
@@ -433,16 +535,13 @@ export function toolLoop<T extends ToolSet>(
 
         return concat(
           of(event({ type: 'step-start', step })),
-          modelCall(step, raw, calls),
+          prepare(step).pipe(mergeMap((body) => modelCall(step, body, raw, calls))),
           defer(closeTurn),
-          defer(() => from(calls).pipe(mergeMap((call) => runCall(step, call, results), concurrency))),
+          defer(() => from(calls).pipe(mergeMap(({ call }) => runCall(step, call, results), concurrency))),
           defer(finishStep),
         );
       });
 
-    return new Observable<ToolLoopChunk>((subscriber) => {
-      runStep(1).subscribe(linkedSubscriber(subscriber));
-      return () => controller.abort();
-    });
+    return runStep(1);
   });
 }

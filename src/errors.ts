@@ -196,15 +196,16 @@ export class ConnectionError extends LlmError {
   }
 }
 
-/** Which limit fired. */
-export type TimeoutKind = 'connect' | 'headers' | 'body' | 'firstChunk' | 'idle' | 'total';
+/** Which limit fired. `'tool'`: a `toolLoop` tool ran past its `timeoutMs` (its call was aborted). */
+export type TimeoutKind = 'connect' | 'headers' | 'body' | 'firstChunk' | 'idle' | 'total' | 'tool';
 
-/** A time limit fired; the request was aborted. Retryable. */
+/** A time limit fired; the request (or, for `'tool'`, the tool call) was aborted. Retryable. */
 export class TimeoutError extends LlmError {
   readonly timeout: TimeoutKind;
   readonly ms: number;
   constructor(timeout: TimeoutKind, ms: number, options: LlmErrorOptions = {}) {
-    super(`The ${timeout} timeout of ${ms} ms fired; the request was aborted.`, {
+    const aborted = timeout === 'tool' ? 'the tool call' : 'the request';
+    super(`The ${timeout} timeout of ${ms} ms fired; ${aborted} was aborted.`, {
       retryable: true,
       ...options,
     });

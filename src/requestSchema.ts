@@ -79,6 +79,10 @@ function build() {
       role: z.literal('tool'),
       content: z.union([z.string(), z.array(TextPart)]),
       tool_call_id: z.string(),
+      // The content is an error (a tool that threw, refused arguments): Anthropic's `is_error`, Gemini's
+      // `response.error`; chat-completions servers and the Responses API have no such flag and get the
+      // text alone (see each provider's request.ts).
+      is_error: z.boolean().optional(),
     }),
   ]);
 

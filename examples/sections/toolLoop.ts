@@ -18,10 +18,21 @@ const WEATHER: Record<string, { celsius: number; sky: string }> = {
 const getWeather = tool({
   description: 'Current weather for a city',
   schema: z.object({ city: z.string() }),
+  // Past 2 s the call's signal is aborted and the model gets an error result instead of a hung loop.
+  timeoutMs: 2_000,
   execute: async ({ city }, { signal }) => {
-    // A real tool would pass `signal` to fetch(); unsubscribing the loop aborts it.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    if (signal.aborted) throw new Error('aborted');
+    // A real tool would pass `signal` to fetch(); unsubscribing the loop (or the timeout) aborts it.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, 50);
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(new Error('aborted'));
+        },
+        { once: true },
+      );
+    });
     const weather = WEATHER[city];
     if (!weather) throw new Error(`no weather station in ${city}`);
     return { city, ...weather };

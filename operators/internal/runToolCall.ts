@@ -1,4 +1,5 @@
-import { defer, from, isObservable, mergeMap, Observable, of, throwError } from 'rxjs';
+import { defer, from, isObservable, mergeMap, Observable, of, throwError, timer } from 'rxjs';
+import { TimeoutError } from '../../src/errors';
 import type { ChatMessage } from '../../src/request';
 import type { InvalidToolCall, ValidToolCall } from '../partialToolCallGuard';
 import type { ToolResult, ToolSet } from '../toolLoop';
@@ -14,6 +15,7 @@ export function isJsonObject(text: string): boolean {
   }
 }
 
+/** The tool message text of a result; throws what `JSON.stringify` throws (a BigInt, a cycle). */
 function contentOf(output: unknown): string {
   if (typeof output === 'string') return output;
   return JSON.stringify(output) ?? 'null';
@@ -28,15 +30,18 @@ export interface RunToolCallContext {
   tools: ToolSet;
   approve: ((call: ValidToolCall) => boolean | Promise<boolean>) | undefined;
   step: number;
-  signal: AbortSignal;
   messages: readonly ChatMessage[];
+  /** Most milliseconds the call may run (`Infinity`: no limit), timed on rxjs's async scheduler. */
+  timeoutMs: number;
 }
 
 /**
  * Runs one call of `toolLoop` and says how it ended, always as a result (never an error): a refused
  * call explains why (its raw arguments quoted when they are not a JSON object), a denied call says
- * so, an `execute` that throws or rejects becomes `Error: <message>`. Only a throwing `approve`
- * errors (a bug in the caller's code, not the model's).
+ * so, an `execute` that throws or rejects becomes `Error: <message>`, so does a result that
+ * `JSON.stringify` cannot write and a call that runs past `timeoutMs`. Only a throwing `approve`
+ * errors (a bug in the caller's code, not the model's). The tool's `signal` is its own: aborted when
+ * the call times out or is unsubscribed (the loop ended early) while it runs.
  */
 export function runToolCall(
   call: ValidToolCall | InvalidToolCall,
@@ -64,8 +69,15 @@ export function runToolCall(
         });
       }
       return new Observable<ToolResult>((subscriber) => {
+        const controller = new AbortController();
+        let settled = false;
+        const settle = (result: ToolResult) => {
+          settled = true;
+          subscriber.next(result);
+          subscriber.complete();
+        };
         let output$: Observable<unknown>;
-        const context = { signal: ctx.signal, call, step: ctx.step, messages: [...ctx.messages] };
+        const context = { signal: controller.signal, call, step: ctx.step, messages: [...ctx.messages] };
         try {
           const out: unknown = ctx.tools[call.name].execute(call.input, context);
           output$ = isObservable(out) ? out : from(Promise.resolve(out));
@@ -73,21 +85,44 @@ export function runToolCall(
           output$ = throwError(() => error);
         }
         let last: unknown;
-        output$.subscribe(
+        const running = output$.subscribe(
           linkedSubscriber<unknown>(subscriber, {
             next: (value) => {
               last = value;
             },
-            error: (error) => {
-              subscriber.next({ ...base, status: 'error', content: errorContent(error), error });
-              subscriber.complete();
-            },
+            error: (error) => settle({ ...base, status: 'error', content: errorContent(error), error }),
             complete: () => {
-              subscriber.next({ ...base, status: 'ok', content: contentOf(last), output: last });
-              subscriber.complete();
+              let content: string;
+              try {
+                content = contentOf(last);
+              } catch (error) {
+                // A BigInt, a cycle, a throwing toJSON: the model hears why instead of the loop dying.
+                const why = error instanceof Error ? error.message : String(error);
+                const text = `Error: the tool's result could not be written as JSON (${why}).`;
+                return settle({ ...base, status: 'error', content: text, output: last, error });
+              }
+              settle({ ...base, status: 'ok', content, output: last });
             },
           }),
         );
+        const ms = ctx.timeoutMs;
+        if (!settled && Number.isFinite(ms)) {
+          timer(ms).subscribe(
+            linkedSubscriber<number>(subscriber, {
+              next: () => {
+                const error = new TimeoutError('tool', ms);
+                controller.abort(error);
+                running.unsubscribe();
+                settle({ ...base, status: 'error', content: errorContent(error), error });
+              },
+              complete: () => undefined,
+            }),
+          );
+        }
+        // Unsubscribed while running (the loop was unsubscribed or failed): the tool stops too.
+        return () => {
+          if (!settled) controller.abort();
+        };
       });
     }),
   );

@@ -471,7 +471,43 @@ const TABLE: Row[] = [
           }),
         source: callsT,
       },
+      {
+        label: 'prepareStep',
+        op: (boom) =>
+          loopOver({
+            tools: toolT,
+            prepareStep: () => {
+              throw boom;
+            },
+          }),
+        source: callsT,
+      },
+      {
+        label: 'prepareStep (rejecting)',
+        op: (boom) => loopOver({ tools: toolT, prepareStep: () => Promise.reject(boom) }),
+        source: callsT,
+      },
     ],
+  },
+  {
+    name: 'toolLoop',
+    label: 'toolLoop({ toolTimeoutMs }) with a tool running',
+    // A tool that never ends: its timeout timer must go with the subscription.
+    make: () =>
+      loopOver({
+        tools: {
+          t: operators.tool({ schema: z.object({}), execute: () => new Promise<never>(() => undefined) }),
+        },
+        toolTimeoutMs: 1_000,
+      }),
+    takeOnePulls: 1,
+    armsTimer: true,
+    timerOnly: true,
+    drive: (s) => {
+      for (const c of scriptToChunks({ toolCalls: [{ name: 't', arguments: {} }] })) s.next(c);
+      s.complete();
+    },
+    throwing: [],
   },
   {
     name: 'smoothText',

@@ -404,7 +404,7 @@ describe('toolLoop', () => {
     expect(ran).toEqual(['Oslo']);
     expect(requests[1].messages.slice(2)).toEqual([
       { role: 'tool', tool_call_id: 'ok', content: 'fine' },
-      { role: 'tool', tool_call_id: 'no', content: 'Error: the user denied this tool call.' },
+      { role: 'tool', tool_call_id: 'no', content: 'Error: the user denied this tool call.', is_error: true },
     ]);
   });
 

@@ -5,7 +5,12 @@
  * Ollama have theirs in their own spec files.
  */
 import { lastValueFrom } from 'rxjs';
-import { stream, type ChatMessage, type ChatRequest } from '../../src';
+import { stream, validateRequest, type ChatMessage, type ChatRequest } from '../../src';
+import { toAnthropicBody } from '../../src/providers/anthropic/request';
+import { toGeminiBody } from '../../src/providers/gemini/request';
+import { toOllamaBody } from '../../src/providers/ollama/request';
+import { toResponsesBody } from '../../src/providers/openai-responses/request';
+import { toOpenAIBody } from '../../src/providers/openai/request';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 
@@ -227,6 +232,55 @@ describe('a gateway’s own reasoning_details (OpenRouter’s reasoning.*)', () 
     expect((server.requests[2].body as MockChatBody).messages[1]).toEqual({
       role: 'assistant',
       content: [{ type: 'text', text: 'Done.' }],
+    });
+  });
+});
+
+describe('an error tool result (`is_error`, as toolLoop sends it)', () => {
+  const request: ChatRequest = {
+    model: 'any/m',
+    messages: [
+      { role: 'user', content: 'Weather in Porto?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'weather', arguments: '{"city":"Porto"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'Error: no station', is_error: true },
+    ],
+  };
+  const validated = validateRequest(request);
+
+  it('survives validation', () => {
+    expect(validated.messages[2]).toEqual(request.messages[2]);
+  });
+
+  it('is Anthropic’s tool_result is_error and Gemini’s response.error', () => {
+    expect((toAnthropicBody(validated, 'm', true) as any).messages[2].content).toEqual([
+      { type: 'tool_result', tool_use_id: 'c1', content: 'Error: no station', is_error: true },
+    ]);
+    expect((toGeminiBody(validated) as any).contents[2].parts).toEqual([
+      { functionResponse: { id: 'c1', name: 'weather', response: { error: 'Error: no station' } } },
+    ]);
+  });
+
+  it('is the text alone where the wire format has no flag (OpenAI chat, Responses, Ollama)', () => {
+    expect((toOpenAIBody(validated, 'm', true) as any).messages[2]).toEqual({
+      role: 'tool',
+      tool_call_id: 'c1',
+      content: 'Error: no station',
+    });
+    expect((toResponsesBody(validated, 'm', true) as any).input[2]).toEqual({
+      type: 'function_call_output',
+      call_id: 'c1',
+      output: 'Error: no station',
+    });
+    expect((toOllamaBody(validated, 'm', true) as any).messages[2]).toEqual({
+      role: 'tool',
+      content: 'Error: no station',
+      tool_name: 'weather',
     });
   });
 });

@@ -77,6 +77,9 @@ export function toAnthropicBody(
             type: 'tool_result',
             tool_use_id: message.tool_call_id,
             content: typeof message.content === 'string' ? message.content : textBlocks(message.content),
+            // "Set to true if the tool execution resulted in an error" (tool_result block,
+            // https://docs.anthropic.com/en/docs/build-with-claude/tool-use/implement-tool-use).
+            ...(message.is_error === true && { is_error: true }),
           },
         ]);
         break;

@@ -60,16 +60,12 @@ export function toGeminiBody(request: ChatRequest): Record<string, unknown> {
           );
         }
         // The call's id goes back with its result, so parallel calls of one function answered out of
-        // order pair up right (https://ai.google.dev/api/caching#FunctionResponse `id`).
-        push('user', [
-          {
-            functionResponse: {
-              id: message.tool_call_id,
-              name,
-              response: toolResponse(joinText(message.content)),
-            },
-          },
-        ]);
+        // order pair up right (https://ai.google.dev/api/caching#FunctionResponse `id`). An error goes
+        // under the "error" key, as `response` documents ("Use "output" key to specify function
+        // output and "error" key to specify error details").
+        const text = joinText(message.content);
+        const response = message.is_error ? { error: text } : toolResponse(text);
+        push('user', [{ functionResponse: { id: message.tool_call_id, name, response } }]);
         break;
       }
     }

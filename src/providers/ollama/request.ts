@@ -76,6 +76,7 @@ export function toOllamaBody(
         return out;
       }
       case 'tool': {
+        // Ollama's tool message has no error flag: an `is_error` result goes as its text alone.
         const out: Record<string, unknown> = { role: 'tool', content: joinText(message.content) };
         const name = toolNames.get(message.tool_call_id);
         if (name !== undefined) out.tool_name = name;

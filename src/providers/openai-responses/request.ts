@@ -78,6 +78,8 @@ export function toResponsesBody(
         break;
       }
       case 'tool':
+        // A function_call_output is `call_id` + `output` (+ item `id`/`status`): no error flag, so an
+        // error result (`is_error`) goes as its text alone.
         input.push({
           type: 'function_call_output',
           call_id: message.tool_call_id,

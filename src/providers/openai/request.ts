@@ -1,8 +1,9 @@
 /**
  * Neutral `ChatRequest` → OpenAI chat-completions body. The neutral request is OpenAI's shape, so
  * only the fields other providers need are taken out: `reasoning` and Anthropic's thinking blocks in
- * `reasoning_details` of assistant messages, and `cache_control` marks (Anthropic prompt caching), which
- * OpenAI-compatible servers do not know. A conversation moved here from another provider then
+ * `reasoning_details` of assistant messages, `is_error` of tool messages (a tool message is `role`,
+ * `content`, `tool_call_id` only: the error is in the text), and `cache_control` marks (Anthropic
+ * prompt caching), which OpenAI-compatible servers do not know. A conversation moved here from another provider then
  * goes through unchanged otherwise.
  */
 import type { ChatMessage, ChatRequest } from '../../request';
@@ -44,6 +45,10 @@ function cleanMessage(message: ChatMessage): ChatMessage {
     // A gateway's own details (OpenRouter's `reasoning.*`) go back to it as they came.
     const own = details?.filter((d) => !FOREIGN_DETAILS.has(d.type));
     out = own?.length ? { ...rest, reasoning_details: own } : rest;
+  }
+  if (message.role === 'tool' && 'is_error' in message) {
+    const { is_error: _error, ...rest } = message;
+    out = rest;
   }
   const content = out.content;
   if (Array.isArray(content) && content.some((p) => 'cache_control' in p)) {
