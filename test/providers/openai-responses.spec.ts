@@ -530,6 +530,29 @@ describe('openai-responses request body', () => {
     expect(body.store).toBe(false);
   });
 
+  it('refuses a request with no input (only system text) before sending, unless it continues a stored response', async () => {
+    const systemOnly: ChatRequest = { ...REQ, messages: [{ role: 'system', content: 'Be brief.' }] };
+    const { error } = await collect(stream(systemOnly, opts()));
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect((error as RequestValidationError).issues).toEqual([
+      {
+        path: ['messages'],
+        message: expect.stringContaining('at least one user, assistant or tool message'),
+      },
+    ]);
+    expect(server.requests).toHaveLength(0);
+    server.enqueue(created + ev('response.completed', { response: response({ status: 'completed' }) }));
+    const continued = await collect(
+      stream({ ...systemOnly, previous_response_id: 'resp_prev' } as ChatRequest, opts()),
+    );
+    expect(continued.error).toBeUndefined();
+    expect(server.requests[0].body).toMatchObject({
+      input: [],
+      instructions: 'Be brief.',
+      previous_response_id: 'resp_prev',
+    });
+  });
+
   it('rejects n > 1 before sending', async () => {
     const { error } = await collect(stream({ ...REQ, n: 2 }, opts()));
     expect(error).toBeInstanceOf(RequestValidationError);
