@@ -516,7 +516,7 @@ describe('gemini request translation', () => {
     expect(server.requests).toHaveLength(0);
   });
 
-  it.each([
+  const emptyCases: [string, ChatRequest['messages']][] = [
     [
       'all empty',
       [
@@ -532,13 +532,13 @@ describe('gemini request translation', () => {
         { role: 'user', content: '' },
       ],
     ],
-  ] as const)(
+  ];
+  it.each(emptyCases)(
     'refuses messages that leave contents empty (%s) before any network call',
     async (_case, messages) => {
-      for (const call of [stream, complete]) {
-        const { error } = await collect(
-          call({ ...REQ, messages: messages as ChatRequest['messages'] }, opts()),
-        );
+      const streamed = await collect(stream({ ...REQ, messages }, opts()));
+      const completed = await collect(complete({ ...REQ, messages }, opts()));
+      for (const { error } of [streamed, completed]) {
         expect(error).toBeInstanceOf(RequestValidationError);
         expect((error as RequestValidationError).issues).toEqual([
           {
