@@ -15,7 +15,7 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
-import { from, lastValueFrom, Observable, take, throwError, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, Observable, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { ChatRequest, Chunk } from '../../src';
 import { RateLimitError, ServerError } from '../../src/errors';
@@ -554,6 +554,22 @@ describe('withTelemetry: GenAI client metrics', () => {
       [{ ...base, 'gen_ai.token.type': semconv.GEN_AI_TOKEN_TYPE_VALUE_INPUT }, 1, 12],
       [{ ...base, 'gen_ai.token.type': semconv.GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }, 1, 5],
     ]);
+  });
+
+  it('counts durations from the subscription, retry waits included', async () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      let attempts = 0;
+      const flaky = defer(() =>
+        ++attempts === 1
+          ? cold<Chunk>('10ms #', undefined, new ServerError({ status: 503 }))
+          : cold('5ms (cu|)', { c: finish('stop'), u: usageChunk(2, 1) }),
+      );
+      const retried = flaky.pipe(telemetry({ retry: { initialDelayMs: 100, jitter: 0 } }));
+      expectObservable(retried).toBe('115ms (cu|)', { c: finish('stop'), u: usageChunk(2, 1) });
+    });
+    const recorded = await histograms();
+    expect(points(recorded.get('gen_ai.client.operation.duration'))).toEqual([[base, 1, 0.115]]);
+    expect(points(recorded.get('gen_ai.client.operation.time_to_first_chunk'))).toEqual([[base, 1, 0.115]]);
   });
 
   it('records a failed call with error.type and no token usage, even when usage arrived', async () => {
