@@ -129,7 +129,7 @@ export class ApiError extends LlmError {
     const retryable =
       shouldRetry === 'true' ? true : shouldRetry === 'false' ? false : defaultRetryable(init.status);
     const requestId = header(headers, 'x-request-id') ?? header(headers, 'request-id');
-    super(init.message ?? ApiError.describe(init.status, init.body, requestId), {
+    super(init.message ?? new.target.describe(init.status, init.body, requestId), {
       cause: init.cause,
       retryable,
     });
@@ -141,10 +141,11 @@ export class ApiError extends LlmError {
     this.code = init.code === undefined ? undefined : redactAndCut(init.code, 100);
   }
 
-  /** Maps a status to the most specific error class. */
+  /** Maps a status (and, for a 429, a quota code: see {@link QuotaExceededError}) to the most specific error class. */
   static fromResponse(init: ApiErrorInit): ApiError {
     const { status } = init;
-    if (status === 429) return new RateLimitError(init);
+    if (status === 429)
+      return isQuotaExhausted(init) ? new QuotaExceededError(init) : new RateLimitError(init);
     if (status === 401 || status === 403) return new AuthenticationError(init);
     if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422)
       return new BadRequestError(init);
@@ -152,16 +153,19 @@ export class ApiError extends LlmError {
     return new ApiError(init);
   }
 
-  private static describe(status: number, body: unknown, requestId: string | undefined): string {
+  /** The message of an error built without one: status, the provider's words, request id, a hint. */
+  protected static describe(status: number, body: unknown, requestId: string | undefined): string {
     const detail = extractMessage(body);
     const hint =
-      status === 401 || status === 403
-        ? ' Check the API key (option apiKey or the provider environment variable).'
-        : status === 429
-          ? ' Rate limited: slow down or retry after the server-given wait.'
-          : status >= 500
-            ? ' The provider failed; retrying may help.'
-            : '';
+      this === QuotaExceededError
+        ? ' The quota or spend limit is used up: retrying will not help; check the plan and billing.'
+        : status === 401 || status === 403
+          ? ' Check the API key (option apiKey or the provider environment variable).'
+          : status === 429
+            ? ' Rate limited: slow down or retry after the server-given wait.'
+            : status >= 500
+              ? ' The provider failed; retrying may help.'
+              : '';
     return `HTTP ${status}${detail ? `: ${detail}` : ''}${requestId ? ` (request id ${requestId})` : ''}.${hint}`;
   }
 }
@@ -182,6 +186,54 @@ function extractMessage(body: unknown): string | undefined {
 
 /** 429: too many requests or tokens. Retryable; `retryAfterMs` says how long the server wants. */
 export class RateLimitError extends ApiError {}
+
+/**
+ * Codes that make a 429 an exhausted quota or spend limit rather than a rate: waiting seconds does
+ * not help. OpenAI answers `insufficient_quota` (its error-codes guide: "You exceeded your current
+ * quota"), with the precise cause in `code` when there is one, and says retrying will not restore
+ * access (https://learn.microsoft.com/microsoft-cloud/dev/dev-proxy/concepts/openai-insufficient-quota);
+ * Anthropic's spend limits answer `error.details.error_code` `enforced_spend_limit_reached`
+ * (https://learn.microsoft.com/microsoft-cloud/dev/dev-proxy/concepts/anthropic-529-overloaded-error).
+ * Gemini's RESOURCE_EXHAUSTED is not here: it also covers per-minute quotas, which do come back.
+ */
+const QUOTA_ERROR_CODES: readonly string[] = [
+  'insufficient_quota',
+  'credit_balance_exhausted',
+  'organization_spend_limit_exceeded',
+  'project_spend_limit_exceeded',
+  'organization_usage_limit_exceeded',
+  'enforced_spend_limit_reached',
+];
+
+/** Whether a 429's code, or the `type` / `code` / `details.error_code` of its body's error, names a quota. */
+function isQuotaExhausted(init: ApiErrorInit): boolean {
+  const b = init.body as { error?: unknown } | null | undefined;
+  const e = (b && typeof b === 'object' && b.error && typeof b.error === 'object' ? b.error : b) as
+    Record<string, any> | null | undefined;
+  const candidates = [init.code, e?.type, e?.code, e?.details?.error_code];
+  return candidates.some((c) => typeof c === 'string' && QUOTA_ERROR_CODES.includes(c.toLowerCase()));
+}
+
+/**
+ * A 429 that says the account's quota, credit or spend limit is used up (OpenAI `insufficient_quota`
+ * and its `credit_balance_exhausted` / `*_spend_limit_exceeded` / `organization_usage_limit_exceeded`
+ * codes; Anthropic's `enforced_spend_limit_reached`). A `RateLimitError` by status, so code that branches
+ * on 429s still sees it, but **never retryable**, whatever `x-should-retry` says: the same request
+ * fails until someone adds credit or raises the limit. Test it before `RateLimitError` when the two
+ * need different handling.
+ *
+ * @example
+ * import { ApiError, QuotaExceededError, RateLimitError } from 'rxllm';
+ * const error = ApiError.fromResponse({
+ *   status: 429,
+ *   body: { error: { message: 'You exceeded your current quota.', type: 'insufficient_quota', code: null } },
+ * });
+ * console.log(error instanceof QuotaExceededError, error instanceof RateLimitError, error.retryable); // true true false
+ */
+export class QuotaExceededError extends RateLimitError {
+  // Set after LlmError's constructor, so it overrides the status rule and x-should-retry.
+  override readonly retryable: boolean = false;
+}
 /** 401/403: missing, wrong or unauthorized API key. Never retried. */
 export class AuthenticationError extends ApiError {}
 /** 400/404/409/413/422: the request is wrong (409 is retryable, as the official SDKs do). */

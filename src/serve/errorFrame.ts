@@ -15,6 +15,7 @@ import {
   ConnectionError,
   FinishReasonError,
   LlmError,
+  QuotaExceededError,
   RateLimitError,
   RequestAbortedError,
   RequestValidationError,
@@ -51,6 +52,7 @@ export interface ErrorFrame {
 const API_CLASSES: Record<string, new (init: ConstructorParameters<typeof ApiError>[0]) => ApiError> = {
   ApiError,
   RateLimitError,
+  QuotaExceededError,
   AuthenticationError,
   BadRequestError,
   ServerError,

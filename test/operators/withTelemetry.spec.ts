@@ -2,17 +2,25 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
 import {
+  AggregationTemporality,
+  DataPointType,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type HistogramMetricData,
+} from '@opentelemetry/sdk-metrics';
+import {
   BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
-import { from, lastValueFrom, Observable, take, throwError, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, Observable, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { ChatRequest, Chunk } from '../../src';
 import { RateLimitError, ServerError } from '../../src/errors';
 import { scriptToChunks } from '../../src/testing';
-import { withTelemetry, type WithTelemetryConfig } from '../../operators/withTelemetry';
+import { withTelemetry, type TelemetryMeter, type WithTelemetryConfig } from '../../operators/withTelemetry';
 import { chunk, finish, text, usageChunk } from '../quirks/toolCallQuirks';
 
 const exporter = new InMemorySpanExporter();
@@ -37,6 +45,47 @@ const answer = scriptToChunks({
 });
 
 afterEach(() => exporter.reset());
+
+// Metrics: the SDK's in-memory exporter behind a reader flushed by hand; DELTA temporality, so each
+// flush holds only what was recorded since the previous one.
+const metricExporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
+const reader = new PeriodicExportingMetricReader({
+  exporter: metricExporter,
+  exportIntervalMillis: 2 ** 31 - 1,
+});
+const meterProvider = new MeterProvider({ readers: [reader] });
+// A real Meter type-checks as the structural TelemetryMeter.
+const meter: TelemetryMeter = meterProvider.getMeter('rxllm-test');
+afterEach(async () => {
+  await reader.forceFlush();
+  metricExporter.reset();
+});
+afterAll(() => meterProvider.shutdown());
+
+/** The histograms recorded since the last flush, by name: their descriptors and data points. */
+async function histograms() {
+  await reader.forceFlush();
+  const out = new Map<string, HistogramMetricData>();
+  for (const resource of metricExporter.getMetrics()) {
+    for (const scope of resource.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        if (metric.dataPointType === DataPointType.HISTOGRAM && metric.dataPoints.length > 0)
+          out.set(metric.descriptor.name, metric);
+      }
+    }
+  }
+  metricExporter.reset();
+  return out;
+}
+
+/** Each data point as [attributes, count, sum]. */
+const points = (metric: HistogramMetricData | undefined) =>
+  (metric?.dataPoints ?? []).map((p) => [p.attributes, p.value.count, p.value.sum]);
+
+// The conventions' own constants (@opentelemetry/semantic-conventions 1.45, incubating entry): the
+// names below are checked against them. A require: moduleResolution "node" does not read `exports`.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const semconv: Record<string, string> = require('@opentelemetry/semantic-conventions/incubating');
 
 describe('withTelemetry', () => {
   it('records one CLIENT span with the GenAI semantic-convention attributes', async () => {
@@ -321,6 +370,310 @@ describe('withTelemetry', () => {
     await lastValueFrom(from([text('x'), finish('stop'), usageChunk(7, 3)]).pipe(withTelemetry({ tracer })));
     expect(spans()[0].attributes['gen_ai.usage.input_tokens']).toBe(7);
     expect(spans()[0].attributes['gen_ai.usage.output_tokens']).toBe(3);
+  });
+});
+
+describe('withTelemetry: provider names and usage details per the conventions', () => {
+  const providerOf = async (config: Omit<WithTelemetryConfig, 'tracer'>) => {
+    exporter.reset();
+    await lastValueFrom(from([finish('stop')]).pipe(withTelemetry({ tracer, ...config })));
+    return spans()[0].attributes;
+  };
+  const model = (m: string): ChatRequest => ({ ...request, model: m as ChatRequest['model'] });
+
+  it.each([
+    ['azure/my-deployment', 'GEN_AI_PROVIDER_NAME_VALUE_AZURE_AI_OPENAI', 'azure.ai.openai'],
+    ['openai-responses/gpt-5', 'GEN_AI_PROVIDER_NAME_VALUE_OPENAI', 'openai'],
+    ['openai/gpt-4o', 'GEN_AI_PROVIDER_NAME_VALUE_OPENAI', 'openai'],
+    ['gemini/gemini-2.5-flash', 'GEN_AI_PROVIDER_NAME_VALUE_GCP_GEMINI', 'gcp.gemini'],
+    ['anthropic/claude-x', 'GEN_AI_PROVIDER_NAME_VALUE_ANTHROPIC', 'anthropic'],
+    ['deepseek/deepseek-chat', 'GEN_AI_PROVIDER_NAME_VALUE_DEEPSEEK', 'deepseek'],
+    ['groq/llama', 'GEN_AI_PROVIDER_NAME_VALUE_GROQ', 'groq'],
+  ])('names %s as the conventions do (%s)', async (m, constant, expected) => {
+    expect(semconv[constant]).toBe(expected);
+    expect((await providerOf({ request: model(m) }))['gen_ai.provider.name']).toBe(expected);
+  });
+
+  it('keeps prefixes the conventions do not list (ollama, mock, a registered provider) as they are', async () => {
+    expect((await providerOf({ request: model('ollama/llama3') }))['gen_ai.provider.name']).toBe('ollama');
+    expect((await providerOf({ request: model('my-proxy/x') }))['gen_ai.provider.name']).toBe('my-proxy');
+  });
+
+  it.each([
+    ['https://api.mistral.ai/v1', 'mistral_ai', 'api.mistral.ai', 443],
+    ['https://api.x.ai/v1', 'x_ai', 'api.x.ai', 443],
+    [
+      'https://generativelanguage.googleapis.com/v1beta/openai',
+      'gcp.gemini',
+      'generativelanguage.googleapis.com',
+      443,
+    ],
+    [
+      'https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/l/endpoints/openapi',
+      'gcp.vertex_ai',
+      'us-central1-aiplatform.googleapis.com',
+      443,
+    ],
+    ['https://res.openai.azure.com/openai/v1', 'azure.ai.openai', 'res.openai.azure.com', 443],
+    [
+      'https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1',
+      'aws.bedrock',
+      'bedrock-runtime.us-west-2.amazonaws.com',
+      443,
+    ],
+    ['http://127.0.0.1:8000/v1', 'openai', '127.0.0.1', 8000],
+    ['http://[::1]/v1', 'openai', '::1', 80],
+  ])(
+    'names a compat/ model by its server (%s) and sets server.address / server.port',
+    async (baseURL, name, address, port) => {
+      const attributes = await providerOf({ request: model('compat/some-model'), baseURL });
+      expect(attributes['gen_ai.provider.name']).toBe(name);
+      expect(attributes['server.address']).toBe(address);
+      expect(attributes['server.port']).toBe(port);
+    },
+  );
+
+  it('names a compat/ model without a baseURL openai, and lets providerName win over everything', async () => {
+    expect((await providerOf({ request: model('compat/x') }))['gen_ai.provider.name']).toBe('openai');
+    const named = await providerOf({
+      request: model('compat/x'),
+      baseURL: 'https://api.mistral.ai/v1',
+      providerName: 'together_ai',
+    });
+    expect(named['gen_ai.provider.name']).toBe('together_ai');
+  });
+
+  it('writes cache_read, cache_creation and reasoning tokens when the usage carries them', async () => {
+    const usage = chunk([], {
+      usage: {
+        prompt_tokens: 120,
+        completion_tokens: 80,
+        total_tokens: 200,
+        prompt_tokens_details: { cached_tokens: 100, cache_creation_tokens: 15 },
+        completion_tokens_details: { reasoning_tokens: 64 },
+      },
+    });
+    await lastValueFrom(from([text('x'), finish('stop'), usage]).pipe(withTelemetry({ tracer })));
+    const attributes = spans()[0].attributes;
+    for (const [key, constant, value] of [
+      ['gen_ai.usage.input_tokens', 'ATTR_GEN_AI_USAGE_INPUT_TOKENS', 120],
+      ['gen_ai.usage.output_tokens', 'ATTR_GEN_AI_USAGE_OUTPUT_TOKENS', 80],
+      ['gen_ai.usage.cache_read.input_tokens', 'ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS', 100],
+      ['gen_ai.usage.cache_creation.input_tokens', 'ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS', 15],
+      ['gen_ai.usage.reasoning.output_tokens', 'ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS', 64],
+    ] as const) {
+      expect(semconv[constant]).toBe(key);
+      expect(attributes[key]).toBe(value);
+    }
+  });
+
+  it('writes no detail attributes when the usage has none (or a zero cache read only)', async () => {
+    await lastValueFrom(from([usageChunk(7, 3)]).pipe(withTelemetry({ tracer })));
+    expect(Object.keys(spans()[0].attributes).filter((k) => k.startsWith('gen_ai.usage.'))).toEqual([
+      'gen_ai.usage.input_tokens',
+      'gen_ai.usage.output_tokens',
+    ]);
+    exporter.reset();
+    const zero = chunk([], {
+      usage: {
+        prompt_tokens: 7,
+        completion_tokens: 3,
+        total_tokens: 10,
+        prompt_tokens_details: { cached_tokens: 0 },
+      },
+    });
+    await lastValueFrom(from([zero]).pipe(withTelemetry({ tracer })));
+    expect(spans()[0].attributes['gen_ai.usage.cache_read.input_tokens']).toBe(0);
+    expect(spans()[0].attributes['gen_ai.usage.reasoning.output_tokens']).toBeUndefined();
+  });
+});
+
+describe('withTelemetry: GenAI client metrics', () => {
+  const metricRequest: ChatRequest = { ...request, model: 'azure/my-deployment' };
+  const base = {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'azure.ai.openai',
+    'gen_ai.request.model': 'my-deployment',
+    'gen_ai.response.model': 'quirk-model',
+    'server.address': 'res.openai.azure.com',
+    'server.port': 443,
+  };
+  const telemetry = (extra: Partial<WithTelemetryConfig> = {}) =>
+    withTelemetry({
+      tracer,
+      meter,
+      request: metricRequest,
+      baseURL: 'https://res.openai.azure.com/openai',
+      ...extra,
+    });
+
+  it('records duration, time to first chunk and token usage with the conventions names, units, buckets and attributes', async () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      const source = cold('250ms a 99ms b 99ms (cu|)', {
+        a: text('x'),
+        b: text('y'),
+        c: finish('stop'),
+        u: usageChunk(12, 5),
+      });
+      expectObservable(source.pipe(telemetry())).toBe('250ms a 99ms b 99ms (cu|)', {
+        a: text('x'),
+        b: text('y'),
+        c: finish('stop'),
+        u: usageChunk(12, 5),
+      });
+    });
+    const recorded = await histograms();
+    expect([...recorded.keys()].sort()).toEqual([
+      semconv.METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+      semconv.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+      semconv.METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+    ]);
+    const duration = recorded.get('gen_ai.client.operation.duration')!;
+    const ttfc = recorded.get('gen_ai.client.operation.time_to_first_chunk')!;
+    const tokens = recorded.get('gen_ai.client.token.usage')!;
+    expect(duration.descriptor).toMatchObject({
+      unit: 's',
+      valueType: 1,
+      description: 'GenAI operation duration.',
+    });
+    expect(ttfc.descriptor).toMatchObject({ unit: 's', valueType: 1 });
+    expect(tokens.descriptor).toMatchObject({
+      unit: '{token}',
+      valueType: 0,
+      description: 'Number of input and output tokens used.',
+    });
+    const seconds = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+    expect(duration.dataPoints[0].value.buckets.boundaries).toEqual(seconds);
+    expect(ttfc.dataPoints[0].value.buckets.boundaries).toEqual(seconds);
+    expect(tokens.dataPoints[0].value.buckets.boundaries).toEqual([
+      1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+    ]);
+    expect(points(duration)).toEqual([[base, 1, 0.45]]);
+    expect(points(ttfc)).toEqual([[base, 1, 0.25]]);
+    expect(points(tokens)).toEqual([
+      [{ ...base, 'gen_ai.token.type': semconv.GEN_AI_TOKEN_TYPE_VALUE_INPUT }, 1, 12],
+      [{ ...base, 'gen_ai.token.type': semconv.GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }, 1, 5],
+    ]);
+  });
+
+  it('counts durations from the subscription, retry waits included', async () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      let attempts = 0;
+      const flaky = defer(() =>
+        ++attempts === 1
+          ? cold<Chunk>('10ms #', undefined, new ServerError({ status: 503 }))
+          : cold('5ms (cu|)', { c: finish('stop'), u: usageChunk(2, 1) }),
+      );
+      const retried = flaky.pipe(telemetry({ retry: { initialDelayMs: 100, jitter: 0 } }));
+      expectObservable(retried).toBe('115ms (cu|)', { c: finish('stop'), u: usageChunk(2, 1) });
+    });
+    const recorded = await histograms();
+    expect(points(recorded.get('gen_ai.client.operation.duration'))).toEqual([[base, 1, 0.115]]);
+    expect(points(recorded.get('gen_ai.client.operation.time_to_first_chunk'))).toEqual([[base, 1, 0.115]]);
+  });
+
+  it('records a failed call with error.type and no token usage, even when usage arrived', async () => {
+    const error = new RateLimitError({ status: 429 });
+    const failing = new Observable<Chunk>((s) => {
+      s.next(text('partial'));
+      s.next(usageChunk(12, 1));
+      s.error(error);
+    });
+    await expect(lastValueFrom(failing.pipe(telemetry()))).rejects.toBe(error);
+    const recorded = await histograms();
+    expect(points(recorded.get('gen_ai.client.operation.duration'))).toEqual([
+      [{ ...base, 'error.type': 'RateLimitError' }, 1, expect.any(Number)],
+    ]);
+    expect(points(recorded.get('gen_ai.client.operation.time_to_first_chunk'))).toEqual([
+      [base, 1, expect.any(Number)],
+    ]);
+    expect(recorded.has('gen_ai.client.token.usage')).toBe(false);
+  });
+
+  it('records a call that failed before any chunk without time to first chunk, and a thrown non-Error as _OTHER', async () => {
+    await expect(lastValueFrom(throwError(() => 'boom').pipe(telemetry()))).rejects.toBe('boom');
+    const recorded = await histograms();
+    const { 'gen_ai.response.model': _none, ...noResponse } = base;
+    expect(points(recorded.get('gen_ai.client.operation.duration'))).toEqual([
+      [{ ...noResponse, 'error.type': semconv.ERROR_TYPE_VALUE_OTHER }, 1, 0],
+    ]);
+    expect(recorded.has('gen_ai.client.operation.time_to_first_chunk')).toBe(false);
+    expect(spans()[0].attributes['error.type']).toBe('_OTHER');
+  });
+
+  it('records an early unsubscribe as error.type cancelled, with its time to first chunk', async () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      const source = cold('-a 9ms b 19ms c|', { a: text('a'), b: text('b'), c: finish('stop') });
+      expectObservable(source.pipe(telemetry()), '^ 19ms !').toBe('-a 9ms b', { a: text('a'), b: text('b') });
+    });
+    const recorded = await histograms();
+    expect(points(recorded.get('gen_ai.client.operation.duration'))).toEqual([
+      [{ ...base, 'error.type': 'cancelled' }, 1, 0.02],
+    ]);
+    expect(points(recorded.get('gen_ai.client.operation.time_to_first_chunk'))).toEqual([[base, 1, 0.001]]);
+  });
+
+  it('records one set per subscription (state is not shared), and creates the instruments once per meter', async () => {
+    const created: string[] = [];
+    const counting: TelemetryMeter = {
+      createHistogram: (name, options) => {
+        created.push(name);
+        return meter.createHistogram(name, options);
+      },
+    };
+    const piped = from([text('x'), finish('stop'), usageChunk(3, 2)]).pipe(
+      withTelemetry({ meter: counting, request: metricRequest }),
+    );
+    await lastValueFrom(piped);
+    await lastValueFrom(piped);
+    await lastValueFrom(
+      from([finish('stop')]).pipe(withTelemetry({ meter: counting, request: metricRequest })),
+    );
+    expect(created).toHaveLength(3);
+    const recorded = await histograms();
+    expect(recorded.get('gen_ai.client.operation.duration')!.dataPoints[0].value.count).toBe(3);
+    expect(
+      points(recorded.get('gen_ai.client.token.usage')).map(([a, count, sum]) => [
+        (a as Record<string, unknown>)['gen_ai.token.type'],
+        count,
+        sum,
+      ]),
+    ).toEqual([
+      ['input', 2, 6],
+      ['output', 2, 4],
+    ]);
+  });
+
+  it('works with a meter alone: metrics, no spans', async () => {
+    const out = await lastValueFrom(from(answer).pipe(withTelemetry({ meter, request }), toArray()));
+    expect(out).toEqual(answer);
+    expect(spans()).toHaveLength(0);
+    const recorded = await histograms();
+    expect(points(recorded.get('gen_ai.client.token.usage'))).toEqual([
+      [
+        {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4o-mini',
+          'gen_ai.response.model': 'gpt-4o-mini-2024-07-18',
+          'gen_ai.token.type': 'input',
+        },
+        1,
+        10,
+      ],
+      [expect.objectContaining({ 'gen_ai.token.type': 'output' }), 1, 5],
+    ]);
+  });
+
+  it.each([
+    [{ meter: {} }, 'meter'],
+    [{}, 'a meter'],
+    [{ meter, activate: () => undefined }, 'with a tracer'],
+    [{ tracer, baseURL: 'not a url' }, 'baseURL'],
+    [{ tracer, providerName: 7 }, 'providerName'],
+  ])('rejects bad metrics config %# with a TypeError at creation', (config, message) => {
+    expect(() => withTelemetry(config as unknown as WithTelemetryConfig)).toThrow(TypeError);
+    expect(() => withTelemetry(config as unknown as WithTelemetryConfig)).toThrow(message);
   });
 });
 

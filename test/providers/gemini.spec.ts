@@ -516,6 +516,41 @@ describe('gemini request translation', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  const emptyCases: [string, ChatRequest['messages']][] = [
+    [
+      'all empty',
+      [
+        { role: 'user', content: '' },
+        { role: 'assistant', content: '' },
+      ],
+    ],
+    ['empty text parts', [{ role: 'user', content: [{ type: 'text', text: '' }] }]],
+    [
+      'only system text',
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: '' },
+      ],
+    ],
+  ];
+  it.each(emptyCases)(
+    'refuses messages that leave contents empty (%s) before any network call',
+    async (_case, messages) => {
+      const streamed = await collect(stream({ ...REQ, messages }, opts()));
+      const completed = await collect(complete({ ...REQ, messages }, opts()));
+      for (const { error } of [streamed, completed]) {
+        expect(error).toBeInstanceOf(RequestValidationError);
+        expect((error as RequestValidationError).issues).toEqual([
+          {
+            path: ['messages'],
+            message: expect.stringContaining('at least one user, assistant or tool message'),
+          },
+        ]);
+      }
+      expect(server.requests).toHaveLength(0);
+    },
+  );
+
   it('needs a key: ConfigurationError without options.apiKey or the env vars', async () => {
     const saved = [process.env.GEMINI_API_KEY, process.env.GOOGLE_API_KEY];
     delete process.env.GEMINI_API_KEY;

@@ -6,6 +6,7 @@
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import {
   BadRequestError,
+  QuotaExceededError,
   RateLimitError,
   RequestValidationError,
   ServerError,
@@ -284,6 +285,69 @@ describe('openai-responses stream(): own streams split at random byte boundaries
     expect((error as { partial?: ChatCompletion }).partial?.choices[0].message.content).toBe('Half');
   });
 
+  it('reads an error event that nests its fields (as the live API sends a quota error): message and code kept, not retryable', async () => {
+    server.enqueue(
+      created +
+        ev('error', {
+          error: {
+            type: 'insufficient_quota',
+            code: 'insufficient_quota',
+            message: 'You exceeded your current quota, please check your plan and billing details.',
+            param: null,
+          },
+        }),
+    );
+    const { values, error } = await collect(stream(REQ, opts()));
+    expect(values.length).toBe(1);
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, code: 'insufficient_quota', retryable: false });
+    expect((error as Error).message).toBe(
+      'The provider sent an error inside the stream (insufficient_quota): You exceeded your current quota, please check your plan and billing details.',
+    );
+    expect((error as Error).message).not.toContain('unknown error');
+  });
+
+  it.each([
+    ['flat', { code: 'rate_limit_exceeded', message: 'Slow down', param: null }],
+    ['nested', { error: { type: 'requests', code: 'rate_limit_exceeded', message: 'Slow down' } }],
+  ])('reads a %s rate-limit error event the same way: a retryable RateLimitError', async (_shape, fields) => {
+    server.enqueue(created + ev('error', fields));
+    const { error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).not.toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({ status: 429, retryable: true });
+    expect((error as Error).message).toContain(': Slow down');
+  });
+
+  it('reads a nested server error without a code by its type, and a flat one without a code as a 500', async () => {
+    server.enqueue(created + ev('error', { error: { type: 'invalid_request_error', message: 'Bad input' } }));
+    const nested = (await collect(stream(REQ, opts()))).error;
+    expect(nested).toBeInstanceOf(BadRequestError);
+    expect(nested).toMatchObject({ status: 400, code: 'invalid_request_error' });
+    expect((nested as Error).message).toContain('Bad input');
+    server.enqueue(created + ev('error', { code: null, message: 'Something broke' }));
+    const flat = (await collect(stream(REQ, opts()))).error;
+    expect(flat).toBeInstanceOf(ServerError);
+    expect(flat).toMatchObject({ status: 500, code: undefined, retryable: true });
+    expect((flat as Error).message).toContain('Something broke');
+  });
+
+  it('maps a response.failed quota code through the shared table (not a retryable 500)', async () => {
+    server.enqueue(
+      created +
+        ev('response.failed', {
+          response: response({
+            status: 'failed',
+            error: { code: 'insufficient_quota', message: 'No credit' },
+          }),
+        }),
+    );
+    const { error } = await collect(stream(REQ, opts()));
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({ status: 429, retryable: false });
+  });
+
   it('ends response.failed with the typed error its code implies', async () => {
     server.enqueue(
       created +
@@ -464,6 +528,29 @@ describe('openai-responses request body', () => {
     ]);
     expect(body.include).toEqual(['reasoning.encrypted_content']);
     expect(body.store).toBe(false);
+  });
+
+  it('refuses a request with no input (only system text) before sending, unless it continues a stored response', async () => {
+    const systemOnly: ChatRequest = { ...REQ, messages: [{ role: 'system', content: 'Be brief.' }] };
+    const { error } = await collect(stream(systemOnly, opts()));
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect((error as RequestValidationError).issues).toEqual([
+      {
+        path: ['messages'],
+        message: expect.stringContaining('at least one user, assistant or tool message'),
+      },
+    ]);
+    expect(server.requests).toHaveLength(0);
+    server.enqueue(created + ev('response.completed', { response: response({ status: 'completed' }) }));
+    const continued = await collect(
+      stream({ ...systemOnly, previous_response_id: 'resp_prev' } as ChatRequest, opts()),
+    );
+    expect(continued.error).toBeUndefined();
+    expect(server.requests[0].body).toMatchObject({
+      input: [],
+      instructions: 'Be brief.',
+      previous_response_id: 'resp_prev',
+    });
   });
 
   it('rejects n > 1 before sending', async () => {

@@ -71,6 +71,14 @@ export function toGeminiBody(request: ChatRequest): Record<string, unknown> {
     }
   });
 
+  // `contents` is required (https://ai.google.dev/api/generate-content#request-body): messages that
+  // are all system text or empty would go without it, and Gemini answers 400.
+  if (contents.length === 0) {
+    throw invalid(
+      ['messages'],
+      'Gemini needs at least one user, assistant or tool message with content (system messages go to systemInstruction; empty text is dropped)',
+    );
+  }
   const body: Record<string, unknown> = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };
   if (request.tools?.length) {

@@ -88,6 +88,15 @@ export function toResponsesBody(
         break;
     }
   });
+  // The API refuses a request without input even when it has instructions, unless it continues a
+  // stored response (pydantic-ai#3470, "Support instructions-only agent run").
+  if (input.length === 0 && (request as Record<string, unknown>).previous_response_id === undefined) {
+    issues.push({
+      path: ['messages'],
+      message:
+        'the Responses API needs at least one user, assistant or tool message (system messages go to instructions) unless previous_response_id is set',
+    });
+  }
   if (request.n !== undefined && request.n > 1) {
     issues.push({ path: ['n'], message: 'the Responses API returns one output per request; n must be 1' });
   }

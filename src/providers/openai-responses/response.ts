@@ -56,11 +56,14 @@ const FAILED_STATUS: Record<string, number> = {
   vector_store_timeout: 504,
 };
 
-/** A `response.failed` error object → the `ApiError` its code implies (unknown codes: 500, retryable). */
+/**
+ * A `response.failed` error object → the `ApiError` its code implies: this table, then the shared
+ * in-band table (`insufficient_quota` → QuotaExceededError), else 500 (retryable).
+ */
 export function responsesError(error: any, what: string): LlmError {
   const code = typeof error?.code === 'string' ? error.code : 'server_error';
   const message = typeof error?.message === 'string' ? error.message : what;
-  return inBandError({ error: { code, message, status: FAILED_STATUS[code] ?? 500 } });
+  return inBandError({ error: { code, message, status: FAILED_STATUS[code] } });
 }
 
 /** A whole Responses API `Response` → `ChatCompletion` (the shape `complete()` returns everywhere). */

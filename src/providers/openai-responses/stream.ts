@@ -74,7 +74,10 @@ export class ResponsesStreamDecoder implements SseEventDecoder<Chunk> {
         throw responsesError(value.response?.error, 'The response failed');
       case 'error':
         this.done = true;
-        throw inBandError({ error: { ...value, type: value.code ?? value.type } });
+        // Documented flat (`{"type":"error","code","message","param"}`, responses-streaming
+        // reference); the live API also nests the fields (`{"type":"error","error":{"type":
+        // "insufficient_quota","code":...,"message":...}}`): inBandError reads both.
+        throw inBandError({ error: value });
       default:
     }
   }
