@@ -9,9 +9,17 @@ app="$root/examples/angular"
 [ -f "$root/.pack-check/rxllm.tgz" ] || { echo "angular check: run scripts/pack-check.sh first"; exit 1; }
 cd "$app"
 export NG_CLI_ANALYTICS=false
-# The lock file records no integrity for the local tarball (it changes with every build), so npm ci
-# installs whatever pack-check just packed; everything else is pinned by the lock.
+# The example depends on the repository root (`file:../..`, packed on install: .npmrc install-links);
+# CI builds it against the tarball pack-check made instead, the bytes npm would publish. Everything
+# else is pinned by the lock.
 npm ci --no-audit --no-fund --loglevel=error
+npm install --no-save --no-audit --no-fund --loglevel=error "$root/.pack-check/rxllm.tgz"
+node -e '
+  const lock = require(process.argv[1]).packages["node_modules/rxllm"];
+  if (!lock || !String(lock.resolved).endsWith(".pack-check/rxllm.tgz")) {
+    console.error("angular check: rxllm is not the packed tarball: " + JSON.stringify(lock && lock.resolved)); process.exit(1);
+  }
+' "$app/node_modules/.package-lock.json"
 rm -rf dist
 npx ng build --configuration production --stats-json 2>&1 | tee build.log
 if grep -qi 'budget' build.log; then
@@ -31,7 +39,8 @@ node -e '
 ' "$app/dist/rxllm-angular-example/stats.json"
 rm -f build.log
 
-# The built app in real Chromium against an rxllm SSE endpoint (text streams in, Stop aborts).
+# The built app in real Chromium against `rxllm serve` through the example's proxy hook (the model
+# picker, text streaming in, Stop aborting at the gateway).
 if [ ! -x /usr/bin/chromium ] && [ "${CI:-}" = "true" ]; then
   apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
 fi

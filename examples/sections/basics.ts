@@ -1,10 +1,12 @@
 /**
- * Demo part 1: streaming basics against an in-process mock server (no key, no network).
+ * Demo section: streaming basics against an in-process mock server (no key, no network): a poem
+ * chunk by chunk, merged while it flows, with its finish reason, usage and time to first chunk.
  */
 import { lastValueFrom, share, tap } from 'rxjs';
 import { stream, type Chunk } from 'rxllm';
 import { accumulateChunks, usage } from 'rxllm/operators';
 import { createMockServer } from 'rxllm/testing';
+import { green, red, runAlone } from './style';
 
 const POEM = '床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。';
 
@@ -19,13 +21,17 @@ export async function demoBasics(): Promise<void> {
       messages: [{ role: 'user' as const, content: '写一首四句五言诗' }],
     };
 
-    console.log('1) Streaming a poem, chunk by chunk (null-safe: content may be null or absent):\n');
+    process.stdout.write('   ');
     const started = performance.now();
     let firstChunkMs: number | undefined;
+    let streamed = '';
     const chunks$ = stream(request, { baseURL: server.url }).pipe(
       tap((chunk: Chunk) => {
         firstChunkMs ??= performance.now() - started;
-        process.stdout.write(chunk.choices[0]?.delta.content ?? '');
+        // Null-safe: a chunk's content may be null or absent (role, finish and usage chunks).
+        const text = chunk.choices[0]?.delta.content ?? '';
+        streamed += text;
+        process.stdout.write(text.replaceAll('\n', '\n   '));
       }),
       share(),
     );
@@ -36,17 +42,21 @@ export async function demoBasics(): Promise<void> {
       lastValueFrom(chunks$.pipe(usage())),
     ]);
     const choice = merged.choices[0];
+    const rebuilt = choice.message.content ?? '';
     console.log('\n');
-    console.log(`2) Rebuilt while streaming: ${JSON.stringify(choice.message.content)}`);
-    console.log(`3) Finish reason: ${choice.finish_reason}`);
     console.log(
-      `4) Usage from the stream: ${reported ? `${reported.prompt_tokens} prompt + ${reported.completion_tokens} completion = ${reported.total_tokens} tokens` : 'none reported'}`,
+      `   merged while streaming (accumulateChunks): ${rebuilt === streamed ? green('✓') : red('✗')} the same ${rebuilt.split('\n').length} lines, ${[...rebuilt].length} characters`,
+    );
+    console.log(`   finish reason: ${choice.finish_reason}`);
+    console.log(
+      `   usage from the stream: ${reported ? `${reported.prompt_tokens} prompt + ${reported.completion_tokens} completion = ${reported.total_tokens} tokens` : 'none reported'}`,
     );
     console.log(
-      `5) Time to first chunk: ${firstChunkMs?.toFixed(0)} ms (150 ms of it is the mock's latency)`,
+      `   time to first chunk: ${firstChunkMs?.toFixed(0)} ms (150 ms of it is the mock's latency); ${server.stats.connections} connection`,
     );
-    console.log(`   One request, ${server.stats.connections} connection.\n`);
   } finally {
     await server.close();
   }
 }
+
+if (require.main === module) runAlone(demoBasics);

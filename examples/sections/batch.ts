@@ -1,12 +1,14 @@
 /**
  * The classic batch: 100 "classify this ticket" requests, concurrency 20, 3 retries, 15 s timeout,
  * against a local mock server with 200 ms latency and injected 429s/500s. Prints the wall time next
- * to the sequential time and the retry counts. Run it with `npm run demo` (or `tsx examples/sections/batch.ts`).
+ * to the sequential time and the retry counts, under a progress bar drawn from `onProgress`. Run it
+ * with `npm run demo` (or `npx tsx examples/sections/batch.ts`).
  */
 import { lastValueFrom, toArray } from 'rxjs';
-import { batch, createAgent, type ChatRequest } from '../../src';
+import { batch, createAgent, type BatchProgress, type ChatRequest } from '../../src';
 import type { RetryInfo } from '../../operators';
 import { createMockServer, type MockChatBody } from '../../src/testing';
+import { bar, runAlone } from './style';
 
 const TICKETS = 100;
 const CONCURRENCY = 20;
@@ -46,7 +48,21 @@ export async function demoBatch(): Promise<void> {
     retriesBy.set(name, (retriesBy.get(name) ?? 0) + 1);
   };
 
+  // On a terminal the bar is redrawn in place after every start, success, failure and retry;
+  // piped (a log, CI), only its last state is printed, since `\r` redraws would garble the file.
+  const tty = process.stdout.isTTY === true;
+  const line = (p: BatchProgress) =>
+    `   ${bar(p.done + p.failed, TICKETS)} ${p.done + p.failed}/${TICKETS} done, ${p.inFlight} in flight, ${p.retries} retries`;
+  let last: BatchProgress | undefined;
+  const onProgress = (p: BatchProgress) => {
+    last = p;
+    if (tty) process.stdout.write(`\r${line(p)}\x1b[K`);
+  };
+
   try {
+    console.log(
+      `   ${TICKETS} tickets, concurrency ${CONCURRENCY}, 3 retries, 15 s timeout, ${LATENCY_MS} ms latency, ~16 % injected 429s and 500s`,
+    );
     const started = performance.now();
     const results = await lastValueFrom(
       batch(requests, {
@@ -54,10 +70,12 @@ export async function demoBatch(): Promise<void> {
         retry: { maxRetries: 3, onRetry },
         timeout: 15_000,
         ordered: true,
+        onProgress,
         options: { baseURL: server.url, apiKey: 'demo-key', dispatcher: agent },
       }).pipe(toArray()),
     );
     const wall = performance.now() - started;
+    if (last) process.stdout.write(tty ? '\n' : `${line(last)}\n`);
     const ok = results.filter((r) => r.ok);
     const labels = new Map<string, number>();
     for (const r of ok) {
@@ -67,27 +85,19 @@ export async function demoBatch(): Promise<void> {
     const sequential = TICKETS * LATENCY_MS;
     const ideal = Math.ceil(TICKETS / CONCURRENCY) * LATENCY_MS;
     console.log(
-      `Classic batch: ${TICKETS} tickets, concurrency ${CONCURRENCY}, 3 retries, 15 s timeout, ${LATENCY_MS} ms latency`,
+      `   wall time   ${(wall / 1000).toFixed(2)} s (ideal without faults ${(ideal / 1000).toFixed(1)} s; sequential would be ${(sequential / 1000).toFixed(1)} s)`,
     );
     console.log(
-      `  wall time   ${(wall / 1000).toFixed(2)} s (ideal without faults ${(ideal / 1000).toFixed(1)} s; sequential would be ${(sequential / 1000).toFixed(1)} s)`,
+      `   results     ${ok.length} ok, ${results.length - ok.length} failed; ${[...labels].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
     );
     console.log(
-      `  results     ${ok.length} ok, ${results.length - ok.length} failed; ${[...labels].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
+      `   retries     ${[...retriesBy].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${server.stats.requests} HTTP requests)`,
     );
-    console.log(
-      `  retries     ${[...retriesBy].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${server.stats.requests} HTTP requests)`,
-    );
-    console.log(`  connections ${server.stats.connections} opened for ${CONCURRENCY} slots`);
+    console.log(`   connections ${server.stats.connections} opened for ${CONCURRENCY} slots`);
   } finally {
     await agent.close();
     await server.close();
   }
 }
 
-if (require.main === module) {
-  demoBatch().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+if (require.main === module) runAlone(demoBatch);

@@ -1,5 +1,5 @@
 /**
- * Demo part 2: a streamed tool call. Text is shown while it streams; the tool call is held back by
+ * Demo section: a streamed tool call. Text is shown while it streams; the tool call is held back by
  * `partialToolCallGuard` and printed once, whole, parsed and validated by its zod schema. Then the
  * same answer with the connection cut inside the call: the call is refused, never run half-written.
  */
@@ -9,6 +9,7 @@ import { stream } from 'rxllm';
 import { finishReasonWarn, partialToolCallGuard, type InvalidToolCall } from 'rxllm/operators';
 import { createMockServer, type MockServerScript } from 'rxllm/testing';
 import { silentLogger, type LlmError } from 'rxllm';
+import { dim, green, red, runAlone } from './style';
 
 const schemas = {
   get_weather: z.object({ city: z.string(), unit: z.enum(['celsius', 'fahrenheit']) }),
@@ -40,7 +41,7 @@ async function run(baseURL: string, label: string): Promise<ToolCallDemoResult> 
       },
     ],
   };
-  process.stdout.write(`${label}\n   `);
+  process.stdout.write(`   ${label}\n     `);
   try {
     await lastValueFrom(
       stream(request, { baseURL }).pipe(
@@ -56,16 +57,16 @@ async function run(baseURL: string, label: string): Promise<ToolCallDemoResult> 
               // `call.input` is typed from the schema: { city: string; unit: 'celsius' | 'fahrenheit' }.
               result.calls.push({ id: call.id, name: call.name, input: call.input });
               console.log(
-                `\n   → tool call ${call.name}(${JSON.stringify(call.input)}) [${call.id}], validated`,
+                `\n     ${green('✓')} tool call ${call.name}(${JSON.stringify(call.input)}) ${dim(`[${call.id}]`)}, validated`,
               );
             }
             for (const refused of choice.delta.invalid_tool_calls ?? []) {
               result.refused.push(refused);
               console.log(
-                `\n   ✗ refused ${refused.name}: ${refused.reason} (raw arguments ${JSON.stringify(refused.arguments)})`,
+                `\n     ${red('✗')} refused ${refused.name}: ${refused.reason} (the raw arguments: ${refused.arguments})`,
               );
             }
-            if (choice.finish_reason) console.log(`   finish_reason: ${choice.finish_reason}`);
+            if (choice.finish_reason) console.log(`     finish_reason: ${choice.finish_reason}`);
           }
         }),
         toArray(),
@@ -73,7 +74,7 @@ async function run(baseURL: string, label: string): Promise<ToolCallDemoResult> 
     );
   } catch (error) {
     console.log(
-      `   the stream failed: ${(error as Error).name} (retryable: ${(error as LlmError).retryable})`,
+      `     the stream failed: ${(error as Error).name} (retryable: ${(error as LlmError).retryable})`,
     );
   }
   return result;
@@ -85,17 +86,15 @@ export async function demoToolCall(): Promise<ToolCallDemoResult> {
   try {
     // Role chunk + 15 text chunks + 6 argument fragments, then the connection drops mid-call.
     server.enqueue(SCRIPT, { ...SCRIPT, chunkDelayMs: 5, cutAfterChunks: 22 });
-    const whole = await run(
-      server.url,
-      '6) A streamed tool call: text as it arrives, the call once, whole and validated:',
-    );
+    const whole = await run(server.url, 'Text as it arrives, the call once, whole and validated:');
     const cut = await run(
       server.url,
-      '7) The same answer, connection cut inside the call: refused, never run half-written:',
+      'The same answer, the connection cut inside the call: refused, never run half-written:',
     );
-    console.log('');
     return { text: whole.text, calls: whole.calls, refused: cut.refused };
   } finally {
     await server.close();
   }
 }
+
+if (require.main === module) runAlone(demoToolCall);

@@ -1,5 +1,5 @@
 /**
- * Demo part: the tool-calling loop. The model (a mock server on 127.0.0.1) asks for the weather in
+ * Demo section: the tool-calling loop. The model (a mock server on 127.0.0.1) asks for the weather in
  * two cities at once; `toolLoop` validates both calls, runs them in parallel, sends the results back
  * and streams the final answer. One `textDeltas()` shows the text of both steps; the loop's own
  * events (step start/end, tool call, tool result) are printed as they happen.
@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { createClient } from 'rxllm';
 import { isToolLoopEvent, tool, toolLoop, type ToolLoopEvent } from 'rxllm/operators';
 import { createMockServer } from 'rxllm/testing';
+import { dim, runAlone } from './style';
 
 const WEATHER: Record<string, { celsius: number; sky: string }> = {
   Lisbon: { celsius: 21, sky: 'sunny' },
@@ -74,7 +75,6 @@ export async function demoToolLoop(): Promise<string> {
         chunkDelayMs: 15,
       },
     );
-    console.log('8) A tool-calling loop: two calls run in parallel, results sent back, then the answer:');
     let answer = '';
     let midLine = false;
     await lastValueFrom(
@@ -88,7 +88,7 @@ export async function demoToolLoop(): Promise<string> {
         tap((chunk) => {
           if (isToolLoopEvent(chunk)) {
             const line = describe(chunk.tool_loop);
-            if (line) process.stdout.write(`${midLine ? '\n' : ''}   ${line}\n`);
+            if (line) process.stdout.write(`${midLine ? '\n' : ''}   ${dim(line)}\n`);
             midLine = false;
             return;
           }
@@ -100,9 +100,11 @@ export async function demoToolLoop(): Promise<string> {
         }),
       ),
     );
-    console.log('');
+    if (midLine) process.stdout.write('\n');
     return answer;
   } finally {
     await server.close();
   }
 }
+
+if (require.main === module) runAlone(demoToolLoop);

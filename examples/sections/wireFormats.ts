@@ -1,5 +1,5 @@
 /**
- * Demo part: one pipeline over every wire format. The mock server answers the same script as OpenAI
+ * Demo section: one pipeline over every wire format. The mock server answers the same script as OpenAI
  * chat, Azure OpenAI, the Responses API, Anthropic, Gemini and Ollama (NDJSON) would; each provider
  * decodes its own format, and the same `accumulateChunks` pipeline gives the same merged result.
  */
@@ -7,6 +7,7 @@ import { lastValueFrom } from 'rxjs';
 import { stream, type ChatCompletion } from 'rxllm';
 import { accumulateChunks } from 'rxllm/operators';
 import { createMockServer, type MockServerScript } from 'rxllm/testing';
+import { green, red, runAlone } from './style';
 
 const SCRIPT: MockServerScript = {
   reasoning: 'Lisbon → one weather call.',
@@ -38,12 +39,24 @@ export function essence(response: ChatCompletion): string {
   });
 }
 
+/** An essence as a reader would write it: no JSON string inside a JSON string. */
+function describeEssence(essence: string): string {
+  const e = JSON.parse(essence) as {
+    content: string;
+    reasoning: string;
+    tool_calls: [string, string, string][];
+    finish_reason: string;
+    usage: [number, number];
+  };
+  const calls = e.tool_calls.map(([id, name, args]) => `${name}(${args}) [${id}]`).join(', ');
+  return `content "${e.content}", reasoning "${e.reasoning}", tool call ${calls}, finish_reason ${e.finish_reason}, usage ${e.usage[0]}+${e.usage[1]} tokens`;
+}
+
 /** Streams the script through every provider; returns each merged response's essence by provider. */
 export async function demoWireFormats(print = true): Promise<Record<string, string>> {
   const server = await createMockServer();
   const out: Record<string, string> = {};
   try {
-    if (print) console.log('One pipeline over every wire format (same script, same operators):');
     for (const provider of WIRE_PROVIDERS) {
       server.enqueue(SCRIPT);
       const merged = await lastValueFrom(
@@ -58,9 +71,9 @@ export async function demoWireFormats(print = true): Promise<Record<string, stri
     }
     const distinct = new Set(Object.values(out));
     if (print) {
-      console.log(`   merged: ${[...distinct][0]}`);
+      console.log(`   merged by accumulateChunks: ${describeEssence(out.compat)}`);
       console.log(
-        `   ${distinct.size === 1 ? 'identical' : 'DIFFERENT'} across ${WIRE_PROVIDERS.length} wire formats\n`,
+        `   ${distinct.size === 1 ? `${green('✓')} identical` : `${red('✗')} DIFFERENT`} across ${WIRE_PROVIDERS.length} wire formats`,
       );
     }
     return out;
@@ -68,3 +81,5 @@ export async function demoWireFormats(print = true): Promise<Record<string, stri
     await server.close();
   }
 }
+
+if (require.main === module) runAlone(demoWireFormats);

@@ -3,8 +3,23 @@
  * in-flight streams finish for a short grace period, exit 0. A thin shell over the public function.
  */
 import { parseArgs } from 'node:util';
+import { createClient, type Client } from '../client';
 import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
 import type { CliIO } from './run';
+
+/**
+ * Time between two chunks of the default mock model. The in-process mock answers at once; with no
+ * pause the chat page would print the whole echo in one frame, and nobody could see it stream.
+ */
+export const SERVE_MOCK_DELAY_MS = 30;
+
+/** The client of `rxllm serve` with no --model: the mock, paced (a request's own `mock_delay_ms` wins). */
+function pacedMock(): Pick<Client, 'stream'> {
+  const client = createClient();
+  return {
+    stream: (request, options) => client.stream({ mock_delay_ms: SERVE_MOCK_DELAY_MS, ...request }, options),
+  };
+}
 
 const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T]
 
@@ -12,7 +27,8 @@ An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a brows
   POST /v1/chat/completions (stream and not), GET /v1/models, WebSocket /v1/chat/ws, GET / the page.
   --port, -p      port (default ${GATEWAY_DEFAULTS.port}; 0 = a free one)
   --host          interface to bind (default ${GATEWAY_DEFAULTS.host}: this machine only)
-  --model, -m     provider/model served (default ${GATEWAY_DEFAULTS.model}, the built-in mock: no key)
+  --model, -m     provider/model served (default ${GATEWAY_DEFAULTS.model}, the built-in mock: no key,
+                  one chunk every ${SERVE_MOCK_DELAY_MS} ms)
   --base-url, -u  base URL of an OpenAI-compatible upstream (with --model compat/<model>)
   --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN)
 Provider keys come from their environment variables and never reach the browser or the log.`;
@@ -74,6 +90,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
       host: values.host,
       model: values.model,
       baseURL: values['base-url'],
+      client: values.model === undefined ? pacedMock() : undefined,
       token: values.token ?? env.RXLLM_TOKEN ?? '',
       log: (line) => io.stderr.write(line + '\n'),
     });

@@ -22,15 +22,17 @@ export interface ChatRequestPipeOptions {
  *
  * @example
  * // doc-test: typecheck-only
- * import { Body, Controller, Inject, Post, Res } from '@nestjs/common';
+ * import { Body, Controller, Post, Res } from '@nestjs/common';
  * import type { Response } from 'express';
- * import { sendSse, type ChatRequest, type Client } from 'rxllm';
- * import { ChatRequestPipe, RXLLM_CLIENT } from 'rxllm/nestjs';
+ * import { sendSse, type ChatRequest } from 'rxllm';
+ * import { ChatRequestPipe, RxllmClient } from 'rxllm/nestjs';
+ * // The browser picks the model, the server's keys pay: serve only the models you mean to.
+ * const MODELS = new Map([['fast', 'openai/gpt-4o-mini'], ['smart', 'openai/gpt-4o']]);
  * @Controller('chat')
  * export class ChatController {
- *   constructor(@Inject(RXLLM_CLIENT) private readonly llm: Client) {}
+ *   constructor(private readonly llm: RxllmClient) {}
  *   @Post()
- *   chat(@Body(new ChatRequestPipe()) body: ChatRequest, @Res() res: Response) {
+ *   chat(@Body(new ChatRequestPipe({ resolveModel: (m) => MODELS.get(m) })) body: ChatRequest, @Res() res: Response) {
  *     return sendSse(res, this.llm.stream(body));
  *   }
  * }

@@ -1,4 +1,4 @@
-// Barrel of rxllm/nestjs (issue 12): NestJS module, injection token and recipes. Loads @nestjs/* only here.
+// Barrel of rxllm/nestjs: NestJS module, injection tokens, request pipe and testing module. Loads @nestjs/* only here.
 export {
   RxllmModule,
   RXLLM_CLIENT,
@@ -6,4 +6,6 @@ export {
   type RxllmModuleOptions,
   type RxllmModuleAsyncOptions,
 } from './module';
+export { RxllmClient } from './client';
+export { RxllmTestingModule, type RxllmTestingOptions } from './testing';
 export { ChatRequestPipe, type ChatRequestPipeOptions } from './chatRequestPipe';

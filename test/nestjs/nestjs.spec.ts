@@ -19,30 +19,31 @@ import {
   UseGuards,
   type CanActivate,
   type ExecutionContext,
-  type INestApplication,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request, Response } from 'express';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { lastValueFrom, Observable, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import {
+  BadRequestError,
   chatCompletionsHandler,
+  prepareChat,
   RateLimitError,
   sendSse,
   serveChatSocket,
   StreamCutError,
   toSseEvents,
-  validateRequest,
   type ChatRequest,
   type Client,
   type SseMessageEvent,
 } from 'rxllm';
 import { fetchSse, fromWebSocket, type WebSocketLike } from 'rxllm/browser';
-import { ChatRequestPipe, RXLLM_CLIENT, RxllmModule } from 'rxllm/nestjs';
+import { ChatRequestPipe, RXLLM_CLIENT, RxllmClient, RxllmModule } from 'rxllm/nestjs';
 import { createMockServer, type MockChatBody, type MockServer } from 'rxllm/testing';
 import { collect, summarize } from '../helpers/collect';
 
@@ -59,7 +60,8 @@ class HeaderGuard implements CanActivate {
 @Controller()
 class ChatController {
   private readonly openAiRoute: ReturnType<typeof chatCompletionsHandler>;
-  constructor(@Inject(RXLLM_CLIENT) private readonly llm: Client) {
+  // Injected by its class token: no @Inject (emitDecoratorMetadata records RxllmClient).
+  constructor(private readonly llm: RxllmClient) {
     this.openAiRoute = chatCompletionsHandler({
       client: llm,
       resolveModel: (m) => (m === MODEL ? m : undefined),
@@ -69,7 +71,10 @@ class ChatController {
   /** The POST streaming recipe: guards and pipes run first, then sendSse. */
   @Post('chat')
   @UseGuards(HeaderGuard)
-  chat(@Body(new ChatRequestPipe()) body: ChatRequest, @Res() res: Response) {
+  chat(
+    @Body(new ChatRequestPipe({ resolveModel: (m) => (m === MODEL ? m : undefined) })) body: ChatRequest,
+    @Res() res: Response,
+  ) {
     return sendSse(res, this.llm.stream(body), { heartbeatMs: 0 });
   }
 
@@ -93,13 +98,17 @@ class ChatController {
 
 @WebSocketGateway({ path: '/ws' })
 class ChatSocketGateway implements OnGatewayConnection {
+  // The string token still works: an alias of RxllmClient.
   constructor(@Inject(RXLLM_CLIENT) private readonly llm: Client) {}
   handleConnection(socket: WebSocket) {
-    serveChatSocket(socket, { stream: (body) => this.llm.stream(validateRequest(body)) });
+    serveChatSocket(socket, {
+      stream: (body) =>
+        prepareChat(body, { client: this.llm, resolveModel: (m) => (m === MODEL ? m : undefined) }).chunks,
+    });
   }
 }
 
-let app: INestApplication;
+let app: NestExpressApplication;
 let base: string;
 
 beforeAll(async () => {
@@ -115,7 +124,9 @@ beforeAll(async () => {
   })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  app = moduleRef.createNestApplication({ logger: false });
+  app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+  // The README's recipe: Express's JSON limit is 100 KB, less than a long chat history.
+  app.useBodyParser('json', { limit: '1mb' });
   app.useWebSocketAdapter(new WsAdapter(app));
   await app.listen(0, '127.0.0.1');
   base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
@@ -130,15 +141,18 @@ const body: ChatRequest = { model: MODEL, messages: [{ role: 'user', content: 'H
 const guard = { 'x-app-key': 'let-me-in' };
 
 describe('RxllmModule', () => {
-  it('provides the client under RXLLM_CLIENT (forRoot and forRootAsync)', async () => {
+  it('provides one client under RxllmClient and its alias RXLLM_CLIENT (forRoot and forRootAsync)', async () => {
     @Module({ imports: [RxllmModule.forRoot({ providers: { compat: { baseURL: upstream.url } } })] })
     class SyncModule {}
     const ref = await Test.createTestingModule({ imports: [SyncModule] }).compile();
-    const llm = ref.get<Client>(RXLLM_CLIENT);
+    const llm = ref.get(RxllmClient);
+    expect(ref.get<Client>(RXLLM_CLIENT)).toBe(llm);
     upstream.enqueue({ text: 'from forRoot' });
     const merged = summarize(await lastValueFrom(llm.stream(body).pipe(toArray())));
     expect(merged.text).toBe('from forRoot');
-    expect(app.get<Client>(RXLLM_CLIENT).stream).toBeInstanceOf(Function);
+    // forRootAsync (the app's module): the same instance under both tokens too.
+    expect(app.get<Client>(RXLLM_CLIENT)).toBe(app.get(RxllmClient));
+    expect(app.get(RxllmClient)).not.toBe(llm);
     await ref.close();
   });
 });
@@ -169,6 +183,32 @@ describe('POST streaming recipe (guards, pipes, sendSse)', () => {
     });
     expect(refused.status).toBe(403);
     expect(upstream.stats.requests).toBe(0);
+  });
+
+  it('serves only the models resolveModel allows: another is a 404 and nothing is sent upstream', async () => {
+    const res = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...guard },
+      body: JSON.stringify({ ...body, model: 'openai/gpt-4o' }),
+    });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+    expect(upstream.stats.requests).toBe(0);
+  });
+
+  it("takes a body over Express's 100 KB default once useBodyParser raised the limit", async () => {
+    upstream.enqueue({ text: 'read it all' });
+    const long = 'x'.repeat(300 * 1024);
+    const { values, completed } = await collect(
+      fetchSse(`${base}/chat`, {
+        body: { ...body, messages: [{ role: 'user', content: long }] },
+        headers: guard,
+      }),
+    );
+    expect(completed).toBe(true);
+    expect(summarize(values).text).toBe('read it all');
+    const sent = upstream.requests[0].body as MockChatBody;
+    expect(sent.messages[0].content).toHaveLength(long.length);
   });
 
   it('disconnecting aborts the upstream request', async () => {
@@ -256,6 +296,12 @@ describe('@WebSocketGateway recipe (platform-ws) with serveChatSocket', () => {
     const [a, b] = await Promise.all([ask('one'), ask('二')]);
     expect(summarize(a).text).toBe('ws one');
     expect(summarize(b).text).toBe('ws 二');
+    // A model the server does not serve: refused as a 404 before anything is sent upstream.
+    const sentBefore = upstream.stats.requests;
+    const refused = await collect(fromWebSocket(shared, { ...body, model: 'openai/gpt-4o' }));
+    expect(refused.error).toBeInstanceOf(BadRequestError);
+    expect((refused.error as BadRequestError).status).toBe(404);
+    expect(upstream.stats.requests).toBe(sentBefore);
     upstream.setDefault({ text: 'z'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
     const n = upstream.stats.requests;
     let closedError: unknown;

@@ -1,5 +1,6 @@
 import { Injectable } from '@angular/core';
-import type { Observable } from 'rxjs';
+import { map, type Observable } from 'rxjs';
+import { fromFetch } from 'rxjs/fetch';
 import { fetchSse, type Chunk } from 'rxllm/browser';
 
 export interface ChatTurn {
@@ -8,16 +9,27 @@ export interface ChatTurn {
 }
 
 /**
- * Streams a chat from a backend that serves rxllm's SSE (`sendSse` / `toSseEvents`, or any
- * OpenAI-compatible `/chat/completions` with `stream: true`). The API key stays on the server.
+ * The OpenAI-compatible API of the rxllm gateway (`npx rxllm serve`, or `chatCompletionsHandler` in
+ * your own server): `GET /v1/models` for the picker, `POST /v1/chat/completions` with `stream: true`
+ * for the answer. `ng serve` proxies /v1 to it (proxy.conf.mjs); the provider keys stay there.
  */
 @Injectable({ providedIn: 'root' })
 export class ChatService {
-  /** Where the backend listens; `ng serve` proxies /api to 127.0.0.1:3000 (proxy.conf.json). */
-  url = '/api/chat';
+  /** Where the API is, as the page sees it. */
+  baseUrl = '/v1';
+
+  /** The ids the gateway serves. Cold: each subscription is one request, unsubscribing aborts it. */
+  models(): Observable<string[]> {
+    return fromFetch(`${this.baseUrl}/models`, {
+      selector: async (res) => {
+        if (!res.ok) throw new Error(`GET ${this.baseUrl}/models answered ${res.status}`);
+        return (await res.json()) as { data: { id: string }[] };
+      },
+    }).pipe(map((list) => list.data.map((m) => m.id)));
+  }
 
   /** A cold stream: each subscription is one request; unsubscribing aborts the fetch. */
-  chat(messages: ChatTurn[]): Observable<Chunk> {
-    return fetchSse(this.url, { body: { messages } });
+  chat(model: string, messages: ChatTurn[]): Observable<Chunk> {
+    return fetchSse(`${this.baseUrl}/chat/completions`, { body: { model, messages, stream: true } });
   }
 }
