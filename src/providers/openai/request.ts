@@ -70,6 +70,7 @@ function cleanMessage(message: ChatMessage, reasoningContent: boolean): ChatMess
   }
   if (reasoningContent && message.role === 'assistant') {
     const text = message.reasoning ?? (message.tool_calls?.length ? '' : undefined);
+    // DeepSeek's own field, outside the neutral message type.
     if (text != null) out = { ...out, reasoning_content: text } as unknown as ChatMessage;
   }
   if (message.role === 'tool' && 'is_error' in message) {
