@@ -70,6 +70,14 @@ export class ToolCallAssembler {
       // No index, no id (some OpenAI-compatible servers): it continues the last call.
       call = this.calls[this.calls.length - 1];
     }
+    const name = delta.function?.name;
+    const args = delta.function?.arguments;
+    // A fragment that names a function and brings arguments while the call it would continue already
+    // has a name and whole JSON arguments is the next call: a name comes only on a call's first
+    // fragment, and nothing can follow whole JSON. Gemini's OpenAI-compatible endpoint sends parallel
+    // calls whole, each with the same index (or none) and no id (NousResearch/hermes-agent#62937,
+    // #67507): matched by index or as "the last call", they would be merged into one.
+    if (call && name && call.name && args && isWholeJson(call.arguments)) call = undefined;
     const started = call === undefined;
     if (call === undefined) {
       call = { position: this.calls.length, index: delta.index, id: '', name: '', arguments: '' };
@@ -80,14 +88,24 @@ export class ToolCallAssembler {
       call.id = id;
       this.byId.set(id, call);
     }
-    const name = delta.function?.name;
     // First non-empty name wins: a later `name: ""` (or a repeated name) must not change it.
     if (name && !call.name) call.name = name;
-    const args = delta.function?.arguments;
     if (args) call.arguments += args;
     if (delta.extra_content !== undefined) call.extra_content = delta.extra_content;
     call.view = undefined;
     return { call, started };
+  }
+}
+
+/** True when `text` is one whole JSON value (cheap check first: arguments are objects). */
+function isWholeJson(text: string): boolean {
+  const end = text.trimEnd();
+  if (!end.endsWith('}') && !end.endsWith(']')) return false;
+  try {
+    JSON.parse(end);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -319,7 +337,9 @@ export function withPartial(error: unknown, acc: ChunkAccumulator): unknown {
  * - Tool calls are keyed by (choice, `index`); the first non-empty `name` wins (a later `name: ""`
  *   never clobbers it); argument fragments are concatenated; a fragment without `index` is matched by
  *   `id`, else continues the last call; a different non-empty `id` on an index in use starts a new
- *   call; indexes may start anywhere; a whole call may arrive in one delta. `tool_calls` is left out
+ *   call, and so does a fragment with a name and arguments when the call it would continue already
+ *   has a name and whole JSON arguments (parallel calls sent whole under one index or id, or none);
+ *   indexes may start anywhere; a whole call may arrive in one delta. `tool_calls` is left out
  *   when there are none. Ids are never invented (`''` when the provider sent none).
  * - Usage: the last non-null `usage` wins (providers send cumulative values); `null` when none.
  * - A reset chunk (`Chunk.reset`) discards everything merged so far.

@@ -58,6 +58,14 @@ export interface ReasoningDetail {
   text?: string;
   signature?: string;
   data?: string;
+  /**
+   * Where the block stood in the message, for a provider that wants the same order back: after
+   * `content` characters of the message's text and `tool_calls` of its calls. Anthropic's interleaved
+   * thinking blocks (a block after text or a `tool_use`) and Gemini's text-part thought signatures
+   * (`type: 'google.thought_signature'`, on the text part ending there) carry it; without it a block
+   * stands before the text and the calls. Set on the block's first fragment.
+   */
+  after?: { content: number; tool_calls: number };
   /** Other fields of a provider's block (the Responses API's item `id`, a gateway's `format`), kept. */
   [key: string]: unknown;
 }

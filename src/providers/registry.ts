@@ -19,6 +19,7 @@ function builtins(): Map<string, Provider> {
       name: 'deepseek',
       baseURL: 'https://api.deepseek.com/v1',
       apiKeyEnv: 'DEEPSEEK_API_KEY',
+      reasoningContent: true,
     }),
     openAICompatible({ name: 'groq', baseURL: 'https://api.groq.com/openai/v1', apiKeyEnv: 'GROQ_API_KEY' }),
     // Any other OpenAI-compatible server (vLLM, LM Studio, proxies): baseURL is required.

@@ -69,10 +69,12 @@ export interface MockServerOptions {
   /**
    * Refuse what each provider's real API refuses, with that provider's status and error body (see
    * `MockRequest.rejected`): Anthropic tool results without their `tool_use`, a tool turn without its
-   * thinking block when thinking is on, a prefill ending in whitespace, `temperature` above 1, a
-   * thinking budget not below `max_tokens`; Gemini empty `contents`, parts or text, function responses
-   * not right after their calls; OpenAI-style tool messages without their call and calls without their
-   * results, `n` above 128; Responses outputs without their call. A refused request still takes its
+   * thinking block when `thinking: {type: 'enabled'}`, a prefill ending in whitespace, `temperature`
+   * above 1, a thinking budget not below `max_tokens`; Gemini empty `contents`, parts or text, function
+   * responses not right after their calls, a Gemini 3 function call of the current turn without its
+   * thought signature (the mock signs the first call of a Gemini 3 answer); OpenAI-style tool messages
+   * without their call and calls without their results, `n` above 128; with `openaiCompat: 'deepseek'`,
+   * a tool-call turn without `reasoning_content` in thinking mode; Responses outputs without their call. A refused request still takes its
    * script from the queue, so scripts stay one per request. On the chat route, a final assistant message
    * that the imitated server does not continue (see `openaiCompat`) is answered as a fresh answer, which
    * restates that message's text before the script's (Anthropic continues one: a prefill). `false` accepts any request and answers every script as is.

@@ -424,4 +424,39 @@ describe('toolLoop over an OpenAI-compatible server that sends no call ids, or t
     expect(callIds.every((id: string) => id !== '')).toBe(true);
     expect(body.messages.slice(2).map((m: any) => m.tool_call_id)).toEqual(callIds);
   });
+
+  it('runs parallel calls sent whole under one index and no id as two calls (Gemini’s OpenAI-compatible endpoint)', async () => {
+    const whole = (city: string) =>
+      chunk({
+        tool_calls: [
+          { index: 0, type: 'function', function: { name: 'get_weather', arguments: `{"city":"${city}"}` } },
+        ],
+      });
+    server.enqueue(
+      {
+        rawSse:
+          sse([chunk({ role: 'assistant' }), whole('Lisbon'), whole('Porto'), chunk({}, 'tool_calls')]) +
+          'data: [DONE]\n\n',
+      },
+      'Lisbon: 21 °C. Porto: no data.',
+    );
+    const events = await run({
+      model: 'compat/local-model',
+      messages: [{ role: 'user', content: 'Weather in Lisbon and Porto?' }],
+    });
+    const calls = events.filter((e) => e.type === 'tool-call');
+    expect(calls.map((c) => [c.toolCallId, 'input' in c.call && c.call.input])).toEqual([
+      ['call_rxllm_1', { city: 'Lisbon' }],
+      ['call_rxllm_2', { city: 'Porto' }],
+    ]);
+    const body = second();
+    expect(body.messages[1].tool_calls.map((c: any) => [c.id, c.function.arguments])).toEqual([
+      ['call_rxllm_1', '{"city":"Lisbon"}'],
+      ['call_rxllm_2', '{"city":"Porto"}'],
+    ]);
+    expect(body.messages.slice(2).map((m: any) => [m.tool_call_id, m.content])).toEqual([
+      ['call_rxllm_1', LISBON],
+      ['call_rxllm_2', PORTO_ERROR],
+    ]);
+  });
 });

@@ -160,7 +160,7 @@ describe('gemini stream(): normalization', () => {
     expect(values.map((c) => c.usage ?? null)).toEqual([null, null]);
   });
 
-  it('routes thought parts to reasoning, never content, and drops empty signature-only parts', async () => {
+  it('routes thought parts to reasoning, never content, and keeps text-part signatures where their part ended', async () => {
     const body = gsse([
       { candidates: [cand([{ text: 'Let me count…', thought: true }])] },
       { candidates: [cand([{ text: 'Three.', thoughtSignature: 'c2lnbmF0dXJl' }])] },
@@ -171,7 +171,18 @@ describe('gemini stream(): normalization', () => {
     const s = summarize(values);
     expect(s.reasoning).toBe('Let me count…');
     expect(s.text).toBe('Three.');
-    expect(values[2].choices[0].delta).toEqual({});
+    const place = { content: 6, tool_calls: 0 };
+    expect(values[1].choices[0].delta).toEqual({
+      content: 'Three.',
+      reasoning_details: [
+        { index: 0, type: 'google.thought_signature', signature: 'c2lnbmF0dXJl', after: place },
+      ],
+    });
+    // An empty part that only carries a signature (how a stream often ends) is kept too.
+    expect(values[2].choices[0].delta).toEqual({
+      reasoning_details: [{ index: 1, type: 'google.thought_signature', signature: 'c2ln', after: place }],
+    });
+    expect(values[3].choices[0]).toMatchObject({ delta: {}, finish_reason: 'stop' });
   });
 
   it('emits each function call whole, with a running index and generated id, and finishes tool_calls', async () => {

@@ -179,6 +179,64 @@ export const QUIRKS: QuirkCase[] = [
     },
   },
   {
+    name: 'whole-calls-one-index-no-id',
+    rule: 'whole calls under one index and no id are separate calls (Gemini OpenAI-compatible endpoint)',
+    chunks: [
+      tools(call(0, undefined, 'get_weather', '{"city":"Kyiv"}')),
+      tools(call(0, undefined, 'get_weather', '{"city":"Lviv"}')),
+      finish('tool_calls'),
+    ],
+    expected: {
+      text: '',
+      tool_calls: [
+        { id: '', name: 'get_weather', arguments: '{"city":"Kyiv"}' },
+        { id: '', name: 'get_weather', arguments: '{"city":"Lviv"}' },
+      ],
+      finish_reason: 'tool_calls',
+      usage: null,
+    },
+  },
+  {
+    name: 'whole-calls-no-index-same-id',
+    rule: 'whole calls with no index and a repeated (or empty) id are separate calls',
+    chunks: [
+      tools(call(undefined, 'call_0', 'get_weather', '{"city":"Kyiv"}')),
+      tools(call(undefined, 'call_0', 'get_time', '{}')),
+      tools(call(undefined, '', 'get_weather', '{"city":"Lviv"}')),
+      finish('tool_calls'),
+    ],
+    expected: {
+      text: '',
+      tool_calls: [
+        { id: 'call_0', name: 'get_weather', arguments: '{"city":"Kyiv"}' },
+        { id: 'call_0', name: 'get_time', arguments: '{}' },
+        { id: '', name: 'get_weather', arguments: '{"city":"Lviv"}' },
+      ],
+      finish_reason: 'tool_calls',
+      usage: null,
+    },
+  },
+  {
+    name: 'no-index-id-on-every-fragment',
+    rule: 'fragments without index that repeat their call id (and name) continue it until its JSON is whole',
+    chunks: [
+      tools(call(undefined, '0', 'get_weather', '')),
+      tools(call(undefined, '0', 'get_weather', '{"city":')),
+      tools(call(undefined, '0', undefined, '"Kyiv"}')),
+      tools(call(undefined, '1', 'get_time', '{}')),
+      finish('tool_calls'),
+    ],
+    expected: {
+      text: '',
+      tool_calls: [
+        { id: '0', name: 'get_weather', arguments: '{"city":"Kyiv"}' },
+        { id: '1', name: 'get_time', arguments: '{}' },
+      ],
+      finish_reason: 'tool_calls',
+      usage: null,
+    },
+  },
+  {
     name: 'cumulative-usage-last-wins',
     rule: 'usage is cumulative: the last non-null usage wins, never a sum; null usage does not erase it',
     chunks: [

@@ -10,6 +10,7 @@ import { collect } from '../helpers/collect';
 
 const ANTHROPIC = '/messages';
 const GEMINI = '/models/m:generateContent';
+const GEMINI3 = '/models/gemini-3-pro-preview:generateContent';
 const CHAT = '/chat/completions';
 const RESPONSES = '/responses';
 
@@ -283,6 +284,53 @@ const CASES: Case[] = [
     valid: { model: 'deepseek-chat', messages: [user()] },
   },
   {
+    rule: 'DeepSeek: a tool-call turn without its reasoning_content in thinking mode',
+    path: CHAT,
+    options: { openaiCompat: 'deepseek' },
+    body: {
+      model: 'deepseek-reasoner',
+      messages: [
+        user(),
+        { role: 'assistant', content: null, tool_calls: [toolCall('call_1')] },
+        { role: 'tool', tool_call_id: 'call_1', content: '3°' },
+      ],
+    },
+    error: openAIError(
+      'The `reasoning_content` in the thinking mode must be passed back to the API.',
+      null,
+      'invalid_request_error',
+    ),
+    valid: {
+      model: 'deepseek-reasoner',
+      messages: [
+        user(),
+        { role: 'assistant', content: null, reasoning_content: '', tool_calls: [toolCall('call_1')] },
+        { role: 'tool', tool_call_id: 'call_1', content: '3°' },
+      ],
+    },
+  },
+  {
+    rule: 'Gemini 3: a function call of the current turn without its thought signature',
+    path: GEMINI3,
+    body: {
+      contents: [
+        { role: 'user', parts: [text('Weather?')] },
+        { role: 'model', parts: [call()] },
+        { role: 'user', parts: [response()] },
+      ],
+    },
+    error: geminiError(
+      'Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:weather` , position 2. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.',
+    ),
+    valid: {
+      contents: [
+        { role: 'user', parts: [text('Weather?')] },
+        { role: 'model', parts: [{ ...call(), thoughtSignature: 'c2ln' }] },
+        { role: 'user', parts: [response()] },
+      ],
+    },
+  },
+  {
     rule: 'OpenAI: n above 128',
     path: CHAT,
     body: { model: 'm', messages: [user()], n: 129 },
@@ -477,6 +525,73 @@ describe('strict mock server: details of the rules', () => {
         THINKING,
       );
       expect((await post(server, ANTHROPIC, body)).status).toBe(200);
+    }));
+
+  it('Anthropic: adaptive thinking needs no thinking block in a tool turn (the model may skip thinking)', () =>
+    withServer({}, async (server) => {
+      const body = claude(
+        [user(), { role: 'assistant', content: [toolUse('toolu_1')] }, user([toolResult('toolu_1')])],
+        { thinking: { type: 'adaptive' } },
+      );
+      expect((await post(server, ANTHROPIC, body)).status).toBe(200);
+    }));
+
+  it('DeepSeek: reasoning_content is checked only in thinking mode, on every tool-call turn', () =>
+    withServer({ openaiCompat: 'deepseek' }, async (server) => {
+      const turns = [
+        user(),
+        { role: 'assistant', content: null, tool_calls: [toolCall('call_1')] },
+        { role: 'tool', tool_call_id: 'call_1', content: '3°' },
+        { role: 'assistant', content: 'Done.' },
+        user('And tomorrow?'),
+      ];
+      const status = async (model: string, extra: object = {}) =>
+        (await post(server, CHAT, { model, messages: turns, ...extra })).status;
+      // A tool turn of an earlier user turn still needs it (V4 thinking is on by default).
+      expect(await status('deepseek-reasoner')).toBe(400);
+      expect(await status('deepseek-v4-pro')).toBe(400);
+      expect(await status('deepseek-chat', { thinking: { type: 'enabled' } })).toBe(400);
+      expect(await status('deepseek-chat')).toBe(200);
+      expect(await status('deepseek-v4-flash', { thinking: { type: 'disabled' } })).toBe(200);
+    }));
+
+  it('DeepSeek’s reasoning_content rule is not OpenAI’s', () =>
+    withServer({}, async (server) => {
+      const res = await post(server, CHAT, {
+        model: 'deepseek-reasoner',
+        messages: [
+          user(),
+          { role: 'assistant', content: null, tool_calls: [toolCall('call_1')] },
+          { role: 'tool', tool_call_id: 'call_1', content: '3°' },
+        ],
+      });
+      expect(res.status).toBe(200);
+    }));
+
+  it('Gemini 3: only the current turn is checked, only the first of parallel calls, not Gemini 2.5', () =>
+    withServer({}, async (server) => {
+      const earlier = [
+        { role: 'user', parts: [text('Weather?')] },
+        { role: 'model', parts: [call()] },
+        { role: 'user', parts: [response()] },
+        { role: 'model', parts: [text('3°.')] },
+        { role: 'user', parts: [text('And tomorrow?')] },
+      ];
+      expect((await post(server, GEMINI3, { contents: earlier })).status).toBe(200);
+      const parallel = [
+        { role: 'user', parts: [text('Weather?')] },
+        { role: 'model', parts: [{ ...call(), thoughtSignature: 'c2ln' }, call()] },
+        { role: 'user', parts: [response(), response()] },
+      ];
+      expect((await post(server, GEMINI3, { contents: parallel })).status).toBe(200);
+      const unsigned = [
+        { role: 'user', parts: [text('Weather?')] },
+        { role: 'model', parts: [call()] },
+        { role: 'user', parts: [response()] },
+      ];
+      expect(
+        (await post(server, '/models/gemini-2.5-flash:generateContent', { contents: unsigned })).status,
+      ).toBe(200);
     }));
 
   it('OpenAI: a final assistant tool_calls message without results is refused too', () =>

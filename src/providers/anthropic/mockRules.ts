@@ -99,11 +99,16 @@ export const toolResultsPairWithToolUses: MockRule = (body) => {
  * (https://docs.claude.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks).
  * The turn is everything after the last user message that is not only tool results; its first
  * assistant message is the one checked (later ones in the same turn carry no thinking unless
- * interleaved). Message as in BerriAI/litellm#9020 and olimorris/codecompanion.nvim#1752.
+ * interleaved). Message as in BerriAI/litellm#9020 and olimorris/codecompanion.nvim#1752. The
+ * first-party API now disables thinking for such a request instead ("graceful thinking degradation",
+ * same page); the mock keeps the refusal that Bedrock, Vertex and the API before it sent
+ * (anomalyco/opencode#3077), so a client that relies on either stays correct. Adaptive thinking is
+ * not checked: there the model may answer without thinking ("thinking is optional for the model",
+ * https://docs.claude.com/en/docs/build-with-claude/adaptive-thinking), so a turn without a thinking
+ * block is one it made itself.
  */
 export const thinkingBlockLeadsToolTurn: MockRule = (body) => {
-  const type = record(record(body).thinking).type;
-  if (type !== 'enabled' && type !== 'adaptive') return;
+  if (record(record(body).thinking).type !== 'enabled') return;
   const messages = messagesOf(body);
   const last = messages[messages.length - 1];
   if (!last || !hasToolResult(last)) return;

@@ -103,7 +103,8 @@ export function toAnthropicBody(
     });
   }
   const extra = request as Record<string, unknown>;
-  const maxTokens = maxTokensFor(request, extra.thinking, defaultMaxTokens, issues);
+  const thinking = midTurnWithoutThinking(extra.thinking, turns) ? undefined : extra.thinking;
+  const maxTokens = maxTokensFor(request, thinking, defaultMaxTokens, issues);
   if (request.n !== undefined && request.n > 1) {
     issues.push({ path: ['n'], message: 'Anthropic returns one choice per request; n must be 1' });
   }
@@ -153,12 +154,40 @@ export function toAnthropicBody(
   const toolChoice = toToolChoice(request);
   if (toolChoice) body.tool_choice = toolChoice;
   for (const field of ANTHROPIC_PASSTHROUGH_FIELDS) {
+    if (field === 'thinking' && thinking === undefined) continue;
     if (extra[field] !== undefined && body[field] === undefined) body[field] = extra[field];
   }
   // OpenAI's end-user id has an Anthropic equivalent.
   if (request.user !== undefined && body.metadata === undefined) body.metadata = { user_id: request.user };
   if (streaming) body.stream = true;
   return body;
+}
+
+/**
+ * True when `thinking: {type: 'enabled'}` would be switched on in the middle of an assistant turn:
+ * the conversation ends with tool results, and the turn they continue (everything since the last user
+ * message that is not only tool results) starts with an assistant message without a thinking block,
+ * e.g. a tool loop whose first step ran without thinking, or that began on another provider.
+ * Anthropic keeps one thinking mode per assistant turn ("you cannot toggle thinking in the middle of
+ * an assistant turn, including during tool use loops", extended-thinking docs, "toggling thinking
+ * modes"); the API now disables thinking for such a request itself ("graceful thinking
+ * degradation"), where it used to answer 400 "Expected `thinking` or `redacted_thinking`, but found
+ * `tool_use`" (still reported through Bedrock and Vertex, anomalyco/opencode#3077). Leaving
+ * `thinking` out does what the API does, everywhere, as LiteLLM does with `modify_params`
+ * (BerriAI/litellm#17106). Adaptive thinking is left alone: the model may skip thinking in any
+ * response, so a turn without a thinking block is one it made itself.
+ */
+function midTurnWithoutThinking(thinking: unknown, turns: Turn[]): boolean {
+  if ((thinking as { type?: unknown } | undefined)?.type !== 'enabled') return false;
+  const isResults = (t: Turn) => t.role === 'user' && t.content.some((b) => b.type === 'tool_result');
+  const last = turns[turns.length - 1];
+  if (!last || !isResults(last)) return false;
+  let start = turns.length - 1;
+  while (start > 0 && (turns[start - 1].role === 'assistant' || isResults(turns[start - 1]))) start--;
+  const first = turns[start];
+  if (first.role !== 'assistant') return false;
+  const type = first.content[0]?.type;
+  return type !== 'thinking' && type !== 'redacted_thinking';
 }
 
 type TextContent = string | { type: 'text'; text: string; cache_control?: unknown }[];
@@ -231,17 +260,73 @@ function assistantBlocks(
   i: number,
   issues: Issue[],
 ): Block[] {
-  // Thinking blocks go back first, unchanged, with their signatures: Anthropic rejects a tool_use
-  // turn whose thinking block is missing when thinking is on (extended-thinking docs, "tool use").
+  const uses = toolUseBlocks(message, i, issues);
+  const texts = message.content ? textBlocks(message.content) : [];
+  // Thinking blocks go back unchanged, with their signatures, in the place they came: first, unless
+  // one came after text or a tool_use (interleaved thinking). Anthropic rejects a tool_use turn whose
+  // thinking block is missing when thinking is on, and a turn whose thinking blocks were rearranged
+  // ("you cannot rearrange or modify the sequence of these blocks", extended-thinking docs,
+  // "preserving thinking blocks").
   const out: Block[] = [];
-  for (const d of message.reasoning_details ?? []) {
-    if (d.type === 'redacted_thinking') out.push({ type: 'redacted_thinking', data: d.data ?? '' });
-    else if (d.type === 'thinking') {
-      out.push({ type: 'thinking', thinking: d.text ?? '', signature: d.signature ?? '' });
+  let textAt = 0; // characters of text sent so far
+  let textIndex = 0;
+  let split = 0; // characters of texts[textIndex] already sent
+  let useIndex = 0;
+  const sendText = (upTo: number) => {
+    while (textIndex < texts.length && textAt < upTo) {
+      const block = texts[textIndex];
+      const text = block.text as string;
+      const take = Math.min(text.length - split, upTo - textAt);
+      const whole = split === 0 && take === text.length;
+      // A text block cut by a thinking block: its cache mark stays on the last piece.
+      out.push(
+        whole
+          ? block
+          : withCache(
+              { type: 'text', text: text.slice(split, split + take) },
+              split + take === text.length ? block : {},
+            ),
+      );
+      split += take;
+      textAt += take;
+      if (split === text.length) {
+        textIndex++;
+        split = 0;
+      }
     }
-    // Other types are another provider's (a gateway's): Anthropic would reject them.
+  };
+  const sendUses = (upTo: number) => {
+    while (useIndex < upTo && useIndex < uses.length) out.push(uses[useIndex++]);
+  };
+  for (const d of message.reasoning_details ?? []) {
+    let block: Block;
+    if (d.type === 'redacted_thinking') block = { type: 'redacted_thinking', data: d.data ?? '' };
+    else if (d.type === 'thinking')
+      block = { type: 'thinking', thinking: d.text ?? '', signature: d.signature ?? '' };
+    else continue; // Other types are another provider's (a gateway's): Anthropic would reject them.
+    const after = placeOf(d.after);
+    sendText(after.content);
+    sendUses(after.tool_calls);
+    out.push(block);
   }
-  if (message.content) out.push(...textBlocks(message.content));
+  sendText(Infinity);
+  sendUses(Infinity);
+  return out;
+}
+
+/** A `ReasoningDetail.after` as numbers (absent or malformed: before everything). */
+function placeOf(after: unknown): { content: number; tool_calls: number } {
+  const a = after as { content?: unknown; tool_calls?: unknown } | undefined;
+  const num = (v: unknown) => (typeof v === 'number' && v > 0 ? v : 0);
+  return { content: num(a?.content), tool_calls: num(a?.tool_calls) };
+}
+
+function toolUseBlocks(
+  message: Extract<ChatMessage, { role: 'assistant' }>,
+  i: number,
+  issues: Issue[],
+): Block[] {
+  const out: Block[] = [];
   message.tool_calls?.forEach((call, j) => {
     let input: unknown = {};
     const args = call.function.arguments;

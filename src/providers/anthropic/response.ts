@@ -79,15 +79,21 @@ export function toChatCompletion(value: any, text: string, created: number): Cha
   let reasoning: string | null = null;
   const toolCalls: ToolCall[] = [];
   const details: ReasoningDetail[] = [];
+  // Where a thinking block stands when text or a tool_use came before it (interleaved thinking).
+  const placed = (detail: ReasoningDetail): ReasoningDetail => {
+    const text = content?.length ?? 0;
+    if (text > 0 || toolCalls.length > 0) detail.after = { content: text, tool_calls: toolCalls.length };
+    return detail;
+  };
   for (const block of value.content) {
     if (block?.type === 'text' && typeof block.text === 'string') content = (content ?? '') + block.text;
     else if (block?.type === 'thinking' && typeof block.thinking === 'string') {
       reasoning = (reasoning ?? '') + block.thinking;
-      const detail: ReasoningDetail = { index: details.length, type: 'thinking', text: block.thinking };
+      const detail = placed({ index: details.length, type: 'thinking', text: block.thinking });
       if (typeof block.signature === 'string') detail.signature = block.signature;
       details.push(detail);
     } else if (block?.type === 'redacted_thinking' && typeof block.data === 'string') {
-      details.push({ index: details.length, type: 'redacted_thinking', data: block.data });
+      details.push(placed({ index: details.length, type: 'redacted_thinking', data: block.data }));
     } else if (block?.type === 'tool_use') {
       toolCalls.push({
         id: String(block.id ?? ''),

@@ -32,6 +32,8 @@ interface BlockState {
  * Thinking blocks also stream as `reasoning_details` fragments (text, then the `signature_delta`),
  * and `redacted_thinking` blocks as one fragment with their `data`: `accumulateChunks` rebuilds the
  * blocks, and the next request sends them back before the `tool_use` blocks, as Anthropic requires.
+ * A block that comes after text or a `tool_use` (interleaved thinking) says where it stood
+ * (`ReasoningDetail.after`), so it goes back in the same place.
  */
 export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
   private done = false;
@@ -41,6 +43,8 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
   private readonly blocks = new Map<number, BlockState>();
   private tools = 0;
   private details = 0;
+  /** Characters of text emitted so far: where a thinking block stands among text and tool_use blocks. */
+  private text = 0;
 
   /**
    * @param created `created` of every chunk (Unix seconds): Anthropic events carry no timestamp.
@@ -129,12 +133,13 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
     };
     this.blocks.set(index, state);
     if (block.type === 'text' && typeof block.text === 'string' && block.text) {
+      this.text += block.text.length;
       emit(this.chunk({ content: block.text }));
     } else if (block.type === 'thinking') {
       state.detailIndex = this.details++;
       const text = typeof block.thinking === 'string' ? block.thinking : '';
       const signature = typeof block.signature === 'string' ? block.signature : '';
-      const detail: ReasoningDetail = { index: state.detailIndex, type: 'thinking', text };
+      const detail: ReasoningDetail = this.placed({ index: state.detailIndex, type: 'thinking', text });
       if (signature) detail.signature = signature;
       emit(
         this.chunk(text ? { reasoning: text, reasoning_details: [detail] } : { reasoning_details: [detail] }),
@@ -144,7 +149,9 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
       const payload = expectString(block.data ?? '', 'data', data);
       emit(
         this.chunk({
-          reasoning_details: [{ index: state.detailIndex, type: 'redacted_thinking', data: payload }],
+          reasoning_details: [
+            this.placed({ index: state.detailIndex, type: 'redacted_thinking', data: payload }),
+          ],
         }),
       );
     } else if (block.type === 'tool_use') {
@@ -173,7 +180,11 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
     }
     switch (delta.type) {
       case 'text_delta':
-        if (delta.text) emit(this.chunk({ content: expectString(delta.text, 'text', data) }));
+        if (delta.text) {
+          const text = expectString(delta.text, 'text', data);
+          this.text += text.length;
+          emit(this.chunk({ content: text }));
+        }
         return;
       case 'thinking_delta': {
         const text = expectString(delta.thinking ?? '', 'thinking', data);
@@ -204,6 +215,12 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
       default:
       // citations_delta and future delta types carry nothing rxllm's chunk can hold.
     }
+  }
+
+  /** A block's first fragment, with where it stands when text or a tool_use came before it. */
+  private placed(detail: ReasoningDetail): ReasoningDetail {
+    if (this.text > 0 || this.tools > 0) detail.after = { content: this.text, tool_calls: this.tools };
+    return detail;
   }
 
   private blockStop(value: any, emit: (chunk: Chunk) => void): void {

@@ -70,5 +70,38 @@ export const functionResponsesFollowCalls: MockRule = (body) => {
   return undefined;
 };
 
+/**
+ * Gemini 3 models refuse a function call of the current turn (the contents after the last user
+ * message that is not only function responses) whose model step does not carry the thought signature
+ * it came with: "you must pass back thought signatures during function calling, otherwise you will
+ * get a validation error"; of parallel calls only the first part has one
+ * (https://ai.google.dev/gemini-api/docs/thought-signatures). Gemini 3 Pro Image does not check. The
+ * position is the content's, counted from 1. Message as in chatboxai/chatbox#3308,
+ * csells/dartantic#86 and nanbingxyz/5ire#405.
+ */
+export const gemini3CallsKeepSignatures: MockRule = (body, { path }) => {
+  const model = /models\/([^/:]+):/.exec(path)?.[1] ?? '';
+  if (!/gemini-3/.test(model) || /image/.test(model)) return;
+  const contents = contentsOf(body);
+  let start = 0;
+  contents.forEach((content, i) => {
+    const parts = partsOf(content);
+    if (content.role !== 'model' && parts.some((p) => p.functionResponse === undefined)) start = i + 1;
+  });
+  for (let i = start; i < contents.length; i++) {
+    if (contents[i].role !== 'model') continue;
+    const first = partsOf(contents[i]).find((p) => p.functionCall !== undefined);
+    if (!first || typeof first.thoughtSignature === 'string') continue;
+    return reject(
+      `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${String(record(first.functionCall).name)}\` , position ${i + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.`,
+    );
+  }
+  return undefined;
+};
+
 /** Gemini's rules, in the order the mock checks them. */
-export const GEMINI_MOCK_RULES: readonly MockRule[] = [contentsWellFormed, functionResponsesFollowCalls];
+export const GEMINI_MOCK_RULES: readonly MockRule[] = [
+  contentsWellFormed,
+  functionResponsesFollowCalls,
+  gemini3CallsKeepSignatures,
+];

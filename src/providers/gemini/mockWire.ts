@@ -36,6 +36,9 @@ function usageMetadata(usage: Usage): object {
   };
 }
 
+/** Thought signature the mock gives the first function call of a Gemini 3 response (opaque, as a real one). */
+export const MOCK_THOUGHT_SIGNATURE = 'bW9jay10aG91Z2h0LXNpZ25hdHVyZQ==';
+
 /** The mock server's encoder for this wire format (see the file header). */
 export const geminiMockWire: MockWireFormat = {
   name: 'gemini',
@@ -68,11 +71,15 @@ export const geminiMockWire: MockWireFormat = {
       if (candidates.length) out.push(sseEvent({ candidates, ...head }));
     }
     if (!finished || finish.size === 0) return out;
+    // Gemini 3 signs the first function call of a response, and wants the signature back
+    // (https://ai.google.dev/gemini-api/docs/thought-signatures; enforced by the mock's rules).
+    const signs = /gemini-3/.test(head.modelVersion);
     const candidates = [...finish].map(([index, reason]) => ({
       content: {
         role: 'model',
-        parts: (calls.get(index) ?? []).map((c) => ({
+        parts: (calls.get(index) ?? []).map((c, i) => ({
           functionCall: { id: c.id, name: c.name, args: JSON.parse(c.args || '{}') },
+          ...(signs && i === 0 ? { thoughtSignature: MOCK_THOUGHT_SIGNATURE } : {}),
         })),
       },
       finishReason: FINISH[reason],
@@ -102,15 +109,18 @@ export const geminiMockWire: MockWireFormat = {
         if (m.reasoning) parts.push({ text: m.reasoning, thought: true });
         const text = (m.content ?? '') + (m.refusal ?? '');
         if (text) parts.push({ text });
-        for (const call of m.tool_calls ?? []) {
+        (m.tool_calls ?? []).forEach((call, i) => {
           parts.push({
             functionCall: {
               id: call.id,
               name: call.function.name,
               args: JSON.parse(call.function.arguments || '{}'),
             },
+            ...(i === 0 && /gemini-3/.test(completion.model)
+              ? { thoughtSignature: MOCK_THOUGHT_SIGNATURE }
+              : {}),
           });
-        }
+        });
         return {
           content: { role: 'model', parts },
           ...(choice.finish_reason ? { finishReason: FINISH[choice.finish_reason] } : {}),

@@ -10,6 +10,7 @@
  */
 import { RequestValidationError } from '../../errors';
 import type { ChatMessage, ChatRequest } from '../../request';
+import { GEMINI_TEXT_SIGNATURE } from './response';
 
 /**
  * Gemini-only top-level fields passed through unchanged when a caller puts them on the neutral
@@ -163,7 +164,7 @@ function modelParts(
   i: number,
   toolNames: Map<string, string>,
 ): Part[] {
-  const parts: Part[] = message.content == null ? [] : textParts(message.content);
+  const calls: Part[] = [];
   message.tool_calls?.forEach((call, j) => {
     toolNames.set(call.id, call.function.name);
     let args: unknown;
@@ -187,9 +188,51 @@ function modelParts(
     const signature = (call as { extra_content?: { google?: { thought_signature?: unknown } } }).extra_content
       ?.google?.thought_signature;
     if (typeof signature === 'string') part.thoughtSignature = signature;
-    parts.push(part);
+    calls.push(part);
   });
-  return parts;
+  const signatures = (message.reasoning_details ?? []).filter(
+    (d) => d.type === GEMINI_TEXT_SIGNATURE && typeof d.signature === 'string',
+  );
+  if (signatures.length === 0) {
+    return [...(message.content == null ? [] : textParts(message.content)), ...calls];
+  }
+  // Signatures of text parts go back on the part that ends where they stood ("pass it back exactly
+  // as received", https://ai.google.dev/gemini-api/docs/thought-signatures; for an answer without a
+  // call it is on the last part, and a stream may bring it on a final empty text part, which goes
+  // back joined to the text before it). Between two signatures, text comes before calls, as Gemini
+  // sends them.
+  const text = message.content == null ? '' : joinText(message.content);
+  const out: Part[] = [];
+  let textAt = 0;
+  let callAt = 0;
+  let pending: string | undefined;
+  const push = (part: Part) => {
+    if (pending !== undefined && part.thoughtSignature === undefined) {
+      part.thoughtSignature = pending;
+      pending = undefined;
+    }
+    out.push(part);
+  };
+  for (const d of signatures) {
+    const after = d.after as { content?: unknown; tool_calls?: unknown } | undefined;
+    const textEnd = Math.max(textAt, Math.min(text.length, count(after?.content)));
+    if (textEnd > textAt) push({ text: text.slice(textAt, textEnd) });
+    textAt = textEnd;
+    const callEnd = Math.max(callAt, Math.min(calls.length, count(after?.tool_calls)));
+    while (callAt < callEnd) push(calls[callAt++]);
+    const last = out[out.length - 1];
+    // A signature with no unsigned part before it (one on an empty part after a signed call) goes on
+    // the next part, or is left out when none follows: an empty text part is refused.
+    if (last !== undefined && last.thoughtSignature === undefined) last.thoughtSignature = d.signature;
+    else pending = d.signature;
+  }
+  if (textAt < text.length) push({ text: text.slice(textAt) });
+  while (callAt < calls.length) push(calls[callAt++]);
+  return out;
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && value > 0 ? value : 0;
 }
 
 /** A tool result: JSON objects go as they are; anything else as `{ content: text }` (a Struct is required). */

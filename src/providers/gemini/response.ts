@@ -5,7 +5,14 @@
  * Wire format: https://ai.google.dev/api/generate-content#v1beta.GenerateContentResponse.
  */
 import { redactAndCut } from '../../redact';
-import type { ChatCompletion, ChatCompletionChoice, FinishReason, ToolCall, Usage } from '../../chunk';
+import type {
+  ChatCompletion,
+  ChatCompletionChoice,
+  FinishReason,
+  ReasoningDetail,
+  ToolCall,
+  Usage,
+} from '../../chunk';
 import { ApiError, FinishReasonError, StreamParseError } from '../../errors';
 
 /** Gemini finish reasons that mean "a filter stopped the output". Everything else but MAX_TOKENS → `stop`. */
@@ -72,16 +79,28 @@ export function mapGeminiUsage(meta: any): Usage {
   return usage;
 }
 
-/** What one candidate's parts add: text, thought text and whole function calls. */
+/**
+ * `ReasoningDetail.type` of a thought signature that came on a part other than a function call (a
+ * text part, or the empty text part that ends a stream), with `after` saying where that part ended.
+ * Function-call signatures ride on the call instead (`extra_content.google.thought_signature`).
+ */
+export const GEMINI_TEXT_SIGNATURE = 'google.thought_signature';
+
+/** What one candidate's parts add: text, thought text, whole function calls, other parts' signatures. */
 export interface GeminiParts {
   text: string;
   reasoning: string;
   calls: { name: string; args: unknown; id?: string; signature?: string }[];
+  /**
+   * Signatures of parts that are not function calls, in order, each with the text (characters of
+   * `text`) and the calls of these parts up to and including its part.
+   */
+  signatures: { text: number; calls: number; signature: string }[];
 }
 
 /** Reads `content.parts`, checking only the fields used. Other part kinds (inline data, code) are skipped. */
 export function readParts(candidate: any, data: string): GeminiParts {
-  const out: GeminiParts = { text: '', reasoning: '', calls: [] };
+  const out: GeminiParts = { text: '', reasoning: '', calls: [], signatures: [] };
   const parts = candidate.content?.parts;
   if (parts == null) return out;
   if (!Array.isArray(parts)) throw parseError('content.parts is not an array', data);
@@ -96,13 +115,40 @@ export function readParts(candidate: any, data: string): GeminiParts {
         id: typeof call.id === 'string' && call.id !== '' ? call.id : undefined,
         signature: typeof part.thoughtSignature === 'string' ? part.thoughtSignature : undefined,
       });
-    } else if (part.text != null) {
-      if (typeof part.text !== 'string') throw parseError('a text part is not a string', data);
-      if (part.thought === true) out.reasoning += part.text;
-      else out.text += part.text;
+    } else {
+      if (part.text != null) {
+        if (typeof part.text !== 'string') throw parseError('a text part is not a string', data);
+        if (part.thought === true) out.reasoning += part.text;
+        else out.text += part.text;
+      }
+      // Kept to be sent back on the part it ended ("pass it back exactly as received",
+      // https://ai.google.dev/gemini-api/docs/thought-signatures): in an answer without a call, the
+      // last part carries it, in a stream often an empty text part of its own.
+      if (typeof part.thoughtSignature === 'string' && part.thoughtSignature !== '') {
+        out.signatures.push({
+          text: out.text.length,
+          calls: out.calls.length,
+          signature: part.thoughtSignature,
+        });
+      }
     }
   }
   return out;
+}
+
+/** The `reasoning_details` entries for these parts' signatures, given the text and calls before them. */
+export function signatureDetails(
+  parts: GeminiParts,
+  first: number,
+  textBefore: number,
+  callsBefore: number,
+): ReasoningDetail[] {
+  return parts.signatures.map((s, i) => ({
+    index: first + i,
+    type: GEMINI_TEXT_SIGNATURE,
+    signature: s.signature,
+    after: { content: textBefore + s.text, tool_calls: callsBefore + s.calls },
+  }));
 }
 
 /** A Gemini call as rxllm's `ToolCall`; the thought signature rides along as Google's compat layer does. */
@@ -178,6 +224,7 @@ export function toChatCompletion(
     };
     if (parts.reasoning) choice.message.reasoning = parts.reasoning;
     if (parts.calls.length > 0) choice.message.tool_calls = parts.calls.map((c) => toToolCall(c, ids.next()));
+    if (parts.signatures.length > 0) choice.message.reasoning_details = signatureDetails(parts, 0, 0, 0);
     if (FAILED_CALLS.has(candidate.finishReason)) {
       const message =
         typeof candidate.finishMessage === 'string' ? `: ${candidate.finishMessage.slice(0, 300)}` : '';

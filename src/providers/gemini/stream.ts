@@ -17,6 +17,7 @@ import {
   mapGeminiUsage,
   parseError,
   readParts,
+  signatureDetails,
   toToolCall,
 } from './response';
 
@@ -37,6 +38,9 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
   private readonly finish = new Map<number, { raw: string; message?: string }>();
   /** Running tool-call ordinal per candidate (`ToolCallDelta.index`). */
   private readonly callIndex = new Map<number, number>();
+  /** Per candidate: characters of text and signature details emitted so far (`ReasoningDetail.after`). */
+  private readonly textLength = new Map<number, number>();
+  private readonly signatureCount = new Map<number, number>();
   private readonly hadCall = new Set<number>();
   /** Ids for calls Gemini sent without one: unique per stream, so a transcript never repeats one. */
   private readonly ids = new CallIds();
@@ -146,6 +150,13 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
     }
     if (parts.text !== '') delta.content = parts.text;
     if (parts.reasoning !== '') delta.reasoning = parts.reasoning;
+    if (parts.signatures.length > 0) {
+      const first = this.signatureCount.get(index) ?? 0;
+      const text = this.textLength.get(index) ?? 0;
+      delta.reasoning_details = signatureDetails(parts, first, text, this.callIndex.get(index) ?? 0);
+      this.signatureCount.set(index, first + parts.signatures.length);
+    }
+    if (parts.text !== '') this.textLength.set(index, (this.textLength.get(index) ?? 0) + parts.text.length);
     if (parts.calls.length > 0) {
       this.hadCall.add(index);
       let next = this.callIndex.get(index) ?? 0;
@@ -161,7 +172,7 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
       const message = typeof candidate.finishMessage === 'string' ? candidate.finishMessage : undefined;
       this.finish.set(index, { raw, message });
     }
-    // Nothing new (e.g. an empty part that only carries a thought signature, or a bare finishReason).
+    // Nothing new (e.g. a bare finishReason).
     if (Object.keys(delta).length === 0) return undefined;
     return { index, delta, finish_reason: null };
   }

@@ -1,8 +1,8 @@
 /**
  * What OpenAI-compatible chat servers reject, as the strict mock server refuses it (rxllm/testing),
  * per imitated server (`MockServerOptions.openaiCompat`): OpenAI's and DeepSeek's tool-message pairing
- * (same rule, their own wording), OpenAI's `n` limit, and the continuation flags of DeepSeek (`prefix`)
- * and vLLM (`continue_final_message`). Error bodies are each server's own (quoted from real responses;
+ * (same rule, their own wording), OpenAI's `n` limit, DeepSeek's `reasoning_content` on tool-call turns
+ * in thinking mode, and the continuation flags of DeepSeek (`prefix`) and vLLM (`continue_final_message`). Error bodies are each server's own (quoted from real responses;
  * the threads are cited per rule).
  */
 import { list, record, type MockRejection, type MockRule, type MockRuleContext } from '../../testing/wire';
@@ -163,12 +163,41 @@ export const vllmContinueWithoutGenerationPrompt: MockRule = (body, { openaiComp
   return undefined;
 };
 
+/**
+ * DeepSeek's thinking mode: every assistant message with `tool_calls` carries its `reasoning_content`
+ * ("must be passed back to the API in all subsequent requests; otherwise the API returns a 400",
+ * https://api-docs.deepseek.com/guides/thinking_mode, "tool calls"), in later user turns too. Thinking
+ * is on with `thinking: {type: 'enabled'}`, and by default for deepseek-reasoner and the V4 models
+ * (the toggle "defaults to enabled"; `thinking: {type: 'disabled'}` turns it off). Message as in
+ * AgentiLoop/Agent#22 and danny-avila/LibreChat#13366 (V3.2 said "Missing `reasoning_content` field
+ * in the assistant message at message index N", continuedev/continue#11285).
+ */
+export const deepseekReasoningContentOnToolTurns: MockRule = (body, { openaiCompat }) => {
+  if (openaiCompat !== 'deepseek') return;
+  const { model, thinking } = record(body);
+  const type = record(thinking).type;
+  const on =
+    type === 'enabled' ||
+    (type !== 'disabled' && typeof model === 'string' && /reasoner|deepseek-v4/.test(model));
+  if (!on) return;
+  const missing = messagesOf(body).some(
+    (m) => m.role === 'assistant' && list(m.tool_calls).length > 0 && typeof m.reasoning_content !== 'string',
+  );
+  if (!missing) return;
+  return openAIError(
+    'The `reasoning_content` in the thinking mode must be passed back to the API.',
+    null,
+    'invalid_request_error',
+  );
+};
+
 /** The OpenAI-compatible chat rules, in the order the mock checks them. */
 export const OPENAI_MOCK_RULES: readonly MockRule[] = [
   choicesAtMost128,
   vllmContinueWithoutGenerationPrompt,
   toolMessagesPairWithCalls,
   deepseekReasonerEndsWithUser,
+  deepseekReasoningContentOnToolTurns,
 ];
 
 /**

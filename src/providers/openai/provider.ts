@@ -30,12 +30,34 @@ export interface OpenAICompatibleConfig {
   keyRequired?: boolean;
   /** Send `stream_options.include_usage` unless the call says otherwise. @defaultValue true */
   includeUsage?: boolean;
+  /**
+   * Send each assistant message's `reasoning` back as `reasoning_content` (`""` on a tool-call
+   * message without reasoning): servers with DeepSeek's thinking mode refuse a tool loop without it.
+   * Leave it off for servers that refuse unknown message fields. The built-in `deepseek` provider
+   * has it on. @defaultValue false
+   */
+  reasoningContent?: boolean;
 }
 
 /** `user-agent` of every provider request. */
 export const USER_AGENT = 'rxllm/0.1';
 
-/** Creates an OpenAI-compatible provider. Register it with `registerProvider`. */
+/**
+ * Creates an OpenAI-compatible provider. Register it with `registerProvider`.
+ *
+ * @example
+ * import { openAICompatible, registerProvider } from 'rxllm';
+ * // DeepSeek behind a company gateway: its thinking mode wants reasoning_content back on tool turns.
+ * registerProvider(
+ *   openAICompatible({
+ *     name: 'deepseek-eu',
+ *     baseURL: 'https://llm-gateway.example.com/deepseek/v1',
+ *     apiKeyEnv: 'DEEPSEEK_EU_API_KEY',
+ *     reasoningContent: true,
+ *   }),
+ * );
+ * // Models are now written `deepseek-eu/deepseek-reasoner`.
+ */
 export function openAICompatible(config: OpenAICompatibleConfig): Provider {
   const envPrefix = config.name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
   const baseURLEnv = config.baseURLEnv ?? `${envPrefix}_BASE_URL`;
@@ -56,7 +78,7 @@ export function openAICompatible(config: OpenAICompatibleConfig): Provider {
     }
     registerSecret(apiKey);
     const includeUsage = options.includeUsage ?? config.includeUsage ?? true;
-    const body = toOpenAIBody(request, model, streaming, includeUsage);
+    const body = toOpenAIBody(request, model, streaming, includeUsage, config.reasoningContent === true);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: streaming ? 'text/event-stream' : 'application/json',
