@@ -253,6 +253,40 @@ if (wanted('surrogates')) {
   );
 }
 
+if (wanted('freeze')) {
+  /**
+   * partialObject's emission rule (a snapshot when the open containers hold at most 256 entries plus 8
+   * per character since the last one) on the bare parser, with and without freezing the snapshots.
+   */
+  const budgeted = (json: string, freeze: boolean): Result =>
+    time(() => {
+      const parser = new StreamingJsonParser({ freeze });
+      let snapshots = 0;
+      let since = 0;
+      for (let i = 0; i < json.length; i++) {
+        parser.write(json[i]);
+        since++;
+        if (parser.dirty && parser.pathWidth <= 256 + 8 * since) {
+          since = 0;
+          parser.snapshot();
+          snapshots++;
+        }
+      }
+      parser.end();
+      return snapshots;
+    });
+  console.log('Freezing partials (parser with the copy budget, one-character deltas):');
+  budgeted(document(100_000), true); // warm-up
+  for (const bytes of [1_000_000, 4_000_000]) {
+    const json = document(bytes);
+    const plain = budgeted(json, false);
+    const frozen = budgeted(json, true);
+    console.log(row(`${bytes / 1e6} MB, no freeze`, plain, json.length));
+    console.log(row(`${bytes / 1e6} MB, freeze`, frozen, json.length));
+    console.log(`  freeze / no freeze: ${(frozen.ms / plain.ms).toFixed(2)}x`);
+  }
+}
+
 if (wanted('smooth')) {
   console.log('smoothText({ delayMs: 0 }) on long runs without a boundary, 4-character deltas:');
   const prose = (size: number) => 'lorem ipsum dolor sit amet, '.repeat(Math.ceil(size / 28)).slice(0, size);
