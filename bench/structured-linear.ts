@@ -12,10 +12,15 @@
  *
  * Each figure is the median of 3 runs.
  *
- * Run: npx tsx --expose-gc bench/structured-linear.ts [json] [surrogates] [freeze] [smooth]
+ * The `pacing` section is not a timing: it runs smoothText in virtual time (a source of 200 words,
+ * one per 5 ms, against `delayMs: 20`) and reports the largest number of pieces emitted in one
+ * frame (a burst) and how far behind the source a piece went out.
+ *
+ * Run: npx tsx --expose-gc bench/structured-linear.ts [json] [surrogates] [freeze] [smooth] [pacing]
  * (no argument: all sections)
  */
-import { Subject, type OperatorFunction } from 'rxjs';
+import { interval, map, Subject, take, type OperatorFunction } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import type { Chunk } from '../src/chunk';
 import { StreamingJsonParser } from '../src/json/streamingJson';
 import { partialObject } from '../operators/partialObject';
@@ -335,4 +340,28 @@ if (wanted('smooth')) {
     (n) => deltas(prose(n), 4),
     smooth('grapheme'),
   );
+}
+
+if (wanted('pacing')) {
+  console.log('smoothText pacing, virtual time: 200 words, one per 5 ms, delayMs: 20:');
+  for (const maxLagMs of [500, 1000, Infinity]) {
+    const ts = new TestScheduler(() => undefined);
+    const at: number[] = [];
+    ts.run(() => {
+      interval(5)
+        .pipe(
+          take(200),
+          map((i) => makeChunk(`w${i} `)),
+          smoothText({ delayMs: 20, maxLagMs }),
+        )
+        .subscribe(() => at.push(ts.now()));
+    });
+    const perFrame = new Map<number, number>();
+    for (const t of at) perFrame.set(t, (perFrame.get(t) ?? 0) + 1);
+    // Word i is whole when word i + 1 starts (at 5 (i + 2)); the last one when the source ends (1000).
+    const lag = Math.max(...at.map((t, i) => t - (i < at.length - 1 ? 5 * (i + 2) : 1000)));
+    console.log(
+      `  maxLagMs ${String(maxLagMs).padEnd(8)} ${at.length} pieces, at most ${Math.max(...perFrame.values())} in one frame, last at ${at.at(-1)} ms, at most ${lag} ms behind`,
+    );
+  }
 }

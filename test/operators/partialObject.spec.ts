@@ -355,6 +355,11 @@ describe('partialObject: partials are frozen', () => {
     // zod builds new objects and arrays: the final value is the consumer's to change.
     expect(Object.isFrozen(checked.value)).toBe(false);
     expect(Object.isFrozen((checked.value as z.output<typeof User>).user.tags)).toBe(false);
+    // What the schema passes through as is stays the frozen partial tree.
+    const Loose = z.object({ meta: z.unknown() });
+    const loose = await lastValueFrom(from([text('{"meta":{"a":[1]}}')]).pipe(partialObject(Loose)));
+    expect(Object.isFrozen(loose.value)).toBe(false);
+    expect(deepFrozen((loose.value as { meta: unknown }).meta)).toBe(true);
   });
 });
 
