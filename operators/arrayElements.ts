@@ -40,7 +40,9 @@ export const ARRAY_ELEMENTS_DEFAULTS = {
  * checked by the element schema. An element that fails the schema, text that stops being JSON, an
  * array that is cut, missing or not an array fail with a `StructuredOutputError`; the elements
  * before the failure were already emitted. Never repaired. A reset chunk starts the parse over
- * (elements already emitted stay emitted).
+ * (elements already emitted stay emitted). Each element is handed over: the parser drops it once
+ * emitted and nothing else refers to it, so unlike `partialObject`'s partials it is not frozen and
+ * is the consumer's to change.
  *
  * ```
  * source: --a------b-------c------|    a: '[{"n":1},{"n"'  b: ':2}'  c: ']'

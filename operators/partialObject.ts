@@ -14,11 +14,15 @@ import {
   type JsonTextConfig,
 } from './internal/jsonText';
 
-/** `T` with every property optional, all the way down: what a half-streamed value can look like. */
+/**
+ * `T` with every property optional and read-only, all the way down: what a half-streamed value can
+ * look like. Read-only because partials are frozen and share their unchanged parts with the next
+ * partials and the final value: copy one (`structuredClone`) to change it.
+ */
 export type DeepPartial<T> = T extends readonly (infer E)[]
-  ? DeepPartial<E>[]
+  ? readonly DeepPartial<E>[]
   : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
 /** One emission of {@link partialObject}: a partial value while it streams, then the validated whole. */
@@ -51,10 +55,17 @@ const SNAPSHOT_ENTRIES_PER_CHAR = 8;
  * The JSON is never repaired: text that stops being JSON fails at once, and a value that is
  * incomplete at the end (a cut stream, `finish_reason: 'length'`), missing or not matching the schema
  * fails at the end, each with a `StructuredOutputError` (`reason`, `text` received, `position`,
- * `issues`; a model that refused gives `no-output` with its `refusal`). Partial values are immutable
- * and share unchanged subtrees (a done sub-object keeps its identity), so the cost per chunk is the
- * size of the open containers, not of the document; in an array of hundreds of entries a snapshot
- * may wait for a few more characters, keeping the whole run linear. A reset chunk (`retryBackoff({ resume: 'restart' })`) starts the parse over.
+ * `issues`; a model that refused gives `no-output` with its `refusal`). `invalid-json` is reported at
+ * the first character no continuation could fix (`01`, `1.2.`), `incomplete-json` only for text that
+ * was cut. Partial values share unchanged subtrees (a done sub-object keeps its identity), so the
+ * cost per chunk is the size of the open containers, not of the document; in an array of hundreds of
+ * entries a snapshot may wait for a few more characters, keeping the whole run linear. Partial values
+ * are deep-frozen (`Object.freeze`, typed {@link DeepPartial}: read-only), so a consumer cannot change
+ * what the next partials and the schema see; freezing touches each container once more than copying
+ * does (measured in `bench/structured-linear.ts`). The final value is the schema's output (zod builds
+ * new objects and arrays; what it passes through as is, such as `z.unknown()`, stays frozen);
+ * without a schema it is the last partial's frozen tree. A reset chunk
+ * (`retryBackoff({ resume: 'restart' })`) starts the parse over.
  *
  * ```
  * source: --a------b-------c--------f--|     a: '{"city":"Li'  b: 'sbon","temp"'  c: ':21}'  f: finish
@@ -105,7 +116,7 @@ export function partialObject(
 
   return operate<Chunk, Update>((source, subscriber) => {
     let read = jsonTextReader(textConfig);
-    let parser = new StreamingJsonParser();
+    let parser = new StreamingJsonParser({ freeze: true });
     let text = '';
     let refusal = '';
     let since = 0;
@@ -115,7 +126,7 @@ export function partialObject(
           if (chunk.reset !== undefined) {
             // The new attempt's tool call has a new id: the reader must look for it afresh.
             read = jsonTextReader(textConfig);
-            parser = new StreamingJsonParser();
+            parser = new StreamingJsonParser({ freeze: true });
             text = '';
             since = 0;
             refusal = '';

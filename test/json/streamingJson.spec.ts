@@ -28,6 +28,8 @@ const DOCS = [
   '{"nested":[[[[{"x":[{"y":{}}]}]]]]}',
   '{"__proto__":{"polluted":true},"k":1}',
   '{"dup":1,"dup":2}',
+  '[0,-0,0.5,-0.5e-3,10E+2,1e0,123.456,-7,0e5,[0],{"z":0}]',
+  '"lone \\ud83d then text, and a lone low \\ude00"',
 ];
 
 describe('StreamingJsonParser', () => {
@@ -51,7 +53,7 @@ describe('StreamingJsonParser', () => {
     ['[1,]', 3],
     ["{'a':1}", 1],
     ['{"a" 1}', 5],
-    ['[01]', 3],
+    ['[01]', 2],
     ['[1.]', 3],
     ['[-]', 2],
     ['[NaN]', 1],
@@ -74,8 +76,70 @@ describe('StreamingJsonParser', () => {
     expect(() => JSON.parse(doc)).toThrow();
   });
 
-  it.each(['', '  ', '{"a":', '[1,2', '"open', '{"a":1'])('reports %j as incomplete at the end', (doc) => {
-    expect(() => parseIn(doc || ' ', [1])).toThrow(JsonSyntaxFailure);
+  it.each([
+    '',
+    '  ',
+    '{"a":',
+    '[1,2',
+    '"open',
+    '{"a":1',
+    '-',
+    '1.',
+    '1e',
+    '1e+',
+    '[-',
+    '[0.',
+    'tru',
+    '"\\ud83d',
+  ])('reports %j as incomplete at the end, not before', (doc) => {
+    const parser = new StreamingJsonParser();
+    for (const ch of doc) parser.write(ch);
+    expect(() => parser.end()).toThrow(JsonSyntaxFailure);
+  });
+
+  // Prefixes that no continuation can make valid fail as they are written, not at the end: a cut
+  // stream is then told apart from a wrong one (`incomplete-json` vs `invalid-json`).
+  it.each([
+    ['01', 1],
+    ['-01', 2],
+    ['00', 1],
+    ['-00', 2],
+    ['1.2.', 3],
+    ['-a', 1],
+    ['-.5', 1],
+    ['1.e5', 2],
+    ['1ee', 2],
+    ['1e5.', 3],
+    ['1e+-', 3],
+    ['1-', 1],
+    ['1+', 1],
+    ['0x1', 1],
+    ['trux', 3],
+    ['[1,01', 4],
+    ['{"a":00', 6],
+    ['[-0.]', 4],
+    ['{"a":1.}', 7],
+  ])('fails %j while it is written (position %d), before any end', (doc, position) => {
+    const parser = new StreamingJsonParser();
+    let failure: unknown;
+    try {
+      for (const ch of doc) parser.write(ch);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(JsonSyntaxFailure);
+    expect((failure as JsonSyntaxFailure).position).toBe(position);
+    for (const continuation of ['', '0', '1', ']', '}', '"]}'])
+      expect(() => JSON.parse(doc + continuation)).toThrow();
+  });
+
+  it.each(DOCS)('never fails a prefix of the valid %s while it is written', (doc) => {
+    for (let end = 0; end <= doc.length; end++) {
+      const parser = new StreamingJsonParser();
+      expect(() => {
+        for (const ch of doc.slice(0, end)) parser.write(ch);
+      }).not.toThrow();
+    }
   });
 
   it('gives immutable snapshots that share unchanged subtrees', () => {
@@ -122,6 +186,28 @@ describe('StreamingJsonParser', () => {
     expect(parser.snapshot()).toEqual(['x']);
     parser.write('0');
     expect(parser.snapshot()).toEqual(['x😀']);
+  });
+
+  it('with freeze, hands out deep-frozen snapshots and a frozen whole, and still shares subtrees', () => {
+    const deepFrozen = (v: unknown): boolean =>
+      v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v).every(deepFrozen));
+    const parser = new StreamingJsonParser({ freeze: true });
+    parser.write('{"done":{"x":[1]},"list":[{"a":"b');
+    const first = parser.snapshot() as any;
+    expect(deepFrozen(first)).toBe(true);
+    parser.write('c"},2],"n":');
+    const second = parser.snapshot() as any;
+    expect(deepFrozen(second)).toBe(true);
+    expect(second.done).toBe(first.done);
+    expect(first).toEqual({ done: { x: [1] }, list: [{ a: 'b' }] });
+    parser.write('1}');
+    const whole = parser.end();
+    expect(whole).toEqual({ done: { x: [1] }, list: [{ a: 'bc' }, 2], n: 1 });
+    expect(deepFrozen(whole)).toBe(true);
+    // Without the option nothing is frozen (arrayElements hands its elements over).
+    const plain = new StreamingJsonParser();
+    plain.write('{"a":[1]}');
+    expect(Object.isFrozen(plain.end())).toBe(false);
   });
 
   it('reports each complete value with its open parents', () => {

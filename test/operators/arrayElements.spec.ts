@@ -1,4 +1,4 @@
-import { from, lastValueFrom, Observable, take, toArray } from 'rxjs';
+import { from, lastValueFrom, Observable, take, tap, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import type { Chunk } from '../../src/chunk';
@@ -172,6 +172,23 @@ describe('arrayElements', () => {
     await expect(lastValueFrom(from([text('[1]')]).pipe(arrayElements(schema)))).rejects.toThrow(
       'element transform failed',
     );
+  });
+
+  it('hands each element over: a consumer that changes one changes nothing else', async () => {
+    const seen: unknown[] = [];
+    const source = from(['{"items":[{"t":[1]},', '{"t":[1]}', ',{"t":[1]}]}'].map((p) => text(p)));
+    await lastValueFrom(
+      source.pipe(
+        arrayElements({ key: 'items' }),
+        tap((element) => {
+          // Not frozen and not shared with the next element or the parser.
+          (element as { t: unknown[] }).t.push('mine');
+          seen.push(structuredClone(element));
+        }),
+        toArray(),
+      ),
+    );
+    expect(seen).toEqual([{ t: [1, 'mine'] }, { t: [1, 'mine'] }, { t: [1, 'mine'] }]);
   });
 
   it.each([

@@ -1,10 +1,11 @@
-import { from, lastValueFrom, Observable, take, toArray } from 'rxjs';
+import { from, lastValueFrom, Observable, Subject, take, tap, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import type { Chunk } from '../../src/chunk';
 import { ServerError, StructuredOutputError } from '../../src/errors';
 import { partialObject, type PartialObjectUpdate } from '../../operators/partialObject';
 import { call, chunk, finish, text, tools } from '../quirks/toolCallQuirks';
+import { LINEAR_BOUND, ratio4x } from '../helpers/linear';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const Weather = z.object({ city: z.string(), temp: z.number() });
@@ -295,5 +296,129 @@ describe('partialObject', () => {
   ])('rejects bad config %j with a TypeError at creation', (config, message) => {
     expect(() => partialObject(config as never)).toThrow(TypeError);
     expect(() => partialObject(config as never)).toThrow(message);
+  });
+});
+
+/** True when `value` and every object and array inside it are frozen. */
+function deepFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
+}
+
+describe('partialObject: partials are frozen', () => {
+  const User = z.object({ user: z.object({ name: z.string(), tags: z.array(z.string()) }), n: z.number() });
+  const pieces = ['{"user":{"name":"Ad', 'a","tags":["x"', ',"y"]},"n":', '1}'];
+
+  it('hands out deep-frozen partials, so a consumer cannot change the value the schema then checks', async () => {
+    const refused: unknown[] = [];
+    const updates = await lastValueFrom(
+      from(pieces.map((p) => text(p))).pipe(
+        partialObject(User),
+        tap((update) => {
+          if (update.done) return;
+          expect(deepFrozen(update.value)).toBe(true);
+          // What a careless consumer might do; the spec files are strict mode, so it throws.
+          const value = update.value as { user?: { name?: string; tags?: string[] } };
+          for (const mutate of [
+            () => (value.user!.name = 'Mallory'),
+            () => value.user!.tags?.push('z'),
+            () => delete value.user,
+          ]) {
+            try {
+              mutate();
+            } catch (error) {
+              refused.push(error);
+            }
+          }
+        }),
+        toArray(),
+      ),
+    );
+    const partials = updates.filter((u) => !u.done);
+    expect(partials.map((u) => u.value)).toEqual([
+      { user: { name: 'Ad' } },
+      { user: { name: 'Ada', tags: ['x'] } },
+      { user: { name: 'Ada', tags: ['x', 'y'] } },
+      { user: { name: 'Ada', tags: ['x', 'y'] }, n: 1 },
+    ]);
+    // Two mutations per partial touch an existing object (the tags push only once tags exist).
+    expect(refused.length).toBe(partials.length * 2 + partials.length - 1);
+    for (const error of refused) expect(error).toBeInstanceOf(TypeError);
+    expect(updates.at(-1)).toEqual({ done: true, value: { user: { name: 'Ada', tags: ['x', 'y'] }, n: 1 } });
+  });
+
+  it('freezes the final value too when there is no schema; a schema gives its own fresh objects', async () => {
+    const bare = await lastValueFrom(from(pieces.map((p) => text(p))).pipe(partialObject()));
+    expect(bare.done && deepFrozen(bare.value)).toBe(true);
+    const checked = await lastValueFrom(from(pieces.map((p) => text(p))).pipe(partialObject(User)));
+    expect(checked.done).toBe(true);
+    // zod builds new objects and arrays: the final value is the consumer's to change.
+    expect(Object.isFrozen(checked.value)).toBe(false);
+    expect(Object.isFrozen((checked.value as z.output<typeof User>).user.tags)).toBe(false);
+    // What the schema passes through as is stays the frozen partial tree.
+    const Loose = z.object({ meta: z.unknown() });
+    const loose = await lastValueFrom(from([text('{"meta":{"a":[1]}}')]).pipe(partialObject(Loose)));
+    expect(Object.isFrozen(loose.value)).toBe(false);
+    expect(deepFrozen((loose.value as { meta: unknown }).meta)).toBe(true);
+  });
+});
+
+describe('partialObject: invalid versus cut JSON', () => {
+  it.each([['01'], ['{"n":-01'], ['[1.2.'], ['{"n":00}']])(
+    'fails %j with invalid-json as it arrives: no continuation could make it JSON',
+    async (json) => {
+      const error = await failure(from([text(json), text('}')]).pipe(partialObject()));
+      expect(error.reason).toBe('invalid-json');
+      expect(error.text).toBe(json); // failed before the next chunk
+    },
+  );
+
+  it.each([['-'], ['{"n":1.'], ['[1e+'], ['tru']])(
+    'fails %j with incomplete-json at the end (it was cut)',
+    async (json) => {
+      const error = await failure(from([text(json)]).pipe(partialObject()));
+      expect(error.reason).toBe('incomplete-json');
+    },
+  );
+});
+
+describe('partialObject: linear on every input', () => {
+  /** A JSON string of about `size` characters of `inner` repeated, in deltas of `delta` UTF-16 units. */
+  const run = (inner: string, delta: number) => (size: number) => {
+    const body = inner.repeat(Math.ceil(size / inner.length));
+    const source = new Subject<Chunk>();
+    let last: unknown;
+    source.pipe(partialObject()).subscribe((u) => (last = u));
+    source.next(text('{"s":"'));
+    for (let i = 0; i < body.length; i += delta) source.next(text(body.slice(i, i + delta)));
+    source.next(text('"}'));
+    source.complete();
+    expect(last).toMatchObject({ done: true });
+  };
+
+  it('stays linear when deltas split escaped surrogate pairs (\\ud83d | \\ude00)', () => {
+    // Every delta ends after the escaped high surrogate: its low half comes with the next delta.
+    const inner = `\\ude00${'x'.repeat(52)}\\ud83d`;
+    expect(ratio4x(run(inner, inner.length), 256 * 1024)).toBeLessThan(LINEAR_BOUND);
+  });
+
+  it('stays linear when deltas split raw emoji into single UTF-16 units', () => {
+    expect(ratio4x(run('😀', 1), 32 * 1024)).toBeLessThan(LINEAR_BOUND);
+  });
+
+  it('never shows half a pair, and emits nothing for a delta that is only a high surrogate', async () => {
+    const updates = await lastValueFrom(
+      from(['{"s":"a', '\ud83d', '\ude00', 'b\\ud83d', '\\ude00"}'].map((p) => text(p))).pipe(
+        partialObject(),
+        toArray(),
+      ),
+    );
+    expect(updates.map((u) => (u.value as { s: string }).s)).toEqual([
+      'a',
+      'a😀',
+      'a😀b',
+      'a😀b😀',
+      'a😀b😀',
+    ]);
   });
 });

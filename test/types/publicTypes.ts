@@ -6,6 +6,7 @@
 import { fetchSse as browserFetchSse } from 'rxllm/browser';
 import { complete, createClient, fetchSse, stream, type ChatRequest, type ModelName } from 'rxllm';
 import type { MockChatBody, MockRequest } from 'rxllm/testing';
+import type { PartialObjectUpdate } from 'rxllm/operators';
 
 const messages: ChatRequest['messages'] = [{ role: 'user', content: 'hi' }];
 
@@ -58,3 +59,21 @@ fetchSse('/api/chat', { body: () => 1 });
 browserFetchSse('/api/chat', { body: Symbol('x') });
 fetchSse('/api/chat', { body: { q: 'hi', history: [1, 2, 3] } });
 browserFetchSse('/api/chat');
+
+// partialObject's partials are frozen and typed read-only all the way down; the final value is not.
+declare const update: PartialObjectUpdate<{ user: { name: string; tags: string[] }; n: number }>;
+if (!update.done) {
+  // @ts-expect-error a partial's property is read-only
+  update.value.n = 1;
+  // @ts-expect-error nested objects too
+  update.value.user!.name = 'x';
+  // @ts-expect-error nested arrays have no push
+  update.value.user?.tags?.push('x');
+  // @ts-expect-error nor an index to write
+  update.value.user!.tags![0] = 'x';
+  // Reading is fine.
+  void update.value.user?.tags?.[0]?.toUpperCase();
+} else {
+  update.value.user.tags.push('x');
+  update.value.n = 2;
+}
