@@ -5,6 +5,7 @@
  * Shapes follow openai-node `src/core/error.ts` and vercel/ai `api-call-error.ts`.
  */
 import type { ChatCompletion } from './chunk';
+import { ERROR_NAME, errorClassName } from './errorName';
 import { redactAndCut, redactHeaders, redactSecrets } from './redact';
 
 export interface LlmErrorOptions {
@@ -18,6 +19,8 @@ const LLM_ERROR_BRAND: unique symbol = Symbol.for('rxllm.LlmError');
 
 /** Base class of every error rxllm raises. */
 export class LlmError extends Error {
+  // Every class names itself (see errorName.ts): the name survives minifiers, and errorFrame sends it.
+  static readonly [ERROR_NAME]: string = 'LlmError';
   /** Whether sending the same request again may succeed. Computed once, here. */
   readonly retryable: boolean;
   /**
@@ -28,7 +31,7 @@ export class LlmError extends Error {
 
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    this.name = errorClassName(new.target);
     this.retryable = options.retryable ?? false;
     if (options.partial) this.partial = options.partial;
   }
@@ -39,14 +42,19 @@ export class LlmError extends Error {
   /**
    * `instanceof` that also holds across copies of rxllm: Node can load the ESM and the CommonJS build
    * in one process (an ESM app, a CommonJS library), each with its own classes. An error of the other
-   * copy is an instance of this class when a branded class of the same name is in its prototype chain.
+   * copy is an instance of this class when a branded class of the same name is in its prototype chain
+   * (the written-out name: two minified copies may call different classes "u").
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     let proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
     for (; proto !== null; proto = Object.getPrototypeOf(proto)) {
       const ctor = Object.hasOwn(proto, 'constructor') ? proto.constructor : undefined;
-      if (typeof ctor === 'function' && ctor[LLM_ERROR_BRAND] === true && ctor.name === this.name)
+      if (
+        typeof ctor === 'function' &&
+        ctor[LLM_ERROR_BRAND] === true &&
+        errorClassName(ctor) === errorClassName(this)
+      )
         return true;
     }
     return false;
@@ -115,6 +123,7 @@ function defaultRetryable(status: number): boolean {
 
 /** The provider answered with an error status (or an error event inside a 200 stream). */
 export class ApiError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'ApiError';
   readonly status: number;
   readonly headers: Headers;
   readonly body: unknown;
@@ -181,16 +190,25 @@ function extractMessage(body: unknown): string | undefined {
 }
 
 /** 429: too many requests or tokens. Retryable; `retryAfterMs` says how long the server wants. */
-export class RateLimitError extends ApiError {}
+export class RateLimitError extends ApiError {
+  static override readonly [ERROR_NAME]: string = 'RateLimitError';
+}
 /** 401/403: missing, wrong or unauthorized API key. Never retried. */
-export class AuthenticationError extends ApiError {}
+export class AuthenticationError extends ApiError {
+  static override readonly [ERROR_NAME]: string = 'AuthenticationError';
+}
 /** 400/404/409/413/422: the request is wrong (409 is retryable, as the official SDKs do). */
-export class BadRequestError extends ApiError {}
+export class BadRequestError extends ApiError {
+  static override readonly [ERROR_NAME]: string = 'BadRequestError';
+}
 /** >= 500, or an in-band server/overloaded error. Retryable. */
-export class ServerError extends ApiError {}
+export class ServerError extends ApiError {
+  static override readonly [ERROR_NAME]: string = 'ServerError';
+}
 
 /** The connection failed or broke before a response was complete. Retryable. */
 export class ConnectionError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'ConnectionError';
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -201,6 +219,7 @@ export type TimeoutKind = 'connect' | 'headers' | 'body' | 'firstChunk' | 'idle'
 
 /** A time limit fired; the request was aborted. Retryable. */
 export class TimeoutError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'TimeoutError';
   readonly timeout: TimeoutKind;
   readonly ms: number;
   constructor(timeout: TimeoutKind, ms: number, options: LlmErrorOptions = {}) {
@@ -220,6 +239,7 @@ export type StreamParseErrorType = 'invalid-json' | 'invalid-event' | 'invalid-b
 
 /** A stream event could not be read. Carries no payload beyond a short, scrubbed excerpt. */
 export class StreamParseError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'StreamParseError';
   readonly type: StreamParseErrorType;
   readonly excerpt: string;
   constructor(type: StreamParseErrorType, message: string, excerpt = '', options: LlmErrorOptions = {}) {
@@ -231,6 +251,7 @@ export class StreamParseError extends LlmError {
 
 /** The stream ended before its end marker (no `[DONE]`, no finish reason): the response is incomplete. Retryable. */
 export class StreamCutError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'StreamCutError';
   constructor(
     message = 'The stream ended before the provider finished it (no end marker, no finish reason).',
     options: LlmErrorOptions = {},
@@ -241,6 +262,7 @@ export class StreamCutError extends LlmError {
 
 /** The caller's `AbortSignal` fired. Not retryable. */
 export class RequestAbortedError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'RequestAbortedError';
   constructor(options: LlmErrorOptions = {}) {
     super('The request was aborted by the caller (AbortSignal).', options);
   }
@@ -248,6 +270,7 @@ export class RequestAbortedError extends LlmError {
 
 /** The request failed validation before anything was sent. */
 export class RequestValidationError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'RequestValidationError';
   readonly issues: readonly { path: (string | number)[]; message: string }[];
   constructor(message: string, issues: readonly { path: (string | number)[]; message: string }[] = []) {
     super(message);
@@ -257,6 +280,7 @@ export class RequestValidationError extends LlmError {
 
 /** A choice finished with a reason the caller chose to treat as a failure (`length`, `content_filter`). */
 export class FinishReasonError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'FinishReasonError';
   readonly finishReason: string;
   readonly choiceIndex: number;
   constructor(finishReason: string, choiceIndex: number, message?: string, options: LlmErrorOptions = {}) {
@@ -267,7 +291,9 @@ export class FinishReasonError extends LlmError {
 }
 
 /** Configuration is wrong (unknown provider, missing API key, a bad base URL or timeout, ...). Raised before any request. */
-export class ConfigurationError extends LlmError {}
+export class ConfigurationError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'ConfigurationError';
+}
 
 /**
  * A 2xx response that is not what the call asked for: an HTML page from a proxy, a JSON body from a
@@ -275,6 +301,7 @@ export class ConfigurationError extends LlmError {}
  * request gets the same answer. `excerpt` is the start of the body, redacted then cut.
  */
 export class UnexpectedResponseError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'UnexpectedResponseError';
   readonly status: number;
   /** The response's `content-type` (or `content-encoding` when that was the problem). */
   readonly contentType: string;
@@ -295,6 +322,7 @@ export class UnexpectedResponseError extends LlmError {
  * read. Not retryable.
  */
 export class ResponseTooLargeError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'ResponseTooLargeError';
   /** The limit in bytes. */
   readonly limit: number;
   constructor(limit: number, options: LlmErrorOptions = {}) {
@@ -328,6 +356,7 @@ export interface ToolCallIssue {
  * `arguments` are kept so the caller can log them or send the model an error message.
  */
 export class ToolCallError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'ToolCallError';
   readonly reason: InvalidToolCallReason;
   readonly toolName: string;
   readonly toolCallId: string;
@@ -368,6 +397,7 @@ export class ToolCallError extends LlmError {
  * waits exactly that long.
  */
 export class NoDeploymentAvailableError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'NoDeploymentAvailableError';
   /** The model group that was called. */
   readonly group: string;
   /** When the first deployment is back (same clock as the router's scheduler, ms). */
@@ -388,6 +418,7 @@ export class NoDeploymentAvailableError extends LlmError {
 
 /** `budget()` refused a call: the spend of the current window reached `maxCost`. Not retryable. */
 export class BudgetExceededError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'BudgetExceededError';
   /** USD spent in the current window. */
   readonly spent: number;
   readonly maxCost: number;
@@ -409,6 +440,7 @@ export class BudgetExceededError extends LlmError {
  * raised it changed nothing it could not repeat (see the store's docs).
  */
 export class StoreError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'StoreError';
   /** Which store: `'rate-limit'`, `'cooldown'` or `'budget'`. */
   readonly store: string;
   constructor(store: string, message: string, options: LlmErrorOptions = {}) {
@@ -434,6 +466,7 @@ export type StructuredOutputReason =
  * Never repaired; `text` holds everything received so the caller can log it or ask the model again.
  */
 export class StructuredOutputError extends LlmError {
+  static override readonly [ERROR_NAME]: string = 'StructuredOutputError';
   readonly reason: StructuredOutputReason;
   /** The JSON text received, exactly as it arrived (up to the failure). */
   readonly text: string;

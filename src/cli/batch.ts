@@ -11,6 +11,7 @@ import { batch, type BatchProgress } from '../batch';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
 import { cost } from '../cost/cost';
+import { errorClassName } from '../errorName';
 import { ApiError } from '../errors';
 import { redactSecrets } from '../redact';
 import { validateRequest, type ChatRequest } from '../request';
@@ -110,7 +111,7 @@ function parseLines(text: string, model: string | undefined, routed: boolean, er
 
 function errorRecord(error: unknown): Record<string, unknown> {
   const record: Record<string, unknown> = {
-    type: error instanceof Error ? error.constructor.name : 'Error',
+    type: error instanceof Error ? errorClassName(error.constructor) : 'Error',
     message: redactSecrets(error instanceof Error ? error.message : String(error)),
   };
   if (error instanceof ApiError) record.status = error.status;
