@@ -9,8 +9,8 @@
  *    with esbuild, a dev dependency, once per process.
  * Neither: the page answers 500 saying to run `npm run build`.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { moduleFile, requireOptional } from './moduleLocation';
 
 /** The page's entry: the rxllm/browser functions it calls (keep in sync with scripts/bundle-browser.cjs). */

@@ -4,7 +4,7 @@
  * `import.meta` (the CommonJS build must compile) and no bare `require` (ESM has none).
  */
 import { createRequire } from 'node:module';
-import path from 'node:path';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The file of this module: `__filename` under CommonJS, else read from a stack frame (ESM). */
