@@ -30,6 +30,7 @@ import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats }
 import {
   chatCompletionsHandler,
   formatAccessLog,
+  logDetail,
   sendJsonError,
   type AccessLogEntry,
 } from './chatCompletions';
@@ -356,6 +357,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             costUsd: info?.costUsd,
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
+          if (end === 'error') entry.error = logDetail(error);
           log(formatAccessLog(entry));
         },
       });
