@@ -5,7 +5,7 @@
  * Shapes follow openai-node `src/core/error.ts` and vercel/ai `api-call-error.ts`.
  */
 import type { ChatCompletion } from './chunk';
-import { ERROR_NAME, errorClassName } from './errorName';
+import { errorClassName } from './errorName';
 import { redactAndCut, redactHeaders, redactSecrets } from './redact';
 
 export interface LlmErrorOptions {
@@ -19,8 +19,13 @@ const LLM_ERROR_BRAND: unique symbol = Symbol.for('rxllm.LlmError');
 
 /** Base class of every error rxllm raises. */
 export class LlmError extends Error {
-  // Every class names itself (see errorName.ts): the name survives minifiers, and errorFrame sends it.
-  static readonly [ERROR_NAME]: string = 'LlmError';
+  /**
+   * The class's name as a string: `error.name`, the `type` `errorFrame` sends and `errorFromFrame`
+   * rebuilds the class from, the key of `retryBackoff`'s `retryPolicy`. Minifiers rename classes
+   * (`RateLimitError` becomes `u` in a production bundle); this string stays. Every rxllm class sets
+   * its own; a subclass of yours may too (else it is named after its class).
+   */
+  static readonly errorName: string = 'LlmError';
   /** Whether sending the same request again may succeed. Computed once, here. */
   readonly retryable: boolean;
   /**
@@ -123,7 +128,7 @@ function defaultRetryable(status: number): boolean {
 
 /** The provider answered with an error status (or an error event inside a 200 stream). */
 export class ApiError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'ApiError';
+  static override readonly errorName: string = 'ApiError';
   readonly status: number;
   readonly headers: Headers;
   readonly body: unknown;
@@ -191,24 +196,24 @@ function extractMessage(body: unknown): string | undefined {
 
 /** 429: too many requests or tokens. Retryable; `retryAfterMs` says how long the server wants. */
 export class RateLimitError extends ApiError {
-  static override readonly [ERROR_NAME]: string = 'RateLimitError';
+  static override readonly errorName: string = 'RateLimitError';
 }
 /** 401/403: missing, wrong or unauthorized API key. Never retried. */
 export class AuthenticationError extends ApiError {
-  static override readonly [ERROR_NAME]: string = 'AuthenticationError';
+  static override readonly errorName: string = 'AuthenticationError';
 }
 /** 400/404/409/413/422: the request is wrong (409 is retryable, as the official SDKs do). */
 export class BadRequestError extends ApiError {
-  static override readonly [ERROR_NAME]: string = 'BadRequestError';
+  static override readonly errorName: string = 'BadRequestError';
 }
 /** >= 500, or an in-band server/overloaded error. Retryable. */
 export class ServerError extends ApiError {
-  static override readonly [ERROR_NAME]: string = 'ServerError';
+  static override readonly errorName: string = 'ServerError';
 }
 
 /** The connection failed or broke before a response was complete. Retryable. */
 export class ConnectionError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'ConnectionError';
+  static override readonly errorName: string = 'ConnectionError';
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -219,7 +224,7 @@ export type TimeoutKind = 'connect' | 'headers' | 'body' | 'firstChunk' | 'idle'
 
 /** A time limit fired; the request was aborted. Retryable. */
 export class TimeoutError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'TimeoutError';
+  static override readonly errorName: string = 'TimeoutError';
   readonly timeout: TimeoutKind;
   readonly ms: number;
   constructor(timeout: TimeoutKind, ms: number, options: LlmErrorOptions = {}) {
@@ -239,7 +244,7 @@ export type StreamParseErrorType = 'invalid-json' | 'invalid-event' | 'invalid-b
 
 /** A stream event could not be read. Carries no payload beyond a short, scrubbed excerpt. */
 export class StreamParseError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'StreamParseError';
+  static override readonly errorName: string = 'StreamParseError';
   readonly type: StreamParseErrorType;
   readonly excerpt: string;
   constructor(type: StreamParseErrorType, message: string, excerpt = '', options: LlmErrorOptions = {}) {
@@ -251,7 +256,7 @@ export class StreamParseError extends LlmError {
 
 /** The stream ended before its end marker (no `[DONE]`, no finish reason): the response is incomplete. Retryable. */
 export class StreamCutError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'StreamCutError';
+  static override readonly errorName: string = 'StreamCutError';
   constructor(
     message = 'The stream ended before the provider finished it (no end marker, no finish reason).',
     options: LlmErrorOptions = {},
@@ -262,7 +267,7 @@ export class StreamCutError extends LlmError {
 
 /** The caller's `AbortSignal` fired. Not retryable. */
 export class RequestAbortedError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'RequestAbortedError';
+  static override readonly errorName: string = 'RequestAbortedError';
   constructor(options: LlmErrorOptions = {}) {
     super('The request was aborted by the caller (AbortSignal).', options);
   }
@@ -270,7 +275,7 @@ export class RequestAbortedError extends LlmError {
 
 /** The request failed validation before anything was sent. */
 export class RequestValidationError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'RequestValidationError';
+  static override readonly errorName: string = 'RequestValidationError';
   readonly issues: readonly { path: (string | number)[]; message: string }[];
   constructor(message: string, issues: readonly { path: (string | number)[]; message: string }[] = []) {
     super(message);
@@ -280,7 +285,7 @@ export class RequestValidationError extends LlmError {
 
 /** A choice finished with a reason the caller chose to treat as a failure (`length`, `content_filter`). */
 export class FinishReasonError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'FinishReasonError';
+  static override readonly errorName: string = 'FinishReasonError';
   readonly finishReason: string;
   readonly choiceIndex: number;
   constructor(finishReason: string, choiceIndex: number, message?: string, options: LlmErrorOptions = {}) {
@@ -292,7 +297,7 @@ export class FinishReasonError extends LlmError {
 
 /** Configuration is wrong (unknown provider, missing API key, a bad base URL or timeout, ...). Raised before any request. */
 export class ConfigurationError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'ConfigurationError';
+  static override readonly errorName: string = 'ConfigurationError';
 }
 
 /**
@@ -301,7 +306,7 @@ export class ConfigurationError extends LlmError {
  * request gets the same answer. `excerpt` is the start of the body, redacted then cut.
  */
 export class UnexpectedResponseError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'UnexpectedResponseError';
+  static override readonly errorName: string = 'UnexpectedResponseError';
   readonly status: number;
   /** The response's `content-type` (or `content-encoding` when that was the problem). */
   readonly contentType: string;
@@ -322,7 +327,7 @@ export class UnexpectedResponseError extends LlmError {
  * read. Not retryable.
  */
 export class ResponseTooLargeError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'ResponseTooLargeError';
+  static override readonly errorName: string = 'ResponseTooLargeError';
   /** The limit in bytes. */
   readonly limit: number;
   constructor(limit: number, options: LlmErrorOptions = {}) {
@@ -356,7 +361,7 @@ export interface ToolCallIssue {
  * `arguments` are kept so the caller can log them or send the model an error message.
  */
 export class ToolCallError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'ToolCallError';
+  static override readonly errorName: string = 'ToolCallError';
   readonly reason: InvalidToolCallReason;
   readonly toolName: string;
   readonly toolCallId: string;
@@ -397,7 +402,7 @@ export class ToolCallError extends LlmError {
  * waits exactly that long.
  */
 export class NoDeploymentAvailableError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'NoDeploymentAvailableError';
+  static override readonly errorName: string = 'NoDeploymentAvailableError';
   /** The model group that was called. */
   readonly group: string;
   /** When the first deployment is back (same clock as the router's scheduler, ms). */
@@ -418,7 +423,7 @@ export class NoDeploymentAvailableError extends LlmError {
 
 /** `budget()` refused a call: the spend of the current window reached `maxCost`. Not retryable. */
 export class BudgetExceededError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'BudgetExceededError';
+  static override readonly errorName: string = 'BudgetExceededError';
   /** USD spent in the current window. */
   readonly spent: number;
   readonly maxCost: number;
@@ -440,7 +445,7 @@ export class BudgetExceededError extends LlmError {
  * raised it changed nothing it could not repeat (see the store's docs).
  */
 export class StoreError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'StoreError';
+  static override readonly errorName: string = 'StoreError';
   /** Which store: `'rate-limit'`, `'cooldown'` or `'budget'`. */
   readonly store: string;
   constructor(store: string, message: string, options: LlmErrorOptions = {}) {
@@ -466,7 +471,7 @@ export type StructuredOutputReason =
  * Never repaired; `text` holds everything received so the caller can log it or ask the model again.
  */
 export class StructuredOutputError extends LlmError {
-  static override readonly [ERROR_NAME]: string = 'StructuredOutputError';
+  static override readonly errorName: string = 'StructuredOutputError';
   readonly reason: StructuredOutputReason;
   /** The JSON text received, exactly as it arrived (up to the failure). */
   readonly text: string;

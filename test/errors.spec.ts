@@ -176,7 +176,7 @@ describe('error class names', () => {
   it('every exported error class is an LlmError with its export name written out (not its class name)', () => {
     const missing = errorClasses
       .filter(([, name, Class]) => {
-        const own = Object.getOwnPropertyDescriptor(Class, Symbol.for('rxllm.errorName'))?.value;
+        const own = Object.getOwnPropertyDescriptor(Class, 'errorName')?.value;
         return !(Class === LlmError || Class.prototype instanceof LlmError) || own !== name;
       })
       .map(([subpath, name]) => `${subpath} ${name}`);

@@ -156,4 +156,28 @@ describe('error names survive a minified bundle (esbuild --minify, no keepNames)
     expect(run.policy).toBe('BadRequestError');
     expect(run.attempts).toBe(3);
   });
+
+  // The names are plain string-keyed static fields: a class with a computed static key (a symbol)
+  // is kept by esbuild even when unused, and every app would carry every error class.
+  it('an app that uses one error class does not carry the others', () => {
+    const root = path.resolve(__dirname, '../..');
+    const { outputFiles } = buildSync({
+      stdin: {
+        contents:
+          "import { RateLimitError } from './src/errors'; console.log(new RateLimitError({ status: 429 }).name);",
+        resolveDir: root,
+        loader: 'ts',
+      },
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = outputFiles[0].text;
+    expect(code).toContain('"RateLimitError"');
+    for (const unused of ['StructuredOutputError', 'BudgetExceededError', 'ToolCallError', 'TimeoutError'])
+      expect(code).not.toContain(unused);
+  });
 });
