@@ -1,5 +1,6 @@
 import { asyncScheduler, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
+import { errorClassName } from '../src/errorName';
 import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
 import { checkSignal } from './internal/abort';
@@ -110,7 +111,9 @@ export function backoffDelay(
 function policyKey(error: unknown, policy: Readonly<Record<string, number>>): string | undefined {
   let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null;
   while (proto && proto !== Object.prototype) {
-    const name = proto.constructor?.name;
+    // The written-out name of rxllm's classes: `constructor.name` is "u" in a minified bundle.
+    const ctor: unknown = Object.hasOwn(proto, 'constructor') ? proto.constructor : undefined;
+    const name = typeof ctor === 'function' ? errorClassName(ctor) : undefined;
     if (name && Object.prototype.hasOwnProperty.call(policy, name)) return name;
     proto = Object.getPrototypeOf(proto);
   }

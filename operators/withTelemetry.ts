@@ -117,7 +117,9 @@ function retryWith(retry: RetryBackoffConfig, onRetry: RetryBackoffConfig['onRet
  * conventions' fallback) for a thrown value that is not an Error.
  */
 function errorType(error: unknown): string {
-  if (error instanceof Error) return error.constructor?.name || error.name || 'Error';
+  // `name`, not `constructor.name`: rxllm's errors write their names out, which a minifier keeps
+  // (`constructor.name` is "u" in a minified bundle).
+  if (error instanceof Error) return error.name || 'Error';
   return '_OTHER';
 }
 

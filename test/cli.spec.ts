@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI_USAGE_ERROR, runCli } from '../src/cli/run';
+import { CLI_BROKEN_PIPE, CLI_USAGE_ERROR, runCli } from '../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../src/testing';
 
 function io() {
@@ -117,21 +119,141 @@ describe('rxllm chat', () => {
   });
 
   it('the rxllm binary exits with the documented codes', () => {
-    const run = (args: string[]) =>
-      spawnSync(
-        process.execPath,
-        [require.resolve('tsx/cli'), join(__dirname, '..', 'src', 'cli', 'main.ts'), ...args],
-        {
-          encoding: 'utf8',
-          env: { ...process.env, OPENAI_API_KEY: '' },
-        },
-      );
     const usage = run(['chat']);
     expect(usage.status).toBe(2);
     expect(usage.stdout).toBe('');
     const ok = run(['chat', 'hello']);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('hello');
+  });
+});
+
+/** The CLI as a real process (through tsx, on the sources). */
+const CLI = [process.execPath, require.resolve('tsx/cli'), join(__dirname, '..', 'src', 'cli', 'main.ts')];
+function run(args: string[]) {
+  return spawnSync(CLI[0], [...CLI.slice(1), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENAI_API_KEY: '' },
+  });
+}
+/** `rxllm <args> | <reader>` through a real pipe (bash); the status is rxllm's, not the reader's. */
+function pipedTo(args: string[], reader: string) {
+  return spawnSync('bash', ['-c', `"$@" | ${reader}; exit "\${PIPESTATUS[0]}"`, 'bash', ...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENAI_API_KEY: '' },
+  });
+}
+
+describe('rxllm as a Unix tool', () => {
+  const version = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
+
+  it.each(['--version', '-v'])('%s prints the package version and exits 0', (flag) => {
+    const r = run([flag]);
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      status: 0,
+      stdout: `${version}\n`,
+      stderr: '',
+    });
+  });
+
+  it("help prints the usage to stdout and exits 0; help <command> is that command's --help", async () => {
+    const r = run(['help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: rxllm chat');
+    expect(r.stdout).toContain('rxllm --version');
+    expect(r.stderr).toBe('');
+    const batch = io();
+    expect(await runCli(['help', 'batch'], batch.io)).toBe(0);
+    expect(batch.out()).toContain('Usage: rxllm batch');
+    const serve = io();
+    expect(await runCli(['help', 'serve'], serve.io)).toBe(0);
+    expect(serve.out()).toContain('Usage: rxllm serve');
+    const nope = io();
+    expect(await runCli(['help', 'translate'], nope.io)).toBe(CLI_USAGE_ERROR);
+    expect(nope.err()).toContain('no help for "translate"');
+    expect(nope.out()).toBe('');
+  });
+
+  // 100 000 characters echoed back: more than a pipe holds (64 KiB), so rxllm is still writing when
+  // head has read its 20 bytes and left.
+  it('`rxllm chat … | head -c 20` stops quietly with 141 (no EPIPE stack)', () => {
+    const r = pipedTo(['chat', 'a'.repeat(100_000)], 'head -c 20');
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      status: CLI_BROKEN_PIPE,
+      stdout: 'Mock reply to: aaaaa',
+      stderr: '',
+    });
+  });
+
+  it('`rxllm batch … | head -n 1` stops quietly with 141 (no EPIPE stack, no summary)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxllm-cli-pipe-'));
+    try {
+      const input = join(dir, 'in.jsonl');
+      const line = (i: number) =>
+        JSON.stringify({
+          custom_id: `t-${i}`,
+          body: { model: 'mock/echo', messages: [{ role: 'user', content: `hello ${i}` }] },
+        });
+      writeFileSync(input, Array.from({ length: 500 }, (_, i) => line(i)).join('\n'));
+      const r = pipedTo(['batch', input], 'head -n 1');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(CLI_BROKEN_PIPE);
+      expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(JSON.parse(r.stdout).response.status_code).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a reader that takes everything leaves rxllm at exit 0 with its summary', () => {
+    const r = pipedTo(['chat', 'hello'], 'cat');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('Mock reply to: hello\n');
+    expect(r.stderr).toMatch(/^finish: stop/);
+  });
+});
+
+// Every numeric flag of every command: a negative number is a value (not "argument is ambiguous"),
+// and only decimal digits count (`''` is not 0, `1e3` is not 1000).
+describe('numeric flags', () => {
+  it.each([
+    [['chat', '--max-tokens', '-5', 'hi'], '--max-tokens must be a positive integer, got "-5"'],
+    [['chat', 'hi', '--max-tokens', '-5'], '--max-tokens must be a positive integer, got "-5"'],
+    [['chat', '--max-tokens', '0', 'hi'], '--max-tokens must be a positive integer, got "0"'],
+    [['chat', '--max-tokens', '1e3', 'hi'], '--max-tokens must be a positive integer, got "1e3"'],
+    [['chat', '--max-tokens', '', 'hi'], '--max-tokens must be a positive integer, got ""'],
+    [['chat', '--max-tokens', '2.5', 'hi'], '--max-tokens must be a positive integer, got "2.5"'],
+    [['chat', '--max-tokens', '-0.5', 'hi'], '--max-tokens must be a positive integer, got "-0.5"'],
+    [['batch', 'in.jsonl', '--concurrency', '-2'], '--concurrency must be an integer >= 1, got "-2"'],
+    [['batch', 'in.jsonl', '--concurrency', '0x10'], '--concurrency must be an integer >= 1, got "0x10"'],
+    [['batch', 'in.jsonl', '--retries', '-1'], '--retries must be an integer >= 0, got "-1"'],
+    [['batch', 'in.jsonl', '--retries', ''], '--retries must be an integer >= 0, got ""'],
+    [['serve', '--port', '-1'], '--port must be a port number (0-65535), got "-1"'],
+    [['serve', '-p', '-1'], '--port must be a port number (0-65535), got "-1"'],
+    [['serve', '--port', ''], '--port must be a port number (0-65535), got ""'],
+    [['serve', '--port', '65536'], '--port must be a port number (0-65535), got "65536"'],
+    [['serve', '--port', '8e3'], '--port must be a port number (0-65535), got "8e3"'],
+  ])('%p is a usage error that names the rule (exit 2)', async (argv, message) => {
+    const t = io();
+    expect(await runCli(argv, t.io)).toBe(CLI_USAGE_ERROR);
+    expect(t.err()).toContain(message);
+    expect(t.err()).not.toContain('ambiguous');
+    expect(t.out()).toBe('');
+  });
+
+  it('a value that is not a number after a numeric flag is still reported as a missing value', async () => {
+    const t = io();
+    expect(await runCli(['chat', '--max-tokens', '-m', 'mock/echo', 'hi'], t.io)).toBe(CLI_USAGE_ERROR);
+    expect(t.err()).toContain("Option '--max-tokens' argument is ambiguous");
+  });
+
+  it('takes --max-tokens and sends it', async () => {
+    server.enqueue({ text: 'ok' });
+    const t = io();
+    expect(await runCli(['chat', '-m', 'compat/x', '-u', server.url, '--max-tokens', '7', 'hi'], t.io)).toBe(
+      0,
+    );
+    expect((server.requests.at(-1)?.body as MockChatBody & { max_tokens?: number }).max_tokens).toBe(7);
   });
 });
 

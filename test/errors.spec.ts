@@ -1,3 +1,4 @@
+import path from 'node:path';
 import {
   ApiError,
   AuthenticationError,
@@ -14,6 +15,7 @@ import {
   redactHeaders,
 } from '../src';
 import { registerSecret } from '../src/redact';
+import { entries } from '../scripts/entries.json';
 
 describe('ApiError.fromResponse', () => {
   it.each([
@@ -147,5 +149,51 @@ describe('redaction', () => {
   it('never shows a key in toString of an error built from a message containing it', () => {
     const e = new LlmError('failed with sk-live-0123456789abcdef');
     expect(String(e)).not.toContain('sk-live-0123456789abcdef');
+  });
+});
+
+describe('error class names', () => {
+  /** Every value exported by a public entry point (scripts/entries.json), with its export name. */
+  function exportedValues(): [string, string, unknown][] {
+    const root = path.resolve(__dirname, '..');
+    return Object.entries(entries).flatMap(([subpath, src]) =>
+      Object.entries(jest.requireActual<Record<string, unknown>>(path.join(root, src))).map(
+        ([name, value]): [string, string, unknown] => [subpath, name, value],
+      ),
+    );
+  }
+  const errorClasses = exportedValues().filter(
+    ([, , v]) => typeof v === 'function' && (v === Error || v.prototype instanceof Error),
+  ) as [string, string, new (...args: never[]) => Error][];
+
+  it('finds the error classes of every entry point', () => {
+    const names = new Set(errorClasses.map(([, name]) => name));
+    for (const name of ['LlmError', 'RateLimitError', 'TimeoutError', 'StructuredOutputError'])
+      expect(names).toContain(name);
+  });
+
+  // Minifiers rename classes (`RateLimitError` -> `u`): the name errorFrame sends must be written out.
+  it('every exported error class is an LlmError with its export name written out (not its class name)', () => {
+    const missing = errorClasses
+      .filter(([, name, Class]) => {
+        const own = Object.getOwnPropertyDescriptor(Class, 'errorName')?.value;
+        return !(Class === LlmError || Class.prototype instanceof LlmError) || own !== name;
+      })
+      .map(([subpath, name]) => `${subpath} ${name}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('the written-out name wins over the class name, and a subclass does not inherit it', () => {
+    const Renamed = class u extends RateLimitError {};
+    Object.defineProperty(RateLimitError, 'name', { value: 'u' });
+    try {
+      expect(new RateLimitError({ status: 429 }).name).toBe('RateLimitError');
+    } finally {
+      Object.defineProperty(RateLimitError, 'name', { value: 'RateLimitError' });
+    }
+    // A user's subclass without a name of its own is named after its class, as before.
+    expect(new Renamed({ status: 429 }).name).toBe('u');
+    class MyError extends LlmError {}
+    expect(new MyError('x').name).toBe('MyError');
   });
 });

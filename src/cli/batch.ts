@@ -5,18 +5,18 @@
  * so re-running with the same `--out` skips what is done and writes nothing twice.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { Observable } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
 import { batch, type BatchProgress } from '../batch';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
 import { cost } from '../cost/cost';
+import { errorClassName } from '../errorName';
 import { ApiError } from '../errors';
 import { redactSecrets } from '../redact';
 import { validateRequest, type ChatRequest } from '../request';
 import { createRouter, type Router } from '../router/router';
 import type { RouterConfig } from '../router/config';
-import type { CliIO } from './run';
+import { CLI_BROKEN_PIPE, flushed, integerFlag, isBrokenPipe, parseCliArgs, type CliIO } from './io';
 
 /** Defaults of `rxllm batch`. */
 export const CLI_BATCH_DEFAULTS = { concurrency: 20, retries: 3 } as const;
@@ -32,7 +32,8 @@ One request per line, OpenAI batch-file style: {"custom_id": "t-1", "body": {"mo
                   result, failed ones included, are skipped) (default: stdout)
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
-stderr when it is a terminal. Exit code: 0 all succeeded, 1 some failed, 2 bad usage.`;
+stderr when it is a terminal. Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 130 stopped by
+Ctrl-C (re-run to resume), 141 stdout was closed early (| head: the run stops).`;
 
 interface Job {
   line: number;
@@ -110,7 +111,7 @@ function parseLines(text: string, model: string | undefined, routed: boolean, er
 
 function errorRecord(error: unknown): Record<string, unknown> {
   const record: Record<string, unknown> = {
-    type: error instanceof Error ? error.constructor.name : 'Error',
+    type: error instanceof Error ? errorClassName(error.constructor) : 'Error',
     message: redactSecrets(error instanceof Error ? error.message : String(error)),
   };
   if (error instanceof ApiError) record.status = error.status;
@@ -132,19 +133,22 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
   let values;
   let positionals;
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string', short: 'm' },
-        router: { type: 'string' },
-        concurrency: { type: 'string' },
-        retries: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        'base-url': { type: 'string', short: 'u' },
-        help: { type: 'boolean', short: 'h' },
+    ({ values, positionals } = parseCliArgs(
+      {
+        args: argv,
+        allowPositionals: true,
+        options: {
+          model: { type: 'string', short: 'm' },
+          router: { type: 'string' },
+          concurrency: { type: 'string' },
+          retries: { type: 'string' },
+          out: { type: 'string', short: 'o' },
+          'base-url': { type: 'string', short: 'u' },
+          help: { type: 'boolean', short: 'h' },
+        },
       },
-    }));
+      ['concurrency', 'retries'],
+    ));
   } catch (error) {
     io.stderr.write(`rxllm batch: ${(error as Error).message}\n`);
     return 2;
@@ -159,11 +163,12 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
   };
   if (positionals.length !== 1) return usage('give one input file, e.g. rxllm batch in.jsonl');
   if (values.model && values.router) return usage('--model and --router exclude each other');
-  const concurrency = Number(values.concurrency ?? CLI_BATCH_DEFAULTS.concurrency);
-  const retries = Number(values.retries ?? CLI_BATCH_DEFAULTS.retries);
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    return usage('--concurrency must be an integer >= 1');
-  if (!Number.isInteger(retries) || retries < 0) return usage('--retries must be an integer >= 0');
+  const concurrency =
+    values.concurrency === undefined ? CLI_BATCH_DEFAULTS.concurrency : integerFlag(values.concurrency, 1);
+  const retries = values.retries === undefined ? CLI_BATCH_DEFAULTS.retries : integerFlag(values.retries, 0);
+  if (concurrency === undefined)
+    return usage(`--concurrency must be an integer >= 1, got "${values.concurrency}"`);
+  if (retries === undefined) return usage(`--retries must be an integer >= 0, got "${values.retries}"`);
 
   let router: Router | undefined;
   let input: string;
@@ -202,52 +207,65 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
     io.stderr.write(`\r${formatProgress(progress, started, spent, todo.length)}\x1b[K`);
   };
 
-  const code = await new Promise<number>((resolve) => {
-    const sub = batch(
-      todo.map((j) => j.request),
-      {
-        concurrency,
-        retry: retries,
-        options,
-        call,
-        onProgress: (p) => {
-          progress = p;
-          draw();
+  let code = await new Promise<number>((resolve) => {
+    // stdout's reader left (`rxllm batch in.jsonl | head`): stop the run (the requests in flight are
+    // aborted) and write nothing more. Results may come before `subscribe` returns: a Subscription
+    // closed by then unsubscribes what is added to it at once.
+    const sub = new Subscription();
+    let stopped = false;
+    sub.add(
+      batch(
+        todo.map((j) => j.request),
+        {
+          concurrency,
+          retry: retries,
+          options,
+          call,
+          onProgress: (p) => {
+            progress = p;
+            draw();
+          },
         },
-      },
-    ).subscribe({
-      next: (r) => {
-        const job = todo[r.index];
-        const record: Record<string, unknown> = { custom_id: job.customId };
-        if (r.ok) {
-          ok++;
-          const routed = (r.value as { route?: { deployment: string; model: string } }).route;
-          const model = routed?.model ?? job.request.model;
-          const price = cost(r.value.usage, model);
-          if (price) spent += price.total;
-          else unpriced++;
-          const { route: _route, ...body } = r.value as ChatCompletion & { route?: unknown };
-          record.response = { status_code: 200, body };
-          record.error = null;
-          record.usage = r.value.usage;
-          record.cost = price ? price.total : null;
-          if (routed) record.deployment = routed.deployment;
-        } else {
-          failed++;
-          record.response = null;
-          record.error = errorRecord(r.error);
-          record.usage = null;
-          record.cost = null;
-        }
-        record.attempts = r.attempts;
-        write(JSON.stringify(record) + '\n');
-      },
-      error: (error: unknown) => {
-        io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
-        resolve(1);
-      },
-      complete: () => resolve(failed > 0 ? 1 : 0),
-    });
+      ).subscribe({
+        next: (r) => {
+          if (stopped) return;
+          const job = todo[r.index];
+          const record: Record<string, unknown> = { custom_id: job.customId };
+          if (r.ok) {
+            ok++;
+            const routed = (r.value as { route?: { deployment: string; model: string } }).route;
+            const model = routed?.model ?? job.request.model;
+            const price = cost(r.value.usage, model);
+            if (price) spent += price.total;
+            else unpriced++;
+            const { route: _route, ...body } = r.value as ChatCompletion & { route?: unknown };
+            record.response = { status_code: 200, body };
+            record.error = null;
+            record.usage = r.value.usage;
+            record.cost = price ? price.total : null;
+            if (routed) record.deployment = routed.deployment;
+          } else {
+            failed++;
+            record.response = null;
+            record.error = errorRecord(r.error);
+            record.usage = null;
+            record.cost = null;
+          }
+          record.attempts = r.attempts;
+          write(JSON.stringify(record) + '\n');
+          if (fd === undefined && isBrokenPipe(io.stdout)) {
+            stopped = true;
+            sub.unsubscribe();
+            resolve(CLI_BROKEN_PIPE);
+          }
+        },
+        error: (error: unknown) => {
+          io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
+          resolve(1);
+        },
+        complete: () => resolve(failed > 0 ? 1 : 0),
+      }),
+    );
     signal?.addEventListener(
       'abort',
       () => {
@@ -258,6 +276,9 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
     );
   });
   if (fd !== undefined) closeSync(fd);
+  // Results on stdout: a reader that left while the last ones were in the pipe counts too.
+  if (fd === undefined && code !== CLI_BROKEN_PIPE && (await flushed(io.stdout))) code = CLI_BROKEN_PIPE;
+  if (code === CLI_BROKEN_PIPE) return code; // quietly, as Unix tools do: no summary
   draw(true);
   if (tty) io.stderr.write('\n');
   const wall = ((performance.now() - started) / 1000).toFixed(2);

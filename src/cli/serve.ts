@@ -2,10 +2,9 @@
  * `rxllm serve`: starts the gateway (`startGateway`) and stops it on Ctrl-C — stop accepting, let
  * in-flight streams finish for a short grace period, exit 0. A thin shell over the public function.
  */
-import { parseArgs } from 'node:util';
 import { createClient, type Client } from '../client';
 import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
-import type { CliIO } from './run';
+import { integerFlag, parseCliArgs, type CliIO } from './io';
 
 /**
  * Time between two chunks of the default mock model. The in-process mock answers at once; with no
@@ -46,17 +45,20 @@ export interface ServeControl {
 export async function runServe(argv: string[], io: CliIO, control: ServeControl = {}): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string' },
-        model: { type: 'string', short: 'm' },
-        'base-url': { type: 'string', short: 'u' },
-        token: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+    ({ values } = parseCliArgs(
+      {
+        args: argv,
+        options: {
+          port: { type: 'string', short: 'p' },
+          host: { type: 'string' },
+          model: { type: 'string', short: 'm' },
+          'base-url': { type: 'string', short: 'u' },
+          token: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
       },
-    }));
+      ['port'],
+    ));
   } catch (error) {
     io.stderr.write(`rxllm serve: ${(error as Error).message}\n`);
     return 2;
@@ -65,9 +67,9 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     io.stdout.write(HELP + '\n');
     return 0;
   }
-  const port = values.port === undefined ? GATEWAY_DEFAULTS.port : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    io.stderr.write(`rxllm serve: --port must be a port number, got "${values.port}"\n`);
+  const port = values.port === undefined ? GATEWAY_DEFAULTS.port : integerFlag(values.port, 0, 65535);
+  if (port === undefined) {
+    io.stderr.write(`rxllm serve: --port must be a port number (0-65535), got "${values.port}"\n`);
     return 2;
   }
   // As `rxllm chat`: a model that is not provider/model would start a gateway that answers every

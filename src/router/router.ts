@@ -11,6 +11,7 @@ import { estimateRequestTokens } from '../rateLimit/estimate';
 import type { ChatCompletion, Chunk } from '../chunk';
 import { createClient } from '../client';
 import type { ModelName } from '../request';
+import { errorClassName } from '../errorName';
 import { ConfigurationError, NoDeploymentAvailableError, RateLimitError } from '../errors';
 import { consoleLogger } from '../logger';
 import { mergeOptions, type CallOptions, type ResponseMeta } from '../options';
@@ -414,7 +415,7 @@ export function createRouter(config: RouterConfig): Router {
           if (firstChunkMs !== undefined) report.firstChunkMs = firstChunkMs;
           if (outcome === 'error') {
             report.error = error;
-            report.errorClass = error instanceof Error ? error.constructor.name : typeof error;
+            report.errorClass = error instanceof Error ? errorClassName(error.constructor) : typeof error;
             report.kind = failure;
           }
           safe('onAttempt', () => onAttempt(report));

@@ -9,9 +9,9 @@
  *    with esbuild, a dev dependency, once per process.
  * Neither: the page answers 500 saying to run `npm run build`.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { moduleFile, requireOptional } from './moduleLocation';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { moduleFile, packageRoot, requireOptional } from './moduleLocation';
 
 /** The page's entry: the rxllm/browser functions it calls (keep in sync with scripts/bundle-browser.cjs). */
 // (The specifier is kept apart from `from`: the ESM build makes relative specifiers after `from`
@@ -27,21 +27,6 @@ let cached: Promise<string> | undefined;
 /** Whether this module is the compiled one under `dist/`. */
 function runsFromDist(root: string | undefined): boolean {
   return !!root && moduleFile().startsWith(path.join(root, 'dist') + path.sep);
-}
-
-/** The package root: the nearest folder above this file with rxllm's package.json. */
-function packageRoot(): string | undefined {
-  let dir = path.dirname(moduleFile());
-  for (let i = 0; i < 6; i++) {
-    const file = path.join(dir, 'package.json');
-    try {
-      if (JSON.parse(fs.readFileSync(file, 'utf8')).name === 'rxllm') return dir;
-    } catch {
-      // keep walking up
-    }
-    dir = path.dirname(dir);
-  }
-  return undefined;
 }
 
 /** The page's own files (`index.html`, `chat.js`), served as they are. */

@@ -36,15 +36,31 @@ export interface AccessLogEntry {
   costUsd?: number | null;
   /** `complete`, `error:<Class>`, `closed` (the client left), `overflow` (it stopped reading). */
   outcome: string;
+  /**
+   * With an `error:<Class>` outcome, the error's first line as the server saw it: secrets redacted,
+   * but upstream addresses kept (its error frame to the client hides them). For the server's log only.
+   */
+  error?: string;
 }
 
-/** `POST /v1/chat/completions 200 model=mock/echo ttfc=2ms total=40ms tokens=12+30 cost=$0.0000420 complete` */
+/** The first line of a failure for the log: secrets redacted, at most 300 characters. */
+export function logDetail(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return redactSecrets(text.split('\n')[0]).slice(0, 300);
+}
+
+/**
+ * `POST /v1/chat/completions 200 model=mock/echo ttfc=2ms total=40ms tokens=12+30 cost=$0.0000420 complete`;
+ * a failure ends with its message as a JSON string: `... error:ConnectionError "The connection failed ..."`.
+ */
 export function formatAccessLog(e: AccessLogEntry): string {
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)}ms`);
   const tokens = e.promptTokens === undefined ? '-' : `${e.promptTokens}+${e.completionTokens ?? 0}`;
   const usd =
     e.costUsd === undefined ? '' : ` cost=${e.costUsd === null ? '-' : `$${e.costUsd.toPrecision(3)}`}`;
-  return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens}${usd} ${e.outcome}`;
+  // JSON-quoted: a message cannot break the line (or forge another) in the log.
+  const error = e.error === undefined ? '' : ` ${JSON.stringify(e.error)}`;
+  return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens}${usd} ${e.outcome}${error}`;
 }
 
 export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
@@ -184,6 +200,7 @@ export function chatCompletionsHandler(
     const fail = (error: unknown) => {
       entry.status = statusOf(error);
       entry.outcome = `error:${error instanceof Error ? error.name : 'Error'}`;
+      entry.error = logDetail(error);
       if (res.headersSent) {
         res.end();
       } else if (error instanceof HttpError) {
@@ -239,6 +256,7 @@ export function chatCompletionsHandler(
       const result = await sendSse(res, chunks, { ...options.sse, flow: upstream?.flow });
       entry.outcome =
         result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;
+      if (result.end === 'error') entry.error = logDetail(result.error);
       return done();
     }
     return new Promise<AccessLogEntry>((resolve) => {

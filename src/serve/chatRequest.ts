@@ -4,7 +4,7 @@
  * (through the caller's pipeline), with the usage and time to first chunk observed for the log.
  */
 import { linkedSubscriber } from '../../operators/internal/operate';
-import { defer, Observable } from 'rxjs';
+import { defer, map, Observable } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import type { Chunk, Usage } from '../chunk';
 import type { Client } from '../client';
@@ -44,7 +44,11 @@ export interface PreparedChat {
   stream: boolean;
   /** The caller asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: boolean;
-  /** The upstream chunks, after the pipeline. Cold. */
+  /**
+   * The upstream chunks, after the pipeline, each with `model` set to the id the client asked for
+   * (what `GET /v1/models` lists, e.g. `mock/echo`), not the upstream's own name for it (`echo`).
+   * Cold.
+   */
   chunks: Observable<Chunk>;
 }
 
@@ -81,11 +85,17 @@ export function prepareChat(
     !!streamOptions && typeof streamOptions === 'object' && (streamOptions as any).include_usage === true;
   const client = options.client ?? { stream: defaultStream };
   const upstream = defer(() => (callOptions ? client.stream(request, callOptions) : client.stream(request)));
+  const piped = options.pipeline ? options.pipeline(upstream, request) : upstream;
+  // A client that asked for `mock/echo` (the id the server lists) gets `mock/echo` back in every chunk
+  // and in the completion: the id it sends, the id `/v1/models` lists and the id it gets back are one.
+  // The upstream's name for it (`echo`, a deployment's model) is the server's business. A copy: the
+  // pipeline may keep the chunks it emitted (a resume store, a cache).
+  const requested = raw.model;
   return {
     model,
     stream: wantsStream === true,
     includeUsage,
-    chunks: options.pipeline ? options.pipeline(upstream, request) : upstream,
+    chunks: piped.pipe(map((chunk) => (chunk.model === requested ? chunk : { ...chunk, model: requested }))),
   };
 }
 

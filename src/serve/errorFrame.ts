@@ -5,7 +5,10 @@
  *
  * The frame is OpenAI's error object (`message`, `type`, `code`) — the official SDKs read it — plus
  * `status`, `retryable` and the class's own fields. No stack, no cause, no secrets (messages are
- * scrubbed by `LlmError` already and again here). Browser-safe: no Node API.
+ * scrubbed by `LlmError` already and again here), and no addresses: the upstream a server calls (an
+ * Ollama on 127.0.0.1:11434, a URL on the internal network) is the server's business, so URLs, IP
+ * addresses, `host:port` pairs and the host of a DNS failure are replaced in what a frame carries.
+ * The full message stays on the server (the gateway's access log has it). Browser-safe: no Node API.
  */
 import {
   ApiError,
@@ -49,6 +52,49 @@ export interface ErrorFrame {
   error: ErrorFrameBody;
 }
 
+/** What replaces an address in a frame: says what was there, so the message still reads. */
+const HIDDEN_URL = '[URL hidden]';
+const HIDDEN_ADDRESS = '[address hidden]';
+const HIDDEN_HOST = '[host hidden]';
+
+// scheme://... up to a space or quote; trailing sentence punctuation is kept outside (see hideAddresses).
+const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+// 10.0.0.5, 127.0.0.1:11434
+const IPV4_PATTERN = /\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g;
+// [::1]:11434, ::1:11434 (Node's "connect ECONNREFUSED ::1:11434"), fe80::1%eth0, 2001:db8:0:0:0:0:0:1.
+// A "::" or eight groups, with a hex digit and nothing word-like around: not "10:30:00", "std::x".
+const IPV6_PATTERN =
+  /\[[0-9a-f:.]*:[0-9a-f:.%\w]*\](?::\d{1,5})?|(?<![\w:.])(?=[0-9a-f:]*::|(?:[0-9a-f]{1,4}:){7})(?=[0-9a-f:]*[0-9a-f])[0-9a-f:]{2,}(?:%\w+)?(?![\w:])/gi;
+// ollama.internal:11434, localhost:8000; the last label starts with a letter, so an Ollama tag
+// ("llama3.2:3b", "qwen2.5:14") is not taken for a host.
+const HOST_PORT_PATTERN =
+  /(?<![\w.@/-])(?:localhost|(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*):\d{1,5}\b/gi;
+// Node and undici name the host of a DNS failure: "getaddrinfo ENOTFOUND ollama.internal".
+const DNS_FAILURE_PATTERN = /\b(getaddrinfo\s+[A-Z_]+\s+)[^\s,;)]+/g;
+// TLS: "Hostname/IP does not match certificate's altnames: Host: api.internal. is not in the cert's
+// altnames: DNS:*.corp.example"
+const TLS_HOST_PATTERN = /\b(Host: )[^\s,;]+?(\.?\s)/g;
+const TLS_ALTNAME_PATTERN = /\b(DNS:)[^\s,;]+/g;
+
+/**
+ * `text` without the addresses of upstreams: URLs, IPv4 and IPv6 addresses (with their ports), DNS
+ * names with a port, the host of a DNS failure or a TLS name mismatch. Internal to the frame; exported
+ * for its tests.
+ */
+export function hideAddresses(text: string): string {
+  return text
+    .replace(URL_PATTERN, (url) => {
+      const trail = /[.,;:!?)\]]+$/.exec(url)?.[0] ?? '';
+      return HIDDEN_URL + trail;
+    })
+    .replace(DNS_FAILURE_PATTERN, `$1${HIDDEN_HOST}`)
+    .replace(TLS_HOST_PATTERN, `$1${HIDDEN_HOST}$2`)
+    .replace(TLS_ALTNAME_PATTERN, `$1${HIDDEN_HOST}`)
+    .replace(IPV6_PATTERN, HIDDEN_ADDRESS)
+    .replace(IPV4_PATTERN, HIDDEN_ADDRESS)
+    .replace(HOST_PORT_PATTERN, HIDDEN_ADDRESS);
+}
+
 const API_CLASSES: Record<string, new (init: ConstructorParameters<typeof ApiError>[0]) => ApiError> = {
   ApiError,
   RateLimitError,
@@ -59,7 +105,9 @@ const API_CLASSES: Record<string, new (init: ConstructorParameters<typeof ApiErr
 };
 
 /**
- * The frame sent for `error`: its class, message, status/code and `retryable`, nothing else.
+ * The frame sent for `error`: its class, message, status/code and `retryable`, nothing else. URLs,
+ * IP addresses and host names of upstreams in the message are replaced (`[address hidden]`): a
+ * server's clients need not learn where it connects to.
  *
  * @example
  * import { errorFrame, StreamParseError } from 'rxllm';
@@ -67,7 +115,7 @@ const API_CLASSES: Record<string, new (init: ConstructorParameters<typeof ApiErr
  * console.log(frame.error.type, frame.error.retryable); // StreamParseError false
  */
 export function errorFrame(error: unknown): ErrorFrame {
-  const message = redactSecrets(error instanceof Error ? error.message : String(error));
+  const message = hideAddresses(redactSecrets(error instanceof Error ? error.message : String(error)));
   if (!(error instanceof LlmError)) {
     // A bug on the server, not a typed failure: reported like an HTTP 500.
     return { error: { message, type: 'server_error', code: '500', status: 500, retryable: true } };
@@ -79,7 +127,7 @@ export function errorFrame(error: unknown): ErrorFrame {
     if (error.retryAfterMs !== undefined) frame.detail = { retryAfterMs: error.retryAfterMs };
   } else if (error instanceof StreamParseError) {
     frame.code = error.type;
-    frame.detail = { type: error.type, excerpt: error.excerpt };
+    frame.detail = { type: error.type, excerpt: hideAddresses(error.excerpt) };
   } else if (error instanceof TimeoutError) {
     frame.code = error.timeout;
     frame.detail = { timeout: error.timeout, ms: error.ms };

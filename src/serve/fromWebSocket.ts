@@ -5,7 +5,7 @@
  */
 import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
-import { ConnectionError, StreamParseError } from '../errors';
+import { ConfigurationError, ConnectionError, StreamParseError } from '../errors';
 import { errorFromFrame, isErrorFrame } from './errorFrame';
 
 /** The socket surface used: the browser's `WebSocket` (the `ws` package's has it too). */
@@ -24,7 +24,10 @@ export interface FromWebSocketInit {
   signal?: AbortSignal;
   /** The request id; must be unique among the requests running on the socket. @defaultValue a random id */
   id?: string;
-  /** Creates the socket when `target` is a URL (tests, Node). @defaultValue globalThis.WebSocket */
+  /**
+   * Creates the socket when `target` is a URL (tests, Node 20, which has no global `WebSocket`: the
+   * `ws` package's `WebSocket` fits). @defaultValue globalThis.WebSocket
+   */
   WebSocket?: new (url: string, protocols?: string[]) => WebSocketLike;
 }
 
@@ -52,6 +55,8 @@ const CONNECTING = 0;
  * its own, closed when the stream ends or is unsubscribed) or an open/opening socket shared by many
  * requests (unsubscribing sends `stop` for this request only). `done` completes; an error message
  * errors with the class the server sent; the socket closing first errors with `ConnectionError`.
+ * A socket that cannot even be created (no `WebSocket` implementation, as on Node 20; a URL the
+ * constructor refuses) errors with `ConfigurationError`: not retryable, the same call fails again.
  *
  * @example
  * // doc-test: typecheck-only
@@ -73,16 +78,23 @@ export function fromWebSocket(
     try {
       if (typeof target === 'string') {
         const Ctor = init.WebSocket ?? (globalThis as any).WebSocket;
-        if (!Ctor) throw new ConnectionError('No WebSocket implementation: pass init.WebSocket.');
+        if (!Ctor) {
+          throw new ConfigurationError(
+            "No WebSocket implementation here (Node 20 has none; Node >= 22 and browsers do): pass init.WebSocket, e.g. the `ws` package's WebSocket.",
+          );
+        }
         socket = new Ctor(target, init.protocols ?? [CHAT_SOCKET_PROTOCOL]);
       } else {
         socket = target;
       }
     } catch (error) {
+      // The constructor only checks its arguments (a bad URL or subprotocol is a SyntaxError, per
+      // the WHATWG WebSocket constructor steps); network failures come later as 'error'/'close'
+      // events. So a throw here is a configuration problem, and retrying cannot help.
       subscriber.error(
-        error instanceof ConnectionError
+        error instanceof ConfigurationError
           ? error
-          : new ConnectionError(`Could not open the WebSocket: ${(error as Error)?.message}`, {
+          : new ConfigurationError(`Could not create the WebSocket: ${(error as Error)?.message}`, {
               cause: error,
             }),
       );

@@ -11,7 +11,9 @@
  * One access-log line per request (no bodies, no keys).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+// Named imports only: a default import of a Node built-in would land in gateway.d.ts, which a consumer
+// without esModuleInterop cannot read (TS1192).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
@@ -28,6 +30,7 @@ import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats }
 import {
   chatCompletionsHandler,
   formatAccessLog,
+  logDetail,
   sendJsonError,
   type AccessLogEntry,
 } from './chatCompletions';
@@ -84,7 +87,7 @@ export const GATEWAY_DEFAULTS = {
 
 /** A running gateway. */
 export interface Gateway {
-  readonly server: http.Server;
+  readonly server: Server;
   /** `http://host:port` */
   readonly url: string;
   readonly port: number;
@@ -202,7 +205,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       }),
     );
 
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
     const page = PAGE_ROUTES[path];
@@ -354,6 +357,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             costUsd: info?.costUsd,
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
+          if (end === 'error') entry.error = logDetail(error);
           log(formatAccessLog(entry));
         },
       });

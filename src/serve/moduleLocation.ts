@@ -3,8 +3,9 @@
  * its page files relative to the package, and loads optional peers (`ws`, `esbuild`) lazily. No
  * `import.meta` (the CommonJS build must compile) and no bare `require` (ESM has none).
  */
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The file of this module: `__filename` under CommonJS, else read from a stack frame (ESM). */
@@ -18,4 +19,19 @@ export function moduleFile(): string {
 /** A `require` that works in both builds, for optional peers loaded only when used. */
 export function requireOptional<T>(name: string): T {
   return createRequire(moduleFile())(name) as T;
+}
+
+/** The package root: the nearest folder above this module with rxllm's package.json. */
+export function packageRoot(): string | undefined {
+  let dir = path.dirname(moduleFile());
+  for (let i = 0; i < 6; i++) {
+    const file = path.join(dir, 'package.json');
+    try {
+      if (JSON.parse(fs.readFileSync(file, 'utf8')).name === 'rxllm') return dir;
+    } catch {
+      // keep walking up
+    }
+    dir = path.dirname(dir);
+  }
+  return undefined;
 }

@@ -16,6 +16,7 @@
 import { Observable, Subscriber } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import {
+  ApiError,
   LlmError,
   RequestAbortedError,
   ResponseTooLargeError,
@@ -32,7 +33,7 @@ import { unexpectedBodySink } from './contentType';
 import { ACCEPT_ENCODING, createBodyDecoder, parseContentEncoding, type BodyDecoder } from './decode';
 import { checkUrl, MAX_TIMER_MS, resolveLimits, undiciMs, type TransportLimits } from './limits';
 import { parseRateLimit } from './rateLimitHeaders';
-import { ApiErrorFallback, ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
+import { ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
 
 export { TRANSPORT_TIMEOUT_DEFAULTS, TRANSPORT_LIMIT_DEFAULTS } from './limits';
 export { mapTransportError } from './transportErrors';
@@ -156,7 +157,8 @@ export function httpRequest<T>(
       try {
         apiError = toApiError(errorStatus, errorHeaders, errorBody, errorBytes >= ERROR_BODY_LIMIT);
       } catch (error) {
-        apiError = new ApiErrorFallback(errorStatus, scrubError(error));
+        // Building the typed error failed: still an `ApiError` of the right status.
+        apiError = new ApiError({ status: errorStatus, cause: scrubError(error) });
       }
       fail(apiError);
     };

@@ -8,13 +8,6 @@ import { redactCutText, scrubError } from '../redact';
 /** Longest error body kept (bytes, after decompression); the rest is not read. */
 export const ERROR_BODY_LIMIT = 64 * 1024;
 
-/** Used only if building the typed error itself failed: still an `ApiError` of the right status. */
-export class ApiErrorFallback extends ApiError {
-  constructor(status: number, cause: unknown) {
-    super({ status, cause });
-  }
-}
-
 /** An error status and the start of its body → the typed `ApiError` (provider error JSON parsed when present). */
 export function toApiError(
   status: number,

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { NEVER, Observable, of } from 'rxjs';
-import { serveChatSocket, type Chunk } from '../../src';
+import { defer, NEVER, Observable, of } from 'rxjs';
+import { retryBackoff } from '../../operators/retryBackoff';
+import { ConfigurationError, serveChatSocket, type Chunk } from '../../src';
 import { fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { scriptToChunks } from '../../src/testing';
 import { collect } from '../helpers/collect';
@@ -159,5 +160,36 @@ describe('fromWebSocket', () => {
     expect(opened[0].readyState).toBe(WebSocket.CLOSED);
     for (const s of held) s.destroy();
     await new Promise((r) => server.close(r));
+  });
+
+  describe('a socket that cannot be created is a ConfigurationError (not retried)', () => {
+    it('no WebSocket implementation (Node 20 has no global WebSocket)', async () => {
+      const g = globalThis as { WebSocket?: unknown };
+      const saved = Object.getOwnPropertyDescriptor(g, 'WebSocket');
+      delete g.WebSocket;
+      try {
+        let attempts = 0;
+        const { error } = await collect(
+          defer(() => {
+            attempts++;
+            return fromWebSocket('ws://127.0.0.1:9/v1/chat/ws', {});
+          }).pipe(retryBackoff({ initialDelayMs: 0, jitter: 0 })),
+        );
+        expect(error).toBeInstanceOf(ConfigurationError);
+        expect((error as ConfigurationError).retryable).toBe(false);
+        expect((error as Error).message).toContain('pass init.WebSocket');
+        expect(attempts).toBe(1);
+      } finally {
+        if (saved) Object.defineProperty(g, 'WebSocket', saved);
+      }
+    });
+
+    it('a URL the constructor refuses', async () => {
+      const { error } = await collect(fromWebSocket('ftp://127.0.0.1/x', {}, { WebSocket }));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).retryable).toBe(false);
+      expect((error as Error).message).toMatch(/^Could not create the WebSocket: /);
+      expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    });
   });
 });

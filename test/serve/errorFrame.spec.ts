@@ -20,6 +20,7 @@ import {
   type Chunk,
 } from '../../src';
 import { errorFrame, errorFromFrame, fetchSse } from '../../src/browser';
+import { hideAddresses } from '../../src/serve/errorFrame';
 import { scriptToChunks } from '../../src/testing';
 import { collect } from '../helpers/collect';
 
@@ -92,6 +93,56 @@ describe('errorFrame / errorFromFrame', () => {
     expect(JSON.stringify(frame)).not.toContain(KEY.slice(0, 16));
     expect(JSON.stringify(frame)).not.toContain('at ');
     expect(errorFromFrame(frame)).toBeInstanceOf(ServerError);
+  });
+});
+
+describe('error frames carry no upstream address', () => {
+  it.each([
+    [
+      'connect ECONNREFUSED 127.0.0.1:11434. Retrying may help.',
+      'connect ECONNREFUSED [address hidden]. Retrying may help.',
+    ],
+    ['connect ECONNREFUSED ::1:11434', 'connect ECONNREFUSED [address hidden]'],
+    [
+      'Connect Timeout Error (attempted address: ollama.internal:11434, timeout: 10000ms)',
+      'Connect Timeout Error (attempted address: [address hidden], timeout: 10000ms)',
+    ],
+    ['getaddrinfo ENOTFOUND ollama.internal', 'getaddrinfo ENOTFOUND [host hidden]'],
+    ['getaddrinfo EAI_AGAIN llm-backend', 'getaddrinfo EAI_AGAIN [host hidden]'],
+    ['See http://10.0.0.5:8000/v1/chat/completions.', 'See [URL hidden].'],
+    ['request to https://[fd00::1]:8443/v1 failed', 'request to [URL hidden] failed'],
+    ['at [fd00::1]:8443 and fe80::1%eth0', 'at [address hidden] and [address hidden]'],
+    ['2001:db8:0:0:0:0:0:1 is down', '[address hidden] is down'],
+    ['localhost:8000 refused', '[address hidden] refused'],
+    [
+      "Hostname/IP does not match certificate's altnames: Host: api.internal. is not in the cert's altnames: DNS:*.corp.example",
+      "Hostname/IP does not match certificate's altnames: Host: [host hidden]. is not in the cert's altnames: DNS:[host hidden]",
+    ],
+  ])('hides the address in %p', (text, hidden) => {
+    expect(hideAddresses(text)).toBe(hidden);
+  });
+
+  it.each([
+    'HTTP 404: The model `gpt-4.1` does not exist (request id req_123).',
+    'model ollama/llama3.2:3b and qwen2.5:14b are not pulled',
+    'back at 2024-01-01T10:30:00.000Z; std::string; 10:30:00; ratio 3:2',
+    'The ws subprotocol rxllm.v1 is required.',
+  ])('leaves %p as it is (no address in it)', (text) => {
+    expect(hideAddresses(text)).toBe(text);
+  });
+
+  it('keeps the class, retryable and the useful part of the message; the excerpt is cleaned too', () => {
+    const error = new ConnectionError(
+      'The connection failed before a response arrived (ECONNREFUSED): connect ECONNREFUSED 127.0.0.1:11434. Retrying may help.',
+    );
+    const rebuilt = errorFromFrame(JSON.parse(JSON.stringify(errorFrame(error))));
+    expect(rebuilt).toBeInstanceOf(ConnectionError);
+    expect(rebuilt.retryable).toBe(true);
+    expect(rebuilt.message).toBe(
+      'The connection failed before a response arrived (ECONNREFUSED): connect ECONNREFUSED [address hidden]. Retrying may help.',
+    );
+    const parse = errorFrame(new StreamParseError('invalid-json', 'bad', '{"url":"http://10.1.2.3/x"'));
+    expect(JSON.stringify(parse)).not.toContain('10.1.2.3');
   });
 });
 

@@ -10,6 +10,8 @@ import { lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import {
   AuthenticationError,
+  chatCompletionsHandler,
+  ConnectionError,
   clearPrices,
   setPrice,
   createClient,
@@ -518,6 +520,120 @@ describe('a gateway without a token and pages of other sites (review)', () => {
     } finally {
       await open.close(0);
       await up.close();
+    }
+  });
+});
+
+describe('the model id clients used comes back', () => {
+  it('mock/echo is answered as mock/echo (not the mock provider’s "echo") over SSE, JSON and WebSocket', async () => {
+    const lines: string[] = [];
+    const plain = await startGateway({ port: 0, log: (line) => lines.push(line) });
+    try {
+      const client = new OpenAI({ apiKey: 'sk-test-none', baseURL: `${plain.url}/v1`, maxRetries: 0 });
+      const listed = (await client.models.list()).data.map((m) => m.id);
+      expect(listed).toEqual(['mock/echo']);
+      const models = new Set<string>();
+      const stream = await client.chat.completions.create({
+        model: 'mock/echo',
+        messages,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      for await (const chunk of stream) models.add(chunk.model);
+      expect([...models]).toEqual(['mock/echo']);
+      const completion = await client.chat.completions.create({ model: 'mock/echo', messages });
+      expect(completion.model).toBe('mock/echo');
+      const overWs = await lastValueFrom(
+        fromWebSocket(
+          `${plain.url.replace('http', 'ws')}/v1/chat/ws`,
+          { model: 'mock/echo', messages },
+          { WebSocket: WebSocket as never },
+        ).pipe(toArray()),
+      );
+      expect(new Set(overWs.map((c) => c.model))).toEqual(new Set(['mock/echo']));
+      // The log still names the rxllm model that served it.
+      expect(lines.filter((l) => l.startsWith('POST '))[0]).toContain('model=mock/echo');
+    } finally {
+      await plain.close(0);
+    }
+  });
+
+  it('a name the server maps to another model is echoed as the client wrote it', async () => {
+    upstream.enqueue({ text: ANSWER, model: 'upstream-name-2024-01-01' }); // its own name for it
+    const handler = chatCompletionsHandler({
+      client: createClient({ baseURL: upstream.url, apiKey: UPSTREAM_KEY }),
+      resolveModel: (m) => (m === 'fast' ? MODEL : undefined),
+    });
+    const server = http.createServer((req, res) => void handler(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = new OpenAI({
+        apiKey: 'sk-test-none',
+        baseURL: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/v1`,
+        maxRetries: 0,
+      });
+      const completion = await client.chat.completions.create({ model: 'fast', messages });
+      expect(completion.choices[0].message.content).toBe(ANSWER);
+      expect(completion.model).toBe('fast');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('an upstream’s address never reaches the client (it stays in the server log)', () => {
+  it('ollama/... on a port where nothing listens: SSE, JSON and WebSocket errors hide 127.0.0.1:<port>', async () => {
+    // A port that was free a moment ago: nothing listens on it.
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const address = `127.0.0.1:${port}`;
+    const lines: string[] = [];
+    const routed = await startGateway({
+      port: 0,
+      model: 'ollama/llama3.2',
+      baseURL: `http://${address}`,
+      retry: { maxRetries: 0 },
+      log: (line) => lines.push(line),
+    });
+    try {
+      const body = { model: 'ollama/llama3.2', messages, stream: true };
+      const sse = await collect(fetchSse(`${routed.url}/v1/chat/completions`, { body }));
+      expect(sse.error).toBeInstanceOf(ConnectionError);
+      expect((sse.error as ConnectionError).message).toContain('ECONNREFUSED');
+      expect((sse.error as ConnectionError).message).toContain('[address hidden]');
+
+      const json = await fetch(`${routed.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, stream: false }),
+      });
+      expect(json.status).toBe(502);
+      const answer = (await json.json()) as { error: { type: string; message: string } };
+      expect(answer.error.type).toBe('ConnectionError');
+
+      const ws = await collect(
+        fromWebSocket(`${routed.url.replace('http', 'ws')}/v1/chat/ws`, body, {
+          WebSocket: WebSocket as never,
+        }),
+      );
+      expect(ws.error).toBeInstanceOf(ConnectionError);
+
+      for (const seen of [
+        (sse.error as Error).message,
+        JSON.stringify(answer),
+        (ws.error as Error).message,
+      ]) {
+        expect(seen).not.toContain('127.0.0.1');
+        expect(seen).not.toContain(String(port));
+      }
+      // The server's own log keeps the whole story, address included.
+      const failures = lines.filter((l) => l.includes('error:ConnectionError'));
+      expect(failures).toHaveLength(3);
+      for (const line of failures) expect(line).toContain(address);
+    } finally {
+      await routed.close(0);
     }
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * What the command files of the CLI share: their streams, the exit codes, flag parsing that knows
+ * numbers, and the broken-pipe rule. Command files import this, never each other.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { packageRoot } from '../serve/moduleLocation';
+
+export interface CliIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env?: Record<string, string | undefined>;
+  /** Stops a long command (`rxllm batch`) as Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
+/** Exit code of a usage error (bad arguments), as POSIX utilities and most CLIs use; 1 is a failed call. */
+export const CLI_USAGE_ERROR = 2;
+
+/**
+ * Exit code when the reader of stdout went away (`rxllm chat … | head -c 20`): 128 + SIGPIPE (13),
+ * the status a shell reports for a Unix tool killed by SIGPIPE (`yes | head`), so `set -o pipefail`
+ * scripts see rxllm as they see `cat`. Not 0: the output was not all delivered (for `rxllm batch`, 0
+ * means every line succeeded and was written). Node ignores SIGPIPE, so the CLI exits with it itself,
+ * quietly (no message, no stack).
+ */
+export const CLI_BROKEN_PIPE = 141;
+
+/**
+ * Whether `stream` can no longer be written: its reader left. Node destroys a pipe's stream at once
+ * when a write fails with EPIPE (and emits the error a tick later), so a command checks this after
+ * writing and stops instead of working for nobody.
+ */
+export function isBrokenPipe(stream: unknown): boolean {
+  return (stream as { destroyed?: unknown } | null)?.destroyed === true;
+}
+
+/**
+ * Resolves once what was written to `stream` so far is flushed, to whether its reader left
+ * meanwhile. A pipe's EPIPE comes back a loop turn after the write, so a fast stream (the built-in
+ * mock) can finish before it is known: a command waits for this before its summary on stderr. A
+ * stream without write callbacks (tests pass plain objects) counts as flushed at once.
+ */
+export function flushed(stream: CliIO['stdout']): Promise<boolean> {
+  const writable = stream as {
+    write(text: string, callback: (error?: Error | null) => void): unknown;
+    writableLength?: unknown;
+  };
+  if (typeof writable.writableLength !== 'number') return Promise.resolve(isBrokenPipe(stream));
+  return new Promise((resolve) => writable.write('', (error) => resolve(!!error || isBrokenPipe(stream))));
+}
+
+/**
+ * Exits with {@link CLI_BROKEN_PIPE}, quietly, when `stream` fails with EPIPE; any other error of
+ * the stream is thrown as before. Without a listener, Node ends the process on the EPIPE with an
+ * "Unhandled 'error' event" and a stack trace (exit 1).
+ */
+export function exitOnBrokenPipe(
+  stream: NodeJS.EventEmitter,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    exit(CLI_BROKEN_PIPE);
+  });
+}
+
+/**
+ * `util.parseArgs`, where a numeric option may take a negative value: `--max-tokens -5` is passed as
+ * `--max-tokens=-5`, so the command says "must be a positive integer" instead of parseArgs' "argument
+ * is ambiguous". Only values that look like numbers are joined; `--port -m` stays ambiguous.
+ */
+export function parseCliArgs<
+  T extends ParseArgsConfig & { options: NonNullable<ParseArgsConfig['options']> },
+>(config: T, numeric: readonly (keyof T['options'] & string)[]): ReturnType<typeof parseArgs<T>> {
+  const flags = new Map<string, string>();
+  for (const name of numeric) {
+    flags.set(`--${name}`, name);
+    const short = config.options[name]?.short;
+    if (short) flags.set(`-${short}`, name);
+  }
+  const args = [...(config.args ?? [])];
+  for (let i = 0; i < args.length - 1; i++) {
+    if (args[i] === '--') break;
+    const name = flags.get(args[i]);
+    if (name !== undefined && /^-[\d.]/.test(args[i + 1])) args.splice(i, 2, `--${name}=${args[i + 1]}`);
+  }
+  return parseArgs({ ...config, args }) as ReturnType<typeof parseArgs<T>>;
+}
+
+/**
+ * A whole number flag, strictly: decimal digits only, within `[min, max]`; `undefined` when it is not.
+ * `Number()` alone would take `''` as 0 (`--port ''` would bind a random port), `1e3`, `0x10`, `5.0`.
+ */
+export function integerFlag(
+  raw: string,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (!/^\d+$/.test(raw)) return undefined;
+  const value = Number(raw);
+  return Number.isSafeInteger(value) && value >= min && value <= max ? value : undefined;
+}
+
+/** rxllm's version, from its package.json (`rxllm --version`). */
+export function cliVersion(): string {
+  const root = packageRoot();
+  if (!root) return 'unknown';
+  return String(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version);
+}

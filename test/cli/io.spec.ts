@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import {
+  CLI_BROKEN_PIPE,
+  exitOnBrokenPipe,
+  flushed,
+  integerFlag,
+  isBrokenPipe,
+  parseCliArgs,
+} from '../../src/cli/io';
+
+describe('cli/io', () => {
+  const options = { port: { type: 'string', short: 'p' }, model: { type: 'string', short: 'm' } } as const;
+
+  it('parseCliArgs joins a negative number to its numeric flag, long or short', () => {
+    expect(parseCliArgs({ args: ['--port', '-1'], options }, ['port']).values.port).toBe('-1');
+    expect(parseCliArgs({ args: ['-p', '-1.5'], options }, ['port']).values.port).toBe('-1.5');
+    expect(parseCliArgs({ args: ['--port=-2'], options }, ['port']).values.port).toBe('-2');
+  });
+
+  it('parseCliArgs leaves other flags, non-numbers and everything after -- as parseArgs has them', () => {
+    expect(() => parseCliArgs({ args: ['--model', '-5'], options }, ['port'])).toThrow(/ambiguous/);
+    expect(() => parseCliArgs({ args: ['--port', '-m', 'x'], options }, ['port'])).toThrow(/ambiguous/);
+    const after = parseCliArgs({ args: ['--', '--port', '-1'], options, allowPositionals: true }, ['port']);
+    expect(after.positionals).toEqual(['--port', '-1']);
+    expect(after.values.port).toBeUndefined();
+  });
+
+  it.each([
+    ['0', 0, 0],
+    ['42', 1, 42],
+    ['007', 1, 7],
+    ['65535', 0, 65535],
+  ])('integerFlag(%p, min %p) is %p', (raw, min, value) => {
+    expect(integerFlag(raw, min, 65535)).toBe(value);
+  });
+
+  it.each(['', ' 5', '-1', '1e3', '0x10', '5.0', '65536', 'NaN', '99999999999999999999'])(
+    'integerFlag(%p) is not a number in [0, 65535]',
+    (raw) => {
+      expect(integerFlag(raw, 0, 65535)).toBeUndefined();
+    },
+  );
+
+  it('exitOnBrokenPipe exits 141 on EPIPE and rethrows any other error', () => {
+    const stream = new EventEmitter();
+    const exit = jest.fn();
+    exitOnBrokenPipe(stream, exit);
+    stream.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    expect(exit).toHaveBeenCalledWith(CLI_BROKEN_PIPE);
+    expect(() => stream.emit('error', Object.assign(new Error('nope'), { code: 'EIO' }))).toThrow('nope');
+    expect(exit).toHaveBeenCalledTimes(1);
+  });
+
+  it('isBrokenPipe and flushed tell a destroyed stream from a working one', async () => {
+    const open = new PassThrough();
+    open.resume();
+    open.write('x');
+    expect(isBrokenPipe(open)).toBe(false);
+    await expect(flushed(open)).resolves.toBe(false);
+    const gone = new PassThrough();
+    gone.on('error', () => undefined);
+    gone.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    expect(isBrokenPipe(gone)).toBe(true);
+    await expect(flushed(gone)).resolves.toBe(true);
+    // A plain object (tests) has no write callbacks: flushed at once.
+    await expect(flushed({ write: () => true })).resolves.toBe(false);
+  });
+});
