@@ -156,6 +156,18 @@ describe('withTelemetry', () => {
     );
   });
 
+  it('names the error class by its written-out name, as in a minified bundle where the class is "u"', async () => {
+    // What a minifier makes of `class RateLimitError`: renamed, its written-out errorName kept.
+    const u = class extends RateLimitError {
+      static override readonly errorName: string = 'RateLimitError';
+    };
+    const error = new u({ status: 429 });
+    expect(error.constructor.name).not.toBe('RateLimitError');
+    const failing = new Observable<Chunk>((s) => s.error(error));
+    await expect(lastValueFrom(failing.pipe(withTelemetry({ tracer, request })))).rejects.toBe(error);
+    expect(spans()[0].attributes['error.type']).toBe('RateLimitError');
+  });
+
   it('records retries inside the span as events', async () => {
     let attempts = 0;
     const flaky = new Observable<Chunk>((s) => {
