@@ -14,21 +14,28 @@ import {
   ApiError,
   AuthenticationError,
   BadRequestError,
+  BudgetExceededError,
   ConfigurationError,
   ConnectionError,
   FinishReasonError,
   LlmError,
+  NoDeploymentAvailableError,
   QuotaExceededError,
   RateLimitError,
   RequestAbortedError,
   RequestValidationError,
+  ResponseTooLargeError,
   ServerError,
+  StoreError,
   StreamCutError,
   StreamParseError,
+  StructuredOutputError,
   TimeoutError,
   ToolCallError,
+  UnexpectedResponseError,
   type InvalidToolCallReason,
   type StreamParseErrorType,
+  type StructuredOutputReason,
   type TimeoutKind,
 } from '../errors';
 import { redactSecrets } from '../redact';
@@ -144,8 +151,29 @@ export function errorFrame(error: unknown): ErrorFrame {
     frame.detail = { finishReason: error.finishReason, choiceIndex: error.choiceIndex };
   } else if (error instanceof RequestValidationError) {
     frame.detail = { issues: error.issues };
+  } else if (error instanceof UnexpectedResponseError) {
+    // In `detail` only: `status` is the HTTP status of an ApiError, and this one may be a 200.
+    frame.detail = { status: error.status, contentType: error.contentType };
+  } else if (error instanceof ResponseTooLargeError) {
+    frame.detail = { limit: error.limit };
+  } else if (error instanceof NoDeploymentAvailableError) {
+    frame.detail = { group: error.group, retryAfterMs: error.retryAfterMs };
+  } else if (error instanceof BudgetExceededError) {
+    frame.detail = { spent: error.spent, maxCost: error.maxCost, resetsAt: error.resetsAt };
+  } else if (error instanceof StoreError) {
+    frame.detail = { store: error.store };
+  } else if (error instanceof StructuredOutputError) {
+    // Not `text`: the whole structured answer may be large; the client has it from the stream.
+    frame.code = error.reason;
+    frame.detail = { reason: error.reason, position: error.position, issues: error.issues };
   }
   return { error: frame };
+}
+
+/** The server's message wins over the one a constructor composes (the same words, unless it differs). */
+function withMessage<E extends LlmError>(error: E, message: string): E {
+  error.message = message;
+  return error;
 }
 
 /** Whether `value` is a frame written by {@link errorFrame} (not some other server's error object). */
@@ -217,6 +245,40 @@ export function errorFromFrame(frame: ErrorFrame): LlmError {
           choiceIndex: Number(d.choiceIndex ?? 0),
           arguments: '',
           message,
+        });
+        break;
+      case 'UnexpectedResponseError':
+        error = new UnexpectedResponseError({
+          status: Number(d.status ?? 0),
+          contentType: String(d.contentType ?? ''),
+          message,
+        });
+        break;
+      case 'ResponseTooLargeError':
+        error = withMessage(new ResponseTooLargeError(Number(d.limit)), message);
+        break;
+      case 'NoDeploymentAvailableError': {
+        const now = Date.now();
+        const wait = Number(d.retryAfterMs ?? 0);
+        error = withMessage(new NoDeploymentAvailableError(String(d.group ?? ''), now + wait, now), message);
+        break;
+      }
+      case 'BudgetExceededError':
+        error = withMessage(
+          new BudgetExceededError(Number(d.spent), Number(d.maxCost), Number(d.resetsAt)),
+          message,
+        );
+        break;
+      case 'StoreError':
+        error = new StoreError(String(d.store ?? ''), message);
+        break;
+      case 'StructuredOutputError':
+        error = new StructuredOutputError({
+          reason: d.reason as StructuredOutputReason,
+          message,
+          text: '',
+          ...(typeof d.position === 'number' && { position: d.position }),
+          ...(Array.isArray(d.issues) && { issues: d.issues }),
         });
         break;
       default:

@@ -5,11 +5,18 @@ import {
   ApiError,
   AuthenticationError,
   BadRequestError,
+  BudgetExceededError,
   ConnectionError,
   FinishReasonError,
   LlmError,
+  NoDeploymentAvailableError,
+  QuotaExceededError,
   RateLimitError,
   RequestValidationError,
+  ResponseTooLargeError,
+  StoreError,
+  StructuredOutputError,
+  UnexpectedResponseError,
   sendSse,
   stream,
   ServerError,
@@ -64,6 +71,31 @@ const cases: [string, LlmError][] = [
       arguments: '{',
     }),
   ],
+  [
+    'QuotaExceededError',
+    new QuotaExceededError({
+      status: 429,
+      message: 'You exceeded your current quota.',
+      code: 'insufficient_quota',
+    }),
+  ],
+  [
+    'UnexpectedResponseError',
+    new UnexpectedResponseError({
+      status: 200,
+      contentType: 'text/html',
+      excerpt: '<html>',
+      message: 'HTML, not SSE',
+    }),
+  ],
+  ['ResponseTooLargeError', new ResponseTooLargeError(1024)],
+  ['NoDeploymentAvailableError', new NoDeploymentAvailableError('fast', 6_000, 1_000)],
+  ['BudgetExceededError', new BudgetExceededError(0.2, 0.1, 3_600_000)],
+  ['StoreError', new StoreError('budget', 'Redis did not answer within 2000 ms.')],
+  [
+    'StructuredOutputError',
+    new StructuredOutputError({ reason: 'invalid-json', message: 'not JSON at 3', text: '{"a', position: 3 }),
+  ],
 ];
 
 describe('errorFrame / errorFromFrame', () => {
@@ -79,6 +111,20 @@ describe('errorFrame / errorFromFrame', () => {
     }
     if (error instanceof StreamParseError) expect((rebuilt as StreamParseError).type).toBe(error.type);
     if (error instanceof TimeoutError) expect((rebuilt as TimeoutError).timeout).toBe('idle');
+    if (error instanceof NoDeploymentAvailableError)
+      expect((rebuilt as NoDeploymentAvailableError).retryAfterMs).toBe(5_000);
+    if (error instanceof BudgetExceededError)
+      expect([(rebuilt as BudgetExceededError).spent, (rebuilt as BudgetExceededError).maxCost]).toEqual([
+        0.2, 0.1,
+      ]);
+    if (error instanceof StoreError) expect((rebuilt as StoreError).store).toBe('budget');
+    if (error instanceof StructuredOutputError) {
+      expect((rebuilt as StructuredOutputError).reason).toBe('invalid-json');
+      expect((rebuilt as StructuredOutputError).position).toBe(3);
+    }
+    if (error instanceof UnexpectedResponseError)
+      expect((rebuilt as UnexpectedResponseError).contentType).toBe('text/html');
+    if (error instanceof ResponseTooLargeError) expect((rebuilt as ResponseTooLargeError).limit).toBe(1024);
   });
 
   it('keeps a server-side retryable verdict that differs from the class default', () => {
