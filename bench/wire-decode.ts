@@ -19,10 +19,10 @@ import { openAIMockWire } from '../src/providers/openai/mockWire';
 import { OpenAIStreamDecoder } from '../src/providers/openai/stream';
 import { responsesMockWire } from '../src/providers/openai-responses/mockWire';
 import { ResponsesStreamDecoder } from '../src/providers/openai-responses/stream';
-import type { BodySink } from '../src/transport/http';
+import type { BodySink } from '../src/transport/bodySink';
 import { ndjsonSink } from '../src/transport/ndjson';
 import { sseSink } from '../src/transport/sse';
-import type { MockWireFormat } from '../src/testing/wire';
+import type { MockWireFormat } from '../src/providers/mockWire';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const PIECES = 20_000;

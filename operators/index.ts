@@ -44,8 +44,15 @@ export {
 export { arrayElements, ARRAY_ELEMENTS_DEFAULTS, type ArrayElementsConfig } from './arrayElements';
 export type { JsonTextSource, JsonTextConfig } from './internal/jsonText';
 export {
-  toolLoop,
   tool,
+  type ToolDefinition,
+  type ToolSet,
+  type ToolExecuteContext,
+  type ToolResult,
+  type ToolResultStatus,
+} from './tool';
+export {
+  toolLoop,
   isToolLoopEvent,
   TOOL_LOOP_DEFAULTS,
   type ToolLoopConfig,
@@ -54,11 +61,6 @@ export {
   type ToolLoopEvent,
   type ToolLoopState,
   type ToolLoopFinishReason,
-  type ToolDefinition,
-  type ToolSet,
-  type ToolExecuteContext,
-  type ToolResult,
-  type ToolResultStatus,
   type StepResult,
   type PrepareStepState,
   type PrepareStepResult,

@@ -8,7 +8,7 @@
  */
 import type { z } from 'zod';
 import { RequestValidationError } from './errors';
-import type { MockRequestFields } from './providers/mock/provider';
+import type { MockRequestFields } from './mockRequest';
 import { isPlainValidRequest } from './requestFastPath';
 import { requestSchemas, type RequestSchemas } from './requestSchema';
 

@@ -2,7 +2,7 @@ import { defer, from, isObservable, mergeMap, Observable, of, throwError, timer 
 import { TimeoutError } from '../../src/errors';
 import type { ChatMessage } from '../../src/request';
 import type { InvalidToolCall, ValidToolCall } from '../partialToolCallGuard';
-import type { ToolResult, ToolSet } from '../toolLoop';
+import type { ToolResult, ToolSet } from '../tool';
 import { linkedSubscriber } from './operate';
 
 /** True when `text` is a JSON object: what Anthropic and Gemini accept as a call's arguments. */

@@ -5,7 +5,7 @@
  */
 import { Module, type DynamicModule } from '@nestjs/common';
 import { createClient, type Client } from '../client';
-import type { MockResponse } from '../providers/mock/provider';
+import type { MockResponse } from '../mockRequest';
 import type { ChatRequest } from '../request';
 import { RxllmClient } from './client';
 import { clientProviders, RXLLM_CLIENT, RXLLM_OPTIONS } from './module';

@@ -13,7 +13,7 @@ import {
 } from '../providers/mock';
 import { openAIMockWire } from '../providers/openai/mockWire';
 import { splitBytes } from './bytes';
-import { messageOf, type MockWireFormat } from './wire';
+import { messageOf, type MockWireFormat } from '../providers/mockWire';
 
 /** Transport behaviour of one mock server response. "Events" are SSE events (one chunk each). */
 export interface MockTransportScript {

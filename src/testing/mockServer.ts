@@ -9,11 +9,11 @@ import type { ChatMessage, ChatTool } from '../request';
 import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
 import { scriptProblems } from '../providers/mock/script';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
-import type { MockOpenAICompat, MockRejection, MockRuleContext, MockWireFormat } from './wire';
+import type { MockOpenAICompat, MockRejection, MockRuleContext, MockWireFormat } from '../providers/mockWire';
 import { wireRoute } from './wireRoutes';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
-export type { MockOpenAICompat, MockRejection } from './wire';
+export type { MockOpenAICompat, MockRejection } from '../providers/mockWire';
 
 /** One request as the server received it. */
 export interface MockRequest {

@@ -7,7 +7,7 @@ import { geminiMockWire } from '../providers/gemini/mockWire';
 import { ollamaMockWire } from '../providers/ollama/mockWire';
 import { openAIMockWire } from '../providers/openai/mockWire';
 import { responsesMockWire } from '../providers/openai-responses/mockWire';
-import type { MockRouteMatch, MockWireFormat } from './wire';
+import type { MockRouteMatch, MockWireFormat } from '../providers/mockWire';
 
 const FORMATS: readonly MockWireFormat[] = [
   openAIMockWire,

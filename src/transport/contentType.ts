@@ -8,7 +8,7 @@
  */
 import { LlmError, UnexpectedResponseError } from '../errors';
 import { inBandError } from '../inBandError';
-import type { BodySink } from './http';
+import type { BodySink } from './bodySink';
 
 /** The media type of a `content-type` value: lower case, without parameters. */
 export function mediaType(contentType: string | undefined): string {

@@ -28,6 +28,7 @@ import {
 import type { CallOptions, ResponseMeta } from '../options';
 import { redactHeaders, registerHeaderSecrets, scrubError } from '../redact';
 import { dispatcherFor } from './agent';
+import type { BodySink } from './bodySink';
 import { accepts } from './contentType';
 import { unexpectedBodySink } from './contentType';
 import { ACCEPT_ENCODING, createBodyDecoder, parseContentEncoding, type BodyDecoder } from './decode';
@@ -48,19 +49,6 @@ export interface HttpRequestSpec {
    * `makeSink` parses the body.
    */
   body?: string;
-}
-
-/** Receives a 2xx response body. Created per subscription. */
-export interface BodySink {
-  /** Raw (decompressed) body bytes. Throwing an `LlmError` ends the request with it. */
-  data(chunk: Buffer): void;
-  /** The body ended normally. Return an error to fail instead of completing (e.g. a cut stream). */
-  end(): LlmError | void;
-  /**
-   * The sink keeps the whole body (a `complete()` answer): the transport caps it at
-   * `maxResponseBytes`, and the idle limit (which counts values) does not apply.
-   */
-  buffers?: boolean;
 }
 
 /**

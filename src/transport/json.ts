@@ -5,7 +5,7 @@
 import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
 import { scrubError } from '../redact';
-import type { BodySink } from './http';
+import type { BodySink } from './bodySink';
 
 /**
  * `JSON.parse(text)`, or a `StreamParseError` naming the provider and what was being read. The

@@ -6,7 +6,7 @@
 import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
 import { scrubError } from '../redact';
-import type { BodySink } from './http';
+import type { BodySink } from './bodySink';
 
 /** Turns one provider's NDJSON lines into values. Created per subscription, so it may keep state. */
 export interface NdjsonLineDecoder<T> {

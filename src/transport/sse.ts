@@ -7,7 +7,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Subscriber } from 'rxjs';
 import { LlmError, StreamParseError } from '../errors';
 import { scrubError } from '../redact';
-import type { BodySink } from './http';
+import type { BodySink } from './bodySink';
 
 export type { EventSourceMessage };
 

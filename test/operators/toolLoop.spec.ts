@@ -16,12 +16,12 @@ import { textDeltas } from '../../operators/textDeltas';
 import { call, chunk, finish, text, tools } from '../quirks/toolCallQuirks';
 import {
   isToolLoopEvent,
-  tool,
   toolLoop,
   type ToolLoopChunk,
   type ToolLoopConfig,
   type ToolLoopEvent,
 } from '../../operators/toolLoop';
+import { tool } from '../../operators/tool';
 
 const request: ChatRequest = {
   model: 'compat/mock',

@@ -11,12 +11,12 @@ import { MOCK_THOUGHT_SIGNATURE } from '../../src/providers/gemini/mockWire';
 import { createMockServer, type MockServer, type MockServerOptions } from '../../src/testing';
 import {
   isToolLoopEvent,
-  tool,
   toolLoop,
   type ToolLoopChunk,
   type ToolLoopConfig,
   type ToolLoopEvent,
 } from '../../operators/toolLoop';
+import { tool } from '../../operators/tool';
 
 const getWeather = tool({
   description: 'Current weather for a city',

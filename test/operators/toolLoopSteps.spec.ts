@@ -13,13 +13,13 @@ import { scriptToChunks, type MockScript } from '../../src/testing';
 import { call, chunk, finish, tools } from '../quirks/toolCallQuirks';
 import {
   isToolLoopEvent,
-  tool,
   toolLoop,
   TOOL_LOOP_DEFAULTS,
   type ToolLoopChunk,
   type ToolLoopConfig,
   type ToolLoopEvent,
 } from '../../operators/toolLoop';
+import { tool } from '../../operators/tool';
 
 const request: ChatRequest = {
   model: 'compat/mock',

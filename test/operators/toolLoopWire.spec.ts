@@ -11,13 +11,8 @@ import { z } from 'zod';
 import { createClient, type ChatRequest } from '../../src';
 import { MOCK_THINKING_SIGNATURE } from '../../src/providers/anthropic/mockWire';
 import { createMockServer, type MockServer } from '../../src/testing';
-import {
-  isToolLoopEvent,
-  tool,
-  toolLoop,
-  type ToolLoopChunk,
-  type ToolLoopEvent,
-} from '../../operators/toolLoop';
+import { isToolLoopEvent, toolLoop, type ToolLoopChunk, type ToolLoopEvent } from '../../operators/toolLoop';
+import { tool } from '../../operators/tool';
 
 const PARAMETERS = {
   type: 'object',

@@ -3,7 +3,7 @@
  * rule returns the 400 `{type:'error', error:{type:'invalid_request_error', message}}` the API sends,
  * with the API's own message text (quoted from real responses; the threads are cited per rule).
  */
-import { list, record, type MockRejection, type MockRule } from '../../testing/wire';
+import { list, record, type MockRejection, type MockRule } from '../mockWire';
 
 type Block = Record<string, any>;
 

@@ -4,7 +4,7 @@
  * `message_delta` with the stop reason and usage, `message_stop`; errors as `{type:'error', error}`.
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
-import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../mockWire';
 import { ANTHROPIC_MOCK_RULES } from './mockRules';
 
 const STOP: Record<FinishReason, string> = {

@@ -3,7 +3,7 @@
  * returns the 400 `{error:{code:400, message, status:'INVALID_ARGUMENT'}}` Google sends, with its own
  * message text (quoted from real responses; the threads are cited per rule).
  */
-import { list, record, type MockRejection, type MockRule } from '../../testing/wire';
+import { list, record, type MockRejection, type MockRule } from '../mockWire';
 
 const reject = (message: string): MockRejection => ({
   status: 400,

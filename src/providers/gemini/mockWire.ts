@@ -5,7 +5,7 @@
  * `{error: {code, message, status}}`.
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
-import { list, messageOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, sseEvent, type MockWireFormat } from '../mockWire';
 import { GEMINI_MOCK_RULES } from './mockRules';
 
 const FINISH: Record<FinishReason, string> = {

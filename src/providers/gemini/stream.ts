@@ -6,7 +6,7 @@
 import type { Subscriber } from 'rxjs';
 import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../../chunk';
 import { FinishReasonError, StreamCutError, type LlmError } from '../../errors';
-import type { BodySink } from '../../transport/http';
+import type { BodySink } from '../../transport/bodySink';
 import { parseProviderJson } from '../../transport/json';
 import { sseSink, type EventSourceMessage, type SseEventDecoder } from '../../transport/sse';
 import {

@@ -6,6 +6,7 @@
 import { asyncScheduler, defer, NEVER, Observable, of, throwError } from 'rxjs';
 import type { ChatCompletion } from '../../chunk';
 import { RequestValidationError } from '../../errors';
+import type { MockRequestFields, MockScript } from '../../mockRequest';
 import type { Provider, ProviderCall } from '../types';
 import {
   finishOf,
@@ -14,7 +15,6 @@ import {
   scriptToChunks,
   scriptToCompletion,
   tokens,
-  type MockScript,
   type MockScriptContext,
 } from './script';
 import { nonNegative, streamChunks } from './stream';
@@ -46,24 +46,6 @@ export function estimatePromptTokens(messages: readonly unknown[] = []): number 
     1,
     tokens(JSON.stringify(messages.map((m) => (m as { content?: unknown })?.content ?? ''))),
   );
-}
-
-/**
- * What `mock_response` may be: one script for every request, or a sequence, one script per request
- * sent (the first request gets the first script, a retry the next; past the end the last one
- * repeats), or a function of the 1-based attempt number. Like the mock server's `enqueue`, a sequence
- * is consumed: the count belongs to the array or function, so give each test its own.
- */
-export type MockResponse =
-  MockScript | string | readonly (MockScript | string)[] | ((attempt: number) => MockScript | string);
-
-/** The mock's own request fields. */
-export interface MockRequestFields {
-  mock_response?: MockResponse;
-  /** Time between two chunks, in ms (scheduler time). @defaultValue 0 */
-  mock_delay_ms?: number;
-  /** Time from subscribe to the first chunk (or to the `complete()` answer), in ms. @defaultValue mock_delay_ms */
-  mock_first_chunk_delay_ms?: number;
 }
 
 /** Requests sent per sequence (array or function), for the attempt number. */

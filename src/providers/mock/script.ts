@@ -13,44 +13,7 @@ import type {
   FinishReason,
   Usage,
 } from '../../chunk';
-
-/** What a mocked model answers. A bare string is shorthand for `{ text }`. */
-export interface MockScript {
-  /** Assistant content. */
-  text?: string;
-  /** Reasoning text, streamed before the content as `delta.reasoning`. */
-  reasoning?: string;
-  /** A refusal, streamed as `delta.refusal`. */
-  refusal?: string;
-  /** Tool calls, streamed after the content; `arguments` objects are JSON-encoded. */
-  toolCalls?: {
-    /** @defaultValue `call_mock_<index>` */
-    id?: string;
-    name: string;
-    arguments: string | object;
-    /** Code points per argument fragment. @defaultValue the script's `chunkSize` */
-    argumentChunkSize?: number;
-  }[];
-  /** `null` = the stream never finishes (no finish chunk, no usage, never completes). @defaultValue 'tool_calls' with tool calls, else 'stop' */
-  finishReason?: FinishReason | null;
-  /** `'auto'` estimates ~1 token per 4 code points; `null` sends no usage chunk. @defaultValue 'auto' */
-  usage?: Usage | null | 'auto';
-  /** Code points (never half a surrogate pair) per content/reasoning/refusal chunk. @defaultValue 4 */
-  chunkSize?: number;
-  /** Number of choices; each gets the same content, their chunks interleaved. @defaultValue 1 */
-  n?: number;
-  /** @defaultValue the context's model, else 'mock' */
-  model?: string;
-  /** @defaultValue `chatcmpl-mock-<hash of the script>` (deterministic) */
-  id?: string;
-  /** Unix seconds. @defaultValue 1700000000 */
-  created?: number;
-  /**
-   * `mockStream` and the mock provider error with `error` where chunk `chunks + 1` would have been
-   * (after the last chunk when `chunks` is larger); `complete()` errors at once. `scriptToChunks` ignores it.
-   */
-  errorAfter?: { chunks: number; error: unknown };
-}
+import type { MockScript } from '../../mockRequest';
 
 /** Defaults the caller of the script knows better than the script (the provider, the mock server). */
 export interface MockScriptContext {

@@ -3,7 +3,8 @@
  */
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import type { Chunk } from '../../chunk';
-import { finishOf, normalize, scriptToChunks, type MockScript } from './script';
+import type { MockScript } from '../../mockRequest';
+import { finishOf, normalize, scriptToChunks } from './script';
 
 /** Options of {@link mockStream}. */
 export interface MockStreamOptions {

@@ -4,7 +4,7 @@
  * line with `done_reason` and the token counts; errors as `{"error": "..."}`.
  */
 import type { ChatCompletion, FinishReason } from '../../chunk';
-import { list, messageOf, modelOf, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, modelOf, type MockWireFormat } from '../mockWire';
 
 const DONE: Record<FinishReason, string> = {
   stop: 'stop',

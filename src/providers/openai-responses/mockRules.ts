@@ -2,7 +2,7 @@
  * What the OpenAI Responses API rejects, as the strict mock server refuses it (rxllm/testing), with
  * OpenAI's `{error: {message, type, param, code}}` and its own message text.
  */
-import { list, record, type MockRule } from '../../testing/wire';
+import { list, record, type MockRule } from '../mockWire';
 
 /**
  * A `function_call_output` answers a `function_call` with the same `call_id` earlier in `input`

@@ -5,7 +5,7 @@
  * error body.
  */
 import type { ChatCompletion, FinishReason, Usage } from '../../chunk';
-import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, messageOf, modelOf, sseEvent, type MockWireFormat } from '../mockWire';
 import { openAIMockWire } from '../openai/mockWire';
 import { RESPONSES_MOCK_RULES } from './mockRules';
 

@@ -5,7 +5,7 @@
  * in thinking mode, and the continuation flags of DeepSeek (`prefix`) and vLLM (`continue_final_message`). Error bodies are each server's own (quoted from real responses;
  * the threads are cited per rule).
  */
-import { list, record, type MockRejection, type MockRule, type MockRuleContext } from '../../testing/wire';
+import { list, record, type MockRejection, type MockRule, type MockRuleContext } from '../mockWire';
 
 type Message = Record<string, any>;
 

@@ -3,7 +3,7 @@
  * `data: [DONE]`, and OpenAI's `{error: {message, type, param, code}}`. The mock server's own fast
  * path renders the same bytes for the chat route; this is the shared description.
  */
-import { list, modelOf, sseEvent, type MockWireFormat } from '../../testing/wire';
+import { list, modelOf, sseEvent, type MockWireFormat } from '../mockWire';
 import { OPENAI_MOCK_RULES, openAIRestatedPrefix } from './mockRules';
 
 function errorType(status: number): string {

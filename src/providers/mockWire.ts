@@ -2,6 +2,9 @@
  * How the mock server speaks one provider's wire format: OpenAI-shaped chunks (what a script
  * renders to) → that provider's stream pieces, in-band error event, HTTP error body and whole
  * answer. Each provider folder holds its own (`src/providers/<name>/mockWire.ts`).
+ *
+ * This file sits below both the provider folders and `src/testing/` (the mock server), so the
+ * arrow points one way: testing imports the providers, never the reverse (`npm run depcheck`).
  */
 import type { ChatCompletion, Chunk } from '../chunk';
 
