@@ -10,6 +10,7 @@ export default tseslint.config(
       'bench/node_modules/**',
       'bench/results/**',
       'coverage/**',
+      'api-docs/**',
       '.scratch/**',
       '.pack-check/**',
       'examples/angular/**',

@@ -17,6 +17,7 @@ export {
   type GuardedChunk,
   type GuardedChoice,
   type GuardedDelta,
+  type ReleasedToolCall,
 } from './partialToolCallGuard';
 export {
   finishReasonWarn,
@@ -78,4 +79,8 @@ export {
   type TelemetryTracer,
   type TelemetrySpan,
   type TelemetryAttributeValue,
+  type TelemetryAttributes,
+  type TelemetryMeter,
+  type TelemetryHistogram,
+  type TelemetryHistogramOptions,
 } from './withTelemetry';

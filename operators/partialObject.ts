@@ -69,7 +69,9 @@ const SNAPSHOT_ENTRIES_PER_CHAR = 8;
  *
  * ```
  * source: --a------b-------c--------f--|     a: '{"city":"Li'  b: 'sbon","temp"'  c: ':21}'  f: finish
- * result: --A------B-------C-----------(D|)  A: {city:'Li'}  B: {city:'Lisbon'}  C: {city:'Lisbon',temp:21}
+ * result: --A------B-------C-----------(D|)  A: { done: false, value: {city:'Li'} }
+ *                                            B: { done: false, value: {city:'Lisbon'} }
+ *                                            C: { done: false, value: {city:'Lisbon',temp:21} }
  *                                            D: { done: true, value: {city:'Lisbon',temp:21} }
  * ```
  *

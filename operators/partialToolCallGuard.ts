@@ -94,7 +94,11 @@ export const PARTIAL_TOOL_CALL_GUARD_DEFAULTS = {
   unknownTool: 'invalid',
 } as const satisfies PartialToolCallGuardConfig;
 
-type Released<S extends ToolSchemas, U> = U extends 'accept'
+/**
+ * A tool call {@link partialToolCallGuard} releases: validated against its schema, or, with
+ * `unknownTool: 'accept'`, a call to a tool without a schema (`validated: false`).
+ */
+export type ReleasedToolCall<S extends ToolSchemas, U> = U extends 'accept'
   ? ValidToolCallOf<S> | UnvalidatedToolCall
   : ValidToolCallOf<S>;
 
@@ -159,7 +163,7 @@ export function partialToolCallGuard<
   U extends 'invalid' | 'accept' = 'invalid',
 >(
   config: PartialToolCallGuardConfig<S> & { unknownTool?: U } = {},
-): OperatorFunction<Chunk, GuardedChunk<Released<S, U>>> {
+): OperatorFunction<Chunk, GuardedChunk<ReleasedToolCall<S, U>>> {
   if (config === null || typeof config !== 'object') {
     throw new TypeError(`partialToolCallGuard: config must be an object, got ${String(config)}.`);
   }
@@ -239,7 +243,7 @@ export function partialToolCallGuard<
     return { ...base, name: call.name, input: result.data, validated: true } satisfies ValidToolCall;
   }
 
-  return operate<Chunk, GuardedChunk<Released<S, U>>>((source, subscriber) => {
+  return operate<Chunk, GuardedChunk<ReleasedToolCall<S, U>>>((source, subscriber) => {
     const holds = new Map<number, ChoiceHold>();
     const envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
 
@@ -266,7 +270,7 @@ export function partialToolCallGuard<
       for (const call of calls) {
         const checked = check(call, cut, h.late.delete(call), h.extras.get(call));
         h.released.add(call);
-        let delta: GuardedDelta<Released<S, U>>;
+        let delta: GuardedDelta<ReleasedToolCall<S, U>>;
         if ('reason' in checked) {
           if (onInvalid === 'error') {
             const { reason, message, issues, name, id } = checked;
@@ -284,7 +288,7 @@ export function partialToolCallGuard<
           }
           delta = { invalid_tool_calls: [checked] };
         } else {
-          delta = { tool_calls: [checked as Released<S, U>] };
+          delta = { tool_calls: [checked as ReleasedToolCall<S, U>] };
         }
         subscriber.next({
           ...envelope,
@@ -306,7 +310,7 @@ export function partialToolCallGuard<
         next: (chunk) => {
           if (chunk.reset !== undefined) {
             holds.clear();
-            subscriber.next(chunk as GuardedChunk<Released<S, U>>);
+            subscriber.next(chunk as GuardedChunk<ReleasedToolCall<S, U>>);
             return;
           }
           // Hot path: most chunks carry text only and pass through as they are, with no allocation.
@@ -342,7 +346,7 @@ export function partialToolCallGuard<
             }
           }
           if (!hadCalls) {
-            subscriber.next(chunk as GuardedChunk<Released<S, U>>);
+            subscriber.next(chunk as GuardedChunk<ReleasedToolCall<S, U>>);
             return;
           }
           // The chunk without its fragments: what else it carried (text, finish, usage) still goes out.
@@ -357,7 +361,7 @@ export function partialToolCallGuard<
               kept.push({ ...choice, delta: rest });
           }
           if (kept.length > 0 || chunk.usage != null) {
-            subscriber.next({ ...chunk, choices: kept } as GuardedChunk<Released<S, U>>);
+            subscriber.next({ ...chunk, choices: kept } as GuardedChunk<ReleasedToolCall<S, U>>);
           }
         },
         error: (error) => {

@@ -17,7 +17,7 @@ import { retryBackoff, type RetryBackoffConfig } from './retryBackoff';
 // Structural types: the operators entry never loads @opentelemetry/api (an optional peer). A Tracer
 // from `trace.getTracer(...)` and a Meter from `metrics.getMeter(...)` fit these shapes.
 
-export type { TelemetryAttributeValue } from './internal/genAiAttributes';
+export type { TelemetryAttributeValue, TelemetryAttributes } from './internal/genAiAttributes';
 export type { TelemetryHistogram, TelemetryHistogramOptions, TelemetryMeter } from './internal/genAiMetrics';
 
 /** The part of an OpenTelemetry `Span` that `withTelemetry` uses. */

@@ -42,8 +42,8 @@ export interface ToolCallDelta {
 
 /**
  * One piece of provider reasoning that must be sent back unchanged in the next turn: Anthropic's
- * thinking blocks (text + `signature`) and `redacted_thinking` blocks (issue 13: without them a
- * thinking + tools loop is rejected on turn 2). Streamed as fragments keyed by `index` (the block's
+ * thinking blocks (text + `signature`) and `redacted_thinking` blocks (without them a thinking +
+ * tools loop is rejected on turn 2). Streamed as fragments keyed by `index` (the block's
  * position among the message's reasoning blocks); `accumulateChunks` concatenates `text`,
  * `signature` and `data` per index, so the merged assistant message can be pushed back as it is.
  */

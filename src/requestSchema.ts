@@ -154,6 +154,7 @@ function build() {
   };
 }
 
+/** The request schemas `rxllm/schemas` exports (`ChatRequestSchema`, `MessageSchema`, ...), by name. */
 export type RequestSchemas = ReturnType<typeof build>;
 
 let schemas: RequestSchemas | undefined;

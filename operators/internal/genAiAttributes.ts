@@ -13,6 +13,7 @@ import type { ChatMessage, ChatRequest } from '../../src/request';
 /** A span or metric attribute value, as OpenTelemetry accepts it. */
 export type TelemetryAttributeValue = string | number | boolean | string[] | number[] | boolean[];
 
+/** Span or metric attributes by name (`gen_ai.request.model`, ...). */
 export type TelemetryAttributes = Record<string, TelemetryAttributeValue>;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Error frames: how a failure travels from an rxllm server (SSE, WebSocket, NestJS) to an rxllm
- * client, so the client rebuilds the same class with the same message (issue 9: a non-retryable
+ * client, so the client rebuilds the same class with the same message (a non-retryable
  * `StreamParseError` must not arrive as a retryable `ServerError` 500).
  *
  * The frame is OpenAI's error object (`message`, `type`, `code`) — the official SDKs read it — plus

@@ -1,5 +1,5 @@
 /**
- * Backpressure to the upstream (issue 9): a dispatcher for one upstream call whose body reads can
+ * Backpressure to the upstream: a dispatcher for one upstream call whose body reads can
  * be paused. While a client's socket is full, `sendSse` pauses it, so undici stops reading the
  * provider's socket and TCP pushes back on the provider, instead of the server queueing the answer.
  * Built on the public `dispatcher` call option (an undici interceptor that keeps each attempt's

@@ -12,7 +12,7 @@
  *
  * One dispatch path: a request that finds every client busy (at the `connections` cap) waits in one
  * FIFO queue per origin and goes to the first client that frees up — never to a socket chosen up
- * front, which could be held for minutes by a long stream while another is idle (issue 10). A
+ * front, which could be held for minutes by a long stream while another is idle. A
  * queued request that is aborted leaves the queue; it never counts as in flight and never reaches,
  * or destroys, a socket.
  */

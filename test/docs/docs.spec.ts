@@ -1,7 +1,8 @@
 /**
- * The docs are executable: every ```ts block of README.md and every TSDoc `@example` of src/ and
- * operators/ type-checks (strict, moduleResolution bundler and node16) and runs against the mock
- * provider or a mock server on 127.0.0.1 (OPENAI_BASE_URL points `openai/...` models at it).
+ * The docs are executable: every ```ts block of README.md and docs/*.md and every TSDoc `@example`
+ * of src/ and operators/ type-checks (strict, moduleResolution bundler and node16) and runs against
+ * the mock provider or a mock server on 127.0.0.1 (OPENAI_BASE_URL points `openai/...` models at it).
+ * What a block promises to print (`// → text` after a statement) must be printed, in that order.
  * Blocks whose first line is `// doc-test: typecheck-only` are only type-checked.
  */
 import { config } from 'rxjs';
@@ -9,6 +10,8 @@ import { createMockServer, type MockServer } from 'rxllm/testing';
 import {
   allSnippets,
   consumerOptions,
+  markdownFiles,
+  promisedOutput,
   ROOT,
   transpile,
   typecheck,
@@ -20,8 +23,10 @@ const runnable = snippets.filter((s) => !s.typecheckOnly);
 const byName = (list: Snippet[]) => list.map((s) => [s.name, s] as const);
 
 describe('docs: extraction', () => {
-  it('finds the README blocks and the TSDoc examples', () => {
-    expect(snippets.filter((s) => s.name.startsWith('README.md')).length).toBeGreaterThanOrEqual(2);
+  it("finds the README blocks, the docs/ pages' blocks and the TSDoc examples", () => {
+    expect(snippets.filter((s) => s.name.startsWith('README.md')).length).toBeGreaterThanOrEqual(10);
+    expect(markdownFiles().length).toBeGreaterThanOrEqual(5);
+    expect(snippets.filter((s) => s.name.startsWith('docs/')).length).toBeGreaterThanOrEqual(5);
     expect(snippets.filter((s) => s.name.startsWith('src/')).length).toBeGreaterThanOrEqual(10);
     expect(snippets.filter((s) => s.name.startsWith('operators/')).length).toBeGreaterThanOrEqual(5);
   });
@@ -68,7 +73,7 @@ describe('docs: run', () => {
 
   it.each(byName(runnable))('%s runs without an error', async (_name, s) => {
     const output: string[] = [];
-    const log = (...args: unknown[]) => void output.push(args.map(String).join(' '));
+    const log = (...args: unknown[]) => void output.push(args.map(String).join(' ') + '\n');
     const errors: string[] = [];
     const error = (...args: unknown[]) => void errors.push(args.map(String).join(' '));
     const fakeConsole = { ...console, log, info: log, warn: log, error, debug: log };
@@ -98,6 +103,22 @@ describe('docs: run', () => {
     // An error the snippet did not handle, or one it printed as an error, fails it.
     expect(unhandled).toEqual([]);
     expect(errors).toEqual([]);
+    // Each promised line was printed, after the one promised before it.
+    const printed = output.join('');
+    let from = 0;
+    for (const line of promisedOutput(s)) {
+      const at = printed.indexOf(line, from);
+      expect({ line, printedAfterThePreviousOne: at >= 0 }).toEqual({
+        line,
+        printedAfterThePreviousOne: true,
+      });
+      from = at + line.length;
+    }
+  });
+
+  it('has output promises to check: at least ten runnable blocks say what they print', () => {
+    const promised = runnable.filter((s) => promisedOutput(s).length > 0);
+    expect(promised.length).toBeGreaterThanOrEqual(10);
   });
 });
 

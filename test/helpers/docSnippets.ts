@@ -1,6 +1,6 @@
 /**
- * The docs test's machinery: finds every ```ts block of README.md and every TSDoc `@example` of
- * src/ and operators/, type-checks them all in one TypeScript program per module resolution mode
+ * The docs test's machinery: finds every ```ts block of README.md and docs/*.md and every TSDoc
+ * `@example` of src/ and operators/, type-checks them all in one TypeScript program per module resolution mode
  * (strict; `bundler` and `node16`), and runs them (transpiled to CommonJS, inside the jest process).
  * A snippet whose first line is `// doc-test: typecheck-only` is only type-checked.
  */
@@ -82,9 +82,27 @@ export function tsdocSnippets(dirs: string[], start = 0): Snippet[] {
   return out;
 }
 
+/** README.md, then the pages of docs/ in name order. */
+export function markdownFiles(): string[] {
+  const pages = readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`);
+  return ['README.md', ...pages];
+}
+
 export function allSnippets(): Snippet[] {
-  const readme = markdownSnippets('README.md');
-  return [...readme, ...tsdocSnippets(['src', 'operators'], readme.length)];
+  const markdown: Snippet[] = [];
+  for (const file of markdownFiles()) markdown.push(...markdownSnippets(file, markdown.length));
+  return [...markdown, ...tsdocSnippets(['src', 'operators'], markdown.length)];
+}
+
+/**
+ * The output a snippet promises: the text after each `// → ` comment, in order. A snippet prints
+ * `console.log(x); // → 42` and the docs test checks that 42 was printed, after what came before.
+ */
+export function promisedOutput(snippet: Snippet): string[] {
+  return [...snippet.code.matchAll(/\/\/ → (.+)$/gm)].map((m) => m[1].trim());
 }
 
 const PATHS = {
@@ -94,6 +112,7 @@ const PATHS = {
   'rxllm/browser': ['./src/browser.ts'],
   'rxllm/nestjs': ['./src/nestjs/index.ts'],
   'rxllm/redis': ['./src/redis/index.ts'],
+  'rxllm/schemas': ['./src/schemas.ts'],
 };
 
 /** Compiler options of a consumer with `strict` on, in one module resolution mode. */

@@ -8,6 +8,9 @@ export const ENTRIES = {
   'rxllm/operators': 'operators/index.ts',
   'rxllm/testing': 'src/testing/index.ts',
   'rxllm/browser': 'src/browser.ts',
+  'rxllm/nestjs': 'src/nestjs/index.ts',
+  'rxllm/redis': 'src/redis/index.ts',
+  'rxllm/schemas': 'src/schemas.ts',
 } as const;
 
 export function valueExports(): Record<string, string[]> {

@@ -29,7 +29,7 @@ const FILTERED = new Set([
 
 /**
  * Finish reasons saying the model's function call could not be used: not a clean stop. They end the
- * call with a `FinishReasonError` carrying Gemini's `finishMessage` (issue 13).
+ * call with a `FinishReasonError` carrying Gemini's `finishMessage`.
  */
 export const FAILED_CALLS: ReadonlySet<string> = new Set([
   'MALFORMED_FUNCTION_CALL',

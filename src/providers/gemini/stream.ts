@@ -25,7 +25,7 @@ import {
  * Per-stream state. Usage is held, not emitted per event: Gemini repeats cumulative `usageMetadata`
  * on many events, and the last one is the total. Finish reasons are held too: real streams can carry
  * `finishReason` on every event (`STOP` on each, then e.g. `RECITATION` on the last), so, as Google's
- * SDK does, every part is appended and the last reason wins (issue 9). The finish chunk and the
+ * SDK does, every part is appended and the last reason wins. The finish chunk and the
  * usage-only chunk go out once, after the body ended whole (see {@link geminiSseSink}).
  */
 export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {

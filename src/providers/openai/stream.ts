@@ -125,7 +125,7 @@ export class OpenAIStreamDecoder implements SseEventDecoder<Chunk> {
 
 /**
  * Checks each tool-call fragment so a malformed one ends the stream with a `StreamParseError` here,
- * not as a raw `TypeError` later inside `accumulateChunks` (issue 9: `tool_calls: [null]`, a
+ * not as a raw `TypeError` later inside `accumulateChunks` (`tool_calls: [null]`, a
  * non-object `function`, a non-string `arguments` or `name`).
  */
 function checkToolCalls(calls: unknown, data: string): void {
