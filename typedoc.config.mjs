@@ -12,6 +12,9 @@ export default {
   tsconfig: 'tsconfig.build.json',
   out: 'api-docs',
   readme: 'none',
+  // Source links point at the project's home, whatever remote (if any) a clone has: a CI clone's
+  // origin is a local path, which TypeDoc warns about (and warnings are errors here).
+  sourceLinkTemplate: 'https://github.com/rxllm/rxllm/blob/{gitRevision}/{path}#L{line}',
   excludePrivate: true,
   excludeInternal: true,
   validation: { notExported: true, invalidLink: true, rewrittenLink: true, notDocumented: false },
