@@ -71,7 +71,9 @@ export const ARRAY_ELEMENTS_DEFAULTS = {
  * );
  * console.log(heroes.length); // 2
  */
-export function arrayElements<S extends StandardSchemaV1>(schema: S): OperatorFunction<Chunk, StandardSchemaV1.InferOutput<S>>;
+export function arrayElements<S extends StandardSchemaV1>(
+  schema: S,
+): OperatorFunction<Chunk, StandardSchemaV1.InferOutput<S>>;
 export function arrayElements<S extends StandardSchemaV1>(
   config: ArrayElementsConfig<S> & { schema: S },
 ): OperatorFunction<Chunk, StandardSchemaV1.InferOutput<S>>;

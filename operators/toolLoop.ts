@@ -52,7 +52,10 @@ export interface ToolDefinition<S extends StandardSchemaV1 = StandardSchemaV1, R
    * `Error: <message>` (with the provider's error flag, see {@link toolLoop}) and the loop goes on
    * (the model may try again). An Observable's last value is the result.
    */
-  execute: (input: StandardSchemaV1.InferOutput<S>, context: ToolExecuteContext) => R | Promise<R> | Observable<R>;
+  execute: (
+    input: StandardSchemaV1.InferOutput<S>,
+    context: ToolExecuteContext,
+  ) => R | Promise<R> | Observable<R>;
   /**
    * Most milliseconds a call may run: then its `signal` is aborted and the model gets an error result
    * (`TimeoutError`, `timeout: 'tool'`). @defaultValue the loop's `toolTimeoutMs` (Infinity)

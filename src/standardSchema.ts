@@ -44,7 +44,9 @@ export declare namespace StandardSchemaV1 {
     readonly input: Input;
     readonly output: Output;
   }
-  export type InferInput<Schema extends StandardSchemaV1> = NonNullable<Schema['~standard']['types']>['input'];
+  export type InferInput<Schema extends StandardSchemaV1> = NonNullable<
+    Schema['~standard']['types']
+  >['input'];
   export type InferOutput<Schema extends StandardSchemaV1> = NonNullable<
     Schema['~standard']['types']
   >['output'];
@@ -61,7 +63,9 @@ export type SchemaCheck = { ok: true; value: unknown } | { ok: false; issues: To
 
 type ZodLikeIssue = { path: PropertyKey[]; message: string; code?: string };
 type ZodLike = {
-  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: ZodLikeIssue[] } };
+  safeParse(
+    value: unknown,
+  ): { success: true; data: unknown } | { success: false; error: { issues: ZodLikeIssue[] } };
 };
 
 /**

@@ -46,10 +46,16 @@ export function toolParameters(
         { cause: error },
       );
     }
-    return zod.toJSONSchema(tool.schema as unknown as Parameters<typeof zod.toJSONSchema>[0]) as Record<
-      string,
-      unknown
-    >;
+    // An ESM app's schema comes from zod's ESM build and this zod from its CommonJS one (require):
+    // before zod 4.1.x kept one registry on globalThis, each build had its own, and `.describe()` /
+    // `.meta()` would be lost. The schema's own `meta()` reads its build's registry; the converter
+    // only ever calls `get` on its `metadata` (zod 3.25 to 4.6 `to-json-schema.js`).
+    const metadata = {
+      get: (s: { meta?: () => unknown }) =>
+        typeof s.meta === 'function' ? s.meta() : zod.globalRegistry.get(s as never),
+    };
+    type Convert = (schema: unknown, params: { metadata: unknown }) => Record<string, unknown>;
+    return (zod.toJSONSchema as unknown as Convert)(tool.schema, { metadata });
   }
   throw new TypeError(
     `toolLoop: tools.${name}.schema (${schema['~standard'].vendor}) gives no JSON Schema for the model (zod 3 schemas have none): ${hint}, or build the schema with zod 4 or \`import { z } from 'zod/v4'\`.`,

@@ -56,6 +56,31 @@ describe('zod is loaded only where a schema is used', () => {
     jest.dontMock('zod/v4');
   });
 
+  it('says what to install when zod (a peer dependency) is missing or older than 3.25', () => {
+    jest.isolateModules(() => {
+      jest.doMock('zod/v4', () => {
+        throw Object.assign(new Error("Cannot find module 'zod/v4'"), { code: 'MODULE_NOT_FOUND' });
+      });
+      const { loadZod } = jest.requireActual<typeof import('../../src/lazyZod')>('../../src/lazyZod');
+      const { ConfigurationError } =
+        jest.requireActual<typeof import('../../src/errors')>('../../src/errors');
+      let error: unknown;
+      try {
+        loadZod();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toMatch(
+        /^rxllm needs zod \^3\.25\.76 \|\| \^4\.0\.0 \(a peer dependency\).*npm install zod$/,
+      );
+      expect(((error as Error).cause as Error).message).toBe("Cannot find module 'zod/v4'");
+      const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+      expect((error as Error).message).toContain(pkg.peerDependencies.zod);
+    });
+    jest.dontMock('zod/v4');
+  });
+
   it('validateRequest loads the schemas on first use and still lists every problem', () => {
     expect(validateRequest({ model: 'mock/x', messages: [{ role: 'user', content: 'hi' }] }).model).toBe(
       'mock/x',
