@@ -1,8 +1,8 @@
 import type { OperatorFunction } from 'rxjs';
-import type { z } from 'zod';
 import type { Chunk } from '../src/chunk';
 import { StructuredOutputError } from '../src/errors';
 import { JsonSyntaxFailure, StreamingJsonParser, type JsonValue } from '../src/json/streamingJson';
+import type { StandardSchemaV1 } from '../src/standardSchema';
 import { linkedSubscriber, operate } from './internal/operate';
 import {
   checkJsonTextConfig,
@@ -15,7 +15,7 @@ import {
   type JsonTextConfig,
 } from './internal/jsonText';
 
-export interface ArrayElementsConfig<S extends z.ZodType = z.ZodType> extends JsonTextConfig {
+export interface ArrayElementsConfig<S extends StandardSchemaV1 = StandardSchemaV1> extends JsonTextConfig {
   /** Checks each element; the element's schema output is emitted. @defaultValue undefined (no check) */
   schema?: S;
   /**
@@ -73,15 +73,17 @@ export const ARRAY_ELEMENTS_DEFAULTS = {
  * );
  * console.log(heroes.length); // 2
  */
-export function arrayElements<S extends z.ZodType>(schema: S): OperatorFunction<Chunk, z.output<S>>;
-export function arrayElements<S extends z.ZodType>(
+export function arrayElements<S extends StandardSchemaV1>(
+  schema: S,
+): OperatorFunction<Chunk, StandardSchemaV1.InferOutput<S>>;
+export function arrayElements<S extends StandardSchemaV1>(
   config: ArrayElementsConfig<S> & { schema: S },
-): OperatorFunction<Chunk, z.output<S>>;
+): OperatorFunction<Chunk, StandardSchemaV1.InferOutput<S>>;
 export function arrayElements(
   config?: ArrayElementsConfig & { schema?: undefined },
 ): OperatorFunction<Chunk, unknown>;
 export function arrayElements(
-  schemaOrConfig?: z.ZodType | ArrayElementsConfig,
+  schemaOrConfig?: StandardSchemaV1 | ArrayElementsConfig,
 ): OperatorFunction<Chunk, unknown> {
   const config: ArrayElementsConfig =
     schemaOrConfig === undefined

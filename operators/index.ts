@@ -44,6 +44,7 @@ export {
 } from './partialObject';
 export { arrayElements, ARRAY_ELEMENTS_DEFAULTS, type ArrayElementsConfig } from './arrayElements';
 export type { JsonTextSource, JsonTextConfig } from './internal/jsonText';
+export type { StandardSchemaV1 } from '../src/standardSchema';
 export {
   tool,
   type ToolDefinition,

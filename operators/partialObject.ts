@@ -1,7 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
-import type { z } from 'zod';
 import type { Chunk } from '../src/chunk';
 import { JsonSyntaxFailure, StreamingJsonParser } from '../src/json/streamingJson';
+import type { StandardSchemaV1 } from '../src/standardSchema';
 import { linkedSubscriber, operate } from './internal/operate';
 import {
   checkJsonTextConfig,
@@ -28,7 +28,7 @@ export type DeepPartial<T> = T extends readonly (infer E)[]
 /** One emission of {@link partialObject}: a partial value while it streams, then the validated whole. */
 export type PartialObjectUpdate<T> = { done: false; value: DeepPartial<T> } | { done: true; value: T };
 
-export interface PartialObjectConfig<S extends z.ZodType = z.ZodType> extends JsonTextConfig {
+export interface PartialObjectConfig<S extends StandardSchemaV1 = StandardSchemaV1> extends JsonTextConfig {
   /** Checks the final value (its output, transforms included, is what `done: true` carries). @defaultValue undefined (no check) */
   schema?: S;
 }
@@ -94,17 +94,17 @@ const SNAPSHOT_ENTRIES_PER_CHAR = 8;
  * );
  * if (final.done) console.log(final.value.temp + 1); // typed: { city: string; temp: number }
  */
-export function partialObject<S extends z.ZodType>(
+export function partialObject<S extends StandardSchemaV1>(
   schema: S,
-): OperatorFunction<Chunk, PartialObjectUpdate<z.output<S>>>;
-export function partialObject<S extends z.ZodType>(
+): OperatorFunction<Chunk, PartialObjectUpdate<StandardSchemaV1.InferOutput<S>>>;
+export function partialObject<S extends StandardSchemaV1>(
   config: PartialObjectConfig<S> & { schema: S },
-): OperatorFunction<Chunk, PartialObjectUpdate<z.output<S>>>;
+): OperatorFunction<Chunk, PartialObjectUpdate<StandardSchemaV1.InferOutput<S>>>;
 export function partialObject(
   config?: PartialObjectConfig & { schema?: undefined },
 ): OperatorFunction<Chunk, PartialObjectUpdate<unknown>>;
 export function partialObject(
-  schemaOrConfig?: z.ZodType | PartialObjectConfig,
+  schemaOrConfig?: StandardSchemaV1 | PartialObjectConfig,
 ): OperatorFunction<Chunk, PartialObjectUpdate<unknown>> {
   const config: PartialObjectConfig =
     schemaOrConfig === undefined

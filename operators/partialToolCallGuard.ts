@@ -1,12 +1,15 @@
 import type { OperatorFunction } from 'rxjs';
-import type { z } from 'zod';
 import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../src/chunk';
 import { ToolCallError, type InvalidToolCallReason, type ToolCallIssue } from '../src/errors';
 import { ToolCallAssembler, type AssembledToolCall } from './accumulateChunks';
+import { isStandardSchema, validateSync, type StandardSchemaV1 } from '../src/standardSchema';
 import { linkedSubscriber, operate } from './internal/operate';
 
-/** The zod schema of each tool's input, by tool name: `{ get_weather: z.object({ city: z.string() }) }`. */
-export type ToolSchemas = Record<string, z.ZodType>;
+/**
+ * The schema of each tool's input, by tool name: `{ get_weather: z.object({ city: z.string() }) }`.
+ * Any Standard Schema: zod 3.25+ (classic or `zod/v4`), zod 4, Valibot, ArkType.
+ */
+export type ToolSchemas = Record<string, StandardSchemaV1>;
 
 /** A whole tool call whose arguments parsed (strict `JSON.parse`) and passed the tool's schema. */
 export interface ValidToolCall<Name extends string = string, Input = unknown> extends ToolCallDelta {
@@ -34,7 +37,7 @@ export interface UnvalidatedToolCall extends ToolCallDelta {
 
 /** The released call union for a schema map: one member per tool name, `input` typed by its schema. */
 export type ValidToolCallOf<S extends ToolSchemas> = {
-  [K in keyof S & string]: ValidToolCall<K, z.output<S[K]>>;
+  [K in keyof S & string]: ValidToolCall<K, StandardSchemaV1.InferOutput<S[K]>>;
 }[keyof S & string];
 
 /** A call that was cut, did not parse, failed its schema or named an unknown tool. Never repaired. */
@@ -71,8 +74,9 @@ export interface GuardedChunk<T extends ToolCallDelta = ValidToolCall> extends C
 
 export interface PartialToolCallGuardConfig<S extends ToolSchemas = ToolSchemas> {
   /**
-   * The input schema of each tool, by name. A schema that throws (a `.transform` or `.refine` that
-   * throws instead of adding an issue) fails the stream with what it threw. @defaultValue {}
+   * The input schema of each tool, by name (any Standard Schema). A schema that throws (a `.transform`
+   * or `.refine` that throws instead of adding an issue) fails the stream with what it threw; one with
+   * async checks fails it too (zod's own error for zod, a `TypeError` for others). @defaultValue {}
    */
   schemas?: S;
   /**
@@ -127,7 +131,7 @@ const CUT_REASONS = new Set(['length', 'content_filter']);
 /**
  * Never lets half a tool call out. Text, refusal and reasoning deltas pass through unchanged and at
  * once; tool-call fragments are held back and each call is released once, whole (with its complete
- * `arguments`, its input parsed with strict `JSON.parse` and checked by its zod schema) when the next
+ * `arguments`, its input parsed with strict `JSON.parse` and checked by its schema) when the next
  * call of the choice starts (if its JSON is whole by then; else it is held on, since providers that
  * match fragments by id may interleave calls), when the choice finishes (before the finishing chunk),
  * or at stream end.
@@ -173,11 +177,13 @@ export function partialToolCallGuard<
     unknownTool = PARTIAL_TOOL_CALL_GUARD_DEFAULTS.unknownTool,
   } = config;
   if (schemas === null || typeof schemas !== 'object') {
-    throw new TypeError('partialToolCallGuard: schemas must be an object of zod schemas by tool name.');
+    throw new TypeError('partialToolCallGuard: schemas must be an object of schemas by tool name.');
   }
   for (const [name, schema] of Object.entries(schemas)) {
-    if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
-      throw new TypeError(`partialToolCallGuard: schemas.${name} is not a zod schema.`);
+    if (!isStandardSchema(schema)) {
+      throw new TypeError(
+        `partialToolCallGuard: schemas.${name} is not a Standard Schema (a zod 3.25+ or 4 schema, Valibot, ArkType).`,
+      );
     }
   }
   if (onInvalid !== 'emit' && onInvalid !== 'error') {
@@ -235,12 +241,12 @@ export function partialToolCallGuard<
     };
     if (!schema)
       return { ...base, name: call.name, input: parsed, validated: false } satisfies UnvalidatedToolCall;
-    const result = schema.safeParse(parsed);
-    if (!result.success) {
-      const issues = result.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code }));
-      return invalid('schema-mismatch', `Tool call "${call.name}" input does not match its schema.`, issues);
+    const result = validateSync(schema, parsed, `partialToolCallGuard: tool "${call.name}"`);
+    if (!result.ok) {
+      const message = `Tool call "${call.name}" input does not match its schema.`;
+      return invalid('schema-mismatch', message, result.issues);
     }
-    return { ...base, name: call.name, input: result.data, validated: true } satisfies ValidToolCall;
+    return { ...base, name: call.name, input: result.value, validated: true } satisfies ValidToolCall;
   }
 
   return operate<Chunk, GuardedChunk<ReleasedToolCall<S, U>>>((source, subscriber) => {

@@ -4,8 +4,8 @@
  * neither imports the other's types in a circle (`npm run depcheck`).
  */
 import type { Observable } from 'rxjs';
-import type { z } from 'zod';
 import type { ChatMessage } from '../src/request';
+import type { StandardSchemaV1 } from '../src/standardSchema';
 import type { ValidToolCall } from './partialToolCallGuard';
 
 /** What a running tool gets besides its input. */
@@ -23,13 +23,22 @@ export interface ToolExecuteContext {
   messages: readonly ChatMessage[];
 }
 
-/** A tool the model may call: its input schema (zod), what it is for, and what it does. */
-export interface ToolDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
+/** A tool the model may call: its input schema, what it is for, and what it does. */
+export interface ToolDefinition<S extends StandardSchemaV1 = StandardSchemaV1, R = unknown> {
   /** Told to the model. @defaultValue undefined */
   description?: string;
-  /** Validates the arguments; also sent to the model as JSON Schema (`schema.toJSONSchema()`) unless `parameters` is given. */
+  /**
+   * Validates the arguments: any Standard Schema (zod 3.25+ classic or `zod/v4`, zod 4, Valibot,
+   * ArkType). Unless `parameters` is given, also sent to the model as JSON Schema: a zod 4 schema
+   * (`zod` 4, `zod/v4`, `zod/mini`) and a Standard JSON Schema convert themselves; any other (zod 3
+   * classic) needs `parameters`, else `toolLoop` throws a `TypeError` naming the tool (unless the
+   * request brings its own `tools`).
+   */
   schema: S;
-  /** JSON Schema sent to the model instead of the one derived from `schema`. @defaultValue undefined */
+  /**
+   * JSON Schema sent to the model instead of the one derived from `schema` (required for a schema
+   * that cannot give one, such as zod 3's). @defaultValue undefined
+   */
   parameters?: Record<string, unknown>;
   /**
    * Runs the call. A string result is sent to the model as it is, anything else as JSON; a throw, a
@@ -37,7 +46,10 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * `Error: <message>` (with the provider's error flag, see {@link toolLoop}) and the loop goes on
    * (the model may try again). An Observable's last value is the result.
    */
-  execute: (input: z.output<S>, context: ToolExecuteContext) => R | Promise<R> | Observable<R>;
+  execute: (
+    input: StandardSchemaV1.InferOutput<S>,
+    context: ToolExecuteContext,
+  ) => R | Promise<R> | Observable<R>;
   /**
    * Most milliseconds a call may run: then its `signal` is aborted and the model gets an error result
    * (`TimeoutError`, `timeout: 'tool'`). @defaultValue the loop's `toolTimeoutMs` (Infinity)
@@ -49,7 +61,7 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
 export type ToolSet = Record<string, ToolDefinition<any, any>>;
 
 /** Infers a tool's input type from its schema (an identity function, as the AI SDK's `tool()`). */
-export function tool<S extends z.ZodType, R>(definition: ToolDefinition<S, R>): ToolDefinition<S, R> {
+export function tool<S extends StandardSchemaV1, R>(definition: ToolDefinition<S, R>): ToolDefinition<S, R> {
   return definition;
 }
 

@@ -2,9 +2,11 @@ import { concat, defer, EMPTY, from, map, mergeMap, Observable, of } from 'rxjs'
 import type { Chunk, FinishReason, Usage } from '../src/chunk';
 import type { CallOptions } from '../src/options';
 import type { ChatMessage, ChatRequest } from '../src/request';
+import { isStandardSchema } from '../src/standardSchema';
 import { assistantTurn, CallIdRegistry, callKey, type LoopCall } from './internal/assistantTurn';
 import { linkedSubscriber } from './internal/operate';
 import { runToolCall } from './internal/runToolCall';
+import { toolParameters } from './internal/toolParameters';
 import {
   partialToolCallGuard,
   type GuardedChunk,
@@ -150,8 +152,10 @@ function checkConfig(config: ToolLoopConfig): void {
     throw new TypeError('toolLoop: tools must be an object of { schema, execute } by tool name.');
   }
   for (const [name, t] of Object.entries(config.tools)) {
-    if (typeof (t?.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
-      throw new TypeError(`toolLoop: tools.${name}.schema must be a zod schema.`);
+    if (!isStandardSchema(t?.schema)) {
+      throw new TypeError(
+        `toolLoop: tools.${name}.schema must be a Standard Schema (a zod 3.25+ or 4 schema, Valibot, ArkType).`,
+      );
     }
     if (typeof t.execute !== 'function')
       throw new TypeError(`toolLoop: tools.${name}.execute must be a function.`);
@@ -292,14 +296,12 @@ export function toolLoop<T extends ToolSet>(
   const declared = request.tools ?? [
     ...names.map((name) => {
       const t = tools[name];
-      const parameters =
-        t.parameters ?? (t.schema as { toJSONSchema?: () => Record<string, unknown> }).toJSONSchema?.();
       return {
         type: 'function' as const,
         function: {
           name,
           ...(t.description !== undefined && { description: t.description }),
-          ...(parameters !== undefined && { parameters }),
+          parameters: toolParameters(name, t),
         },
       };
     }),

@@ -29,14 +29,19 @@ const ESM = path.join(DIST, 'esm');
 const TO_STDERR = { stdio: ['ignore', 2, 2] };
 const { entries } = require('./entries.json');
 
-// The ESM face of src/lazyZod.ts (replaces tsc's output): zod required on first use, with no static
-// import of a Node built-in (process.getBuiltinModule: Node >= 20.16). Only the Node path (request
-// validation, rxllm/schemas) calls it; rxllm/browser and rxllm/operators never import it.
-const ESM_LAZY_ZOD = `let zod;
-export function loadZod() {
-  return (zod ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)('zod'));
+// The ESM face of src/lazyZod.ts: tsc's output with its one `require('zod/v4')` (the app's zod, a
+// peer) made through `module.createRequire(import.meta.url)`, got from process.getBuiltinModule
+// (Node >= 20.16), so no Node built-in is imported statically. Only the Node path calls it (request
+// validation, rxllm/schemas, toolLoop converting a zod 4.0/4.1 or zod/v4 schema); elsewhere it throws
+// the module's ConfigurationError, which toolLoop turns into a TypeError asking for `parameters`.
+function esmLazyZod(tscOutput) {
+  const call = "require('zod/v4')";
+  if (tscOutput.split(call).length !== 2) throw new Error(`build: expected one ${call} in lazyZod.js`);
+  return tscOutput.replace(
+    call,
+    "process.getBuiltinModule('node:module').createRequire(import.meta.url)('zod/v4')",
+  );
 }
-`;
 
 const js = (src) => src.replace(/\.ts$/, '.js');
 const dts = (src) => src.replace(/\.ts$/, '.d.ts');
@@ -147,7 +152,8 @@ async function build() {
   for (const file of files(ESM, (n) => n.endsWith('.js'))) {
     fs.writeFileSync(file, explicitSpecifiers(file, fs.readFileSync(file, 'utf8')));
   }
-  fs.writeFileSync(path.join(ESM, 'src', 'lazyZod.js'), ESM_LAZY_ZOD);
+  const lazyZod = path.join(ESM, 'src', 'lazyZod.js');
+  fs.writeFileSync(lazyZod, esmLazyZod(fs.readFileSync(lazyZod, 'utf8')));
   fs.writeFileSync(
     path.join(ESM, 'package.json'),
     JSON.stringify({ type: 'module', sideEffects: false }, null, 2) + '\n',

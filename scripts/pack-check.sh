@@ -8,6 +8,8 @@
 #   - a consumer type-checks under moduleResolution node10, node16, nodenext and bundler, and under
 #     node10 + commonjs without esModuleInterop / allowSyntheticDefaultImports (the declarations must
 #     not default-import a Node built-in or a CommonJS package: TS1192);
+#   - with each zod of the peer range (3.25 classic and zod/v4, 4.0, 4.1, the newest), tool()/toolLoop/
+#     partialObject types are inferred and a toolLoop and a partialObject run;
 #   - a browser bundle (esbuild) stays within bench/budget.json and holds no zod, undici, Node
 #     built-in or second rxjs (bench/bundle-size.js --check).
 # Leaves .pack-check/rxllm.tgz for the Angular example (examples/angular depends on it).
@@ -178,6 +180,39 @@ JSON
   echo "types ok under moduleResolution $mode"
 done
 
-# 5. The browser bundle: size budget, no zod/undici/Node built-in/second rxjs.
+# 5. The zod peer range (package.json peerDependencies): each app brings its own zod, and rxllm's
+# types and runtime must hold with it. scripts/zod-compat/types.ts is type-checked (strict, the
+# declarations of rxllm and zod included) and run.mjs run (a toolLoop against the mock server, a
+# partialObject, rxllm's request schemas) with `z` from `zod` or `zod/v4`: zod 3.25.76 classic (tool
+# JSON Schema from `parameters`), its zod/v4, zod 4.0.0 (the range's lowest 4), 4.1.13 (the last 4.1,
+# before schemas converted themselves), and the zod npm installed above as the peer (the newest).
+# The floor is 3.25.76, not 3.25.0: 3.25.0's package points `zod/v4` at an ESM file it does not ship.
+zod_check() { # dir, zod version, import path
+  cp "$root/scripts/zod-compat/types.ts" "$root/scripts/zod-compat/run.mjs" "$1/"
+  echo "export { z } from '$3';" > "$1/z.ts"
+  echo "export { z } from '$3';" > "$1/z.mjs"
+  cat > "$1/tsconfig.zod.json" <<'JSON'
+{ "compilerOptions": { "strict": true, "module": "esnext", "moduleResolution": "bundler", "target": "ES2022",
+  "lib": ["ES2022", "DOM"], "noEmit": true, "skipLibCheck": false, "esModuleInterop": true, "types": ["node"] },
+  "files": ["types.ts"] }
+JSON
+  (cd "$1" && "$tsc" -p tsconfig.zod.json) || { echo "pack check: types fail with zod $2 ($3)"; exit 1; }
+  (cd "$1" && node run.mjs "$2 ($3)") || { echo "pack check: runtime fails with zod $2 ($3)"; exit 1; }
+}
+zod_check "$work" "$(node -p 'require("zod/package.json").version')" zod
+for variant in 3.25.76:zod 3.25.76:zod/v4 4.0.0:zod 4.1.13:zod; do
+  version=${variant%%:*}
+  import=${variant#*:}
+  dir="$work/zod-$version" # one install per version, for both of its imports
+  if [ ! -d "$dir/node_modules" ]; then
+    mkdir -p "$dir" && echo '{ "name": "rxllm-zod-check", "version": "0.0.0", "private": true }' > "$dir/package.json"
+    (cd "$dir" && npm install --silent --no-audit --no-fund --ignore-scripts --prefer-offline \
+      "$work/$tarball" "zod@$version" "${deps[@]:1}" >/dev/null) \
+      || { echo "pack check: npm install zod@$version failed"; exit 1; }
+  fi
+  zod_check "$dir" "$version" "$import"
+done
+
+# 6. The browser bundle: size budget, no zod/undici/Node built-in/second rxjs.
 node "$root/bench/bundle-size.js" --app "$work" --check
 echo "pack check: ok ($tarball)"

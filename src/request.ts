@@ -6,7 +6,7 @@
  * validation that needs them, not when `rxllm` is imported: zod costs about 50 ms of start-up
  * (bench/import-time.js). Plain-text requests never need them (`./requestFastPath`).
  */
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { RequestValidationError } from './errors';
 import type { MockRequestFields } from './mockRequest';
 import { isPlainValidRequest } from './requestFastPath';

@@ -3,6 +3,7 @@
  * They are built, and zod loaded, on first use (`requestSchemas()`): the first validation or an
  * import of `rxllm/schemas`, never an import of `rxllm` (zod is most of its start-up cost).
  */
+import type { ZodUnion } from 'zod/v4';
 import { loadZod } from './lazyZod';
 import { MAX_CHOICES } from './requestLimits';
 
@@ -48,7 +49,9 @@ function build() {
     function: z.object({ name: z.string(), arguments: z.string() }),
   });
 
-  const MessageSchema = z.discriminatedUnion('role', [
+  // Declared as the union it is (same output type): zod 4.1 gave ZodDiscriminatedUnion a second type
+  // argument, and the declarations rxllm publishes must compile with every zod of the peer range.
+  const messageKinds = [
     z.object({
       role: z.literal('system'),
       content: z.union([z.string(), z.array(TextPart)]),
@@ -84,7 +87,8 @@ function build() {
       // text alone (see each provider's request.ts).
       is_error: z.boolean().optional(),
     }),
-  ]);
+  ] as const;
+  const MessageSchema: ZodUnion<typeof messageKinds> = z.discriminatedUnion('role', messageKinds);
 
   const ToolSchema = z.object({
     type: z.literal('function'),

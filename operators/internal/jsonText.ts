@@ -1,7 +1,7 @@
-import type { z } from 'zod';
 import type { Chunk } from '../../src/chunk';
 import { StructuredOutputError, type ToolCallIssue } from '../../src/errors';
 import { JsonSyntaxFailure } from '../../src/json/streamingJson';
+import { isStandardSchema, validateSync, type StandardSchemaV1 } from '../../src/standardSchema';
 
 /**
  * Where the JSON text is read from: the content of a choice (`response_format: json_schema` or
@@ -17,15 +17,15 @@ export interface JsonTextConfig {
   choice?: number;
 }
 
-/** True for a zod schema (anything with `safeParse`), told apart from a config object. */
-export function isSchema(value: unknown): value is z.ZodType {
-  return typeof (value as { safeParse?: unknown } | null)?.safeParse === 'function';
+/** True for a schema (a Standard Schema: zod, Valibot, ArkType), told apart from a config object. */
+export function isSchema(value: unknown): value is StandardSchemaV1 {
+  return isStandardSchema(value);
 }
 
 /** Validates `from` and `choice` at operator creation; throws a `TypeError` naming the operator. */
 export function checkJsonTextConfig(operator: string, config: JsonTextConfig): Required<JsonTextConfig> {
   if (config === null || typeof config !== 'object') {
-    throw new TypeError(`${operator}: config must be a zod schema or an object, got ${String(config)}.`);
+    throw new TypeError(`${operator}: config must be a schema or an object, got ${String(config)}.`);
   }
   const { from = 'content', choice = 0 } = config;
   const toolOk =
@@ -38,7 +38,9 @@ export function checkJsonTextConfig(operator: string, config: JsonTextConfig): R
   }
   const schema = (config as { schema?: unknown }).schema;
   if (schema !== undefined && !isSchema(schema)) {
-    throw new TypeError(`${operator}: schema must be a zod schema.`);
+    throw new TypeError(
+      `${operator}: schema must be a Standard Schema (a zod 3.25+ or 4 schema, Valibot, ArkType).`,
+    );
   }
   return { from, choice };
 }
@@ -114,20 +116,16 @@ export function noOutput(from: JsonTextSource, text: string, refusal = ''): Stru
 
 /** Validates with the schema; the parsed value, or the error. */
 export function validate(
-  schema: z.ZodType | undefined,
+  schema: StandardSchemaV1 | undefined,
   value: unknown,
   text: string,
   what: string,
   prefix: readonly PropertyKey[] = [],
 ): { ok: true; value: unknown } | { ok: false; error: StructuredOutputError } {
   if (!schema) return { ok: true, value };
-  const result = schema.safeParse(value);
-  if (result.success) return { ok: true, value: result.data };
-  const issues: ToolCallIssue[] = result.error.issues.map((i) => ({
-    path: [...prefix, ...i.path],
-    message: i.message,
-    code: i.code,
-  }));
+  const result = validateSync(schema, value, what);
+  if (result.ok) return result;
+  const issues: ToolCallIssue[] = result.issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }));
   const first = issues[0];
   return {
     ok: false,

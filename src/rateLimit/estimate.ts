@@ -1,6 +1,6 @@
 /**
  * The default token estimate of a request, for rate limiting before the provider reports usage.
- * No tokenizer is bundled (runtime dependencies stay undici, eventsource-parser and zod), so it is
+ * No tokenizer is bundled (runtime dependencies stay undici and eventsource-parser), so it is
  * a rule, chosen to err on the high side:
  *
  * - Text: 1 token per CJK character (Han, kana, Hangul — BPE vocabularies such as cl100k spend about

@@ -28,7 +28,7 @@ describe('zod is loaded only where a schema is used', () => {
     (entry) => {
       const { seen, external } = staticGraph(path.join(root, entry));
       expect(seen.size).toBeGreaterThan(1);
-      expect([...external]).not.toContain('zod');
+      expect([...external].filter((d) => d === 'zod' || d.startsWith('zod/'))).toEqual([]);
       // the chunk schemas, built when their module is evaluated, are not reached
       expect([...seen].map((f) => path.relative(root, f))).not.toContain(path.join('src', 'chunkSchema.ts'));
     },
@@ -37,9 +37,9 @@ describe('zod is loaded only where a schema is used', () => {
   it('importing rxllm does not load zod, nor does a plain-text request; the first request that needs the schema does', () => {
     let loads = 0;
     jest.isolateModules(() => {
-      jest.doMock('zod', () => {
+      jest.doMock('zod/v4', () => {
         loads++;
-        return jest.requireActual('zod');
+        return jest.requireActual('zod/v4');
       });
       const rxllm = jest.requireActual<typeof import('../../src')>('../../src');
       jest.requireActual('../../operators');
@@ -53,7 +53,32 @@ describe('zod is loaded only where a schema is used', () => {
       rxllm.validateRequest({ model: 'mock/y', messages: [parts] });
       expect(loads).toBe(1);
     });
-    jest.dontMock('zod');
+    jest.dontMock('zod/v4');
+  });
+
+  it('says what to install when zod (a peer dependency) is missing or older than 3.25', () => {
+    jest.isolateModules(() => {
+      jest.doMock('zod/v4', () => {
+        throw Object.assign(new Error("Cannot find module 'zod/v4'"), { code: 'MODULE_NOT_FOUND' });
+      });
+      const { loadZod } = jest.requireActual<typeof import('../../src/lazyZod')>('../../src/lazyZod');
+      const { ConfigurationError } =
+        jest.requireActual<typeof import('../../src/errors')>('../../src/errors');
+      let error: unknown;
+      try {
+        loadZod();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toMatch(
+        /^rxllm needs zod \^3\.25\.76 \|\| \^4\.0\.0 \(a peer dependency\).*npm install zod$/,
+      );
+      expect(((error as Error).cause as Error).message).toBe("Cannot find module 'zod/v4'");
+      const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+      expect((error as Error).message).toContain(pkg.peerDependencies.zod);
+    });
+    jest.dontMock('zod/v4');
   });
 
   it('validateRequest loads the schemas on first use and still lists every problem', () => {
