@@ -381,6 +381,8 @@ describe('smoothText: linear on long runs', () => {
 
   it("stays linear on unbroken base64 ('word')", () => {
     const base64 = (size: number) => 'QUJDRGVmZ2hpamtsbW5vcHFy'.repeat(size / 24);
-    expect(ratio4x(through('word', base64), 24 * 384)).toBeLessThan(LINEAR_BOUND);
+    // 36 KB, not less: below that the 1x run fits under V8's young-generation size and the ratio says
+    // more about the garbage collector than about the operator (measured: 8x at 9 KB, 3.6x from 36 KB).
+    expect(ratio4x(through('word', base64), 24 * 1536)).toBeLessThan(LINEAR_BOUND);
   });
 });
