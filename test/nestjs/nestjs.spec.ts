@@ -172,7 +172,7 @@ describe('POST streaming recipe (guards, pipes, sendSse)', () => {
   });
 
   it('disconnecting aborts the upstream request', async () => {
-    upstream.enqueue({ text: 'x'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    upstream.enqueue({ text: 'x'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the abort
     const got = await lastValueFrom(
       fetchSse(`${base}/chat`, { body, headers: guard }).pipe(take(4), toArray()),
     );
@@ -207,7 +207,7 @@ describe('@Sse recipe with toSseEvents', () => {
   });
 
   it('disconnecting aborts the upstream request', async () => {
-    upstream.enqueue({ text: 'y'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    upstream.enqueue({ text: 'y'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the abort
     await lastValueFrom(fetchSse(`${base}/sse?q=hi`).pipe(take(3), toArray()));
     await upstream.waitForRequestClose(1);
     expect(upstream.stats.abortedRequests).toBe(1);
@@ -256,7 +256,7 @@ describe('@WebSocketGateway recipe (platform-ws) with serveChatSocket', () => {
     const [a, b] = await Promise.all([ask('one'), ask('二')]);
     expect(summarize(a).text).toBe('ws one');
     expect(summarize(b).text).toBe('ws 二');
-    upstream.setDefault({ text: 'z'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    upstream.setDefault({ text: 'z'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the abort
     const n = upstream.stats.requests;
     let closedError: unknown;
     const sub = fromWebSocket(shared, body).subscribe({ error: (e) => (closedError = e) });
