@@ -96,7 +96,7 @@ describe('openai-compatible stream()', () => {
     expect(completed).toBe(true);
     expect(summarize(values).text).toBe(text);
     expect(summarize(values).usage).toEqual({ prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 });
-  });
+  }, 60_000); // one write per byte: seconds on a loaded machine (a hang guard, not a speed limit)
 
   it('normalizes reasoning_content to delta.reasoning', async () => {
     const raw = sse([

@@ -54,8 +54,10 @@ function spawnWorker(args: string[]): Worker {
       }
     });
   });
-  // A worker that dies before it is ready fails the test through `result`, not a hang on `ready`.
+  // A worker that dies before it is ready fails the test through `result`, not a hang on `ready`
+  // (nor an EPIPE from writing its start line).
   result.catch(() => onReady());
+  child.stdin.on('error', () => undefined);
   return { ready, result, send: (line) => child.stdin.write(line + '\n') };
 }
 
