@@ -185,14 +185,16 @@ describe('rxllm batch', () => {
     writeFileSync(input, Array.from({ length: 10 }, (_, i) => line(`t${i}`, `q${i}`)).join('\n'));
     server.setDefault((req) => ({
       text: 'ok',
-      latencyMs: (req.body as MockChatBody).messages[0].content === 'q0' ? 0 : 5000,
+      // The others outlast any stall of a busy machine: they are still in flight at Ctrl-C.
+      latencyMs: (req.body as MockChatBody).messages[0].content === 'q0' ? 0 : 60_000,
     }));
     const stop = new AbortController();
     const t = io(true, stop.signal);
     const running = runCli(['batch', input, '-u', server.url, '--out', out, '--concurrency', '10'], t.io);
     while (!existsSync(out) || !readFileSync(out, 'utf8').includes('t0'))
       await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 150));
+    // All ten reached the server, so the nine aborts are all seen there.
+    while (server.stats.requests < 10) await new Promise((r) => setTimeout(r, 10));
     stop.abort();
     expect(await running).toBe(130);
     expect(readOut(out).map((r) => r.custom_id)).toEqual(['t0']);

@@ -40,12 +40,15 @@ describe('transport idle limit', () => {
   });
 
   it('is reset by every real chunk: a slow but steady stream finishes', async () => {
-    server.enqueue({ text: 'slow and steady', chunkSize: 3, chunkDelayMs: 120 });
+    // 28 chunks 50 ms apart (1.4 s in all) under a 1 s idle limit: each gap is a twentieth of the
+    // limit, so only a stall of nearly a second between two chunks could trip it.
+    const text = 'slow and steady wins the race';
+    server.enqueue({ text, chunkSize: 1, chunkDelayMs: 50 });
     const { values, completed } = await collect(
-      stream(REQUEST, { baseURL: server.url, timeouts: { idle: 400 } }),
+      stream(REQUEST, { baseURL: server.url, timeouts: { idle: 1000 } }),
     );
     expect(completed).toBe(true);
-    expect(summarize(values).text).toBe('slow and steady');
+    expect(summarize(values).text).toBe(text);
   });
 
   it('does not apply to complete(), whose only value comes at the end', async () => {

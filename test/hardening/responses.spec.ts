@@ -223,7 +223,7 @@ describe('complete() body cap', () => {
     });
     const url = await listen(raw);
     const { error } = await collect(complete(REQUEST, { baseURL: url, maxResponseBytes: 2 << 20 }));
-    await new Promise((r) => setTimeout(r, 50));
+    while (closedAt < 0) await new Promise((r) => setTimeout(r, 5)); // the server saw the socket close
     raw.close();
     expect(error).toBeInstanceOf(ResponseTooLargeError);
     expect((error as ResponseTooLargeError).limit).toBe(2 << 20);

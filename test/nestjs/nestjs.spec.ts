@@ -212,7 +212,7 @@ describe('POST streaming recipe (guards, pipes, sendSse)', () => {
   });
 
   it('disconnecting aborts the upstream request', async () => {
-    upstream.enqueue({ text: 'x'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    upstream.enqueue({ text: 'x'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the abort
     const got = await lastValueFrom(
       fetchSse(`${base}/chat`, { body, headers: guard }).pipe(take(4), toArray()),
     );
@@ -247,7 +247,7 @@ describe('@Sse recipe with toSseEvents', () => {
   });
 
   it('disconnecting aborts the upstream request', async () => {
-    upstream.enqueue({ text: 'y'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    upstream.enqueue({ text: 'y'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the abort
     await lastValueFrom(fetchSse(`${base}/sse?q=hi`).pipe(take(3), toArray()));
     await upstream.waitForRequestClose(1);
     expect(upstream.stats.abortedRequests).toBe(1);
@@ -302,7 +302,7 @@ describe('@WebSocketGateway recipe (platform-ws) with serveChatSocket', () => {
     expect(refused.error).toBeInstanceOf(BadRequestError);
     expect((refused.error as BadRequestError).status).toBe(404);
     expect(upstream.stats.requests).toBe(sentBefore);
-    upstream.setDefault({ text: 'z'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    upstream.setDefault({ text: 'z'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the abort
     const n = upstream.stats.requests;
     let closedError: unknown;
     const sub = fromWebSocket(shared, body).subscribe({ error: (e) => (closedError = e) });

@@ -2,7 +2,7 @@
  * budget: refuses calls once the window's spend reached maxCost (typed error, nothing sent), adds
  * each call's cost when it ends, resets with the window, and shares spend through its store.
  */
-import { lastValueFrom, Observable, toArray } from 'rxjs';
+import { lastValueFrom, Observable, toArray, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { BudgetExceededError, createMemoryBudgetStore, type BudgetStore, type Chunk } from 'rxllm';
 import { budget, BUDGET_DEFAULTS } from 'rxllm/operators';
@@ -88,10 +88,12 @@ describe('budget', () => {
       for (const c of chunks) s.next(c);
       s.complete();
     });
-    const guarded = source.pipe(budget({ maxCost: 2, store, key: 'team' }));
+    // A fixed clock: both runs fall in one daily window even if a day ends during the test.
+    const scheduler = new VirtualTimeScheduler();
+    const guarded = source.pipe(budget({ maxCost: 2, store, key: 'team', scheduler }));
     await lastValueFrom(guarded.pipe(toArray()));
     await lastValueFrom(guarded.pipe(toArray()));
-    const window = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const window = 0; // the daily window that starts at virtual time 0
     expect(store.spent('team', window)).toBeCloseTo(1.5, 12);
     expect(store.spent('other', window)).toBe(0);
   });

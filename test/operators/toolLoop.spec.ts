@@ -441,8 +441,8 @@ describe('toolLoop', () => {
       },
     });
     const subscription = toolLoop(request, { client, tools: { wait } }).subscribe();
-    await new Promise((r) => setTimeout(r, 10));
-    expect(signal?.aborted).toBe(false);
+    while (!signal) await new Promise((r) => setTimeout(r, 5)); // the tool is running
+    expect(signal.aborted).toBe(false);
     subscription.unsubscribe();
     expect(signal?.aborted).toBe(true);
   });

@@ -280,7 +280,7 @@ describe('anthropic stream()', () => {
     const { values, completed } = await collect(stream(REQUEST, opts()));
     expect(completed).toBe(true);
     expect(summarize(values).text).toBe(t);
-  });
+  }, 60_000); // one write per byte: ~10 s on a loaded 2-core machine (a hang guard, not a speed limit)
 
   it('merges to the same response at random byte splits', async () => {
     const bytes = Buffer.from(

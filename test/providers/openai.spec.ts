@@ -96,7 +96,7 @@ describe('openai-compatible stream()', () => {
     expect(completed).toBe(true);
     expect(summarize(values).text).toBe(text);
     expect(summarize(values).usage).toEqual({ prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 });
-  });
+  }, 60_000); // one write per byte: seconds on a loaded machine (a hang guard, not a speed limit)
 
   it('normalizes reasoning_content to delta.reasoning', async () => {
     const raw = sse([
@@ -315,7 +315,7 @@ describe('openai-compatible stream()', () => {
 
 describe('cancellation', () => {
   it('aborts the HTTP request on unsubscribe, silently', async () => {
-    server.enqueue({ text: 'a'.repeat(200), chunkSize: 1, chunkDelayMs: 20 });
+    server.enqueue({ text: 'a'.repeat(2000), chunkSize: 1, chunkDelayMs: 20 }); // 40 s: outlasts the abort
     const seen: string[] = [];
     let errored = false;
     const sub = stream(REQUEST, opts()).subscribe({
@@ -333,7 +333,8 @@ describe('cancellation', () => {
     server.enqueue({ stall: 'before-headers' });
     const ac = new AbortController();
     const result = collect(stream(REQUEST, { ...opts(), signal: ac.signal }));
-    await new Promise((r) => setTimeout(r, 30));
+    // Abort once the server holds the request: it then sees the abort (and the stalling script is used).
+    while (server.stats.requests < 1) await new Promise((r) => setTimeout(r, 5));
     ac.abort();
     const { error } = await result;
     expect(error).toBeInstanceOf(RequestAbortedError);

@@ -1,7 +1,8 @@
 /**
  * A worker PROCESS for the Redis tests (run with tsx, not a spec):
- *   acquire <port> <key> <rpm> <startAt> <durationMs>: takes permits of a shared limiter as fast
- *     as they come until the deadline; prints {"grants":[ms, ...]}.
+ *   acquire <port> <key> <rpm> <durationMs>: prints "ready", reads the start time (epoch ms) from
+ *     stdin, then takes permits of a shared limiter as fast as they come from then until start +
+ *     durationMs and until it has seen the bucket empty; prints {"grants":[ms, ...]}.
  *   route <port> <failingUrl> <healthyUrl>: one routed call with a Redis cooldown store; prints
  *     {"served": deployment, "attempts": [...]}.
  */
@@ -15,18 +16,25 @@ async function main(): Promise<void> {
   const redis = new Redis({ host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: 1 });
   try {
     if (mode === 'acquire') {
-      const [key, rpm, startAt, durationMs] = rest;
+      const [key, rpm, durationMs] = rest;
       const limiter = createRateLimiter({
         requestsPerMinute: Number(rpm),
         store: createRedisRateLimitStore(redis),
         key,
       });
+      await redis.ping(); // connected: what is left before the first permit is one round trip
+      process.stdout.write('ready\n');
+      const startAt = await firstLine();
       await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
       const deadline = Number(startAt) + Number(durationMs);
       const grants: number[] = [];
-      while (Date.now() < deadline) {
+      // Until the deadline and, however slow the machine, until this process has seen the shared
+      // bucket empty: then the two processes together took at least the whole burst.
+      let drained = false;
+      while (Date.now() < deadline || !drained) {
         await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
-        if (Date.now() < deadline) grants.push(Date.now());
+        grants.push(Date.now());
+        drained ||= (await lastValueFrom(limiter.state())).requests < 1;
       }
       process.stdout.write(JSON.stringify({ grants }) + '\n');
     } else if (mode === 'route') {
@@ -56,6 +64,23 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** The first line on stdin. */
+function firstLine(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d: string) => {
+      text += d;
+      const end = text.indexOf('\n');
+      if (end >= 0) {
+        process.stdin.pause();
+        resolve(text.slice(0, end));
+      }
+    });
+    process.stdin.once('end', () => reject(new Error('stdin closed before the start line')));
+  });
 }
 
 main()

@@ -112,11 +112,10 @@ describe('batch', () => {
   });
 
   it('fails fast on the first failure and aborts the requests in flight', async () => {
-    server.setDefault((req) =>
-      (req.body as MockChatBody).messages[0].content === 'ticket 0'
-        ? { status: 401 }
-        : { text: 'slow', latencyMs: 2000 },
-    );
+    // The last of the three to arrive fails, so all three are at the server when the failure
+    // comes (a fixed item could fail before the others were even sent); the others never end.
+    let arrived = 0;
+    server.setDefault(() => (++arrived === 3 ? { status: 401 } : { stall: 'before-headers' }));
     await expect(
       run(batch(requests(5), { concurrency: 3, failFast: true, options: options() })),
     ).rejects.toMatchObject({ status: 401 });
@@ -216,7 +215,7 @@ describe('batch', () => {
       listeners++;
       add(...args);
     }) as AbortSignal['addEventListener'];
-    server.setDefault({ text: 'slow', latencyMs: 5000 });
+    server.setDefault({ text: 'slow', latencyMs: 60_000 }); // still in flight at the abort, however slow the machine
     try {
       const done = run(batch(requests(30), { options: { ...options(), signal: controller.signal } }));
       await until(() => server.stats.requests >= 20);

@@ -67,17 +67,20 @@ function run(pipe: (retries: RetryInfo[]) => (o: Observable<Chunk>) => Observabl
   });
 }
 
+// Limits a healthy answer never reaches, even on a busy machine (a spurious timeout would add a
+// retry); the tests of the timeouts set short ones against stalls that never end.
+const SAFETY = { firstChunk: 5000, idle: 5000 };
+// A stalled attempt times out after this; the retry that follows must beat it, so not too short.
+const SHORT = 1000;
+
 const standard =
   (t = {}) =>
   (retries: RetryInfo[]) =>
   (o: Observable<Chunk>) =>
-    o.pipe(
-      timeouts({ firstChunk: 300, idle: 300, ...t }),
-      retryBackoff({ ...retryFast, onRetry: (i) => retries.push(i) }),
-    );
+    o.pipe(timeouts({ ...SAFETY, ...t }), retryBackoff({ ...retryFast, onRetry: (i) => retries.push(i) }));
 const restart = (retries: RetryInfo[]) => (o: Observable<Chunk>) =>
   o.pipe(
-    timeouts({ firstChunk: 300, idle: 300 }),
+    timeouts(SAFETY),
     retryBackoff({ ...retryFast, resume: 'restart', onRetry: (i) => retries.push(i) }),
   );
 
@@ -160,7 +163,7 @@ describe('resilience against scripted faults', () => {
 
   it('times out a stall before the first byte (firstChunk), aborts the request and retries', async () => {
     server.enqueue({ stall: 'before-headers' });
-    const r = await run(standard({ firstChunk: 100 }));
+    const r = await run(standard({ firstChunk: SHORT }));
     expect(r.text).toBe(TEXT);
     expect(r.retries[0].error).toBeInstanceOf(TimeoutError);
     expect((r.retries[0].error as TimeoutError).timeout).toBe('firstChunk');
@@ -170,7 +173,7 @@ describe('resilience against scripted faults', () => {
 
   it('fails a stall mid-stream with an idle TimeoutError carrying the partial text, and aborts it', async () => {
     server.enqueue({ text: TEXT, stall: { afterChunks: 2 } });
-    const r = await run(standard({ idle: 100 }));
+    const r = await run(standard({ idle: SHORT }));
     expect(r.error).toBeInstanceOf(TimeoutError);
     expect((r.error as TimeoutError).timeout).toBe('idle');
     expect((r.error as LlmError).partial?.choices[0].message.content).toBe(r.text);
@@ -212,8 +215,8 @@ describe('resilience against scripted faults', () => {
 
   it('leaves no request open after all faults: the pool keeps only idle keep-alive sockets', async () => {
     server.enqueue({ status: 500 }, { stall: 'before-headers' }, { text: TEXT, cutAfterChunks: 2 });
-    await run(standard({ firstChunk: 100 }));
-    await run(standard({ firstChunk: 100 }));
+    await run(standard({ firstChunk: SHORT }));
+    await run(standard({ firstChunk: SHORT }));
     await settled();
     expect(server.stats.openConnections).toBeLessThanOrEqual(1);
   });

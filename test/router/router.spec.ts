@@ -361,7 +361,8 @@ describe('createRouter', () => {
     failing.enqueue({ stall: 'before-headers' });
     healthy.enqueue(ANSWER);
     const attempts: RouterAttempt[] = [];
-    const chunks = await collect(twoServers({ attemptTimeouts: { firstChunk: 150 } }, attempts).stream(ask));
+    // The healthy attempt must beat the limit too: 1 s leaves room for a busy machine.
+    const chunks = await collect(twoServers({ attemptTimeouts: { firstChunk: 1000 } }, attempts).stream(ask));
     expect(text(chunks)).toBe(ANSWER);
     expect(attempts.map((a) => [a.deployment, a.errorClass ?? null])).toEqual([
       ['compat/primary', 'TimeoutError'],
@@ -371,7 +372,8 @@ describe('createRouter', () => {
   });
 
   it('aborts the request in flight and reports a cancelled attempt when unsubscribed', async () => {
-    failing.enqueue({ text: ANSWER, chunkSize: 1, chunkDelayMs: 20 });
+    // 200 ms between chunks (9 s in all): the abort reaches the server long before the answer ends.
+    failing.enqueue({ text: ANSWER, chunkSize: 1, chunkDelayMs: 200 });
     const attempts: RouterAttempt[] = [];
     const router = twoServers({}, attempts);
     await new Promise<void>((resolve) => {

@@ -81,8 +81,8 @@ describe('routing strategies', () => {
     const [a, b] = [make(), make()];
     let done = 0;
     const subs = [a, b, a].map((r) => r.complete(ask()).subscribe(() => done++));
-    await new Promise((r) => setTimeout(r, 300));
     // 2 per minute, shared by both routers: the third call waits ~30 s for a permit.
+    while (done < 2) await new Promise((r) => setTimeout(r, 5));
     expect(done).toBe(2);
     expect(a.deployments()[0].inFlight).toBe(1);
     subs.forEach((s) => s.unsubscribe());
@@ -112,8 +112,9 @@ describe('routing strategies', () => {
     let slow: MockServer;
     const agent = createAgent();
     beforeAll(async () => {
+      // Far apart, so a busy machine's stall during a fast call cannot make it measure slower.
       fast = await createMockServer({ defaultScript: { text: 'fast', latencyMs: 5 } });
-      slow = await createMockServer({ defaultScript: { text: 'slow', latencyMs: 80 } });
+      slow = await createMockServer({ defaultScript: { text: 'slow', latencyMs: 1500 } });
     });
     afterAll(async () => {
       await agent.close();

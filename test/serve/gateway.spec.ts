@@ -228,7 +228,8 @@ describe('the official openai package against the gateway', () => {
   });
 
   it('aborts the upstream call when the client leaves mid-stream', async () => {
-    upstream.enqueue({ text: 'y'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    // 30 s of answer: the abort reaches the upstream long before it ends, however slow the machine.
+    upstream.enqueue({ text: 'y'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
     const controller = new AbortController();
     const stream = await sdk.chat.completions.create(
       { model: MODEL, messages, stream: true },
@@ -340,7 +341,8 @@ describe('rxllm clients against the gateway', () => {
   });
 
   it('WebSocket: a stop message and a closed socket each abort the upstream call; errors keep their class', async () => {
-    upstream.setDefault({ text: 'z'.repeat(300), chunkSize: 1, chunkDelayMs: 10 });
+    // 30 s of answer: each abort reaches the upstream long before it ends, however slow the machine.
+    upstream.setDefault({ text: 'z'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
     const url = `${gateway.url.replace('http', 'ws')}/v1/chat/ws`;
     const socket = new WebSocket(url, bearerProtocol(TOKEN));
     const body = { model: MODEL, messages };

@@ -74,7 +74,8 @@ describe('sendSse + fetchSse', () => {
   });
 
   it('cancels the upstream provider request when the browser goes away', async () => {
-    upstream.enqueue({ text: 'x'.repeat(400), chunkSize: 1, chunkDelayMs: 10 });
+    // Long enough (40 s) that the abort, however slow the machine, comes before the answer ends.
+    upstream.enqueue({ text: 'x'.repeat(4000), chunkSize: 1, chunkDelayMs: 10 });
     source = () => stream(REQUEST, { baseURL: upstream.url });
     const { values } = await collect(fetchSse(appUrl, { body: {} }).pipe(take(5)));
     expect(values).toHaveLength(5);
@@ -189,14 +190,23 @@ describe('sendSse backpressure (issue 9)', () => {
   it('sends a `: ping` comment every heartbeatMs while the upstream is silent, which fetchSse ignores', async () => {
     const server = http.createServer((req, res) => {
       req.resume();
+      // The upstream stays silent until two pings went out (counted at the response), not for a
+      // fixed time: a stalled machine runs an overdue heartbeat and an overdue timer in one turn.
+      let pings = 0;
+      let answer: () => void = () => undefined;
+      const write = res.write.bind(res) as (chunk: unknown) => boolean;
+      res.write = ((chunk: unknown) => {
+        const ok = write(chunk);
+        if (String(chunk).startsWith(': ping') && ++pings === 2) answer();
+        return ok;
+      }) as typeof res.write;
       void sendSse(
         res,
         new Observable<Chunk>((s) => {
-          const t = setTimeout(() => {
+          answer = () => {
             for (const c of scriptToChunks('late')) s.next(c);
             s.complete();
-          }, 120);
-          return () => clearTimeout(t);
+          };
         }),
         { heartbeatMs: 25 },
       );
@@ -275,7 +285,7 @@ describe('chatCompletionsHandler pauses the upstream for a client that reads slo
       .map((m) => JSON.parse(`"${m[1]}"`))
       .join('');
     expect(received).toBe(text);
-  }, 20_000);
+  }, 120_000); // ~13 s on a loaded 2-core machine: a hang guard, not a speed limit
 });
 
 describe('a client that left before the answer starts (review)', () => {
@@ -308,6 +318,8 @@ describe('a client that left before the answer starts (review)', () => {
         onLog: (entry) => entries.push(entry.outcome),
       });
       let handled: Promise<unknown> | undefined;
+      let bodyRead: () => void = () => undefined;
+      const read = new Promise<void>((resolve) => (bodyRead = resolve));
       const server = http.createServer((req, res) => {
         // Like Express/Nest: the body is parsed first, then an async middleware/guard runs.
         const parts: Buffer[] = [];
@@ -315,6 +327,7 @@ describe('a client that left before the answer starts (review)', () => {
         req.on('end', () => {
           (req as typeof req & { body?: unknown }).body = JSON.parse(Buffer.concat(parts).toString());
           res.once('close', () => (handled = handle(req, res)));
+          bodyRead();
         });
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -327,7 +340,10 @@ describe('a client that left before the answer starts (review)', () => {
       socket.write(
         `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
-      setTimeout(() => socket.destroy(), 50);
+      // The client leaves once the server has the whole body (a fixed delay could end the socket
+      // before the request was even sent, and nothing would be handled).
+      await read;
+      socket.destroy();
       while (!handled) await new Promise((r) => setTimeout(r, 5));
       await handled;
       await new Promise((r) => setTimeout(r, 100));
@@ -354,7 +370,7 @@ describe('fetchSse stops reading (review)', () => {
     const { values, error } = await collect(
       fetchSse(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`),
     );
-    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    while (!closed) await new Promise((r) => setTimeout(r, 10));
     raw.closeAllConnections();
     await new Promise((r) => raw.close(r));
     expect(values).toHaveLength(1);
