@@ -116,7 +116,13 @@ function checkLists(name: string, lists: Record<string, string[]> | undefined, g
  *   then the fallback groups of the error's kind) and the subscriber sees nothing of it.
  * - After the first chunk, `afterFirstChunk` decides: `'error'` (default; `error.partial`),
  *   `'restart'` (a reset chunk, then the next deployment from scratch) or `'continue'` (the text so
- *   far is sent as an assistant prefix; only the rest is streamed). Text is never duplicated.
+ *   far is sent as an assistant prefix with the deployment's `continuation` flag; only the rest is
+ *   streamed; refused with a `ConfigurationError` for a deployment that cannot continue). Text is
+ *   never duplicated.
+ * - A refusal inside a 200 answer (`finish_reason: 'content_filter'`) goes to the group's
+ *   `contentPolicyFallbacks` when it has one left, like a refusal sent as an error.
+ * - Cooldowns count only the deployment's own failures: not the caller's own `timeouts`, not a
+ *   `StoreError`; a group's only deployment (no `fallbacks`) is cooled only by a 429's `Retry-After`.
  * - Every chunk and result carries `route` (group, deployment, model, attempt); `onAttempt` reports
  *   each attempt. When every deployment is cooling the call fails with `NoDeploymentAvailableError`
  *   (retryable, `retryAfterMs` = when the first is back).

@@ -35,7 +35,11 @@ async function server(options: Parameters<typeof createMockServer>[0] = {}): Pro
   servers.push(s);
   return s;
 }
-const on = (s: MockServer, path = '') => ({ baseURL: s.url + path, apiKey: 'sk-test-faults', dispatcher: agent });
+const on = (s: MockServer, path = '') => ({
+  baseURL: s.url + path,
+  apiKey: 'sk-test-faults',
+  dispatcher: agent,
+});
 const ask = (content = 'tell me') => ({ model: 'main', messages: [{ role: 'user' as const, content }] });
 const text = (chunks: RoutedChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
 const collect = <T>(o: import('rxjs').Observable<T>) => lastValueFrom(o.pipe(toArray()));
@@ -189,7 +193,11 @@ describe('router faults: what is not the deployment’s failure', () => {
       },
     });
     const byRouter = spyStore();
-    const router = createRouter({ groups: group(), attemptTimeouts: { firstChunk: 100 }, cooldownStore: byRouter });
+    const router = createRouter({
+      groups: group(),
+      attemptTimeouts: { firstChunk: 100 },
+      cooldownStore: byRouter,
+    });
     await expect(collect(router.stream(ask()))).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(byRouter.counted).toEqual(['a', 'b']);
     const byDeployment = spyStore();
@@ -250,7 +258,10 @@ describe('router faults: a group’s only deployment', () => {
     const only = await server();
     only.enqueue({ status: 500 }, { status: 500 }, { status: 500 });
     only.setDefault('recovered');
-    const router = createRouter({ groups: { main: [{ model: 'compat/only', options: on(only) }] }, scheduler });
+    const router = createRouter({
+      groups: { main: [{ model: 'compat/only', options: on(only) }] },
+      scheduler,
+    });
     for (let i = 0; i < 3; i++) await expect(collect(router.stream(ask()))).rejects.toThrow(/HTTP 500/);
     // Virtual time stands still: a cooldown would still be running.
     expect(text(await collect(router.stream(ask())))).toBe('recovered');
@@ -261,7 +272,10 @@ describe('router faults: a group’s only deployment', () => {
     const only = await server();
     only.enqueue({ status: 429, headers: { 'retry-after': '7' } });
     only.setDefault('later');
-    const router = createRouter({ groups: { main: [{ model: 'compat/only', options: on(only) }] }, scheduler });
+    const router = createRouter({
+      groups: { main: [{ model: 'compat/only', options: on(only) }] },
+      scheduler,
+    });
     await expect(collect(router.stream(ask()))).rejects.toThrow(/HTTP 429/);
     await expect(collect(router.stream(ask()))).rejects.toMatchObject({
       name: 'NoDeploymentAvailableError',
@@ -289,18 +303,23 @@ describe('router faults: refusals inside a 200 answer', () => {
     });
   }
 
-  it.each(WIRES)('%s before any content: the content-policy fallback answers, invisibly', async (_n, model) => {
-    const [s, lenient] = [await server(), await server({ defaultScript: 'allowed answer' })];
-    s.enqueue({ text: '', finishReason: 'content_filter' });
-    const attempts: RouterAttempt[] = [];
-    const chunks = await collect(refusing(model, s, lenient, { onAttempt: (a) => attempts.push(a) }).stream(ask()));
-    expect(text(chunks)).toBe('allowed answer');
-    expect(chunks.every((c) => c.route.deployment === 'lenient')).toBe(true);
-    expect(attempts.map((a) => [a.deployment, a.kind, a.errorClass])).toEqual([
-      ['strict', 'contentPolicy', 'FinishReasonError'],
-      ['lenient', undefined, undefined],
-    ]);
-  });
+  it.each(WIRES)(
+    '%s before any content: the content-policy fallback answers, invisibly',
+    async (_n, model) => {
+      const [s, lenient] = [await server(), await server({ defaultScript: 'allowed answer' })];
+      s.enqueue({ text: '', finishReason: 'content_filter' });
+      const attempts: RouterAttempt[] = [];
+      const chunks = await collect(
+        refusing(model, s, lenient, { onAttempt: (a) => attempts.push(a) }).stream(ask()),
+      );
+      expect(text(chunks)).toBe('allowed answer');
+      expect(chunks.every((c) => c.route.deployment === 'lenient')).toBe(true);
+      expect(attempts.map((a) => [a.deployment, a.kind, a.errorClass])).toEqual([
+        ['strict', 'contentPolicy', 'FinishReasonError'],
+        ['lenient', undefined, undefined],
+      ]);
+    },
+  );
 
   it.each(WIRES)('%s in complete(): the content-policy fallback answers', async (_n, model) => {
     const [s, lenient] = [await server(), await server({ defaultScript: 'allowed answer' })];
@@ -342,14 +361,12 @@ describe("router faults: afterFirstChunk 'continue' on each provider", () => {
   async function continuing(options: Parameters<typeof createMockServer>[0]) {
     const s = await server(options);
     s.setDefault((req) => {
-      const messages = (req.body as MockChatBody).messages ?? (req.body as any).contents ?? [];
+      // Chat-completions and Anthropic bodies: a string, or text blocks.
+      const messages: any[] = (req.body as MockChatBody).messages ?? [];
       const last = messages[messages.length - 1];
-      const said =
-        last?.role === 'assistant'
-          ? typeof last.content === 'string'
-            ? last.content
-            : last.content.map((b: any) => b.text).join('')
-          : '';
+      const content = last?.role === 'assistant' ? last.content : '';
+      const said: string =
+        typeof content === 'string' ? content : content.map((b: { text: string }) => b.text).join('');
       return said ? ANSWER.slice(said.length) : ANSWER;
     });
     return s;
@@ -374,7 +391,10 @@ describe("router faults: afterFirstChunk 'continue' on each provider", () => {
     const chunks = await collect(router(first, 'anthropic/claude-test', claude).stream(ask()));
     expect(text(chunks)).toBe(ANSWER);
     const sent = (claude.requests[0].body as any).messages;
-    expect(sent[sent.length - 1]).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'One two' }] });
+    expect(sent[sent.length - 1]).toEqual({
+      role: 'assistant',
+      content: [{ type: 'text', text: 'One two' }],
+    });
     expect(claude.requests[0].rejected).toBeUndefined();
   });
 
@@ -395,15 +415,20 @@ describe("router faults: afterFirstChunk 'continue' on each provider", () => {
       router(first, 'compat/served', vllm, { continuation: 'vllm' }).stream(ask()),
     );
     expect(text(chunks)).toBe(ANSWER);
-    expect(vllm.requests[0].body).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
+    expect(vllm.requests[0].body).toMatchObject({
+      continue_final_message: true,
+      add_generation_prompt: false,
+    });
   });
 
   it('refuses a deployment that cannot continue with a ConfigurationError at creation', () => {
-    const make = (model: string, extra: object = {}) => () =>
-      createRouter({
-        groups: { main: [{ model: model as never, ...extra }] },
-        afterFirstChunk: 'continue',
-      });
+    const make =
+      (model: string, extra: object = {}) =>
+      () =>
+        createRouter({
+          groups: { main: [{ model: model as never, ...extra }] },
+          afterFirstChunk: 'continue',
+        });
     for (const model of ['openai/gpt-4o-mini', 'gemini/gemini-2.5-flash', 'compat/llama'])
       expect(make(model)).toThrow(ConfigurationError);
     expect(make('compat/llama', { continuation: 'prefill' })).not.toThrow();
