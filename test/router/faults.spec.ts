@@ -157,9 +157,9 @@ describe('router faults: failures that are the deployment’s, worth the next on
 
 describe('router faults: what is not the deployment’s failure', () => {
   it('a caller’s own short time limit does not cool a slow-but-healthy deployment', async () => {
-    // Answers after 1.5 s; the impatient caller gives up at 100 ms (undici checks the headers limit
-    // on a coarse ~1 s clock, so it fires within ~1 s: still before the answer).
-    const slow = await server({ defaultScript: { text: 'worth the wait', latencyMs: 1500 } });
+    // Answers after 3 s; the impatient caller gives up at 100 ms (undici checks the headers limit
+    // on a coarse ~1 s clock, so it fires within ~1 s: well before the answer).
+    const slow = await server({ defaultScript: { text: 'worth the wait', latencyMs: 3000 } });
     const cooldownStore = spyStore();
     const router = createRouter({
       groups: {
@@ -182,7 +182,7 @@ describe('router faults: what is not the deployment’s failure', () => {
   });
 
   it('the router’s own attemptTimeouts and a deployment’s own timeouts still count against it', async () => {
-    const slow = await server({ defaultScript: { text: 'late', latencyMs: 1500 } });
+    const slow = await server({ defaultScript: { text: 'late', latencyMs: 3000 } });
     const group = (a: object = {}) => ({
       main: {
         strategy: 'least-busy' as const,
@@ -476,7 +476,7 @@ describe('router faults: limits and latency', () => {
   });
 
   it('lowest-latency: a deployment measured slow once is measured again after latencyTtlMs', async () => {
-    const a = await server({ defaultScript: { text: 'a', latencyMs: 150 } });
+    const a = await server({ defaultScript: { text: 'a', latencyMs: 400 } });
     const b = await server({ defaultScript: { text: 'b', latencyMs: 5 } });
     // Real time plus a jump the test controls: latencies are measured, the ttl is passed at once.
     let jump = 0;
@@ -501,7 +501,7 @@ describe('router faults: limits and latency', () => {
     expect([await next(), await next(), await next(), await next()]).toEqual(['a', 'b', 'b', 'b']);
     // a recovers, b degrades; a minute later a is measured again and takes the traffic back.
     a.setDefault({ text: 'a', latencyMs: 5 });
-    b.setDefault({ text: 'b', latencyMs: 150 });
+    b.setDefault({ text: 'b', latencyMs: 400 });
     jump += 61_000;
     // Both measurements are stale: each is taken again (b, the faster before, first), then a wins.
     const after = [await next(), await next(), await next(), await next()];
