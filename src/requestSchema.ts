@@ -77,6 +77,9 @@ function build() {
       reasoning_details: z.array(ReasoningDetailSchema).optional(),
       tool_calls: z.array(ToolCallSchema).optional(),
       name: z.string().optional(),
+      // DeepSeek's prefix completion: the model continues this (last) message instead of answering
+      // anew; beta endpoint only (https://api-docs.deepseek.com/guides/chat_prefix_completion).
+      prefix: z.boolean().optional(),
     }),
     z.object({
       role: z.literal('tool'),

@@ -9,6 +9,7 @@ import type { CallOptions, ClientOptions } from '../options';
 import type { RateLimitStore } from '../rateLimit/store';
 import type { CooldownPolicy, CooldownStore } from './cooldown';
 import type { FailureKind } from './classify';
+import type { ContinuationMode } from './continuation';
 
 /** One place a group's calls can go: an rxllm model plus its options. */
 export interface DeploymentConfig {
@@ -25,8 +26,18 @@ export interface DeploymentConfig {
    * group; a call that still goes to it waits for a permit. @defaultValue Infinity
    */
   rpm?: number;
-  /** Tokens per minute this deployment may get (estimated from the prompt, corrected by usage). @defaultValue Infinity */
+  /**
+   * Tokens per minute this deployment may get (estimated from the prompt, corrected by usage). One
+   * with fewer tokens left than the request's estimate is tried after the others. @defaultValue Infinity
+   */
   tpm?: number;
+  /**
+   * How this deployment continues a partial answer under `afterFirstChunk: 'continue'` (see
+   * {@link ContinuationMode}): `'vllm'` for a vLLM server, `'prefill'` for one that continues a final
+   * assistant message natively (llama.cpp), `false` for none.
+   * @defaultValue `'prefill'` for `anthropic/` and `mock/`, `'deepseek-prefix'` for `deepseek/`, else `false`
+   */
+  continuation?: ContinuationMode;
 }
 
 /**
@@ -44,9 +55,11 @@ export type RoutingStrategy = 'shuffle' | 'least-busy' | 'lowest-latency';
  * - `'restart'`: the next deployment starts over behind a reset chunk (`Chunk.reset`) so consumers
  *   drop what they built (`accumulateChunks` and the SSE helpers honour it);
  * - `'continue'`: the text received so far is sent to the next deployment as an assistant message
- *   (a prefill) and only the rest is streamed. Needs a model that continues a trailing assistant
- *   message (Anthropic, DeepSeek's prefix mode, vLLM/llama.cpp servers); with tool calls or n > 1 in
- *   the partial answer it behaves like `'error'`.
+ *   (a prefill) with the flag its server needs (each deployment's `continuation`: Anthropic, DeepSeek's
+ *   prefix mode, vLLM, llama.cpp) and only the rest is streamed. `createRouter` refuses it with a
+ *   `ConfigurationError` when a deployment cannot continue (OpenAI, Gemini...: they would answer anew
+ *   and the text would be duplicated); with tool calls or n > 1 in the partial answer it behaves like
+ *   `'error'`.
  */
 export type AfterFirstChunk = 'error' | 'restart' | 'continue';
 
@@ -110,6 +123,12 @@ export interface RouterConfig {
   options?: ClientOptions;
   /** Weight of the newest sample in the latency moving average (0-1]. @defaultValue 0.3 */
   latencyAlpha?: number;
+  /**
+   * Under `lowest-latency`, a deployment whose latest measurement is older than this (ms) gets the next
+   * call, and its new measurement replaces the old average: one measured slow once comes back after it
+   * recovered (about one call per deployment per `latencyTtlMs` while another is faster). @defaultValue 60_000
+   */
+  latencyTtlMs?: number;
   /** Random source in [0, 1) of `shuffle`. @defaultValue Math.random */
   random?: () => number;
   /** Where store failures are reported (the router then ignores cooldowns). @defaultValue consoleLogger */
@@ -125,4 +144,5 @@ export const ROUTER_DEFAULTS = {
   cooldown: { allowedFails: 3, windowMs: 60_000, cooldownMs: 5_000 },
   maxRetryAfterMs: 600_000,
   latencyAlpha: 0.3,
+  latencyTtlMs: 60_000,
 } as const;

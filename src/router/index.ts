@@ -11,5 +11,6 @@ export {
 } from './config';
 export { classifyFailure, type FailureKind } from './classify';
 export { createMemoryCooldownStore, type CooldownStore, type CooldownPolicy } from './cooldown';
+export type { ContinuationMode } from './continuation';
 export { routeOf, type RouteInfo, type RoutedChunk, type RoutedCompletion } from './route';
 export { orderDeployments, type DeploymentState } from './strategies';

@@ -2,7 +2,7 @@
  * `createRouter`: model groups of deployments behind one client, with fallbacks that know whether a
  * stream has started, cooldowns, and per-deployment rate limits (LiteLLM's Router, for streams).
  */
-import { asyncScheduler, Observable, Subscription, type Subscriber, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, Subscription, tap, type Subscriber, type OperatorFunction } from 'rxjs';
 import { linkedSubscriber } from '../../operators/internal/operate';
 import { ChunkAccumulator, withPartial } from '../../operators/accumulateChunks';
 import { rateLimit } from '../../operators/rateLimit';
@@ -12,12 +12,19 @@ import type { ChatCompletion, Chunk } from '../chunk';
 import { createClient } from '../client';
 import type { ModelName } from '../request';
 import { errorClassName } from '../errorName';
-import { ConfigurationError, NoDeploymentAvailableError, RateLimitError } from '../errors';
+import {
+  ConfigurationError,
+  FinishReasonError,
+  NoDeploymentAvailableError,
+  RateLimitError,
+  StoreError,
+  TimeoutError,
+} from '../errors';
 import { consoleLogger } from '../logger';
-import { mergeOptions, type CallOptions, type ResponseMeta } from '../options';
+import { mergeOptions, type CallOptions, type ResponseMeta, type TransportTimeouts } from '../options';
 import { createRateLimiter, type RateLimiter } from '../rateLimit/limiter';
 import type { MaybePromise } from '../rateLimit/store';
-import type { ChatMessage, ChatRequest } from '../request';
+import type { ChatRequest } from '../request';
 import { requestSchemas } from '../requestSchema';
 import { classifyFailure, type FailureKind } from './classify';
 import {
@@ -29,7 +36,9 @@ import {
   type RouterConfig,
   type RoutingStrategy,
 } from './config';
+import { continuationOf, continueRequest, dropSkipped, type ContinuationMode } from './continuation';
 import { createMemoryCooldownStore, type CooldownPolicy } from './cooldown';
+import { isEmptyLead, refusalOf } from './refusal';
 import type { RoutedChunk, RoutedCompletion, RouteInfo } from './route';
 import { orderDeployments, type DeploymentState } from './strategies';
 
@@ -39,6 +48,17 @@ interface Deployment extends DeploymentState {
   readonly model: ModelName;
   readonly options: CallOptions;
   readonly limiter: RateLimiter | undefined;
+  /** Its `tpm` (the most one request is charged). */
+  readonly tpm: number;
+  /**
+   * The only deployment of a group without `fallbacks`: cooled only for a 429's `Retry-After`, never
+   * on its failures (a cooldown would only refuse the group's calls).
+   */
+  readonly solo: boolean;
+  readonly continuation: ContinuationMode;
+  /** Scheduler time of the last latency sample, and of the last call sent to re-measure a stale one. */
+  measuredAt: number;
+  probeAt: number;
 }
 
 interface Group {
@@ -96,7 +116,13 @@ function checkLists(name: string, lists: Record<string, string[]> | undefined, g
  *   then the fallback groups of the error's kind) and the subscriber sees nothing of it.
  * - After the first chunk, `afterFirstChunk` decides: `'error'` (default; `error.partial`),
  *   `'restart'` (a reset chunk, then the next deployment from scratch) or `'continue'` (the text so
- *   far is sent as an assistant prefix; only the rest is streamed). Text is never duplicated.
+ *   far is sent as an assistant prefix with the deployment's `continuation` flag; only the rest is
+ *   streamed; refused with a `ConfigurationError` for a deployment that cannot continue). Text is
+ *   never duplicated.
+ * - A refusal inside a 200 answer (`finish_reason: 'content_filter'`) goes to the group's
+ *   `contentPolicyFallbacks` when it has one left, like a refusal sent as an error.
+ * - Cooldowns count only the deployment's own failures: not the caller's own `timeouts`, not a
+ *   `StoreError`; a group's only deployment (no `fallbacks`) is cooled only by a 429's `Retry-After`.
  * - Every chunk and result carries `route` (group, deployment, model, attempt); `onAttempt` reports
  *   each attempt. When every deployment is cooling the call fails with `NoDeploymentAvailableError`
  *   (retryable, `retryAfterMs` = when the first is back).
@@ -127,6 +153,7 @@ export function createRouter(config: RouterConfig): Router {
     cooldownStore = createMemoryCooldownStore(),
     maxRetryAfterMs = ROUTER_DEFAULTS.maxRetryAfterMs,
     latencyAlpha = ROUTER_DEFAULTS.latencyAlpha,
+    latencyTtlMs = ROUTER_DEFAULTS.latencyTtlMs,
     random = Math.random,
     logger = consoleLogger,
     scheduler = asyncScheduler,
@@ -144,6 +171,7 @@ export function createRouter(config: RouterConfig): Router {
     );
   if (!(latencyAlpha > 0 && latencyAlpha <= 1))
     throw new TypeError('createRouter: latencyAlpha must be in (0, 1].');
+  if (!(latencyTtlMs > 0)) throw new TypeError('createRouter: latencyTtlMs must be a number > 0.');
   if (!(maxRetryAfterMs >= 0)) throw new TypeError('createRouter: maxRetryAfterMs must be a number >= 0.');
   const policy: CooldownPolicy | undefined =
     cooldown === false ? undefined : { ...ROUTER_DEFAULTS.cooldown, ...cooldown };
@@ -161,7 +189,13 @@ export function createRouter(config: RouterConfig): Router {
     usedIds.set(wanted, n);
     return n === 1 ? wanted : `${wanted}#${n}`;
   };
-  const makeDeployment = (group: string, d: DeploymentConfig, index: number): Deployment => {
+  const makeDeployment = (
+    group: string,
+    d: DeploymentConfig,
+    index: number,
+    solo: boolean,
+    adHoc = false,
+  ): Deployment => {
     if (!d || typeof d.model !== 'string' || !requestSchemas().ModelNameSchema.safeParse(d.model).success) {
       throw new TypeError(
         `createRouter: group "${group}" deployment ${index}: model must be "provider/model".`,
@@ -185,6 +219,13 @@ export function createRouter(config: RouterConfig): Router {
           scheduler,
         })
       : undefined;
+    const continuation = continuationOf(d.model, d.continuation);
+    // A provider/model sent as is never takes part in a continuation (no fallback list names it).
+    if (afterFirstChunk === 'continue' && continuation === false && !adHoc) {
+      throw new ConfigurationError(
+        `createRouter: afterFirstChunk 'continue' needs deployments that continue a final assistant message, and "${id}" (${d.model}) does not: without a continuation flag the server answers anew and the text is duplicated. Set its continuation ('prefill', 'deepseek-prefix' or 'vllm') if its server supports one, or use afterFirstChunk 'restart'.`,
+      );
+    }
     return {
       id,
       index,
@@ -193,8 +234,13 @@ export function createRouter(config: RouterConfig): Router {
       model: d.model,
       options: d.options ?? {},
       limiter,
+      tpm: d.tpm ?? Infinity,
+      solo,
+      continuation,
       inFlight: 0,
       latencyMs: undefined,
+      measuredAt: -Infinity,
+      probeAt: -Infinity,
     };
   };
 
@@ -209,7 +255,9 @@ export function createRouter(config: RouterConfig): Router {
     groups.set(name, {
       name,
       strategy,
-      deployments: g.deployments.map((d, i) => makeDeployment(name, d, i)),
+      deployments: g.deployments.map((d, i) =>
+        makeDeployment(name, d, i, g.deployments.length === 1 && !config.fallbacks?.[name]?.length),
+      ),
     });
   }
   const names = new Set(groups.keys());
@@ -228,7 +276,7 @@ export function createRouter(config: RouterConfig): Router {
     const g: Group = {
       name: model,
       strategy: defaultStrategy,
-      deployments: [makeDeployment(model, { model: model as ModelName }, 0)],
+      deployments: [makeDeployment(model, { model: model as ModelName }, 0, true, true)],
     };
     adHoc.set(model, g);
     return g;
@@ -245,20 +293,25 @@ export function createRouter(config: RouterConfig): Router {
     }
   };
 
-  /** Whether each limiter has a request permit now (and a token budget left); a store failure counts as yes. */
-  const hasPermits = (list: Deployment[]): MaybePromise<boolean[]> => {
-    const free = (s: { requests: number; tokens: number; pausedUntil: number }) =>
-      s.requests >= 1 && s.tokens > 0 && s.pausedUntil <= scheduler.now();
-    const read = (d: Deployment) =>
+  /**
+   * Whether each limiter can take this request now: a request permit and the request's estimated
+   * tokens (capped at the deployment's `tpm`, as the limiter charges them) left, no pause. A store
+   * failure counts as yes.
+   */
+  const hasPermits = (list: Deployment[], request: ChatRequest): MaybePromise<boolean[]> => {
+    const need = list.map((d) => Math.min(estimateRequestTokens({ ...request, model: d.model }), d.tpm));
+    const free = (s: { requests: number; tokens: number; pausedUntil: number }, i: number) =>
+      s.requests >= 1 && s.tokens >= need[i] && s.tokens > 0 && s.pausedUntil <= scheduler.now();
+    const read = (d: Deployment, i: number) =>
       new Promise<boolean>((resolve) => {
-        d.limiter!.state().subscribe({ next: (s) => resolve(free(s)), error: () => resolve(true) });
+        d.limiter!.state().subscribe({ next: (s) => resolve(free(s, i)), error: () => resolve(true) });
       });
     // Memory stores answer synchronously: read them without a promise so routing stays synchronous.
     const sync: boolean[] = [];
-    for (const d of list) {
+    for (const [i, d] of list.entries()) {
       let value: boolean | undefined;
       d.limiter!.state()
-        .subscribe({ next: (s) => (value = free(s)), error: () => (value = true) })
+        .subscribe({ next: (s) => (value = free(s, i)), error: () => (value = true) })
         .unsubscribe();
       if (value === undefined) return Promise.all(list.map(read));
       sync.push(value);
@@ -312,15 +365,25 @@ export function createRouter(config: RouterConfig): Router {
             coolingMin = Math.min(coolingMin, end);
             return false;
           });
-          const ordered = orderDeployments(group.strategy, open, random);
-          // Deployments out of rpm/tpm permits go last: they make the call wait, so they are used
-          // only when no other deployment can take it now (LiteLLM skips them the same way).
+          let ordered = orderDeployments(group.strategy, open, random);
+          if (group.strategy === 'lowest-latency') {
+            // A measurement older than latencyTtlMs is taken again: the deployment goes first once, so
+            // one measured slow during an incident comes back when it recovered (LiteLLM's latency
+            // samples expire the same way, after their ttl).
+            const now = scheduler.now();
+            const stale = (d: Deployment) =>
+              d.latencyMs !== undefined && now - Math.max(d.measuredAt, d.probeAt) > latencyTtlMs;
+            ordered = [...ordered.filter(stale), ...ordered.filter((d) => !stale(d))];
+          }
+          // Deployments that cannot take this request now (no rpm permit, or fewer tpm tokens left
+          // than its estimate) go last: they make the call wait, so they are used only when no other
+          // deployment can take it now (LiteLLM skips them the same way).
           const limited = ordered.filter((d) => d.limiter);
           if (limited.length === 0) {
             order = ordered;
             return;
           }
-          return then(hasPermits(limited), (free) => {
+          return then(hasPermits(limited, request), (free) => {
             const busy = new Set(limited.filter((_, i) => !free[i]));
             order = [...ordered.filter((d) => !busy.has(d)), ...ordered.filter((d) => busy.has(d))];
           });
@@ -364,18 +427,39 @@ export function createRouter(config: RouterConfig): Router {
         else go(picked);
       };
 
+      /** Whether a failure counts against the deployment (cooldowns), and how. */
+      const cool = (d: Deployment, error: unknown, failure: FailureKind, callerLimit: boolean): void => {
+        if (!policy || failure === 'fatal' || failure === 'contextWindow' || failure === 'contentPolicy')
+          return;
+        // Not the deployment's failures: the caller's own time limit (LiteLLM does not cool on a
+        // per-call timeout either), and a shared store that could not be reached (a Redis outage
+        // would otherwise cool every healthy deployment, and keep them cooled after it is over).
+        if (callerLimit || error instanceof StoreError) return;
+        const now = scheduler.now();
+        const wait = (error as RateLimitError).retryAfterMs;
+        if (error instanceof RateLimitError && typeof wait === 'number' && wait > 0) {
+          safe('cooldown', () => cooldownStore.coolUntil(d.id, now + Math.min(wait, maxRetryAfterMs)));
+        } else if (!d.solo) {
+          // A group's only deployment is not cooled on its failures (LiteLLM's
+          // `_should_cooldown_deployment`, litellm/router_utils/cooldown_handlers.py: "avoid cooldowns
+          // on single deployment model groups"): nothing else could take the calls, so a cooldown
+          // would only refuse them, for cooldownMs after it recovered. With `fallbacks` it still
+          // cools: its calls then go straight to the fallback groups.
+          safe('cooldown', () => cooldownStore.recordFailure(d.id, now, policy));
+        }
+      };
+
       const start = (d: Deployment): void => {
         attempt++;
         const info: RouteInfo = { group: d.group, deployment: d.id, model: d.model, attempt };
         let req: ChatRequest = { ...request, model: d.model };
-        if (prefix !== undefined && prefix !== '') {
-          // 'continue': the answer so far goes back as the assistant's own words, to be continued.
-          req = {
-            ...req,
-            messages: [...request.messages, { role: 'assistant', content: prefix } as ChatMessage],
-          };
+        let opts = mergeOptions(callOptions, d.options);
+        let skip = '';
+        if (prefix !== undefined && prefix !== '' && d.continuation !== false) {
+          // 'continue': the answer so far goes back as the assistant's own words, with the flag this
+          // deployment's server needs to continue it (see continuation.ts).
+          ({ request: req, options: opts, skip } = continueRequest(req, opts, prefix, d.continuation));
         }
-        const opts = mergeOptions(callOptions, d.options);
         if (d.limiter) {
           const limiter = d.limiter;
           const user = opts.onResponse;
@@ -384,18 +468,42 @@ export function createRouter(config: RouterConfig): Router {
             user?.(meta);
           };
         }
-        let call: Observable<Chunk | ChatCompletion> =
-          kind === 'stream' ? client.stream(req, opts) : client.complete(req, opts);
+        // The error the call itself raised (the transport's), as opposed to the router's own limits.
+        let ownError: unknown;
+        let call: Observable<Chunk | ChatCompletion> = (
+          (kind === 'stream' ? client.stream(req, opts) : client.complete(req, opts)) as Observable<
+            Chunk | ChatCompletion
+          >
+        ).pipe(
+          tap({
+            error: (e: unknown) => {
+              ownError = e;
+            },
+          }),
+        );
         if (attemptTimeouts !== false)
           call = call.pipe(timeouts(attemptTimeouts) as OperatorFunction<any, any>);
         if (d.limiter)
           call = call.pipe(rateLimit(d.limiter, { estimateTokens: () => estimateRequestTokens(req) }));
+        // A transport limit the caller set for this call (and the deployment did not override).
+        const callerLimit = (error: unknown): boolean => {
+          if (!(error instanceof TimeoutError) || error !== ownError) return false;
+          const key = error.timeout as keyof TransportTimeouts;
+          return callOptions.timeouts?.[key] !== undefined && d.options.timeouts?.[key] === undefined;
+        };
+        // A content-policy refusal in a 200 answer is a failure only when there is a group to try.
+        const refusalFails = () => lists.contentPolicy.some((g) => !visited.has(g));
 
         const startedAt = scheduler.now();
         let firstChunkMs: number | undefined;
         let count = 0;
+        let received = 0;
         let ended = false;
+        // Chunks with nothing but a role, held until something real arrives: a refusal or a failure
+        // before the first content chunk then switches deployments invisibly.
+        const held: Chunk[] = [];
         d.inFlight++;
+        d.probeAt = startedAt;
         const end = (outcome: RouterAttempt['outcome'], error?: unknown, failure?: FailureKind): void => {
           if (ended) return;
           ended = true;
@@ -420,6 +528,44 @@ export function createRouter(config: RouterConfig): Router {
           }
           safe('onAttempt', () => onAttempt(report));
         };
+        const deliver = (value: Chunk | ChatCompletion): void => {
+          count++;
+          if (kind === 'stream') delivered.push(value as Chunk);
+          subscriber.next({ ...(value as T), route: info });
+        };
+
+        const onError = (error: unknown): void => {
+          const failure = classifyFailure(error);
+          end('error', error, failure);
+          subscriber.remove(inner);
+          lastError = error;
+          cool(d, error, failure, callerLimit(error));
+          if (failure === 'fatal') return fail(error);
+          if (count > 0 && kind === 'stream') {
+            if (afterFirstChunk === 'error') return fail(error);
+            if (afterFirstChunk === 'restart') {
+              const reason = error instanceof Error ? error.message : String(error);
+              const last = delivered.snapshot();
+              const reset: Chunk = {
+                id: last.id,
+                object: 'chat.completion.chunk',
+                created: last.created,
+                model: last.model,
+                choices: [],
+                reset: { attempt, reason },
+              };
+              delivered.push(reset);
+              prefix = undefined;
+              subscriber.next({ ...(reset as T), route: info });
+            } else {
+              const sofar = delivered.snapshot();
+              const only = sofar.choices.length === 1 ? sofar.choices[0] : undefined;
+              if (!only || only.message.tool_calls?.length) return fail(error);
+              prefix = only.message.content ?? '';
+            }
+          }
+          choose(failure);
+        };
 
         // Linked before the call starts (operators/internal/operate.ts): a synchronous deployment stops
         // as soon as the subscriber does, and nothing of this attempt runs after unsubscribe.
@@ -428,69 +574,61 @@ export function createRouter(config: RouterConfig): Router {
           {
             finalize: () => end('cancelled'),
             next: (value) => {
-              if (count++ === 0) {
+              if (ended) return;
+              if (received++ === 0) {
                 firstChunkMs = scheduler.now() - startedAt;
+                const now = scheduler.now();
+                // A measurement older than latencyTtlMs is replaced, not averaged with the new one.
                 d.latencyMs =
-                  d.latencyMs === undefined
+                  d.latencyMs === undefined || now - d.measuredAt > latencyTtlMs
                     ? firstChunkMs
                     : d.latencyMs + latencyAlpha * (firstChunkMs - d.latencyMs);
+                d.measuredAt = now;
               }
-              if (kind === 'stream') delivered.push(value as Chunk);
-              subscriber.next({ ...(value as T), route: info });
+              const refusal = refusalOf(value);
+              if (refusal !== undefined && refusalFails()) {
+                // A 200 answer the model's filter refused (Gemini SAFETY, Anthropic `refusal`,
+                // `content_filter`): the content-policy fallbacks, as for a refusal sent as an error.
+                onError(
+                  new FinishReasonError(
+                    'content_filter',
+                    refusal,
+                    `${d.id} refused the request (finish reason "content_filter").`,
+                  ),
+                );
+                return inner.unsubscribe();
+              }
+              if (kind === 'stream' && count === 0 && isEmptyLead(value as Chunk)) {
+                held.push(value as Chunk);
+                return;
+              }
+              if (skip !== '' && kind === 'stream') value = dropLeading(value as Chunk);
+              while (held.length && !subscriber.closed) deliver(held.shift()!);
+              if (!subscriber.closed) deliver(value);
             },
             complete: () => {
+              while (held.length && !subscriber.closed) deliver(held.shift()!);
               end('success');
               subscriber.complete();
             },
-            error: (error: unknown) => {
-              const failure = classifyFailure(error);
-              end('error', error, failure);
-              subscriber.remove(inner);
-              lastError = error;
-              if (
-                policy &&
-                failure !== 'fatal' &&
-                failure !== 'contextWindow' &&
-                failure !== 'contentPolicy'
-              ) {
-                const now = scheduler.now();
-                const wait = (error as RateLimitError).retryAfterMs;
-                if (error instanceof RateLimitError && typeof wait === 'number' && wait > 0) {
-                  safe('cooldown', () =>
-                    cooldownStore.coolUntil(d.id, now + Math.min(wait, maxRetryAfterMs)),
-                  );
-                } else {
-                  safe('cooldown', () => cooldownStore.recordFailure(d.id, now, policy));
-                }
-              }
-              if (failure === 'fatal') return fail(error);
-              if (count > 0 && kind === 'stream') {
-                if (afterFirstChunk === 'error') return fail(error);
-                if (afterFirstChunk === 'restart') {
-                  const reason = error instanceof Error ? error.message : String(error);
-                  const last = delivered.snapshot();
-                  const reset: Chunk = {
-                    id: last.id,
-                    object: 'chat.completion.chunk',
-                    created: last.created,
-                    model: last.model,
-                    choices: [],
-                    reset: { attempt, reason },
-                  };
-                  delivered.push(reset);
-                  prefix = undefined;
-                  subscriber.next({ ...(reset as T), route: info });
-                } else {
-                  const sofar = delivered.snapshot();
-                  const only = sofar.choices.length === 1 ? sofar.choices[0] : undefined;
-                  if (!only || only.message.tool_calls?.length) return fail(error);
-                  prefix = only.message.content ?? '';
-                }
-              }
-              choose(failure);
-            },
+            error: onError,
           },
         );
+        /** The continuation without the whitespace that was trimmed off the prefix. */
+        const dropLeading = (chunk: Chunk): Chunk => {
+          const choice = chunk.choices[0];
+          const text = choice?.delta.content;
+          if (!choice || typeof text !== 'string' || text === '') return chunk;
+          const out = dropSkipped(text, skip);
+          skip = out.skip;
+          return {
+            ...chunk,
+            choices: [
+              { ...choice, delta: { ...choice.delta, content: out.content } },
+              ...chunk.choices.slice(1),
+            ],
+          };
+        };
         running.add(call.subscribe(inner));
       };
 

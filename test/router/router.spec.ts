@@ -65,6 +65,7 @@ describe('createRouter', () => {
       cooldown: { allowedFails: 3, windowMs: 60_000, cooldownMs: 5_000 },
       maxRetryAfterMs: 600_000,
       latencyAlpha: 0.3,
+      latencyTtlMs: 60_000,
     });
   });
 
@@ -169,19 +170,17 @@ describe('createRouter', () => {
 
   it("'continue' sends the partial answer as an assistant prefix and streams only the rest", async () => {
     failing.enqueue({ text: ANSWER, chunkSize: 4, cutAfterChunks: 4 });
-    // strict off until the router sends the server's continuation flag (DeepSeek `prefix: true`, vLLM
-    // `continue_final_message`): without it a real server starts a new answer, as the strict mock does.
-    const lenient = await createMockServer({ strict: false });
+    // A strict vLLM imitation: without continue_final_message it would restate the prefix.
+    const vllm = await createMockServer({ openaiCompat: 'vllm' });
     try {
-      // The fallback continues whatever the assistant already said.
-      lenient.setDefault((req) => {
+      vllm.setDefault((req) => {
         const last = (req.body as MockChatBody).messages[(req.body as MockChatBody).messages.length - 1];
         return last.role === 'assistant' ? ANSWER.slice(String(last.content).length) : ANSWER;
       });
       const router = createRouter({
         groups: {
-          main: [{ model: 'compat/primary', options: on(failing) }],
-          backup: [{ model: 'compat/fallback', options: on(lenient) }],
+          main: [{ model: 'compat/primary', options: on(failing), continuation: 'vllm' }],
+          backup: [{ model: 'compat/fallback', options: on(vllm), continuation: 'vllm' }],
         },
         fallbacks: { main: ['backup'] },
         afterFirstChunk: 'continue',
@@ -189,7 +188,9 @@ describe('createRouter', () => {
       const chunks = await collect(router.stream(ask));
       expect(text(chunks)).toBe(ANSWER);
       expect(chunks.some((c) => c.reset !== undefined)).toBe(false);
-      const sent = (lenient.requests[0].body as MockChatBody).messages;
+      const body = vllm.requests[0].body as MockChatBody & Record<string, unknown>;
+      expect(body).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
+      const sent = body.messages;
       expect(sent[sent.length - 1]).toEqual({ role: 'assistant', content: expect.any(String) });
       const prefix = sent[sent.length - 1].content as string;
       expect(prefix.length).toBeGreaterThan(0);
@@ -197,7 +198,7 @@ describe('createRouter', () => {
       const byDeployment = new Set(chunks.map((c) => c.route.deployment));
       expect(byDeployment).toEqual(new Set(['compat/primary', 'compat/fallback']));
     } finally {
-      await lenient.close();
+      await vllm.close();
     }
   });
 
