@@ -31,9 +31,17 @@ const CJK = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\
 
 /** Tokens of a text: 1 per CJK character, 1 per 4 other characters (rounded up). */
 export function estimateTextTokens(text: string): number {
-  const cjk = text.match(CJK)?.length ?? 0;
-  const others = Array.from(text).length - cjk;
+  const { cjk, others } = countTextChars(text);
   return cjk + Math.ceil(others / 4);
+}
+
+/**
+ * The two counts {@link estimateTextTokens} is made of, so a text that arrives in pieces (a stream)
+ * can be counted piece by piece and rounded once at the end.
+ */
+export function countTextChars(text: string): { cjk: number; others: number } {
+  const cjk = text.match(CJK)?.length ?? 0;
+  return { cjk, others: Array.from(text).length - cjk };
 }
 
 /** Tokens of one image of `width` x `height` pixels under a provider's documented rule. */

@@ -21,7 +21,7 @@ describe('budget', () => {
   beforeEach(() => (ts = new TestScheduler((a, e) => expect(a).toEqual(e))));
 
   it('documents its defaults and rejects bad config at creation', () => {
-    expect(BUDGET_DEFAULTS).toEqual({ window: 86_400_000, key: 'default' });
+    expect(BUDGET_DEFAULTS).toEqual({ window: 86_400_000, key: 'default', outputTokens: 4096 });
     expect(() => budget({ maxCost: -1 })).toThrow(TypeError);
     expect(() => budget({ maxCost: 1, window: 0 })).toThrow(TypeError);
     expect(() => budget({ maxCost: 1, store: {} as BudgetStore })).toThrow(TypeError);

@@ -55,6 +55,7 @@ describe('trackUsage', () => {
           model: 'openai/gpt-4o',
           deployment: undefined,
           usage: null,
+          estimated: false,
           received: { chars: 0, chunks: 0 },
           cost: null,
         },
