@@ -2,10 +2,9 @@ import { asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike } fro
 import type { ChatCompletion, Chunk } from '../src/chunk';
 import { createMemoryBudgetStore, type BudgetReservation, type BudgetStore } from '../src/cost/budgetStore';
 import { findPrice } from '../src/cost/cost';
-import { DEFAULT_OUTPUT_TOKENS, estimateRequestCost } from '../src/cost/estimate';
+import { DEFAULT_OUTPUT_TOKENS, estimateRequestCost, type CostedRequest } from '../src/cost/estimate';
 import { BudgetExceededError } from '../src/errors';
 import { consoleLogger, type Logger } from '../src/logger';
-import type { ChatRequest } from '../src/request';
 import { linkedSubscriber, operate } from './internal/operate';
 import { trackUsage } from './trackUsage';
 
@@ -33,7 +32,7 @@ export interface BudgetConfig {
    * charged when they end: calls started together can all pass.
    * @defaultValue none
    */
-  request?: ChatRequest;
+  request?: CostedRequest;
   /** Output tokens to reserve for a request without `max_completion_tokens` / `max_tokens`. @defaultValue 4096 */
   outputTokens?: number;
   /** Where a failed write to the store, or a call on an unpriced model, is reported. @defaultValue consoleLogger */
@@ -43,7 +42,11 @@ export interface BudgetConfig {
 }
 
 /** Defaults of {@link budget}. */
-export const BUDGET_DEFAULTS = { window: 86_400_000, key: 'default', outputTokens: DEFAULT_OUTPUT_TOKENS } as const;
+export const BUDGET_DEFAULTS = {
+  window: 86_400_000,
+  key: 'default',
+  outputTokens: DEFAULT_OUTPUT_TOKENS,
+} as const;
 
 /**
  * Refuses a call with a `BudgetExceededError` (before anything is sent) once the spend of the
@@ -65,10 +68,10 @@ export const BUDGET_DEFAULTS = { window: 86_400_000, key: 'default', outputToken
  * ```
  *
  * @example
- * import { stream, createMemoryBudgetStore } from 'rxllm';
+ * import { stream, createMemoryBudgetStore, type ChatRequest } from 'rxllm';
  * import { budget } from 'rxllm/operators';
  * const store = createMemoryBudgetStore();
- * const request = { model: 'mock/echo', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 200 };
+ * const request: ChatRequest = { model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 200 };
  * stream(request)
  *   .pipe(budget({ maxCost: 5, window: 86_400_000, store, request, model: 'openai/gpt-4o-mini' }))
  *   .subscribe({ error: (e) => console.error(e.message) });
@@ -165,7 +168,8 @@ export function budget<T extends Chunk | ChatCompletion>(config: BudgetConfig): 
     const checked = (spent: number): void => {
       if (spent >= maxCost || estimate === 0) return go({ granted: spent < maxCost, spent }, 0);
       const added = store.add(key, start, estimate, window);
-      if (added instanceof Promise) added.then((total) => go({ granted: true, spent: total }, estimate), failed);
+      if (added instanceof Promise)
+        added.then((total) => go({ granted: true, spent: total }, estimate), failed);
       else go({ granted: true, spent: added }, estimate);
     };
     const spent = store.spent(key, start);

@@ -1,8 +1,7 @@
 import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { cost, type CostBreakdown } from '../src/cost/cost';
-import { estimateUsage, TextTokenCounter } from '../src/cost/estimate';
-import type { ChatRequest } from '../src/request';
+import { estimateUsage, TextTokenCounter, type CostedRequest } from '../src/cost/estimate';
 import { routeOf } from '../src/router/route';
 import { linkedSubscriber, operate } from './internal/operate';
 
@@ -50,7 +49,7 @@ export interface TrackUsageConfig {
    * usage never came.
    * @defaultValue none: such a call's usage is `null` unless the provider reported its prompt
    */
-  request?: ChatRequest;
+  request?: CostedRequest;
 }
 
 /** What one attempt (the chunks between two resets) received and reported. */
@@ -95,7 +94,10 @@ class Attempt {
   }
 
   /** The attempt's usage: the final report, else an estimate; `completed` makes the last report final. */
-  settle(completed: boolean, request: ChatRequest | undefined): { usage: Usage | null; estimated: boolean } {
+  settle(
+    completed: boolean,
+    request: CostedRequest | undefined,
+  ): { usage: Usage | null; estimated: boolean } {
     if (this.usage && (this.final || completed)) return { usage: this.usage, estimated: false };
     if (this.chunks === 0) return { usage: null, estimated: false };
     const usage = estimateUsage(this.usage ?? this.partial, request, {
@@ -149,9 +151,9 @@ function sum(a: Usage, b: Usage): Usage {
  * ```
  *
  * @example
- * import { stream } from 'rxllm';
+ * import { stream, type ChatRequest } from 'rxllm';
  * import { trackUsage } from 'rxllm/operators';
- * const request = { model: 'mock/echo', messages: [{ role: 'user' as const, content: 'Hi' }] };
+ * const request: ChatRequest = { model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] };
  * stream(request)
  *   .pipe(trackUsage({ request, model: 'openai/gpt-4o-mini', onUsage: (r) => console.log(r.ending, r.usage?.total_tokens, r.estimated, r.cost?.total) }))
  *   .subscribe();

@@ -49,7 +49,13 @@ export interface BudgetStore {
 export function createMemoryBudgetStore(): BudgetStore & {
   spent(key: string, windowStart: number): number;
   add(key: string, windowStart: number, amount: number, ttlMs: number): number;
-  reserve(key: string, windowStart: number, amount: number, maxCost: number, ttlMs: number): BudgetReservation;
+  reserve(
+    key: string,
+    windowStart: number,
+    amount: number,
+    maxCost: number,
+    ttlMs: number,
+  ): BudgetReservation;
 } {
   // key -> window start -> spend. Several windows per key: a call that started in the last window
   // settles there after the next one began, and must not reset the new window's spend.

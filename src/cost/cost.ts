@@ -25,7 +25,14 @@ export interface CostBreakdown {
 const userPrices = new Map<string, ModelPrice>();
 
 function checkPrice(model: string, price: ModelPrice): void {
-  const fields: (keyof ModelPrice)[] = ['input', 'cachedInput', 'cacheWrite', 'cacheWrite1h', 'output', 'reasoning'];
+  const fields: (keyof ModelPrice)[] = [
+    'input',
+    'cachedInput',
+    'cacheWrite',
+    'cacheWrite1h',
+    'output',
+    'reasoning',
+  ];
   for (const field of fields) {
     const value = price?.[field];
     if (value === undefined && field !== 'input' && field !== 'output') continue;

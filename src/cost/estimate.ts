@@ -10,6 +10,9 @@ import { countTextChars, estimateRequestTokens } from '../rateLimit/estimate';
 import type { ChatRequest } from '../request';
 import { cost } from './cost';
 
+/** A request as `stream()` takes it, or as a router takes it (`model` a group name). */
+export type CostedRequest = Omit<ChatRequest, 'model'> & { model: string };
+
 /**
  * Output tokens assumed for a request that sets neither `max_completion_tokens` nor `max_tokens`.
  * 4096 is the `max_tokens` rxllm sends Anthropic when the request sets none.
@@ -17,8 +20,12 @@ import { cost } from './cost';
 export const DEFAULT_OUTPUT_TOKENS = 4096;
 
 /** The prompt tokens of a request by the rate limiter's rule (its output cap left out). */
-export function estimatePromptTokens(request: ChatRequest): number {
-  return estimateRequestTokens({ ...request, max_tokens: undefined, max_completion_tokens: undefined });
+export function estimatePromptTokens(request: CostedRequest): number {
+  return estimateRequestTokens({
+    ...request,
+    max_tokens: undefined,
+    max_completion_tokens: undefined,
+  } as ChatRequest);
 }
 
 /**
@@ -29,16 +36,20 @@ export function estimatePromptTokens(request: ChatRequest): number {
  * @example
  * import { estimateRequestCost } from 'rxllm';
  * const usd = estimateRequestCost({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 100 });
- * console.log(usd); // 6.09e-5: 6 prompt tokens at $0.15/M + 100 output tokens at $0.60/M
+ * console.log(usd); // ~6.075e-5: 5 prompt tokens at $0.15/M + 100 output tokens at $0.60/M
  */
 export function estimateRequestCost(
-  request: ChatRequest,
+  request: CostedRequest,
   model: string = request.model,
   outputTokens: number = DEFAULT_OUTPUT_TOKENS,
 ): number | null {
   const prompt = estimatePromptTokens(request);
-  const output = request.max_completion_tokens ?? request.max_tokens ?? outputTokens;
-  const usd = cost({ prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output }, model);
+  const cap = (v: unknown) => (typeof v === 'number' && v >= 0 ? v : undefined);
+  const output = cap(request.max_completion_tokens) ?? cap(request.max_tokens) ?? outputTokens;
+  const usd = cost(
+    { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output },
+    model,
+  );
   return usd ? usd.total : null;
 }
 
@@ -67,14 +78,18 @@ export class TextTokenCounter {
  */
 export function estimateUsage(
   reported: Usage | null,
-  request: ChatRequest | undefined,
+  request: CostedRequest | undefined,
   received: { output: number; reasoning: number },
 ): Usage | null {
   const prompt = reported ? reported.prompt_tokens : request ? estimatePromptTokens(request) : undefined;
   if (prompt === undefined) return null;
   const reasoning = Math.max(reported?.completion_tokens_details?.reasoning_tokens ?? 0, received.reasoning);
   const completion = Math.max(reported?.completion_tokens ?? 0, received.output + received.reasoning);
-  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage: Usage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
   if (reported?.prompt_tokens_details) usage.prompt_tokens_details = { ...reported.prompt_tokens_details };
   if (reasoning > 0) usage.completion_tokens_details = { reasoning_tokens: reasoning };
   return usage;
