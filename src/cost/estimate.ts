@@ -30,7 +30,7 @@ export function estimatePromptTokens(request: CostedRequest): number {
 
 /**
  * What a request may cost at most, in USD, before it is sent: its estimated prompt at the input
- * rate plus its output cap (`max_completion_tokens`, else `max_tokens`, else `outputTokens`) at the
+ * rate (at the cache-write rate when it carries `cache_control` marks) plus its output cap (`max_completion_tokens`, else `max_tokens`, else `outputTokens`) at the
  * output rate. `null` when `model` has no price.
  *
  * @example
@@ -46,10 +46,17 @@ export function estimateRequestCost(
   const prompt = estimatePromptTokens(request);
   const cap = (v: unknown) => (typeof v === 'number' && v >= 0 ? v : undefined);
   const output = cap(request.max_completion_tokens) ?? cap(request.max_tokens) ?? outputTokens;
-  const usd = cost(
-    { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output },
-    model,
-  );
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
+  // Anthropic writes the prompt up to each `cache_control` mark to its cache, billed above input
+  // (1.25 x, 2 x with `ttl: '1h'`): such a request is estimated as if its whole prompt were written.
+  const json = JSON.stringify(request);
+  if (json.includes('"cache_control"')) {
+    usage.prompt_tokens_details = {
+      cache_creation_tokens: prompt,
+      cache_creation_1h_tokens: /"ttl"\s*:\s*"1h"/.test(json) ? prompt : 0,
+    };
+  }
+  const usd = cost(usage, model);
   return usd ? usd.total : null;
 }
 
