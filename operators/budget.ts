@@ -58,8 +58,9 @@ export const BUDGET_DEFAULTS = {
  * limit is passed finish: a budget stops new calls, it does not cut answers, so the spend can pass
  * `maxCost` by one call (its estimate, when the estimate holds: set `max_tokens`).
  *
- * A `model` without a price is refused at creation (`TypeError`); a call served by a model without
- * a price is charged nothing and warned about once per operator through `logger`.
+ * A `model` (or, without it, a `provider/model` request) without a price is refused at creation
+ * (`TypeError`); a call served by a model without a price is charged nothing and warned about once
+ * per operator through `logger`.
  *
  * ```
  * maxCost 0.01, spent 0.004 (call 1 costs 0.007)
@@ -105,6 +106,12 @@ export function budget<T extends Chunk | ChatCompletion>(config: BudgetConfig): 
   }
   if (request !== undefined && (request === null || typeof request !== 'object')) {
     throw new TypeError('budget: request must be the ChatRequest the guarded call sends.');
+  }
+  // A `provider/model` request (not a router group name) that nothing can price: refused like `model`.
+  if (model === undefined && request && request.model.includes('/') && !findPrice(request.model)) {
+    throw new TypeError(
+      `budget: no price for the request's model ${JSON.stringify(request.model)}, so no call could ever be charged; pass model (the price to charge) or setPrice('${request.model}', { input, output }).`,
+    );
   }
   if (typeof outputTokens !== 'number' || !(outputTokens >= 0) || !Number.isFinite(outputTokens)) {
     throw new TypeError(`budget: outputTokens must be a finite number >= 0, got ${String(outputTokens)}.`);

@@ -118,6 +118,11 @@ describe('budget', () => {
     );
     expect(() => budget({ maxCost: 1, model: 'openai/no-such-model' })).toThrow(TypeError);
     expect(() => budget({ maxCost: 1, outputTokens: -1 })).toThrow(TypeError);
+    const mockRequest: ChatRequest = { model: 'mock/gpt-4o-mini', messages: [] };
+    expect(() => budget({ maxCost: 1, request: mockRequest })).toThrow(/request's model "mock\/gpt-4o-mini"/);
+    // Priced through `model`, or a router group name (priced by the route when the call ends): accepted.
+    expect(() => budget({ maxCost: 1, request: mockRequest, model: 'openai/gpt-4o-mini' })).not.toThrow();
+    expect(() => budget({ maxCost: 1, request: { model: 'fast', messages: [] } })).not.toThrow();
     expect(() => budget({ maxCost: 1, request: 'hi' as never })).toThrow(TypeError);
     const warnings: string[] = [];
     const logger = { warn: (m: string) => warnings.push(m), error: () => undefined };
