@@ -105,6 +105,22 @@ describe('every billed call is costed', () => {
     expect(reports[0].cost?.total).toBeCloseTo((500 * 3 + 1000 * 0.3 + 10 * 15) / 1e6, 12);
   });
 
+  it('carries the message_start usage as partial_usage on the first chunk only when usage is asked for', async () => {
+    const body =
+      start({ input_tokens: 2000, output_tokens: 1 }) +
+      textStart +
+      text('Hi') +
+      delta({ output_tokens: 3 }) +
+      end;
+    server.enqueue(body);
+    const on = await lastValueFrom(stream(SONNET, opts()).pipe(toArray()));
+    expect(on[0].partial_usage).toEqual({ prompt_tokens: 2000, completion_tokens: 1, total_tokens: 2001 });
+    expect(on.slice(1).some((c) => c.partial_usage)).toBe(false);
+    server.enqueue(body);
+    const off = await lastValueFrom(stream(SONNET, { ...opts(), includeUsage: false }).pipe(toArray()));
+    expect(off.some((c) => c.partial_usage || c.usage)).toBe(false);
+  });
+
   it('a completed Anthropic call is costed from its final usage, not estimated', async () => {
     server.enqueue(
       start({ input_tokens: 2000, output_tokens: 1 }) +

@@ -80,6 +80,10 @@ describe('cost', () => {
     // A provider without a write premium bills written tokens as input.
     expect(cost(usage, 'openai/gpt-4o-mini')!.total).toBeCloseTo(0.9 * 0.15 + 0.1 * 0.075, 12);
     expect(() => setPrice('x/y', { input: 1, output: 1, cacheWrite: -1 })).toThrow(TypeError);
+    // 1-hour writes default to the write rate, which defaults to input.
+    setPrice('x/writes', { input: 1, cacheWrite: 2, output: 1 });
+    expect(cost(usage, 'x/writes')!.cacheWrite).toBeCloseTo(0.6 * 2, 12);
+    clearPrices();
   });
 
   it('finds bare names as chunks carry them and dated snapshots', () => {

@@ -278,5 +278,40 @@ describe('budget', () => {
       expect(spent).toBeCloseTo(served * 0.075, 9);
       expect(served).toBe(2);
     });
+
+    it('reserves through spent then add on a store without reserve, and settles the same way', () => {
+      const memory = createMemoryBudgetStore();
+      const writes: number[] = [];
+      const plain: BudgetStore = {
+        spent: (k, w) => memory.spent(k, w),
+        add: (k, w, a, t) => (writes.push(a), memory.add(k, w, a, t)),
+      };
+      ts.run(({ cold, expectObservable }) => {
+        const guard = budget<Chunk>({ maxCost: 1, store: plain, request: REQUEST, scheduler: ts });
+        expectObservable(cold(`-${letters}|`, values).pipe(guard)).toBe(`-${letters}|`, values);
+        // Subscribed while the first runs: 0.75 already added, still < 1: starts; a third is refused.
+        expectObservable(cold(`${letters}|`, values).pipe(guard)).toBe(`${letters}|`, values);
+        expectObservable(cold(`${letters}|`, values).pipe(guard)).toBe(
+          '#',
+          undefined,
+          new BudgetExceededError(1.5, 1, 86_400_000),
+        );
+      });
+      // Two reservations of the estimate; each call cost exactly 0.75, so no settling write.
+      expect(writes.map((w) => Math.round(w * 1e9) / 1e9)).toEqual([0.75, 0.75]);
+    });
+  });
+});
+
+describe('createMemoryBudgetStore', () => {
+  it('keeps the last window apart from the new one: a late settlement does not reset the new spend', () => {
+    const store = createMemoryBudgetStore();
+    store.add('k', 0, 0.5, 1000);
+    store.add('k', 1000, 0.25, 1000); // the next window began
+    store.add('k', 0, -0.2, 1000); // a call of the last window settles
+    expect(store.spent('k', 1000)).toBeCloseTo(0.25, 12);
+    expect(store.spent('k', 0)).toBeCloseTo(0.3, 12);
+    expect(store.reserve('k', 1000, 0.5, 0.5, 1000)).toEqual({ granted: true, spent: 0.75 });
+    expect(store.reserve('k', 1000, 0.5, 0.5, 1000)).toEqual({ granted: false, spent: 0.75 });
   });
 });
