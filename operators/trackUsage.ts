@@ -1,6 +1,7 @@
 import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { cost, type CostBreakdown } from '../src/cost/cost';
+import { estimateUsage, TextTokenCounter, type CostedRequest } from '../src/cost/estimate';
 import { routeOf } from '../src/router/route';
 import { linkedSubscriber, operate } from './internal/operate';
 
@@ -10,15 +11,22 @@ export type CallEnding = 'completed' | 'failed' | 'unsubscribed';
 /** What `trackUsage` reports, once per call. */
 export interface UsageReport {
   ending: CallEnding;
-  /** The `provider/model` that served the call (the route's model, else `config.model`, else the chunks' `model`). */
+  /** The `provider/model` that served the call (the route's model, else `config.model`, else the request's, else the chunks' `model`). */
   model: string | undefined;
   /** The router deployment that served it; `undefined` outside a router. */
   deployment: string | undefined;
   /**
-   * The usage the provider reported, `null` when it reported none (an aborted or cut stream):
-   * absent is never 0. When the stream restarted (reset chunks), the attempts' usages are summed.
+   * The usage the provider reported; for a call it did not report to the end (stopped, cut,
+   * erroring after some chunks, OpenAI without `include_usage`) an estimate, with `estimated: true`:
+   * the prompt tokens the provider reported before the end (Anthropic's `message_start`), else the
+   * request's estimate (needs `config.request`), and the output tokens received (1 per 4 characters,
+   * 1 per CJK character) or reported, whichever is larger. `null` when nothing was received (an HTTP
+   * error, a refused connection: not billed) or nothing is known of the prompt: absent is never 0.
+   * When the stream restarted (reset chunks), the attempts' usages are summed.
    */
   usage: Usage | null;
+  /** `true` when `usage` (so `cost`) is an estimate, not the provider's final report. */
+  estimated: boolean;
   /** What arrived, whatever the usage: characters of content, reasoning, refusal and tool arguments, and chunks. */
   received: { chars: number; chunks: number };
   /** The cost in USD when `usage` is known and the model has a price; else `null`. */
@@ -32,36 +40,76 @@ export interface TrackUsageConfig {
   onUsage: (report: UsageReport) => void;
   /**
    * The `provider/model` to price the call with, when the values do not carry a route.
-   * @defaultValue the route's model, else the `model` field of the chunks
+   * @defaultValue the route's model, else `request.model`, else the `model` field of the chunks
    */
   model?: string;
+  /**
+   * The request the call sent: it names the provider (`mock/gpt-4o-mini` is not priced as OpenAI's
+   * `gpt-4o-mini`, which is all its chunks say) and gives the prompt estimate of a call whose
+   * usage never came.
+   * @defaultValue none: such a call's usage is `null` unless the provider reported its prompt
+   */
+  request?: CostedRequest;
 }
 
-function charsOf(value: Chunk | ChatCompletion): number {
-  let n = 0;
-  const add = (s: unknown) => {
-    if (typeof s === 'string') n += s.length;
-  };
-  if (value.object === 'chat.completion') {
-    for (const c of value.choices ?? []) {
-      add(c.message?.content);
-      add(c.message?.reasoning);
-      add(c.message?.refusal);
-      for (const t of c.message?.tool_calls ?? []) add(t.function?.arguments);
+/** What one attempt (the chunks between two resets) received and reported. */
+class Attempt {
+  chars = 0;
+  chunks = 0;
+  readonly output = new TextTokenCounter();
+  readonly reasoning = new TextTokenCounter();
+  /** The last usage reported, and whether it was the provider's final report. */
+  usage: Usage | null = null;
+  final = false;
+  partial: Usage | null = null;
+
+  observe(value: Chunk | ChatCompletion): void {
+    this.chunks++;
+    const add = (s: unknown, counter: TextTokenCounter) => {
+      if (typeof s !== 'string') return;
+      this.chars += s.length;
+      counter.add(s);
+    };
+    if (value.object === 'chat.completion') {
+      for (const c of value.choices ?? []) {
+        add(c.message?.content, this.output);
+        add(c.message?.reasoning, this.reasoning);
+        add(c.message?.refusal, this.output);
+        for (const t of c.message?.tool_calls ?? []) add(t.function?.arguments, this.output);
+      }
+      // A whole completion: its usage is the final report.
+      if (value.usage != null) [this.usage, this.final] = [value.usage, true];
+      return;
     }
-    return n;
+    for (const c of value.choices ?? []) {
+      add(c.delta?.content, this.output);
+      add(c.delta?.reasoning, this.reasoning);
+      add(c.delta?.refusal, this.output);
+      for (const t of c.delta?.tool_calls ?? []) add(t.function?.arguments, this.output);
+    }
+    if (value.partial_usage) this.partial = value.partial_usage;
+    // Providers send their final usage on a usage-only last chunk; a usage on a chunk with choices
+    // (vLLM's continuous usage) is cumulative so far, final only if the stream then completes.
+    if (value.usage != null) [this.usage, this.final] = [value.usage, value.choices.length === 0];
   }
-  for (const c of value.choices ?? []) {
-    add(c.delta?.content);
-    add(c.delta?.reasoning);
-    add(c.delta?.refusal);
-    for (const t of c.delta?.tool_calls ?? []) add(t.function?.arguments);
+
+  /** The attempt's usage: the final report, else an estimate; `completed` makes the last report final. */
+  settle(
+    completed: boolean,
+    request: CostedRequest | undefined,
+  ): { usage: Usage | null; estimated: boolean } {
+    if (this.usage && (this.final || completed)) return { usage: this.usage, estimated: false };
+    if (this.chunks === 0) return { usage: null, estimated: false };
+    const usage = estimateUsage(this.usage ?? this.partial, request, {
+      output: this.output.tokens,
+      reasoning: this.reasoning.tokens,
+    });
+    return { usage, estimated: usage !== null };
   }
-  return n;
 }
 
 function sum(a: Usage, b: Usage): Usage {
-  return {
+  const out: Usage = {
     prompt_tokens: a.prompt_tokens + b.prompt_tokens,
     completion_tokens: a.completion_tokens + b.completion_tokens,
     total_tokens: a.total_tokens + b.total_tokens,
@@ -75,29 +123,39 @@ function sum(a: Usage, b: Usage): Usage {
         (b.completion_tokens_details?.reasoning_tokens ?? 0),
     },
   };
+  // Cache writes are billed above the input rate: summed too, or a retried call loses them.
+  for (const key of ['cache_creation_tokens', 'cache_creation_1h_tokens'] as const) {
+    const n = (a.prompt_tokens_details?.[key] ?? 0) + (b.prompt_tokens_details?.[key] ?? 0);
+    if (n > 0) out.prompt_tokens_details![key] = n;
+  }
+  return out;
 }
 
 /**
  * Reports usage and cost exactly once per call — when it completes, fails or is unsubscribed —
- * with the model and deployment that served it. A stream that ended without a usage report gets
- * `usage: null` with the characters and chunks received, never a made-up 0; the cost is then
- * `null` too. Works on chunks (`stream`) and on completions (`complete`). Values pass unchanged.
- * A throwing `onUsage` becomes the stream's error.
+ * with the model and deployment that served it. A call the provider did not report to the end (a
+ * Stop button, a cut stream, an error after some chunks, a provider asked for no usage) is still
+ * billed: its usage is estimated from what the provider did report (Anthropic's `message_start`
+ * gives the prompt's tokens) or from `config.request`, plus the output received, and marked
+ * `estimated: true`. With neither, or when nothing was received, `usage` and `cost` are `null`,
+ * never a made-up 0. Works on chunks (`stream`) and on completions (`complete`). Values pass
+ * unchanged. A throwing `onUsage` becomes the stream's error.
  *
  * ```
  * source: --a--b--u--|     u: usage-only chunk
- * result: --a--b--u--|     onUsage({ ending: 'completed', usage: u.usage, cost }) at |
+ * result: --a--b--u--|     onUsage({ ending: 'completed', usage: u.usage, estimated: false, cost }) at |
  * source: --a--b--#
- * result: --a--b--#        onUsage({ ending: 'failed', usage: null, received: { chunks: 2, ... } })
+ * result: --a--b--#        onUsage({ ending: 'failed', usage: estimate or null, estimated: true, ... })
  * source: --a--b----       (unsubscribed here ^)
- * result: --a--b--!        onUsage({ ending: 'unsubscribed', usage: null })
+ * result: --a--b--!        onUsage({ ending: 'unsubscribed', usage: estimate or null, ... })
  * ```
  *
  * @example
- * import { stream } from 'rxllm';
+ * import { stream, type ChatRequest } from 'rxllm';
  * import { trackUsage } from 'rxllm/operators';
- * stream({ model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] })
- *   .pipe(trackUsage({ model: 'openai/gpt-4o-mini', onUsage: (r) => console.log(r.ending, r.usage?.total_tokens, r.cost?.total) }))
+ * const request: ChatRequest = { model: 'mock/echo', messages: [{ role: 'user', content: 'Hi' }] };
+ * stream(request)
+ *   .pipe(trackUsage({ request, model: 'openai/gpt-4o-mini', onUsage: (r) => console.log(r.ending, r.usage?.total_tokens, r.estimated, r.cost?.total) }))
  *   .subscribe();
  */
 export function trackUsage<T extends Chunk | ChatCompletion>(
@@ -109,16 +167,25 @@ export function trackUsage<T extends Chunk | ChatCompletion>(
   if (config.model !== undefined && typeof config.model !== 'string') {
     throw new TypeError('trackUsage: model must be a string ("provider/model").');
   }
-  const { onUsage } = config;
+  if (config.request !== undefined && (config.request === null || typeof config.request !== 'object')) {
+    throw new TypeError('trackUsage: request must be the ChatRequest the call sends.');
+  }
+  const { onUsage, request } = config;
   return operate<T, T>((source, subscriber) => {
     let reported = false;
     let chars = 0;
     let chunks = 0;
-    let settled: Usage | null = null;
-    let current: Usage | null = null;
-    let model: string | undefined = config.model;
+    let settled: { usage: Usage | null; estimated: boolean } | null = null;
+    let attempt = new Attempt();
+    let model: string | undefined = config.model ?? request?.model;
     let routedModel: string | undefined;
     let deployment: string | undefined;
+
+    const add = (into: typeof settled, next: { usage: Usage | null; estimated: boolean }) => {
+      if (!into?.usage) return next.usage ? next : (into ?? next);
+      if (!next.usage) return into;
+      return { usage: sum(into.usage, next.usage), estimated: into.estimated || next.estimated };
+    };
 
     const observe = (value: T): void => {
       const route = routeOf(value);
@@ -127,26 +194,29 @@ export function trackUsage<T extends Chunk | ChatCompletion>(
         deployment = route.deployment;
       }
       if (value.object === 'chat.completion.chunk' && (value as Chunk).reset !== undefined) {
-        if (current) settled = settled ? sum(settled, current) : current;
-        current = null;
+        // The attempt before the reset was billed too: its usage, or its estimate, is kept.
+        settled = add(settled, attempt.settle(false, request));
+        attempt = new Attempt();
         return;
       }
       chunks++;
-      chars += charsOf(value);
+      const before = attempt.chars;
+      attempt.observe(value);
+      chars += attempt.chars - before;
       if (!model && value.model) model = value.model;
-      if (value.usage != null) current = value.usage;
     };
 
     const report = (ending: CallEnding, error?: unknown): void => {
       if (reported) return;
       reported = true;
-      const usage: Usage | null = current ? (settled ? sum(settled, current) : current) : null;
+      const { usage, estimated } = add(settled, attempt.settle(ending === 'completed', request));
       const served = routedModel ?? model;
       const out: UsageReport = {
         ending,
         model: served,
         deployment,
         usage,
+        estimated: usage !== null && estimated,
         received: { chars, chunks },
         cost: served ? cost(usage, served) : null,
       };

@@ -16,11 +16,13 @@ export interface Usage {
   total_tokens: number;
   /**
    * `cached_tokens`: prompt tokens read from a cache. `cache_creation_tokens`: prompt tokens written
-   * to a cache (Anthropic prompt caching), so cache writes and reads stay recoverable from the sum.
+   * to a cache (Anthropic prompt caching), so cache writes and reads stay recoverable from the sum;
+   * `cache_creation_1h_tokens`: those of them written to a 1-hour cache (billed higher).
    */
   prompt_tokens_details?: {
     cached_tokens?: number;
     cache_creation_tokens?: number;
+    cache_creation_1h_tokens?: number;
     [k: string]: unknown;
   } | null;
   completion_tokens_details?: { reasoning_tokens?: number; [k: string]: unknown } | null;
@@ -108,6 +110,13 @@ export interface Chunk {
   /** Empty in the usage-only final chunk (see {@link isUsageChunk}). */
   choices: ChunkChoice[];
   usage?: Usage | null;
+  /**
+   * Usage the provider reported before the end of the stream (Anthropic's `message_start`: the
+   * prompt's tokens, with output tokens so far). A stopped or cut call is billed at least this
+   * much; `trackUsage` and `budget` cost such a call from it. The final `usage` supersedes it, and
+   * `accumulateChunks` and `usage()` ignore it.
+   */
+  partial_usage?: Usage;
   /**
    * Set only on a reset chunk (`choices: []`) emitted by `retryBackoff({ resume: 'restart' })`:
    * consumers drop what they built so far. `accumulateChunks` and the SSE helpers honour it.

@@ -48,7 +48,8 @@ export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
 export { cost, findPrice, setPrice, clearPrices, type CostBreakdown } from './cost/cost';
 export { MODEL_PRICES, PRICES_CHECKED, type ModelPrice } from './cost/prices';
-export { createMemoryBudgetStore, type BudgetStore } from './cost/budgetStore';
+export { createMemoryBudgetStore, type BudgetStore, type BudgetReservation } from './cost/budgetStore';
+export { estimateRequestCost, DEFAULT_OUTPUT_TOKENS, type CostedRequest } from './cost/estimate';
 export * from './router';
 export { TRANSPORT_LIMIT_DEFAULTS } from './transport/limits';
 export type { ProxyOptions } from './transport/proxy';

@@ -10,6 +10,8 @@ export interface CostBreakdown {
   input: number;
   /** Prompt tokens served from a cache. */
   cachedInput: number;
+  /** Prompt tokens written to a cache (Anthropic bills them above the input rate). */
+  cacheWrite: number;
   /** Visible completion tokens. */
   output: number;
   /** Reasoning tokens (part of `completion_tokens` in the usage). */
@@ -23,10 +25,17 @@ export interface CostBreakdown {
 const userPrices = new Map<string, ModelPrice>();
 
 function checkPrice(model: string, price: ModelPrice): void {
-  const fields: (keyof ModelPrice)[] = ['input', 'cachedInput', 'output', 'reasoning'];
+  const fields: (keyof ModelPrice)[] = [
+    'input',
+    'cachedInput',
+    'cacheWrite',
+    'cacheWrite1h',
+    'output',
+    'reasoning',
+  ];
   for (const field of fields) {
     const value = price?.[field];
-    if (value === undefined && (field === 'cachedInput' || field === 'reasoning')) continue;
+    if (value === undefined && field !== 'input' && field !== 'output') continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new TypeError(
         `setPrice: ${field} of "${model}" must be a number >= 0 (USD per million tokens), got ${String(value)}.`,
@@ -115,9 +124,10 @@ export function findPrice(model: string): { key: string; price: ModelPrice } | u
 const PER_TOKEN = 1 / 1_000_000;
 
 /**
- * What a call cost in USD: cached prompt tokens at the cached rate, the rest of the prompt at the
- * input rate, reasoning tokens at the reasoning rate and the rest of the completion at the output
- * rate. `null` when the model has no known price or there is no usage (a stream that never
+ * What a call cost in USD: cached prompt tokens at the cached rate, prompt tokens written to a cache
+ * (`prompt_tokens_details.cache_creation_tokens`) at the cache-write rate (the 1-hour rate for
+ * `cache_creation_1h_tokens` of them), the rest of the prompt at the input rate, reasoning tokens
+ * at the reasoning rate and the rest of the completion at the output rate. `null` when the model has no known price or there is no usage (a stream that never
  * reported usage has an unknown cost, not a cost of 0).
  *
  * @example
@@ -133,18 +143,25 @@ export function cost(usage: Usage | null | undefined, model: string): CostBreakd
   const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
   const prompt = num(usage.prompt_tokens);
   const completion = num(usage.completion_tokens);
-  const cached = Math.min(prompt, num(usage.prompt_tokens_details?.cached_tokens));
+  const details = usage.prompt_tokens_details;
+  const cached = Math.min(prompt, num(details?.cached_tokens));
+  const written = Math.min(prompt - cached, num(details?.cache_creation_tokens));
+  const written1h = Math.min(written, num(details?.cache_creation_1h_tokens));
   const reasoningTokens = Math.min(completion, num(usage.completion_tokens_details?.reasoning_tokens));
-  const input = (prompt - cached) * price.input * PER_TOKEN;
+  const input = (prompt - cached - written) * price.input * PER_TOKEN;
   const cachedInput = cached * (price.cachedInput ?? price.input) * PER_TOKEN;
+  const writeRate = price.cacheWrite ?? price.input;
+  const cacheWrite =
+    ((written - written1h) * writeRate + written1h * (price.cacheWrite1h ?? writeRate)) * PER_TOKEN;
   const output = (completion - reasoningTokens) * price.output * PER_TOKEN;
   const reasoning = reasoningTokens * (price.reasoning ?? price.output) * PER_TOKEN;
   return {
     input,
     cachedInput,
+    cacheWrite,
     output,
     reasoning,
-    total: input + cachedInput + output + reasoning,
+    total: input + cachedInput + cacheWrite + output + reasoning,
     model: key,
   };
 }

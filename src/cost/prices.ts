@@ -15,6 +15,13 @@ export interface ModelPrice {
   input: number;
   /** Prompt tokens served from the provider's prompt cache. @defaultValue `input` (no discount known) */
   cachedInput?: number;
+  /**
+   * Prompt tokens written to the provider's prompt cache (Anthropic: 1.25 x input for the default
+   * 5-minute cache). @defaultValue `input` (providers that charge no write premium)
+   */
+  cacheWrite?: number;
+  /** Prompt tokens written to a 1-hour cache (Anthropic: 2 x input). @defaultValue `cacheWrite` */
+  cacheWrite1h?: number;
   /** Completion tokens (visible output). */
   output: number;
   /** Reasoning/thinking tokens. Every built-in provider bills them as output. @defaultValue `output` */
@@ -26,8 +33,14 @@ export const PRICES_CHECKED = '2026-11-29';
 
 /**
  * Shipped prices, keyed `provider/model` as in requests. Gemini prices are the tier for prompts of
- * at most 200k tokens; Anthropic `cachedInput` is the cache-hit rate (cache writes are not in
- * OpenAI-shaped usage and are billed at `input` here).
+ * at most 200k tokens; Anthropic `cachedInput` is the cache-hit rate.
+ *
+ * Cache writes (read 2026-12-06): Anthropic bills them at 1.25 x the input rate for the default
+ * 5-minute cache and 2 x for the 1-hour cache (platform.claude.com/docs/en/about-claude/pricing,
+ * "Cache writes"); its usage reports them apart (`cache_creation_input_tokens`, split by TTL in
+ * `cache_creation.ephemeral_{5m,1h}_input_tokens`). OpenAI, DeepSeek and Groq charge no write
+ * premium (a cache miss is billed as input); Gemini's implicit cache has none either, and its
+ * explicit caches (`cachedContents`) are billed per hour of storage, outside any call's usage.
  */
 export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   // OpenAI
@@ -44,14 +57,38 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   'openai/o3-mini': { input: 1.1, cachedInput: 0.55, output: 4.4 },
   'openai/o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4 },
   // Anthropic
-  'anthropic/claude-opus-4-5': { input: 5, cachedInput: 0.5, output: 25 },
-  'anthropic/claude-opus-4-1': { input: 15, cachedInput: 1.5, output: 75 },
-  'anthropic/claude-sonnet-4-5': { input: 3, cachedInput: 0.3, output: 15 },
-  'anthropic/claude-sonnet-4': { input: 3, cachedInput: 0.3, output: 15 },
-  'anthropic/claude-sonnet-5-5': { input: 2, cachedInput: 0.1, output: 10 },
-  'anthropic/claude-haiku-4-5': { input: 1, cachedInput: 0.1, output: 5 },
-  'anthropic/claude-haiku-5-5': { input: 0.1, cachedInput: 0.01, output: 0.5 },
-  'anthropic/claude-3-5-haiku': { input: 0.8, cachedInput: 0.08, output: 4 },
+  'anthropic/claude-opus-4-5': { input: 5, cachedInput: 0.5, cacheWrite: 6.25, cacheWrite1h: 10, output: 25 },
+  'anthropic/claude-opus-4-1': {
+    input: 15,
+    cachedInput: 1.5,
+    cacheWrite: 18.75,
+    cacheWrite1h: 30,
+    output: 75,
+  },
+  'anthropic/claude-sonnet-4-5': {
+    input: 3,
+    cachedInput: 0.3,
+    cacheWrite: 3.75,
+    cacheWrite1h: 6,
+    output: 15,
+  },
+  'anthropic/claude-sonnet-4': { input: 3, cachedInput: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 },
+  'anthropic/claude-sonnet-5-5': { input: 2, cachedInput: 0.1, cacheWrite: 2.5, cacheWrite1h: 4, output: 10 },
+  'anthropic/claude-haiku-4-5': { input: 1, cachedInput: 0.1, cacheWrite: 1.25, cacheWrite1h: 2, output: 5 },
+  'anthropic/claude-haiku-5-5': {
+    input: 0.1,
+    cachedInput: 0.01,
+    cacheWrite: 0.125,
+    cacheWrite1h: 0.2,
+    output: 0.5,
+  },
+  'anthropic/claude-3-5-haiku': {
+    input: 0.8,
+    cachedInput: 0.08,
+    cacheWrite: 1,
+    cacheWrite1h: 1.6,
+    output: 4,
+  },
   // Google Gemini
   'gemini/gemini-2.5-pro': { input: 1.25, cachedInput: 0.125, output: 10 },
   'gemini/gemini-2.5-flash': { input: 0.3, cachedInput: 0.03, output: 2.5 },

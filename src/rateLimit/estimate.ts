@@ -26,14 +26,45 @@ export type ImageTokenRule = 'openai' | 'anthropic' | 'gemini';
 const UNKNOWN_SIZE = { width: 2048, height: 2048 };
 const PER_MESSAGE = 4;
 
-// Han (incl. extension A and compatibility ideographs), kana, Hangul, CJK punctuation and full-width forms.
-const CJK = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]/gu;
+// CJK: Han (incl. extension A and compatibility ideographs), kana, Hangul, CJK punctuation and
+// full-width forms: U+3000-30FF, U+3400-4DBF, U+4E00-9FFF, U+AC00-D7AF, U+F900-FAFF, U+FF00-FFEF.
 
 /** Tokens of a text: 1 per CJK character, 1 per 4 other characters (rounded up). */
 export function estimateTextTokens(text: string): number {
-  const cjk = text.match(CJK)?.length ?? 0;
-  const others = Array.from(text).length - cjk;
+  const { cjk, others } = countTextChars(text);
   return cjk + Math.ceil(others / 4);
+}
+
+/**
+ * The two counts {@link estimateTextTokens} is made of, so a text that arrives in pieces (a stream)
+ * can be counted piece by piece and rounded once at the end.
+ */
+export function countTextChars(text: string): { cjk: number; others: number } {
+  // One pass, no allocation (it runs on every streamed chunk for trackUsage): the CJK ranges are
+  // all in the BMP, and a surrogate pair is one character (its low half is not counted again).
+  let cjk = 0;
+  let chars = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const pairEnd =
+      c >= 0xdc00 &&
+      c <= 0xdfff &&
+      i > 0 &&
+      text.charCodeAt(i - 1) >= 0xd800 &&
+      text.charCodeAt(i - 1) <= 0xdbff;
+    if (pairEnd) continue;
+    chars++;
+    if (
+      (c >= 0x3000 && c <= 0x30ff) ||
+      (c >= 0x3400 && c <= 0x4dbf) ||
+      (c >= 0x4e00 && c <= 0x9fff) ||
+      (c >= 0xac00 && c <= 0xd7af) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xff00 && c <= 0xffef)
+    )
+      cjk++;
+  }
+  return { cjk, others: chars - cjk };
 }
 
 /** Tokens of one image of `width` x `height` pixels under a provider's documented rule. */

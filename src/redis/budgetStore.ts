@@ -1,7 +1,8 @@
 /**
  * `BudgetStore` on Redis: one float per budget key and window, added to with INCRBYFLOAT in a Lua
  * script that also sets its expiry (atomic). Each add has a write id, so an add whose reply was lost
- * and that `withRetry` sends again is not counted twice.
+ * and that `withRetry` sends again is not counted twice. A reservation checks the spend and adds the
+ * call's estimate in one script, so processes sharing the budget cannot all pass the check first.
  */
 import { randomUUID } from 'node:crypto';
 import type { BudgetStore } from '../cost/budgetStore';
@@ -24,6 +25,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return total
 `);
 const GET = new LuaScript(`return redis.call('GET', KEYS[1])`);
+// KEYS: spend, write marker. ARGV: amount, maxCost, ttl ms, marker ttl ms. Returns {granted, total}
+// (the total as a string: Lua numbers in a reply are truncated to integers). A marker already there
+// means this reservation was granted and its reply lost: granted again without adding.
+const RESERVE = new LuaScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {1, redis.call('GET', KEYS[1]) or '0'}
+end
+local spent = redis.call('GET', KEYS[1]) or '0'
+if tonumber(spent) >= tonumber(ARGV[2]) then
+  return {0, spent}
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
+local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, total}
+`);
 
 /**
  * A `BudgetStore` on Redis for `budget({ store })`: every process using the same Redis and budget
@@ -64,6 +81,15 @@ export function createRedisBudgetStore(
       return withRetry('budget', 'recording a cost', retryMs, async () =>
         Number(await ADD.run(client, keys, args)),
       );
+    },
+    reserve: (key, windowStart, amount, maxCost, ttlMs) => {
+      const spend = keyOf(key, windowStart);
+      const keys = [spend, markerOf(spend, randomUUID())];
+      const args = [String(amount), String(maxCost), Math.max(1, Math.ceil(ttlMs)), markerTtl];
+      return withRetry('budget', 'reserving a call', retryMs, async () => {
+        const [granted, total] = (await RESERVE.run(client, keys, args)) as [number, string];
+        return { granted: Number(granted) === 1, spent: Number(total) };
+      });
     },
   };
 }

@@ -52,6 +52,40 @@ describe('cost', () => {
     expect(c.model).toBe('openai/gpt-4o-mini');
   });
 
+  it('prices cache writes at the write rate (the 1-hour part at its own), reads and plain input apart', () => {
+    const usage = {
+      prompt_tokens: 1_000_000,
+      completion_tokens: 0,
+      total_tokens: 1_000_000,
+      // 100k read, 600k written (200k of them to a 1-hour cache), 300k plain input.
+      prompt_tokens_details: {
+        cached_tokens: 100_000,
+        cache_creation_tokens: 600_000,
+        cache_creation_1h_tokens: 200_000,
+      },
+    };
+    const c = cost(usage, 'anthropic/claude-sonnet-4-5')!;
+    expect(c.input).toBeCloseTo(0.3 * 3, 12);
+    expect(c.cachedInput).toBeCloseTo(0.1 * 0.3, 12);
+    expect(c.cacheWrite).toBeCloseTo(0.4 * 3.75 + 0.2 * 6, 12);
+    expect(c.total).toBeCloseTo(0.9 + 0.03 + 1.5 + 1.2, 12);
+    // Every shipped Anthropic model: writes 1.25 x input (5 minutes), 2 x input (1 hour).
+    for (const [model, price] of Object.entries(MODEL_PRICES).filter(([m]) => m.startsWith('anthropic/'))) {
+      expect([model, price.cacheWrite, price.cacheWrite1h]).toEqual([
+        model,
+        price.input * 1.25,
+        price.input * 2,
+      ]);
+    }
+    // A provider without a write premium bills written tokens as input.
+    expect(cost(usage, 'openai/gpt-4o-mini')!.total).toBeCloseTo(0.9 * 0.15 + 0.1 * 0.075, 12);
+    expect(() => setPrice('x/y', { input: 1, output: 1, cacheWrite: -1 })).toThrow(TypeError);
+    // 1-hour writes default to the write rate, which defaults to input.
+    setPrice('x/writes', { input: 1, cacheWrite: 2, output: 1 });
+    expect(cost(usage, 'x/writes')!.cacheWrite).toBeCloseTo(0.6 * 2, 12);
+    clearPrices();
+  });
+
   it('finds bare names as chunks carry them and dated snapshots', () => {
     expect(findPrice('gpt-4o-mini')?.key).toBe('openai/gpt-4o-mini');
     expect(findPrice('gpt-4o-mini-2024-07-18')?.key).toBe('openai/gpt-4o-mini');

@@ -5,7 +5,7 @@
  */
 import { lastValueFrom, NEVER, Observable, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { createAgent, createRouter, type Chunk, type Usage } from 'rxllm';
+import { createAgent, createRouter, stream, type ChatRequest, type Chunk, type Usage } from 'rxllm';
 import { trackUsage, type UsageReport } from 'rxllm/operators';
 import { createMockServer, scriptToChunks } from 'rxllm/testing';
 
@@ -55,6 +55,7 @@ describe('trackUsage', () => {
           model: 'openai/gpt-4o',
           deployment: undefined,
           usage: null,
+          estimated: false,
           received: { chars: 0, chunks: 0 },
           cost: null,
         },
@@ -144,6 +145,65 @@ describe('trackUsage', () => {
       }),
     );
     await expect(lastValueFrom(piped)).rejects.toThrow('log sink down');
+  });
+
+  it('does not price a mock model as the billed model of the same name when given the request', async () => {
+    const request: ChatRequest = {
+      model: 'mock/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+      mock_response: { text: 'Hello', usage: USAGE },
+    };
+    const reports: UsageReport[] = [];
+    await lastValueFrom(
+      stream(request).pipe(trackUsage({ request, onUsage: (r) => reports.push(r) }), toArray()),
+    );
+    // The chunks only say 'gpt-4o-mini'; the request says which provider served it.
+    expect(reports[0]).toMatchObject({
+      model: 'mock/gpt-4o-mini',
+      usage: USAGE,
+      estimated: false,
+      cost: null,
+    });
+  });
+
+  it('estimates a stopped call from the partial usage the provider reported, marked estimated', () => {
+    const partial: Usage = { prompt_tokens: 900, completion_tokens: 1, total_tokens: 901 };
+    const first: Chunk = { ...values.a, partial_usage: partial };
+    ts.run(({ cold, expectObservable }) => {
+      const reports: UsageReport[] = [];
+      const source = cold('ab-----', { a: first, b: values.b });
+      expectObservable(source.pipe(trackUsage({ onUsage: (r) => reports.push(r) })), '^--!').toBe('ab-', {
+        a: first,
+        b: values.b,
+      });
+      ts.flush();
+      // 'Hell' received: 1 token; the prompt as reported.
+      expect(reports[0]).toMatchObject({
+        ending: 'unsubscribed',
+        estimated: true,
+        usage: { prompt_tokens: 900, completion_tokens: 1, total_tokens: 901 },
+      });
+      expect(reports[0].cost?.total).toBeCloseTo((900 * 0.15 + 0.6) / 1e6, 12);
+    });
+  });
+
+  it('counts an attempt cut before a reset at its estimate, plus the final attempt', async () => {
+    const request: ChatRequest = {
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x'.repeat(400) }],
+    };
+    const reset: Chunk = { ...values.a, choices: [], reset: { attempt: 1, reason: 'cut' } };
+    const reports: UsageReport[] = [];
+    const source = new Observable<Chunk>((s) => {
+      for (const c of [chunks[0], chunks[1], reset, ...chunks]) s.next(c);
+      s.complete();
+    });
+    await lastValueFrom(source.pipe(trackUsage({ request, onUsage: (r) => reports.push(r) }), toArray()));
+    // Attempt 1: 104 prompt tokens estimated + 'Hell' (1 token); attempt 2 as reported.
+    expect(reports[0]).toMatchObject({
+      estimated: true,
+      usage: { prompt_tokens: 1104, completion_tokens: 201, total_tokens: 1305 },
+    });
   });
 
   describe('through the router over HTTP', () => {

@@ -20,6 +20,8 @@ export interface AnthropicUsage {
   output_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  /** The cache writes split by TTL (https://docs.claude.com/en/docs/build-with-claude/prompt-caching). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
 }
 
 /**
@@ -50,6 +52,11 @@ export function toUsage(u: AnthropicUsage): Usage {
     usage.prompt_tokens_details = { cached_tokens: cacheRead };
     if (u.cache_creation_input_tokens != null) {
       usage.prompt_tokens_details.cache_creation_tokens = u.cache_creation_input_tokens;
+      // 1-hour writes cost 2x input, 5-minute ones 1.25x: cost() needs the split.
+      const oneHour = u.cache_creation?.ephemeral_1h_input_tokens;
+      if (typeof oneHour === 'number' && oneHour > 0) {
+        usage.prompt_tokens_details.cache_creation_1h_tokens = oneHour;
+      }
     }
   }
   return usage;
@@ -66,6 +73,13 @@ export function mergeUsage(into: AnthropicUsage, from: unknown): void {
     'cache_read_input_tokens',
   ] as const) {
     if (typeof f[key] === 'number') into[key] = f[key];
+  }
+  const split = f.cache_creation as Record<string, unknown> | null | undefined;
+  if (split !== null && typeof split === 'object') {
+    into.cache_creation = {};
+    for (const key of ['ephemeral_5m_input_tokens', 'ephemeral_1h_input_tokens'] as const) {
+      if (typeof split[key] === 'number') into.cache_creation[key] = split[key];
+    }
   }
 }
 

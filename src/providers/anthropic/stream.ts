@@ -109,7 +109,16 @@ export class AnthropicStreamDecoder implements SseEventDecoder<Chunk> {
     if (typeof message.id === 'string') this.id = message.id;
     if (typeof message.model === 'string') this.model = message.model;
     mergeUsage(this.usage, message.usage);
-    emit(this.chunk({ role: 'assistant' }));
+    const chunk = this.chunk({ role: 'assistant' });
+    // message_start already reports the prompt's tokens (input, cache writes and reads), which
+    // Anthropic bills even when the stream is stopped or cut before message_delta
+    // (https://docs.claude.com/en/docs/build-with-claude/streaming): carried on the role chunk as
+    // `partial_usage` so trackUsage/budget can cost a stopped call. Not `usage`: the final usage
+    // and what accumulateChunks reports stay what the provider reported at the end.
+    if (this.includeUsage && message.usage !== null && typeof message.usage === 'object') {
+      chunk.partial_usage = toUsage(this.usage);
+    }
+    emit(chunk);
   }
 
   private index(value: any, data: string): number {

@@ -52,9 +52,21 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
   constructor(
     private readonly model: string,
     private readonly created = Math.floor(Date.now() / 1000),
+    private readonly includeUsage = false,
   ) {}
 
   event(event: EventSourceMessage, emit: (chunk: Chunk) => void): void {
+    if (this.includeUsage) {
+      // The usage so far rides on the event's first chunk as `partial_usage`: a stream stopped or
+      // cut before its end was billed for the prompt it reports (trackUsage/budget cost it).
+      const pass = emit;
+      let first = true;
+      emit = (chunk) => {
+        if (first && this.usage != null) chunk.partial_usage = mapGeminiUsage(this.usage);
+        first = false;
+        pass(chunk);
+      };
+    }
     const data = event.data;
     const value = parseProviderJson(data, 'Gemini', 'event');
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -190,7 +202,7 @@ export class GeminiStreamDecoder implements SseEventDecoder<Chunk> {
 
 /** `sseSink` with the held finish reasons and usage emitted once, after the body ended whole. */
 export function geminiSseSink(subscriber: Subscriber<Chunk>, model: string, includeUsage: boolean): BodySink {
-  const decoder = new GeminiStreamDecoder(model);
+  const decoder = new GeminiStreamDecoder(model, undefined, includeUsage);
   const inner = sseSink(subscriber, decoder);
   return {
     data: (chunk) => inner.data(chunk),
