@@ -35,6 +35,7 @@ const FLOOR_DIRS = [BENCH, ROOT];
 /** The modules each client needs, and where they are found. */
 const NEEDS = {
   floor: { dirs: FLOOR_DIRS, modules: ['undici', 'eventsource-parser'] },
+  'floor-rxjs': { dirs: FLOOR_DIRS, modules: ['undici', 'eventsource-parser'] },
   openai: { dirs: PEER_DIRS, modules: ['openai'] },
   ai: { dirs: PEER_DIRS, modules: ['ai', '@ai-sdk/openai'] },
 };
