@@ -11,7 +11,15 @@ const { performance } = require('node:perf_hooks');
 const { BENCH, ROOT, missing, versions } = require('./lib/paths');
 const { writeReport } = require('./lib/report');
 
-const CLIENTS = ['floor', 'floor-rxjs', 'rxllm', 'rxllm-full', 'openai', 'ai'];
+const CLIENTS = [
+  'floor',
+  'floor-rxjs',
+  ...(process.env.RXLLM_BASELINE_DIST ? ['rxllm-baseline'] : []),
+  'rxllm',
+  'rxllm-full',
+  'openai',
+  'ai',
+];
 // Clients measured in some scenarios only: the floor with rxjs loaded is a reference for cold starts.
 const ONLY_IN = { 'floor-rxjs': ['B3'] };
 const PEERS = ['openai', 'ai'];

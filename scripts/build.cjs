@@ -1,9 +1,9 @@
 // Builds rxllm for both module systems from the entry list in scripts/entries.json:
 //
-//   dist/           CommonJS: each entry point (and the CLI, package.json "bin") is one module, and
-//                   the code two entries share sits in dist/chunks/ (see below), with tsc's
-//                   declarations, one .d.ts per source file; `require('rxllm')` loads it, and it
-//                   requires rxjs's CommonJS build.
+//   dist/           CommonJS: each entry point is one module, and the code two entries share sits
+//                   in dist/chunks/ (see below), with tsc's declarations, one .d.ts per source file;
+//                   `require('rxllm')` loads it, and it requires rxjs's CommonJS build. The CLI
+//                   (package.json "bin") is one file of its own.
 //   dist/esm/       real ESM, built the same way (dist/esm/chunks/), and a package.json saying
 //                   "type": "module". Declarations are tsc's, copied with explicit specifiers
 //                   (`./chunk` -> `./chunk.js`).
@@ -12,9 +12,9 @@
 // compiling every module file: ~110 of rxllm's own, about 20 ms of CPU on top of rxjs and undici
 // (BENCHMARKS.md, B3 cold). One module per entry loads in about a third of that.
 //
-// Why shared chunks: an app that loads `rxllm` and `rxllm/operators` (or `rxllm/testing`, or runs
-// the CLI with a config that requires `rxllm`) must get one copy of the modules that hold state: the
-// provider registry, the default agent and its pool, prices, the lazily loaded zod and schemas.
+// Why shared chunks: an app that loads `rxllm` and `rxllm/operators` (or `rxllm/testing`) must get
+// one copy of the modules that hold state: the provider registry, the default agent and its pool,
+// prices, the lazily loaded zod and schemas (test/build/bundles.spec.ts checks it).
 // esbuild's code splitting (ESM only) puts each piece of code in the chunk of exactly the entries that
 // use it, so every piece exists once. The CommonJS build is that same split build, each output file
 // then turned into CommonJS by esbuild (imports between chunks become `require`), so it has the same

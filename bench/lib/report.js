@@ -9,6 +9,7 @@ const { median, min, max, pairedRatio } = require('./stats');
 const NAMES = {
   floor: 'floor (undici + eventsource-parser)',
   'floor-rxjs': 'floor, with rxjs loaded (not used)',
+  'rxllm-baseline': 'rxllm baseline build (`RXLLM_BASELINE_DIST`), `stream` + `accumulateChunks`',
   rxllm: 'rxllm `stream` + `accumulateChunks`',
   'rxllm-full': 'rxllm + `retryBackoff` + `partialToolCallGuard`',
   openai: 'openai SDK',
@@ -262,9 +263,7 @@ function targets(results) {
   }
   if (rx('B4')) {
     const rows = s.B4[0].rows;
-    const others = Object.keys(rows).filter(
-      (c) => c !== 'rxllm' && c !== 'rxllm-full' && c !== 'floor' && c !== 'floor-rxjs',
-    );
+    const others = Object.keys(rows).filter((c) => !c.startsWith('rxllm') && !c.startsWith('floor'));
     const lowest = (key) => others.every((c) => med(rows.rxllm, key) <= med(rows[c], key));
     check(
       'B4 memory / stream',
