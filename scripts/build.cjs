@@ -9,8 +9,9 @@
 //                   (`./chunk` -> `./chunk.js`).
 //
 // Why bundles: a cold start (a serverless function's first request) paid for resolving and
-// compiling every module file: ~110 of rxllm's own, about 20 ms of CPU on top of rxjs and undici
-// (BENCHMARKS.md, B3 cold). One module per entry loads in about a third of that.
+// compiling every module file, 111 of rxllm's own for `rxllm` + `rxllm/operators`: about 35 ms of
+// CPU beyond what loading rxjs and undici costs. As 11 files it is less than half of that
+// (BENCHMARKS.md, "B3 cold start: one module per entry point").
 //
 // Why shared chunks: an app that loads `rxllm` and `rxllm/operators` (or `rxllm/testing`) must get
 // one copy of the modules that hold state: the provider registry, the default agent and its pool,
