@@ -11,7 +11,17 @@ const { performance } = require('node:perf_hooks');
 const { BENCH, ROOT, missing, versions } = require('./lib/paths');
 const { writeReport } = require('./lib/report');
 
-const CLIENTS = ['floor', 'rxllm', 'rxllm-full', 'openai', 'ai'];
+const CLIENTS = [
+  'floor',
+  'floor-rxjs',
+  ...(process.env.RXLLM_BASELINE_DIST ? ['rxllm-baseline'] : []),
+  'rxllm',
+  'rxllm-full',
+  'openai',
+  'ai',
+];
+// Clients measured in some scenarios only: the floor with rxjs loaded is a reference for cold starts.
+const ONLY_IN = { 'floor-rxjs': ['B3'] };
 const PEERS = ['openai', 'ai'];
 const B5_OPS = [
   'loop',
@@ -160,7 +170,8 @@ async function main() {
       if (scenario.server) await server.ask({ type: 'config', ...scenario.server }, 'config-ok');
       for (const variant of scenario.variants) {
         const rows = {};
-        const who = name === 'B5' ? ['rxllm'] : clients;
+        const who =
+          name === 'B5' ? ['rxllm'] : clients.filter((c) => !ONLY_IN[c] || ONLY_IN[c].includes(name));
         for (let r = 0; r < rounds; r++) {
           for (const client of who) {
             rows[client] ||= [];

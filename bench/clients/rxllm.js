@@ -5,11 +5,11 @@
 const { rxllm } = require('../lib/paths');
 const { MESSAGES } = require('./common');
 
-function create({ baseURL, apiKey, full = false }) {
-  const { stream, complete } = rxllm.core();
-  const ops = rxllm.operators();
-  const { lastValueFrom, range, merge } = rxllm.rxjs();
-  const { map, toArray } = rxllm.rxjsOperators();
+function create({ baseURL, apiKey, full = false, build = rxllm }) {
+  const { stream, complete } = build.core();
+  const ops = build.operators();
+  const { lastValueFrom, range, merge } = build.rxjs();
+  const { map, toArray } = build.rxjsOperators();
   const request = { model: 'compat/bench', messages: MESSAGES };
   const options = { baseURL, apiKey };
   const textOf = (completion) => completion.choices[0].message.content;

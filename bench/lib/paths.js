@@ -10,6 +10,11 @@ const BENCH = path.resolve(__dirname, '..');
 const ROOT = path.resolve(BENCH, '..');
 // RXLLM_DIST: use another build of rxllm (e.g. one compiled elsewhere to compare two versions).
 const DIST = process.env.RXLLM_DIST ? path.resolve(process.env.RXLLM_DIST) : path.join(ROOT, 'dist');
+// RXLLM_BASELINE_DIST: a second build, measured in the same run as the client `rxllm-baseline` (a
+// before/after comparison interleaved round by round, so load on the machine hits both alike).
+const BASELINE_DIST = process.env.RXLLM_BASELINE_DIST
+  ? path.resolve(process.env.RXLLM_BASELINE_DIST)
+  : undefined;
 
 function resolveFrom(name, dirs) {
   for (const dir of dirs) {
@@ -35,14 +40,17 @@ const FLOOR_DIRS = [BENCH, ROOT];
 /** The modules each client needs, and where they are found. */
 const NEEDS = {
   floor: { dirs: FLOOR_DIRS, modules: ['undici', 'eventsource-parser'] },
+  'floor-rxjs': { dirs: FLOOR_DIRS, modules: ['undici', 'eventsource-parser'] },
   openai: { dirs: PEER_DIRS, modules: ['openai'] },
   ai: { dirs: PEER_DIRS, modules: ['ai', '@ai-sdk/openai'] },
 };
 
 /** Why `client` cannot run here, or undefined when it can. */
 function missing(client) {
+  if (client === 'rxllm-baseline' && !BASELINE_DIST) return 'RXLLM_BASELINE_DIST is not set';
   if (client.startsWith('rxllm')) {
-    const files = ['src/index.js', 'operators/index.js'].map((f) => path.join(DIST, f));
+    const dist = client === 'rxllm-baseline' ? BASELINE_DIST : DIST;
+    const files = ['src/index.js', 'operators/index.js'].map((f) => path.join(dist, f));
     const absent = files.filter((f) => !fs.existsSync(f));
     return absent.length
       ? `rxllm is not built (${absent.map((f) => path.relative(ROOT, f)).join(', ')} missing)`
@@ -61,12 +69,15 @@ function load(name, client) {
   return require(file);
 }
 
-const rxllm = {
-  core: () => require(path.join(DIST, 'src/index.js')),
-  operators: () => require(path.join(DIST, 'operators/index.js')),
+/** A build of rxllm, with the rxjs the repo resolves (one rxjs instance, as in an app). */
+const rxllmFrom = (dist) => ({
+  core: () => require(path.join(dist, 'src/index.js')),
+  operators: () => require(path.join(dist, 'operators/index.js')),
   rxjs: () => require(resolveFrom('rxjs', [ROOT])),
   rxjsOperators: () => require(resolveFrom('rxjs/operators', [ROOT])),
-};
+});
+const rxllm = rxllmFrom(DIST);
+const rxllmBaseline = BASELINE_DIST && rxllmFrom(BASELINE_DIST);
 
 /** Versions of everything measured, for the report. */
 function versions() {
@@ -84,4 +95,4 @@ function versions() {
   };
 }
 
-module.exports = { BENCH, ROOT, DIST, missing, load, rxllm, versions };
+module.exports = { BENCH, ROOT, DIST, BASELINE_DIST, missing, load, rxllm, rxllmBaseline, versions };

@@ -67,10 +67,20 @@ export function clearPrices(): void {
 
 // "gpt-4o-mini-2024-07-18", "claude-sonnet-4-5-20250929": dated snapshots cost what their alias costs.
 const DATE_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8})$/;
-const shippedByBareName = new Map<string, string>();
-for (const key of Object.keys(MODEL_PRICES)) {
-  const bare = key.slice(key.indexOf('/') + 1);
-  if (!shippedByBareName.has(bare)) shippedByBareName.set(bare, key);
+// Built on the first lookup, not when the module loads: a loop at module level is code a bundler
+// must keep (with the whole price table) in every app whose bundle holds this module's chunk, even
+// one that never prices anything, and work every cold start pays.
+let shippedByBareName: Map<string, string> | undefined;
+
+function bareNames(): Map<string, string> {
+  if (!shippedByBareName) {
+    shippedByBareName = new Map();
+    for (const key of Object.keys(MODEL_PRICES)) {
+      const bare = key.slice(key.indexOf('/') + 1);
+      if (!shippedByBareName.has(bare)) shippedByBareName.set(bare, key);
+    }
+  }
+  return shippedByBareName;
 }
 
 function lookup(name: string): { key: string; price: ModelPrice } | undefined {
@@ -78,7 +88,7 @@ function lookup(name: string): { key: string; price: ModelPrice } | undefined {
   if (user) return { key: name, price: user };
   if (Object.prototype.hasOwnProperty.call(MODEL_PRICES, name))
     return { key: name, price: MODEL_PRICES[name] };
-  const shipped = shippedByBareName.get(name);
+  const shipped = bareNames().get(name);
   if (shipped) return { key: shipped, price: MODEL_PRICES[shipped] };
   return undefined;
 }
