@@ -603,7 +603,10 @@ describe('withTelemetry: GenAI client metrics', () => {
   });
 
   it('records a call that failed before any chunk without time to first chunk, and a thrown non-Error as _OTHER', async () => {
-    await expect(lastValueFrom(throwError(() => 'boom').pipe(telemetry()))).rejects.toBe('boom');
+    // In virtual time: on the real clock a busy machine lets a millisecond pass between subscribe and error.
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      expectObservable(cold<Chunk>('#', undefined, 'boom').pipe(telemetry())).toBe('#', undefined, 'boom');
+    });
     const recorded = await histograms();
     const { 'gen_ai.response.model': _none, ...noResponse } = base;
     expect(points(recorded.get('gen_ai.client.operation.duration'))).toEqual([
