@@ -244,7 +244,7 @@ async function main() {
   const reps = arg('reps', 3);
   const duration = arg('duration', 8) * 1000;
   const concurrency = arg('concurrency', 200);
-  if (!fs.existsSync(path.join(DIST, 'src/serve/gateway.js'))) {
+  if (!fs.existsSync(path.join(DIST, 'src/index.js'))) {
     console.error('bench/gateway.js: build rxllm first (npm run build)');
     process.exit(1);
   }
