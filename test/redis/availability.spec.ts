@@ -5,8 +5,9 @@
  * store call ends within its `timeoutMs`; the cooldown store answers from the last known cooldowns.
  */
 import Redis, { type RedisOptions } from 'ioredis';
-import { lastValueFrom, toArray } from 'rxjs';
-import { createRouter, StoreError } from 'rxllm';
+import { EMPTY, lastValueFrom, toArray } from 'rxjs';
+import { createRateLimiter, createRouter, StoreError } from 'rxllm';
+import { budget as budgetOperator } from 'rxllm/operators';
 import {
   createRedisBudgetStore,
   createRedisCooldownStore,
@@ -194,6 +195,7 @@ run('rxllm/redis when Redis stops, stalls or restarts (real redis-server)', () =
     const cooldown = createRedisCooldownStore(client, { ...options, cacheMs: 0, logger });
     const state = { requests: 1, tokens: 1, updatedAt: 1, pausedUntil: 0 };
     const policy = { allowedFails: 3, windowMs: 60_000, cooldownMs: 1000 };
+    const limiter = createRateLimiter({ requestsPerMinute: 6000, store: rateLimit, key: 'acquire' });
     return {
       lines,
       calls: [
@@ -204,6 +206,15 @@ run('rxllm/redis when Redis stops, stalls or restarts (real redis-server)', () =
         ['cooldown', () => cooldown.recordFailure('d', 1000, policy)],
         ['cooldown', () => cooldown.coolUntil('d', 2000)],
         ['cooldown-read', () => cooldown.coolingUntil(['d', 'e'], 1000)],
+        // What users call: a limiter's permit and a budget check before a call.
+        ['rate-limit', () => lastValueFrom(limiter.acquire(), { defaultValue: undefined })],
+        [
+          'budget',
+          () =>
+            lastValueFrom(EMPTY.pipe(budgetOperator({ maxCost: 1, store: budget })), {
+              defaultValue: undefined,
+            }),
+        ],
       ] as [string, () => unknown][],
     };
   }
