@@ -336,6 +336,23 @@ run('rxllm/redis when Redis stops, stalls or restarts (real redis-server)', () =
     });
   });
 
+  it('a write that timed out while Redis was down is applied once when Redis is back, never twice', async () => {
+    const client = await connect({ maxRetriesPerRequest: null });
+    try {
+      const store = createRedisBudgetStore(client, { prefix: 'late:', timeoutMs: LIMIT_MS });
+      await stop();
+      const error = await Promise.resolve(store.add('team', 0, 0.25, 60_000)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as Error).message).toMatch(/may still be applied once, never twice/);
+      await start();
+      await ready(client); // ioredis sends the command it held on reconnecting
+      expect(await store.spent('team', 0)).toBeCloseTo(0.25, 10);
+      expect(await store.add('team', 0, 0.5, 60_000)).toBeCloseTo(0.75, 10);
+    } finally {
+      await close(client);
+    }
+  });
+
   it('with Redis down, cooldown reads cost at most one round trip per cache period and answer the last known cooldowns', async () => {
     const redis = await connect({ maxRetriesPerRequest: null });
     try {
