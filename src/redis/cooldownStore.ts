@@ -145,7 +145,7 @@ export function createRedisCooldownStore(
     coolingUntil: async (ids, now) => {
       if (ids.length === 0) return {};
       // Redis was unavailable: within the period, or while one read asks again, answer from memory.
-      if (down && (probing || now < downUntil)) return fromKnown(ids, now);
+      if (down && cacheMs > 0 && (probing || now < downUntil)) return fromKnown(ids, now);
       const probe = down;
       if (probe) probing = true;
       try {

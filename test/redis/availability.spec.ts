@@ -105,6 +105,28 @@ describe('rxllm/redis time limits (no server needed)', () => {
     }
   });
 
+  it('cooldown reads with cacheMs 0 ask Redis every time, concurrent ones too', async () => {
+    const { counter, client } = counting({
+      evalsha: () => new Promise(() => undefined),
+      eval: () => new Promise(() => undefined),
+    });
+    const { lines, logger } = capture();
+    const store = createRedisCooldownStore(client, { timeoutMs: LIMIT_MS, cacheMs: 0, logger });
+    await store.coolUntil('a', 9_000).then(undefined, () => undefined);
+    counter.sent = 0;
+    // Redis is found unavailable, then two reads at once: each asks Redis again.
+    expect(await store.coolingUntil(['a', 'b'], 1000)).toEqual({ a: 9_000 });
+    const reads = await Promise.all([
+      store.coolingUntil(['a', 'b'], 1000),
+      store.coolingUntil(['a', 'b'], 1000),
+    ]);
+    expect(reads).toEqual([{ a: 9_000 }, { a: 9_000 }]);
+    expect(counter.sent).toBe(3 * 2);
+    expect(lines[0]).toMatch(
+      /^Redis cooldown store: reading cooldowns failed: no answer within 300 ms \(no reply\)\./,
+    );
+  });
+
   it('leaves no timer behind: after an answer, a time-out and retries', async () => {
     const before = activeTimers();
     const fast = { evalsha: async () => '1,2,3,4|w', eval: async () => null };
