@@ -12,7 +12,13 @@ export interface BudgetReservation {
   spent: number;
 }
 
-/** Spend per key and window. Windows are fixed: `windowStart` = floor(now / window) * window. */
+/**
+ * Spend per key and window. Windows are fixed: `windowStart` = floor(now / window) * window.
+ * `budget()` waits for `spent` (or `reserve`) before a call starts, so a store across the network must
+ * answer or reject within a time limit of its own (`createRedisBudgetStore`: a `StoreError` after
+ * `timeoutMs`). Reads fail closed: a rejected `spent` or `reserve` refuses the call, since it cannot be
+ * checked; a rejected `add` is logged (the call already happened).
+ */
 export interface BudgetStore {
   /** USD spent (and reserved) under `key` in the window starting at `windowStart` (0 when none). */
   spent(key: string, windowStart: number): MaybePromise<number>;

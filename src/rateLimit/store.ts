@@ -22,6 +22,9 @@ export type MaybePromise<T> = T | Promise<T>;
 /**
  * Storage of limiter states. Implement it over a shared store to share limits across processes:
  * `compareAndSet` must be atomic (Redis: `WATCH`/`MULTI` or a Lua script comparing the stored JSON).
+ * A store across the network must end every call within a time limit of its own (the limiter waits
+ * for it) and reject when it cannot answer: the limiter then fails closed, its `acquire` errors and
+ * grants nothing, as `createRedisRateLimitStore` does with a `StoreError` after `timeoutMs`.
  */
 export interface RateLimitStore {
   /** The state under `key`, `undefined` if none was written yet. */

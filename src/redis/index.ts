@@ -5,5 +5,9 @@ export {
   encodeRateLimitState,
   type RedisRateLimitStoreOptions,
 } from './rateLimitStore';
-export { createRedisCooldownStore } from './cooldownStore';
+export {
+  createRedisCooldownStore,
+  REDIS_COOLDOWN_STORE_DEFAULTS,
+  type RedisCooldownStoreOptions,
+} from './cooldownStore';
 export { createRedisBudgetStore } from './budgetStore';

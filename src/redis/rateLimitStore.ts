@@ -57,10 +57,11 @@ function decode(value: unknown): RateLimitState | undefined {
 
 /**
  * A {@link RateLimitStore} on Redis for `createRateLimiter({ store })`: every process using the same
- * Redis and limiter `key` shares one budget. Compare-and-set is one Lua script (atomic). While
- * Redis is unreachable an operation retries for `retryMs`, then the limiter's `acquire` fails with a
- * retryable `StoreError` and grants nothing; the state is Redis's, so it survives a restart as far
- * as Redis persists it (use `appendonly yes` for a restart to lose no permits).
+ * Redis and limiter `key` shares one budget. Compare-and-set is one Lua script (atomic). It fails
+ * closed: when Redis does not answer within `timeoutMs` (down, stalled), the limiter's `acquire` fails
+ * with a retryable `StoreError` and grants nothing, since workers each granting on their own would
+ * overrun the shared quota together. The state is Redis's, so it survives a restart as far as Redis
+ * persists it (use `appendonly yes` for a restart to lose no permits).
  *
  * @example
  * // doc-test: typecheck-only
@@ -74,14 +75,14 @@ export function createRedisRateLimitStore(
   client: RedisScriptClient,
   options: RedisRateLimitStoreOptions = {},
 ): RateLimitStore {
-  const { prefix, retryMs } = resolveOptions('createRedisRateLimitStore', client, options);
+  const { prefix, timeoutMs } = resolveOptions('createRedisRateLimitStore', client, options);
   const { ttlMs = 86_400_000 } = options;
   if (typeof ttlMs !== 'number' || !(ttlMs > 0))
     throw new TypeError('createRedisRateLimitStore: ttlMs must be > 0.');
   const keyOf = (key: string) => `${prefix}ratelimit:${key}`;
   return {
     get: (key) =>
-      withRetry('rate-limit', 'reading the limiter state', retryMs, async () =>
+      withRetry('rate-limit', 'reading the limiter state', timeoutMs, async () =>
         decode(await GET.run(client, [keyOf(key)], [])),
       ),
     compareAndSet: (key, expected, next) => {
@@ -95,7 +96,7 @@ export function createRedisRateLimitStore(
       return withRetry(
         'rate-limit',
         'taking a permit',
-        retryMs,
+        timeoutMs,
         async () => (await CAS.run(client, [keyOf(key)], args)) === 1,
       );
     },

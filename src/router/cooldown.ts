@@ -18,6 +18,10 @@ export interface CooldownPolicy {
 /**
  * Storage of failure counts and cooldown ends, per deployment id. Times are the router scheduler's
  * clock (ms; `Date.now()` by default), so processes sharing a store must share a clock.
+ * The router waits for `coolingUntil` before it routes, so a store across the network must answer or
+ * reject within a short time limit. The router fails open: a rejected read routes as if nothing were
+ * cooling, a rejected write is logged (`createRedisCooldownStore` answers from its last known
+ * cooldowns instead, asking Redis at most once per `cacheMs` while it is unavailable).
  */
 export interface CooldownStore {
   /**
