@@ -14,7 +14,43 @@ import {
 import { BOUND_MS, capture, counting, LIMIT_MS, timed } from '../helpers/storeTiming';
 
 describe('rxllm/redis time limits (no server needed)', () => {
-  const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  /**
+   * The timers set while `fn` runs that are still pending after it: neither fired nor cleared. Only
+   * the timers of the code under test are counted (a count of the process's active timers also saw
+   * those of jest and of other tests, and failed on a busy machine).
+   */
+  async function pendingTimersAfter(fn: () => Promise<void>): Promise<number> {
+    const pending = new Set<unknown>();
+    let set = 0;
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    globalThis.setTimeout = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      const timer: unknown = realSet(
+        (...a: unknown[]) => {
+          pending.delete(timer);
+          cb(...a);
+        },
+        ms,
+        ...args,
+      );
+      pending.add(timer);
+      set++;
+      return timer;
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((timer: Parameters<typeof clearTimeout>[0]) => {
+      pending.delete(timer);
+      realClear(timer);
+    }) as typeof clearTimeout;
+    try {
+      await fn();
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
+    // A call that set no timer at all would pass without proving anything: each call here sets its limit.
+    expect(set).toBeGreaterThan(0);
+    return pending.size;
+  }
 
   it('documents its defaults and rejects bad limits at creation', () => {
     expect(REDIS_STORE_DEFAULTS).toEqual({ prefix: 'rxllm:', timeoutMs: 2000 });
@@ -70,11 +106,14 @@ describe('rxllm/redis time limits (no server needed)', () => {
   });
 
   it('leaves no timer behind: after an answer, a time-out and retries', async () => {
-    const before = activeTimers();
     const fast = { evalsha: async () => '1,2,3,4|w', eval: async () => null };
     const store = createRedisRateLimitStore(fast, { timeoutMs: 60_000 });
-    expect(await store.get('k')).toEqual({ requests: 1, tokens: 2, updatedAt: 3, pausedUntil: 4 });
-    expect(activeTimers()).toBe(before); // the 60 s limit was cleared with the answer
+    // The 60 s limit is cleared with the answer.
+    expect(
+      await pendingTimersAfter(async () => {
+        expect(await store.get('k')).toEqual({ requests: 1, tokens: 2, updatedAt: 3, pausedUntil: 4 });
+      }),
+    ).toBe(0);
 
     let failures = 2;
     const flaky = {
@@ -84,19 +123,27 @@ describe('rxllm/redis time limits (no server needed)', () => {
       },
       eval: async () => null,
     };
-    expect(await createRedisBudgetStore(flaky, { timeoutMs: 60_000 }).spent('k', 0)).toBe(0.5);
+    // Neither the limit nor a retry's pause is left.
+    expect(
+      await pendingTimersAfter(async () => {
+        expect(await createRedisBudgetStore(flaky, { timeoutMs: 60_000 }).spent('k', 0)).toBe(0.5);
+      }),
+    ).toBe(0);
     expect(failures).toBe(-1); // two retries, then the answer
-    expect(activeTimers()).toBe(before); // neither the limit nor a retry's pause is left
 
     const down = {
       evalsha: () => Promise.reject(new Error('Connection is closed.')),
       eval: async () => null,
     };
-    const error = await Promise.resolve(
-      createRedisBudgetStore(down, { timeoutMs: LIMIT_MS }).spent('k', 0),
-    ).catch((e: unknown) => e);
+    let error: unknown;
+    expect(
+      await pendingTimersAfter(async () => {
+        error = await Promise.resolve(
+          createRedisBudgetStore(down, { timeoutMs: LIMIT_MS }).spent('k', 0),
+        ).catch((e: unknown) => e);
+      }),
+    ).toBe(0);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as Error).message).toMatch(/Connection is closed/); // the last cause is kept
-    expect(activeTimers()).toBe(before);
   });
 });
