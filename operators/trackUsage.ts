@@ -2,6 +2,7 @@ import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { cost, type CostBreakdown } from '../src/cost/cost';
 import { estimateUsage, TextTokenCounter, type CostedRequest } from '../src/cost/estimate';
+import { servedModel } from '../src/cost/servedBy';
 import { routeOf } from '../src/router/route';
 import { linkedSubscriber, operate } from './internal/operate';
 
@@ -11,7 +12,11 @@ export type CallEnding = 'completed' | 'failed' | 'unsubscribed';
 /** What `trackUsage` reports, once per call. */
 export interface UsageReport {
   ending: CallEnding;
-  /** The `provider/model` that served the call (the route's model, else `config.model`, else the request's, else the chunks' `model`). */
+  /**
+   * The `provider/model` that served the call: the route's model, else `config.model`, else the
+   * request's, else the chunks' `model` (`mock/<model>` for the `mock` provider's chunks, which say
+   * only `<model>`: a mock call is never priced as the billed model of the same name).
+   */
   model: string | undefined;
   /** The router deployment that served it; `undefined` outside a router. */
   deployment: string | undefined;
@@ -44,9 +49,9 @@ export interface TrackUsageConfig {
    */
   model?: string;
   /**
-   * The request the call sent: it names the provider (`mock/gpt-4o-mini` is not priced as OpenAI's
-   * `gpt-4o-mini`, which is all its chunks say) and gives the prompt estimate of a call whose
-   * usage never came.
+   * The request the call sent: it gives the prompt estimate of a call whose usage never came, and
+   * names the provider where the chunks do not (an `ollama/` call's chunks name only the model; the
+   * `mock` provider's chunks are recognised without it, unless an operator before this one copied them).
    * @defaultValue none: such a call's usage is `null` unless the provider reported its prompt
    */
   request?: CostedRequest;
@@ -203,7 +208,8 @@ export function trackUsage<T extends Chunk | ChatCompletion>(
       const before = attempt.chars;
       attempt.observe(value);
       chars += attempt.chars - before;
-      if (!model && value.model) model = value.model;
+      // The in-process mock marks its values: `gpt-4o-mini` from `mock/gpt-4o-mini` is not OpenAI's.
+      if (!model) model = servedModel(value);
     };
 
     const report = (ending: CallEnding, error?: unknown): void => {

@@ -34,6 +34,11 @@ export interface AccessLogEntry {
    * model's price is unknown (never a made-up 0); absent when no call was made.
    */
   costUsd?: number | null;
+  /**
+   * `true` when `costUsd` is an estimate (`trackUsage`'s `estimated`): the call ended before the
+   * upstream reported its usage (the client left, the upstream failed mid-stream). Logged as `cost=~$...`.
+   */
+  costEstimated?: boolean;
   /** `complete`, `error:<Class>`, `closed` (the client left), `overflow` (it stopped reading). */
   outcome: string;
   /**
@@ -51,13 +56,16 @@ export function logDetail(error: unknown): string {
 
 /**
  * `POST /v1/chat/completions 200 model=mock/echo ttfc=2ms total=40ms tokens=12+30 cost=$0.0000420 complete`;
- * a failure ends with its message as a JSON string: `... error:ConnectionError "The connection failed ..."`.
+ * a failure ends with its message as a JSON string: `... error:ConnectionError "The connection failed ..."`;
+ * an estimated cost (the call ended before its usage came) is `cost=~$0.0000420`.
  */
 export function formatAccessLog(e: AccessLogEntry): string {
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)}ms`);
   const tokens = e.promptTokens === undefined ? '-' : `${e.promptTokens}+${e.completionTokens ?? 0}`;
   const usd =
-    e.costUsd === undefined ? '' : ` cost=${e.costUsd === null ? '-' : `$${e.costUsd.toPrecision(3)}`}`;
+    e.costUsd === undefined
+      ? ''
+      : ` cost=${e.costUsd === null ? '-' : `${e.costEstimated ? '~' : ''}$${e.costUsd.toPrecision(3)}`}`;
   // JSON-quoted: a message cannot break the line (or forge another) in the log.
   const error = e.error === undefined ? '' : ` ${JSON.stringify(e.error)}`;
   return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens}${usd} ${e.outcome}${error}`;
@@ -248,7 +256,11 @@ export function chatCompletionsHandler(
     const tracked = prepared.chunks.pipe(
       trackUsage({
         model: prepared.model,
-        onUsage: (report) => (entry.costUsd = report.cost?.total ?? null),
+        request: prepared.request,
+        onUsage: (report) => {
+          entry.costUsd = report.cost?.total ?? null;
+          if (report.cost && report.estimated) entry.costEstimated = true;
+        },
       }),
     );
     const chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);

@@ -45,6 +45,11 @@ export interface PreparedChat {
   /** The caller asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: boolean;
   /**
+   * The validated request sent upstream (`model` the rxllm model): what `trackUsage` estimates the
+   * prompt of a call from when the call ends before the upstream reported its usage (a client that left).
+   */
+  request: ChatRequest;
+  /**
    * The upstream chunks, after the pipeline, each with `model` set to the id the client asked for
    * (what `GET /v1/models` lists, e.g. `mock/echo`), not the upstream's own name for it (`echo`).
    * Cold.
@@ -95,6 +100,7 @@ export function prepareChat(
     model,
     stream: wantsStream === true,
     includeUsage,
+    request,
     chunks: piped.pipe(map((chunk) => (chunk.model === requested ? chunk : { ...chunk, model: requested }))),
   };
 }

@@ -318,14 +318,26 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, undefined as never, 101, started);
       const begun = new Map<
         string,
-        { started: number; stats: StreamStats; model?: string; costUsd?: number | null }
+        {
+          started: number;
+          stats: StreamStats;
+          model?: string;
+          costUsd?: number | null;
+          costEstimated?: boolean;
+        }
       >();
       serveChatSocket(ws as ChatSocketLike, {
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
           const prepared = prepareChat(body, service);
-          const info: { started: number; stats: StreamStats; model?: string; costUsd?: number | null } = {
+          const info: {
+            started: number;
+            stats: StreamStats;
+            model?: string;
+            costUsd?: number | null;
+            costEstimated?: boolean;
+          } = {
             started: t0,
             stats,
             model: prepared.model,
@@ -336,7 +348,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           const tracked = prepared.chunks.pipe(
             trackUsage({
               model: prepared.model,
-              onUsage: (report) => (info.costUsd = report.cost?.total ?? null),
+              request: prepared.request,
+              onUsage: (report) => {
+                info.costUsd = report.cost?.total ?? null;
+                if (report.cost && report.estimated) info.costEstimated = true;
+              },
             }),
           );
           return observeChunks(tracked, stats, t0, prepared.includeUsage);
@@ -355,6 +371,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             promptTokens: info?.stats.usage?.prompt_tokens,
             completionTokens: info?.stats.usage?.completion_tokens,
             costUsd: info?.costUsd,
+            costEstimated: info?.costEstimated,
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
           if (end === 'error') entry.error = logDetail(error);

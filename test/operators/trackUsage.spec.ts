@@ -5,7 +5,17 @@
  */
 import { lastValueFrom, NEVER, Observable, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { createAgent, createRouter, stream, type ChatRequest, type Chunk, type Usage } from 'rxllm';
+import {
+  clearPrices,
+  complete,
+  createAgent,
+  createRouter,
+  setPrice,
+  stream,
+  type ChatRequest,
+  type Chunk,
+  type Usage,
+} from 'rxllm';
 import { trackUsage, type UsageReport } from 'rxllm/operators';
 import { createMockServer, scriptToChunks } from 'rxllm/testing';
 
@@ -164,6 +174,52 @@ describe('trackUsage', () => {
       estimated: false,
       cost: null,
     });
+  });
+
+  it('does not price a mock call as the billed model of the same name without the request either', async () => {
+    const request: ChatRequest = {
+      model: 'mock/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+      mock_response: { text: 'Hello', usage: USAGE },
+    };
+    const reports: UsageReport[] = [];
+    const got = await lastValueFrom(
+      stream(request).pipe(trackUsage({ onUsage: (r) => reports.push(r) }), toArray()),
+    );
+    // Only the chunks speak here, and they say 'gpt-4o-mini': the mock provider's mark says whose.
+    expect(got[0].model).toBe('gpt-4o-mini');
+    expect(reports[0]).toMatchObject({
+      model: 'mock/gpt-4o-mini',
+      usage: USAGE,
+      estimated: false,
+      cost: null,
+    });
+    // Same for `complete`, and for a call stopped before its usage came (no prompt known: null).
+    const done: UsageReport[] = [];
+    await lastValueFrom(complete(request).pipe(trackUsage({ onUsage: (r) => done.push(r) })));
+    expect(done[0]).toMatchObject({ model: 'mock/gpt-4o-mini', usage: USAGE, cost: null });
+    const stopped: UsageReport[] = [];
+    await lastValueFrom(stream(request).pipe(trackUsage({ onUsage: (r) => stopped.push(r) }), take(2)));
+    expect(stopped[0]).toMatchObject({ ending: 'unsubscribed', model: 'mock/gpt-4o-mini', cost: null });
+  });
+
+  it('prices a mock call by a price set for the mock model, as cost() does', async () => {
+    setPrice('mock/gpt-4o-mini', { input: 1, output: 2 });
+    try {
+      const reports: UsageReport[] = [];
+      await lastValueFrom(
+        stream({
+          model: 'mock/gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Hi' }],
+          mock_response: { text: 'Hello', usage: USAGE },
+        }).pipe(trackUsage({ onUsage: (r) => reports.push(r) })),
+      );
+      // 1000 x 1 + 200 x 2 per million.
+      expect(reports[0].cost?.total).toBeCloseTo(0.0014, 10);
+      expect(reports[0].cost?.model).toBe('mock/gpt-4o-mini');
+    } finally {
+      clearPrices();
+    }
   });
 
   it('estimates a stopped call from the partial usage the provider reported, marked estimated', () => {

@@ -20,6 +20,7 @@ import {
   StreamParseError,
   type Gateway,
 } from '../../src';
+import { estimatePromptTokens } from '../../src/cost/estimate';
 import { batchedLines } from '../../src/serve/gateway';
 import { bearerProtocol, fetchSse, fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
@@ -59,6 +60,16 @@ beforeEach(() => {
 });
 
 const messages = [{ role: 'user' as const, content: 'Recite.' }];
+
+/** The first access-log line matching `pattern`, once the gateway wrote it (it logs when the response ended). */
+async function logLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  for (let waited = 0; waited < timeoutMs; waited += 20) {
+    const line = logs.find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no access-log line matching ${pattern} in ${JSON.stringify(logs)}`);
+}
 
 describe('the official openai package against the gateway', () => {
   it('lists the served model', async () => {
@@ -243,6 +254,37 @@ describe('the official openai package against the gateway', () => {
     }
     await upstream.waitForRequestClose(1);
     expect(upstream.stats.abortedRequests).toBe(1);
+  });
+
+  it('logs an estimated cost for a call the client left before the upstream reported its usage', async () => {
+    // $1 per million input tokens, $2 per million output tokens.
+    setPrice(MODEL, { input: 1, output: 2 });
+    try {
+      // 30 s of answer: the client leaves long before the upstream's usage chunk, however slow the machine.
+      upstream.enqueue({ text: 'y'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
+      const controller = new AbortController();
+      const stream = await sdk.chat.completions.create(
+        { model: MODEL, messages, stream: true },
+        { signal: controller.signal },
+      );
+      let n = 0;
+      try {
+        for await (const _chunk of stream) if (++n === 5) controller.abort();
+      } catch {
+        // the SDK's abort error
+      }
+      await upstream.waitForRequestClose(1);
+      const line = await logLine(/ closed$/);
+      // No usage came: the prompt is estimated from the request the gateway validated, the output
+      // from what arrived (at least the 4 characters read after the role chunk: 1 token; at most
+      // the 3000 of the whole answer: 750 tokens). `~` marks the estimate.
+      const usd = Number(/ cost=~\$(\S+) closed$/.exec(line)?.[1]);
+      const prompt = estimatePromptTokens({ model: MODEL, messages });
+      expect(usd).toBeGreaterThanOrEqual((prompt * 1 + 1 * 2) / 1e6 - 1e-9);
+      expect(usd).toBeLessThanOrEqual((prompt * 1 + 750 * 2) / 1e6 + 1e-9);
+    } finally {
+      clearPrices();
+    }
   });
 
   it('passes an upstream error mid-stream on as an error event after the chunks before it', async () => {

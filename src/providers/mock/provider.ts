@@ -5,6 +5,7 @@
  */
 import { asyncScheduler, defer, NEVER, Observable, of, throwError } from 'rxjs';
 import type { ChatCompletion } from '../../chunk';
+import { markServedBy } from '../../cost/servedBy';
 import { RequestValidationError } from '../../errors';
 import type { MockRequestFields, MockScript } from '../../mockRequest';
 import type { Provider, ProviderCall } from '../types';
@@ -161,7 +162,8 @@ export const mockProvider: Provider = {
   stream(call) {
     return defer(() => {
       const { script, context, delayMs, firstDelayMs } = scriptOf(call);
-      const chunks = scriptToChunks(script, context);
+      // Marked so that pricing by the chunks' `model` (`gpt-4o-mini`) sees `mock/gpt-4o-mini`: no price.
+      const chunks = scriptToChunks(script, context).map((c) => markServedBy(c, 'mock'));
       return streamChunks(chunks, script, call.options.scheduler, delayMs, firstDelayMs);
     });
   },
@@ -169,7 +171,7 @@ export const mockProvider: Provider = {
     return defer(() => {
       const { script, context, firstDelayMs } = scriptOf(call);
       if (script.errorAfter) return throwError(() => script.errorAfter!.error);
-      const completion = scriptToCompletion(script, context);
+      const completion = markServedBy(scriptToCompletion(script, context), 'mock');
       // A script that never finishes never answers, like a server that hangs.
       if (finishOf(script) === null) return NEVER;
       const scheduler = call.options.scheduler;
