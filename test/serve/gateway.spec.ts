@@ -382,6 +382,29 @@ describe('rxllm clients against the gateway', () => {
     socket.close();
   });
 
+  it('WebSocket: logs an estimated cost for a call stopped before the upstream reported its usage', async () => {
+    setPrice(MODEL, { input: 1, output: 2 });
+    try {
+      upstream.enqueue({ text: 'z'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
+      const url = `${gateway.url.replace('http', 'ws')}/v1/chat/ws`;
+      const body = { model: MODEL, messages };
+      await lastValueFrom(
+        fromWebSocket(url, body, { protocols: bearerProtocol(TOKEN), WebSocket: WebSocket as never }).pipe(
+          take(3),
+          toArray(),
+        ),
+      );
+      await upstream.waitForRequestClose(1);
+      const line = await logLine(/^WS /);
+      const usd = Number(/ cost=~\$(\S+) /.exec(line)?.[1]);
+      const prompt = estimatePromptTokens({ model: MODEL, messages });
+      expect(usd).toBeGreaterThanOrEqual(prompt / 1e6 - 1e-9);
+      expect(usd).toBeLessThanOrEqual((prompt + 750 * 2) / 1e6 + 1e-9);
+    } finally {
+      clearPrices();
+    }
+  });
+
   it('WebSocket: a stop message and a closed socket each abort the upstream call; errors keep their class', async () => {
     // 30 s of answer: each abort reaches the upstream long before it ends, however slow the machine.
     upstream.setDefault({ text: 'z'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
