@@ -330,11 +330,15 @@ export function createRouter(config: RouterConfig): Router {
         }),
     );
     const settle = () => {
-      if (failure !== undefined && !storeDown)
-        logger.warn(
-          `router: reading rate-limit state failed; ordering deployments without it until the store answers: ${String(failure)}`,
-        );
+      const first = failure !== undefined && !storeDown;
       storeDown = failure !== undefined;
+      // A logger that throws must not leave a background read's promise rejected (unhandled).
+      if (first)
+        safe('logging', () =>
+          logger.warn(
+            `router: reading rate-limit state failed; ordering deployments without it until the store answers: ${String(failure)}`,
+          ),
+        );
     };
     if (sync.length === list.length && !sync.includes(undefined)) {
       settle();
