@@ -293,30 +293,65 @@ export function createRouter(config: RouterConfig): Router {
     }
   };
 
+  // The rate-limit store's last ordering read failed (Redis down or stalled), and whether a read to
+  // check it is back is in flight. The order only prefers deployments that would not make the call
+  // wait; it is not worth a store time limit per call (the permit itself still fails closed).
+  let storeDown = false;
+  let probing = false;
+
   /**
    * Whether each limiter can take this request now: a request permit and the request's estimated
-   * tokens (capped at the deployment's `tpm`, as the limiter charges them) left, no pause. A store
-   * failure counts as yes.
+   * tokens (capped at the deployment's `tpm`, as the limiter charges them) left, no pause.
+   *
+   * A state the store cannot give counts as yes: the deployment keeps its strategy's place, and its
+   * permit, which fails closed, decides (a `StoreError`, then the next deployment, no cooldown). A
+   * guess of "busy" would move calls off rate-limited deployments on a store's hiccup. After a read
+   * failed, calls do not wait for the store: they order with what it answers at once (a memory store)
+   * and one read at a time, in the background, finds out whether it is back.
    */
   const hasPermits = (list: Deployment[], request: ChatRequest): MaybePromise<boolean[]> => {
+    if (storeDown && probing) return list.map(() => true);
     const need = list.map((d) => Math.min(estimateRequestTokens({ ...request, model: d.model }), d.tpm));
     const free = (s: { requests: number; tokens: number; pausedUntil: number }, i: number) =>
       s.requests >= 1 && s.tokens >= need[i] && s.tokens > 0 && s.pausedUntil <= scheduler.now();
-    const read = (d: Deployment, i: number) =>
-      new Promise<boolean>((resolve) => {
-        d.limiter!.state().subscribe({ next: (s) => resolve(free(s, i)), error: () => resolve(true) });
-      });
+    let failure: unknown;
+    const sync: (boolean | undefined)[] = [];
     // Memory stores answer synchronously: read them without a promise so routing stays synchronous.
-    const sync: boolean[] = [];
-    for (const [i, d] of list.entries()) {
-      let value: boolean | undefined;
-      d.limiter!.state()
-        .subscribe({ next: (s) => (value = free(s, i)), error: () => (value = true) })
-        .unsubscribe();
-      if (value === undefined) return Promise.all(list.map(read));
-      sync.push(value);
+    const reads = list.map(
+      (d, i) =>
+        new Promise<boolean>((resolve) => {
+          d.limiter!.state().subscribe({
+            next: (s) => resolve((sync[i] = free(s, i))),
+            error: (e: unknown) => {
+              failure ??= e;
+              resolve((sync[i] = true));
+            },
+          });
+        }),
+    );
+    const settle = () => {
+      const first = failure !== undefined && !storeDown;
+      storeDown = failure !== undefined;
+      // A logger that throws must not leave a background read's promise rejected (unhandled).
+      if (first)
+        safe('logging', () =>
+          logger.warn(
+            `router: reading rate-limit state failed; ordering deployments without it until the store answers: ${String(failure)}`,
+          ),
+        );
+    };
+    if (sync.length === list.length && !sync.includes(undefined)) {
+      settle();
+      return sync as boolean[];
     }
-    return sync;
+    const all = Promise.all(reads).then((free) => {
+      settle();
+      return free;
+    });
+    if (!storeDown) return all;
+    probing = true;
+    void all.finally(() => (probing = false));
+    return list.map((_, i) => sync[i] ?? true);
   };
 
   function route<T extends Chunk | ChatCompletion>(

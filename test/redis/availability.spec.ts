@@ -6,7 +6,7 @@
  */
 import Redis, { type RedisOptions } from 'ioredis';
 import { EMPTY, lastValueFrom, toArray } from 'rxjs';
-import { createRateLimiter, createRouter, StoreError } from 'rxllm';
+import { createRateLimiter, createRouter, StoreError, type RoutedCompletion } from 'rxllm';
 import { budget as budgetOperator } from 'rxllm/operators';
 import {
   createRedisBudgetStore,
@@ -291,6 +291,64 @@ run('rxllm/redis when Redis stops, stalls or restarts (real redis-server)', () =
       expect(counter.sent).toBe(ids.length);
       expect(await store.coolingUntil(ids, 400_001)).toEqual({ a: 900_000 });
       expect(counter.sent).toBe(2 * ids.length); // healthy: every read asks Redis (no caching)
+    } finally {
+      await close(redis);
+    }
+  });
+
+  it('with Redis down, routed calls do not wait on rate-limit reads to order deployments; reads resume when it is back', async () => {
+    const redis = await connect({ maxRetriesPerRequest: null });
+    try {
+      const { counter, client } = counting(redis);
+      const { lines, logger } = capture();
+      const router = createRouter({
+        groups: {
+          main: {
+            strategy: 'least-busy',
+            deployments: [
+              { model: 'mock/open', id: 'open' },
+              { model: 'mock/limited', id: 'limited', rpm: 1000 },
+            ],
+          },
+        },
+        rateLimitStore: createRedisRateLimitStore(client, { prefix: 'order:', timeoutMs: LIMIT_MS }),
+        logger,
+      });
+      const ask = {
+        model: 'main',
+        messages: [{ role: 'user' as const, content: 'hi' }],
+        mock_response: 'ok',
+      };
+      const call = () => lastValueFrom(router.complete(ask));
+      /** A call's deployment if it answered synchronously (the mock provider does), i.e. waited on nothing. */
+      const now = () => {
+        let result: RoutedCompletion | undefined;
+        router
+          .complete(ask)
+          .subscribe((r) => (result = r))
+          .unsubscribe();
+        return result?.route.deployment;
+      };
+      await stop();
+      counter.sent = 0;
+      expect((await call()).route.deployment).toBe('open'); // finds Redis down: one read, at the limit
+      expect(counter.sent).toBe(1);
+      expect(Array.from({ length: 10 }, now)).toEqual(Array.from({ length: 10 }, () => 'open'));
+      expect(counter.sent).toBe(2); // one background read for ten calls
+      expect(lines).toHaveLength(1);
+
+      await start();
+      await ready(redis);
+      // A background read finds Redis back; then calls wait for the limiter state before they route
+      // again (none answers synchronously).
+      let healthy = false;
+      for (let i = 0; i < 100 && !healthy; i++) {
+        await sleep(20);
+        healthy = now() === undefined;
+      }
+      expect(healthy).toBe(true);
+      expect((await call()).route.deployment).toBe('open');
+      expect(lines).toHaveLength(1);
     } finally {
       await close(redis);
     }

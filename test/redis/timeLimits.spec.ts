@@ -3,7 +3,7 @@
  * (no server needed): each call ends within `timeoutMs`, leaves no timer behind, and the cooldown
  * store's `cacheMs: 0` asks on every read.
  */
-import { StoreError } from 'rxllm';
+import { createRouter, StoreError, type RoutedCompletion } from 'rxllm';
 import {
   createRedisBudgetStore,
   createRedisCooldownStore,
@@ -103,6 +103,49 @@ describe('rxllm/redis time limits (no server needed)', () => {
     expect(lines[0]).toMatch(
       /^Redis cooldown store: reading cooldowns failed: no answer within 300 ms \(no reply\)\./,
     );
+  });
+
+  it('with the rate-limit store unavailable, routed calls do not wait for it to order deployments', async () => {
+    const { counter, client } = counting({
+      evalsha: () => new Promise(() => undefined),
+      eval: () => new Promise(() => undefined),
+    });
+    const { lines, logger } = capture();
+    const router = createRouter({
+      groups: {
+        main: {
+          strategy: 'least-busy',
+          deployments: [
+            { model: 'mock/open', id: 'open' },
+            { model: 'mock/limited', id: 'limited', rpm: 100 },
+          ],
+        },
+      },
+      rateLimitStore: createRedisRateLimitStore(client, { timeoutMs: LIMIT_MS }),
+      logger,
+    });
+    const ask = { model: 'main', messages: [{ role: 'user' as const, content: 'hi' }], mock_response: 'ok' };
+    // The first call finds the store unavailable: its ordering read ends at the limit.
+    const first = await timed(new Promise((resolve) => router.complete(ask).subscribe(resolve)));
+    expect(first).toMatchObject({ pending: false, value: { route: { deployment: 'open' } } });
+    expect(counter.sent).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^router: reading rate-limit state failed.*no answer within 300 ms/),
+    ]);
+    // The mock provider answers synchronously: a call that waited on a read would give nothing here.
+    const served: (string | undefined)[] = [];
+    for (let i = 0; i < 10; i++) {
+      let result: RoutedCompletion | undefined;
+      router
+        .complete(ask)
+        .subscribe((r) => (result = r))
+        .unsubscribe();
+      served.push(result?.route.deployment);
+    }
+    expect(served).toEqual(Array.from({ length: 10 }, () => 'open'));
+    // One read in the background checks whether the store is back, not one per call.
+    expect(counter.sent).toBe(2);
+    expect(lines).toHaveLength(1);
   });
 
   it('leaves no timer behind: after an answer, a time-out and retries', async () => {
