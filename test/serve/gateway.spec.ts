@@ -238,8 +238,8 @@ describe('the official openai package against the gateway', () => {
     expect(logs.join('\n')).not.toContain(UPSTREAM_KEY.slice(0, 16));
   });
 
-  it('aborts the upstream call when the client leaves mid-stream', async () => {
-    // 30 s of answer: the abort reaches the upstream long before it ends, however slow the machine.
+  /** The official SDK reads 5 chunks of a 30 s answer, then aborts; resolves once the upstream saw it close. */
+  async function leaveAfterFiveChunks(): Promise<void> {
     upstream.enqueue({ text: 'y'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
     const controller = new AbortController();
     const stream = await sdk.chat.completions.create(
@@ -253,6 +253,11 @@ describe('the official openai package against the gateway', () => {
       // the SDK's abort error
     }
     await upstream.waitForRequestClose(1);
+  }
+
+  it('aborts the upstream call when the client leaves mid-stream', async () => {
+    // 30 s of answer: the abort reaches the upstream long before it ends, however slow the machine.
+    await leaveAfterFiveChunks();
     expect(upstream.stats.abortedRequests).toBe(1);
   });
 
@@ -261,19 +266,7 @@ describe('the official openai package against the gateway', () => {
     setPrice(MODEL, { input: 1, output: 2 });
     try {
       // 30 s of answer: the client leaves long before the upstream's usage chunk, however slow the machine.
-      upstream.enqueue({ text: 'y'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
-      const controller = new AbortController();
-      const stream = await sdk.chat.completions.create(
-        { model: MODEL, messages, stream: true },
-        { signal: controller.signal },
-      );
-      let n = 0;
-      try {
-        for await (const _chunk of stream) if (++n === 5) controller.abort();
-      } catch {
-        // the SDK's abort error
-      }
-      await upstream.waitForRequestClose(1);
+      await leaveAfterFiveChunks();
       const line = await logLine(/ closed$/);
       // No usage came: the prompt is estimated from the request the gateway validated, the output
       // from what arrived (at least the 4 characters read after the role chunk: 1 token; at most
