@@ -4,16 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_BROKEN_PIPE, CLI_USAGE_ERROR, runCli } from '../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../src/testing';
+import { cliIO } from './helpers/cliIO';
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
+const io = cliIO;
 
 let server: MockServer;
 beforeAll(async () => {

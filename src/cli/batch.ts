@@ -1,122 +1,57 @@
 /**
  * `rxllm batch in.jsonl`: the batch job from the command line, a thin shell over `batch()` and
- * `createRouter()`. Input lines are OpenAI batch-file lines (`custom_id` + `body`); results are
- * appended to `--out` as they finish (OpenAI batch-output shape plus `usage`, `cost`, `deployment`),
- * so re-running with the same `--out` skips what is done and writes nothing twice.
+ * `createRouter()`. Input lines are OpenAI batch-file lines (`src/batchFile/inputLines.ts`); results
+ * are appended to `--out` as they finish (`src/batchFile/resultRecord.ts`), so re-running with the same
+ * `--out` skips what is done and writes nothing twice; the file is locked while a run works on it
+ * (`src/batchFile/lock.ts`) and repaired at its end before appending (`src/batchFile/resultsFile.ts`).
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { Observable, Subscription } from 'rxjs';
 import { batch, type BatchProgress } from '../batch';
+import { parseBatchFile, type BatchFileJob } from '../batchFile/inputLines';
+import { lockResultsFile, type ResultsFileLock } from '../batchFile/lock';
+import { resultRecord } from '../batchFile/resultRecord';
+import { appendResultLine, openResultsFile, readResultsFile } from '../batchFile/resultsFile';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
-import { cost } from '../cost/cost';
-import { errorClassName } from '../errorName';
-import { ApiError } from '../errors';
 import { redactSecrets } from '../redact';
-import { validateRequest, type ChatRequest } from '../request';
+import type { ChatRequest } from '../request';
 import { createRouter, type Router } from '../router/router';
 import type { RouterConfig } from '../router/config';
-import { CLI_BROKEN_PIPE, flushed, integerFlag, isBrokenPipe, parseCliArgs, type CliIO } from './io';
+import {
+  CLI_BAD_INPUT,
+  CLI_BROKEN_PIPE,
+  CLI_INTERRUPTED,
+  CLI_REQUESTS_FAILED,
+  CLI_USAGE_ERROR,
+  flushed,
+  integerFlag,
+  isBrokenPipe,
+  parseCliArgs,
+  type CliIO,
+} from './io';
 
 /** Defaults of `rxllm batch`. */
 export const CLI_BATCH_DEFAULTS = { concurrency: 20, retries: 3 } as const;
 
 const HELP = `Usage: rxllm batch in.jsonl [--model provider/model | --router config.json] [--concurrency ${CLI_BATCH_DEFAULTS.concurrency}] [--retries ${CLI_BATCH_DEFAULTS.retries}] [--out out.jsonl] [--base-url URL]
 
-One request per line, OpenAI batch-file style: {"custom_id": "t-1", "body": {"model": ..., "messages": [...]}}.
+One request per line, OpenAI batch-file style: {"custom_id": "t-1", "method": "POST", "url":
+"/v1/chat/completions", "body": {"model": ..., "messages": [...]}} (method and url may be left out). A
+model without a provider ("gpt-4o-mini", as in OpenAI's own files) is taken as openai/gpt-4o-mini.
   --model, -m     send every line to this model (else each body's model)
   --router        a JSON router config (createRouter): body.model names a group
   --concurrency   requests in flight at once (default ${CLI_BATCH_DEFAULTS.concurrency})
   --retries       retries per request before the first byte (default ${CLI_BATCH_DEFAULTS.retries})
   --out, -o       append results here as they finish; re-run with the same file to resume (lines with a
-                  result, failed ones included, are skipped) (default: stdout)
+                  result, failed ones included, are skipped); one run at a time (out.jsonl.lock)
+                  (default: stdout)
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
-stderr when it is a terminal. Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 130 stopped by
-Ctrl-C (re-run to resume), 141 stdout was closed early (| head: the run stops).`;
-
-interface Job {
-  line: number;
-  customId: string;
-  request: ChatRequest;
-}
-
-/** Reads the ids already in `out`; cuts a torn last line (a crash mid-write) so appends stay valid JSONL. */
-function resumeFrom(out: string, err: CliIO['stderr']): Set<string> {
-  const done = new Set<string>();
-  if (!existsSync(out)) return done;
-  const text = readFileSync(out, 'utf8');
-  let valid = 0;
-  let offset = 0;
-  for (const line of text.split('\n')) {
-    const end = offset + Buffer.byteLength(line) + 1;
-    if (line.trim() !== '') {
-      try {
-        const id = (JSON.parse(line) as { custom_id?: unknown }).custom_id;
-        if (typeof id === 'string') done.add(id);
-        valid = Math.min(end, Buffer.byteLength(text));
-      } catch {
-        if (end > Buffer.byteLength(text)) {
-          err.write(`rxllm batch: the last line of ${out} was cut (a crash?); it is removed and redone.\n`);
-          break;
-        }
-        throw new Error(`${out} is not a results file of rxllm batch (line not JSON). Use another --out.`);
-      }
-    } else valid = Math.min(end, Buffer.byteLength(text));
-    offset = end;
-  }
-  if (valid < Buffer.byteLength(text)) {
-    const fd = openSync(out, 'r+');
-    ftruncateSync(fd, valid);
-    closeSync(fd);
-  }
-  return done;
-}
-
-function parseLines(text: string, model: string | undefined, routed: boolean, err: CliIO['stderr']) {
-  const jobs: Job[] = [];
-  const seen = new Set<string>();
-  let bad = 0;
-  const report = (line: number, why: string) => {
-    bad++;
-    err.write(`rxllm batch: line ${line}: ${why}; skipped.\n`);
-  };
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim() === '') return;
-    let parsed: { custom_id?: unknown; body?: Record<string, unknown> };
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return report(line, 'not valid JSON');
-    }
-    if (typeof parsed?.custom_id !== 'string' || parsed.custom_id === '')
-      return report(line, 'custom_id must be a non-empty string');
-    if (seen.has(parsed.custom_id)) return report(line, `custom_id "${parsed.custom_id}" is repeated`);
-    if (!parsed.body || typeof parsed.body !== 'object') return report(line, 'body must be an object');
-    const body = { ...parsed.body, model: model ?? parsed.body.model };
-    delete (body as { stream?: unknown }).stream;
-    try {
-      // A group name is not "provider/model": check the rest of the request with a stand-in model.
-      validateRequest(routed && !model ? { ...body, model: 'router/group' } : body);
-    } catch (error) {
-      return report(line, (error as Error).message);
-    }
-    if (routed && typeof body.model !== 'string') return report(line, 'body.model must name a router group');
-    seen.add(parsed.custom_id);
-    jobs.push({ line, customId: parsed.custom_id, request: body as ChatRequest });
-  });
-  return { jobs, bad };
-}
-
-function errorRecord(error: unknown): Record<string, unknown> {
-  const record: Record<string, unknown> = {
-    type: error instanceof Error ? errorClassName(error.constructor) : 'Error',
-    message: redactSecrets(error instanceof Error ? error.message : String(error)),
-  };
-  if (error instanceof ApiError) record.status = error.status;
-  return record;
-}
+stderr when it is a terminal. Exit code: 0 every line succeeded; ${CLI_REQUESTS_FAILED} some requests failed (their
+lines hold the error); ${CLI_USAGE_ERROR} bad usage, an unreadable file, or --out in use by another run (nothing
+sent); ${CLI_BAD_INPUT} some input lines were bad (the rest ran); ${CLI_INTERRUPTED} stopped by Ctrl-C (re-run to resume);
+${CLI_BROKEN_PIPE} stdout was closed early (| head: the run stops).`;
 
 function formatProgress(p: BatchProgress, started: number, spent: number, total: number): string {
   const finished = p.done + p.failed;
@@ -151,7 +86,7 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
     ));
   } catch (error) {
     io.stderr.write(`rxllm batch: ${(error as Error).message}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   }
   if (values.help) {
     io.stdout.write(HELP + '\n');
@@ -159,7 +94,7 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
   }
   const usage = (message: string) => {
     io.stderr.write(`rxllm batch: ${message}\n${HELP}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   };
   if (positionals.length !== 1) return usage('give one input file, e.g. rxllm batch in.jsonl');
   if (values.model && values.router) return usage('--model and --router exclude each other');
@@ -172,25 +107,73 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
 
   let router: Router | undefined;
   let input: string;
-  let done: Set<string>;
   try {
     if (values.router) router = createRouter(JSON.parse(readFileSync(values.router, 'utf8')) as RouterConfig);
     input = readFileSync(positionals[0], 'utf8');
-    done = values.out ? resumeFrom(values.out, io.stderr) : new Set();
   } catch (error) {
     io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   }
-  const { jobs, bad } = parseLines(input, values.model, router !== undefined, io.stderr);
-  const todo = jobs.filter((j) => !done.has(j.customId));
+  let lock: ResultsFileLock | undefined;
+  let done = new Map<string, boolean>();
+  try {
+    // Locked before it is read: a second run would read the same ids and send the rest again.
+    if (values.out) {
+      lock = lockResultsFile(values.out);
+      if (lock.tookOver)
+        io.stderr.write(
+          `rxllm batch: took over the lock of pid ${lock.tookOver.pid}, which is no longer running.\n`,
+        );
+      const state = readResultsFile(values.out);
+      done = state.done;
+      if (state.repaired === 'cut')
+        io.stderr.write(
+          `rxllm batch: the last line of ${values.out} was cut (a crash?); it is removed and redone.\n`,
+        );
+      if (state.repaired === 'newline')
+        io.stderr.write(`rxllm batch: the last line of ${values.out} had no line break; one was added.\n`);
+    }
+  } catch (error) {
+    lock?.release();
+    io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
+    return CLI_USAGE_ERROR;
+  }
+  try {
+    const settings = { model: values.model, baseURL: values['base-url'], concurrency, retries, router };
+    return await run(input, done, values.out, settings, io, signal);
+  } finally {
+    lock?.release();
+  }
+}
+
+interface RunSettings {
+  model: string | undefined;
+  baseURL: string | undefined;
+  concurrency: number;
+  retries: number;
+  router: Router | undefined;
+}
+
+/** Runs the lines of `input` not `done` yet, appending to `out` (else stdout); resolves to the exit code. */
+async function run(
+  input: string,
+  done: Map<string, boolean>,
+  out: string | undefined,
+  { model, baseURL, concurrency, retries, router }: RunSettings,
+  io: CliIO,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const { jobs, bad } = parseBatchFile(input, { model, routed: router !== undefined });
+  for (const b of bad) io.stderr.write(`rxllm batch: line ${b.line}: ${b.reason}; skipped.\n`);
+  const todo: BatchFileJob[] = jobs.filter((j) => !done.has(j.customId));
   const skipped = jobs.length - todo.length;
-  const options = values['base-url'] ? { baseURL: values['base-url'] } : {};
+  // A failure already in the results file is still a failure of this job (exit code, summary).
+  const failedBefore = jobs.filter((j) => done.get(j.customId) === false).length;
+  const options = baseURL ? { baseURL } : {};
   const call = (request: ChatRequest, _i: number, opts: typeof options) =>
     (router ? router.complete(request, opts) : complete(request, opts)) as Observable<ChatCompletion>;
 
-  const fd = values.out ? openSync(values.out, 'a') : undefined;
-  // One write per result line: a crash tears at most the last line, which resumeFrom cuts.
-  const write = (line: string) => (fd === undefined ? io.stdout.write(line) : writeSync(fd, line));
+  const fd = out === undefined ? undefined : openResultsFile(out);
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
   const started = performance.now();
   let spent = 0;
@@ -229,31 +212,16 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
       ).subscribe({
         next: (r) => {
           if (stopped) return;
-          const job = todo[r.index];
-          const record: Record<string, unknown> = { custom_id: job.customId };
+          const record = resultRecord(todo[r.index].customId, r);
           if (r.ok) {
             ok++;
-            const routed = (r.value as { route?: { deployment: string; model: string } }).route;
-            const model = routed?.model ?? job.request.model;
-            const price = cost(r.value.usage, model);
-            if (price) spent += price.total;
-            else unpriced++;
-            const { route: _route, ...body } = r.value as ChatCompletion & { route?: unknown };
-            record.response = { status_code: 200, body };
-            record.error = null;
-            record.usage = r.value.usage;
-            record.cost = price ? price.total : null;
-            if (routed) record.deployment = routed.deployment;
-          } else {
-            failed++;
-            record.response = null;
-            record.error = errorRecord(r.error);
-            record.usage = null;
-            record.cost = null;
-          }
-          record.attempts = r.attempts;
-          write(JSON.stringify(record) + '\n');
-          if (fd === undefined && isBrokenPipe(io.stdout)) {
+            if (record.cost === null) unpriced++;
+            else spent += record.cost;
+          } else failed++;
+          // One write per result line: a crash tears at most the last line, which the next run cuts.
+          if (fd !== undefined) return appendResultLine(fd, record);
+          io.stdout.write(JSON.stringify(record) + '\n');
+          if (isBrokenPipe(io.stdout)) {
             stopped = true;
             sub.unsubscribe();
             resolve(CLI_BROKEN_PIPE);
@@ -261,16 +229,17 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
         },
         error: (error: unknown) => {
           io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
-          resolve(1);
+          resolve(CLI_REQUESTS_FAILED);
         },
-        complete: () => resolve(failed > 0 ? 1 : 0),
+        complete: () =>
+          resolve(bad.length > 0 ? CLI_BAD_INPUT : failed + failedBefore > 0 ? CLI_REQUESTS_FAILED : 0),
       }),
     );
     signal?.addEventListener(
       'abort',
       () => {
         sub.unsubscribe(); // aborts the requests in flight; they are redone on resume
-        resolve(130);
+        resolve(CLI_INTERRUPTED);
       },
       { once: true },
     );
@@ -283,7 +252,7 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
   if (tty) io.stderr.write('\n');
   const wall = ((performance.now() - started) / 1000).toFixed(2);
   io.stderr.write(
-    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done, ${bad} bad lines${code === 130 ? ', interrupted (re-run to resume)' : ''} | ${wall} s | cost $${spent.toFixed(6)}${unpriced ? ` (+${unpriced} without a known price)` : ''}\n`,
+    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${bad.length} bad lines${code === CLI_INTERRUPTED ? ', interrupted (re-run to resume)' : ''} | ${wall} s | cost $${spent.toFixed(6)}${unpriced ? ` (+${unpriced} without a known price)` : ''}\n`,
   );
   return code;
 }

@@ -18,6 +18,18 @@ export interface CliIO {
 /** Exit code of a usage error (bad arguments), as POSIX utilities and most CLIs use; 1 is a failed call. */
 export const CLI_USAGE_ERROR = 2;
 
+/** Exit code of `rxllm batch` when some requests failed after their retries (their lines hold the error). */
+export const CLI_REQUESTS_FAILED = 1;
+
+/**
+ * Exit code of `rxllm batch` when some input lines were bad (reported on stderr by number, skipped);
+ * it wins over {@link CLI_REQUESTS_FAILED}: the file needs fixing whatever else happened.
+ */
+export const CLI_BAD_INPUT = 3;
+
+/** Exit code of a command stopped by Ctrl-C: 128 + SIGINT (2), as shells report it. */
+export const CLI_INTERRUPTED = 130;
+
 /**
  * Exit code when the reader of stdout went away (`rxllm chat … | head -c 20`): 128 + SIGPIPE (13),
  * the status a shell reports for a Unix tool killed by SIGPIPE (`yes | head`), so `set -o pipefail`

@@ -1,7 +1,8 @@
 /**
  * The `rxllm` command: answers `--version` and `help`, and hands everything else to one file per
  * command (`chat`, the default; `batch`; `serve`), which parses its own flags. Exit codes: 0 done,
- * 1 the call failed, 2 a usage error, 141 stdout's reader left (`CLI_BROKEN_PIPE`).
+ * 1 the call failed, 2 a usage error, 141 stdout's reader left (`CLI_BROKEN_PIPE`); `rxllm batch`
+ * adds 3 (bad input lines) and 130 (Ctrl-C).
  */
 import { runChat } from './chat';
 import { CLI_USAGE_ERROR, cliVersion, type CliIO } from './io';

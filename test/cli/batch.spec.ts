@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI_BAD_INPUT } from '../../src/cli/io';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 
@@ -74,7 +75,7 @@ describe('rxllm batch', () => {
     }));
     const t = io();
     const code = await runCli(['batch', input, '-u', server.url, '--out', out, '--concurrency', '2'], t.io);
-    expect(code).toBe(0);
+    expect(code).toBe(CLI_BAD_INPUT); // the good lines ran, but the file needs fixing
     const results = readOut(out);
     expect(results.map((r) => r.custom_id).sort()).toEqual(['a', 'b']);
     const a = results.find((r) => r.custom_id === 'a');

@@ -1,0 +1,61 @@
+/**
+ * One line of a results file: OpenAI's batch-output shape (`custom_id`, `response.status_code` and
+ * `body`, `error`; https://platform.openai.com/docs/guides/batch) plus what a run of our own knows:
+ * `usage`, `cost`, the router's `deployment` and `attempts`.
+ */
+import type { BatchResult } from '../batch';
+import type { ChatCompletion } from '../chunk';
+import { cost } from '../cost/cost';
+import { errorClassName } from '../errorName';
+import { ApiError } from '../errors';
+import { redactSecrets } from '../redact';
+
+/** A line of a results file. */
+export interface BatchResultRecord {
+  custom_id: string;
+  response: { status_code: number; body: ChatCompletion } | null;
+  /** The error's class (`RateLimitError`, ...), its message (secrets redacted) and HTTP status. */
+  error: { type: string; message: string; status?: number } | null;
+  usage: NonNullable<ChatCompletion['usage']> | null;
+  /** USD; `null` when the request failed or its model has no known price. */
+  cost: number | null;
+  /** The router deployment that answered (with `--router`). */
+  deployment?: string;
+  attempts: number;
+}
+
+/** The record of one `batch()` result (a router's `route` moves from the body to `deployment`). */
+export function resultRecord(customId: string, result: BatchResult<ChatCompletion>): BatchResultRecord {
+  if (!result.ok) {
+    return {
+      custom_id: customId,
+      response: null,
+      error: errorRecord(result.error),
+      usage: null,
+      cost: null,
+      attempts: result.attempts,
+    };
+  }
+  const { route, ...body } = result.value as ChatCompletion & {
+    route?: { deployment: string; model: string };
+  };
+  const price = cost(result.value.usage, route?.model ?? result.request.model);
+  return {
+    custom_id: customId,
+    response: { status_code: 200, body },
+    error: null,
+    usage: result.value.usage ?? null,
+    cost: price ? price.total : null,
+    ...(route ? { deployment: route.deployment } : {}),
+    attempts: result.attempts,
+  };
+}
+
+function errorRecord(error: unknown): NonNullable<BatchResultRecord['error']> {
+  const record: NonNullable<BatchResultRecord['error']> = {
+    type: error instanceof Error ? errorClassName(error.constructor) : 'Error',
+    message: redactSecrets(error instanceof Error ? error.message : String(error)),
+  };
+  if (error instanceof ApiError) record.status = error.status;
+  return record;
+}
