@@ -9,16 +9,20 @@ import { validateRequest, type ChatRequest } from '../request';
 export interface BatchFileJob {
   /** 1-based line number in the file. */
   line: number;
+  /** The line's `custom_id`, unique in the file. */
   customId: string;
+  /** Its `body`, checked (`validateRequest`), the model with its provider, without `stream`. */
   request: ChatRequest;
 }
 
 /** A line that was skipped, and why (a sentence without the line's contents). */
 export interface BadBatchLine {
+  /** 1-based line number in the file. */
   line: number;
   reason: string;
 }
 
+/** How {@link parseBatchLine} and {@link parseBatchFile} read a line. */
 export interface BatchLineOptions {
   /** Send every line to this model instead of its `body.model`. @defaultValue undefined */
   model?: string;

@@ -20,7 +20,9 @@ import { hostname } from 'node:os';
 
 /** Who holds a lock (the lock file's contents). */
 export interface LockHolder {
+  /** The holding process's id, on `host`. */
   pid: number;
+  /** `os.hostname()` of the holder: a pid can only be checked on its own host. */
   host: string;
   /** ISO time the lock was taken. */
   since: string;
@@ -40,7 +42,9 @@ export interface ResultsFileLock {
 export class ResultsFileLockedError extends Error {
   override readonly name = 'ResultsFileLockedError';
   constructor(
+    /** The results file. */
     readonly path: string,
+    /** Its lock file. */
     readonly lockPath: string,
     /** `undefined` when the lock file could not be read. */
     readonly holder: LockHolder | undefined,

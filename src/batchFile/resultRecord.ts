@@ -12,15 +12,19 @@ import { redactSecrets } from '../redact';
 
 /** A line of a results file. */
 export interface BatchResultRecord {
+  /** The input line's `custom_id`. */
   custom_id: string;
+  /** The answer (HTTP 200 and the completion), `null` when the request failed. */
   response: { status_code: number; body: ChatCompletion } | null;
   /** The error's class (`RateLimitError`, ...), its message (secrets redacted) and HTTP status. */
   error: { type: string; message: string; status?: number } | null;
+  /** Token counts as the provider reported them; `null` when it failed or none came. */
   usage: NonNullable<ChatCompletion['usage']> | null;
   /** USD; `null` when the request failed or its model has no known price. */
   cost: number | null;
   /** The router deployment that answered (with `--router`). */
   deployment?: string;
+  /** 1 + the request's retries. */
   attempts: number;
 }
 
