@@ -13,6 +13,7 @@ import {
   readResultsFile,
 } from '../../src/batchFile/resultsFile';
 import { closeSync } from 'node:fs';
+import { LINEAR_BOUND, ratio4x } from '../helpers/linear';
 
 let dir: string;
 let file: string;
@@ -89,5 +90,25 @@ describe('readResultsFile', () => {
     expect(() => readResultsFile(file)).toThrow(NotAResultsFileError);
     expect(() => readResultsFile(file)).toThrow(/out\.jsonl: line 2 is not JSON.*Fix or delete that line/);
     expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('reads in time linear in the file size (each line is decoded once, not the whole file per line)', () => {
+    const record = JSON.stringify({
+      custom_id: 'x',
+      response: { status_code: 200, body: { text: 'é'.repeat(50) } },
+    });
+    const files = new Map<number, string>();
+    const fileOf = (n: number) => {
+      if (!files.has(n)) {
+        const path = join(dir, `big-${n}.jsonl`);
+        writeFileSync(
+          path,
+          `${record.replace('"x"', '"%"')}\n`.repeat(n).replace(/%/g, () => String(Math.random())),
+        );
+        files.set(n, path);
+      }
+      return files.get(n)!;
+    };
+    expect(ratio4x((n) => readResultsFile(fileOf(n)), 2_000)).toBeLessThan(LINEAR_BOUND);
   });
 });
