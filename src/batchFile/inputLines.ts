@@ -96,9 +96,10 @@ export function parseBatchLine(
 }
 
 /**
- * Reads a whole batch file: skips a UTF-8 byte-order mark (editors on Windows write one) and blank
- * lines, takes `\n` or `\r\n` line ends, and reports every bad line (a repeated `custom_id` too: its
- * result could not be told apart) instead of stopping at the first.
+ * Reads a whole batch file: skips a UTF-8 byte-order mark (editors on Windows write one; also one
+ * inside, where files were joined with `cat`) and blank lines, takes `\n` or `\r\n` line ends, and
+ * reports every bad line (a repeated `custom_id` too: its result could not be told apart) instead of
+ * stopping at the first.
  */
 export function parseBatchFile(
   text: string,
@@ -107,9 +108,10 @@ export function parseBatchFile(
   const jobs: BatchFileJob[] = [];
   const bad: BadBatchLine[] = [];
   const seen = new Set<string>();
-  const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
-  lines.forEach((raw, i) => {
+  text.split('\n').forEach((withBom, i) => {
     const line = i + 1;
+    // At the start of any line, not only the file's: `cat a.jsonl b.jsonl` keeps b's mark.
+    const raw = withBom.charCodeAt(0) === 0xfeff ? withBom.slice(1) : withBom;
     if (raw.trim() === '') return;
     const parsed = parseBatchLine(raw, options);
     if ('reason' in parsed) return bad.push({ line, reason: parsed.reason });

@@ -70,9 +70,10 @@ describe('parseBatchLine', () => {
 });
 
 describe('parseBatchFile', () => {
-  it('skips a UTF-8 byte-order mark, blank lines and CR of CRLF; numbers bad lines from 1', () => {
+  it('skips a UTF-8 byte-order mark (also one of a file joined on with cat), blank lines and CR of CRLF; numbers bad lines from 1', () => {
     const text =
-      '\uFEFF' + [OPENAI_LINE, '', line('b', { model: 'gpt-4o' }), '{bad', OPENAI_LINE].join('\r\n');
+      '\uFEFF' +
+      [OPENAI_LINE, '', '\uFEFF' + line('b', { model: 'gpt-4o' }), '{bad', OPENAI_LINE].join('\r\n');
     const { jobs, bad } = parseBatchFile(text);
     expect(jobs.map((j) => [j.line, j.customId])).toEqual([
       [1, 'request-1'],
