@@ -198,6 +198,28 @@ describe('rxllm as a Unix tool', () => {
     }
   });
 
+  // 5,000 bad-line reports (~240 KB) on stderr: more than a pipe holds, so rxllm is still reporting
+  // when head has read its line and left.
+  it('`rxllm batch … 2>&1 | head -n 1` (stderr closed early) stops quietly with 141 too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxllm-cli-pipe-'));
+    try {
+      const input = join(dir, 'in.jsonl');
+      writeFileSync(input, '{bad\n'.repeat(5_000));
+      const r = spawnSync(
+        'bash',
+        ['-c', `"$@" 2>&1 | head -n 1; exit "\${PIPESTATUS[0]}"`, 'bash', ...CLI, 'batch', input],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(r.status).toBe(CLI_BROKEN_PIPE);
+      // An unhandled EPIPE would end it with 1 (its stack trace going into the closed pipe).
+      expect(r.stdout).toBe('rxllm batch: line 1: not valid JSON; skipped.\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a reader that takes everything leaves rxllm at exit 0 with its summary', () => {
     const r = pipedTo(['chat', 'hello'], 'cat');
     expect(r.status).toBe(0);
