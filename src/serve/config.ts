@@ -66,8 +66,7 @@ class Checker {
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       this.fail(path, `must be an object, got ${kind(value)}.`);
     for (const k of Object.keys(value as Obj))
-      if (!known.includes(k))
-        this.fail(join(path, k), `unknown field (known here: ${known.join(', ')}).`);
+      if (!known.includes(k)) this.fail(join(path, k), `unknown field (known here: ${known.join(', ')}).`);
     return value as Obj;
   }
 
@@ -110,7 +109,8 @@ class Checker {
         if (!groups.has(from)) this.fail(join(at, from), `"${from}" is not a model_name of model_list.`);
         out[from] = this.strings(to, join(at, from));
         out[from].forEach((g, j) => {
-          if (!groups.has(g)) this.fail(`${join(at, from)}[${j}]`, `"${g}" is not a model_name of model_list.`);
+          if (!groups.has(g))
+            this.fail(`${join(at, from)}[${j}]`, `"${g}" is not a model_name of model_list.`);
         });
       }
     });
@@ -119,7 +119,11 @@ class Checker {
 }
 
 function join(path: string, key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key)
+    ? path
+      ? `${path}.${key}`
+      : key
+    : `${path}[${JSON.stringify(key)}]`;
 }
 function kind(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
@@ -196,7 +200,8 @@ export function parseGatewayConfig(
     if (p.api_key !== undefined) callOptions.apiKey = c.string(p.api_key, `${pat}.api_key`, true);
     if (p.api_base !== undefined) {
       callOptions.baseURL = c.string(p.api_base, `${pat}.api_base`);
-      if (!URL.canParse(callOptions.baseURL)) c.fail(`${pat}.api_base`, 'must be a URL (http://host:port/v1).');
+      if (!URL.canParse(callOptions.baseURL))
+        c.fail(`${pat}.api_base`, 'must be a URL (http://host:port/v1).');
     }
     if (p.headers !== undefined) {
       const h = c.object(p.headers, `${pat}.headers`, Object.keys(p.headers ?? {}));
@@ -246,15 +251,20 @@ export function parseGatewayConfig(
       router.cooldown = {};
       if (r.allowed_fails !== undefined) {
         const n = c.number(r.allowed_fails, 'router_settings.allowed_fails', 'positive');
-        if (!Number.isInteger(n)) c.fail('router_settings.allowed_fails', `must be a whole number, got ${n}.`);
+        if (!Number.isInteger(n))
+          c.fail('router_settings.allowed_fails', `must be a whole number, got ${n}.`);
         router.cooldown.allowedFails = n;
       }
       if (r.cooldown_time !== undefined)
-        router.cooldown.cooldownMs = c.number(r.cooldown_time, 'router_settings.cooldown_time', 'nonNegative') * 1000;
+        router.cooldown.cooldownMs =
+          c.number(r.cooldown_time, 'router_settings.cooldown_time', 'nonNegative') * 1000;
     }
     if (r.after_first_chunk !== undefined) {
       if (!['error', 'restart', 'continue'].includes(String(r.after_first_chunk)))
-        c.fail('router_settings.after_first_chunk', `must be error, restart or continue, got ${show(r.after_first_chunk)}.`);
+        c.fail(
+          'router_settings.after_first_chunk',
+          `must be error, restart or continue, got ${show(r.after_first_chunk)}.`,
+        );
       router.afterFirstChunk = r.after_first_chunk as RouterConfig['afterFirstChunk'];
     }
   }
@@ -263,7 +273,8 @@ export function parseGatewayConfig(
     const g = c.object(top.general_settings, 'general_settings', ['master_key']);
     if (g.master_key !== undefined) masterKey = c.string(g.master_key, 'general_settings.master_key', true);
   }
-  const keys = top.keys === undefined ? [] : c.array(top.keys, 'keys').map((k, i) => parseKey(c, k, i, names));
+  const keys =
+    top.keys === undefined ? [] : c.array(top.keys, 'keys').map((k, i) => parseKey(c, k, i, names));
   const tokens = new Set<string>(masterKey ? [masterKey] : []);
   const aliases = new Set<string>();
   keys.forEach((k, i) => {
@@ -313,6 +324,9 @@ function parseKey(c: Checker, raw: unknown, i: number, groups: Set<string>): Gat
  * const config = loadGatewayConfig('rxllm.config.yaml');
  * console.log(config.models);
  */
-export function loadGatewayConfig(file: string, env: Record<string, string | undefined> = process.env): GatewayConfig {
+export function loadGatewayConfig(
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): GatewayConfig {
   return parseGatewayConfig(readGatewayConfigFile(file), { env, file });
 }

@@ -102,14 +102,25 @@ export function readGatewayConfigFile(file: string): unknown {
     throw new GatewayConfigError('', `unknown extension "${ext}": use .json, .yaml or .ts.`, file);
   }
   const full = resolve(file);
-  if (ext === '.ts' || ext === '.mts' || ext === '.cts' || ext === '.js' || ext === '.mjs' || ext === '.cjs') {
+  if (
+    ext === '.ts' ||
+    ext === '.mts' ||
+    ext === '.cts' ||
+    ext === '.js' ||
+    ext === '.mjs' ||
+    ext === '.cjs'
+  ) {
     return loadModule(full, file);
   }
   let text: string;
   try {
     text = readFileSync(full, 'utf8');
   } catch (error) {
-    throw new GatewayConfigError('', `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, file);
+    throw new GatewayConfigError(
+      '',
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      file,
+    );
   }
   if (ext === '.json') {
     try {

@@ -12,8 +12,10 @@ import { createKeyRing } from './keys';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { connectRedisStores, type GatewayRedisStores } from './redisStores';
 
-export interface ConfiguredGatewayOptions
-  extends Omit<GatewayOptions, 'model' | 'baseURL' | 'client' | 'models' | 'keys' | 'routes'> {
+export interface ConfiguredGatewayOptions extends Omit<
+  GatewayOptions,
+  'model' | 'baseURL' | 'client' | 'models' | 'keys' | 'routes'
+> {
   /** A Redis URL: the router's rate limits and cooldowns and the keys' rates and budgets live there, shared by every gateway on it. @defaultValue in memory (this process) */
   redis?: string;
   /**
@@ -84,7 +86,10 @@ export async function startConfiguredGateway(
         open: metricsOption === 'open',
         handle: async (_req, res) => {
           const text = await m.render();
-          res.writeHead(200, { 'content-type': m.contentType, 'content-length': String(Buffer.byteLength(text)) });
+          res.writeHead(200, {
+            'content-type': m.contentType,
+            'content-length': String(Buffer.byteLength(text)),
+          });
           res.end(text);
         },
       };

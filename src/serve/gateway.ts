@@ -36,7 +36,14 @@ import {
 } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
-import { keyLogSuffix, keyModelResolver, refusalError, sendRefusal, type GatewayKey, type KeyRing } from './keys';
+import {
+  keyLogSuffix,
+  keyModelResolver,
+  refusalError,
+  sendRefusal,
+  type GatewayKey,
+  type KeyRing,
+} from './keys';
 import { requireOptional } from './moduleLocation';
 
 /** An extra route of the gateway (health, metrics): `open` ones need no token. */
@@ -214,7 +221,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const account = (entry: AccessLogEntry, key?: GatewayKey) => {
     options.onAccess?.(entry, key?.alias);
     if (!key || !keys) return log(formatAccessLog(entry));
-    void keys.charge(key, entry.costUsd ?? 0).then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
+    void keys
+      .charge(key, entry.costUsd ?? 0)
+      .then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
   };
   const serviceOf = (key?: GatewayKey): ChatServiceOptions =>
     key ? { ...service, resolveModel: keyModelResolver(service.resolveModel!, key) } : service;
@@ -239,7 +248,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     req.resume();
     sendRefusal(res, refusal);
     const path = (req.url ?? '/').split('?')[0];
-    account({ method: 'POST', path, status: refusal.status, totalMs: performance.now() - started, outcome: `refused:${refusal.code}` }, key);
+    account(
+      {
+        method: 'POST',
+        path,
+        status: refusal.status,
+        totalMs: performance.now() - started,
+        outcome: `refused:${refusal.code}`,
+      },
+      key,
+    );
   };
   const authRequired = !!expected || !!keys;
   const active = new Set<ServerResponse>();

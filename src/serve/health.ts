@@ -41,7 +41,11 @@ export function upstreamProbes(groups: Record<string, DeploymentConfig[]>): Upst
         const url = new URL(base);
         address = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
       }
-      return { group, deployment: d.id ?? (deployments.length > 1 ? `${d.model}#${i + 1}` : d.model), address };
+      return {
+        group,
+        deployment: d.id ?? (deployments.length > 1 ? `${d.model}#${i + 1}` : d.model),
+        address,
+      };
     }),
   );
 }
@@ -90,7 +94,8 @@ export async function checkReadiness(
   probes.forEach((p, i) => {
     const group = (result.groups[p.group] ??= { ready: false, deployments: {} });
     const error = answers[i];
-    group.deployments[p.deployment] = error === undefined ? { ok: true } : { ok: false, error: `${p.address}: ${error}` };
+    group.deployments[p.deployment] =
+      error === undefined ? { ok: true } : { ok: false, error: `${p.address}: ${error}` };
     if (error === undefined) group.ready = true;
   });
   for (const g of Object.values(result.groups)) if (!g.ready) result.ready = false;

@@ -152,7 +152,10 @@ export function createKeyRing(
           return unavailable('budget', error);
         }
         if (spent >= spec.maxBudget) {
-          const resets = spec.budgetMs === undefined ? 'it does not reset' : `it resets at ${new Date(start + ms).toISOString()}`;
+          const resets =
+            spec.budgetMs === undefined
+              ? 'it does not reset'
+              : `it resets at ${new Date(start + ms).toISOString()}`;
           return {
             status: 429,
             type: 'insufficient_quota',

@@ -21,7 +21,9 @@ export interface GatewayMetrics {
 }
 
 /** Histogram buckets, in seconds: 5 ms to 2 minutes (a reasoning model's first chunk may take minutes). */
-export const METRICS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] as const;
+export const METRICS_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+] as const;
 
 /**
  * Creates the metrics of one gateway, on a registry of its own (two gateways in one process do not

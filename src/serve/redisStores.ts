@@ -40,7 +40,8 @@ export async function connectRedisStores(
   url: string,
   options: { prefix?: string; log?: (line: string) => void } = {},
 ): Promise<GatewayRedisStores> {
-  if (!/^rediss?:\/\//.test(url)) throw new ConfigurationError('--redis must be a redis:// or rediss:// URL.');
+  if (!/^rediss?:\/\//.test(url))
+    throw new ConfigurationError('--redis must be a redis:// or rediss:// URL.');
   let Redis: new (url: string, options: object) => RedisConnection;
   try {
     ({ Redis } = requireOptional<{ Redis: typeof Redis }>('ioredis'));
