@@ -43,6 +43,7 @@ export interface KeyRing {
   /**
    * Adds a finished call's cost to the key's budget; resolves to the key's spend in the window
    * after it (`undefined` when the key has no budget or the store failed: the call already happened).
+   * A cost of 0 adds nothing and reads the spend.
    */
   charge(key: GatewayKey, usd: number): Promise<number | undefined>;
 }
@@ -171,9 +172,11 @@ export function createKeyRing(
     },
     async charge(key, usd) {
       const { spec, alias } = entryOf(key);
-      if (spec.maxBudget === undefined || !(usd > 0)) return undefined;
+      if (spec.maxBudget === undefined) return undefined;
       const { start, ms } = windowOf(spec);
       try {
+        // Nothing to add (a refusal, a failed call): the spend is read, for the log line.
+        if (!(usd > 0)) return await budget.spent(`vkey:${alias}`, start);
         return await budget.add(`vkey:${alias}`, start, usd, ms);
       } catch {
         return undefined;
