@@ -58,6 +58,8 @@ describe('optional peers of the gateway', () => {
     ).toEqual(['prom-client']);
   }, 60_000);
 
+  // require() inside isolateModules: the modules must load after doMock, in the isolated registry.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   it('a missing peer is an error naming the package to install', async () => {
     let connect: typeof import('../../src/serve/redisStores').connectRedisStores | undefined;
     jest.isolateModules(() => {
@@ -83,4 +85,5 @@ describe('optional peers of the gateway', () => {
     );
     await expect(connect!('http://127.0.0.1:1')).rejects.toThrow(/redis:\/\/ or rediss:\/\//);
   });
+  /* eslint-enable @typescript-eslint/no-require-imports */
 });
