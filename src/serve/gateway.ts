@@ -225,8 +225,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       .charge(key, entry.costUsd ?? 0)
       .then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
   };
-  const serviceOf = (key?: GatewayKey): ChatServiceOptions =>
-    key ? { ...service, resolveModel: keyModelResolver(service.resolveModel!, key) } : service;
+  const serviceOf = (key?: GatewayKey, socket = false): ChatServiceOptions =>
+    key ? { ...service, resolveModel: keyModelResolver(service.resolveModel!, key, socket) } : service;
   const chatFor = (key?: GatewayKey) =>
     chatCompletionsHandler({
       ...serviceOf(key),
@@ -330,7 +330,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       if (req.method !== 'GET') return methodNotAllowed(req, res, started);
       const body = JSON.stringify({
         object: 'list',
-        data: models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'rxllm' })),
+        // A virtual key sees the groups it may call (as LiteLLM lists a key's models).
+        data: models
+          .filter((id) => !key || key.allows(id))
+          .map((id) => ({ id, object: 'model', created: 0, owned_by: 'rxllm' })),
       });
       res.writeHead(200, {
         'content-type': 'application/json; charset=utf-8',
@@ -417,7 +420,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
-          const prepared = prepareChat(body, serviceOf(key));
+          const prepared = prepareChat(body, serviceOf(key, true));
           const info: {
             started: number;
             stats: StreamStats;

@@ -188,22 +188,24 @@ export function createKeyRing(
 /**
  * The model resolver of a key's requests: a group the key may not call is a 403 (OpenAI's status for
  * a key without access, `PermissionDeniedError` in its SDKs), a group that does not exist stays a 404.
+ * `socket`: thrown as the `ApiError` a WebSocket client gets, else as the HTTP handler's `HttpError`.
  */
 export function keyModelResolver(
   resolve: (requested: string) => string | undefined,
   key: GatewayKey,
+  socket = false,
 ): (requested: string) => string | undefined {
   return (requested) => {
     const model = resolve(requested);
-    if (model !== undefined && !key.allows(requested)) {
-      throw new HttpError(
-        403,
-        'invalid_request_error',
-        `Key ${key.alias} may not call the model "${requested.slice(0, 100)}".`,
-        'model_not_allowed',
-      );
-    }
-    return model;
+    if (model === undefined || key.allows(requested)) return model;
+    const refusal: KeyRefusal = {
+      status: 403,
+      type: 'invalid_request_error',
+      code: 'model_not_allowed',
+      message: `Key ${key.alias} may not call the model "${requested.slice(0, 100)}".`,
+      headers: {},
+    };
+    throw socket ? refusalError(refusal) : new HttpError(403, refusal.type, refusal.message, refusal.code);
   };
 }
 

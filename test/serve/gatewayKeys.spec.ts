@@ -3,7 +3,16 @@
  * `/v1/models`, `/healthz`, `/readyz` and `/metrics`.
  */
 import OpenAI from 'openai';
-import { clearPrices, parseGatewayConfig, startConfiguredGateway, type Gateway } from '../../src';
+import { lastValueFrom, toArray } from 'rxjs';
+import WebSocket from 'ws';
+import { bearerProtocol, fromWebSocket } from '../../src/browser';
+import {
+  clearPrices,
+  parseGatewayConfig,
+  QuotaExceededError,
+  startConfiguredGateway,
+  type Gateway,
+} from '../../src';
 import { freePort } from '../helpers/redisServer';
 import { parseMetrics } from '../helpers/prometheus';
 
@@ -57,6 +66,16 @@ beforeEach(() => {
   lines = [];
 });
 
+/** One chat request over the gateway's WebSocket, with `token`. */
+const overSocket = (token: string, model: string) =>
+  lastValueFrom(
+    fromWebSocket(
+      `${gateway.url.replace('http', 'ws')}/v1/chat/ws`,
+      { model, messages: [{ role: 'user', content: 'Hi' }] },
+      { protocols: bearerProtocol(token), WebSocket: WebSocket as never },
+    ).pipe(toArray()),
+  );
+
 /** The access-log lines written so far that contain `text` (key lines are written after the charge). */
 async function logged(text: string, count = 1): Promise<string[]> {
   for (let i = 0; i < 100; i++) {
@@ -83,6 +102,19 @@ describe('a gateway from a configuration file', () => {
     expect(body.model).toBe('fast');
     expect(body.choices[0].message.content).toContain('Hi there');
     expect(JSON.stringify(lines)).not.toContain('sk-upstream-secret');
+  });
+
+  it('lists to a key only the groups it may call', async () => {
+    const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: 'Bearer sk-team-c' } });
+    expect(((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(['backup']);
+  });
+
+  it('holds a key to its groups over the WebSocket too, and logs the key', async () => {
+    const ws = (model: string) => overSocket('sk-team-c', model);
+    const chunks = await ws('backup');
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toContain('Hi');
+    await expect(ws('fast')).rejects.toMatchObject({ status: 403 });
+    expect(await logged('complete key=team-c')).toHaveLength(1);
   });
 
   it('refuses a token that is neither the master key nor a virtual key', async () => {
@@ -119,6 +151,8 @@ describe('a gateway from a configuration file', () => {
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
     // x-should-retry: false — one refusal, not three.
     expect(await logged('refused:insufficient_quota key=team-b')).toHaveLength(1);
+    // The same refusal over the WebSocket, as the error class its status and code make.
+    await expect(overSocket('sk-team-b', 'backup')).rejects.toBeInstanceOf(QuotaExceededError);
   });
 
   it('streams for a key, and names the key in the access log', async () => {
