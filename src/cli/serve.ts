@@ -120,7 +120,8 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
       ? await startConfiguredGateway(config, {
           port,
           host: values.host,
-          token: values.token ?? env.RXLLM_TOKEN ?? config.masterKey ?? '',
+          // `||`: an empty --token or RXLLM_TOKEN must not drop the file's master key.
+          token: values.token || env.RXLLM_TOKEN || config.masterKey || '',
           redis: values.redis,
           metrics: values['metrics-open'] ? 'open' : !!values.metrics,
           log: (line) => io.stderr.write(line + '\n'),

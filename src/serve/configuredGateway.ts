@@ -100,7 +100,7 @@ export async function startConfiguredGateway(
       client: router,
       model: config.models[0],
       models: config.models,
-      token: options.token ?? config.masterKey,
+      token: options.token || config.masterKey,
       keys:
         config.keys.length > 0
           ? createKeyRing(config.keys, { rateLimit: stores?.rateLimit, budget: stores?.budget })

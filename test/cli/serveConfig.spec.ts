@@ -53,7 +53,8 @@ describe('rxllm serve --config', () => {
       'serve.yaml',
       'model_list:\n  - { model_name: chat, params: { model: mock/echo } }\ngeneral_settings: { master_key: os.environ/MASTER }\n',
     );
-    const t = io({ MASTER: 'sk-master-cli' });
+    // An empty RXLLM_TOKEN (an unset variable in `--token "$RXLLM_TOKEN"`) keeps the file's master key.
+    const t = io({ MASTER: 'sk-master-cli', RXLLM_TOKEN: '' });
     const stop = new AbortController();
     let gateway: Gateway | undefined;
     const exit = runServe(['--config', cfg, '--port', '0', '--metrics-open'], t.io, {
@@ -63,6 +64,8 @@ describe('rxllm serve --config', () => {
     while (!gateway) await new Promise((r) => setTimeout(r, 5));
     expect(t.err()).toMatch(/^rxllm serve: chat on http:\/\/127\.0\.0\.1:\d+ .*\(token required\)/);
     expect((await fetch(`${gateway.url}/v1/models`)).status).toBe(401);
+    const empty = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: 'Bearer ' } });
+    expect(empty.status).toBe(401);
     const models = await fetch(`${gateway.url}/v1/models`, {
       headers: { authorization: 'Bearer sk-master-cli' },
     });
