@@ -117,6 +117,23 @@ run('two gateways, one --config, one Redis', () => {
     expect(spend).toBeGreaterThan(0.001);
   });
 
+  it('with Redis down: /readyz is 503 naming Redis, and a key is refused (fail closed), not let through', async () => {
+    await redis.stop();
+    const ready = await fetch(`${b.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { ready: boolean; redis: { ok: boolean; error: string } };
+    expect(body.redis.ok).toBe(false);
+    expect(body.redis.error).not.toContain('redis://');
+    const res = await fetch(`${b.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-spender' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('limit_store_unavailable');
+  }, 20_000);
+
   it('a gateway stops on SIGINT and closes its Redis connection (exit 0)', async () => {
     a.child.kill('SIGINT');
     expect(await a.exited).toBe(0);
