@@ -355,6 +355,23 @@ export class ConfigurationError extends LlmError {
 }
 
 /**
+ * A gateway configuration file (`rxllm serve --config`) that cannot be used: `path` names the bad
+ * field (`model_list[2].params.rpm`), `file` the file. The message never holds a secret's value.
+ */
+export class GatewayConfigError extends ConfigurationError {
+  static override readonly errorName: string = 'GatewayConfigError';
+  /** The bad field, as written in the file (`keys[0].max_budget`); `''` for the file as a whole. */
+  readonly path: string;
+  /** The configuration file, when it came from one. */
+  readonly file: string | undefined;
+  constructor(path: string, message: string, file?: string, options: LlmErrorOptions = {}) {
+    super(`${file ? `${file}: ` : ''}${path ? `${path}: ` : ''}${message}`, options);
+    this.path = path;
+    this.file = file;
+  }
+}
+
+/**
  * A 2xx response that is not what the call asked for: an HTML page from a proxy, a JSON body from a
  * server that ignored `stream: true`, an unsupported `content-encoding`. Not retryable: the same
  * request gets the same answer. `excerpt` is the start of the body, redacted then cut.

@@ -98,5 +98,35 @@ export {
   type AccessLogEntry,
   type ChatCompletionsHandlerOptions,
 } from './serve/chatCompletions';
-export { startGateway, GATEWAY_DEFAULTS, type Gateway, type GatewayOptions } from './serve/gateway';
+export {
+  startGateway,
+  GATEWAY_DEFAULTS,
+  type Gateway,
+  type GatewayOptions,
+  type GatewayRoute,
+} from './serve/gateway';
+export {
+  parseGatewayConfig,
+  loadGatewayConfig,
+  type GatewayConfig,
+  type GatewayKeySpec,
+} from './serve/config';
+export type {
+  GatewayConfigFile,
+  GatewayModelEntry,
+  GatewayDeploymentParams,
+  GatewayRouterSettings,
+  GatewayKeyEntry,
+  GatewayFallbacks,
+} from './serve/configFile';
+export { createKeyRing, type KeyRing, type GatewayKey, type KeyRefusal } from './serve/keys';
+export { createGatewayMetrics, METRICS_BUCKETS, type GatewayMetrics } from './serve/metrics';
+export {
+  checkReadiness,
+  upstreamProbes,
+  READINESS_DEFAULTS,
+  type Readiness,
+  type UpstreamProbe,
+} from './serve/health';
+export { startConfiguredGateway, type ConfiguredGatewayOptions } from './serve/configuredGateway';
 export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';

@@ -3,6 +3,8 @@
  * in-flight streams finish for a short grace period, exit 0. A thin shell over the public function.
  */
 import { createClient, type Client } from '../client';
+import { loadGatewayConfig, type GatewayConfig } from '../serve/config';
+import { startConfiguredGateway } from '../serve/configuredGateway';
 import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
 import { integerFlag, parseCliArgs, type CliIO } from './io';
 
@@ -21,6 +23,7 @@ function pacedMock(): Pick<Client, 'stream'> {
 }
 
 const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T]
+       rxllm serve --config rxllm.config.yaml [--redis redis://HOST:6379] [--metrics | --metrics-open] [--port P] [--token T]
 
 An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a browser):
   POST /v1/chat/completions (stream and not), GET /v1/models, WebSocket /v1/chat/ws, GET / the page.
@@ -30,6 +33,12 @@ An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a brows
                   one chunk every ${SERVE_MOCK_DELAY_MS} ms)
   --base-url, -u  base URL of an OpenAI-compatible upstream (with --model compat/<model>)
   --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN)
+  --config, -c    many models through the router: model groups, fallbacks, cooldowns, rpm/tpm,
+                  virtual keys with budgets (.json, .yaml or .ts; see docs/gateway-config.md).
+                  GET /healthz and /readyz are served without the token.
+  --redis         share rate limits, cooldowns and budgets with every gateway on this Redis (with --config)
+  --metrics       GET /metrics in Prometheus format, behind the token (with --config; needs prom-client)
+  --metrics-open  the same without the token (for a scraper on a private network)
 Provider keys come from their environment variables and never reach the browser or the log.`;
 
 export interface ServeControl {
@@ -54,6 +63,10 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           model: { type: 'string', short: 'm' },
           'base-url': { type: 'string', short: 'u' },
           token: { type: 'string' },
+          config: { type: 'string', short: 'c' },
+          redis: { type: 'string' },
+          metrics: { type: 'boolean' },
+          'metrics-open': { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
       },
@@ -85,24 +98,50 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     return 2;
   }
   const env = io.env ?? process.env;
+  let config: GatewayConfig | undefined;
+  if (values.config !== undefined) {
+    if (values.model !== undefined || values['base-url'] !== undefined) {
+      io.stderr.write('rxllm serve: --config lists the models; leave out --model and --base-url\n');
+      return 2;
+    }
+    try {
+      config = loadGatewayConfig(values.config, env);
+    } catch (error) {
+      io.stderr.write(`rxllm serve: ${describeStartError(error)}\n`);
+      return 2;
+    }
+  } else if (values.redis !== undefined || values.metrics || values['metrics-open']) {
+    io.stderr.write('rxllm serve: --redis and --metrics go with --config\n');
+    return 2;
+  }
   let gateway: Gateway;
   try {
-    gateway = await startGateway({
-      port,
-      host: values.host,
-      model: values.model,
-      baseURL: values['base-url'],
-      client: values.model === undefined ? pacedMock() : undefined,
-      token: values.token ?? env.RXLLM_TOKEN ?? '',
-      log: (line) => io.stderr.write(line + '\n'),
-    });
+    gateway = config
+      ? await startConfiguredGateway(config, {
+          port,
+          host: values.host,
+          // `||`: an empty --token or RXLLM_TOKEN must not drop the file's master key.
+          token: values.token || env.RXLLM_TOKEN || config.masterKey || '',
+          redis: values.redis,
+          metrics: values['metrics-open'] ? 'open' : !!values.metrics,
+          log: (line) => io.stderr.write(line + '\n'),
+        })
+      : await startGateway({
+          port,
+          host: values.host,
+          model: values.model,
+          baseURL: values['base-url'],
+          client: values.model === undefined ? pacedMock() : undefined,
+          token: values.token ?? env.RXLLM_TOKEN ?? '',
+          log: (line) => io.stderr.write(line + '\n'),
+        });
   } catch (error) {
     io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
     return 1;
   }
   io.stderr.write(
-    `rxllm serve: ${values.model ?? GATEWAY_DEFAULTS.model} on ${gateway.url} — open ${gateway.url}/ for the chat page` +
-      `${values.token || env.RXLLM_TOKEN ? ' (token required)' : ''}. Ctrl-C stops.\n`,
+    `rxllm serve: ${config ? config.models.join(', ') : (values.model ?? GATEWAY_DEFAULTS.model)} on ${gateway.url} — open ${gateway.url}/ for the chat page` +
+      `${values.token || env.RXLLM_TOKEN || config?.masterKey || config?.keys.length ? ' (token required)' : ''}. Ctrl-C stops.\n`,
   );
   control.onListening?.(gateway);
   await new Promise<void>((resolve) => {

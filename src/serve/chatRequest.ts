@@ -85,7 +85,11 @@ export function prepareChat(
   }
   // stream / stream_options describe this hop, not the upstream one: rxllm always streams upstream.
   const { stream: wantsStream, stream_options: streamOptions, ...rest } = raw;
-  const request = validateRequest({ ...rest, model });
+  // A name the server's resolver gives that is not `provider/model` is a router's group (`fast`):
+  // the router picks the deployment and its call checks that model; the rest is checked here.
+  const group = options.resolveModel !== undefined && !model.includes('/');
+  const checked = validateRequest({ ...rest, model: group ? `router/${model}` : model });
+  const request = group ? ({ ...checked, model } as ChatRequest) : checked;
   const includeUsage =
     !!streamOptions && typeof streamOptions === 'object' && (streamOptions as any).include_usage === true;
   const client = options.client ?? { stream: defaultStream };

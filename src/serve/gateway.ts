@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 // without esModuleInterop cannot read (TS1192).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
-import type { Observable } from 'rxjs';
+import { defer, mergeMap, throwError, type Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
@@ -36,7 +36,22 @@ import {
 } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
+import {
+  keyLogSuffix,
+  keyModelResolver,
+  refusalError,
+  sendRefusal,
+  type GatewayKey,
+  type KeyRing,
+} from './keys';
 import { requireOptional } from './moduleLocation';
+
+/** An extra route of the gateway (health, metrics): `open` ones need no token. */
+export interface GatewayRoute {
+  /** Served without the bearer token (and to other origins). @defaultValue false */
+  open?: boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+}
 
 export interface GatewayOptions {
   /** The rxllm model served (`provider/model`); `GET /v1/models` lists it. @defaultValue 'mock/echo' */
@@ -70,6 +85,20 @@ export interface GatewayOptions {
   webSocket?: boolean;
   /** `sendSse` heartbeat. @defaultValue 15_000 */
   heartbeatMs?: number;
+  /**
+   * The names clients call, each sent to `client` as is (a router's group names): `GET /v1/models`
+   * lists them. @defaultValue [model]
+   */
+  models?: readonly string[];
+  /**
+   * Virtual keys (`createKeyRing`): bearer tokens accepted besides `token`, each limited to its
+   * groups, rate and budget; the access log names the key and its spend. @defaultValue none
+   */
+  keys?: KeyRing;
+  /** Extra `GET` routes by path (`/healthz`, `/metrics`). @defaultValue none */
+  routes?: Record<string, GatewayRoute>;
+  /** Called with every chat request's access-log entry and its key's alias (metrics). @defaultValue none */
+  onAccess?: (entry: AccessLogEntry, key: string | undefined) => void;
 }
 
 /** Defaults of {@link startGateway}. */
@@ -114,8 +143,8 @@ function digest(text: string): Buffer {
 }
 
 /** Constant-time token check (hashes first, so lengths leak nothing either). */
-function tokenMatches(given: string | undefined, expected: Buffer): boolean {
-  return given !== undefined && timingSafeEqual(digest(given), expected);
+function tokenMatches(given: string | undefined, expected: Buffer | undefined): boolean {
+  return given !== undefined && expected !== undefined && timingSafeEqual(digest(given), expected);
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
@@ -174,9 +203,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const client = options.client ?? createClient(options.baseURL ? { baseURL: options.baseURL } : {});
   const timeoutConfig = options.timeouts ?? GATEWAY_DEFAULTS.timeouts;
   const boundHost = (options.host ?? GATEWAY_DEFAULTS.host).replace(/^\[|\]$/g, '');
+  const models = options.models ?? [model];
+  const served = new Set(models);
+  const keys = options.keys;
   const service: ChatServiceOptions = {
     client,
-    resolveModel: (requested) => (requested === model ? model : undefined),
+    resolveModel: (requested) => (served.has(requested) ? requested : undefined),
     pipeline: (chunks: Observable<Chunk>) =>
       chunks.pipe(
         timeouts(timeoutConfig),
@@ -184,12 +216,50 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         partialToolCallGuard({ unknownTool: 'accept' }),
       ),
   };
-  const handleChat = chatCompletionsHandler({
-    ...service,
-    maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
-    sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
-    onLog: (entry) => log(formatAccessLog(entry)),
-  });
+  // One access-log line per chat request; with a virtual key, its cost is charged to the key first so
+  // the line can say the key's spend.
+  const account = (entry: AccessLogEntry, key?: GatewayKey) => {
+    options.onAccess?.(entry, key?.alias);
+    if (!key || !keys) return log(formatAccessLog(entry));
+    void keys
+      .charge(key, entry.costUsd ?? 0)
+      .then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
+  };
+  const serviceOf = (key?: GatewayKey, socket = false): ChatServiceOptions =>
+    key ? { ...service, resolveModel: keyModelResolver(service.resolveModel!, key, socket) } : service;
+  const chatFor = (key?: GatewayKey) =>
+    chatCompletionsHandler({
+      ...serviceOf(key),
+      maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+      sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
+      onLog: (entry) => account(entry, key),
+    });
+  const handleChat = chatFor();
+  const keyHandlers = new Map<GatewayKey, ReturnType<typeof chatFor>>();
+  // Checks (and takes) the key's rate and budget before the body is read: a refused request costs
+  // one store round trip.
+  const keyedChat = async (req: IncomingMessage, res: ServerResponse, key: GatewayKey, started: number) => {
+    const refusal = await keys!.admit(key);
+    if (!refusal) {
+      if (!keyHandlers.has(key)) keyHandlers.set(key, chatFor(key));
+      await keyHandlers.get(key)!(req, res);
+      return;
+    }
+    req.resume();
+    sendRefusal(res, refusal);
+    const path = (req.url ?? '/').split('?')[0];
+    account(
+      {
+        method: 'POST',
+        path,
+        status: refusal.status,
+        totalMs: performance.now() - started,
+        outcome: `refused:${refusal.code}`,
+      },
+      key,
+    );
+  };
+  const authRequired = !!expected || !!keys;
   const active = new Set<ServerResponse>();
   let wsRequests = 0;
   const sockets = new Set<Socket>();
@@ -229,7 +299,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       );
       return;
     }
-    if (!expected && crossOrigin(req, boundHost)) {
+    const route = options.routes?.[path];
+    if (route?.open && req.method === 'GET') return serveRoute(route, req, res, started);
+    if (!authRequired && crossOrigin(req, boundHost)) {
       req.resume();
       sendJsonError(
         res,
@@ -240,7 +312,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, res, 403, started);
       return;
     }
-    if (expected && !tokenMatches(bearerOf(req), expected)) {
+    const bearer = authRequired ? bearerOf(req) : undefined;
+    const key = keys?.find(bearer);
+    if (authRequired && !key && !tokenMatches(bearer, expected)) {
       req.resume();
       sendJsonError(
         res,
@@ -256,7 +330,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       if (req.method !== 'GET') return methodNotAllowed(req, res, started);
       const body = JSON.stringify({
         object: 'list',
-        data: [{ id: model, object: 'model', created: 0, owned_by: 'rxllm' }],
+        // A virtual key sees the groups it may call (as LiteLLM lists a key's models).
+        data: models
+          .filter((id) => !key || key.allows(id))
+          .map((id) => ({ id, object: 'model', created: 0, owned_by: 'rxllm' })),
       });
       res.writeHead(200, {
         'content-type': 'application/json; charset=utf-8',
@@ -269,13 +346,24 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return methodNotAllowed(req, res, started);
       active.add(res);
-      void handleChat(req, res).finally(() => active.delete(res));
+      void (key ? keyedChat(req, res, key, started) : handleChat(req, res)).finally(() => active.delete(res));
       return;
     }
+    if (route && req.method === 'GET') return serveRoute(route, req, res, started);
     req.resume();
     sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
     simple(req, res, 404, started);
   });
+  const serveRoute = (route: GatewayRoute, req: IncomingMessage, res: ServerResponse, started: number) => {
+    req.resume();
+    void Promise.resolve()
+      .then(() => route.handle(req, res))
+      .catch((error: unknown) => {
+        if (!res.headersSent) sendJsonError(res, 500, 'server_error', (error as Error).message);
+        else res.end();
+      })
+      .finally(() => simple(req, res, res.statusCode, started));
+  };
   const methodNotAllowed = (req: IncomingMessage, res: ServerResponse, started: number) => {
     req.resume();
     sendJsonError(res, 405, 'invalid_request_error', `Method ${req.method} is not allowed here.`);
@@ -312,8 +400,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, undefined as never, status, started);
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
-    if (!expected && crossOrigin(req, boundHost)) return refuse(403, 'Forbidden');
-    if (expected && !tokenMatches(bearerOf(req), expected)) return refuse(401, 'Unauthorized');
+    if (!authRequired && crossOrigin(req, boundHost)) return refuse(403, 'Forbidden');
+    const bearer = authRequired ? bearerOf(req) : undefined;
+    const key = keys?.find(bearer);
+    if (authRequired && !key && !tokenMatches(bearer, expected)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);
       const begun = new Map<
@@ -330,7 +420,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
-          const prepared = prepareChat(body, service);
+          const prepared = prepareChat(body, serviceOf(key, true));
           const info: {
             started: number;
             stats: StreamStats;
@@ -355,7 +445,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
               },
             }),
           );
-          return observeChunks(tracked, stats, t0, prepared.includeUsage);
+          // A key's rate and budget are checked per request, as on the HTTP route.
+          const admitted = key
+            ? defer(() => keys!.admit(key)).pipe(
+                mergeMap((refusal) => (refusal ? throwError(() => refusalError(refusal)) : tracked)),
+              )
+            : tracked;
+          return observeChunks(admitted, stats, t0, prepared.includeUsage);
         },
         onEnd: (id, end, error) => {
           const info = begun.get(id);
@@ -375,7 +471,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
           if (end === 'error') entry.error = logDetail(error);
-          log(formatAccessLog(entry));
+          account(entry, key);
         },
       });
     });

@@ -1,0 +1,142 @@
+/**
+ * Two `rxllm serve --config --redis` processes on one real redis-server: a key's rpm limit and its
+ * budget are one limit across both gateways, not one per process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+
+const root = path.resolve(__dirname, '../..');
+const run = redisAvailable() ? describe : describe.skip;
+
+interface Serve {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+async function serve(config: string, redisPort: number): Promise<Serve> {
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, 'node_modules/tsx/dist/cli.mjs'),
+      'src/cli/main.ts',
+      'serve',
+      '--config',
+      config,
+      '--redis',
+      `redis://127.0.0.1:${redisPort}`,
+      '--port',
+      '0',
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, RXLLM_TOKEN: '', FLEET_KEY: 'sk-fleet' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  while (!/ on (http:\/\/\S+) /.test(stderr)) {
+    if (child.exitCode !== null) throw new Error(stderr);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, url: / on (http:\/\/\S+) /.exec(stderr)![1], stderr: () => stderr, exited };
+}
+
+run('two gateways, one --config, one Redis', () => {
+  let redis: RedisProcess;
+  let dir: string;
+  let a: Serve;
+  let b: Serve;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    dir = mkdtempSync(path.join(tmpdir(), 'rxllm-fleet-'));
+    const config = path.join(dir, 'rxllm.config.yaml');
+    writeFileSync(
+      config,
+      [
+        'model_list:',
+        '  - model_name: chat',
+        '    params: { model: mock/echo, input_cost_per_token: 0.001, output_cost_per_token: 0.001 }',
+        'keys:',
+        // Two requests a minute: a refill takes 30 s, far longer than this test's requests.
+        '  - { key: os.environ/FLEET_KEY, key_alias: fleet, rpm_limit: 2 }',
+        '  - { key: sk-spender, key_alias: spender, max_budget: 0.001, budget_duration: 1d }',
+      ].join('\n'),
+    );
+    [a, b] = await Promise.all([serve(config, redis.port), serve(config, redis.port)]);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of [a, b]) if (s && s.child.exitCode === null) s.child.kill('SIGINT');
+    await Promise.all([a?.exited, b?.exited]);
+    await redis?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const chat = (s: Serve, token: string) =>
+    fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Hi' }] }),
+    }).then(async (res) => {
+      await res.arrayBuffer();
+      return res.status;
+    });
+
+  it('both are ready with Redis reachable', async () => {
+    for (const s of [a, b]) {
+      const res = await fetch(`${s.url}/readyz`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { redis: unknown }).redis).toEqual({ ok: true });
+    }
+  });
+
+  it('one rpm limit across both: 2 of 6 alternating requests pass, not 2 per gateway', async () => {
+    const statuses: number[] = [];
+    for (const s of [a, b, a, b, a, b]) statuses.push(await chat(s, 'sk-fleet'));
+    expect(statuses).toEqual([200, 200, 429, 429, 429, 429]);
+  });
+
+  it('one budget across both: what one gateway charged refuses the key on the other', async () => {
+    expect(await chat(a, 'sk-spender')).toBe(200);
+    // The charge is written when the call ends; its access-log line says the key's spend after it.
+    while (!/ key=spender spend=\$/.test(a.stderr())) await new Promise((r) => setTimeout(r, 20));
+    expect(await chat(b, 'sk-spender')).toBe(429);
+    while (!/refused:insufficient_quota key=spender/.test(b.stderr()))
+      await new Promise((r) => setTimeout(r, 20));
+    // b's log line shows the spend a charged: over the $0.001 budget.
+    const spend = Number(/refused:insufficient_quota key=spender spend=\$([\d.e-]+)\//.exec(b.stderr())![1]);
+    expect(spend).toBeGreaterThan(0.001);
+  });
+
+  it('with Redis down: /readyz is 503 naming Redis, and a key is refused (fail closed), not let through', async () => {
+    await redis.stop();
+    const ready = await fetch(`${b.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { ready: boolean; redis: { ok: boolean; error: string } };
+    expect(body.redis.ok).toBe(false);
+    expect(body.redis.error).not.toContain('redis://');
+    const res = await fetch(`${b.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-spender' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('limit_store_unavailable');
+  }, 20_000);
+
+  it('a gateway stops on SIGINT and closes its Redis connection (exit 0)', async () => {
+    a.child.kill('SIGINT');
+    expect(await a.exited).toBe(0);
+    expect(a.stderr()).toContain('rxllm serve: stopped');
+  });
+});
