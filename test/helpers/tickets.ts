@@ -4,7 +4,7 @@
  */
 export const TICKET_COUNT = 100;
 
-export function ticketRequests(model: string, count = TICKET_COUNT) {
+export function ticketRequests(model: `${string}/${string}`, count = TICKET_COUNT) {
   return Array.from({ length: count }, (_, i) => ({
     custom_id: `ticket-${i}`,
     model,
