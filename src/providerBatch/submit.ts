@@ -120,7 +120,7 @@ interface Run {
  * import { submitBatch } from 'rxllm';
  * const tickets = ['refund please', 'app crashes'].map((text, i) => ({
  *   custom_id: `t-${i}`,
- *   model: 'openai/gpt-4o-mini',
+ *   model: 'openai/gpt-4o-mini' as const,
  *   messages: [{ role: 'user' as const, content: `Classify: ${text}` }],
  * }));
  * submitBatch(tickets, { pollMs: 60_000 }).subscribe((event) => {
