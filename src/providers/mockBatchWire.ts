@@ -23,6 +23,8 @@ export interface MockBatchFaults {
   expireAfter?: number;
   /** The next this-many status polls are answered 500 (then the count goes down). @defaultValue 0 */
   pollErrors?: number;
+  /** Those 500s carry `retry-after-ms` with this value. @defaultValue none */
+  pollRetryAfterMs?: number;
 }
 
 /** One request of a mock batch: its id and the chat request the provider would run. */
@@ -98,6 +100,7 @@ export interface MockBatchReply {
   body?: unknown;
   text?: string;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 /** One provider's batch routes. */

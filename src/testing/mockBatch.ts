@@ -136,6 +136,9 @@ export function createMockBatches(answer: MockBatchAnswerer): MockBatches & {
     handle(call) {
       for (const wire of WIRES) {
         const reply = wire.handle(call, host);
+        const after = state.faults.pollRetryAfterMs;
+        if (reply && reply.status >= 500 && after !== undefined)
+          return { ...reply, headers: { ...reply.headers, 'retry-after-ms': String(after) } };
         if (reply) return reply;
       }
       return undefined;

@@ -264,12 +264,13 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     const batchReply = batches.handle({ method: request.method, path, raw, headers, origin });
     if (batchReply) {
       request.format = 'batch';
+      const replyHeaders = { ...baseHeaders, ...batchReply.headers };
       if (batchReply.text === undefined)
-        return sendJson(res, batchReply.status, batchReply.body, baseHeaders);
+        return sendJson(res, batchReply.status, batchReply.body, replyHeaders);
       res.writeHead(batchReply.status, {
         'content-type': batchReply.contentType ?? 'application/jsonl',
         'content-length': Buffer.byteLength(batchReply.text),
-        ...baseHeaders,
+        ...replyHeaders,
       });
       return void res.end(batchReply.text);
     }

@@ -134,14 +134,14 @@ describe('the strict mock refuses what the batch APIs refuse', () => {
       completion_window: '1h',
     });
     expect(wrongWindow.status).toBe(400);
-    expect((await wrongWindow.json()).error.param).toBe('completion_window');
+    expect(((await wrongWindow.json()) as any).error.param).toBe('completion_window');
     const noFile = await post('/batches', {
       input_file_id: 'file-x',
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
     });
     expect(noFile.status).toBe(404);
-    expect((await noFile.json()).error.message).toMatch(/No such File object/);
+    expect(((await noFile.json()) as any).error.message).toMatch(/No such File object/);
   });
 
   it('OpenAI: an input file with a repeated custom_id makes the batch fail validation, naming the line', async () => {
@@ -154,14 +154,14 @@ describe('the strict mock refuses what the batch APIs refuse', () => {
       body: { model: 'm', messages },
     });
     form.append('file', new Blob([`${line}\n${line}\n`]), 'in.jsonl');
-    const file = await (await fetch(`${server.url}/files`, { method: 'POST', body: form })).json();
-    const batch = await (
+    const file = (await (await fetch(`${server.url}/files`, { method: 'POST', body: form })).json()) as any;
+    const batch = (await (
       await post('/batches', {
         input_file_id: file.id,
         endpoint: '/v1/chat/completions',
         completion_window: '24h',
       })
-    ).json();
+    ).json()) as any;
     expect(batch.status).toBe('failed');
     expect(batch.errors.data[0]).toMatchObject({ code: 'duplicate_custom_id', line: 2 });
   });
@@ -171,7 +171,7 @@ describe('the strict mock refuses what the batch APIs refuse', () => {
       requests: [{ custom_id: 'has space', params: { model: 'm', max_tokens: 5, messages } }],
     });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.type).toBe('invalid_request_error');
+    expect(((await response.json()) as any).error.type).toBe('invalid_request_error');
     await expect(send('anthropic/claude-haiku-4-5', { custom_id: 'not ok!' })).rejects.toBeInstanceOf(
       BadRequestError,
     );
@@ -182,6 +182,6 @@ describe('the strict mock refuses what the batch APIs refuse', () => {
       batch: { inputConfig: { requests: { requests: [{ request: { contents: [] } }] } } },
     });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.status).toBe('INVALID_ARGUMENT');
+    expect(((await response.json()) as any).error.status).toBe('INVALID_ARGUMENT');
   });
 });
