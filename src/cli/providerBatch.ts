@@ -4,7 +4,16 @@
  * are recorded next to the results (`<out>.batch.json`, or `<in>.batch.json` without `--out`), so a
  * re-run resumes polling and never submits a request twice. Ctrl-C detaches: the batch keeps running.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { EMPTY, merge, type Observable, type Subscription } from 'rxjs';
 import { batch } from '../batch';
 import type { ChatCompletion } from '../chunk';
@@ -90,17 +99,28 @@ function parseJobs(
   return { jobs, bad };
 }
 
-/** The ids already answered in `out` (any line with a custom_id). */
-function doneIds(out: string | undefined): Set<string> {
+/**
+ * The ids already answered in `out` (any line with a custom_id). A last line torn by a crash is cut,
+ * so what is appended next starts on a line of its own; its request is answered again.
+ */
+function doneIds(out: string | undefined, err: CliIO['stderr']): Set<string> {
   const done = new Set<string>();
   if (!out || !existsSync(out)) return done;
-  for (const line of readFileSync(out, 'utf8').split('\n')) {
+  const text = readFileSync(out, 'utf8');
+  const whole = text.endsWith('\n') || text === '' ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  if (whole.length < text.length) {
+    err.write(`rxllm batch: the last line of ${out} was cut (a crash?); it is removed and redone.\n`);
+    truncateSync(out, Buffer.byteLength(whole));
+  }
+  for (const line of whole.split('\n')) {
+    if (line.trim() === '') continue;
+    let id: unknown;
     try {
-      const id = (JSON.parse(line) as { custom_id?: unknown }).custom_id;
-      if (typeof id === 'string') done.add(id);
+      id = (JSON.parse(line) as { custom_id?: unknown }).custom_id;
     } catch {
-      // a torn last line (a crash mid-write): its request is answered again
+      throw new Error(`${out} is not a results file of rxllm batch (line not JSON). Use another --out.`);
     }
+    if (typeof id === 'string') done.add(id);
   }
   return done;
 }
@@ -187,7 +207,13 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
     renameSync(`${recordPath}.tmp`, recordPath); // whole or not at all, even if killed mid-write
   };
 
-  const done = doneIds(out);
+  let done: Set<string>;
+  try {
+    done = doneIds(out, io.stderr);
+  } catch (error) {
+    io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
+    return 2;
+  }
   const todo = new Map(jobs.filter((j) => !done.has(j.customId)).map((j) => [j.customId, j]));
   const submitted = new Set(record.batches.flatMap((b) => b.customIds));
   const toResume = record.batches.filter((b) => b.customIds.some((id) => todo.has(id)));

@@ -18,7 +18,13 @@ import type {
 } from '../providers/mockBatchWire';
 import { openAIMockBatch } from '../providers/openai/mockBatch';
 
-export type { MockBatchFaults, MockBatchEntry, MockBatchAnswer } from '../providers/mockBatchWire';
+export type {
+  MockBatchFaults,
+  MockBatchEntry,
+  MockBatchAnswer,
+  MockBatchRequest,
+  MockBatchState,
+} from '../providers/mockBatchWire';
 
 // Anthropic first: its `/messages/batches` also ends like OpenAI's `/batches`.
 const WIRES: readonly MockBatchWire[] = [anthropicMockBatch, openAIMockBatch, geminiMockBatch];

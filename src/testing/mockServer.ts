@@ -15,7 +15,14 @@ import { createMockBatches, type MockBatches } from './mockBatch';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
 export type { MockOpenAICompat, MockRejection } from '../providers/mockWire';
-export type { MockBatches, MockBatchFaults, MockBatchEntry, MockBatchAnswer } from './mockBatch';
+export type {
+  MockBatches,
+  MockBatchFaults,
+  MockBatchEntry,
+  MockBatchAnswer,
+  MockBatchRequest,
+  MockBatchState,
+} from './mockBatch';
 
 /** One request as the server received it. */
 export interface MockRequest {

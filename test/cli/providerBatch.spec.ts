@@ -217,6 +217,25 @@ describe('rxllm batch --provider-batch: resume, detach, failures', () => {
     expect(retried.err()).toMatch(/re-running 1 failed requests synchronously/);
   });
 
+  it('skips what --out already holds and cuts a last line torn by a crash', async () => {
+    const input = ticketsFile('openai', 3);
+    const out = join(dir, 'out.jsonl');
+    writeFileSync(
+      out,
+      '{"custom_id":"ticket-0","response":null,"error":{"type":"X"}}\n{"custom_id":"ticket-1","resp',
+    );
+    const run = io();
+    expect(
+      await runCli(
+        ['batch', input, '--provider-batch', '--out', out, '--poll-ms', '5', '--base-url', server.url],
+        run.io,
+      ),
+    ).toBe(0);
+    expect(run.err()).toMatch(/was cut/);
+    expect(readLines(out).map((l) => l.custom_id)).toEqual(['ticket-0', 'ticket-1', 'ticket-2']);
+    expect(server.batches.list()[0].requests.map((r) => r.customId)).toEqual(['ticket-1', 'ticket-2']);
+  });
+
   it('honours GEMINI_BASE_URL and writes to stdout without --out, recording the batch next to the input', async () => {
     const input = ticketsFile('gemini', 3);
     process.env.GEMINI_BASE_URL = server.url;
