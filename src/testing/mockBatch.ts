@@ -4,6 +4,7 @@
  * included) and the faults of `MockBatchFaults`. The provider shapes are in each provider's
  * `mockBatch.ts`.
  */
+import type { ServerResponse } from 'node:http';
 import { anthropicMockBatch } from '../providers/anthropic/mockBatch';
 import { geminiMockBatch } from '../providers/gemini/mockBatch';
 import type {
@@ -158,4 +159,21 @@ export function createMockBatches(answer: MockBatchAnswerer): MockBatches & {
       state.faults = {};
     },
   };
+}
+
+/** Sends a batch route's reply: JSON, or its text as is (JSONL results). */
+export function writeBatchReply(
+  res: ServerResponse,
+  reply: MockBatchReply,
+  baseHeaders: Record<string, string>,
+): void {
+  const text = reply.text ?? JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type':
+      reply.text === undefined ? 'application/json' : (reply.contentType ?? 'application/jsonl'),
+    'content-length': Buffer.byteLength(text),
+    ...baseHeaders,
+    ...reply.headers,
+  });
+  res.end(text);
 }

@@ -11,7 +11,7 @@ import { scriptProblems } from '../providers/mock/script';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
 import type { MockOpenAICompat, MockRejection, MockRuleContext, MockWireFormat } from '../providers/mockWire';
 import { wireRoute } from './wireRoutes';
-import { createMockBatches, type MockBatches } from './mockBatch';
+import { createMockBatches, writeBatchReply, type MockBatches } from './mockBatch';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
 export type { MockOpenAICompat, MockRejection } from '../providers/mockWire';
@@ -271,15 +271,7 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     const batchReply = batches.handle({ method: request.method, path, raw, headers, origin });
     if (batchReply) {
       request.format = 'batch';
-      const replyHeaders = { ...baseHeaders, ...batchReply.headers };
-      if (batchReply.text === undefined)
-        return sendJson(res, batchReply.status, batchReply.body, replyHeaders);
-      res.writeHead(batchReply.status, {
-        'content-type': batchReply.contentType ?? 'application/jsonl',
-        'content-length': Buffer.byteLength(batchReply.text),
-        ...replyHeaders,
-      });
-      return void res.end(batchReply.text);
+      return writeBatchReply(res, batchReply, baseHeaders);
     }
 
     if (req.method === 'GET' && /(^|\/)models$/.test(path)) {
