@@ -564,13 +564,7 @@ export class StructuredOutputError extends LlmError {
  * was not submitted).
  */
 export type BatchResultReason =
-  | 'errored'
-  | 'expired'
-  | 'cancelled'
-  | 'batch-failed'
-  | 'missing'
-  | 'duplicate'
-  | 'unknown-id';
+  'errored' | 'expired' | 'cancelled' | 'batch-failed' | 'missing' | 'duplicate' | 'unknown-id';
 
 /**
  * One request of a provider batch failed (see {@link BatchResultReason}); `cause` holds the
