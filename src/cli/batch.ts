@@ -31,6 +31,7 @@ One request per line, OpenAI batch-file style: {"custom_id": "t-1", "body": {"mo
   --out, -o       append results here as they finish; re-run with the same file to resume (lines with a
                   result, failed ones included, are skipped) (default: stdout)
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
+  --provider-batch  through the provider's own batch API at half price (rxllm batch --provider-batch --help)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
 stderr when it is a terminal. Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 130 stopped by
 Ctrl-C (re-run to resume), 141 stdout was closed early (| head: the run stops).`;
