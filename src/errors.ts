@@ -572,3 +572,32 @@ export class StructuredOutputError extends LlmError {
     this.refusal = init.refusal;
   }
 }
+
+/**
+ * Why one request of a provider batch (`submitBatch`) has no answer: the provider answered it with
+ * an error (`errored`), the batch expired or was cancelled before it ran, the whole batch failed
+ * (validation), or the provider's output broke the one-answer-per-`custom_id` rule (`missing`: no
+ * line for it; `duplicate`: a second line, the first one stands; `unknown-id`: a line for an id that
+ * was not submitted).
+ */
+export type BatchResultReason =
+  'errored' | 'expired' | 'cancelled' | 'batch-failed' | 'missing' | 'duplicate' | 'unknown-id';
+
+/**
+ * One request of a provider batch failed (see {@link BatchResultReason}); `cause` holds the
+ * provider's error (an `ApiError` with its status) when it sent one. Retryable when re-sending the
+ * request may succeed: expired, cancelled and missing requests never ran, and a retryable cause.
+ */
+export class BatchResultError extends LlmError {
+  static override readonly errorName: string = 'BatchResultError';
+  readonly customId: string;
+  readonly reason: BatchResultReason;
+  constructor(customId: string, reason: BatchResultReason, message: string, options: LlmErrorOptions = {}) {
+    const cause = options.cause as { retryable?: unknown } | undefined;
+    const retryable =
+      reason === 'expired' || reason === 'cancelled' || reason === 'missing' || cause?.retryable === true;
+    super(message, { retryable, ...options });
+    this.customId = customId;
+    this.reason = reason;
+  }
+}

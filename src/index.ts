@@ -26,6 +26,18 @@ export { ReusePool, type ReusePoolOptions } from './transport/pool';
 export { redactSecrets, redactHeaders } from './redact';
 export * from './logger';
 export * from './batch';
+export {
+  submitBatch,
+  resumeBatch,
+  SUBMIT_BATCH_DEFAULTS,
+  type BatchEvent,
+  type BatchCounts,
+  type BatchState,
+  type ProviderBatchRequest,
+  type SubmitBatchOptions,
+  type ResumeBatchOptions,
+} from './providerBatch/submit';
+export { batchCost } from './cost/batchCost';
 export * from './rateLimit/limiter';
 export * from './rateLimit/store';
 export * from './rateLimit/estimate';
@@ -47,7 +59,13 @@ export { anthropicProvider, ANTHROPIC_DEFAULTS, type AnthropicConfig } from './p
 export { geminiProvider, GEMINI_DEFAULTS, type GeminiConfig } from './providers/gemini';
 export { TRANSPORT_TIMEOUT_DEFAULTS } from './transport/http';
 export { cost, findPrice, setPrice, clearPrices, type CostBreakdown } from './cost/cost';
-export { MODEL_PRICES, PRICES_CHECKED, type ModelPrice } from './cost/prices';
+export {
+  MODEL_PRICES,
+  PRICES_CHECKED,
+  BATCH_DISCOUNTS,
+  BATCH_PRICES_CHECKED,
+  type ModelPrice,
+} from './cost/prices';
 export { createMemoryBudgetStore, type BudgetStore, type BudgetReservation } from './cost/budgetStore';
 export { estimateRequestCost, DEFAULT_OUTPUT_TOKENS, type CostedRequest } from './cost/estimate';
 export * from './router';

@@ -47,6 +47,7 @@ model without a provider ("gpt-4o-mini", as in OpenAI's own files) is taken as o
                   result, failed ones included, are skipped); one run at a time (out.jsonl.lock)
                   (default: stdout)
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
+  --provider-batch  through the provider's own batch API at half price (rxllm batch --provider-batch --help)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
 stderr when it is a terminal. Exit code: 0 every line succeeded; ${CLI_REQUESTS_FAILED} some requests failed (their
 lines hold the error); ${CLI_USAGE_ERROR} bad usage, an unreadable file, or --out in use by another run (nothing

@@ -15,6 +15,8 @@ const COMMANDS = ['chat', 'batch', 'serve'] as const;
 /** Runs the CLI; resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [first, ...rest] = argv;
+  if (first === 'batch' && rest.includes('--provider-batch'))
+    return (await import('./providerBatch')).runProviderBatch(rest, io, io.signal);
   if (first === 'batch') return (await import('./batch')).runBatchCommand(rest, io, io.signal);
   if (first === 'serve') return (await import('./serve')).runServe(rest, io);
   if (first === '--version' || first === '-v') {

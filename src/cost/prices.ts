@@ -128,3 +128,20 @@ export const PRICE_ALIASES: Readonly<Record<string, string>> = {
  * it may bill, so its bare model names still match the table.)
  */
 export const UNBILLED_PROVIDERS: readonly string[] = ['mock', 'ollama'];
+
+/** The date the batch discounts in {@link BATCH_DISCOUNTS} were read (ISO 8601). */
+export const BATCH_PRICES_CHECKED = '2026-12-07';
+
+/**
+ * What a request sent through a provider's own batch API costs, as a factor of its synchronous
+ * price, per provider. All three bill half: OpenAI "50% cost discount compared to synchronous APIs"
+ * (platform.openai.com/docs/guides/batch), Anthropic "50% of standard API prices"
+ * (docs.claude.com/en/docs/build-with-claude/batch-processing, "Pricing"), Gemini "50% of the
+ * standard cost" (ai.google.dev/gemini-api/docs/batch-mode). Cache reads and writes inside a batch
+ * get the same factor on their own rates.
+ */
+export const BATCH_DISCOUNTS: Readonly<Record<string, number>> = {
+  openai: 0.5,
+  anthropic: 0.5,
+  gemini: 0.5,
+};

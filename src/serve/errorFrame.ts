@@ -27,6 +27,8 @@ import {
   ResponseTooLargeError,
   ServerError,
   StoreError,
+  BatchResultError,
+  type BatchResultReason,
   StreamCutError,
   StreamParseError,
   StructuredOutputError,
@@ -162,6 +164,9 @@ export function errorFrame(error: unknown): ErrorFrame {
     frame.detail = { spent: error.spent, maxCost: error.maxCost, resetsAt: error.resetsAt };
   } else if (error instanceof StoreError) {
     frame.detail = { store: error.store };
+  } else if (error instanceof BatchResultError) {
+    frame.code = error.reason;
+    frame.detail = { customId: error.customId, reason: error.reason };
   } else if (error instanceof StructuredOutputError) {
     // Not `text`: the whole structured answer may be large; the client has it from the stream.
     frame.code = error.reason;
@@ -271,6 +276,9 @@ export function errorFromFrame(frame: ErrorFrame): LlmError {
         break;
       case 'StoreError':
         error = new StoreError(String(d.store ?? ''), message);
+        break;
+      case 'BatchResultError':
+        error = new BatchResultError(String(d.customId ?? ''), d.reason as BatchResultReason, message);
         break;
       case 'StructuredOutputError':
         error = new StructuredOutputError({

@@ -6,14 +6,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ChatMessage, ChatTool } from '../request';
-import { defaultMockScript, estimatePromptTokens } from '../providers/mock';
+import { defaultMockScript, estimatePromptTokens, scriptToCompletion } from '../providers/mock';
 import { scriptProblems } from '../providers/mock/script';
 import { openAIErrorBody, respond, ResponseLife, type MockServerScript } from './mockResponse';
 import type { MockOpenAICompat, MockRejection, MockRuleContext, MockWireFormat } from '../providers/mockWire';
 import { wireRoute } from './wireRoutes';
+import { createMockBatches, writeBatchReply, type MockBatches } from './mockBatch';
 
 export type { MockServerScript, MockTransportScript } from './mockResponse';
 export type { MockOpenAICompat, MockRejection } from '../providers/mockWire';
+export type {
+  MockBatches,
+  MockBatchFaults,
+  MockBatchEntry,
+  MockBatchAnswer,
+  MockBatchRequest,
+  MockBatchState,
+} from './mockBatch';
 
 /** One request as the server received it. */
 export interface MockRequest {
@@ -105,6 +114,12 @@ export interface MockServer {
   setDefault(script: MockServerDefault): void;
   /** Every request received, in order. */
   readonly requests: MockRequest[];
+  /**
+   * The providers' batch APIs (OpenAI `/files` + `/batches`, Anthropic `/messages/batches`, Gemini
+   * `:batchGenerateContent` + `batches/{id}`): each request of a batch is answered as the chat route
+   * would answer it (queue, default script, strict rules). Count submissions, see cancels, set faults.
+   */
+  readonly batches: MockBatches;
   readonly stats: Readonly<MockServerStats>;
   /**
    * Resolves when request `n` (1-based, in arrival order) has ended: its response finished, was
@@ -190,6 +205,31 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     return typeof script === 'string' ? { text: script } : script;
   };
 
+  // One chat request inside a provider batch, answered as its chat route would answer it.
+  const answerInBatch = (path: string, body: unknown): { status: number; body: unknown } => {
+    const route = wireRoute(path, body);
+    if (!route) return { status: 404, body: openAIErrorBody(404, `No mock route for ${path}`) };
+    const request: MockRequest = { method: 'POST', path, headers: {}, body, format: route.wire.name };
+    const script = pick(request, route.messages);
+    if (strict) {
+      const rejection = refusal(route.wire, body, { path, headers: {}, openaiCompat });
+      if (rejection) return rejection;
+    }
+    const status = script.status ?? 200;
+    if (status >= 400)
+      return {
+        status,
+        body: script.errorBody ?? route.wire.errorBody(status, `Mock error (HTTP ${status})`),
+      };
+    const context = {
+      id: `chatcmpl-mock-b${stats.requests}`,
+      model: route.model,
+      promptTokens: estimatePromptTokens(route.messages),
+    };
+    return { status, body: route.wire.completion(scriptToCompletion(script, context)) };
+  };
+  const batches = createMockBatches(answerInBatch);
+
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
     const n = ++stats.requests;
     let body: any = undefined;
@@ -226,6 +266,13 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     };
     const baseHeaders = { 'x-request-id': `req_mock_${n}` };
     const path = request.path.split('?')[0].replace(/\/+$/, '');
+
+    const origin = `http://${headers.host ?? '127.0.0.1'}`;
+    const batchReply = batches.handle({ method: request.method, path, raw, headers, origin });
+    if (batchReply) {
+      request.format = 'batch';
+      return writeBatchReply(res, batchReply, baseHeaders);
+    }
 
     if (req.method === 'GET' && /(^|\/)models$/.test(path)) {
       return sendJson(
@@ -300,6 +347,7 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
     port,
     requests,
     stats,
+    batches,
     enqueue: (...scripts) => {
       scripts.forEach((script, i) => checkServerScript(script, `enqueue: script ${i + 1}`));
       queue.push(...scripts);
@@ -318,6 +366,7 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
       fallback = initialDefault;
       Object.assign(stats, { connections: 0, requests: 0, abortedRequests: 0 });
       closedRequests.clear();
+      batches.reset();
       generation++;
     },
     close() {

@@ -34,6 +34,7 @@ const ARGS = {
   NoDeploymentAvailableError: ['group', 10, 0],
   BudgetExceededError: [1, 1, 0],
   StoreError: ['budget', 'down'],
+  BatchResultError: ['t-1', 'expired', 'expired before it ran'],
   StructuredOutputError: [{ reason: 'invalid-json', message: 'bad json', text: '{' }],
 };
 
