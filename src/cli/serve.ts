@@ -20,7 +20,7 @@ function pacedMock(): Pick<Client, 'stream'> {
   };
 }
 
-const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T]
+const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T] [--cors ORIGINS]
 
 An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a browser):
   POST /v1/chat/completions (stream and not), GET /v1/models, WebSocket /v1/chat/ws, GET / the page.
@@ -29,8 +29,18 @@ An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a brows
   --model, -m     provider/model served (default ${GATEWAY_DEFAULTS.model}, the built-in mock: no key,
                   one chunk every ${SERVE_MOCK_DELAY_MS} ms)
   --base-url, -u  base URL of an OpenAI-compatible upstream (with --model compat/<model>)
-  --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN)
+  --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN; not empty)
+  --cors          origins whose pages may call the API, comma-separated, or * (default: none)
+  --headers-timeout-ms  most time for a client's request headers (default ${GATEWAY_DEFAULTS.headersTimeoutMs})
+  --request-timeout-ms  most time for a client's whole request, body included (default ${GATEWAY_DEFAULTS.requestTimeoutMs})
+  --max-connections     most connections open at once (default ${GATEWAY_DEFAULTS.maxConnections})
 Provider keys come from their environment variables and never reach the browser or the log.`;
+
+/** Whether `host` binds this machine only (`127.0.0.0/8`, `::1`, `localhost`). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
 
 export interface ServeControl {
   /** Called once listening (tests). */
@@ -54,10 +64,14 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           model: { type: 'string', short: 'm' },
           'base-url': { type: 'string', short: 'u' },
           token: { type: 'string' },
+          cors: { type: 'string' },
+          'headers-timeout-ms': { type: 'string' },
+          'request-timeout-ms': { type: 'string' },
+          'max-connections': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       },
-      ['port'],
+      ['port', 'headers-timeout-ms', 'request-timeout-ms', 'max-connections'],
     ));
   } catch (error) {
     io.stderr.write(`rxllm serve: ${(error as Error).message}\n`);
@@ -84,7 +98,37 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     );
     return 2;
   }
+  const limits: Record<string, number> = {};
+  for (const [flag, key, min] of [
+    ['headers-timeout-ms', 'headersTimeoutMs', 1],
+    ['request-timeout-ms', 'requestTimeoutMs', 1],
+    ['max-connections', 'maxConnections', 1],
+  ] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const value = integerFlag(raw, min);
+    if (value === undefined) {
+      io.stderr.write(`rxllm serve: --${flag} must be a positive integer, got "${raw}"\n`);
+      return 2;
+    }
+    limits[key] = value;
+  }
   const env = io.env ?? process.env;
+  // `--token "$RXLLM_TOKEN"` with the variable unset is `--token ""`: an open gateway its operator
+  // believes locked. An empty token is a mistake, never a way to turn auth off.
+  // An empty RXLLM_TOKEN is an unset one (as shells treat `VAR=`); an empty --token is an error.
+  if (values.token !== undefined && values.token.trim() === '') {
+    io.stderr.write(
+      'rxllm serve: --token is empty (an unset variable in --token "$VAR"?): give a token, or leave --token out to run without one\n',
+    );
+    return 2;
+  }
+  const token = values.token ?? (env.RXLLM_TOKEN?.trim() ? env.RXLLM_TOKEN : undefined);
+  if (!token && !isLoopback(values.host ?? GATEWAY_DEFAULTS.host)) {
+    io.stderr.write(
+      `rxllm serve: WARNING: binding to ${values.host} (not this machine only) without a token: every client on the network can call the provider with your key. Set --token or RXLLM_TOKEN.\n`,
+    );
+  }
   let gateway: Gateway;
   try {
     gateway = await startGateway({
@@ -93,17 +137,23 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
       model: values.model,
       baseURL: values['base-url'],
       client: values.model === undefined ? pacedMock() : undefined,
-      token: values.token ?? env.RXLLM_TOKEN ?? '',
+      token: token ?? '',
+      cors: values.cors,
+      ...limits,
       log: (line) => io.stderr.write(line + '\n'),
     });
   } catch (error) {
     io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
-    return 1;
+    return error instanceof TypeError ? 2 : 1;
   }
+  const access = token
+    ? 'token required'
+    : 'NO TOKEN: anyone who can reach it spends the provider key';
   io.stderr.write(
     `rxllm serve: ${values.model ?? GATEWAY_DEFAULTS.model} on ${gateway.url} — open ${gateway.url}/ for the chat page` +
-      `${values.token || env.RXLLM_TOKEN ? ' (token required)' : ''}. Ctrl-C stops.\n`,
+      ` (${access}${values.cors ? `; CORS for ${values.cors}` : ''}). Ctrl-C stops.\n`,
   );
+
   control.onListening?.(gateway);
   await new Promise<void>((resolve) => {
     if (control.stop) {

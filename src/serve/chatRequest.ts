@@ -13,6 +13,29 @@ import { stream as defaultStream } from '../client';
 import { BadRequestError, RequestValidationError } from '../errors';
 import { validateRequest, type ChatRequest } from '../request';
 
+/**
+ * Deepest nesting of objects and arrays a served request may have. Fields the server does not know
+ * are passed upstream as they came, and a body nested 200,000 levels deep parses (JSON.parse does not
+ * recurse) but overflows the stack where it is serialised again, as a retryable 500. Real requests nest
+ * a few levels (a tool's JSON schema maybe a dozen); OpenAI's structured outputs allow 10 levels of
+ * schema nesting.
+ */
+export const MAX_REQUEST_DEPTH = 64;
+
+/** Whether `value` nests deeper than `limit` (iterative: it must not itself overflow the stack). */
+function nestsDeeper(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** How a server picks the rxllm model for the `model` a client asked for. */
 export type ModelResolver = (requested: string) => string | undefined;
 
@@ -59,7 +82,7 @@ export interface PreparedChat {
 
 /**
  * Validates an OpenAI chat body and prepares its stream. Throws `RequestValidationError` (a bad
- * body) or `BadRequestError` 404 (an unknown model) before anything is sent upstream.
+ * body, one nested deeper than {@link MAX_REQUEST_DEPTH}) or `BadRequestError` 404 (an unknown model) before anything is sent upstream.
  */
 export function prepareChat(
   body: unknown,
@@ -68,6 +91,11 @@ export function prepareChat(
 ): PreparedChat {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new RequestValidationError('The request body must be a JSON object (an OpenAI chat request).');
+  }
+  if (nestsDeeper(body, MAX_REQUEST_DEPTH)) {
+    throw new RequestValidationError(
+      `The request body nests deeper than ${MAX_REQUEST_DEPTH} levels of objects and arrays.`,
+    );
   }
   const raw = body as Record<string, unknown>;
   if (typeof raw.model !== 'string' || raw.model === '') {
