@@ -322,6 +322,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       >();
       serveChatSocket(ws as ChatSocketLike, {
         heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
+        // The same limit as the HTTP body (and the socket's maxPayload), not the 1 MiB default.
+        maxMessageChars: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
