@@ -99,4 +99,6 @@ export {
   type ChatCompletionsHandlerOptions,
 } from './serve/chatCompletions';
 export { startGateway, GATEWAY_DEFAULTS, type Gateway, type GatewayOptions } from './serve/gateway';
+export { HTTP_LIMITS_DEFAULTS, type HttpLimitsConfig } from './serve/httpLimits';
+export { MAX_REQUEST_DEPTH } from './requestLimits';
 export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';

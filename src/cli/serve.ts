@@ -146,9 +146,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
     return error instanceof TypeError ? 2 : 1;
   }
-  const access = token
-    ? 'token required'
-    : 'NO TOKEN: anyone who can reach it spends the provider key';
+  const access = token ? 'token required' : 'NO TOKEN: anyone who can reach it spends the provider key';
   io.stderr.write(
     `rxllm serve: ${values.model ?? GATEWAY_DEFAULTS.model} on ${gateway.url} — open ${gateway.url}/ for the chat page` +
       ` (${access}${values.cors ? `; CORS for ${values.cors}` : ''}). Ctrl-C stops.\n`,

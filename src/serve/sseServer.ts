@@ -157,7 +157,9 @@ export function sendSse(
       subscription.unsubscribe();
       if (end === 'overflow' && res.destroy) res.destroy();
       else if (!res.writableEnded && headSent) res.end();
-      resolve(end === 'error' ? { end, error, chunks: count, headersSent: headSent } : { end, chunks: count });
+      resolve(
+        end === 'error' ? { end, error, chunks: count, headersSent: headSent } : { end, chunks: count },
+      );
     };
     const onClose = () => finish('closed');
     // Bytes written since the socket filled (not counting the write that filled it), until it drains.

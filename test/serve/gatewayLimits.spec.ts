@@ -217,7 +217,7 @@ describe('an empty token', () => {
   }
 
   it('--token "" is a usage error (exit 2), with or without RXLLM_TOKEN set, and nothing starts', async () => {
-    for (const env of [{}, { RXLLM_TOKEN: 'sk-test-env-token-123456' }]) {
+    for (const env of [{}, { RXLLM_TOKEN: 'sk-test-env-token-123456' }] as Record<string, string>[]) {
       const t = io(env);
       let started = false;
       const code = await runServe(['--port', '0', '--token', ''], t.io, {
