@@ -129,6 +129,15 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** What the access log needs of one WebSocket request. */
+interface SocketRequestInfo {
+  started: number;
+  stats: StreamStats;
+  model?: string;
+  costUsd?: number | null;
+  costEstimated?: boolean;
+}
+
 const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -310,16 +319,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (tokenOk && !tokenOk(bearerOf(req))) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);
-      const begun = new Map<
-        string,
-        {
-          started: number;
-          stats: StreamStats;
-          model?: string;
-          costUsd?: number | null;
-          costEstimated?: boolean;
-        }
-      >();
+      const begun = new Map<string, SocketRequestInfo>();
       serveChatSocket(ws as ChatSocketLike, {
         heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
         // The same limit as the HTTP body (and the socket's maxPayload), not the 1 MiB default.
@@ -328,17 +328,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           const t0 = performance.now();
           const stats: StreamStats = {};
           const prepared = prepareChat(body, service);
-          const info: {
-            started: number;
-            stats: StreamStats;
-            model?: string;
-            costUsd?: number | null;
-            costEstimated?: boolean;
-          } = {
-            started: t0,
-            stats,
-            model: prepared.model,
-          };
+          const info: SocketRequestInfo = { started: t0, stats, model: prepared.model };
           begun.set(id, info);
           wsRequests++;
           // The cost, as on the HTTP route (trackUsage with the price table), once per call.
