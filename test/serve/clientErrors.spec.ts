@@ -205,6 +205,34 @@ describe('keepalive and large events', () => {
     }
   });
 
+  it('the gateway sends one 5 MB chunk whole over SSE and over a WebSocket to clients that read', async () => {
+    const upstream = await createMockServer();
+    const gateway = await startGateway({
+      port: 0,
+      model: 'compat/big',
+      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
+      log: () => {},
+    });
+    const size = 5 * 1024 * 1024;
+    const body = { model: 'compat/big', messages: [{ role: 'user', content: 'Hi' }], stream: true };
+    try {
+      for (const transport of ['sse', 'ws'] as const) {
+        upstream.enqueue({ text: 'y'.repeat(size), chunkSize: size });
+        const chunks =
+          transport === 'sse'
+            ? fetchSse(`${gateway.url}/v1/chat/completions`, { body })
+            : fromWebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, body, { WebSocket: ctor });
+        const result = await collect(chunks);
+        expect(result.completed).toBe(true);
+        const text = result.values.map((c) => c.choices[0]?.delta.content ?? '').join('');
+        expect(text.length).toBe(size);
+      }
+    } finally {
+      await gateway.close(0);
+      await upstream.close();
+    }
+  });
+
   it('sendSse: one 5 MB event to a client that reads passes, over a real socket', async () => {
     const big: Chunk = { ...scriptToChunks('x')[1] };
     big.choices = [{ index: 0, delta: { content: 'y'.repeat(5 * 1024 * 1024) }, finish_reason: null }];
