@@ -172,16 +172,22 @@ describe('fromWebSocket and errors the server could not tie to a request', () =>
   });
 });
 
+/** A gateway serving `model` from a fresh mock upstream. */
+async function gatewayOnMock(model: string, heartbeatMs?: number) {
+  const upstream = await createMockServer();
+  const gateway = await startGateway({
+    port: 0,
+    model,
+    client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
+    heartbeatMs,
+    log: () => {},
+  });
+  return { upstream, gateway };
+}
+
 describe('keepalive and large events', () => {
   it('pings a WebSocket while its request waits for the upstream, as SSE sends ": ping"', async () => {
-    const upstream = await createMockServer();
-    const gateway = await startGateway({
-      port: 0,
-      model: 'compat/slow',
-      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
-      heartbeatMs: 50,
-      log: () => {},
-    });
+    const { upstream, gateway } = await gatewayOnMock('compat/slow', 50);
     try {
       upstream.enqueue({ text: 'late', latencyMs: 600 });
       const ws = new WebSocket(
@@ -206,13 +212,7 @@ describe('keepalive and large events', () => {
   });
 
   it('the gateway sends one 5 MB chunk whole over SSE and over a WebSocket to clients that read', async () => {
-    const upstream = await createMockServer();
-    const gateway = await startGateway({
-      port: 0,
-      model: 'compat/big',
-      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
-      log: () => {},
-    });
+    const { upstream, gateway } = await gatewayOnMock('compat/big');
     const size = 5 * 1024 * 1024;
     const body = { model: 'compat/big', messages: [{ role: 'user', content: 'Hi' }], stream: true };
     try {
