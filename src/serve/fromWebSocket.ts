@@ -54,7 +54,9 @@ const CONNECTING = 0;
  * Sends one chat request over a WebSocket and streams its chunks. `target` is a URL (a socket of
  * its own, closed when the stream ends or is unsubscribed) or an open/opening socket shared by many
  * requests (unsubscribing sends `stop` for this request only). `done` completes; an error message
- * errors with the class the server sent; the socket closing first errors with `ConnectionError`.
+ * errors with the class the server sent (an error with `id: null`, about a message the server could
+ * not read, errors a call on its own socket, or one that got no answer yet on a shared socket); the
+ * socket closing or failing first errors with `ConnectionError`, saying why when the platform does.
  * A socket that cannot even be created (no `WebSocket` implementation, as on Node 20; a URL the
  * constructor refuses) errors with `ConfigurationError`: not retryable, the same call fails again.
  *
