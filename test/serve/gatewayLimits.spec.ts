@@ -108,6 +108,30 @@ describe('slow clients (slowloris)', () => {
   });
 });
 
+describe('the connection cap', () => {
+  it('closes connections past maxConnections on arrival, and serves again once one is gone', async () => {
+    const capped = await startGateway({ port: 0, maxConnections: 2, log: () => {} });
+    try {
+      const held = [rawClient(capped.port), rawClient(capped.port)];
+      for (const c of held) await new Promise((r) => c.socket.once('connect', r));
+      // Let the server count both before the third arrives.
+      await new Promise((r) => setTimeout(r, 100));
+      const third = rawClient(capped.port);
+      third.socket.write('GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await third.closed;
+      expect(third.received()).toBe('');
+      held[0].socket.destroy();
+      await held[0].closed;
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await fetch(`${capped.url}/v1/models`);
+      expect(res.status).toBe(200);
+      held[1].socket.destroy();
+    } finally {
+      await capped.close(0);
+    }
+  });
+});
+
 describe('oversized bodies', () => {
   it('refuses a chunked upload over the limit with 413 and closes instead of draining it', async () => {
     const c = rawClient(gateway.port);

@@ -104,6 +104,32 @@ describe('upstream failures after the first chunk arrive as an error event (offi
   });
 });
 
+describe('after the first byte (a heartbeat counts), a failure can only be an error frame', () => {
+  it('an upstream 429 that comes after the first `: ping` arrives as an error event', async () => {
+    const pinging = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
+      heartbeatMs: 50,
+      log: () => {},
+    });
+    try {
+      upstream.enqueue({ status: 429, latencyMs: 500 });
+      const res = await fetch(`${pinging.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-stainless-retry-count': '0' },
+        body: JSON.stringify({ model: MODEL, messages, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toMatch(/^: ping\n\n/);
+      expect(text).toMatch(/data: \{"error":\{[^\n]*"type":"RateLimitError"/);
+    } finally {
+      await pinging.close(0);
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('ends an open SSE stream with a retryable 503 frame and a WebSocket request with one, then closes 1001', async () => {
     const local = await startGateway({
