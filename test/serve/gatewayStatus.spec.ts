@@ -104,15 +104,20 @@ describe('upstream failures after the first chunk arrive as an error event (offi
   });
 });
 
+/** A gateway of its own (no token) on the shared mock upstream. */
+function openGateway(heartbeatMs?: number): Promise<Gateway> {
+  return startGateway({
+    port: 0,
+    model: MODEL,
+    client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
+    heartbeatMs,
+    log: () => {},
+  });
+}
+
 describe('after the first byte (a heartbeat counts), a failure can only be an error frame', () => {
   it('an upstream 429 that comes after the first `: ping` arrives as an error event', async () => {
-    const pinging = await startGateway({
-      port: 0,
-      model: MODEL,
-      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
-      heartbeatMs: 50,
-      log: () => {},
-    });
+    const pinging = await openGateway(50);
     try {
       upstream.enqueue({ status: 429, latencyMs: 500 });
       const res = await fetch(`${pinging.url}/v1/chat/completions`, {
@@ -132,12 +137,7 @@ describe('after the first byte (a heartbeat counts), a failure can only be an er
 
 describe('shutdown', () => {
   it('ends an open SSE stream with a retryable 503 frame and a WebSocket request with one, then closes 1001', async () => {
-    const local = await startGateway({
-      port: 0,
-      model: MODEL,
-      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-upstream-key-000000000000' }),
-      log: () => {},
-    });
+    const local = await openGateway();
     upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 20 });
     upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 20 });
     const sse = collect(
