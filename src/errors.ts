@@ -180,7 +180,9 @@ export class ApiError extends LlmError {
             : status >= 500
               ? ' The provider failed; retrying may help.'
               : '';
-    return `HTTP ${status}${detail ? `: ${detail}` : ''}${requestId ? ` (request id ${requestId})` : ''}.${hint}`;
+    const text = `HTTP ${status}${detail ? `: ${detail}` : ''}${requestId ? ` (request id ${requestId})` : ''}`;
+    // One period: a provider's sentence usually brings its own.
+    return `${text}${/[.!?]$/.test(text) ? '' : '.'}${hint}`;
   }
 }
 

@@ -147,4 +147,6 @@ export {
   type UpstreamProbe,
 } from './serve/health';
 export { startConfiguredGateway, type ConfiguredGatewayOptions } from './serve/configuredGateway';
+export { HTTP_LIMITS_DEFAULTS, type HttpLimitsConfig } from './serve/httpLimits';
+export { MAX_REQUEST_DEPTH } from './requestLimits';
 export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';

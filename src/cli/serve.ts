@@ -22,8 +22,8 @@ function pacedMock(): Pick<Client, 'stream'> {
   };
 }
 
-const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T]
-       rxllm serve --config rxllm.config.yaml [--redis redis://HOST:6379] [--metrics | --metrics-open] [--port P] [--token T]
+const HELP = `Usage: rxllm serve [--port ${GATEWAY_DEFAULTS.port}] [--host ${GATEWAY_DEFAULTS.host}] [--model M] [--base-url U] [--token T] [--cors ORIGINS]
+       rxllm serve --config rxllm.config.yaml [--redis redis://HOST:6379] [--metrics | --metrics-open] [--port P] [--token T] [--cors ORIGINS]
 
 An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a browser):
   POST /v1/chat/completions (stream and not), GET /v1/models, WebSocket /v1/chat/ws, GET / the page.
@@ -32,14 +32,24 @@ An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a brows
   --model, -m     provider/model served (default ${GATEWAY_DEFAULTS.model}, the built-in mock: no key,
                   one chunk every ${SERVE_MOCK_DELAY_MS} ms)
   --base-url, -u  base URL of an OpenAI-compatible upstream (with --model compat/<model>)
-  --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN)
+  --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN; not empty)
   --config, -c    many models through the router: model groups, fallbacks, cooldowns, rpm/tpm,
                   virtual keys with budgets (.json, .yaml or .ts; see docs/gateway-config.md).
                   GET /healthz and /readyz are served without the token.
   --redis         share rate limits, cooldowns and budgets with every gateway on this Redis (with --config)
   --metrics       GET /metrics in Prometheus format, behind the token (with --config; needs prom-client)
   --metrics-open  the same without the token (for a scraper on a private network)
+  --cors          origins whose pages may call the API, comma-separated, or * (default: none)
+  --headers-timeout-ms  most time for a client's request headers (default ${GATEWAY_DEFAULTS.headersTimeoutMs})
+  --request-timeout-ms  most time for a client's whole request, body included (default ${GATEWAY_DEFAULTS.requestTimeoutMs})
+  --max-connections     most connections open at once (default ${GATEWAY_DEFAULTS.maxConnections})
 Provider keys come from their environment variables and never reach the browser or the log.`;
+
+/** Whether `host` binds this machine only (`127.0.0.0/8`, `::1`, `localhost`). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
 
 export interface ServeControl {
   /** Called once listening (tests). */
@@ -67,10 +77,14 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           redis: { type: 'string' },
           metrics: { type: 'boolean' },
           'metrics-open': { type: 'boolean' },
+          cors: { type: 'string' },
+          'headers-timeout-ms': { type: 'string' },
+          'request-timeout-ms': { type: 'string' },
+          'max-connections': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       },
-      ['port'],
+      ['port', 'headers-timeout-ms', 'request-timeout-ms', 'max-connections'],
     ));
   } catch (error) {
     io.stderr.write(`rxllm serve: ${(error as Error).message}\n`);
@@ -97,6 +111,21 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     );
     return 2;
   }
+  const limits: Record<string, number> = {};
+  for (const [flag, key, min] of [
+    ['headers-timeout-ms', 'headersTimeoutMs', 1],
+    ['request-timeout-ms', 'requestTimeoutMs', 1],
+    ['max-connections', 'maxConnections', 1],
+  ] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const value = integerFlag(raw, min);
+    if (value === undefined) {
+      io.stderr.write(`rxllm serve: --${flag} must be a positive integer, got "${raw}"\n`);
+      return 2;
+    }
+    limits[key] = value;
+  }
   const env = io.env ?? process.env;
   let config: GatewayConfig | undefined;
   if (values.config !== undefined) {
@@ -114,14 +143,35 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     io.stderr.write('rxllm serve: --redis and --metrics go with --config\n');
     return 2;
   }
+  // `--token "$RXLLM_TOKEN"` with the variable unset is `--token ""`: an open gateway its operator
+  // believes locked. An empty token is a mistake, never a way to turn auth off.
+  // An empty RXLLM_TOKEN is an unset one (as shells treat `VAR=`); an empty --token is an error.
+  if (values.token !== undefined && values.token.trim() === '') {
+    io.stderr.write(
+      'rxllm serve: --token is empty (an unset variable in --token "$VAR"?): give a token, or leave --token out to run without one\n',
+    );
+    return 2;
+  }
+  const token = values.token ?? (env.RXLLM_TOKEN?.trim() ? env.RXLLM_TOKEN : undefined);
+  if (
+    !token &&
+    !config?.masterKey &&
+    !config?.keys.length &&
+    !isLoopback(values.host ?? GATEWAY_DEFAULTS.host)
+  ) {
+    io.stderr.write(
+      `rxllm serve: WARNING: binding to ${values.host} (not this machine only) without a token: every client on the network can call the provider with your key. Set --token or RXLLM_TOKEN.\n`,
+    );
+  }
   let gateway: Gateway;
   try {
     gateway = config
       ? await startConfiguredGateway(config, {
           port,
           host: values.host,
-          // `||`: an empty --token or RXLLM_TOKEN must not drop the file's master key.
-          token: values.token || env.RXLLM_TOKEN || config.masterKey || '',
+          token: token ?? config.masterKey ?? '',
+          cors: values.cors,
+          ...limits,
           redis: values.redis,
           metrics: values['metrics-open'] ? 'open' : !!values.metrics,
           log: (line) => io.stderr.write(line + '\n'),
@@ -132,17 +182,26 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           model: values.model,
           baseURL: values['base-url'],
           client: values.model === undefined ? pacedMock() : undefined,
-          token: values.token ?? env.RXLLM_TOKEN ?? '',
+          token: token ?? '',
+          cors: values.cors,
+          ...limits,
           log: (line) => io.stderr.write(line + '\n'),
         });
   } catch (error) {
     io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
-    return 1;
+    return error instanceof TypeError ? 2 : 1;
   }
+  const access =
+    token || config?.masterKey
+      ? `token required${config?.keys.length ? ` (or one of ${config.keys.length} keys)` : ''}`
+      : config?.keys.length
+        ? `one of ${config.keys.length} keys required`
+        : 'NO TOKEN: anyone who can reach it spends the provider key';
   io.stderr.write(
     `rxllm serve: ${config ? config.models.join(', ') : (values.model ?? GATEWAY_DEFAULTS.model)} on ${gateway.url} — open ${gateway.url}/ for the chat page` +
-      `${values.token || env.RXLLM_TOKEN || config?.masterKey || config?.keys.length ? ' (token required)' : ''}. Ctrl-C stops.\n`,
+      ` (${access}${values.cors ? `; CORS for ${values.cors}` : ''}). Ctrl-C stops.\n`,
   );
+
   control.onListening?.(gateway);
   await new Promise<void>((resolve) => {
     if (control.stop) {

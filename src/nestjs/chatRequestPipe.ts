@@ -6,6 +6,7 @@
 import { BadRequestException, NotFoundException, type PipeTransform } from '@nestjs/common';
 import { RequestValidationError } from '../errors';
 import { validateRequest, type ChatRequest } from '../request';
+import { MAX_REQUEST_DEPTH, nestsDeeper } from '../requestLimits';
 
 export interface ChatRequestPipeOptions {
   /**
@@ -45,6 +46,11 @@ export class ChatRequestPipe implements PipeTransform<unknown, ChatRequest> {
       new BadRequestException({ error: { message, type: 'invalid_request_error', param: null, code: null } });
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw bad('The request body must be a JSON object (a chat request).');
+    }
+    // Unknown fields go upstream as they came: a body nested thousands of levels deep would overflow
+    // the stack where it is serialised again (a 500), so it is a 400 here, as in `prepareChat`.
+    if (nestsDeeper(value, MAX_REQUEST_DEPTH)) {
+      throw bad(`The request body nests deeper than ${MAX_REQUEST_DEPTH} levels of objects and arrays.`);
     }
     const { stream: _stream, stream_options: _options, ...rest } = value as Record<string, unknown>;
     if (this.options.resolveModel && typeof rest.model === 'string') {

@@ -92,6 +92,8 @@ export class HttpError extends Error {
     readonly code: string | null = null,
   ) {
     super(message);
+    // The access log names the class (`error:HttpError`), not `Error`.
+    this.name = 'HttpError';
   }
 }
 
@@ -102,8 +104,9 @@ export function sendJsonError(
   type: string,
   message: string,
   code: string | null = null,
+  headers: Record<string, string> = {},
 ) {
-  sendJson(res, status, { error: { message: redactSecrets(message), type, param: null, code } });
+  sendJson(res, status, { error: { message: redactSecrets(message), type, param: null, code } }, headers);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -133,8 +136,9 @@ export async function readJsonBody(
     req.on('data', (part: Buffer) => {
       size += part.length;
       if (size > limit) {
+        // Stop here: the 413 closes the connection rather than draining a body nobody will use.
         req.removeAllListeners('data');
-        req.resume();
+        req.pause();
         reject(new HttpError(413, 'invalid_request_error', `The request body is over ${limit} bytes.`));
       } else parts.push(part);
     });
@@ -148,23 +152,16 @@ export async function readJsonBody(
   }
 }
 
-/** The HTTP status a failure before or instead of a stream is answered with. */
+/**
+ * The HTTP status a failure before or instead of a stream is answered with: an upstream's own error
+ * status is kept (a 429 stays a 429 with its `Retry-After`, a 401 a 401, a 500 a 500), as the OpenAI
+ * API answers them, so SDKs pick the right error class and back off; a failure with no status of its
+ * own is a 502 (504 for a timeout).
+ */
 export function statusOf(error: unknown): number {
   if (error instanceof HttpError) return error.status;
   if (error instanceof RequestValidationError) return 400;
-  if (error instanceof ApiError) {
-    // The caller's own mistakes and limits pass through; an upstream that refuses the gateway's key
-    // or fails is the gateway's problem: 502.
-    if (
-      error.status === 400 ||
-      error.status === 404 ||
-      error.status === 413 ||
-      error.status === 422 ||
-      error.status === 429
-    )
-      return error.status;
-    return 502;
-  }
+  if (error instanceof ApiError) return error.status >= 400 && error.status <= 599 ? error.status : 502;
   if (error instanceof TimeoutError) return 504;
   if (error instanceof LlmError) return 502;
   return 500;
@@ -212,14 +209,20 @@ export function chatCompletionsHandler(
       if (res.headersSent) {
         res.end();
       } else if (error instanceof HttpError) {
-        sendJsonError(res, error.status, error.type, error.message, error.code);
+        // A 413: close rather than read the rest of the body (it may be gigabytes, or never end).
+        const close: Record<string, string> = error.status === 413 ? { connection: 'close' } : {};
+        sendJsonError(res, error.status, error.type, error.message, error.code, close);
       } else if (error instanceof RequestValidationError) {
         sendJsonError(res, 400, 'invalid_request_error', error.message);
       } else {
         const frame = errorFrame(error);
+        // Both forms: the OpenAI SDKs read `retry-after-ms` first, other clients `Retry-After` (seconds).
         const retryAfter =
           error instanceof ApiError && error.retryAfterMs !== undefined
-            ? { 'retry-after-ms': String(error.retryAfterMs) }
+            ? {
+                'retry-after-ms': String(error.retryAfterMs),
+                'retry-after': String(Math.ceil(error.retryAfterMs / 1000)),
+              }
             : undefined;
         sendJson(
           res,
@@ -265,7 +268,19 @@ export function chatCompletionsHandler(
     );
     const chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
     if (prepared.stream) {
-      const result = await sendSse(res, chunks, { ...options.sse, flow: upstream?.flow });
+      // A failure before the first byte keeps its HTTP status (a 429 with Retry-After, not a 200
+      // with an error frame): only once the stream has begun is an error frame the way to say it.
+      let early: unknown;
+      let failedEarly = false;
+      const result = await sendSse(res, chunks, {
+        ...options.sse,
+        flow: upstream?.flow,
+        onErrorBeforeFirstByte: (error) => {
+          failedEarly = true;
+          early = error;
+        },
+      });
+      if (failedEarly) return fail(early);
       entry.outcome =
         result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;
       if (result.end === 'error') entry.error = logDetail(result.error);

@@ -12,6 +12,7 @@ import type { CallOptions } from '../options';
 import { stream as defaultStream } from '../client';
 import { BadRequestError, RequestValidationError } from '../errors';
 import { validateRequest, type ChatRequest } from '../request';
+import { MAX_REQUEST_DEPTH, nestsDeeper } from '../requestLimits';
 
 /** How a server picks the rxllm model for the `model` a client asked for. */
 export type ModelResolver = (requested: string) => string | undefined;
@@ -59,7 +60,7 @@ export interface PreparedChat {
 
 /**
  * Validates an OpenAI chat body and prepares its stream. Throws `RequestValidationError` (a bad
- * body) or `BadRequestError` 404 (an unknown model) before anything is sent upstream.
+ * body, one nested deeper than {@link MAX_REQUEST_DEPTH}) or `BadRequestError` 404 (an unknown model) before anything is sent upstream.
  */
 export function prepareChat(
   body: unknown,
@@ -68,6 +69,11 @@ export function prepareChat(
 ): PreparedChat {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new RequestValidationError('The request body must be a JSON object (an OpenAI chat request).');
+  }
+  if (nestsDeeper(body, MAX_REQUEST_DEPTH)) {
+    throw new RequestValidationError(
+      `The request body nests deeper than ${MAX_REQUEST_DEPTH} levels of objects and arrays.`,
+    );
   }
   const raw = body as Record<string, unknown>;
   if (typeof raw.model !== 'string' || raw.model === '') {

@@ -10,9 +10,13 @@
  *                  { "type": "stop", "id": "r1" }               aborts that request upstream
  * server → client  { "type": "chunk", "id": "r1", "chunk": {...chat.completion.chunk...} }
  *                  { "type": "done",  "id": "r1" }
- *                  { "type": "error", "id": "r1", "error": {...errorFrame...} }   (id null: a bad message)
+ *                  { "type": "error", "id": "r1", "error": {...errorFrame...} }
  * ```
- * The socket closing aborts every request still running on it.
+ * An error for a message the server refused carries the message's id whenever it can be read (an
+ * oversized or malformed request too); `id: null` only when it cannot, and clients treat that as
+ * fatal for their requests still waiting on the socket. While requests run, the server pings the
+ * socket (a protocol ping, which browsers answer by themselves) so proxies keep an idle wait open,
+ * as the SSE heartbeat does. The socket closing aborts every request still running on it.
  */
 import type { Observable, Subscription } from 'rxjs';
 import type { Chunk } from '../chunk';
@@ -28,6 +32,8 @@ export interface ChatSocketLike {
   on(event: 'error', listener: (error: unknown) => void): unknown;
   /** Bytes queued and not yet sent. */
   readonly bufferedAmount?: number;
+  /** A protocol-level ping (`ws`): the keepalive while requests wait. */
+  ping?(): void;
   close?(code?: number, reason?: string): void;
 }
 
@@ -50,10 +56,16 @@ export interface ServeChatSocketOptions {
   /** Most requests running at once on one socket. @defaultValue 16 */
   maxConcurrent?: number;
   /**
-   * Most bytes queued for a peer that does not read; past it every request on the socket is
-   * aborted upstream and the socket closed (1008). @defaultValue 4_194_304 (4 MiB)
+   * Most bytes queued behind a peer that does not read: the bytes waiting before a message is sent
+   * (not the message itself, so one large message to a reading peer passes). Past it every request
+   * on the socket is aborted upstream and the socket closed (1008). @defaultValue 4_194_304 (4 MiB)
    */
   maxBufferedBytes?: number;
+  /**
+   * Milliseconds between pings while at least one request runs (proxies close a WebSocket that is
+   * silent for a minute, and a reasoning model may think for longer); 0 = none. @defaultValue 15_000
+   */
+  heartbeatMs?: number;
   /** Largest message accepted, in characters. @defaultValue 1_048_576 */
   maxMessageChars?: number;
   /** Called when a request ended (`complete`, `error`, `stopped`, `closed`). @defaultValue none */
@@ -65,7 +77,19 @@ export const SERVE_CHAT_SOCKET_DEFAULTS = {
   maxConcurrent: 16,
   maxBufferedBytes: 4 * 1024 * 1024,
   maxMessageChars: 1024 * 1024,
+  heartbeatMs: 15_000,
 } as const;
+
+/** The id of a message the server will not parse whole (too large): read from its start. */
+function leadingId(text: string): string | undefined {
+  const match = /^\s*\{[^{}]{0,200}?"id"\s*:\s*"((?:[^"\\]|\\.){1,200})"/.exec(text.slice(0, 1000));
+  if (!match) return undefined;
+  try {
+    return JSON.parse(`"${match[1]}"`) as string;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Serves chat requests on one open socket until it closes.
@@ -78,23 +102,48 @@ export const SERVE_CHAT_SOCKET_DEFAULTS = {
  * wss.close();
  */
 export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocketOptions): void {
-  const { maxConcurrent, maxBufferedBytes, maxMessageChars } = { ...SERVE_CHAT_SOCKET_DEFAULTS, ...options };
+  const { maxConcurrent, maxBufferedBytes, maxMessageChars, heartbeatMs } = {
+    ...SERVE_CHAT_SOCKET_DEFAULTS,
+    ...options,
+  };
+  if (!(heartbeatMs >= 0)) throw new TypeError('serveChatSocket: heartbeatMs must be >= 0');
   const running = new Map<string, Subscription>();
   let closed = false;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  // Pings only while something waits: an idle socket costs no timer.
+  const keepalive = () => {
+    if (running.size > 0 && !heartbeat && heartbeatMs > 0 && socket.ping && !closed) {
+      heartbeat = setInterval(() => socket.ping?.(), heartbeatMs);
+    } else if ((running.size === 0 || closed) && heartbeat) {
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+    }
+  };
 
+  // Bytes sent while the socket was behind (something still queued), not counting the message
+  // that was being sent when it fell behind: one large message (a 5 MB chunk) to a peer that reads
+  // is not a slow peer. Capped by what is queued now, so a peer that reads slowly but keeps up is
+  // measured by its real backlog.
+  let queued = 0;
   const send = (message: ChatSocketServerMessage) => {
     if (closed) return;
-    socket.send(JSON.stringify(message));
-    if ((socket.bufferedAmount ?? 0) > maxBufferedBytes) {
+    const text = JSON.stringify(message);
+    const before = socket.bufferedAmount ?? 0;
+    if (before === 0) queued = 0;
+    if (Math.min(queued, before) > maxBufferedBytes) {
       // The peer stopped reading: free everything it holds.
       closeAll('closed');
       socket.close?.(1008, 'client too slow');
+      return;
     }
+    if (before > 0) queued += text.length;
+    socket.send(text);
   };
   const sendError = (id: string | null, error: unknown) =>
     send({ type: 'error', id, error: errorFrame(error).error });
   const closeAll = (end: 'closed') => {
     closed = true;
+    keepalive();
     for (const [id, sub] of running) {
       running.delete(id);
       sub.unsubscribe();
@@ -105,13 +154,17 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
   socket.on('message', (data) => {
     const text =
       typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
-    if (text.length > maxMessageChars)
-      return sendError(null, new RequestValidationError(`A message is over ${maxMessageChars} characters.`));
+    if (text.length > maxMessageChars) {
+      const id = leadingId(text) ?? null;
+      const error = new RequestValidationError(`A message is over ${maxMessageChars} characters.`);
+      if (id !== null) options.onEnd?.(id, 'error', error);
+      return sendError(id, error);
+    }
     let message: Partial<ChatSocketClientMessage> & { id?: unknown };
     try {
       message = JSON.parse(text);
     } catch {
-      return sendError(null, new RequestValidationError('A message is not JSON.'));
+      return sendError(leadingId(text) ?? null, new RequestValidationError('A message is not JSON.'));
     }
     const id = message?.id;
     if (typeof id !== 'string' || id === '' || id.length > 200) {
@@ -122,6 +175,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
       if (sub) {
         running.delete(id);
         sub.unsubscribe();
+        keepalive();
         options.onEnd?.(id, 'stopped');
       }
       return;
@@ -150,18 +204,22 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
       error: (error: unknown) => {
         ended = true;
         running.delete(id);
+        keepalive();
         sendError(id, error);
         options.onEnd?.(id, 'error', error);
       },
       complete: () => {
         ended = true;
         running.delete(id);
+        keepalive();
         send({ type: 'done', id });
         options.onEnd?.(id, 'complete');
       },
     });
-    if (!ended && !closed) running.set(id, sub);
-    else if (closed) sub.unsubscribe();
+    if (!ended && !closed) {
+      running.set(id, sub);
+      keepalive();
+    } else if (closed) sub.unsubscribe();
   });
   socket.on('close', () => closeAll('closed'));
   // Without a listener, `ws` emitting 'error' (a peer's oversized or malformed frame) would throw

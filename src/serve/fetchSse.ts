@@ -8,6 +8,7 @@ import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError } from '../errors';
 import { inBandError } from '../inBandError';
+import { accepts, unexpectedBodyError, unexpectedBodyLimit } from '../transport/contentType';
 import { errorFromFrame, isErrorFrame } from './errorFrame';
 
 /** A body `JSON.stringify` can send: a function, symbol or bigint does not compile. */
@@ -30,10 +31,50 @@ export interface FetchSseInit<Body = unknown> {
   credentials?: 'include' | 'omit' | 'same-origin';
 }
 
+/** `HTTP 401: <the server's words>` (with one final period), from an error body of any shape. */
+function serverMessage(status: number, body: unknown): string {
+  const b = body as { error?: unknown; message?: unknown } | null;
+  const e = b && typeof b === 'object' ? b.error : undefined;
+  const words =
+    typeof body === 'string'
+      ? body
+      : typeof e === 'string'
+        ? e
+        : e && typeof (e as { message?: unknown }).message === 'string'
+          ? (e as { message: string }).message
+          : typeof b?.message === 'string'
+            ? b.message
+            : '';
+  const text = words.trim().slice(0, 300);
+  return `HTTP ${status}${text ? `: ${text}` : ''}${/[.!?]$/.test(text) ? '' : '.'}`;
+}
+
+/** The first `limit` bytes of a body as text, and whether that was all of it; the rest is not read. */
+async function readUpTo(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<{ text: string; complete: boolean }> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let bytes = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { text: text + decoder.decode(), complete: true };
+    bytes += value.byteLength;
+    text += decoder.decode(value, { stream: true });
+    if (bytes >= limit) {
+      reader.cancel().catch(() => undefined);
+      return { text, complete: false };
+    }
+  }
+}
+
 /**
  * GETs or POSTs `url` and streams the `data:` chunks it answers. `[DONE]` completes; an in-band
  * `{"error": ...}` event errors with the class an rxllm server sent (see `errorFrame`), else an `ApiError`; a body that ends without `[DONE]` errors with
- * `StreamCutError`. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
+ * `StreamCutError`; a 2xx answer that is not an event stream (a JSON completion, an HTML page)
+ * errors with the non-retryable `UnexpectedResponseError`, as `stream()` does. Reset chunks (a restarted stream) are passed on: `accumulateChunks` honours them.
  *
  * @example
  * // doc-test: typecheck-only
@@ -73,7 +114,27 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
         } catch {
           // keep the text
         }
-        throw ApiError.fromResponse({ status: response.status, body });
+        // An rxllm server's answer rebuilds its class; another server's keeps its words without the
+        // provider-key hint `ApiError` adds (this is your backend, not a provider), and its headers
+        // (`retry-after`) so a retry waits as told.
+        if (isErrorFrame(body)) throw errorFromFrame(body);
+        const headers: Record<string, string> = {};
+        response.headers.forEach((value, name) => (headers[name] = value));
+        throw ApiError.fromResponse({
+          status: response.status,
+          body,
+          headers,
+          message: serverMessage(response.status, body),
+        });
+      }
+      // A 2xx that is not a stream (a JSON completion, a proxy's HTML page) would otherwise read as
+      // a stream cut before [DONE]: retryable, so a paid request would be sent again for nothing.
+      // Judged as the transport judges it, so `stream()` and `fetchSse` give the same class.
+      const contentType = response.headers.get('content-type') ?? '';
+      if (!accepts('text/event-stream', contentType)) {
+        const limit = unexpectedBodyLimit(contentType);
+        const text = await readUpTo(response.body, limit);
+        throw unexpectedBodyError(response.status, contentType, text.text, text.complete, 'an event stream');
       }
       let done = false;
       let failure: LlmError | undefined;

@@ -54,7 +54,9 @@ const CONNECTING = 0;
  * Sends one chat request over a WebSocket and streams its chunks. `target` is a URL (a socket of
  * its own, closed when the stream ends or is unsubscribed) or an open/opening socket shared by many
  * requests (unsubscribing sends `stop` for this request only). `done` completes; an error message
- * errors with the class the server sent; the socket closing first errors with `ConnectionError`.
+ * errors with the class the server sent (an error with `id: null`, about a message the server could
+ * not read, errors a call on its own socket, or one that got no answer yet on a shared socket); the
+ * socket closing or failing first errors with `ConnectionError`, saying why when the platform does.
  * A socket that cannot even be created (no `WebSocket` implementation, as on Node 20; a URL the
  * constructor refuses) errors with `ConfigurationError`: not retryable, the same call fails again.
  *
@@ -101,6 +103,8 @@ export function fromWebSocket(
       return;
     }
     let finished = false;
+    let answered = false;
+    let opened = false;
     const onMessage = (event: { data: unknown }) => {
       if (finished) return;
       let message: any;
@@ -111,7 +115,18 @@ export function fromWebSocket(
           new StreamParseError('invalid-json', 'The server sent a WebSocket message that is not JSON.'),
         );
       }
+      // An error with no id is about a message the server could not read at all: on a socket of this
+      // call's own, or before this request got any answer, it can only be this request's (waiting for
+      // an answer that will never come would hang).
+      if (message?.type === 'error' && message.id === null && (own || !answered)) {
+        return end(
+          isErrorFrame(message)
+            ? errorFromFrame(message)
+            : new StreamParseError('invalid-event', 'The server sent an error message of unknown shape.'),
+        );
+      }
       if (message?.id !== id) return;
+      answered = true;
       if (message.type === 'chunk') subscriber.next(message.chunk as Chunk);
       else if (message.type === 'done') end();
       else if (message.type === 'error') {
@@ -130,10 +145,23 @@ export function fromWebSocket(
           ),
         );
     };
-    const onError = () => {
-      if (!finished) end(new ConnectionError('The WebSocket failed.'));
+    const onError = (event: { message?: unknown; error?: unknown }) => {
+      if (finished) return;
+      // `ws` says why (`Unexpected server response: 401`); a browser's error event never does.
+      const why = typeof event?.message === 'string' && event.message !== '' ? event.message : undefined;
+      end(
+        new ConnectionError(
+          why
+            ? `The WebSocket failed: ${why}.`
+            : opened
+              ? 'The WebSocket connection broke before the answer ended.'
+              : 'The WebSocket could not connect: the server refused it (a missing or wrong token, or a page of another site without --cors) or could not be reached. Browsers do not tell which; the server log does.',
+          { cause: event?.error },
+        ),
+      );
     };
     const onOpen = () => {
+      opened = true;
       if (!finished) socket.send(JSON.stringify({ type: 'request', id, body }));
     };
     const onAbort = () => end(init.signal?.reason ?? new Error('aborted'), true);

@@ -6,15 +6,16 @@
  * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
  * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
  * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
- * Without a token, browser requests from other sites' pages (an `Origin` not the gateway's) get 403,
- * and so do requests under a DNS name other than `localhost` or `--host` (DNS rebinding).
- * One access-log line per request (no bodies, no keys).
+ * Without a token, browser requests from other sites' pages (an `Origin` not the gateway's, unless
+ * listed in `cors`) get 403, and so do requests under a DNS name other than `localhost` or `--host`
+ * (DNS rebinding). Auth is checked from the request head; a refused request's body is never read.
+ * Upstream failures before the first byte keep their HTTP status. One access-log line per request
+ * (no bodies, no keys).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 // Named imports only: a default import of a Node built-in would land in gateway.d.ts, which a consumer
 // without esModuleInterop cannot read (TS1192).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { defer, mergeMap, throwError, type Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
@@ -35,7 +36,17 @@ import {
   type AccessLogEntry,
 } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
+import { answerPreflight, corsHeaders, parseCorsOrigins } from './cors';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
+import { bearerOf, crossOriginRefusal, refusalMessage, tokenChecker } from './gatewayAuth';
+import {
+  applyConnectionCap,
+  closeAfter,
+  HTTP_LIMITS_DEFAULTS,
+  resolveHttpLimits,
+  serverOptions,
+  type HttpLimitsConfig,
+} from './httpLimits';
 import {
   keyLogSuffix,
   keyModelResolver,
@@ -45,6 +56,7 @@ import {
   type KeyRing,
 } from './keys';
 import { requireOptional } from './moduleLocation';
+import { failOnShutdown } from './shutdown';
 
 /** An extra route of the gateway (health, metrics): `open` ones need no token. */
 export interface GatewayRoute {
@@ -53,7 +65,7 @@ export interface GatewayRoute {
   handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
 }
 
-export interface GatewayOptions {
+export interface GatewayOptions extends HttpLimitsConfig {
   /** The rxllm model served (`provider/model`); `GET /v1/models` lists it. @defaultValue 'mock/echo' */
   model?: string;
   /** Base URL of an OpenAI-compatible upstream (as `rxllm chat -u`). @defaultValue the provider's */
@@ -62,6 +74,13 @@ export interface GatewayOptions {
   client?: Pick<Client, 'stream'>;
   /** Bearer token every API route requires; empty = none. @defaultValue process.env.RXLLM_TOKEN */
   token?: string;
+  /**
+   * Origins whose pages may call the API (CORS): a comma-separated list (`https://app.example.com`)
+   * or `*`. A listed origin's preflight is answered without a token and its answers carry
+   * `Access-Control-Allow-Origin`; without a token, its requests are not refused as cross-site.
+   * @defaultValue undefined (no CORS: only the gateway's own page and non-browser clients)
+   */
+  cors?: string;
   /** @defaultValue 8787 (0 = a free port) */
   port?: number;
   /** @defaultValue '127.0.0.1' */
@@ -74,7 +93,13 @@ export interface GatewayOptions {
    * wait. @defaultValue TIMEOUTS_DEFAULTS (firstChunk 600_000, idle 120_000)
    */
   timeouts?: TimeoutsConfig;
-  /** Upstream retries (never after the first chunk). @defaultValue RETRY_BACKOFF_DEFAULTS */
+  /**
+   * Upstream retries (never after the first chunk), for clients that do not retry themselves. A
+   * request from a client that does (the official OpenAI SDKs send `x-stainless-retry-count`) gets
+   * one upstream attempt and the failure's own status and `Retry-After`: retries on both sides would
+   * multiply (the SDK's 2 attempts × the gateway's 3), and a 429's wait belongs to the client.
+   * @defaultValue RETRY_BACKOFF_DEFAULTS
+   */
   retry?: RetryBackoffConfig & { resume?: 'never' };
   /**
    * Where access-log lines go. @defaultValue process.stderr, the lines of one event-loop turn
@@ -112,6 +137,7 @@ export const GATEWAY_DEFAULTS = {
   heartbeatMs: 15_000,
   /** How long `close()` lets in-flight streams finish before cutting them. */
   graceMs: 5_000,
+  ...HTTP_LIMITS_DEFAULTS,
 } as const;
 
 /** A running gateway. */
@@ -125,10 +151,20 @@ export interface Gateway {
   /** Requests (and WebSocket requests) running now. */
   readonly inFlight: number;
   /**
-   * Stops accepting, lets in-flight streams finish for up to `graceMs`, then cuts the rest (their
-   * upstream calls are aborted). Resolves when everything is closed.
+   * Stops accepting, lets in-flight streams finish for up to `graceMs`, then ends the rest with a
+   * retryable `ServerError` 503 (an error frame; WebSockets then close with 1001 "going away") and
+   * aborts their upstream calls. Resolves when everything is closed.
    */
   close(graceMs?: number): Promise<void>;
+}
+
+/** What the access log needs of one WebSocket request. */
+interface SocketRequestInfo {
+  started: number;
+  stats: StreamStats;
+  model?: string;
+  costUsd?: number | null;
+  costEstimated?: boolean;
 }
 
 const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; type: string }> = {
@@ -137,52 +173,6 @@ const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; t
   '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
   '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
 };
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-/** Constant-time token check (hashes first, so lengths leak nothing either). */
-function tokenMatches(given: string | undefined, expected: Buffer | undefined): boolean {
-  return given !== undefined && expected !== undefined && timingSafeEqual(digest(given), expected);
-}
-
-function bearerOf(req: IncomingMessage): string | undefined {
-  // The scheme is case-insensitive (RFC 9110 §11.1): `bearer <token>` is the same credential.
-  const header = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '');
-  if (header) return header[1].trim();
-  const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
-  for (const p of protocols.map((s) => s.trim())) {
-    if (p.startsWith('rxllm.bearer.')) return Buffer.from(p.slice(13), 'base64url').toString('utf8');
-  }
-  return undefined;
-}
-
-/**
- * Whether a browser sent this request from another site's page. Binding to 127.0.0.1 does not stop
- * a page on any site from POSTing to (or opening a WebSocket on) the gateway through the user's
- * browser, which would spend the provider key; without a token, only the gateway's own page may.
- * DNS rebinding (a site whose own name resolves to 127.0.0.1, so its Origin equals the Host) is
- * refused too: without a token the Host must be an IP literal, `localhost`, or the `--host` name.
- */
-function crossOrigin(req: IncomingMessage, boundHost: string): boolean {
-  const host = req.headers.host;
-  if (host === undefined) return true;
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return true;
-  }
-  if (hostname !== 'localhost' && hostname !== boundHost && isIP(hostname) === 0) return true;
-  const origin = req.headers.origin;
-  if (origin === undefined) return false; // not a browser (SDKs, curl)
-  try {
-    return new URL(origin).host !== host;
-  } catch {
-    return true; // `Origin: null` (a sandboxed frame, a file:// page)
-  }
-}
 
 /**
  * Starts the gateway; resolves once it listens.
@@ -198,7 +188,15 @@ function crossOrigin(req: IncomingMessage, boundHost: string): boolean {
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const model = options.model ?? GATEWAY_DEFAULTS.model;
   const token = options.token ?? process.env.RXLLM_TOKEN ?? '';
-  const expected = token ? digest(token) : undefined;
+  const tokenOk = token ? tokenChecker(token) : undefined;
+  const allowOrigin = options.cors === undefined ? undefined : parseCorsOrigins(options.cors);
+  const limits = resolveHttpLimits({
+    headersTimeoutMs: options.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    maxConnections: options.maxConnections,
+  });
+  // Aborted when close()'s grace period is over: the streams still open end with a 503 frame.
+  const shutdown = new AbortController();
   const log = options.log ?? batchedLines(process.stderr);
   const client = options.client ?? createClient(options.baseURL ? { baseURL: options.baseURL } : {});
   const timeoutConfig = options.timeouts ?? GATEWAY_DEFAULTS.timeouts;
@@ -206,16 +204,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const models = options.models ?? [model];
   const served = new Set(models);
   const keys = options.keys;
-  const service: ChatServiceOptions = {
+  const serviceFor = (retries: boolean): ChatServiceOptions => ({
     client,
     resolveModel: (requested) => (served.has(requested) ? requested : undefined),
     pipeline: (chunks: Observable<Chunk>) =>
-      chunks.pipe(
-        timeouts(timeoutConfig),
-        retryBackoff(options.retry ?? {}),
-        partialToolCallGuard({ unknownTool: 'accept' }),
-      ),
-  };
+      (retries
+        ? chunks.pipe(timeouts(timeoutConfig), retryBackoff(options.retry ?? {}))
+        : chunks.pipe(timeouts(timeoutConfig))
+      ).pipe(partialToolCallGuard({ unknownTool: 'accept' }), failOnShutdown(shutdown.signal)),
+  });
+  const service = serviceFor(true);
   // One access-log line per chat request; with a virtual key, its cost is charged to the key first so
   // the line can say the key's spend.
   const account = (entry: AccessLogEntry, key?: GatewayKey) => {
@@ -225,27 +223,29 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       .charge(key, entry.costUsd ?? 0)
       .then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
   };
-  const serviceOf = (key?: GatewayKey, socket = false): ChatServiceOptions =>
-    key ? { ...service, resolveModel: keyModelResolver(service.resolveModel!, key, socket) } : service;
-  const chatFor = (key?: GatewayKey) =>
+  const serviceOf = (base: ChatServiceOptions, key?: GatewayKey, socket = false): ChatServiceOptions =>
+    key ? { ...base, resolveModel: keyModelResolver(base.resolveModel!, key, socket) } : base;
+  const handlerFor = (retries: boolean, key?: GatewayKey) =>
     chatCompletionsHandler({
-      ...serviceOf(key),
+      ...serviceOf(serviceFor(retries), key),
       maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
       sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
       onLog: (entry) => account(entry, key),
     });
-  const handleChat = chatFor();
-  const keyHandlers = new Map<GatewayKey, ReturnType<typeof chatFor>>();
+  type ChatHandler = ReturnType<typeof handlerFor>;
+  // For clients that retry themselves (see `retry`): one attempt, the failure's status passed on.
+  const handlers = new Map<GatewayKey | undefined, { retrying: ChatHandler; once: ChatHandler }>();
+  const handlerOf = (req: IncomingMessage, key?: GatewayKey): ChatHandler => {
+    let pair = handlers.get(key);
+    if (!pair) handlers.set(key, (pair = { retrying: handlerFor(true, key), once: handlerFor(false, key) }));
+    return req.headers['x-stainless-retry-count'] === undefined ? pair.retrying : pair.once;
+  };
   // Checks (and takes) the key's rate and budget before the body is read: a refused request costs
-  // one store round trip.
+  // one store round trip, and its body is never read.
   const keyedChat = async (req: IncomingMessage, res: ServerResponse, key: GatewayKey, started: number) => {
     const refusal = await keys!.admit(key);
-    if (!refusal) {
-      if (!keyHandlers.has(key)) keyHandlers.set(key, chatFor(key));
-      await keyHandlers.get(key)!(req, res);
-      return;
-    }
-    req.resume();
+    if (!refusal) return handlerOf(req, key)(req, res);
+    closeAfter(res);
     sendRefusal(res, refusal);
     const path = (req.url ?? '/').split('?')[0];
     account(
@@ -259,7 +259,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       key,
     );
   };
-  const authRequired = !!expected || !!keys;
+  const authRequired = !!tokenOk || !!keys;
+  /** The virtual key of a request, or undefined; `refused` when auth is required and nothing matches. */
+  const authOf = (req: IncomingMessage): { key?: GatewayKey; refused: boolean } => {
+    if (!authRequired) return { refused: false };
+    const bearer = bearerOf(req);
+    const key = keys?.find(bearer);
+    return { key, refused: !key && !(tokenOk?.(bearer) ?? false) };
+  };
   const active = new Set<ServerResponse>();
   let wsRequests = 0;
   const sockets = new Set<Socket>();
@@ -275,9 +282,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       }),
     );
 
-  const server = createServer((req, res) => {
+  const server = createServer(serverOptions(limits), (req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
+    for (const [name, value] of Object.entries(corsHeaders(req, allowOrigin))) res.setHeader(name, value);
+    if (answerPreflight(req, res, allowOrigin)) return simple(req, res, 204, started);
     const page = PAGE_ROUTES[path];
     if (page && req.method === 'GET') {
       const text = page.file === 'bundle' ? browserBundle() : pageFile(page.file);
@@ -301,21 +310,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     const route = options.routes?.[path];
     if (route?.open && req.method === 'GET') return serveRoute(route, req, res, started);
-    if (!authRequired && crossOrigin(req, boundHost)) {
-      req.resume();
-      sendJsonError(
-        res,
-        403,
-        'invalid_request_error',
-        'A request from another site (or under another host name) is refused unless the gateway has a token (--token).',
-      );
+    // Refusals answer from the head and close: a body nobody will use is not read.
+    const refusal = authRequired ? undefined : crossOriginRefusal(req, boundHost, allowOrigin);
+    if (refusal) {
+      closeAfter(res);
+      sendJsonError(res, 403, 'invalid_request_error', refusalMessage(refusal));
       simple(req, res, 403, started);
       return;
     }
-    const bearer = authRequired ? bearerOf(req) : undefined;
-    const key = keys?.find(bearer);
-    if (authRequired && !key && !tokenMatches(bearer, expected)) {
-      req.resume();
+    const { key, refused } = authOf(req);
+    if (refused) {
+      closeAfter(res);
       sendJsonError(
         res,
         401,
@@ -346,11 +351,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return methodNotAllowed(req, res, started);
       active.add(res);
-      void (key ? keyedChat(req, res, key, started) : handleChat(req, res)).finally(() => active.delete(res));
+      void (key ? keyedChat(req, res, key, started) : handlerOf(req)(req, res)).finally(() =>
+        active.delete(res),
+      );
       return;
     }
     if (route && req.method === 'GET') return serveRoute(route, req, res, started);
-    req.resume();
+    closeAfter(res);
     sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
     simple(req, res, 404, started);
   });
@@ -365,10 +372,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       .finally(() => simple(req, res, res.statusCode, started));
   };
   const methodNotAllowed = (req: IncomingMessage, res: ServerResponse, started: number) => {
-    req.resume();
+    closeAfter(res);
     sendJsonError(res, 405, 'invalid_request_error', `Method ${req.method} is not allowed here.`);
     simple(req, res, 405, started);
   };
+  applyConnectionCap(server, limits);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -400,38 +408,21 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, undefined as never, status, started);
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
-    if (!authRequired && crossOrigin(req, boundHost)) return refuse(403, 'Forbidden');
-    const bearer = authRequired ? bearerOf(req) : undefined;
-    const key = keys?.find(bearer);
-    if (authRequired && !key && !tokenMatches(bearer, expected)) return refuse(401, 'Unauthorized');
+    if (!authRequired && crossOriginRefusal(req, boundHost, allowOrigin)) return refuse(403, 'Forbidden');
+    const { key, refused } = authOf(req);
+    if (refused) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       simple(req, undefined as never, 101, started);
-      const begun = new Map<
-        string,
-        {
-          started: number;
-          stats: StreamStats;
-          model?: string;
-          costUsd?: number | null;
-          costEstimated?: boolean;
-        }
-      >();
+      const begun = new Map<string, SocketRequestInfo>();
       serveChatSocket(ws as ChatSocketLike, {
+        heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
+        // The same limit as the HTTP body (and the socket's maxPayload), not the 1 MiB default.
+        maxMessageChars: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
-          const prepared = prepareChat(body, serviceOf(key, true));
-          const info: {
-            started: number;
-            stats: StreamStats;
-            model?: string;
-            costUsd?: number | null;
-            costEstimated?: boolean;
-          } = {
-            started: t0,
-            stats,
-            model: prepared.model,
-          };
+          const prepared = prepareChat(body, serviceOf(service, key, true));
+          const info: SocketRequestInfo = { started: t0, stats, model: prepared.model };
           begun.set(id, info);
           wsRequests++;
           // The cost, as on the HTTP route (trackUsage with the price table), once per call.
@@ -505,7 +496,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           await new Promise((r) => setTimeout(r, 25));
           server.closeIdleConnections();
         }
-        // Past the grace period: cut what is left (its upstream calls are aborted on 'close').
+        // Past the grace period: end what is left with a 503 error frame (its upstream calls are
+        // aborted), give the frames a moment to be written, then close WebSockets as "going away".
+        shutdown.abort();
+        const flushBy = Date.now() + 1000;
+        while (active.size > 0 && Date.now() < flushBy) await new Promise((r) => setTimeout(r, 10));
+        for (const client of wss?.clients ?? []) client.close(1001, 'server shutting down');
+        await new Promise((r) => setTimeout(r, 50));
         for (const client of wss?.clients ?? []) client.terminate();
         await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
         server.closeAllConnections();

@@ -47,12 +47,22 @@ export interface SendSseConfig {
   /** Extra response headers. @defaultValue {} */
   headers?: Record<string, string>;
   /**
-   * Most bytes queued for a client that does not read. While the socket is full, frames wait in the
-   * response's buffer; past this limit the upstream is unsubscribed (aborting the provider request)
-   * and the connection is dropped, so one stalled client cannot grow the server without bound.
+   * Most bytes queued behind a client that does not read: the frames written while its socket is
+   * full (after the write that filled it, until it drains). Past this limit the upstream is
+   * unsubscribed (aborting the provider request) and the connection is dropped, so one stalled
+   * client cannot grow the server without bound. One event larger than the limit, sent to a client
+   * that reads, passes: it is not queued behind anything.
    * @defaultValue 4_194_304 (4 MiB)
    */
   maxBufferedBytes?: number;
+  /**
+   * Called instead of writing an error frame when the stream fails before any byte was sent, so the
+   * caller can answer with the failure's own HTTP status (OpenAI answers a rate-limited streaming
+   * request with a 429, and SDKs pick their error class and back-off from it). When set, the
+   * response head waits for the first chunk or heartbeat, and `sendSse` leaves the response to the
+   * callback. @defaultValue undefined (the head is sent at once; a failure is always an error frame)
+   */
+  onErrorBeforeFirstByte?: (error: unknown) => void;
   /**
    * Pauses the upstream while the client's socket is full and resumes it on `drain`, so the
    * provider is not read faster than the client reads (`pausableUpstream()`; the
@@ -78,6 +88,8 @@ export interface SendSseResult {
   end: 'complete' | 'error' | 'closed' | 'overflow';
   /** The upstream error, when `end` is `error`. */
   error?: unknown;
+  /** `false` when the error went to `onErrorBeforeFirstByte` instead of an error frame. */
+  headersSent?: boolean;
   /** Chunks written. */
   chunks: number;
 }
@@ -120,12 +132,18 @@ export function sendSse(
   config: SendSseConfig = {},
 ): Promise<SendSseResult> {
   const { heartbeatMs, headers, maxBufferedBytes } = { ...SEND_SSE_DEFAULTS, ...config };
-  const { flow } = config;
+  const { flow, onErrorBeforeFirstByte } = config;
   if (!(heartbeatMs >= 0)) throw new TypeError('sendSse: heartbeatMs must be >= 0');
   if (!(maxBufferedBytes > 0)) throw new TypeError('sendSse: maxBufferedBytes must be > 0');
   return new Promise<SendSseResult>((resolve) => {
-    res.writeHead(200, { ...SSE_HEADERS, ...headers });
-    res.flushHeaders?.();
+    let headSent = false;
+    const sendHead = () => {
+      if (headSent) return;
+      headSent = true;
+      res.writeHead(200, { ...SSE_HEADERS, ...headers });
+      res.flushHeaders?.();
+    };
+    if (!onErrorBeforeFirstByte) sendHead();
     // A container, so a source that ends synchronously inside subscribe() is still torn down.
     const subscription = new Subscription();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -138,28 +156,40 @@ export function sendSse(
       res.off?.('close', onClose);
       subscription.unsubscribe();
       if (end === 'overflow' && res.destroy) res.destroy();
-      else if (!res.writableEnded) res.end();
-      resolve(end === 'error' ? { end, error, chunks: count } : { end, chunks: count });
+      else if (!res.writableEnded && headSent) res.end();
+      resolve(
+        end === 'error' ? { end, error, chunks: count, headersSent: headSent } : { end, chunks: count },
+      );
     };
     const onClose = () => finish('closed');
-    let waiting = false;
+    // Bytes written since the socket filled (not counting the write that filled it), until it drains.
+    let queued: number | undefined;
     const onDrain = () => {
-      waiting = false;
+      queued = undefined;
       flow?.resume();
     };
     /** Writes a frame; false when the client stopped reading and the stream was dropped. */
     const send = (text: string): boolean => {
-      if (res.write(text)) return true;
-      // The socket is full: the frame waits in the response's buffer. Stop reading the upstream
-      // until it drains, and bound that buffer in any case.
-      if (flow && !waiting && res.once) {
-        waiting = true;
-        flow.pause();
-        res.once('drain', onDrain);
+      sendHead();
+      if (queued !== undefined) {
+        queued += Buffer.byteLength(text);
+        if (queued > maxBufferedBytes) {
+          finish('overflow');
+          return false;
+        }
       }
-      if ((res.writableLength ?? 0) > maxBufferedBytes) {
-        finish('overflow');
-        return false;
+      if (res.write(text)) return true;
+      // The socket is full: what follows waits in the response's buffer. Stop reading the upstream
+      // until it drains, and bound what queues meanwhile.
+      if (queued === undefined) {
+        queued = 0;
+        flow?.pause();
+        if (res.once) res.once('drain', onDrain);
+        // Without 'drain' (a minimal response), fall back to the whole buffer against the limit.
+        else if ((res.writableLength ?? 0) > maxBufferedBytes) {
+          finish('overflow');
+          return false;
+        } else queued = undefined;
       }
       return true;
     };
@@ -177,6 +207,11 @@ export function sendSse(
         },
         error: (error: unknown) => {
           if (done) return;
+          if (!headSent && onErrorBeforeFirstByte) {
+            finish('error', error);
+            onErrorBeforeFirstByte(error);
+            return;
+          }
           if (send(`data: ${JSON.stringify(errorFrame(error))}\n\n`)) finish('error', error);
         },
         complete: () => {

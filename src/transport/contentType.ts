@@ -40,45 +40,61 @@ const JSON_LIMIT = 64 * 1024;
 const EXCERPT_BYTES = 2 * 1024;
 
 /**
- * The sink for a 2xx body the call did not ask for. It reads only what it needs (the excerpt, or a
- * JSON body up to 64 KiB), then ends the request with the typed error.
+ * The typed error for a 2xx body of the wrong kind, judged from its first bytes (`text`; `complete`
+ * when that is the whole body): a JSON error object → the in-band table's class; a whole JSON
+ * completion, an HTML page or anything else → `UnexpectedResponseError` (not retryable: the same
+ * request gets the same answer). Shared by the transport and `fetchSse`, so both give the same class.
  */
-export function unexpectedBodySink(status: number, contentType: string, expected: string): BodySink {
+export function unexpectedBodyError(
+  status: number,
+  contentType: string,
+  text: string,
+  complete: boolean,
+  expected: string,
+): LlmError {
   const type = mediaType(contentType);
-  const json = isJson(type);
-  const limit = json ? JSON_LIMIT : EXCERPT_BYTES;
-  const parts: Buffer[] = [];
-  let bytes = 0;
-  const text = () => Buffer.concat(parts).toString('utf8');
   const unexpected = (what: string): LlmError =>
     new UnexpectedResponseError({
       status,
       contentType,
-      excerpt: text(),
+      excerpt: text,
       message: `The server answered HTTP ${status} with ${what} (content-type ${type || 'none'}) where ${expected} was expected; it was not retried, since the same request gets the same answer.`,
     });
-  const judge = (complete: boolean): LlmError => {
-    if (!json) {
-      return unexpected(
-        type === 'text/html'
-          ? 'an HTML page (often a proxy or gateway error page)'
-          : 'a body of another type',
-      );
-    }
-    if (!complete) return unexpected('a JSON body over 64 KiB');
-    let value: unknown;
-    try {
-      value = JSON.parse(text());
-    } catch {
-      return unexpected('a body that claims to be JSON but does not parse');
-    }
-    if (value !== null && typeof value === 'object' && (value as { error?: unknown }).error != null) {
-      return inBandError(value as { error: unknown });
-    }
+  if (!isJson(type)) {
     return unexpected(
-      'a whole JSON body (the server ignored `stream: true`; use complete() for servers that cannot stream)',
+      type === 'text/html' ? 'an HTML page (often a proxy or gateway error page)' : 'a body of another type',
     );
-  };
+  }
+  if (!complete) return unexpected('a JSON body over 64 KiB');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return unexpected('a body that claims to be JSON but does not parse');
+  }
+  if (value !== null && typeof value === 'object' && (value as { error?: unknown }).error != null) {
+    return inBandError(value as { error: unknown });
+  }
+  return unexpected(
+    'a whole JSON body (the server ignored `stream: true`; use complete() for servers that cannot stream)',
+  );
+}
+
+/** Most bytes of a 2xx body of the wrong kind read to judge it: a JSON body whole, else an excerpt. */
+export function unexpectedBodyLimit(contentType: string): number {
+  return isJson(mediaType(contentType)) ? JSON_LIMIT : EXCERPT_BYTES;
+}
+
+/**
+ * The sink for a 2xx body the call did not ask for. It reads only what it needs (the excerpt, or a
+ * JSON body up to 64 KiB), then ends the request with the typed error.
+ */
+export function unexpectedBodySink(status: number, contentType: string, expected: string): BodySink {
+  const limit = unexpectedBodyLimit(contentType);
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  const judge = (complete: boolean): LlmError =>
+    unexpectedBodyError(status, contentType, Buffer.concat(parts).toString('utf8'), complete, expected);
   return {
     buffers: true,
     data(chunk) {

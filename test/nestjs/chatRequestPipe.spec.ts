@@ -14,6 +14,14 @@ describe('ChatRequestPipe', () => {
     });
   });
 
+  it('a body nested 200,000 levels deep is a 400, not a stack overflow upstream; 60 levels pass', () => {
+    const pipe = new ChatRequestPipe();
+    const deep = JSON.parse('{"a":'.repeat(200_000) + '1' + '}'.repeat(200_000));
+    expect(() => pipe.transform({ model: 'mock/echo', messages, extra: deep })).toThrow(BadRequestException);
+    const fine = JSON.parse('{"a":'.repeat(60) + '1' + '}'.repeat(60));
+    expect(pipe.transform({ model: 'mock/echo', messages, extra: fine })).toMatchObject({ extra: fine });
+  });
+
   it('an unknown model is a 404 with OpenAI code model_not_found', () => {
     const pipe = new ChatRequestPipe({ resolveModel: () => undefined });
     let error: unknown;

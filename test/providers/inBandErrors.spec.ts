@@ -57,7 +57,7 @@ describe('HTTP 429 bodies', () => {
       expect(error).toBeInstanceOf(RateLimitError);
       expect(error).toMatchObject({ status: 429, retryable: false, code: expectedCode });
       expect((error as Error).message).toBe(
-        `HTTP 429: ${QUOTA}. The quota or spend limit is used up: retrying will not help; check the plan and billing.`,
+        `HTTP 429: ${QUOTA} The quota or spend limit is used up: retrying will not help; check the plan and billing.`,
       );
     },
   );

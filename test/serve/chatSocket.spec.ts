@@ -13,9 +13,12 @@ import { collect } from '../helpers/collect';
 class FakeSocket extends EventEmitter {
   sent: any[] = [];
   bufferedAmount = 0;
+  /** A peer that stopped reading: everything sent stays queued. */
+  stalled = false;
   closedWith: [number | undefined, string | undefined] | undefined;
   send(data: string) {
     this.sent.push(JSON.parse(data));
+    if (this.stalled) this.bufferedAmount += data.length;
   }
   close(code?: number, reason?: string) {
     this.closedWith = [code, reason];
@@ -77,12 +80,34 @@ describe('serveChatSocket', () => {
           return () => void unsubscribed++;
         }),
       maxBufferedBytes: 1000,
+      maxConcurrent: 100,
     });
-    socket.receive({ type: 'request', id: 'a', body: {} });
-    socket.bufferedAmount = 5000;
-    socket.receive({ type: 'request', id: 'b', body: {} });
-    expect(unsubscribed).toBe(2);
+    socket.stalled = true;
+    let requests = 0;
+    while (!socket.closedWith && requests < 100) {
+      socket.receive({ type: 'request', id: `r${requests}`, body: {} });
+      requests++;
+    }
+    // Each chunk message is ~200 bytes: the limit is passed after a handful queued behind the first.
+    expect(requests).toBeGreaterThan(3);
+    expect(requests).toBeLessThan(20);
+    expect(unsubscribed).toBe(requests);
     expect(socket.closedWith).toEqual([1008, 'client too slow']);
+  });
+
+  it('sends one message larger than maxBufferedBytes to a peer that reads', () => {
+    const socket = new FakeSocket();
+    const big = { ...scriptToChunks('x')[1] };
+    big.choices = [{ index: 0, delta: { content: 'y'.repeat(5000) }, finish_reason: null }];
+    serveChatSocket(socket, { stream: () => of(big, big), maxBufferedBytes: 1000 });
+    // The peer reads: the first 5 KB message is still queued when the second is sent, then drains.
+    socket.send = function (this: FakeSocket, data: string) {
+      this.sent.push(JSON.parse(data));
+      this.bufferedAmount = this.bufferedAmount === 0 ? data.length : 0;
+    };
+    socket.receive({ type: 'request', id: 'a', body: {} });
+    expect(socket.sent.map((m) => m.type)).toEqual(['chunk', 'chunk', 'done']);
+    expect(socket.closedWith).toBeUndefined();
   });
 
   it('refuses a message over maxMessageChars', () => {

@@ -194,10 +194,24 @@ describe('the official openai package against the gateway', () => {
     expect(upstream.stats.requests).toBe(0);
   });
 
-  it('retries an upstream failure before the first chunk', async () => {
+  it('retries an upstream failure before the first chunk for a client that does not retry itself', async () => {
     upstream.enqueue({ status: 503 }, { text: 'after a retry' });
-    const completion = await sdk.chat.completions.create({ model: MODEL, messages });
-    expect(completion.choices[0].message.content).toBe('after a retry');
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages }),
+    });
+    expect(((await res.json()) as any).choices[0].message.content).toBe('after a retry');
+    expect(upstream.stats.requests).toBe(2);
+  });
+
+  it('leaves retries to the official SDK, which retries itself: one upstream call per SDK attempt', async () => {
+    upstream.enqueue({ status: 503 }, { status: 503 }, { text: 'after the SDK retried' });
+    const retrying = new OpenAI({ apiKey: TOKEN, baseURL: `${gateway.url}/v1`, maxRetries: 1 });
+    await expect(retrying.chat.completions.create({ model: MODEL, messages })).rejects.toMatchObject({
+      status: 503,
+    });
+    // maxRetries: 1 is two attempts; the gateway's own retries would have made it 2 × 3.
     expect(upstream.stats.requests).toBe(2);
   });
 
@@ -232,7 +246,9 @@ describe('the official openai package against the gateway', () => {
       () => undefined,
       (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
     );
-    expect(error?.status).toBe(502);
+    // The upstream's status is kept (the SDK's AuthenticationError), its words without the key.
+    expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(error?.status).toBe(401);
     expect(JSON.stringify(error?.error)).not.toContain(UPSTREAM_KEY.slice(0, 16));
     expect(String(error?.message)).not.toContain(UPSTREAM_KEY.slice(0, 16));
     expect(logs.join('\n')).not.toContain(UPSTREAM_KEY.slice(0, 16));
