@@ -132,7 +132,13 @@ describe('the chat page markdown renderer', () => {
       '<p><a href="https://example.com/a_(b)" target="_blank" rel="noopener noreferrer nofollow">docs</a> and ' +
         '<a href="https://example.org/x" target="_blank" rel="noopener noreferrer nofollow">https://example.org/x</a>.</p>',
     );
-    for (const url of ['javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'data:text/html,x', '/relative', 'vbscript:x']) {
+    for (const url of [
+      'javascript:alert(1)',
+      'JaVaScRiPt:alert(1)',
+      'data:text/html,x',
+      '/relative',
+      'vbscript:x',
+    ]) {
       expect(render(`[click](${url})`)).toBe('<p>click</p>');
     }
     expect(md.safeHref('http://a.b/c d')).toBe('http://a.b/c%20d');
@@ -153,7 +159,8 @@ describe('the chat page markdown renderer', () => {
   });
 
   it('parses long input in linear time (a 40x longer text takes well under 400x as long)', () => {
-    const unit = '- item with `code` and **bold** text\n```\ncode\n```\nA paragraph with a [link](https://x.y).\n';
+    const unit =
+      '- item with `code` and **bold** text\n```\ncode\n```\nA paragraph with a [link](https://x.y).\n';
     const time = (n: number) => {
       const text = unit.repeat(n);
       const t0 = performance.now();

@@ -19,7 +19,10 @@ const startsBlock = (line) =>
 
 /** Splits a table row into cells (outer pipes optional; `\|` stays in its cell). */
 function cells(line) {
-  const row = line.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '');
+  const row = line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/(?<!\\)\|$/, '');
   return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, '|'));
 }
 
@@ -161,7 +164,9 @@ function linkAt(text, start) {
     }
   }
   if (close < 0 || text[close + 1] !== '(') return undefined;
-  const m = /^\(\s*<?([^\s<>()]*(?:\([^\s()]*\)[^\s<>()]*)*)>?(?:\s+"[^"]*")?\s*\)/.exec(text.slice(close + 1));
+  const m = /^\(\s*<?([^\s<>()]*(?:\([^\s()]*\)[^\s<>()]*)*)>?(?:\s+"[^"]*")?\s*\)/.exec(
+    text.slice(close + 1),
+  );
   return m ? [text.slice(start + 1, close), m[1], close + 1 + m[0].length] : undefined;
 }
 
