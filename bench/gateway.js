@@ -274,8 +274,11 @@ function runHold(port, n, spreadMs) {
             });
             res.body.on('close', resolve).on('error', resolve);
           });
-        } catch {
-          if (!ac.signal.aborted) errors++;
+        } catch (error) {
+          if (!ac.signal.aborted) {
+            errors++;
+            if (errors <= 3) console.error(`hold: ${error.code ?? ''} ${error.message}`);
+          }
           gotFirst();
         }
       })(),
@@ -440,7 +443,7 @@ async function holdMemory(upstream, upstreamPort, roles, n) {
     await hold(50, 200, false);
     await sleep(500);
     const idle = await proxy.ask({ type: 'memory' }, 'memory');
-    const { errors, memory } = await hold(n, 2000, true);
+    const { errors, memory } = await hold(n, 8000, true);
     proxy.proc.kill('SIGINT');
     const per = (k) => (memory[k] - idle[k]) / memory.open / 1024;
     rows.push({ role, errors, open: memory.open, rss: per('rss'), heap: per('heap') });
@@ -516,7 +519,7 @@ async function main() {
     lines.push(
       `### ${holdStreams} streams open at once`,
       '',
-      'Each hop in a fresh process (warmed with 50 streams), measured after a full GC: idle, then with every stream open ' +
+      'Each hop in a fresh process (warmed with 50 streams), measured after a full GC: idle, then with every stream open (started over 8 s) ' +
         '(first chunk received, 2,000-chunk streams 100 ms apart, none ended); per stream = (open - idle) / open streams.',
       '',
       '| hop | open streams | errors | RSS per open stream (KiB) | heap+buffers per open stream (KiB) |',
