@@ -20,7 +20,7 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { BENCH, DIST, ROOT } = require('./lib/paths');
+const { BASELINE_DIST, BENCH, DIST, ROOT } = require('./lib/paths');
 
 const TOKEN = 'sk-bench-gateway-token';
 const MODEL = 'compat/bench';
@@ -143,8 +143,8 @@ function runFloor(upstreamPort) {
   server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
 }
 
-async function runRxllm(upstreamPort) {
-  const { startGateway, createClient } = require(path.join(DIST, 'src/index.js'));
+async function runRxllm(upstreamPort, dist = DIST) {
+  const { startGateway, createClient } = require(path.join(dist, 'src/index.js'));
   let served = 0;
   // The access log goes where `rxllm serve` sends it, stderr (a file here: see the fork below).
   const gateway = await startGateway({
@@ -259,13 +259,23 @@ function runHold(port, n, spreadMs) {
       (async () => {
         await new Promise((r) => setTimeout(r, (i * spreadMs) / n));
         try {
-          const res = await request(url, {
-            method: 'POST',
-            headers,
-            body,
-            dispatcher: agent,
-            signal: ac.signal,
-          });
+          // A starved proxy (a loaded machine) may not accept in time: connecting again is not
+          // what this measures, so a refused or timed-out connect is retried a few times.
+          let res;
+          for (let attempt = 1; !res; attempt++) {
+            try {
+              res = await request(url, {
+                method: 'POST',
+                headers,
+                body,
+                dispatcher: agent,
+                signal: ac.signal,
+              });
+            } catch (error) {
+              const retry = /CONNECT_TIMEOUT|ECONNRESET|ECONNREFUSED/.test(error.code ?? '');
+              if (attempt >= 5 || ac.signal.aborted || !retry) throw error;
+            }
+          }
           if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
           // Read on until released (a `break` out of for-await would close the stream).
           await new Promise((resolve) => {
@@ -313,7 +323,7 @@ async function spawnProxy(role, upstreamPort) {
   // BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=bench/results/prof' profiles the proxies.
   const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
   let stderr = 'inherit';
-  if (role === 'rxllm') {
+  if (role === 'rxllm' || role === 'baseline') {
     fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
     stderr = fs.openSync(path.join(BENCH, 'results', 'gateway-access.log'), 'a');
   }
@@ -402,6 +412,15 @@ function report(rows, title, load) {
     ttfcLoaded: rx.p50 - floor.p50,
     ttfcUnloaded: rx.seq - floor.seq,
   };
+  const base = rows.find((r) => r.name === 'baseline');
+  const versus = base
+    ? [
+        '',
+        `This build vs the baseline build (RXLLM_BASELINE_DIST): CPU per stream ${f(rx.cpu / base.cpu)}x ` +
+          `(per rep ${rx.cpuPerRep.map((c, i) => f(c / base.cpuPerRep[i])).join(', ')}), ` +
+          `one at a time TTFC ${signed(rx.seq - base.seq)} ms.`,
+      ]
+    : [];
   return {
     verdict,
     lines: [
@@ -419,6 +438,7 @@ function report(rows, title, load) {
       `rxllm serve vs the floor: CPU per stream ${f(verdict.cpu)}x (target <= 1.3x; per rep ${perRep}), ` +
         `p50 TTFC ${signed(verdict.ttfcLoaded)} ms at the concurrency above and ` +
         `${signed(verdict.ttfcUnloaded)} ms one at a time (target <= 1 ms).`,
+      ...versus,
     ],
   };
 }
@@ -468,6 +488,8 @@ async function main() {
   const upstreamPort = (await upstream.next('ready')).port;
   const proxies = {};
   const roles = process.argv.includes('--thin') ? ['floor', 'thin', 'rxllm'] : ['floor', 'rxllm'];
+  // RXLLM_BASELINE_DIST=<another build>: that build's gateway too, interleaved (a before/after).
+  if (BASELINE_DIST) roles.push('baseline');
   fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
   fs.writeFileSync(path.join(BENCH, 'results', 'gateway-access.log'), '');
   for (const role of roles) proxies[role] = await spawnProxy(role, upstreamPort);
@@ -498,6 +520,10 @@ async function main() {
     if (state !== 'as it is') {
       stressor = require('node:child_process').spawn('stress-ng', ['--cpu', '1', '--quiet'], {
         stdio: 'ignore',
+      });
+      stressor.on('error', (error) => {
+        console.error(`bench/gateway.js: --stress needs stress-ng (${error.message})`);
+        process.exit(1);
       });
       process.on('exit', () => stressor.kill('SIGTERM'));
       await sleep(1000);
@@ -552,6 +578,7 @@ async function main() {
 const role = process.argv[2];
 if (role === 'floor') runFloor(Number(process.argv[3]));
 else if (role === 'rxllm') runRxllm(Number(process.argv[3]));
+else if (role === 'baseline') runRxllm(Number(process.argv[3]), BASELINE_DIST);
 else if (role === 'thin') runThin(Number(process.argv[3]));
 else if (role === 'client') runClient(...process.argv.slice(3, 8).map(Number));
 else if (role === 'hold') runHold(...process.argv.slice(3, 6).map(Number));
