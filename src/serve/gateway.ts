@@ -103,20 +103,22 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-const PAGE_ROUTES: Record<string, { file: (typeof PAGE_FILES)[number] | 'bundle' | 'config'; type: string }> =
-  {
-    '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-    '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
-    '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
-    '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
-    '/chat.css': { file: 'chat.css', type: 'text/css; charset=utf-8' },
-    '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
-    // Browsers ask for /favicon.ico on their own (a JSON tab of /v1/models too): no 404 in the log.
-    '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
-    '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
-    // What the page must know of this gateway (`{ webSocket }`), so it offers only what works.
-    '/page.json': { file: 'config', type: 'application/json; charset=utf-8' },
-  };
+/** What a page route serves: a page file, the browser bundle, or the page's config (`/page.json`). */
+type PageSource = (typeof PAGE_FILES)[number] | 'bundle' | 'config';
+
+const PAGE_ROUTES: Record<string, { file: PageSource; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
+  '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
+  '/chat.css': { file: 'chat.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  // Browsers ask for /favicon.ico on their own (a JSON tab of /v1/models too): no 404 in the log.
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
+  '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
+  // What the page must know of this gateway (`{ webSocket }`), so it offers only what works.
+  '/page.json': { file: 'config', type: 'application/json; charset=utf-8' },
+};
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();

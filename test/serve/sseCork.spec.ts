@@ -39,7 +39,7 @@ const tick = () => new Promise((r) => process.nextTick(r));
 describe('sendSse corks the frames of one turn', () => {
   it('sends chunks that arrive in one turn in one corked write, and uncorks before it ends', async () => {
     const { res, ops, corked } = recordingResponse();
-    const chunks = scriptToChunks('one two three', { chunkSize: 4 });
+    const chunks = scriptToChunks({ text: 'one two three', chunkSize: 4 });
     expect(chunks.length).toBeGreaterThan(2);
     const result = await sendSse(res, of(...chunks), { heartbeatMs: 0 });
     expect(result).toEqual({ end: 'complete', chunks: chunks.length });
@@ -57,7 +57,7 @@ describe('sendSse corks the frames of one turn', () => {
   it('uncorks after each turn, so a chunk is sent before the next one is awaited', async () => {
     const { res, ops, corked } = recordingResponse();
     const source = new Subject<Chunk>();
-    const [a, b, c] = scriptToChunks('aaaa bbbb cccc', { chunkSize: 5 });
+    const [a, b, c] = scriptToChunks({ text: 'aaaa bbbb cccc', chunkSize: 5 });
     const done = sendSse(res, source, { heartbeatMs: 0 });
     source.next(a);
     source.next(b);
@@ -85,7 +85,7 @@ describe('sendSse corks the frames of one turn', () => {
   });
 
   it('over real HTTP, every frame arrives and the socket is left uncorked for the next request', async () => {
-    const chunks = scriptToChunks('Hello, 世界! '.repeat(20), { chunkSize: 3 });
+    const chunks = scriptToChunks({ text: 'Hello, 世界! '.repeat(20), chunkSize: 3 });
     const server = http.createServer((_req, res) => void sendSse(res, of(...chunks), { heartbeatMs: 0 }));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
