@@ -20,7 +20,7 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { BENCH, DIST, ROOT } = require('./lib/paths');
+const { BASELINE_DIST, BENCH, DIST, ROOT } = require('./lib/paths');
 
 const TOKEN = 'sk-bench-gateway-token';
 const MODEL = 'compat/bench';
@@ -76,6 +76,11 @@ function instrument(openNow, served) {
         if (open > 0) samples.push({ open, ...memory() });
       }, 50);
       process.send({ type: 'marked' });
+    } else if (msg.type === 'memory') {
+      // What the open streams hold: measured after full GCs, so garbage does not count.
+      global.gc();
+      global.gc();
+      process.send({ type: 'memory', open: openNow(), ...memory() });
     } else if (msg.type === 'stats') {
       clearInterval(sampler);
       const cpu = process.cpuUsage(mark.cpu);
@@ -138,8 +143,8 @@ function runFloor(upstreamPort) {
   server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
 }
 
-async function runRxllm(upstreamPort) {
-  const { startGateway, createClient } = require(path.join(DIST, 'src/index.js'));
+async function runRxllm(upstreamPort, dist = DIST) {
+  const { startGateway, createClient } = require(path.join(dist, 'src/index.js'));
   let served = 0;
   // The access log goes where `rxllm serve` sends it, stderr (a file here: see the fork below).
   const gateway = await startGateway({
@@ -232,6 +237,74 @@ function runClient(port, concurrency, durationMs, warmupMs, streamMs = CHUNKS * 
   });
 }
 
+/**
+ * Holds `n` streams open at once (started over `spreadMs`, so the listen backlog is not the test):
+ * reports 'held' once every stream has its first chunk, then on 'release' aborts them all.
+ */
+function runHold(port, n, spreadMs) {
+  const { request, Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
+  const agent = new Agent({ keepAliveTimeout: 60_000, connections: null });
+  const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+  const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'bench' }], stream: true });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+  const ac = new AbortController();
+  require('node:events').setMaxListeners(0, ac.signal);
+  let errors = 0;
+  const firsts = [];
+  const ended = [];
+  for (let i = 0; i < n; i++) {
+    let gotFirst;
+    firsts.push(new Promise((r) => (gotFirst = r)));
+    ended.push(
+      (async () => {
+        await new Promise((r) => setTimeout(r, (i * spreadMs) / n));
+        try {
+          // A starved proxy (a loaded machine) may not accept in time: connecting again is not
+          // what this measures, so a refused or timed-out connect is retried a few times.
+          let res;
+          for (let attempt = 1; !res; attempt++) {
+            try {
+              res = await request(url, {
+                method: 'POST',
+                headers,
+                body,
+                dispatcher: agent,
+                signal: ac.signal,
+              });
+            } catch (error) {
+              const retry = /CONNECT_TIMEOUT|ECONNRESET|ECONNREFUSED/.test(error.code ?? '');
+              if (attempt >= 5 || ac.signal.aborted || !retry) throw error;
+            }
+          }
+          if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+          // Read on until released (a `break` out of for-await would close the stream).
+          await new Promise((resolve) => {
+            res.body.on('data', (buf) => {
+              if (buf.includes('data: {')) gotFirst();
+            });
+            res.body.on('close', resolve).on('error', resolve);
+          });
+        } catch (error) {
+          if (!ac.signal.aborted) {
+            errors++;
+            if (errors <= 3) console.error(`hold: ${error.code ?? ''} ${error.message}`);
+          }
+          gotFirst();
+        }
+      })(),
+    );
+  }
+  Promise.all(firsts).then(() => process.send({ type: 'held', errors }));
+  process.on('message', async (msg) => {
+    if (msg.type !== 'release') return;
+    ac.abort();
+    await Promise.all(ended);
+    await agent.close();
+    process.send({ type: 'released' });
+    process.exit(0);
+  });
+}
+
 // ---------------------------------------------------------------- harness
 
 function pct(xs, p) {
@@ -240,33 +313,31 @@ function pct(xs, p) {
 }
 const median = (xs) => pct(xs, 50);
 
-async function main() {
-  const reps = arg('reps', 3);
-  const duration = arg('duration', 8) * 1000;
-  const concurrency = arg('concurrency', 200);
-  if (!fs.existsSync(path.join(DIST, 'src/index.js'))) {
-    console.error('bench/gateway.js: build rxllm first (npm run build)');
-    process.exit(1);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const f = (v, d = 2) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
+const signed = (v) => (v >= 0 ? `+${f(v)}` : f(v));
+const loadText = (l) => l.map((x) => x.toFixed(2)).join(' ');
+
+/** A proxy process (floor, thin or rxllm) on the upstream; resolves once it listens. */
+async function spawnProxy(role, upstreamPort) {
+  // BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=bench/results/prof' profiles the proxies.
+  const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
+  let stderr = 'inherit';
+  if (role === 'rxllm' || role === 'baseline') {
+    fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
+    stderr = fs.openSync(path.join(BENCH, 'results', 'gateway-access.log'), 'a');
   }
-  const loadStart = os.loadavg();
-  const upstream = child(path.join(BENCH, 'server.js'), []);
-  const upstreamPort = (await upstream.next('ready')).port;
+  const proxy = child(__filename, [role, String(upstreamPort)], ['--expose-gc', ...flags], stderr);
+  proxy.port = (await proxy.next('ready')).port;
+  return proxy;
+}
+
+/**
+ * One measurement of every hop: `concurrency` streams in a closed loop (CPU, TTFC under the
+ * gateway's own load), then one request at a time (TTFC when nothing queues).
+ */
+async function measure({ upstream, proxies, targets, reps, duration, concurrency }) {
   await upstream.ask({ type: 'config', chunks: CHUNKS, delayMs: DELAY_MS, model: MODEL }, 'config-ok');
-  const proxies = {};
-  const roles = process.argv.includes('--thin') ? ['floor', 'thin', 'rxllm'] : ['floor', 'rxllm'];
-  for (const role of roles) {
-    // BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=bench/results/prof' profiles both proxies.
-    const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-    let stderr = 'inherit';
-    if (role === 'rxllm') {
-      fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
-      stderr = fs.openSync(path.join(BENCH, 'results', 'gateway-access.log'), 'w');
-    }
-    proxies[role] = child(__filename, [role, String(upstreamPort)], ['--expose-gc', ...flags], stderr);
-    proxies[role].port = (await proxies[role].next('ready')).port;
-  }
-  const targets = { direct: upstreamPort };
-  for (const role of roles) targets[role] = proxies[role].port;
   const names = Object.keys(targets);
   const results = Object.fromEntries(names.map((n) => [n, []]));
   const warmupMs = CHUNKS * DELAY_MS;
@@ -285,9 +356,8 @@ async function main() {
       const result = await client.next('result');
       const stats = proxy ? await proxy.ask({ type: 'stats' }, 'stats') : undefined;
       results[name].push({ ...result, stats });
-      const p50 = median(result.ttfc);
       console.error(
-        `rep ${rep + 1} ${name.padEnd(6)} streams ${result.completed} errors ${result.errors} ttfc p50 ${p50.toFixed(2)} ms` +
+        `rep ${rep + 1} ${name.padEnd(6)} streams ${result.completed} errors ${result.errors} ttfc p50 ${median(result.ttfc).toFixed(2)} ms` +
           (stats
             ? ` cpu/stream ${(stats.cpuUs / 1000 / stats.served).toFixed(2)} ms open ${stats.meanOpen.toFixed(0)}`
             : ''),
@@ -295,7 +365,7 @@ async function main() {
     }
   }
   // Unloaded: one request at a time (short streams: 5 chunks 2 ms apart), what each hop adds to
-  // time to first chunk when the machine's scheduler is not the bottleneck.
+  // time to first chunk when requests do not queue behind each other.
   await upstream.ask({ type: 'config', chunks: 5, delayMs: 2, model: MODEL }, 'config-ok');
   const sequential = Object.fromEntries(names.map((n) => [n, []]));
   for (let rep = 0; rep < reps; rep++) {
@@ -305,7 +375,6 @@ async function main() {
       sequential[name].push(pct(result.ttfc, 50));
     }
   }
-
   // Per rep, then the median over reps: p50/p99 of the measured requests, added over direct.
   const row = (name) => {
     const reps_ = results[name];
@@ -323,65 +392,194 @@ async function main() {
       add50: name === 'direct' ? 0 : p50 - d50,
       add99: name === 'direct' ? 0 : p99 - d99,
       cpu: s.length ? median(s.map((x) => x.cpuUs / 1000 / x.served)) : undefined,
-      rss: s.length ? median(s.map((x) => x.rssDelta / x.meanOpen / 1024)) : undefined,
+      cpuPerRep: s.map((x) => x.cpuUs / 1000 / x.served),
       heap: s.length ? median(s.map((x) => x.heapDelta / x.meanOpen / 1024)) : undefined,
       open: s.length ? median(s.map((x) => x.meanOpen)) : undefined,
+      seq: median(sequential[name]),
     };
   };
-  const rows = names.map(row);
-  const f = (v, d = 2) => (v === undefined ? '—' : v.toFixed(d));
-  const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
+  return names.map(row);
+}
+
+/** The table and the target line of one measurement. */
+function report(rows, title, load) {
+  const floor = rows.find((r) => r.name === 'floor');
+  const rx = rows.find((r) => r.name === 'rxllm');
+  const direct = rows.find((r) => r.name === 'direct');
+  const perRep = rx.cpuPerRep.map((c, i) => f(c / floor.cpuPerRep[i])).join(', ');
+  const verdict = {
+    cpu: rx.cpu / floor.cpu,
+    ttfcLoaded: rx.p50 - floor.p50,
+    ttfcUnloaded: rx.seq - floor.seq,
+  };
+  const base = rows.find((r) => r.name === 'baseline');
+  const versus = base
+    ? [
+        '',
+        `This build vs the baseline build (RXLLM_BASELINE_DIST): CPU per stream ${f(rx.cpu / base.cpu)}x ` +
+          `(per rep ${rx.cpuPerRep.map((c, i) => f(c / base.cpuPerRep[i])).join(', ')}), ` +
+          `one at a time TTFC ${signed(rx.seq - base.seq)} ms.`,
+      ]
+    : [];
+  return {
+    verdict,
+    lines: [
+      `### ${title}`,
+      '',
+      `Load average (1, 5, 15 min) at start ${loadText(load[0])}, at end ${loadText(load[1])}.`,
+      '',
+      `| hop | streams/rep | errors | TTFC p50 (ms) | p99 (ms) | p50 added over direct | p99 added | one at a time: TTFC p50 (ms) | CPU per stream (ms) | heap+buffers per open stream (KiB) | mean open streams |`,
+      `|---|---|---|---|---|---|---|---|---|---|---|`,
+      ...rows.map(
+        (r) =>
+          `| ${r.name} | ${r.streams} | ${r.errors} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.add50)} | ${f(r.add99)} | ${f(r.seq)}${r === direct ? '' : ` (+${f(r.seq - direct.seq)})`} | ${f(r.cpu)} | ${f(r.heap, 1)} | ${f(r.open, 0)} |`,
+      ),
+      '',
+      `rxllm serve vs the floor: CPU per stream ${f(verdict.cpu)}x (target <= 1.3x; per rep ${perRep}), ` +
+        `p50 TTFC ${signed(verdict.ttfcLoaded)} ms at the concurrency above and ` +
+        `${signed(verdict.ttfcUnloaded)} ms one at a time (target <= 1 ms).`,
+      ...versus,
+    ],
+  };
+}
+
+/**
+ * Memory per open stream: for each hop, a fresh process warmed with 50 streams, measured after GC
+ * idle and then with `n` streams open at once (each has its first chunk, none has ended).
+ */
+async function holdMemory(upstream, upstreamPort, roles, n) {
+  await upstream.ask({ type: 'config', chunks: 2000, delayMs: 100, model: MODEL }, 'config-ok');
+  const rows = [];
+  for (const role of roles) {
+    const proxy = await spawnProxy(role, upstreamPort);
+    const hold = async (count, spreadMs, measureOpen) => {
+      const client = child(__filename, ['hold', String(proxy.port), String(count), String(spreadMs)]);
+      const held = await client.next('held');
+      await sleep(500); // the last streams' first chunks are written; buffers settle
+      const memory = measureOpen ? await proxy.ask({ type: 'memory' }, 'memory') : undefined;
+      await client.ask({ type: 'release' }, 'released');
+      return { errors: held.errors, memory };
+    };
+    await hold(50, 200, false);
+    await sleep(500);
+    const idle = await proxy.ask({ type: 'memory' }, 'memory');
+    const { errors, memory } = await hold(n, 8000, true);
+    proxy.proc.kill('SIGINT');
+    const per = (k) => (memory[k] - idle[k]) / memory.open / 1024;
+    rows.push({ role, errors, open: memory.open, rss: per('rss'), heap: per('heap') });
+    console.error(
+      `hold ${role.padEnd(6)} open ${memory.open} errors ${errors} rss/stream ${f(per('rss'), 1)} KiB heap/stream ${f(per('heap'), 1)} KiB`,
+    );
+  }
+  return rows;
+}
+
+async function main() {
+  const reps = arg('reps', 3);
+  const duration = arg('duration', 8) * 1000;
+  const concurrency = arg('concurrency', 200);
+  const holdStreams = arg('hold', 0);
+  const stress = process.argv.includes('--stress');
+  if (!fs.existsSync(path.join(DIST, 'src/index.js'))) {
+    console.error('bench/gateway.js: build rxllm first (npm run build)');
+    process.exit(1);
+  }
+  const upstream = child(path.join(BENCH, 'server.js'), []);
+  const upstreamPort = (await upstream.next('ready')).port;
+  const proxies = {};
+  const roles = process.argv.includes('--thin') ? ['floor', 'thin', 'rxllm'] : ['floor', 'rxllm'];
+  // RXLLM_BASELINE_DIST=<another build>: that build's gateway too, interleaved (a before/after).
+  if (BASELINE_DIST) roles.push('baseline');
+  fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
+  fs.writeFileSync(path.join(BENCH, 'results', 'gateway-access.log'), '');
+  for (const role of roles) proxies[role] = await spawnProxy(role, upstreamPort);
+  const targets = { direct: upstreamPort };
+  for (const role of roles) targets[role] = proxies[role].port;
   const command = `node bench/gateway.js ${process.argv.slice(2).join(' ')}`.trim();
   const lines = [
     `## Gateway: ${concurrency} concurrent streams of ${CHUNKS} chunks ${DELAY_MS} ms apart, through \`rxllm serve\``,
     '',
-    `Command: \`${command}\` (${reps} reps of ${duration / 1000} s after a ${warmupMs / 1000} s warm-up, hops in alternating order). ` +
-      'One load client (undici, closed loop, starts staggered over one stream length) against: the upstream directly; ' +
+    `Command: \`${command}\` (${reps} reps of ${duration / 1000} s after a ${(CHUNKS * DELAY_MS) / 1000} s warm-up, hops in alternating order` +
+      (stress ? '; the whole measurement once as the machine is, once more beside `stress-ng --cpu 1`' : '') +
+      '). One load client (undici, closed loop, starts staggered over one stream length) against: the upstream directly; ' +
       'a raw pass-through proxy (node `http` + undici, bytes piped unparsed: the floor); ' +
       (roles.includes('thin') ? 'a thin rxllm relay (`stream` + `sendSse`); ' : '') +
       '`startGateway` as `rxllm serve` runs it (token check, body validation, access log on stderr to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
-      'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. CPU per stream: the whole proxy ' +
-      'process (user + system) over the run / streams it served. Memory per open stream: mean (RSS, or heap + array buffers) while ' +
-      'loaded minus idle after a GC, over the mean number of open streams.',
+      'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. "One at a time": ' +
+      "streams of 5 chunks 2 ms apart, one request at a time for 2 s per hop per rep, median of each run's p50. CPU per stream: the whole proxy " +
+      'process (user + system) over the run / streams it served. Heap+buffers per open stream: mean while loaded minus idle after a GC, ' +
+      'over the mean number of open streams.',
     '',
-    `Load average at start ${load(loadStart)}, at end ${load(os.loadavg())} (2 cores shared with other work: TTFC under contention measures the scheduler as much as the proxy; CPU times are steadier).`,
-    '',
-    `| hop | streams/rep | errors | TTFC p50 (ms) | p99 (ms) | p50 added over direct | p99 added | CPU per stream (ms) | RSS per open stream (KiB) | heap+buffers per open stream (KiB) | mean open streams |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|`,
-    ...rows.map(
-      (r) =>
-        `| ${r.name} | ${r.streams} | ${r.errors} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.add50)} | ${f(r.add99)} | ${f(r.cpu)} | ${f(r.rss, 1)} | ${f(r.heap, 1)} | ${f(r.open, 0)} |`,
-    ),
   ];
-  const seqDirect = median(sequential.direct);
+  const setup = { upstream, proxies, targets, reps, duration, concurrency };
+  const verdicts = [];
+  const states = stress ? ['as it is', 'beside stress-ng --cpu 1'] : ['as it is'];
+  let failed = false;
+  for (const state of states) {
+    let stressor;
+    if (state !== 'as it is') {
+      stressor = require('node:child_process').spawn('stress-ng', ['--cpu', '1', '--quiet'], {
+        stdio: 'ignore',
+      });
+      stressor.on('error', (error) => {
+        console.error(`bench/gateway.js: --stress needs stress-ng (${error.message})`);
+        process.exit(1);
+      });
+      process.on('exit', () => stressor.kill('SIGTERM'));
+      await sleep(1000);
+    }
+    const loadStart = os.loadavg();
+    const rows = await measure(setup);
+    const loadEnd = os.loadavg();
+    if (stressor) {
+      stressor.kill('SIGTERM');
+      await new Promise((r) => stressor.once('exit', r));
+    }
+    const { verdict, lines: table } = report(rows, `Machine ${state}`, [loadStart, loadEnd]);
+    lines.push(...table, '');
+    verdicts.push({ state, ...verdict });
+    if (rows.some((r) => r.errors > 0)) failed = true;
+  }
+  if (holdStreams > 0) {
+    const rows = await holdMemory(upstream, upstreamPort, roles, holdStreams);
+    lines.push(
+      `### ${holdStreams} streams open at once`,
+      '',
+      'Each hop in a fresh process (warmed with 50 streams), measured after a full GC: idle, then with every stream open (started over 8 s) ' +
+        '(first chunk received, 2,000-chunk streams 100 ms apart, none ended); per stream = (open - idle) / open streams.',
+      '',
+      '| hop | open streams | errors | RSS per open stream (KiB) | heap+buffers per open stream (KiB) |',
+      '|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.role} | ${r.open} | ${r.errors} | ${f(r.rss, 1)} | ${f(r.heap, 1)} |`),
+      '',
+    );
+    const rx = rows.find((r) => r.role === 'rxllm');
+    verdicts.push({ state: `${holdStreams} open`, rss: rx.rss, heap: rx.heap });
+    if (rows.some((r) => r.errors > 0 || r.open < holdStreams)) failed = true;
+  }
   lines.push(
-    '',
-    `Unloaded, one request at a time (streams of 5 chunks 2 ms apart, 2 s per hop per rep; median over reps of each run's p50): ` +
-      names
-        .map(
-          (n) =>
-            `${n} ${f(median(sequential[n]))} ms` +
-            (n === 'direct' ? '' : ` (+${f(median(sequential[n]) - seqDirect)})`),
+    'Targets (CPU <= 1.3x the floor, TTFC <= +1 ms over the floor, <= 64 KiB per open stream): ' +
+      verdicts
+        .map((v) =>
+          v.cpu !== undefined
+            ? `machine ${v.state}: CPU ${f(v.cpu)}x, TTFC ${signed(v.ttfcLoaded)} ms loaded / ${signed(v.ttfcUnloaded)} ms one at a time`
+            : `${v.state}: ${f(v.rss, 1)} KiB RSS / ${f(v.heap, 1)} KiB heap+buffers per stream`,
         )
-        .join(', ') +
+        .join('; ') +
       '.',
-  );
-  const floor = rows.find((r) => r.name === 'floor');
-  const rx = rows.find((r) => r.name === 'rxllm');
-  lines.push(
-    '',
-    `Targets: rxllm serve vs the floor proxy: p50 TTFC +${f(rx.p50 - floor.p50)} ms loaded, +${f(median(sequential.rxllm) - median(sequential.floor))} ms unloaded (target <= 1 ms), CPU per stream ${f(rx.cpu / floor.cpu)}x (target <= 1.3x), memory per open stream ${f(rx.rss / floor.rss)}x RSS / ${f(rx.heap / floor.heap)}x heap.`,
   );
   console.log(lines.join('\n'));
   upstream.proc.disconnect();
   for (const p of Object.values(proxies)) p.proc.kill('SIGINT');
   // A failed or cut stream (no [DONE]) is a broken relay, not a slow one: CI's smoke run fails on it.
-  if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
+  if (failed) process.exitCode = 1;
 }
 
 const role = process.argv[2];
 if (role === 'floor') runFloor(Number(process.argv[3]));
 else if (role === 'rxllm') runRxllm(Number(process.argv[3]));
+else if (role === 'baseline') runRxllm(Number(process.argv[3]), BASELINE_DIST);
 else if (role === 'thin') runThin(Number(process.argv[3]));
 else if (role === 'client') runClient(...process.argv.slice(3, 8).map(Number));
+else if (role === 'hold') runHold(...process.argv.slice(3, 6).map(Number));
 else main();

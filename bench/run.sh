@@ -73,8 +73,9 @@ imports=$(node "$BENCH/import-time.js" --rounds 15)
 } >> "$ROOT/BENCHMARKS.md"
 echo "$bundle"
 echo "$imports"
-# The gateway (issue 12): rxllm serve against a raw pass-through proxy, 200 streams at a model's pace.
-gateway=$(cd "$ROOT" && node bench/gateway.js --reps 3 --duration 8 --thin)
+# The gateway: rxllm serve against a raw pass-through proxy, 200 streams at a model's pace, on the
+# machine as it is and beside stress-ng --cpu 1; then memory with 2,000 streams open at once.
+gateway=$(cd "$ROOT" && node bench/gateway.js --reps 3 --duration 8 --thin --stress --hold 2000)
 {
   echo
   echo "$gateway"

@@ -27,7 +27,8 @@ esbuild
     // No keepNames: error classes write their names out (src/errorName.ts), so "u: ..." cannot show.
   })
   .then(() => {
-    for (const name of ['index.html', 'chat.js']) {
+    // Every file of the page (index.html, chat.js, markdown.js, chat.css, favicon.svg).
+    for (const name of fs.readdirSync(path.join(root, 'src/serve/page'))) {
       fs.copyFileSync(path.join(root, 'src/serve/page', name), path.join(root, 'dist/browser', name));
     }
     console.error('browser bundle and chat page: dist/browser/');

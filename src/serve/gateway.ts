@@ -3,6 +3,7 @@
  *
  * Routes: `POST /v1/chat/completions` (stream and not), `GET /v1/models`, a WebSocket at
  * `/v1/chat/ws` (when the optional `ws` package is installed), and the page: `GET /`, `/chat.js`,
+ * `/markdown.js`, `/chat.css`, `/favicon.svg` (also as `/favicon.ico`), `/page.json`,
  * `/rxllm-browser.js`. Retries, timeouts and the tool-call guard are applied to every upstream
  * stream. With a token, every route but the page's static files needs `Authorization: Bearer`
  * (a WebSocket sends it as the subprotocol `rxllm.bearer.<base64url>`; see `bearerProtocol`).
@@ -26,7 +27,7 @@ import { trackUsage } from '../../operators/trackUsage';
 import type { Chunk } from '../chunk';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
-import { browserBundle, pageFile } from './browserBundle';
+import { browserBundle, pageFile, type PAGE_FILES } from './browserBundle';
 import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
 import {
   chatCompletionsHandler,
@@ -167,11 +168,21 @@ interface SocketRequestInfo {
   costEstimated?: boolean;
 }
 
-const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; type: string }> = {
+/** What a page route serves: a page file, the browser bundle, or the page's config (`/page.json`). */
+type PageSource = (typeof PAGE_FILES)[number] | 'bundle' | 'config';
+
+const PAGE_ROUTES: Record<string, { file: PageSource; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
+  '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
+  '/chat.css': { file: 'chat.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  // Browsers ask for /favicon.ico on their own (a JSON tab of /v1/models too): no 404 in the log.
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
   '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
+  // What the page must know of this gateway (`{ webSocket }`), so it offers only what works.
+  '/page.json': { file: 'config', type: 'application/json; charset=utf-8' },
 };
 
 /**
@@ -289,7 +300,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (answerPreflight(req, res, allowOrigin)) return simple(req, res, 204, started);
     const page = PAGE_ROUTES[path];
     if (page && req.method === 'GET') {
-      const text = page.file === 'bundle' ? browserBundle() : pageFile(page.file);
+      const text =
+        page.file === 'config'
+          ? Promise.resolve(JSON.stringify({ webSocket: !!wss }))
+          : page.file === 'bundle'
+            ? browserBundle()
+            : pageFile(page.file);
       text.then(
         (body) => {
           res.writeHead(200, {

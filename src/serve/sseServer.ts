@@ -39,6 +39,9 @@ export interface SseResponseLike {
   /** Used to resume the upstream once the socket drained (see `flow`). */
   once?(event: 'drain', listener: () => void): unknown;
   flushHeaders?(): void;
+  /** Used to send the frames of one event-loop turn in one socket write (Node's `ServerResponse`). */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export interface SendSseConfig {
@@ -149,9 +152,16 @@ export function sendSse(
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     let done = false;
     let count = 0;
+    let corked = false;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      res.uncork!();
+    };
     const finish = (end: SendSseResult['end'], error?: unknown) => {
       if (done) return;
       done = true;
+      uncork();
       if (heartbeat) clearInterval(heartbeat);
       res.off?.('close', onClose);
       subscription.unsubscribe();
@@ -203,6 +213,13 @@ export function sendSse(
         next: (chunk) => {
           if (done) return;
           count++;
+          // The chunks parsed from one upstream read arrive in one turn: one socket write for all
+          // of them (a syscall per frame is most of a relay's CPU), sent before the next turn.
+          if (!corked && res.cork && res.uncork) {
+            corked = true;
+            res.cork();
+            process.nextTick(uncork);
+          }
           send(`data: ${JSON.stringify(chunk)}\n\n`);
         },
         error: (error: unknown) => {

@@ -2,63 +2,29 @@
  * The gateway's chat page in real headless Chromium (Debian's /usr/bin/chromium, driven by
  * playwright-core): it renders the whole answer (Chinese included) and the usage, over SSE and over
  * WebSocket, and Stop and closing the tab each abort the upstream request (seen on the upstream
- * mock server). A screenshot is kept in artifacts/ (git-ignored) for CI.
- *
- * Under CI=true this must run; elsewhere it skips, saying why, when Chromium is missing.
+ * mock server). A screenshot is kept in artifacts/ (git-ignored) for CI. The conversation, markdown,
+ * copy, picker and favicon are in chatPageConversation.spec.ts.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { createClient, startGateway, type Gateway } from '../../src';
-import { createMockServer, type MockServer } from '../../src/testing';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { startGateway, type Gateway } from '../../src';
+import { type MockServer } from '../../src/testing';
+import { describeChromium, gatewayOverMock, launchChromium, screenshot } from '../helpers/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS = path.resolve(__dirname, '../../artifacts');
-const available = fs.existsSync(CHROMIUM);
-if (!available && process.env.CI !== 'true') {
-  console.log(
-    `chatPage.spec: skipped, ${CHROMIUM} is missing (install the chromium package; CI installs it)`,
-  );
-}
-const describeChromium = available || process.env.CI === 'true' ? describe : describe.skip;
-
-describeChromium('the chat page in Chromium', () => {
+describeChromium('chatPage.spec')('the chat page in Chromium', () => {
   let mockGateway: Gateway;
   let upstream: MockServer;
   let upstreamGateway: Gateway;
   let context: BrowserContext;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
 
   beforeAll(async () => {
     mockGateway = await startGateway({ port: 0, log: () => {} });
-    upstream = await createMockServer();
-    upstreamGateway = await startGateway({
-      port: 0,
-      model: 'compat/page-model',
-      client: createClient({ baseURL: upstream.url }),
-      log: () => {},
-    });
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rxllm-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      headless: true,
-    });
+    ({ upstream, gateway: upstreamGateway } = await gatewayOverMock());
+    browser = await launchChromium();
+    context = browser.context;
   }, 60_000);
   afterAll(async () => {
-    await context?.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await mockGateway?.close(0);
     await upstreamGateway?.close(0);
     await upstream?.close();
@@ -89,10 +55,7 @@ describeChromium('the chat page in Chromium', () => {
       expect(await page.textContent('#usage')).toMatch(/^\d+ prompt \+ \d+ completion = \d+ tokens$/);
       expect(await page.textContent('#ttft')).toMatch(/^\d+ ms$/);
       expect(await page.textContent('#error')).toBe('');
-      if (transport === 'sse') {
-        fs.mkdirSync(ARTIFACTS, { recursive: true });
-        await page.screenshot({ path: path.join(ARTIFACTS, 'chat-page.png'), fullPage: true });
-      }
+      if (transport === 'sse') await screenshot(page, 'chat-page.png');
       await page.close();
     },
   );
@@ -105,6 +68,7 @@ describeChromium('the chat page in Chromium', () => {
     expect(await page.textContent('#reasoning')).toBe('先想一想。');
     expect(await page.textContent('#answer')).toBe('答案是 42。');
     upstream.enqueue({ status: 400, errorBody: { error: { message: 'Prompt too long.\nSecond line.' } } });
+    await page.fill('#prompt', 'A second question');
     await page.click('#send');
     await page.waitForFunction("document.getElementById('status').textContent === 'failed'");
     const error = await page.textContent('#error');

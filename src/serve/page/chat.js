@@ -1,10 +1,17 @@
 // The gateway's chat page: plain JS, no build step. rxllm/browser comes from the gateway itself
 // (/rxllm-browser.js), so SSE and WebSocket give the same Observable<Chunk> and one renderer.
-/* global document, Option, location, window */
+// Every request carries the whole conversation (the user's turns and the answers shown), as the
+// Chat Completions API is stateless. Model text is rendered by markdown.js, as DOM nodes only.
+/* global document, Option, location, window, requestAnimationFrame, cancelAnimationFrame */
 import { bearerProtocol, fetchSse, fromWebSocket } from './rxllm-browser.js';
+import { renderMarkdown } from './markdown.js';
 
 const $ = (id) => document.getElementById(id);
 let subscription = null;
+/** The messages sent with the next request: `{ role, content }`, oldest first. */
+let conversation = [];
+/** The answer being streamed: its bubble's parts and text so far. */
+let turn = null;
 
 const token = () => $('token').value.trim();
 const authHeaders = () => (token() ? { authorization: `Bearer ${token()}` } : {});
@@ -17,6 +24,19 @@ function setStatus(text) {
   $('stop').disabled = text !== 'streaming';
 }
 
+/** What the gateway serves besides SSE (`{ webSocket }`); the WebSocket option only when it has one. */
+async function loadPageConfig() {
+  try {
+    const config = await (await fetch('./page.json')).json();
+    if (config.webSocket && !$('transport').querySelector('option[value="ws"]')) {
+      $('transport').append(new Option('WebSocket', 'ws'));
+    }
+    $('transport-label').hidden = !config.webSocket;
+  } catch {
+    // An older gateway without page.json: SSE only.
+  }
+}
+
 async function loadModels() {
   $('error').textContent = '';
   try {
@@ -26,19 +46,103 @@ async function loadModels() {
       throw Object.assign(new Error(json.error ? json.error.message : response.statusText), {
         name: `HTTP ${response.status}`,
       });
+    const chosen = $('model').value;
     $('model').replaceChildren(...json.data.map((m) => new Option(m.id, m.id)));
+    if (json.data.some((m) => m.id === chosen)) $('model').value = chosen;
   } catch (error) {
     $('error').textContent = oneLine(error);
   }
 }
 
+function bubble(role) {
+  const div = document.createElement('div');
+  div.className = `message ${role}`;
+  $('messages').append(div);
+  return div;
+}
+
+function nearBottom() {
+  return window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+}
+
+async function copy(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // No Clipboard API (a page over plain http on another host is not a secure context).
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  button.textContent = 'Copied';
+  window.setTimeout(() => (button.textContent = 'Copy'), 1500);
+}
+
+/** A new answer bubble. `#answer` and `#reasoning` always name the newest answer's parts. */
+function answerBubble() {
+  for (const id of ['answer', 'reasoning']) $(id)?.removeAttribute('id');
+  const div = bubble('assistant');
+  const current = { div, text: '', reasoning: '', frame: 0 };
+  current.reasoningEl = Object.assign(document.createElement('div'), {
+    className: 'reasoning',
+    id: 'reasoning',
+  });
+  current.content = Object.assign(document.createElement('div'), { className: 'content', id: 'answer' });
+  const button = Object.assign(document.createElement('button'), { className: 'copy', type: 'button' });
+  button.textContent = 'Copy';
+  button.addEventListener('click', () => copy(current.text, button));
+  const actions = Object.assign(document.createElement('div'), { className: 'actions' });
+  actions.append(button);
+  div.append(current.reasoningEl, current.content, actions);
+  return current;
+}
+
+/** Renders a turn's text now (markdown is re-rendered whole: a fence or `**` may close later). */
+function paint(current) {
+  cancelAnimationFrame(current.frame);
+  current.frame = 0;
+  const follow = nearBottom();
+  current.reasoningEl.textContent = current.reasoning;
+  current.content.replaceChildren(renderMarkdown(current.text, document));
+  if (follow) window.scrollTo(0, document.body.scrollHeight);
+}
+
+/** At most one render per frame, however many chunks arrive in it. */
+function schedule(current) {
+  if (!current.frame) current.frame = requestAnimationFrame(() => paint(current));
+}
+
+/** Ends the current turn: what was shown joins the conversation (a stopped answer too). */
+function finish(current, status, error) {
+  if (turn !== current) return;
+  turn = null;
+  subscription = null;
+  paint(current);
+  if (current.text) conversation.push({ role: 'assistant', content: current.text });
+  if (error) {
+    current.div.classList.add('failed');
+    $('error').textContent = oneLine(error);
+  }
+  setStatus(status);
+}
+
 function send() {
-  stop('idle');
-  for (const id of ['reasoning', 'answer', 'error']) $(id).textContent = '';
+  const text = $('prompt').value;
+  if (subscription || !text.trim()) return;
+  $('error').textContent = '';
   for (const id of ['finish', 'usage', 'ttft']) $(id).textContent = '-';
+  conversation.push({ role: 'user', content: text });
+  bubble('user').textContent = text;
+  $('prompt').value = '';
+  const current = answerBubble();
+  turn = current;
+  window.scrollTo(0, document.body.scrollHeight);
   const body = {
     model: $('model').value,
-    messages: [{ role: 'user', content: $('prompt').value }],
+    messages: conversation.slice(),
     stream: true,
     stream_options: { include_usage: true },
   };
@@ -51,21 +155,21 @@ function send() {
         })
       : fetchSse('./v1/chat/completions', { body, headers: authHeaders() });
   setStatus('streaming');
-  subscription = chunks.subscribe({
+  const sub = chunks.subscribe({
     next(chunk) {
       if (first) {
         first = false;
         $('ttft').textContent = `${Math.round(performance.now() - started)} ms`;
       }
       if (chunk.reset) {
-        $('reasoning').textContent = '';
-        $('answer').textContent = '';
+        current.text = '';
+        current.reasoning = '';
       }
       for (const choice of chunk.choices) {
         if (choice.index !== 0) continue;
-        if (choice.delta.reasoning) $('reasoning').textContent += choice.delta.reasoning;
-        if (choice.delta.content) $('answer').textContent += choice.delta.content;
-        if (choice.delta.refusal) $('answer').textContent += choice.delta.refusal;
+        if (choice.delta.reasoning) current.reasoning += choice.delta.reasoning;
+        if (choice.delta.content) current.text += choice.delta.content;
+        if (choice.delta.refusal) current.text += choice.delta.refusal;
         if (choice.finish_reason) $('finish').textContent = choice.finish_reason;
       }
       if (chunk.usage) {
@@ -73,33 +177,39 @@ function send() {
         $('usage').textContent =
           `${u.prompt_tokens} prompt + ${u.completion_tokens} completion = ${u.total_tokens} tokens`;
       }
+      schedule(current);
     },
-    error(error) {
-      $('error').textContent = oneLine(error);
-      subscription = null;
-      setStatus('failed');
-    },
-    complete() {
-      subscription = null;
-      setStatus('done');
-    },
+    error: (error) => finish(current, 'failed', error),
+    complete: () => finish(current, 'done'),
   });
+  if (turn === current) subscription = sub;
 }
 
-function stop(status = 'stopped') {
-  if (subscription) {
-    // Unsubscribing aborts the fetch (or stops the WebSocket request): the gateway aborts upstream.
-    subscription.unsubscribe();
-    subscription = null;
-  }
-  setStatus(status);
+function stop() {
+  if (!subscription) return;
+  // Unsubscribing aborts the fetch (or stops the WebSocket request): the gateway aborts upstream.
+  subscription.unsubscribe();
+  finish(turn, 'stopped');
+}
+
+function newChat() {
+  stop();
+  conversation = [];
+  $('messages').replaceChildren();
+  $('error').textContent = '';
+  setStatus('idle');
 }
 
 $('send').addEventListener('click', send);
-$('stop').addEventListener('click', () => stop());
+$('stop').addEventListener('click', stop);
+$('new').addEventListener('click', newChat);
 $('prompt').addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send();
+  // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is not a send.
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    send();
+  }
 });
 $('token').addEventListener('change', loadModels);
-window.addEventListener('pagehide', () => stop());
-loadModels();
+window.addEventListener('pagehide', stop);
+loadPageConfig().then(loadModels);
