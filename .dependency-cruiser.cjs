@@ -28,8 +28,16 @@ module.exports = {
       name: 'core-not-integrations',
       severity: 'error',
       comment: 'Integrations import the core; the core (src/, operators/) never imports an integration.',
-      from: { path: '^(src|operators)/', pathNot: INTEGRATIONS },
+      from: { path: '^(src|operators)/', pathNot: [INTEGRATIONS, '^src/cli/'] },
       to: { path: INTEGRATIONS },
+    },
+    {
+      name: 'cli-integrations-lazy',
+      severity: 'error',
+      comment:
+        'The CLI sits above everything and may run an integration (rxllm worker runs rxllm/bullmq), but only through import(): the other commands must start without its peers installed.',
+      from: { path: '^src/cli/' },
+      to: { path: INTEGRATIONS, dependencyTypesNot: ['dynamic-import', 'type-only', 'type-import'] },
     },
     {
       name: 'core-not-testing',

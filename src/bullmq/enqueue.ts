@@ -8,22 +8,27 @@ import type { Queue } from 'bullmq';
 import type { ChatRequest } from '../request';
 import { keysOf, redisOf } from './store';
 
+/** A request of a batch: `model` is `provider/model`, or a group name for a worker with a router. */
+export type BatchRequest = Omit<ChatRequest, 'model'> & { model: string };
+
 /** One request of a batch: a line of an OpenAI batch file (`method` and `url` are ignored). */
 export interface BatchLine {
   custom_id: string;
-  body: ChatRequest;
+  body: BatchRequest;
 }
 
 /** What a batch job carries. */
 export interface BatchJobData {
   batchId: string;
   customId: string;
-  request: ChatRequest;
+  request: BatchRequest;
 }
 
 export interface EnqueueBatchOptions {
   /** Names the batch: job ids, `status` and `collect` use it. Letters, digits, `_`, `.`, `-`. */
   batchId: string;
+  /** Sends every line to this model (`provider/model`, or a router group) instead of its `body.model`. @defaultValue undefined */
+  model?: string;
   /** Jobs added per `addBulk` call. @defaultValue 500 */
   chunkSize?: number;
 }
@@ -91,7 +96,11 @@ export async function enqueueBatch(
   requests: readonly BatchLine[] | string,
   options: EnqueueBatchOptions,
 ): Promise<EnqueueBatchResult> {
-  const { batchId, chunkSize = ENQUEUE_BATCH_DEFAULTS.chunkSize } = options ?? ({} as EnqueueBatchOptions);
+  const {
+    batchId,
+    model,
+    chunkSize = ENQUEUE_BATCH_DEFAULTS.chunkSize,
+  } = options ?? ({} as EnqueueBatchOptions);
   if (typeof batchId !== 'string' || !BATCH_ID.test(batchId))
     throw new TypeError(
       `enqueueBatch: batchId must be 1-100 letters, digits, "_", "." or "-", got ${JSON.stringify(batchId)}.`,
@@ -113,8 +122,8 @@ export async function enqueueBatch(
     if (seen.has(id)) return bad.push({ line, reason: `custom_id "${id}" is repeated` });
     if (!l.body || typeof l.body !== 'object') return bad.push({ line, reason: 'body must be an object' });
     seen.add(id);
-    const { stream: _stream, ...request } = l.body as ChatRequest & { stream?: unknown };
-    jobs.push({ batchId, customId: id, request: request as ChatRequest });
+    const { stream: _stream, ...request } = l.body as BatchRequest & { stream?: unknown };
+    jobs.push({ batchId, customId: id, request: model === undefined ? request : { ...request, model } });
   });
   bad.sort((a, b) => a.line - b.line);
 

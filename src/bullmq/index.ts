@@ -5,6 +5,7 @@ export {
   ENQUEUE_BATCH_DEFAULTS,
   type BatchJobData,
   type BatchLine,
+  type BatchRequest,
   type EnqueueBatchOptions,
   type EnqueueBatchResult,
 } from './enqueue';

@@ -63,7 +63,7 @@ export interface BatchWorkerOptions {
    * soon the job of a worker that died is run again elsewhere.
    * @defaultValue {}
    */
-  worker?: Omit<WorkerOptions, 'concurrency'>;
+  worker?: Partial<Omit<WorkerOptions, 'concurrency'>>;
 }
 
 /** Defaults of {@link createBatchWorker}. */
@@ -170,7 +170,7 @@ export function createBatchWorker(queue: Queue, options: BatchWorkerOptions = {}
       return attempt;
     };
     const r = await lastValueFrom(
-      batch([request], { concurrency: 1, retry: retries, timeout, limiter, options: callOptions, call }),
+      batch([request as ChatRequest], { concurrency: 1, retry: retries, timeout, limiter, options: callOptions, call }),
     );
     const record: BatchRecord = {
       custom_id: customId,
