@@ -46,6 +46,10 @@ export interface EnqueueBatchResult {
 /** Defaults of {@link enqueueBatch}. */
 export const ENQUEUE_BATCH_DEFAULTS = { chunkSize: 500 } as const;
 
+// A request that fails is a recorded result, not a thrown job: BullMQ's attempts only cover a job
+// that threw (Redis unreachable while recording), retried after 1 s, 2 s, 4 s, 8 s.
+const JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 1000 } } as const;
+
 const BATCH_ID = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /**
@@ -135,7 +139,11 @@ export async function enqueueBatch(
     // Jobs first, ids second: a crash in between leaves jobs whose ids a re-run adds (BullMQ ignores
     // a job id it holds), never ids without a job.
     await queue.addBulk(
-      chunk.map((data) => ({ name: 'chat', data, opts: { jobId: batchJobId(batchId, data.customId) } })),
+      chunk.map((data) => ({
+        name: 'chat',
+        data,
+        opts: { jobId: batchJobId(batchId, data.customId), ...JOB_OPTIONS },
+      })),
     );
     // SADD answers per member whether it was new: one command per id, pipelined by ioredis.
     const fresh = await Promise.all(chunk.map((j) => redis.sadd(keys.ids, j.customId)));

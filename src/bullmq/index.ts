@@ -11,8 +11,10 @@ export {
 } from './enqueue';
 export {
   BATCH_WORKER_DEFAULTS,
+  createBatchProcessor,
   createBatchWorker,
   type BatchCaller,
+  type BatchProcessorOptions,
   type BatchWorkerOptions,
 } from './worker';
 export { batchStatus, readBatchResults, type BatchStatus, type ReadBatchResultsOptions } from './status';

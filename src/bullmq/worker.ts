@@ -32,7 +32,8 @@ export interface BatchCaller {
   complete(request: ChatRequest, options?: CallOptions): Observable<ChatCompletion>;
 }
 
-export interface BatchWorkerOptions {
+/** How {@link createBatchProcessor} runs a job. */
+export interface BatchProcessorOptions {
   /** Makes the calls (`client` and `router` exclude each other). @defaultValue rxllm's `complete` */
   client?: BatchCaller;
   /**
@@ -41,8 +42,6 @@ export interface BatchWorkerOptions {
    * across the fleet. @defaultValue none
    */
   router?: RouterConfig;
-  /** Jobs in flight at once in this worker (BullMQ's `concurrency`). @defaultValue 20 */
-  concurrency?: number;
   /** Retries per request before its first byte (`retryBackoff` config), `false` for none. @defaultValue 3 */
   retries?: number | Omit<RetryBackoffConfig, 'resume'> | false;
   /** Time limits per attempt (`timeouts` config), `false` for none. @defaultValue TIMEOUTS_DEFAULTS */
@@ -58,16 +57,29 @@ export interface BatchWorkerOptions {
   options?: CallOptions;
   /** Prefix of the rate-limit, cooldown and budget keys (`RedisStoreOptions.prefix`). @defaultValue 'rxllm:' */
   storePrefix?: string;
+}
+
+/** {@link createBatchWorker}'s options: how jobs run, and the worker's own. */
+export interface BatchWorkerOptions extends BatchProcessorOptions {
+  /** Jobs in flight at once in this worker (BullMQ's `concurrency`). @defaultValue 20 */
+  concurrency?: number;
   /**
    * More BullMQ worker options. `lockDuration` and `stalledInterval` (30 s each by default) set how
-   * soon the job of a worker that died is run again elsewhere.
-   * @defaultValue {}
+   * soon the job of a worker that died is run again elsewhere. `maxStalledCount` is raised to 5: a
+   * job run again records nothing twice (first write wins), while BullMQ's default of 1 fails a job
+   * for good the second time a busy worker misses its lock renewal.
+   * @defaultValue { maxStalledCount: 5 }
    */
   worker?: Partial<Omit<WorkerOptions, 'concurrency'>>;
 }
 
 /** Defaults of {@link createBatchWorker}. */
-export const BATCH_WORKER_DEFAULTS = { concurrency: 20, retries: 3, storePrefix: 'rxllm:' } as const;
+export const BATCH_WORKER_DEFAULTS = {
+  concurrency: 20,
+  retries: 3,
+  storePrefix: 'rxllm:',
+  maxStalledCount: 5,
+} as const;
 
 function errorRecord(error: unknown): NonNullable<BatchRecord['error']> {
   const record: NonNullable<BatchRecord['error']> = {
@@ -79,8 +91,9 @@ function errorRecord(error: unknown): NonNullable<BatchRecord['error']> {
 }
 
 /**
- * Starts a BullMQ worker on `queue` for jobs added by {@link enqueueBatch}. Each job is one
- * `batch()` of one request: retried (`retries`), timed out per attempt (`timeout`), rate-limited and
+ * The job function of a batch worker on `queue`, for jobs added by {@link enqueueBatch}: what
+ * {@link createBatchWorker} runs, and what a `@nestjs/bullmq` `WorkerHost` calls from its `process`
+ * (docs/fleet.md). Each job is one `batch()` of one request: retried (`retries`), timed out per attempt (`timeout`), rate-limited and
  * budgeted through Redis stores shared by every worker, its usage and cost (every attempt's, via
  * `trackUsage`) recorded with the result. A request that still fails is a result too (`error` set):
  * the job completes, and BullMQ does not run it again.
@@ -93,38 +106,32 @@ function errorRecord(error: unknown): NonNullable<BatchRecord['error']> {
  *
  * @example
  * // doc-test: typecheck-only
- * import { Queue } from 'bullmq';
- * import { createBatchWorker } from 'rxllm/bullmq';
- * const queue = new Queue('llm', { connection: { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null } });
- * const worker = createBatchWorker(queue, {
- *   concurrency: 20,
- *   rateLimit: { tokensPerMinute: 200_000, key: 'openai' },
- *   budget: { maxCost: 50 },
- * });
- * process.once('SIGTERM', () => void worker.close());
+ * import { Queue, Worker } from 'bullmq';
+ * import { createBatchProcessor } from 'rxllm/bullmq';
+ * const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+ * const queue = new Queue('llm', { connection });
+ * const worker = new Worker('llm', createBatchProcessor(queue, { retries: 3 }), { connection, concurrency: 10 });
  */
-export function createBatchWorker(queue: Queue, options: BatchWorkerOptions = {}): Worker<BatchJobData> {
+export function createBatchProcessor(
+  queue: Queue,
+  options: BatchProcessorOptions = {},
+): (job: Job<BatchJobData>) => Promise<BatchRecord> {
   if (!queue || typeof queue.name !== 'string' || !queue.opts)
-    throw new TypeError('createBatchWorker: queue must be a BullMQ Queue.');
+    throw new TypeError('createBatchProcessor: queue must be a BullMQ Queue.');
   const {
     client,
     router: routerConfig,
-    concurrency = BATCH_WORKER_DEFAULTS.concurrency,
     retries = BATCH_WORKER_DEFAULTS.retries,
     timeout = {},
     rateLimit,
     budget: budgetConfig,
     options: callOptions = {},
     storePrefix: prefix = BATCH_WORKER_DEFAULTS.storePrefix,
-    worker: workerOptions = {},
   } = options;
-  if (client && routerConfig) throw new TypeError('createBatchWorker: client and router exclude each other.');
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new TypeError(
-      `createBatchWorker: concurrency must be an integer >= 1, got ${String(concurrency)}.`,
-    );
+  if (client && routerConfig)
+    throw new TypeError('createBatchProcessor: client and router exclude each other.');
   if (budgetConfig && !(budgetConfig.maxCost >= 0))
-    throw new TypeError('createBatchWorker: budget.maxCost must be a number of USD >= 0.');
+    throw new TypeError('createBatchProcessor: budget.maxCost must be a number of USD >= 0.');
 
   // The stores need the queue's Redis client, which BullMQ gives as a promise: built on the first job.
   let ready: Promise<{ redis: BatchRedis; caller: BatchCaller; limiter?: RateLimiter }> | undefined;
@@ -143,13 +150,18 @@ export function createBatchWorker(queue: Queue, options: BatchWorkerOptions = {}
     }));
   const budgetStore = async () => createRedisBudgetStore((await setup()).redis, { prefix });
 
+  const started = new Set<string>();
   const run = async (job: Job<BatchJobData>): Promise<BatchRecord> => {
     const { batchId, customId, request } = job.data;
     const { redis, caller, limiter } = await setup();
     const keys = keysOf(queue, batchId);
     const stored = await redis.hget(keys.results, customId);
     if (stored !== null) return JSON.parse(stored) as BatchRecord; // recorded by an earlier run
-    await redis.hsetnx(keys.stats, 'startedAt', Date.now());
+    // When the batch started (for its rate): once per batch and worker, not a write per job.
+    if (!started.has(batchId)) {
+      await redis.hsetnx(keys.stats, 'startedAt', Date.now());
+      started.add(batchId);
+    }
     const store = budgetConfig && (await budgetStore());
     let spent = 0;
     let priced = false;
@@ -170,7 +182,14 @@ export function createBatchWorker(queue: Queue, options: BatchWorkerOptions = {}
       return attempt;
     };
     const r = await lastValueFrom(
-      batch([request as ChatRequest], { concurrency: 1, retry: retries, timeout, limiter, options: callOptions, call }),
+      batch([request as ChatRequest], {
+        concurrency: 1,
+        retry: retries,
+        timeout,
+        limiter,
+        options: callOptions,
+        call,
+      }),
     );
     const record: BatchRecord = {
       custom_id: customId,
@@ -191,9 +210,41 @@ export function createBatchWorker(queue: Queue, options: BatchWorkerOptions = {}
     return JSON.parse((await redis.hget(keys.results, customId)) ?? 'null') as BatchRecord;
   };
 
+  return run;
+}
+
+/**
+ * Starts a BullMQ worker on `queue` for jobs added by {@link enqueueBatch}; each job runs as
+ * {@link createBatchProcessor} says (see there what is recorded, and what happens when a worker dies).
+ * `close()` it to stop: the jobs in flight finish first.
+ *
+ * @example
+ * // doc-test: typecheck-only
+ * import { Queue } from 'bullmq';
+ * import { createBatchWorker } from 'rxllm/bullmq';
+ * const queue = new Queue('llm', { connection: { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null } });
+ * const worker = createBatchWorker(queue, {
+ *   concurrency: 20,
+ *   rateLimit: { tokensPerMinute: 200_000, key: 'openai' },
+ *   budget: { maxCost: 50 },
+ * });
+ * process.once('SIGTERM', () => void worker.close());
+ */
+export function createBatchWorker(queue: Queue, options: BatchWorkerOptions = {}): Worker<BatchJobData> {
+  const {
+    concurrency = BATCH_WORKER_DEFAULTS.concurrency,
+    worker: workerOptions = {},
+    ...processor
+  } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new TypeError(
+      `createBatchWorker: concurrency must be an integer >= 1, got ${String(concurrency)}.`,
+    );
+  const run = createBatchProcessor(queue, processor);
   return new Worker<BatchJobData>(queue.name, run, {
     connection: queue.opts.connection,
     prefix: queue.opts.prefix,
+    maxStalledCount: BATCH_WORKER_DEFAULTS.maxStalledCount,
     ...workerOptions,
     concurrency,
   });
