@@ -51,12 +51,12 @@ export class LlmBatchService {
   /** Every result so far (a page of 1000 at a time). */
   async results(batchId: string): Promise<BatchRecord[]> {
     const all: BatchRecord[] = [];
-    for (let after = '-'; ;) {
-      const { records, next } = await readBatchResults(this.queue, batchId, { after });
-      if (records.length === 0) return all;
-      all.push(...records);
-      after = next;
+    let page = await readBatchResults(this.queue, batchId);
+    while (page.records.length > 0) {
+      all.push(...page.records);
+      page = await readBatchResults(this.queue, batchId, { after: page.next });
     }
+    return all;
   }
 }
 
