@@ -173,6 +173,20 @@ run('rxllm/bullmq (real redis-server, mock upstream)', () => {
     expect((await allResults(queue, 'again')).length).toBe(1);
   });
 
+  it('a budget the workers share refuses calls past it: each refused request is a failed result, never sent', async () => {
+    const lines = Array.from({ length: 4 }, (_, i) => line(`b-${i}`, 'x'));
+    await enqueueBatch(queue, lines, { batchId: 'budget' });
+    worker = createBatchWorker(queue, {
+      ...options(),
+      retries: false,
+      budget: { maxCost: 0, key: `b-${n}` },
+    });
+    await until(async () => (await batchStatus(queue, 'budget')).remaining === 0);
+    const results = await allResults(queue, 'budget');
+    expect(results.map((r) => r.error?.type)).toEqual(Array(4).fill('BudgetExceededError'));
+    expect(mock.stats.requests).toBe(0);
+  });
+
   it('shares one rate limit across workers through Redis', async () => {
     const lines = Array.from({ length: 6 }, (_, i) => line(`r-${i}`, 'x'));
     await enqueueBatch(queue, lines, { batchId: 'rl' });

@@ -4,6 +4,7 @@
  * status counts them, collect writes each result once and a second collect appends only what is
  * missing (a torn last line cut, a last line without newline completed).
  */
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +135,32 @@ run('rxllm batch --queue / worker / status / collect (real redis-server)', () =>
     expect(ids(out)).toHaveLength(12);
     appendFileSync(out, ''); // still valid JSONL
     expect(readFileSync(out, 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it('rxllm worker (its own process) stops on SIGTERM, exit 0, saying what it recorded', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(__dirname, '..', '..', 'src', 'cli', 'main.ts'),
+        'worker',
+        '--queue',
+        url,
+        '--queue-name',
+        'sigterm',
+      ],
+      { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (!sent && /ready on queue "sigterm"/.test(err)) sent = child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(err).toMatch(/stopping after the jobs in flight[\s\S]*0 results recorded/);
   });
 
   it('says what is wrong with the flags, and which batch is unknown', async () => {
