@@ -26,7 +26,7 @@ A batch on a fleet of workers (start them with: rxllm worker --queue redis://hos
   collect           write the results (the rxllm batch output lines) as they are recorded, to --out or
                     stdout, until every request has one (--no-follow: only those recorded now). Re-run with
                     the same --out to resume: only the missing ones are appended.
-Exit code: 0 done, 1 some requests failed (collect) or the queue is unreachable, 2 bad usage, 130 Ctrl-C.`;
+Exit code: 0 done, 1 bad lines (enqueue), failed requests (collect) or Redis unreachable, 2 bad usage, 130 Ctrl-C.`;
 
 type Fleet = typeof import('../bullmq/connect') &
   typeof import('../bullmq/enqueue') &
@@ -143,11 +143,13 @@ export async function runBatchQueue(argv: string[], io: CliIO, signal?: AbortSig
     );
     return 2;
   }
-  let opened: ReturnType<Fleet['openQueue']>;
+  let opened: Awaited<ReturnType<Fleet['openQueue']>>;
   try {
-    opened = fleet.openQueue(values.queue, values['queue-name'] ?? QUEUE_NAME);
+    opened = await fleet.openQueue(values.queue, values['queue-name'] ?? QUEUE_NAME);
   } catch (error) {
-    return usage((error as Error).message);
+    if (error instanceof TypeError) return usage(error.message);
+    io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
+    return 1;
   }
   const { queue } = opened;
   try {
@@ -180,7 +182,7 @@ export async function runBatchQueue(argv: string[], io: CliIO, signal?: AbortSig
 
 async function collect(
   fleet: Fleet,
-  queue: ReturnType<Fleet['openQueue']>['queue'],
+  queue: Awaited<ReturnType<Fleet['openQueue']>>['queue'],
   batchId: string,
   out: string | undefined,
   follow: boolean,

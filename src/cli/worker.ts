@@ -100,10 +100,16 @@ export async function runWorker(argv: string[], io: CliIO, signal?: AbortSignal)
     return 2;
   }
   const queueName = values['queue-name'] ?? CLI_WORKER_DEFAULTS.queueName;
-  let opened: ReturnType<typeof fleet.openQueue>;
+  let opened: Awaited<ReturnType<typeof fleet.openQueue>>;
+  try {
+    opened = await fleet.openQueue(values.queue, queueName);
+  } catch (error) {
+    if (error instanceof TypeError) return usage(error.message);
+    io.stderr.write(`rxllm worker: ${redactSecrets((error as Error).message)}\n`);
+    return 1;
+  }
   let worker: ReturnType<typeof fleet.createBatchWorker>;
   try {
-    opened = fleet.openQueue(values.queue, queueName);
     worker = fleet.createBatchWorker(opened.queue, {
       router,
       concurrency,
@@ -116,6 +122,7 @@ export async function runWorker(argv: string[], io: CliIO, signal?: AbortSignal)
     });
   } catch (error) {
     io.stderr.write(`rxllm worker: ${redactSecrets((error as Error).message)}\n`);
+    await opened.close().catch(() => {});
     return 2;
   }
   let completed = 0;
@@ -143,6 +150,8 @@ export async function runWorker(argv: string[], io: CliIO, signal?: AbortSignal)
   io.stderr.write('rxllm worker: stopping after the jobs in flight (Ctrl-C again to kill)\n');
   await worker.close();
   await opened.close();
-  io.stderr.write(`rxllm worker: ${completed} results recorded, ${failed} of them failed requests\n`);
+  io.stderr.write(
+    `rxllm worker: ${completed + failed} results recorded, ${failed} of them failed requests\n`,
+  );
   return 0;
 }

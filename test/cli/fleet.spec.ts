@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockServer } from '../../src/testing';
-import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+import { freePort, redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
 
 const run = redisAvailable() ? describe : describe.skip;
 
@@ -180,5 +180,17 @@ run('rxllm batch --queue / worker / status / collect (real redis-server)', () =>
     expect(d.err()).toMatch(/no batch "nope"/);
     const e = io();
     expect(await runCli(['batch', 'status', '--queue', 'http://x', '--batch', 'b'], e.io)).toBe(2);
+    expect(e.err()).toMatch(/--queue must be a redis:\/\/ or rediss:\/\/ URL/);
+    // Nobody listens there: said at once (not every command waiting for a reconnect), password unsaid.
+    const nobody = `redis://:secret-pw@127.0.0.1:${await freePort()}`;
+    for (const argv of [
+      ['batch', 'status', '--queue', nobody, '--batch', 'b'],
+      ['worker', '--queue', nobody],
+    ]) {
+      const f = io();
+      expect(await runCli(argv, f.io)).toBe(1);
+      expect(f.err()).toMatch(/cannot reach Redis at 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+      expect(f.err()).not.toMatch(/secret-pw/);
+    }
   });
 });
