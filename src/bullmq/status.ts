@@ -23,7 +23,10 @@ export interface BatchStatus {
   /**
    * Calls sent beyond the attempts of the recorded results: the calls of jobs being run now, and the
    * calls of workers that died mid-job, whose jobs BullMQ ran again elsewhere (the provider call is
-   * at-least-once; the provider bills those too). Final once `remaining` is 0.
+   * at-least-once; the provider bills those too). Final once `remaining` is 0. An upper bound: a call
+   * is counted as it starts, and with a router that is before the router's own rate-limit wait, so a
+   * dead worker's calls still waiting for a permit count too (in the fleet proof: 20 counted, 2 had
+   * reached the provider).
    */
   resent: number;
   /** USD of the recorded results' attempts (`null`-cost results count 0). */

@@ -221,7 +221,7 @@ run('a fleet of 4 worker processes on BullMQ (real redis-server, 10,000 requests
     const s = JSON.parse(status.out());
     expect(s).toEqual(expect.objectContaining({ total: REQUESTS, done: REQUESTS, failed: 0, remaining: 0 }));
     // The upstream saw every request at least once; what it saw beyond that is what the killed worker
-    // had sent, which the fleet counted before sending (so it counts at least as many).
+    // had sent, which the fleet counted as they started (so it counts at least as many: also those still waiting for a permit).
     expect(arrivals.length).toBeGreaterThanOrEqual(REQUESTS);
     expect(new Set(arrivals.map((a) => a.id)).size).toBe(1000);
     const extra = arrivals.length - REQUESTS;
