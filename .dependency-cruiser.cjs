@@ -30,7 +30,7 @@ module.exports = {
       name: 'core-not-integrations',
       severity: 'error',
       comment: 'Integrations import the core; the core (src/, operators/) never imports an integration.',
-      from: { path: '^(src|operators)/', pathNot: [INTEGRATIONS, GATEWAY_REDIS] },
+      from: { path: '^(src|operators)/', pathNot: [INTEGRATIONS, GATEWAY_REDIS, '^src/cli/'] },
       to: { path: INTEGRATIONS },
     },
     {
@@ -40,6 +40,14 @@ module.exports = {
         'rxllm serve --redis loads the Redis stores in this one file, with a dynamic import(), only when a Redis URL is given: the core entry stays free of them.',
       from: { path: GATEWAY_REDIS },
       to: { path: INTEGRATIONS, dependencyTypesNot: ['dynamic-import'] },
+    },
+    {
+      name: 'cli-integrations-lazy',
+      severity: 'error',
+      comment:
+        'The CLI sits above everything and may run an integration (rxllm worker runs rxllm/bullmq), but only through import(): the other commands must start without its peers installed.',
+      from: { path: '^src/cli/' },
+      to: { path: INTEGRATIONS, dependencyTypesNot: ['dynamic-import', 'type-only', 'type-import'] },
     },
     {
       name: 'core-not-testing',

@@ -37,7 +37,10 @@ API keys come from the provider's environment variable (OPENAI_API_KEY, ...).
        rxllm batch in.jsonl [--model M | --router config.json] [--concurrency 20] [--retries 3] [--out out.jsonl]
 Runs a JSONL batch file (OpenAI batch format), resumable with the same --out. rxllm batch --help for more.
 
-       rxllm --version | rxllm help [chat|batch|serve]
+       rxllm batch in.jsonl --queue redis://host:6379 | rxllm worker --queue … | rxllm batch status|collect --queue … --batch ID
+The same batch on a fleet of workers on BullMQ. rxllm worker --help, rxllm batch status --help for more.
+
+       rxllm --version | rxllm help [chat|batch|serve|worker]
 Exit codes: 0 done, 1 the call failed, 2 bad usage (nothing sent), 141 stdout was closed early (| head).`;
 
 /**

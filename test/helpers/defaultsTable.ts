@@ -5,6 +5,7 @@
  */
 import * as core from 'rxllm';
 import * as operators from 'rxllm/operators';
+import * as bullmq from 'rxllm/bullmq';
 import * as redis from 'rxllm/redis';
 import * as testing from 'rxllm/testing';
 
@@ -16,6 +17,7 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
   'rxllm/operators': operators,
   'rxllm/testing': testing,
   'rxllm/redis': redis,
+  'rxllm/bullmq': bullmq,
 };
 
 /** Values that are themselves exports (a default logger) are shown by their name. */

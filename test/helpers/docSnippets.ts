@@ -112,6 +112,7 @@ const PATHS = {
   'rxllm/browser': ['./src/browser.ts'],
   'rxllm/nestjs': ['./src/nestjs/index.ts'],
   'rxllm/redis': ['./src/redis/index.ts'],
+  'rxllm/bullmq': ['./src/bullmq/index.ts'],
   'rxllm/schemas': ['./src/schemas.ts'],
 };
 

@@ -10,6 +10,7 @@ export const ENTRIES = {
   'rxllm/browser': 'src/browser.ts',
   'rxllm/nestjs': 'src/nestjs/index.ts',
   'rxllm/redis': 'src/redis/index.ts',
+  'rxllm/bullmq': 'src/bullmq/index.ts',
   'rxllm/schemas': 'src/schemas.ts',
 } as const;
 
