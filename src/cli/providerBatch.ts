@@ -116,19 +116,15 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
 
   const out = values.out;
   const recordPath = `${out ?? inFile}.batch.json`;
-  let claimed: ClaimedResultsFile;
+  let claimed: ClaimedResultsFile | undefined;
   let record: BatchIdsRecord;
   try {
     // Locked before the results and the batch ids are read: a second run would read the same ids and
     // submit the same requests again. Without --out, the batch ids are what two runs would share.
     claimed = claimResultsFile(out, out ?? recordPath);
-    try {
-      record = readBatchIds(recordPath, provider);
-    } catch (error) {
-      claimed.lock?.release();
-      throw error;
-    }
+    record = readBatchIds(recordPath, provider);
   } catch (error) {
+    claimed?.lock?.release();
     io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
     return CLI_USAGE_ERROR;
   }
@@ -198,6 +194,16 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
   let spent = 0;
   let syncSpent = 0;
   const retry: BatchFileJob[] = [];
+  /** Counts a result line (`syncCost`: what it would cost through the synchronous API) and writes it. */
+  const tally = (line: BatchResultRecord, syncCost: number | null) => {
+    if (line.error) failed++;
+    else {
+      ok++;
+      spent += line.cost ?? 0;
+      syncSpent += syncCost ?? 0;
+    }
+    write(line);
+  };
 
   const events: Observable<BatchEvent> = merge(
     ...toResume.map((b) => resumeBatch(b.batchId, { provider, ...target, customIds: b.customIds, models })),
@@ -242,12 +248,7 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
       todo.delete(e.custom_id);
     } else {
       todo.delete(e.custom_id);
-      if (e.type === 'result') {
-        ok++;
-        spent += e.cost ?? 0;
-        syncSpent += e.syncCost ?? 0;
-      } else failed++;
-      write(providerBatchRecord(e));
+      tally(providerBatchRecord(e), e.type === 'result' ? e.syncCost : null);
     }
   };
 
@@ -267,22 +268,13 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
       { options, call },
     ).pipe(map((r) => resultRecord(retry[r.index].customId, r)));
   });
-  const onRetried = (line: BatchResultRecord) => {
-    if (line.error) failed++;
-    else {
-      ok++;
-      spent += line.cost ?? 0;
-      syncSpent += line.cost ?? 0;
-    }
-    write(line);
-  };
 
   const sub = new Subscription();
   let code = await new Promise<number>((resolve) => {
     finish = resolve;
     sub.add(
       concat(events.pipe(tap(onEvent), ignoreElements()), retried).subscribe({
-        next: onRetried,
+        next: (line) => tally(line, line.cost), // a synchronous answer: at the synchronous price
         error: (error: unknown) => {
           io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
           resolve(CLI_REQUESTS_FAILED);

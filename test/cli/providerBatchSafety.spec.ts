@@ -141,6 +141,16 @@ describe('rxllm batch --provider-batch: input read as the synchronous mode reads
     expect(existsSync(`${out}.lock`)).toBe(false);
   });
 
+  it('refuses a batch record that is not one (exit 2, nothing submitted, unlocked)', async () => {
+    writeFileSync(input, openAILine('a'));
+    writeFileSync(`${out}.batch.json`, '{"provider":');
+    const run = io();
+    expect(await runCli(pb('--out', out), run.io)).toBe(CLI_USAGE_ERROR);
+    expect(run.err()).toContain('is not a batch record of rxllm');
+    expect(server.batches.submissions).toBe(0);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+  });
+
   it(`exits ${CLI_BROKEN_PIPE} quietly when stdout's reader leaves`, async () => {
     writeFileSync(input, [openAILine('a'), openAILine('b')].join('\n'));
     const err: string[] = [];
