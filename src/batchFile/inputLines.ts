@@ -123,6 +123,11 @@ export function parseBatchFile(
   return { jobs, bad };
 }
 
+/** How a bad line is reported on stderr by every mode of `rxllm batch`, so one grep finds them all. */
+export function badLineNotice(bad: BadBatchLine): string {
+  return `line ${bad.line}: ${bad.reason}; skipped.`;
+}
+
 /** A value in a reason, short: a line may be long, and the reason goes to a terminal. */
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);

@@ -1,13 +1,15 @@
 /**
  * One line of a results file: OpenAI's batch-output shape (`custom_id`, `response.status_code` and
  * `body`, `error`; https://platform.openai.com/docs/guides/batch) plus what a run of our own knows:
- * `usage`, `cost`, the router's `deployment` and `attempts`.
+ * `usage`, `cost`, the router's `deployment` and `attempts`, and for a provider batch its `batch_id`.
+ * Both modes of `rxllm batch` write these lines, so one reader takes either mode's file.
  */
 import type { BatchResult } from '../batch';
 import type { ChatCompletion } from '../chunk';
 import { cost } from '../cost/cost';
 import { errorClassName } from '../errorName';
-import { ApiError } from '../errors';
+import { ApiError, BatchResultError } from '../errors';
+import type { BatchEvent } from '../providerBatch/submit';
 import { redactSecrets } from '../redact';
 
 /** A line of a results file. */
@@ -16,16 +18,21 @@ export interface BatchResultRecord {
   custom_id: string;
   /** The answer (HTTP 200 and the completion), `null` when the request failed. */
   response: { status_code: number; body: ChatCompletion } | null;
-  /** The error's class (`RateLimitError`, ...), its message (secrets redacted) and HTTP status. */
-  error: { type: string; message: string; status?: number } | null;
+  /**
+   * The error's class (`RateLimitError`, ...), its message (secrets redacted) and HTTP status; for a
+   * request a provider batch did not answer, `reason` (`errored`, `expired`, `missing`, ...).
+   */
+  error: { type: string; message: string; status?: number; reason?: string } | null;
   /** Token counts as the provider reported them; `null` when it failed or none came. */
   usage: NonNullable<ChatCompletion['usage']> | null;
   /** USD; `null` when the request failed or its model has no known price. */
   cost: number | null;
   /** The router deployment that answered (with `--router`). */
   deployment?: string;
-  /** 1 + the request's retries. */
+  /** 1 + the request's retries; 1 in a provider batch (the provider does not report its own). */
   attempts: number;
+  /** The provider batch that answered (`rxllm batch --provider-batch`). */
+  batch_id?: string;
 }
 
 /** The record of one `batch()` result (a router's `route` moves from the body to `deployment`). */
@@ -55,11 +62,32 @@ export function resultRecord(customId: string, result: BatchResult<ChatCompletio
   };
 }
 
+/** The record of a provider batch's answer for one request (a `result` or `error` event). */
+export function providerBatchRecord(
+  event: Extract<BatchEvent, { type: 'result' | 'error' }>,
+): BatchResultRecord {
+  const answered = event.type === 'result';
+  return {
+    custom_id: event.custom_id,
+    response: answered ? { status_code: 200, body: event.completion } : null,
+    error: answered ? null : errorRecord(event.error),
+    usage: answered ? event.usage : null,
+    cost: answered ? event.cost : null,
+    attempts: 1,
+    batch_id: event.batchId,
+  };
+}
+
 function errorRecord(error: unknown): NonNullable<BatchResultRecord['error']> {
   const record: NonNullable<BatchResultRecord['error']> = {
     type: error instanceof Error ? errorClassName(error.constructor) : 'Error',
     message: redactSecrets(error instanceof Error ? error.message : String(error)),
   };
   if (error instanceof ApiError) record.status = error.status;
+  if (error instanceof BatchResultError) {
+    record.reason = error.reason;
+    // A request the provider answered with an HTTP error carries that error as the cause.
+    if (error.cause instanceof ApiError) record.status = error.cause.status;
+  }
   return record;
 }

@@ -8,10 +8,10 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { Observable, Subscription } from 'rxjs';
 import { batch, type BatchProgress } from '../batch';
-import { parseBatchFile, type BatchFileJob } from '../batchFile/inputLines';
-import { lockResultsFile, type ResultsFileLock } from '../batchFile/lock';
+import { claimResultsFile, pendingJobs, type ClaimedResultsFile } from '../batchFile/claim';
+import { badLineNotice, parseBatchFile } from '../batchFile/inputLines';
 import { resultRecord } from '../batchFile/resultRecord';
-import { appendResultLine, openResultsFile, readResultsFile } from '../batchFile/resultsFile';
+import { appendResultLine, openResultsFile } from '../batchFile/resultsFile';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
 import { redactSecrets } from '../redact';
@@ -19,7 +19,8 @@ import type { ChatRequest } from '../request';
 import { createRouter, type Router } from '../router/router';
 import type { RouterConfig } from '../router/config';
 import {
-  CLI_BAD_INPUT,
+  batchExitCode,
+  CLI_BATCH_EXIT_HELP,
   CLI_BROKEN_PIPE,
   CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
@@ -49,10 +50,7 @@ model without a provider ("gpt-4o-mini", as in OpenAI's own files) is taken as o
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
   --provider-batch  through the provider's own batch API at half price (rxllm batch --provider-batch --help)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
-stderr when it is a terminal. Exit code: 0 every line succeeded; ${CLI_REQUESTS_FAILED} some requests failed (their
-lines hold the error); ${CLI_USAGE_ERROR} bad usage, an unreadable file, or --out in use by another run (nothing
-sent); ${CLI_BAD_INPUT} some input lines were bad (the rest ran); ${CLI_INTERRUPTED} stopped by Ctrl-C (re-run to resume);
-${CLI_BROKEN_PIPE} stdout was closed early (| head: the run stops).`;
+stderr when it is a terminal. ${CLI_BATCH_EXIT_HELP}`;
 
 function formatProgress(p: BatchProgress, started: number, spent: number, total: number): string {
   const finished = p.done + p.failed;
@@ -115,35 +113,20 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
     io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
     return CLI_USAGE_ERROR;
   }
-  let lock: ResultsFileLock | undefined;
-  let done = new Map<string, boolean>();
+  let claimed: ClaimedResultsFile;
   try {
     // Locked before it is read: a second run would read the same ids and send the rest again.
-    if (values.out) {
-      lock = lockResultsFile(values.out);
-      if (lock.tookOver)
-        io.stderr.write(
-          `rxllm batch: took over the lock of pid ${lock.tookOver.pid}, which is no longer running.\n`,
-        );
-      const state = readResultsFile(values.out);
-      done = state.done;
-      if (state.repaired === 'cut')
-        io.stderr.write(
-          `rxllm batch: the last line of ${values.out} was cut (a crash?); it is removed and redone.\n`,
-        );
-      if (state.repaired === 'newline')
-        io.stderr.write(`rxllm batch: the last line of ${values.out} had no line break; one was added.\n`);
-    }
+    claimed = claimResultsFile(values.out);
   } catch (error) {
-    lock?.release();
     io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
     return CLI_USAGE_ERROR;
   }
+  for (const notice of claimed.notices) io.stderr.write(`rxllm batch: ${notice}\n`);
   try {
     const settings = { model: values.model, baseURL: values['base-url'], concurrency, retries, router };
-    return await run(input, done, values.out, settings, io, signal);
+    return await run(input, claimed.done, values.out, settings, io, signal);
   } finally {
-    lock?.release();
+    claimed.lock?.release();
   }
 }
 
@@ -165,11 +148,8 @@ async function run(
   signal: AbortSignal | undefined,
 ): Promise<number> {
   const { jobs, bad } = parseBatchFile(input, { model, routed: router !== undefined });
-  for (const b of bad) io.stderr.write(`rxllm batch: line ${b.line}: ${b.reason}; skipped.\n`);
-  const todo: BatchFileJob[] = jobs.filter((j) => !done.has(j.customId));
-  const skipped = jobs.length - todo.length;
-  // A failure already in the results file is still a failure of this job (exit code, summary).
-  const failedBefore = jobs.filter((j) => done.get(j.customId) === false).length;
+  for (const b of bad) io.stderr.write(`rxllm batch: ${badLineNotice(b)}\n`);
+  const { todo, skipped, failedBefore } = pendingJobs(jobs, done);
   const options = baseURL ? { baseURL } : {};
   const call = (request: ChatRequest, _i: number, opts: typeof options) =>
     (router ? router.complete(request, opts) : complete(request, opts)) as Observable<ChatCompletion>;
@@ -232,8 +212,7 @@ async function run(
           io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
           resolve(CLI_REQUESTS_FAILED);
         },
-        complete: () =>
-          resolve(bad.length > 0 ? CLI_BAD_INPUT : failed + failedBefore > 0 ? CLI_REQUESTS_FAILED : 0),
+        complete: () => resolve(batchExitCode(bad.length, failed + failedBefore)),
       }),
     );
     signal?.addEventListener(

@@ -40,6 +40,22 @@ export const CLI_INTERRUPTED = 130;
 export const CLI_BROKEN_PIPE = 141;
 
 /**
+ * The exit code of an `rxllm batch` run (either mode) that ran to its end: {@link CLI_BAD_INPUT} when
+ * input lines were bad, else {@link CLI_REQUESTS_FAILED} when requests failed (in this run or, for a
+ * resumed one, before), else 0.
+ */
+export function batchExitCode(badLines: number, failedRequests: number): number {
+  if (badLines > 0) return CLI_BAD_INPUT;
+  return failedRequests > 0 ? CLI_REQUESTS_FAILED : 0;
+}
+
+/** The exit codes of `rxllm batch`, both modes, as its help says them (docs/cli.md has the table). */
+export const CLI_BATCH_EXIT_HELP = `Exit code: 0 every line succeeded; ${CLI_REQUESTS_FAILED} some requests failed (their lines hold the
+error); ${CLI_USAGE_ERROR} bad usage, an unreadable file, or --out in use by another run (nothing sent); ${CLI_BAD_INPUT} some input lines
+were bad (the rest ran); ${CLI_INTERRUPTED} stopped by Ctrl-C (re-run to resume); ${CLI_BROKEN_PIPE} stdout was closed early
+(| head: the run stops).`;
+
+/**
  * Whether `stream` can no longer be written: its reader left. Node destroys a pipe's stream at once
  * when a write fails with EPIPE (and emits the error a tick later), so a command checks this after
  * writing and stops instead of working for nobody.

@@ -1,26 +1,22 @@
 /**
  * `rxllm batch in.jsonl --provider-batch`: the same job through the provider's own batch API
- * (`submitBatch`), at its batch price. Output lines are those of the synchronous mode; the batch ids
- * are recorded next to the results (`<out>.batch.json`, or `<in>.batch.json` without `--out`), so a
- * re-run resumes polling and never submits a request twice. Ctrl-C detaches: the batch keeps running.
+ * (`submitBatch`), at its batch price. It reads the input, takes and repairs the results file, and
+ * writes its lines with the synchronous mode's modules (`src/batchFile/`): the same bad-line reasons,
+ * the same lock (one run per `--out`, whichever mode), the same records plus `batch_id`, the same exit
+ * codes. The batch ids are recorded next to the results (`<out>.batch.json`, or `<in>.batch.json`
+ * without `--out`), so a re-run resumes polling and never submits a request twice. Ctrl-C detaches:
+ * the batch keeps running.
  */
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  truncateSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { EMPTY, merge, type Observable, type Subscription } from 'rxjs';
+import { closeSync, readFileSync } from 'node:fs';
+import { concat, defer, EMPTY, ignoreElements, map, merge, Subscription, tap, type Observable } from 'rxjs';
 import { batch } from '../batch';
+import { readBatchIds, resumePlan, saveBatchIds, type BatchIdsRecord } from '../batchFile/batchIds';
+import { claimResultsFile, pendingJobs, type ClaimedResultsFile } from '../batchFile/claim';
+import { badLineNotice, parseBatchFile, type BatchFileJob } from '../batchFile/inputLines';
+import { providerBatchRecord, resultRecord, type BatchResultRecord } from '../batchFile/resultRecord';
+import { appendResultLine, openResultsFile } from '../batchFile/resultsFile';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
-import { cost } from '../cost/cost';
-import { errorClassName } from '../errorName';
-import { ApiError } from '../errors';
 import {
   resumeBatch,
   submitBatch,
@@ -28,8 +24,20 @@ import {
   type ProviderBatchRequest,
 } from '../providerBatch/submit';
 import { redactSecrets } from '../redact';
-import { validateRequest, type ChatRequest } from '../request';
-import { integerFlag, parseCliArgs, type CliIO } from './io';
+import type { ChatRequest } from '../request';
+import {
+  batchExitCode,
+  CLI_BATCH_EXIT_HELP,
+  CLI_BROKEN_PIPE,
+  CLI_INTERRUPTED,
+  CLI_REQUESTS_FAILED,
+  CLI_USAGE_ERROR,
+  flushed,
+  integerFlag,
+  isBrokenPipe,
+  parseCliArgs,
+  type CliIO,
+} from './io';
 
 /** Defaults of `rxllm batch --provider-batch`. */
 export const CLI_PROVIDER_BATCH_DEFAULTS = { pollMs: 30_000 } as const;
@@ -40,105 +48,16 @@ Sends the lines through the provider's own batch API (OpenAI Batch, Anthropic Me
 Gemini Batch Mode): half the price, answers within 24 hours. Lines as in the synchronous mode.
   --model, -m      every line to this model (else each body's model; one provider per run)
   --out, -o        results here as they arrive (default: stdout); the batch ids go to <out>.batch.json
-                   (<in>.batch.json without --out): re-run the same command to resume, nothing is sent twice
+                   (<in>.batch.json without --out): re-run the same command to resume, nothing is sent twice;
+                   one run at a time, of either mode (out.jsonl.lock)
   --poll-ms        between two status polls (default ${CLI_PROVIDER_BATCH_DEFAULTS.pollMs})
   --base-url, -u   the provider's base URL (else OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL)
   --retry-failed   re-run the requests that failed in the batch synchronously (at the synchronous price)
-Ctrl-C detaches (the batch keeps running) and prints the command that resumes it. Exit code: 0 all
-succeeded, 1 some failed, 2 bad usage, 130 detached by Ctrl-C.`;
+Bad lines are reported on stderr with their line number and skipped. Ctrl-C detaches (the batch keeps
+running) and prints the command that resumes it. ${CLI_BATCH_EXIT_HELP}`;
 
-interface Job {
-  customId: string;
-  request: ChatRequest;
-}
-
-/** What `<out>.batch.json` holds: the submitted batches and their ids. */
-interface BatchRecord {
-  provider: string;
-  batches: { batchId: string; customIds: string[] }[];
-}
-
-function parseJobs(
-  text: string,
-  model: string | undefined,
-  err: CliIO['stderr'],
-): { jobs: Job[]; bad: number } {
-  const jobs: Job[] = [];
-  const seen = new Set<string>();
-  let bad = 0;
-  text
-    .replace(/^\uFEFF/, '')
-    .split('\n')
-    .forEach((raw, i) => {
-      if (raw.trim() === '') return;
-      const skip = (why: string) => {
-        bad++;
-        err.write(`rxllm batch: line ${i + 1}: ${why}; skipped.\n`);
-      };
-      let line: { custom_id?: unknown; body?: Record<string, unknown> };
-      try {
-        line = JSON.parse(raw);
-      } catch {
-        return skip('not valid JSON');
-      }
-      const id = line?.custom_id;
-      if (typeof id !== 'string' || id === '') return skip('custom_id must be a non-empty string');
-      if (seen.has(id)) return skip(`custom_id "${id}" is repeated`);
-      if (!line.body || typeof line.body !== 'object') return skip('body must be an object');
-      let name = model ?? line.body.model;
-      // A bare model name, as OpenAI batch files carry it, is an OpenAI model.
-      if (typeof name === 'string' && !name.includes('/')) name = `openai/${name}`;
-      const { stream: _stream, ...body } = { ...line.body, model: name } as Record<string, unknown>;
-      try {
-        jobs.push({ customId: id, request: validateRequest(body) });
-        seen.add(id);
-      } catch (error) {
-        skip((error as Error).message);
-      }
-    });
-  return { jobs, bad };
-}
-
-/**
- * The ids already answered in `out` (any line with a custom_id). A last line torn by a crash is cut,
- * so what is appended next starts on a line of its own; its request is answered again.
- */
-function doneIds(out: string | undefined, err: CliIO['stderr']): Set<string> {
-  const done = new Set<string>();
-  if (!out || !existsSync(out)) return done;
-  const text = readFileSync(out, 'utf8');
-  const whole = text.endsWith('\n') || text === '' ? text : text.slice(0, text.lastIndexOf('\n') + 1);
-  if (whole.length < text.length) {
-    err.write(`rxllm batch: the last line of ${out} was cut (a crash?); it is removed and redone.\n`);
-    truncateSync(out, Buffer.byteLength(whole));
-  }
-  for (const line of whole.split('\n')) {
-    if (line.trim() === '') continue;
-    let id: unknown;
-    try {
-      id = (JSON.parse(line) as { custom_id?: unknown }).custom_id;
-    } catch {
-      throw new Error(`${out} is not a results file of rxllm batch (line not JSON). Use another --out.`);
-    }
-    if (typeof id === 'string') done.add(id);
-  }
-  return done;
-}
-
-function errorRecord(error: unknown): Record<string, unknown> {
-  const record: Record<string, unknown> = {
-    type: error instanceof Error ? errorClassName(error.constructor) : 'Error',
-    message: redactSecrets(error instanceof Error ? error.message : String(error)),
-  };
-  const cause = (error as { cause?: unknown })?.cause;
-  if (error instanceof ApiError) record.status = error.status;
-  else if (cause instanceof ApiError) record.status = cause.status;
-  const reason = (error as { reason?: unknown })?.reason;
-  if (typeof reason === 'string') record.reason = reason;
-  return record;
-}
-
-const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+/** The providers with a batch API in `src/providerBatch/registry.ts`. */
+const BATCH_PROVIDERS = ['openai', 'anthropic', 'gemini'];
 
 /** Runs `rxllm batch … --provider-batch`; resolves to the exit code. */
 export async function runProviderBatch(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
@@ -163,7 +82,7 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
     ));
   } catch (error) {
     io.stderr.write(`rxllm batch: ${(error as Error).message}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   }
   if (values.help) {
     io.stdout.write(HELP + '\n');
@@ -171,7 +90,7 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
   }
   const usage = (message: string) => {
     io.stderr.write(`rxllm batch: ${message}\n${HELP}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   };
   if (positionals.length !== 1)
     return usage('give one input file, e.g. rxllm batch in.jsonl --provider-batch');
@@ -184,45 +103,89 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
     input = readFileSync(inFile, 'utf8');
   } catch (error) {
     io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   }
-  const { jobs, bad } = parseJobs(input, values.model, io.stderr);
+  const { jobs, bad } = parseBatchFile(input, { model: values.model });
+  for (const b of bad) io.stderr.write(`rxllm batch: ${badLineNotice(b)}\n`);
   const providers = new Set(jobs.map((j) => j.request.model.split('/')[0]));
   if (providers.size > 1)
     return usage(`one provider per provider batch; the lines name ${[...providers].join(', ')}`);
   const provider = [...providers][0] ?? 'openai';
-  if (!['openai', 'anthropic', 'gemini'].includes(provider))
-    return usage(`provider "${provider}" has no batch API here (openai, anthropic, gemini)`);
+  if (!BATCH_PROVIDERS.includes(provider))
+    return usage(`provider "${provider}" has no batch API here (${BATCH_PROVIDERS.join(', ')})`);
 
   const out = values.out;
   const recordPath = `${out ?? inFile}.batch.json`;
-  let record: BatchRecord = { provider, batches: [] };
+  let claimed: ClaimedResultsFile | undefined;
+  let record: BatchIdsRecord;
   try {
-    if (existsSync(recordPath)) record = JSON.parse(readFileSync(recordPath, 'utf8')) as BatchRecord;
-  } catch {
-    return usage(`${recordPath} is not a batch record of rxllm; move it away to submit anew`);
-  }
-  const saveRecord = () => {
-    writeFileSync(`${recordPath}.tmp`, JSON.stringify(record, null, 2) + '\n');
-    renameSync(`${recordPath}.tmp`, recordPath); // whole or not at all, even if killed mid-write
-  };
-
-  let done: Set<string>;
-  try {
-    done = doneIds(out, io.stderr);
+    // Locked before the results and the batch ids are read: a second run would read the same ids and
+    // submit the same requests again. Without --out, the batch ids are what two runs would share.
+    claimed = claimResultsFile(out, out ?? recordPath);
+    record = readBatchIds(recordPath, provider);
   } catch (error) {
+    claimed?.lock?.release();
     io.stderr.write(`rxllm batch: ${redactSecrets((error as Error).message)}\n`);
-    return 2;
+    return CLI_USAGE_ERROR;
   }
-  const todo = new Map(jobs.filter((j) => !done.has(j.customId)).map((j) => [j.customId, j]));
-  const submitted = new Set(record.batches.flatMap((b) => b.customIds));
-  const toResume = record.batches.filter((b) => b.customIds.some((id) => todo.has(id)));
-  const toSubmit = [...todo.values()].filter((j) => !submitted.has(j.customId));
-  const target = { baseURL: values['base-url'], pollMs, cancelOnUnsubscribe: false };
-  const models = Object.fromEntries(jobs.map((j) => [j.customId, j.request.model]));
+  for (const notice of claimed.notices) io.stderr.write(`rxllm batch: ${notice}\n`);
+  const run: Run = {
+    jobs,
+    badLines: bad.length,
+    done: claimed.done,
+    provider,
+    record,
+    recordPath,
+    out,
+    resume: ['rxllm batch', inFile, '--provider-batch', ...(values.model ? ['--model', values.model] : [])],
+    baseURL: values['base-url'],
+    pollMs,
+    retryFailed: values['retry-failed'] === true,
+  };
+  try {
+    return await runBatches(run, io, signal);
+  } finally {
+    claimed.lock?.release();
+  }
+}
 
-  const fd = out ? openSync(out, 'a') : undefined;
-  const write = (line: string) => (fd === undefined ? io.stdout.write(line) : writeSync(fd, line));
+interface Run {
+  jobs: BatchFileJob[];
+  badLines: number;
+  /** What the results file already holds (`custom_id` -> succeeded). */
+  done: Map<string, boolean>;
+  provider: string;
+  record: BatchIdsRecord;
+  recordPath: string;
+  out: string | undefined;
+  /** The command that resumes this run, without `--out`. */
+  resume: string[];
+  baseURL: string | undefined;
+  pollMs: number;
+  retryFailed: boolean;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+
+/** Submits what is not submitted yet, polls what is, writes each answer; resolves to the exit code. */
+async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined): Promise<number> {
+  const { provider, record, out } = run;
+  const pending = pendingJobs(run.jobs, run.done);
+  const { skipped, failedBefore } = pending;
+  const todo = new Map(pending.todo.map((j) => [j.customId, j]));
+  const { toResume, toSubmit } = resumePlan(record, pending.todo);
+  const target = { baseURL: run.baseURL, pollMs: run.pollMs, cancelOnUnsubscribe: false };
+  const models = Object.fromEntries(run.jobs.map((j) => [j.customId, j.request.model]));
+
+  const fd = out === undefined ? undefined : openResultsFile(out);
+  let finish: (code: number) => void = () => undefined;
+  /** One line per result; without --out on stdout: once its reader left, the run stops, quietly. */
+  const write = (line: BatchResultRecord) => {
+    if (fd !== undefined) return appendResultLine(fd, line);
+    if (isBrokenPipe(io.stdout)) return;
+    io.stdout.write(JSON.stringify(line) + '\n');
+    if (isBrokenPipe(io.stdout)) finish(CLI_BROKEN_PIPE);
+  };
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
   const started = performance.now();
   const statuses = new Map<string, string>();
@@ -230,7 +193,17 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
   let failed = 0;
   let spent = 0;
   let syncSpent = 0;
-  const retry: Job[] = [];
+  const retry: BatchFileJob[] = [];
+  /** Counts a result line (`syncCost`: what it would cost through the synchronous API) and writes it. */
+  const tally = (line: BatchResultRecord, syncCost: number | null) => {
+    if (line.error) failed++;
+    else {
+      ok++;
+      spent += line.cost ?? 0;
+      syncSpent += syncCost ?? 0;
+    }
+    write(line);
+  };
 
   const events: Observable<BatchEvent> = merge(
     ...toResume.map((b) => resumeBatch(b.batchId, { provider, ...target, customIds: b.customIds, models })),
@@ -249,7 +222,7 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
   const onEvent = (e: BatchEvent) => {
     if (e.type === 'submitted') {
       record.batches.push({ batchId: e.batchId, customIds: e.customIds });
-      saveRecord();
+      saveBatchIds(run.recordPath, record);
       io.stderr.write(
         `rxllm batch: submitted ${provider} batch ${e.batchId} (${e.customIds.length} requests)\n`,
       );
@@ -266,113 +239,70 @@ export async function runProviderBatch(argv: string[], io: CliIO, signal?: Abort
       else if (statuses.get(e.batchId) !== key) io.stderr.write(`rxllm batch: ${line}\n`);
       statuses.set(e.batchId, key);
     } else if (!todo.has(e.custom_id)) {
-      if (!done.has(e.custom_id))
+      if (!run.done.has(e.custom_id))
         io.stderr.write(
           `rxllm batch: ${e.type === 'error' ? e.error.message : `an answer for unknown id "${e.custom_id}"`}\n`,
         );
-    } else if (e.type === 'result') {
-      todo.delete(e.custom_id);
-      ok++;
-      spent += e.cost ?? 0;
-      syncSpent += e.syncCost ?? 0;
-      const line = {
-        custom_id: e.custom_id,
-        response: { status_code: 200, body: e.completion },
-        error: null,
-        usage: e.usage,
-        cost: e.cost,
-        batch_id: e.batchId,
-      };
-      write(JSON.stringify(line) + '\n');
-    } else if (values['retry-failed']) {
+    } else if (e.type === 'error' && run.retryFailed) {
       retry.push(todo.get(e.custom_id)!);
       todo.delete(e.custom_id);
     } else {
       todo.delete(e.custom_id);
-      failed++;
-      const line = {
-        custom_id: e.custom_id,
-        response: null,
-        error: errorRecord(e.error),
-        usage: null,
-        cost: null,
-        batch_id: e.batchId,
-      };
-      write(JSON.stringify(line) + '\n');
+      tally(providerBatchRecord(e), e.type === 'result' ? e.syncCost : null);
     }
   };
 
-  let sub: Subscription | undefined;
-  let code = await new Promise<number>((resolve) => {
-    sub = events.subscribe({
-      next: onEvent,
-      error: (error: unknown) => {
-        io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
-        resolve(1);
-      },
-      complete: () => resolve(0),
-    });
-    signal?.addEventListener('abort', () => resolve(130), { once: true });
+  // With --retry-failed, what the batches failed runs next through the synchronous API (its price).
+  let retrying = false;
+  const retried = defer(() => {
+    if (retry.length === 0) return EMPTY;
+    retrying = true;
+    io.stderr.write(
+      `${tty ? '\n' : ''}rxllm batch: re-running ${retry.length} failed requests synchronously\n`,
+    );
+    const options = run.baseURL ? { baseURL: run.baseURL } : {};
+    const call = (r: ChatRequest, _i: number, o: typeof options) =>
+      complete(r, o) as Observable<ChatCompletion>;
+    return batch(
+      retry.map((j) => j.request),
+      { options, call },
+    ).pipe(map((r) => resultRecord(retry[r.index].customId, r)));
   });
-  sub?.unsubscribe(); // detaches: cancelOnUnsubscribe is off, the provider batch keeps running
-  if (tty) io.stderr.write('\n');
 
-  if (code !== 130 && retry.length > 0) {
-    io.stderr.write(`rxllm batch: re-running ${retry.length} failed requests synchronously\n`);
-    const options = values['base-url'] ? { baseURL: values['base-url'] } : {};
-    await new Promise<void>((resolve) => {
-      batch(
-        retry.map((j) => j.request),
-        { options, call: (r, _i, o) => complete(r, o) as Observable<ChatCompletion> },
-      ).subscribe({
-        next: (r) => {
-          const job = retry[r.index];
-          const price = r.ok ? (cost(r.value.usage, job.request.model)?.total ?? null) : null;
-          if (r.ok) {
-            ok++;
-            spent += price ?? 0;
-            syncSpent += price ?? 0;
-          } else failed++;
-          const line = r.ok
-            ? {
-                custom_id: job.customId,
-                response: { status_code: 200, body: r.value },
-                error: null,
-                usage: r.value.usage,
-                cost: price,
-                attempts: r.attempts,
-              }
-            : {
-                custom_id: job.customId,
-                response: null,
-                error: errorRecord(r.error),
-                usage: null,
-                cost: null,
-                attempts: r.attempts,
-              };
-          write(JSON.stringify(line) + '\n');
+  const sub = new Subscription();
+  let code = await new Promise<number>((resolve) => {
+    finish = resolve;
+    sub.add(
+      concat(events.pipe(tap(onEvent), ignoreElements()), retried).subscribe({
+        next: (line) => tally(line, line.cost), // a synchronous answer: at the synchronous price
+        error: (error: unknown) => {
+          io.stderr.write(`\nrxllm batch: ${redactSecrets(String((error as Error)?.message ?? error))}\n`);
+          resolve(CLI_REQUESTS_FAILED);
         },
-        complete: resolve,
-        error: () => resolve(),
-      });
-    });
-  }
+        complete: () => resolve(0),
+      }),
+    );
+    signal?.addEventListener('abort', () => resolve(CLI_INTERRUPTED), { once: true });
+  });
+  // Detaches: cancelOnUnsubscribe is off, the provider batch keeps running (retries are aborted).
+  sub.unsubscribe();
+  const detached = code === CLI_INTERRUPTED && !retrying;
+  if (tty && !retrying) io.stderr.write('\n');
   if (fd !== undefined) closeSync(fd);
-  if (code === 0 && failed > 0) code = 1;
+  // Results on stdout: a reader that left while the last ones were in the pipe counts too.
+  if (fd === undefined && code !== CLI_BROKEN_PIPE && (await flushed(io.stdout))) code = CLI_BROKEN_PIPE;
+  if (code === CLI_BROKEN_PIPE) return code; // quietly, as Unix tools do: no summary
+  if (code === 0) code = batchExitCode(run.badLines, failed + failedBefore);
   const ids = record.batches.map((b) => b.batchId).join(', ') || 'none';
   io.stderr.write(
-    `rxllm batch: ${ok} succeeded, ${failed} failed, ${done.size} already done, ${bad} bad lines | ${provider} batches ${ids} | ${seconds(performance.now() - started)} | cost $${spent.toFixed(6)} at the batch price (synchronous: $${syncSpent.toFixed(6)})\n`,
+    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${run.badLines} bad lines | ${provider} batches ${ids} | ${seconds(performance.now() - started)} | cost $${spent.toFixed(6)} at the batch price (synchronous: $${syncSpent.toFixed(6)})\n`,
   );
-  if (code === 130) {
-    const resume = [
-      'rxllm batch',
-      inFile,
-      '--provider-batch',
-      ...(values.model ? ['--model', values.model] : []),
-      ...(out ? ['--out', out] : []),
-    ];
+  if (code === CLI_INTERRUPTED) {
+    const resume = [...run.resume, ...(out ? ['--out', out] : [])].join(' ');
     io.stderr.write(
-      `rxllm batch: detached; the provider batch keeps running. Resume with: ${resume.join(' ')}\n`,
+      detached
+        ? `rxllm batch: detached; the provider batch keeps running. Resume with: ${resume}\n`
+        : `rxllm batch: interrupted; re-run to resume: ${resume}\n`,
     );
   }
   return code;

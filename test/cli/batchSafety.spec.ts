@@ -4,7 +4,6 @@
  * with SIGKILL (its lock is taken over), exit codes that say what happened, a byte-order mark, and
  * OpenAI's own batch files run as they are.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { CLI_BAD_INPUT, CLI_REQUESTS_FAILED, CLI_USAGE_ERROR } from '../../src/c
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { cliIO } from '../helpers/cliIO';
+import { startCli, waitFor } from '../helpers/cliProcess';
 
 const io = cliIO;
 
@@ -158,23 +158,9 @@ describe('rxllm batch: input files from elsewhere', () => {
   });
 });
 
-/** The CLI as a real process: node with tsx's loader, so the pid in the lock is this process's. */
-function start(args: string[]): ChildProcess & { done: Promise<{ code: number | null; stderr: string }> } {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'cli', 'main.ts'), ...args],
-    { env: { ...process.env, OPENAI_API_KEY: 'sk-test-batch-safety' }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stderr })),
-  );
-  return Object.assign(child, { done });
-}
-const until = async (ok: () => boolean) => {
-  while (!ok()) await new Promise((r) => setTimeout(r, 20));
-};
+/** The CLI as a real process, so the pid in the lock is its own. */
+const start = (args: string[]) => startCli(args, { ...process.env, OPENAI_API_KEY: 'sk-test-batch-safety' });
+const until = (ok: () => boolean) => waitFor(ok, 60_000);
 
 describe('rxllm batch: one run at a time per results file', () => {
   it('refuses a second run while one is going on (exit 2, nothing sent); a SIGKILLed run leaves a lock that is taken over', async () => {

@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import {
+  batchExitCode,
+  CLI_BAD_INPUT,
   CLI_BROKEN_PIPE,
+  CLI_REQUESTS_FAILED,
   exitOnBrokenPipe,
   flushed,
   integerFlag,
@@ -65,5 +68,14 @@ describe('cli/io', () => {
     await expect(flushed(gone)).resolves.toBe(true);
     // A plain object (tests) has no write callbacks: flushed at once.
     await expect(flushed({ write: () => true })).resolves.toBe(false);
+  });
+});
+
+describe('batchExitCode', () => {
+  it('is 0 when all went well, 1 for failed requests, and 3 for bad lines, which wins', () => {
+    expect(batchExitCode(0, 0)).toBe(0);
+    expect(batchExitCode(0, 2)).toBe(CLI_REQUESTS_FAILED);
+    expect(batchExitCode(1, 0)).toBe(CLI_BAD_INPUT);
+    expect(batchExitCode(1, 2)).toBe(CLI_BAD_INPUT);
   });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockServer } from '../../src/testing';
+import { waitFor } from '../helpers/cliProcess';
 import { classify, ticketRequests, TICKET_COUNT } from '../helpers/tickets';
 
 const MODELS = {
@@ -217,7 +218,7 @@ describe('rxllm batch --provider-batch: resume, detach, failures', () => {
     expect(retried.err()).toMatch(/re-running 1 failed requests synchronously/);
   });
 
-  it('skips what --out already holds and cuts a last line torn by a crash', async () => {
+  it('skips what --out already holds (a failure there still exits 1) and cuts a last line torn by a crash', async () => {
     const input = ticketsFile('openai', 3);
     const out = join(dir, 'out.jsonl');
     writeFileSync(
@@ -230,8 +231,9 @@ describe('rxllm batch --provider-batch: resume, detach, failures', () => {
         ['batch', input, '--provider-batch', '--out', out, '--poll-ms', '5', '--base-url', server.url],
         run.io,
       ),
-    ).toBe(0);
+    ).toBe(1); // as in the synchronous mode: ticket-0's failure is still this job's
     expect(run.err()).toMatch(/was cut/);
+    expect(run.err()).toMatch(/2 succeeded, 0 failed, 1 already done \(1 failed\), 0 bad lines/);
     expect(readLines(out).map((l) => l.custom_id)).toEqual(['ticket-0', 'ticket-1', 'ticket-2']);
     expect(server.batches.list()[0].requests.map((r) => r.customId)).toEqual(['ticket-1', 'ticket-2']);
   });
@@ -251,9 +253,3 @@ describe('rxllm batch --provider-batch: resume, detach, failures', () => {
     }
   });
 });
-
-async function waitFor(check: () => boolean, ms = 30_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
