@@ -100,3 +100,23 @@ export {
 } from './serve/chatCompletions';
 export { startGateway, GATEWAY_DEFAULTS, type Gateway, type GatewayOptions } from './serve/gateway';
 export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';
+export {
+  RESUME_DEFAULTS,
+  type ResumeStore,
+  type ResumeEnd,
+  type ResumeEvent,
+  type ResumeBatch,
+  type ResumeReadOptions,
+} from './resume/store';
+export {
+  createMemoryResumeStore,
+  MEMORY_RESUME_STORE_DEFAULTS,
+  type MemoryResumeStoreOptions,
+} from './resume/memoryStore';
+export {
+  resume,
+  resumeEvents,
+  stop,
+  defaultResumeStore,
+  type ResumeOptions,
+} from './resume/replay';

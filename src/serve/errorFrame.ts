@@ -24,6 +24,7 @@ import {
   RateLimitError,
   RequestAbortedError,
   RequestValidationError,
+  ResumableStreamError,
   ResponseTooLargeError,
   ServerError,
   StoreError,
@@ -34,6 +35,7 @@ import {
   ToolCallError,
   UnexpectedResponseError,
   type InvalidToolCallReason,
+  type ResumableStreamReason,
   type StreamParseErrorType,
   type StructuredOutputReason,
   type TimeoutKind,
@@ -162,6 +164,9 @@ export function errorFrame(error: unknown): ErrorFrame {
     frame.detail = { spent: error.spent, maxCost: error.maxCost, resetsAt: error.resetsAt };
   } else if (error instanceof StoreError) {
     frame.detail = { store: error.store };
+  } else if (error instanceof ResumableStreamError) {
+    frame.code = error.reason;
+    frame.detail = { reason: error.reason, streamId: error.streamId };
   } else if (error instanceof StructuredOutputError) {
     // Not `text`: the whole structured answer may be large; the client has it from the stream.
     frame.code = error.reason;
@@ -271,6 +276,13 @@ export function errorFromFrame(frame: ErrorFrame): LlmError {
         break;
       case 'StoreError':
         error = new StoreError(String(d.store ?? ''), message);
+        break;
+      case 'ResumableStreamError':
+        error = new ResumableStreamError(
+          d.reason as ResumableStreamReason,
+          String(d.streamId ?? ''),
+          message,
+        );
         break;
       case 'StructuredOutputError':
         error = new StructuredOutputError({
