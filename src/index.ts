@@ -120,3 +120,6 @@ export {
   defaultResumeStore,
   type ResumeOptions,
 } from './resume/replay';
+export { resumeHandler, matchResumeRoute } from './serve/resumeRoutes';
+export { STREAM_ID_HEADER, type ResumeServeOptions } from './serve/resumeOptions';
+export { RECONNECT_DEFAULTS, type ReconnectConfig } from './serve/reconnect';

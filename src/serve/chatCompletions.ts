@@ -15,6 +15,10 @@ import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
 import { trackUsage } from '../../operators/trackUsage';
 import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
+import { randomUUID } from 'node:crypto';
+import { resumable } from '../../operators/resumable';
+import { RESUME_DEFAULTS } from '../resume/store';
+import { STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
 
 /** One access-log entry: no bodies, no keys. */
 export interface AccessLogEntry {
@@ -78,6 +82,13 @@ export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
   sse?: SendSseConfig;
   /** Called once per request when its response ended. @defaultValue none */
   onLog?: (entry: AccessLogEntry) => void;
+  /**
+   * Streamed answers are resumable (docs/resume.md): kept in `store` under the id sent in the
+   * `x-rxllm-stream-id` header, every event numbered (`id: <streamId>:<seq>`), the generation going
+   * on when the client drops. Serve the resume routes with `resumeHandler` on the same store.
+   * `false` turns it off. @defaultValue {} (the process's memory store, kept 10 minutes)
+   */
+  resume?: ResumeServeOptions | false;
 }
 
 /** Defaults of {@link chatCompletionsHandler}. */
@@ -263,9 +274,20 @@ export function chatCompletionsHandler(
         },
       }),
     );
-    const chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
+    let chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
     if (prepared.stream) {
-      const result = await sendSse(res, chunks, { ...options.sse, flow: upstream?.flow });
+      const resume = options.resume ?? {};
+      let sse: SendSseConfig = { ...options.sse, flow: upstream?.flow };
+      if (resume) {
+        const streamId = randomUUID();
+        chunks = chunks.pipe(
+          resumable({ store: resume.store, id: streamId, ttlMs: resume.ttlMs ?? RESUME_DEFAULTS.ttlMs }),
+        );
+        sse = { ...sse, headers: { ...sse.headers, [STREAM_ID_HEADER]: streamId }, eventIds: { streamId } };
+      }
+      const result = await sendSse(res, chunks, sse);
+      // A generation left by its client goes on: never leave it paused on a socket that is gone.
+      upstream?.flow.resume();
       entry.outcome =
         result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;
       if (result.end === 'error') entry.error = logDetail(result.error);

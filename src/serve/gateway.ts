@@ -37,6 +37,8 @@ import {
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
 import { requireOptional } from './moduleLocation';
+import type { ResumeServeOptions } from './resumeOptions';
+import { resumeHandler } from './resumeRoutes';
 
 export interface GatewayOptions {
   /** The rxllm model served (`provider/model`); `GET /v1/models` lists it. @defaultValue 'mock/echo' */
@@ -70,6 +72,12 @@ export interface GatewayOptions {
   webSocket?: boolean;
   /** `sendSse` heartbeat. @defaultValue 15_000 */
   heartbeatMs?: number;
+  /**
+   * Resumable streamed answers and their routes (`GET .../{streamId}/stream`, `POST .../{streamId}/stop`;
+   * docs/resume.md); a Redis store (`createRedisResumeStore`) shares them between instances.
+   * `false` turns it off. @defaultValue {} (this process's memory, kept 10 minutes)
+   */
+  resume?: ResumeServeOptions | false;
 }
 
 /** Defaults of {@link startGateway}. */
@@ -189,7 +197,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
     sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
     onLog: (entry) => log(formatAccessLog(entry)),
+    resume: options.resume,
   });
+  const handleResume =
+    options.resume === false
+      ? undefined
+      : resumeHandler({
+          ...options.resume,
+          sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
+          onLog: (entry) => log(formatAccessLog(entry)),
+        });
   const active = new Set<ServerResponse>();
   let wsRequests = 0;
   const sockets = new Set<Socket>();
@@ -266,16 +283,26 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, res, 200, started);
       return;
     }
+    if (handleResume && path.startsWith('/v1/chat/completions/')) {
+      active.add(res);
+      void handleResume(req, res)
+        .then((handled) => handled ?? notFound(req, res, path, started))
+        .finally(() => active.delete(res));
+      return;
+    }
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return methodNotAllowed(req, res, started);
       active.add(res);
       void handleChat(req, res).finally(() => active.delete(res));
       return;
     }
+    notFound(req, res, path, started);
+  });
+  const notFound = (req: IncomingMessage, res: ServerResponse, path: string, started: number) => {
     req.resume();
     sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
     simple(req, res, 404, started);
-  });
+  };
   const methodNotAllowed = (req: IncomingMessage, res: ServerResponse, started: number) => {
     req.resume();
     sendJsonError(res, 405, 'invalid_request_error', `Method ${req.method} is not allowed here.`);
