@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { map } from 'rxjs';
 import { defaultResumeStore, resumeEvents } from '../resume/replay';
-import { RESUME_DEFAULTS, seqOf, type ResumeStore } from '../resume/store';
+import { RESUME_DEFAULTS, seqOf } from '../resume/store';
 import { logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
 import { STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
 import { sendSse, type SendSseConfig } from './sseServer';

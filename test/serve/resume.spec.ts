@@ -35,6 +35,16 @@ afterAll(async () => {
 });
 beforeEach(() => upstream.reset());
 
+/** A second gateway on the same upstream. */
+const gatewayWith = (resume: false | { ttlMs: number }) =>
+  startGateway({
+    port: 0,
+    model: MODEL,
+    client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-resume-0123456789' }),
+    log: () => undefined,
+    resume,
+  });
+
 const until = async (check: () => boolean, ms = 15_000) => {
   for (let t = 0; t < ms && !check(); t += 10) await new Promise((r) => setTimeout(r, 10));
 };
@@ -128,13 +138,7 @@ describe('resumable answers on the wire', () => {
   });
 
   it('with resume off (--no-resume), sends no stream id and no event ids, and a client that leaves aborts', async () => {
-    const plain = await startGateway({
-      port: 0,
-      model: MODEL,
-      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-resume-0123456789' }),
-      log: () => undefined,
-      resume: false,
-    });
+    const plain = await gatewayWith(false);
     try {
       upstream.enqueue({ text: 'abc' }, { text: 'x'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
       const answer = await readSse(`${plain.url}/v1/chat/completions`, { body: body() });
@@ -150,13 +154,7 @@ describe('resumable answers on the wire', () => {
   });
 
   it('stops a generation nobody came back to after ttlMs', async () => {
-    const short = await startGateway({
-      port: 0,
-      model: MODEL,
-      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-resume-0123456789' }),
-      log: () => undefined,
-      resume: { ttlMs: 300 },
-    });
+    const short = await gatewayWith({ ttlMs: 300 });
     try {
       upstream.enqueue({ text: 'x'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
       await readSse(`${short.url}/v1/chat/completions`, { body: body(), stopAfter: 3 });
