@@ -253,9 +253,11 @@ export function createRedisResumeStore(
         )
         .finally(() => release(conn));
       // An aborted reader stops waiting now; the connection returns to the pool when XREAD does.
-      const aborted = new Promise<null>((resolve) =>
-        signal?.addEventListener('abort', () => resolve(null), { once: true }),
-      );
+      let onAbort = () => undefined as void;
+      const aborted = new Promise<null>((resolve) => {
+        onAbort = () => resolve(null);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
       let reply: unknown;
       try {
         reply = await Promise.race([blocked, aborted]);
@@ -263,6 +265,8 @@ export function createRedisResumeStore(
         throw new StoreError('resume', `Redis resume store: read failed: ${(error as Error)?.message}`, {
           cause: error,
         });
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
       blocked.catch(() => undefined);
       const entries = (reply as [string, Entry[]][] | null)?.[0]?.[1] ?? [];

@@ -97,7 +97,7 @@ describe('resumable answers on the wire', () => {
     });
     const stop = await fetch(`${completions}/nope/stop`, { method: 'POST' });
     expect(stop.status).toBe(404);
-    expect((await stop.json()).error.code).toBe('stream_not_found');
+    expect(((await stop.json()) as { error: { code: string } }).error.code).toBe('stream_not_found');
     upstream.enqueue({ text: 'abc' });
     const id = (await readSse(completions, { body: body() })).headers.get('x-rxllm-stream-id')!;
     const bad = await readSse(`${completions}/${id}/stream`, { headers: { 'last-event-id': 'other:1' } });
