@@ -10,24 +10,12 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { createClient, startGateway, type Chunk, type Gateway } from '../../src';
 import { fetchSse } from '../../src/browser';
 import { createRedisResumeStore, type RedisResumeStore } from '../../src/redis';
-import { createMockServer, type MockServer } from '../../src/testing';
+import { createMockServer, seededRandom, type MockServer } from '../../src/testing';
 import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
 import { readSse } from '../helpers/sseEvents';
 
 const MODEL = 'compat/test-model';
 const KEY = 'sk-test-resume-proof-0123456789';
-
-/** A seeded PRNG (mulberry32): the same cuts on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A TCP proxy to `port` that destroys each connection after 5-50 SSE events and 0-60 more bytes. */
 async function cuttingProxy(port: number, random: () => number) {
@@ -95,7 +83,7 @@ describe('resumption through a proxy that cuts every connection', () => {
   });
 
   it('200 answers arrive byte-identical to the uncut answer, each with one upstream call', async () => {
-    const random = seeded(23);
+    const random = seededRandom(23);
     const proxy = await cuttingProxy(gateway.port, random);
     const answers = Array.from({ length: 200 }, (_, i) => `answer ${i}: ${'ab€😀 '.repeat(10 + (i % 40))}.`);
     upstream.setDefault((req) => {
