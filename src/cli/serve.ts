@@ -5,6 +5,8 @@
 import { createClient, type Client } from '../client';
 import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
 import { integerFlag, parseCliArgs, type CliIO } from './io';
+import type { ResumeStore } from '../resume/store';
+import { requireOptional } from '../serve/moduleLocation';
 
 /**
  * Time between two chunks of the default mock model. The in-process mock answers at once; with no
@@ -30,6 +32,11 @@ An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a brows
                   one chunk every ${SERVE_MOCK_DELAY_MS} ms)
   --base-url, -u  base URL of an OpenAI-compatible upstream (with --model compat/<model>)
   --token         require "Authorization: Bearer <token>" on the API (default: $RXLLM_TOKEN)
+  --no-resume     streamed answers are not resumable (default: they are; see docs/resume.md)
+  --resume-ttl    how long a resumable answer is kept after its last chunk: 600, 90s, 10m, 1h
+                  (seconds unless a unit is given; default 10m)
+  --redis URL     keep resumable answers in Redis (redis://...; needs the ioredis package), so
+                  instances sharing it resume and stop each other's answers (default: memory)
 Provider keys come from their environment variables and never reach the browser or the log.`;
 
 export interface ServeControl {
@@ -39,6 +46,43 @@ export interface ServeControl {
   stop?: AbortSignal;
   /** Grace period for in-flight streams on stop, in ms. @defaultValue 5000 */
   graceMs?: number;
+  /**
+   * Opens the Redis resume store of `--redis` (tests). @defaultValue loads `ioredis` and
+   * `rxllm/redis` (optional peers: the CLI does not import them unless asked)
+   */
+  redisResumeStore?: (url: string) => RedisResumeHandle;
+}
+
+/** A Redis resume store the CLI opened, and how to close it with its connection. */
+export interface RedisResumeHandle {
+  store: ResumeStore;
+  close(): Promise<void>;
+}
+
+/** `--redis`: ioredis and rxllm/redis loaded only now (the core never imports an integration). */
+function loadRedisResumeStore(url: string): RedisResumeHandle {
+  const Redis = requireOptional<{ default: new (url: string) => { quit(): Promise<unknown> } }>('ioredis');
+  const { createRedisResumeStore } = requireOptional<{
+    createRedisResumeStore: (client: unknown) => ResumeStore & { close(): Promise<void> };
+  }>('rxllm/redis');
+  const client = new Redis.default(url);
+  const store = createRedisResumeStore(client);
+  return {
+    store,
+    async close() {
+      await store.close();
+      await client.quit();
+    },
+  };
+}
+
+/** `600` (seconds), `90s`, `10m`, `1h`, `500ms` → ms; `undefined` when it is none of those. */
+export function durationFlag(raw: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(raw);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(m[1]) * unit;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : undefined;
 }
 
 /** Runs `rxllm serve`; resolves to the exit code once stopped. */
@@ -54,6 +98,9 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           model: { type: 'string', short: 'm' },
           'base-url': { type: 'string', short: 'u' },
           token: { type: 'string' },
+          'no-resume': { type: 'boolean' },
+          'resume-ttl': { type: 'string' },
+          redis: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       },
@@ -84,9 +131,22 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     );
     return 2;
   }
+  const resumeTtl = values['resume-ttl'] === undefined ? undefined : durationFlag(values['resume-ttl']);
+  if (values['resume-ttl'] !== undefined && resumeTtl === undefined) {
+    io.stderr.write(
+      `rxllm serve: --resume-ttl must be a duration (600, 90s, 10m, 1h), got "${values['resume-ttl']}"\n`,
+    );
+    return 2;
+  }
+  if (values['no-resume'] && (values.redis !== undefined || resumeTtl !== undefined)) {
+    io.stderr.write('rxllm serve: --no-resume cannot go with --redis or --resume-ttl\n');
+    return 2;
+  }
   const env = io.env ?? process.env;
+  let redis: RedisResumeHandle | undefined;
   let gateway: Gateway;
   try {
+    if (values.redis !== undefined) redis = (control.redisResumeStore ?? loadRedisResumeStore)(values.redis);
     gateway = await startGateway({
       port,
       host: values.host,
@@ -95,8 +155,10 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
       client: values.model === undefined ? pacedMock() : undefined,
       token: values.token ?? env.RXLLM_TOKEN ?? '',
       log: (line) => io.stderr.write(line + '\n'),
+      resume: values['no-resume'] ? false : { store: redis?.store, ttlMs: resumeTtl },
     });
   } catch (error) {
+    await redis?.close().catch(() => undefined);
     io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
     return 1;
   }
@@ -121,6 +183,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
   });
   io.stderr.write(`rxllm serve: stopping (${gateway.inFlight} in flight)\n`);
   await gateway.close(control.graceMs);
+  await redis?.close().catch(() => undefined);
   io.stderr.write('rxllm serve: stopped\n');
   return 0;
 }
