@@ -27,7 +27,7 @@ esbuild
     // No keepNames: error classes write their names out (src/errorName.ts), so "u: ..." cannot show.
   })
   .then(() => {
-    for (const name of ['index.html', 'chat.js']) {
+    for (const name of ['index.html', 'chat.js', 'resume.js']) {
       fs.copyFileSync(path.join(root, 'src/serve/page', name), path.join(root, 'dist/browser', name));
     }
     console.error('browser bundle and chat page: dist/browser/');

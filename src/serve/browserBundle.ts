@@ -29,8 +29,8 @@ function runsFromDist(root: string | undefined): boolean {
   return !!root && moduleFile().startsWith(path.join(root, 'dist') + path.sep);
 }
 
-/** The page's own files (`index.html`, `chat.js`), served as they are. */
-export const PAGE_FILES = ['index.html', 'chat.js'] as const;
+/** The page's own files (`index.html`, `chat.js`, `resume.js`), served as they are. */
+export const PAGE_FILES = ['index.html', 'chat.js', 'resume.js'] as const;
 
 const pageCache = new Map<string, Promise<string>>();
 

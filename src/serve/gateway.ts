@@ -110,12 +110,14 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'bundle'; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
-  '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
-};
+const PAGE_ROUTES: Record<string, { file: 'index.html' | 'chat.js' | 'resume.js' | 'bundle'; type: string }> =
+  {
+    '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+    '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+    '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
+    '/resume.js': { file: 'resume.js', type: 'text/javascript; charset=utf-8' },
+    '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
+  };
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();

@@ -2,9 +2,12 @@
 // (/rxllm-browser.js), so SSE and WebSocket give the same Observable<Chunk> and one renderer.
 /* global document, Option, location, window */
 import { bearerProtocol, fetchSse, fromWebSocket } from './rxllm-browser.js';
+import { forget, pending, remember, resumed, stopRemote } from './resume.js';
 
 const $ = (id) => document.getElementById(id);
 let subscription = null;
+/** The stream id of the answer in progress (SSE): Stop aborts it on the gateway too. */
+let streamId = null;
 
 const token = () => $('token').value.trim();
 const authHeaders = () => (token() ? { authorization: `Bearer ${token()}` } : {});
@@ -32,10 +35,14 @@ async function loadModels() {
   }
 }
 
-function send() {
-  stop('idle');
+function clear() {
   for (const id of ['reasoning', 'answer', 'error']) $(id).textContent = '';
   for (const id of ['finish', 'usage', 'ttft']) $(id).textContent = '-';
+}
+
+function send() {
+  stop('idle');
+  clear();
   const body = {
     model: $('model').value,
     messages: [{ role: 'user', content: $('prompt').value }],
@@ -43,13 +50,21 @@ function send() {
     stream_options: { include_usage: true },
   };
   const started = performance.now();
-  let first = true;
   const chunks =
     $('transport').value === 'ws'
       ? fromWebSocket(new URL('./v1/chat/ws', location.href.replace(/^http/, 'ws')).href, body, {
           protocols: token() ? bearerProtocol(token()) : undefined,
         })
-      : fetchSse('./v1/chat/completions', { body, headers: authHeaders() });
+      : fetchSse('./v1/chat/completions', {
+          body,
+          headers: authHeaders(),
+          onStreamId: (id) => remember((streamId = id), body.messages[0].content),
+        });
+  show(chunks, started);
+}
+
+function show(chunks, started) {
+  let first = true;
   setStatus('streaming');
   subscription = chunks.subscribe({
     next(chunk) {
@@ -77,16 +92,24 @@ function send() {
     error(error) {
       $('error').textContent = oneLine(error);
       subscription = null;
+      forget();
       setStatus('failed');
     },
     complete() {
       subscription = null;
+      forget();
       setStatus('done');
     },
   });
 }
 
 function stop(status = 'stopped') {
+  // Stop, or Send again: that answer is given up, so the gateway stops generating it.
+  if (status !== 'left' && subscription && streamId) {
+    void stopRemote(streamId, authHeaders());
+    forget();
+  }
+  streamId = null;
   if (subscription) {
     // Unsubscribing aborts the fetch (or stops the WebSocket request): the gateway aborts upstream.
     subscription.unsubscribe();
@@ -101,5 +124,12 @@ $('prompt').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send();
 });
 $('token').addEventListener('change', loadModels);
-window.addEventListener('pagehide', () => stop());
+// Leaving (or reloading) is not Stop: the gateway goes on with a resumable answer for the reload.
+window.addEventListener('pagehide', () => stop('left'));
 loadModels();
+const interrupted = pending();
+if (interrupted) {
+  $('prompt').value = interrupted.prompt;
+  streamId = interrupted.streamId;
+  show(resumed(interrupted.streamId, authHeaders()), performance.now());
+}
