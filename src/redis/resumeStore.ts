@@ -149,7 +149,7 @@ function positive(name: string, value: number): number {
  *
  * @example
  * // doc-test: typecheck-only
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * import { startGateway } from 'rxllm';
  * import { createRedisResumeStore } from 'rxllm/redis';
  * const store = createRedisResumeStore(new Redis('redis://127.0.0.1:6379'));

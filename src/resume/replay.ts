@@ -105,7 +105,7 @@ export function resumeEvents(
  *   .subscribe({
  *     complete: () =>
  *       lastValueFrom(resume(store, 'answer-1', { fromEventId: 'answer-1:1' }).pipe(textDeltas(), toArray())).then(
- *         (rest) => console.log(rest.join('')), // two three
+ *         (rest) => console.log(rest.join('')), // Mock reply to: one two three
  *       ),
  *   });
  */
