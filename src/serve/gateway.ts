@@ -356,6 +356,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         }
       >();
       serveChatSocket(ws as ChatSocketLike, {
+        resumable: options.resume === false ? undefined : (options.resume ?? {}),
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};

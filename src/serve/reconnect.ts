@@ -1,5 +1,5 @@
 /**
- * Client-side resumption for `fetchSse` (and any transport that reports event ids): when the
+ * Client-side resumption for `fetchSse` and `fromWebSocket` (any transport that reports event ids): when the
  * connection fails mid-answer and the server advertised a resumable stream (`x-rxllm-stream-id`),
  * reconnect with backoff to `GET {url}/{streamId}/stream` sending the last event id, so the
  * subscriber sees one stream with no chunk missing and none twice. Browser-safe: no Node API.
@@ -54,7 +54,12 @@ export function defaultResumeUrl(url: string, streamId: string): string {
 export function reconnecting(
   url: string,
   first: (hooks: AttemptHooks) => Observable<Chunk>,
-  again: (resumeUrl: string, lastEventId: string | undefined, hooks: AttemptHooks) => Observable<Chunk>,
+  again: (
+    resumeUrl: string,
+    lastEventId: string | undefined,
+    hooks: AttemptHooks,
+    streamId: string,
+  ) => Observable<Chunk>,
   config: ReconnectConfig | false,
   onStreamId?: (streamId: string) => void,
 ): Observable<Chunk> {
@@ -88,8 +93,9 @@ export function reconnecting(
             return subscriber.error(error);
           const wait = Math.min(maxDelayMs, initialDelayMs * 2 ** failures);
           failures++;
-          const target = resumeUrl(url, streamId);
-          timer = setTimeout(() => connect(again(target, lastEventId, hooks)), wait);
+          const id = streamId;
+          const target = resumeUrl(url, id);
+          timer = setTimeout(() => connect(again(target, lastEventId, hooks, id)), wait);
         },
       });
     };

@@ -2,7 +2,10 @@
  * Resumable answers on the wire (docs/resume.md): the gateway's stream id header and event ids, the
  * resume and stop routes, a generation that outlives its client, and `--no-resume`.
  */
-import { createClient, createMemoryResumeStore, startGateway, type Gateway } from '../../src';
+import { lastValueFrom, toArray } from 'rxjs';
+import WebSocket from 'ws';
+import { createClient, createMemoryResumeStore, startGateway, type Chunk, type Gateway } from '../../src';
+import { fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { readSse } from '../helpers/sseEvents';
 
@@ -163,5 +166,50 @@ describe('resumable answers on the wire', () => {
     } finally {
       await short.close(0);
     }
+  });
+
+  it('fromWebSocket: a socket cut mid-answer is replaced by one that resumes; one stream, one upstream call', async () => {
+    const text = 'Wëbsocket ✓ '.repeat(20);
+    upstream.enqueue({ text, chunkSize: 3, chunkDelayMs: 2 });
+    let opened = 0;
+    const sent: string[] = [];
+    /** `ws`'s WebSocket whose first connection is killed (TCP reset, no close frame) after 5 messages. */
+    class CuttingSocket extends WebSocket {
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols);
+        const n = ++opened;
+        let messages = 0;
+        this.on('message', () => {
+          if (n === 1 && ++messages === 5) this.terminate();
+        });
+        const send = this.send.bind(this);
+        this.send = ((data: string) => {
+          sent.push(data);
+          send(data);
+        }) as typeof this.send;
+      }
+    }
+    let streamId = '';
+    const chunks = await lastValueFrom(
+      fromWebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, body(), {
+        WebSocket: CuttingSocket as unknown as new (url: string, protocols?: string[]) => WebSocketLike,
+        reconnect: { initialDelayMs: 5 },
+        onStreamId: (id) => (streamId = id),
+      }).pipe(toArray()),
+    );
+    expect(opened).toBe(2);
+    // Cut after the 'stream' message and a few chunks (those already read off the socket are kept):
+    // the new socket resumes after the last one received, and the whole answer is each chunk once.
+    const resumed = JSON.parse(sent[1]) as { type: string; streamId: string; after: number };
+    expect(resumed).toMatchObject({ type: 'resume', streamId });
+    expect(resumed.after).toBeGreaterThanOrEqual(4);
+    expect(resumed.after).toBeLessThan(20);
+    expect(chunks.map((c: Chunk) => c.choices[0]?.delta.content ?? '').join('')).toBe(text);
+    const stored = await readSse(`${completions}/${streamId}/stream`);
+    expect(chunks.map((c) => JSON.stringify(c))).toEqual(
+      stored.events.filter((e) => e.data !== '[DONE]').map((e) => e.data),
+    );
+    expect(upstream.stats.requests).toBe(1);
+    expect(upstream.stats.abortedRequests).toBe(0);
   });
 });

@@ -6,7 +6,7 @@ import { forget, pending, remember, resumed, stopRemote } from './resume.js';
 
 const $ = (id) => document.getElementById(id);
 let subscription = null;
-/** The stream id of the answer in progress (SSE): Stop aborts it on the gateway too. */
+/** The stream id of the answer in progress: Stop aborts it on the gateway too. */
 let streamId = null;
 
 const token = () => $('token').value.trim();
@@ -54,6 +54,7 @@ function send() {
     $('transport').value === 'ws'
       ? fromWebSocket(new URL('./v1/chat/ws', location.href.replace(/^http/, 'ws')).href, body, {
           protocols: token() ? bearerProtocol(token()) : undefined,
+          onStreamId: (id) => remember((streamId = id), body.messages[0].content),
         })
       : fetchSse('./v1/chat/completions', {
           body,
@@ -111,7 +112,8 @@ function stop(status = 'stopped') {
   }
   streamId = null;
   if (subscription) {
-    // Unsubscribing aborts the fetch (or stops the WebSocket request): the gateway aborts upstream.
+    // Unsubscribing drops the connection; a resumable answer goes on on the gateway (for a reload),
+    // which is why Stop asked the gateway to stop it above.
     subscription.unsubscribe();
     subscription = null;
   }
