@@ -34,6 +34,7 @@ const ARGS = {
   NoDeploymentAvailableError: ['group', 10, 0],
   BudgetExceededError: [1, 1, 0],
   StoreError: ['budget', 'down'],
+  ResumableStreamError: ['not-found', 'abc'],
   StructuredOutputError: [{ reason: 'invalid-json', message: 'bad json', text: '{' }],
 };
 
