@@ -33,6 +33,11 @@ export interface ResumableConfig {
   onStored?: (streamId: string) => void;
   /** Schedules the `ttlMs` limit of a generation left running. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
+  /**
+   * Aborting it stops the generation as `stop` does (a server shutting down stops the generations its
+   * clients left). @defaultValue none
+   */
+  signal?: AbortSignal;
 }
 
 /** Defaults of {@link resumable}. */
@@ -64,7 +69,7 @@ export const RESUMABLE_DEFAULTS = { ttlMs: RESUME_DEFAULTS.ttlMs, keepAlive: tru
  */
 export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chunk> {
   const { ttlMs, keepAlive } = { ...RESUMABLE_DEFAULTS, ...config };
-  const { id, onStored, scheduler = asyncScheduler } = config;
+  const { id, onStored, scheduler = asyncScheduler, signal } = config;
   if (typeof id !== 'string' && typeof id !== 'function')
     throw new TypeError('resumable: id must be a string or a function that returns one');
   if (typeof id === 'string' && id === '') throw new TypeError('resumable: id must not be empty');
@@ -91,6 +96,7 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
         inner.unsubscribe();
         expiry?.unsubscribe();
         offStop?.();
+        signal?.removeEventListener('abort', onStop);
       };
       /** Ends the generation (if still running) with `end` written after what is queued. */
       const finish = (end: ResumeEnd) => {
@@ -176,6 +182,8 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
         expiry = scheduler.schedule(() => finish({ state: 'stopped' }), ttlMs);
       });
       flush();
+      if (signal?.aborted) return onStop();
+      signal?.addEventListener('abort', onStop, { once: true });
       source.subscribe(inner);
     });
 }

@@ -281,7 +281,12 @@ export function chatCompletionsHandler(
       if (resume) {
         const streamId = randomUUID();
         chunks = chunks.pipe(
-          resumable({ store: resume.store, id: streamId, ttlMs: resume.ttlMs ?? RESUME_DEFAULTS.ttlMs }),
+          resumable({
+            store: resume.store,
+            id: streamId,
+            ttlMs: resume.ttlMs ?? RESUME_DEFAULTS.ttlMs,
+            signal: resume.signal,
+          }),
         );
         sse = { ...sse, headers: { ...sse.headers, [STREAM_ID_HEADER]: streamId }, eventIds: { streamId } };
       }

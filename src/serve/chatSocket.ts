@@ -184,6 +184,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
               store: resume.store,
               id: streamId,
               ttlMs: resume.ttlMs ?? RESUME_DEFAULTS.ttlMs,
+              signal: resume.signal,
             }),
           );
           streams.set(id, streamId);

@@ -194,12 +194,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         partialToolCallGuard({ unknownTool: 'accept' }),
       ),
   };
+  // Generations left by their clients stop when the gateway closes (else they would keep it alive).
+  const shutdown = new AbortController();
+  const resume = options.resume === false ? false : { ...options.resume, signal: shutdown.signal };
   const handleChat = chatCompletionsHandler({
     ...service,
     maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
     sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
     onLog: (entry) => log(formatAccessLog(entry)),
-    resume: options.resume,
+    resume,
   });
   const handleResume =
     options.resume === false
@@ -356,7 +359,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         }
       >();
       serveChatSocket(ws as ChatSocketLike, {
-        resumable: options.resume === false ? undefined : (options.resume ?? {}),
+        resumable: resume || undefined,
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
@@ -439,7 +442,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           await new Promise((r) => setTimeout(r, 25));
           server.closeIdleConnections();
         }
-        // Past the grace period: cut what is left (its upstream calls are aborted on 'close').
+        // Past the grace period: cut what is left (its upstream calls are aborted on 'close'), and
+        // stop the generations clients left.
+        shutdown.abort();
         for (const client of wss?.clients ?? []) client.terminate();
         await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
         server.closeAllConnections();

@@ -13,4 +13,9 @@ export interface ResumeServeOptions {
    * long at most. @defaultValue 600_000 (10 minutes)
    */
   ttlMs?: number;
+  /**
+   * Aborting it stops every generation still running (the gateway aborts it when it closes, so the
+   * generations its clients left do not keep the process alive). @defaultValue none
+   */
+  signal?: AbortSignal;
 }

@@ -156,14 +156,38 @@ describe('resumable', () => {
     expect(source.observed).toBe(false);
     await settle();
     const replayed: Chunk[] = [];
-    await expect(
-      lastValueFrom(resume(store, 'k1').pipe(toArray())).catch((e) => {
-        throw e;
-      }),
-    ).rejects.toBeInstanceOf(RequestAbortedError);
-    resume(store, 'k1').subscribe({ next: (c) => replayed.push(c), error: () => undefined });
-    await settle();
+    const error = await new Promise((resolve) =>
+      resume(store, 'k1').subscribe({ next: (c) => replayed.push(c), error: resolve }),
+    );
+    expect(error).toBeInstanceOf(RequestAbortedError);
     expect(contentOf(replayed)).toBe('a');
+  });
+
+  it('aborting its signal stops the generation, left by its subscriber or not', async () => {
+    const store = createMemoryResumeStore();
+    const shutdown = new AbortController();
+    const left = new Subject<Chunk>();
+    const running = new Subject<Chunk>();
+    left
+      .pipe(resumable({ store, id: 'sig1', signal: shutdown.signal }))
+      .subscribe()
+      .unsubscribe();
+    let liveError: unknown;
+    running
+      .pipe(resumable({ store, id: 'sig2', signal: shutdown.signal }))
+      .subscribe({ error: (e) => (liveError = e) });
+    expect([left.observed, running.observed]).toEqual([true, true]);
+    shutdown.abort();
+    expect([left.observed, running.observed]).toEqual([false, false]);
+    expect(liveError).toBeInstanceOf(RequestAbortedError);
+    await settle();
+    await expect(all(store, 'sig1')).rejects.toBeInstanceOf(RequestAbortedError);
+    // Already aborted: the upstream is not even subscribed.
+    const late = new Subject<Chunk>();
+    late
+      .pipe(resumable({ store, id: 'sig3', signal: shutdown.signal }))
+      .subscribe({ error: () => undefined });
+    expect(late.observed).toBe(false);
   });
 
   it('past maxChunks the upstream is stopped with a too-large error, and readers get it after what was kept', async () => {

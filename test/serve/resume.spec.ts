@@ -156,6 +156,15 @@ describe('resumable answers on the wire', () => {
     }
   });
 
+  it('closing the gateway stops the generations its clients left', async () => {
+    const closing = await gatewayWith({ ttlMs: 60_000 });
+    upstream.enqueue({ text: 'x'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s
+    await readSse(`${closing.url}/v1/chat/completions`, { body: body(), stopAfter: 3 });
+    await closing.close(0);
+    await upstream.waitForRequestClose(1);
+    expect(upstream.stats.abortedRequests).toBe(1);
+  });
+
   it('stops a generation nobody came back to after ttlMs', async () => {
     const short = await gatewayWith({ ttlMs: 300 });
     try {
