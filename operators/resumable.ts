@@ -25,6 +25,11 @@ export interface ResumableConfig {
    */
   ttlMs?: number;
   /**
+   * How long a generation whose subscriber left runs at most, in ms (then it is stopped).
+   * @defaultValue ttlMs
+   */
+  keepAliveMs?: number;
+  /**
    * Whether the generation goes on when the subscriber unsubscribes (a client that dropped resumes
    * it with `resume`). `false` aborts it then, as any other operator does. @defaultValue true
    */
@@ -50,7 +55,7 @@ export const RESUMABLE_DEFAULTS = { ttlMs: RESUME_DEFAULTS.ttlMs, keepAlive: tru
  * sharing the store. The stream ends in the store with its final state: complete, error (its class),
  * or stopped (`stop(store, id)`, which aborts the upstream wherever it runs: the subscriber then
  * gets a `RequestAbortedError`). With `keepAlive` (the default) the upstream keeps running when the
- * subscriber leaves, for `ttlMs` at most. A store failure or limit (`ResumableStreamError`
+ * subscriber leaves, for `keepAliveMs` (default `ttlMs`) at most. A store failure or limit (`ResumableStreamError`
  * `too-large`, `exists`, `full`) stops the upstream and errors the stream with it.
  *
  * ```
@@ -69,11 +74,13 @@ export const RESUMABLE_DEFAULTS = { ttlMs: RESUME_DEFAULTS.ttlMs, keepAlive: tru
  */
 export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chunk> {
   const { ttlMs, keepAlive } = { ...RESUMABLE_DEFAULTS, ...config };
-  const { id, onStored, scheduler = asyncScheduler, signal } = config;
+  const { id, onStored, scheduler = asyncScheduler, signal, keepAliveMs = ttlMs } = config;
   if (typeof id !== 'string' && typeof id !== 'function')
     throw new TypeError('resumable: id must be a string or a function that returns one');
   if (typeof id === 'string' && id === '') throw new TypeError('resumable: id must not be empty');
   if (!(typeof ttlMs === 'number' && ttlMs > 0)) throw new TypeError('resumable: ttlMs must be > 0');
+  if (!(typeof keepAliveMs === 'number' && keepAliveMs > 0))
+    throw new TypeError('resumable: keepAliveMs must be > 0');
   if (config.store !== undefined && typeof config.store?.append !== 'function')
     throw new TypeError('resumable: store must be a ResumeStore');
   return (source) =>
@@ -178,8 +185,8 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
         attached = false;
         if (over) return;
         if (!keepAlive) return finish({ state: 'stopped' });
-        // Left running for a client that comes back; nobody reads it after ttlMs: stop it then.
-        expiry = scheduler.schedule(() => finish({ state: 'stopped' }), ttlMs);
+        // Left running for a client that comes back; stopped after keepAliveMs.
+        expiry = scheduler.schedule(() => finish({ state: 'stopped' }), keepAliveMs);
       });
       flush();
       if (signal?.aborted) return onStop();

@@ -17,8 +17,7 @@ import { trackUsage } from '../../operators/trackUsage';
 import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
 import { randomUUID } from 'node:crypto';
 import { resumable } from '../../operators/resumable';
-import { RESUME_DEFAULTS } from '../resume/store';
-import { STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
+import { servedResumable, STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
 
 /** One access-log entry: no bodies, no keys. */
 export interface AccessLogEntry {
@@ -280,14 +279,7 @@ export function chatCompletionsHandler(
       let sse: SendSseConfig = { ...options.sse, flow: upstream?.flow };
       if (resume) {
         const streamId = randomUUID();
-        chunks = chunks.pipe(
-          resumable({
-            store: resume.store,
-            id: streamId,
-            ttlMs: resume.ttlMs ?? RESUME_DEFAULTS.ttlMs,
-            signal: resume.signal,
-          }),
-        );
+        chunks = chunks.pipe(resumable({ ...servedResumable(resume), id: streamId }));
         sse = { ...sse, headers: { ...sse.headers, [STREAM_ID_HEADER]: streamId }, eventIds: { streamId } };
       }
       const result = await sendSse(res, chunks, sse);

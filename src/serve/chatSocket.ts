@@ -24,9 +24,8 @@ import { resumable as keepResumable } from '../../operators/resumable';
 import type { Chunk } from '../chunk';
 import { RequestValidationError } from '../errors';
 import { defaultResumeStore, resumeEvents, stop as stopStream } from '../resume/replay';
-import { RESUME_DEFAULTS } from '../resume/store';
 import { errorFrame } from './errorFrame';
-import type { ResumeServeOptions } from './resumeOptions';
+import { servedResumable, type ResumeServeOptions } from './resumeOptions';
 
 /** The socket surface used (`ws`'s `WebSocket`). */
 export interface ChatSocketLike {
@@ -179,14 +178,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         chunks = options.stream((message as { body?: unknown }).body, id);
         if (resume) {
           const streamId = randomUUID();
-          chunks = chunks.pipe(
-            keepResumable({
-              store: resume.store,
-              id: streamId,
-              ttlMs: resume.ttlMs ?? RESUME_DEFAULTS.ttlMs,
-              signal: resume.signal,
-            }),
-          );
+          chunks = chunks.pipe(keepResumable({ ...servedResumable(resume), id: streamId }));
           streams.set(id, streamId);
           send({ type: 'stream', id, streamId });
         }

@@ -147,6 +147,20 @@ describe('resumable', () => {
     });
   });
 
+  it('keepAliveMs bounds a left generation apart from how long the stream is kept (virtual time)', () => {
+    const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
+    scheduler.run(({ cold, expectSubscriptions, flush }) => {
+      const source = cold<Chunk>('a-b-c-d-e-f-g-h-i-j-|', { a: text('a') } as Record<string, Chunk>);
+      const store = createMemoryResumeStore();
+      const sub = source
+        .pipe(resumable({ store, id: 'ka', ttlMs: 100, keepAliveMs: 3, scheduler }))
+        .subscribe();
+      scheduler.schedule(() => sub.unsubscribe(), 1);
+      flush();
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+    });
+  });
+
   it('with keepAlive: false an unsubscribe aborts the upstream and the stream ends stopped', async () => {
     const store = createMemoryResumeStore();
     const source = new Subject<Chunk>();
@@ -243,6 +257,7 @@ describe('resumable', () => {
   it('rejects a bad config when created', () => {
     expect(() => resumable({ id: '' })).toThrow(TypeError);
     expect(() => resumable({ id: 'a', ttlMs: 0 })).toThrow(TypeError);
+    expect(() => resumable({ id: 'a', keepAliveMs: -1 })).toThrow(TypeError);
     expect(() => resumable({ id: 'a', store: {} as ResumeStore })).toThrow(TypeError);
     expect(() => resume(createMemoryResumeStore(), 'a', { fromEventId: 'b:3' })).toThrow(TypeError);
   });

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { createClient, createMemoryResumeStore, startGateway, type Chunk, type Gateway } from '../../src';
 import { fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockServer } from '../../src/testing';
+import { servedResumable } from '../../src/serve/resumeOptions';
 import { readSse } from '../helpers/sseEvents';
 
 const MODEL = 'compat/test-model';
@@ -39,7 +40,7 @@ afterAll(async () => {
 beforeEach(() => upstream.reset());
 
 /** A second gateway on the same upstream. */
-const gatewayWith = (resume: false | { ttlMs: number }) =>
+const gatewayWith = (resume: false | { ttlMs: number; keepAliveMs?: number }) =>
   startGateway({
     port: 0,
     model: MODEL,
@@ -165,8 +166,14 @@ describe('resumable answers on the wire', () => {
     expect(upstream.stats.abortedRequests).toBe(1);
   });
 
-  it('stops a generation nobody came back to after ttlMs', async () => {
-    const short = await gatewayWith({ ttlMs: 300 });
+  it('a served generation left by its client goes on for at least 60 s, and at least ttlMs', () => {
+    expect(servedResumable({}).keepAliveMs).toBe(600_000);
+    expect(servedResumable({ ttlMs: 5_000 })).toMatchObject({ ttlMs: 5_000, keepAliveMs: 60_000 });
+    expect(servedResumable({ ttlMs: 5_000, keepAliveMs: 100 }).keepAliveMs).toBe(100);
+  });
+
+  it('stops a generation nobody came back to after keepAliveMs', async () => {
+    const short = await gatewayWith({ ttlMs: 300, keepAliveMs: 300 });
     try {
       upstream.enqueue({ text: 'x'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 });
       await readSse(`${short.url}/v1/chat/completions`, { body: body(), stopAfter: 3 });
