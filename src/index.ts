@@ -113,13 +113,7 @@ export {
   MEMORY_RESUME_STORE_DEFAULTS,
   type MemoryResumeStoreOptions,
 } from './resume/memoryStore';
-export {
-  resume,
-  resumeEvents,
-  stop,
-  defaultResumeStore,
-  type ResumeOptions,
-} from './resume/replay';
+export { resume, resumeEvents, stop, defaultResumeStore, type ResumeOptions } from './resume/replay';
 export { resumeHandler, matchResumeRoute } from './serve/resumeRoutes';
 export { STREAM_ID_HEADER, type ResumeServeOptions } from './serve/resumeOptions';
 export { RECONNECT_DEFAULTS, type ReconnectConfig } from './serve/reconnect';
