@@ -85,3 +85,4 @@ export {
   type TelemetryHistogram,
   type TelemetryHistogramOptions,
 } from './withTelemetry';
+export { resumable, RESUMABLE_DEFAULTS, type ResumableConfig } from './resumable';

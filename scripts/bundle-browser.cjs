@@ -27,7 +27,7 @@ esbuild
     // No keepNames: error classes write their names out (src/errorName.ts), so "u: ..." cannot show.
   })
   .then(() => {
-    // Every file of the page (index.html, chat.js, markdown.js, chat.css, favicon.svg).
+    // Every file of the page (index.html, chat.js, markdown.js, chat.css, favicon.svg, resume.js).
     for (const name of fs.readdirSync(path.join(root, 'src/serve/page'))) {
       fs.copyFileSync(path.join(root, 'src/serve/page', name), path.join(root, 'dist/browser', name));
     }

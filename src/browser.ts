@@ -16,3 +16,4 @@ export {
   type FromWebSocketInit,
   type WebSocketLike,
 } from './serve/fromWebSocket';
+export { RECONNECT_DEFAULTS, type ReconnectConfig } from './serve/reconnect';

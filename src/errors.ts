@@ -527,6 +527,52 @@ export class StoreError extends LlmError {
   }
 }
 
+/** Why a resumable stream could not be written or read. */
+export type ResumableStreamReason =
+  /** No stream has this id: never created, or expired (`ttlMs` after its last write) and deleted. */
+  | 'not-found'
+  /** A stream with this id exists already: ids are one per generation. */
+  | 'exists'
+  /** The stream passed its store's `maxChunks` or `maxBytes`: the generation was stopped there. */
+  | 'too-large'
+  /** The store holds its `maxStreams` already: no new stream until some expire. */
+  | 'full';
+
+/**
+ * A resumable stream (`resumable`, `resume`, `stop`) is unknown, expired, or past its store's limits.
+ * Not retryable: the same call meets the same stream again (start a new generation instead).
+ */
+export class ResumableStreamError extends LlmError {
+  static override readonly errorName: string = 'ResumableStreamError';
+  readonly reason: ResumableStreamReason;
+  /** The stream id. */
+  readonly streamId: string;
+  constructor(
+    reason: ResumableStreamReason,
+    streamId: string,
+    message?: string,
+    options: LlmErrorOptions = {},
+  ) {
+    super(message ?? ResumableStreamError.describe(reason, streamId), options);
+    this.reason = reason;
+    this.streamId = streamId;
+  }
+
+  private static describe(reason: ResumableStreamReason, id: string): string {
+    const name = JSON.stringify(id.slice(0, 100));
+    switch (reason) {
+      case 'not-found':
+        return `No resumable stream ${name}: it never existed or expired. Send the request again.`;
+      case 'exists':
+        return `A resumable stream ${name} exists already: give each generation its own id.`;
+      case 'too-large':
+        return `The resumable stream ${name} passed its store's size limit (maxChunks / maxBytes); it was stopped there.`;
+      default:
+        return `The resumable-stream store is full (maxStreams); stream ${name} was not created. Retry once older streams expired.`;
+    }
+  }
+}
+
 /** Why `partialObject` or `arrayElements` refused the streamed JSON. */
 export type StructuredOutputReason =
   /** The text stopped being JSON (`position` says where). */

@@ -150,3 +150,20 @@ export { startConfiguredGateway, type ConfiguredGatewayOptions } from './serve/c
 export { HTTP_LIMITS_DEFAULTS, type HttpLimitsConfig } from './serve/httpLimits';
 export { MAX_REQUEST_DEPTH } from './requestLimits';
 export { pausableUpstream, type FlowControl, type PausableUpstream } from './serve/upstreamFlow';
+export {
+  RESUME_DEFAULTS,
+  type ResumeStore,
+  type ResumeEnd,
+  type ResumeEvent,
+  type ResumeBatch,
+  type ResumeReadOptions,
+} from './resume/store';
+export {
+  createMemoryResumeStore,
+  MEMORY_RESUME_STORE_DEFAULTS,
+  type MemoryResumeStoreOptions,
+} from './resume/memoryStore';
+export { resume, resumeEvents, stop, defaultResumeStore, type ResumeOptions } from './resume/replay';
+export { resumeHandler, matchResumeRoute } from './serve/resumeRoutes';
+export { STREAM_ID_HEADER, type ResumeServeOptions } from './serve/resumeOptions';
+export { RECONNECT_DEFAULTS, type ReconnectConfig } from './serve/reconnect';

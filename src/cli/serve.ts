@@ -7,6 +7,8 @@ import { loadGatewayConfig, type GatewayConfig } from '../serve/config';
 import { startConfiguredGateway } from '../serve/configuredGateway';
 import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
 import { integerFlag, parseCliArgs, type CliIO } from './io';
+import type { ResumeStore } from '../resume/store';
+import { requireOptional } from '../serve/moduleLocation';
 
 /**
  * Time between two chunks of the default mock model. The in-process mock answers at once; with no
@@ -36,13 +38,18 @@ An OpenAI-compatible gateway with a chat page (open http://HOST:PORT/ in a brows
   --config, -c    many models through the router: model groups, fallbacks, cooldowns, rpm/tpm,
                   virtual keys with budgets (.json, .yaml or .ts; see docs/gateway-config.md).
                   GET /healthz and /readyz are served without the token.
-  --redis         share rate limits, cooldowns and budgets with every gateway on this Redis (with --config)
+  --redis URL     share with every gateway on this Redis (redis://...; needs the ioredis package):
+                  resumable answers (so instances resume and stop each other's), and with --config
+                  the rate limits, cooldowns and budgets (default: this process's memory)
   --metrics       GET /metrics in Prometheus format, behind the token (with --config; needs prom-client)
   --metrics-open  the same without the token (for a scraper on a private network)
   --cors          origins whose pages may call the API, comma-separated, or * (default: none)
   --headers-timeout-ms  most time for a client's request headers (default ${GATEWAY_DEFAULTS.headersTimeoutMs})
   --request-timeout-ms  most time for a client's whole request, body included (default ${GATEWAY_DEFAULTS.requestTimeoutMs})
   --max-connections     most connections open at once (default ${GATEWAY_DEFAULTS.maxConnections})
+  --no-resume     streamed answers are not resumable (default: they are; see docs/resume.md)
+  --resume-ttl    how long a resumable answer is kept after its last chunk: 600, 90s, 10m, 1h
+                  (seconds unless a unit is given; default 10m)
 Provider keys come from their environment variables and never reach the browser or the log.`;
 
 /** Whether `host` binds this machine only (`127.0.0.0/8`, `::1`, `localhost`). */
@@ -58,6 +65,43 @@ export interface ServeControl {
   stop?: AbortSignal;
   /** Grace period for in-flight streams on stop, in ms. @defaultValue 5000 */
   graceMs?: number;
+  /**
+   * Opens the Redis resume store of `--redis` (tests). @defaultValue loads `ioredis` and
+   * `rxllm/redis` (optional peers: the CLI does not import them unless asked)
+   */
+  redisResumeStore?: (url: string) => RedisResumeHandle;
+}
+
+/** A Redis resume store the CLI opened, and how to close it with its connection. */
+export interface RedisResumeHandle {
+  store: ResumeStore;
+  close(): Promise<void>;
+}
+
+/** `--redis`: ioredis and rxllm/redis loaded only now (the core never imports an integration). */
+function loadRedisResumeStore(url: string): RedisResumeHandle {
+  const Redis = requireOptional<{ default: new (url: string) => { quit(): Promise<unknown> } }>('ioredis');
+  const { createRedisResumeStore } = requireOptional<{
+    createRedisResumeStore: (client: unknown) => ResumeStore & { close(): Promise<void> };
+  }>('rxllm/redis');
+  const client = new Redis.default(url);
+  const store = createRedisResumeStore(client);
+  return {
+    store,
+    async close() {
+      await store.close();
+      await client.quit();
+    },
+  };
+}
+
+/** `600` (seconds), `90s`, `10m`, `1h`, `500ms` → ms; `undefined` when it is none of those. */
+export function durationFlag(raw: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(raw);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(m[1]) * unit;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : undefined;
 }
 
 /** Runs `rxllm serve`; resolves to the exit code once stopped. */
@@ -81,6 +125,8 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           'headers-timeout-ms': { type: 'string' },
           'request-timeout-ms': { type: 'string' },
           'max-connections': { type: 'string' },
+          'no-resume': { type: 'boolean' },
+          'resume-ttl': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       },
@@ -126,6 +172,21 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     }
     limits[key] = value;
   }
+  const resumeTtl = values['resume-ttl'] === undefined ? undefined : durationFlag(values['resume-ttl']);
+  if (values['resume-ttl'] !== undefined && resumeTtl === undefined) {
+    io.stderr.write(
+      `rxllm serve: --resume-ttl must be a duration (600, 90s, 10m, 1h), got "${values['resume-ttl']}"\n`,
+    );
+    return 2;
+  }
+  // With --config, --redis also holds the router's and keys' stores, so it goes with --no-resume.
+  if (
+    values['no-resume'] &&
+    ((values.redis !== undefined && values.config === undefined) || resumeTtl !== undefined)
+  ) {
+    io.stderr.write('rxllm serve: --no-resume cannot go with --redis (without --config) or --resume-ttl\n');
+    return 2;
+  }
   const env = io.env ?? process.env;
   let config: GatewayConfig | undefined;
   if (values.config !== undefined) {
@@ -139,8 +200,8 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
       io.stderr.write(`rxllm serve: ${describeStartError(error)}\n`);
       return 2;
     }
-  } else if (values.redis !== undefined || values.metrics || values['metrics-open']) {
-    io.stderr.write('rxllm serve: --redis and --metrics go with --config\n');
+  } else if (values.metrics || values['metrics-open']) {
+    io.stderr.write('rxllm serve: --metrics goes with --config\n');
     return 2;
   }
   // `--token "$RXLLM_TOKEN"` with the variable unset is `--token ""`: an open gateway its operator
@@ -163,8 +224,13 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
       `rxllm serve: WARNING: binding to ${values.host} (not this machine only) without a token: every client on the network can call the provider with your key. Set --token or RXLLM_TOKEN.\n`,
     );
   }
+  let redis: RedisResumeHandle | undefined;
   let gateway: Gateway;
+  const resume = values['no-resume'] ? (false as const) : undefined;
   try {
+    if (values.redis !== undefined && !values['no-resume'])
+      redis = (control.redisResumeStore ?? loadRedisResumeStore)(values.redis);
+    const resumeOption = resume ?? { store: redis?.store, ttlMs: resumeTtl };
     gateway = config
       ? await startConfiguredGateway(config, {
           port,
@@ -174,6 +240,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           ...limits,
           redis: values.redis,
           metrics: values['metrics-open'] ? 'open' : !!values.metrics,
+          resume: resumeOption,
           log: (line) => io.stderr.write(line + '\n'),
         })
       : await startGateway({
@@ -185,9 +252,11 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
           token: token ?? '',
           cors: values.cors,
           ...limits,
+          resume: resumeOption,
           log: (line) => io.stderr.write(line + '\n'),
         });
   } catch (error) {
+    await redis?.close().catch(() => undefined);
     io.stderr.write(`rxllm serve: could not start: ${describeStartError(error)}\n`);
     return error instanceof TypeError ? 2 : 1;
   }
@@ -219,6 +288,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
   });
   io.stderr.write(`rxllm serve: stopping (${gateway.inFlight} in flight)\n`);
   await gateway.close(control.graceMs);
+  await redis?.close().catch(() => undefined);
   io.stderr.write('rxllm serve: stopped\n');
   return 0;
 }

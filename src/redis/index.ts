@@ -11,3 +11,11 @@ export {
   type RedisCooldownStoreOptions,
 } from './cooldownStore';
 export { createRedisBudgetStore } from './budgetStore';
+export {
+  createRedisResumeStore,
+  REDIS_RESUME_STORE_DEFAULTS,
+  type RedisResumeClient,
+  type RedisResumeConnection,
+  type RedisResumeStore,
+  type RedisResumeStoreOptions,
+} from './resumeStore';

@@ -30,7 +30,14 @@ function runsFromDist(root: string | undefined): boolean {
 }
 
 /** The page's own files (in `src/serve/page/`), served as they are. */
-export const PAGE_FILES = ['index.html', 'chat.js', 'markdown.js', 'chat.css', 'favicon.svg'] as const;
+export const PAGE_FILES = [
+  'index.html',
+  'chat.js',
+  'markdown.js',
+  'chat.css',
+  'favicon.svg',
+  'resume.js',
+] as const;
 
 const pageCache = new Map<string, Promise<string>>();
 

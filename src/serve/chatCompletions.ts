@@ -15,6 +15,9 @@ import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
 import { trackUsage } from '../../operators/trackUsage';
 import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
+import { randomUUID } from 'node:crypto';
+import { resumable } from '../../operators/resumable';
+import { servedResumable, STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
 
 /** One access-log entry: no bodies, no keys. */
 export interface AccessLogEntry {
@@ -78,6 +81,13 @@ export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
   sse?: SendSseConfig;
   /** Called once per request when its response ended. @defaultValue none */
   onLog?: (entry: AccessLogEntry) => void;
+  /**
+   * Streamed answers are resumable (docs/resume.md): kept in `store` under the id sent in the
+   * `x-rxllm-stream-id` header, every event numbered (`id: <streamId>:<seq>`), the generation going
+   * on when the client drops. Serve the resume routes with `resumeHandler` on the same store.
+   * `false` turns it off. @defaultValue {} (the process's memory store, kept 10 minutes)
+   */
+  resume?: ResumeServeOptions | false;
 }
 
 /** Defaults of {@link chatCompletionsHandler}. */
@@ -266,20 +276,29 @@ export function chatCompletionsHandler(
         },
       }),
     );
-    const chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
+    let chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
     if (prepared.stream) {
+      const resume = options.resume ?? {};
       // A failure before the first byte keeps its HTTP status (a 429 with Retry-After, not a 200
       // with an error frame): only once the stream has begun is an error frame the way to say it.
       let early: unknown;
       let failedEarly = false;
-      const result = await sendSse(res, chunks, {
+      let sse: SendSseConfig = {
         ...options.sse,
         flow: upstream?.flow,
         onErrorBeforeFirstByte: (error) => {
           failedEarly = true;
           early = error;
         },
-      });
+      };
+      if (resume) {
+        const streamId = randomUUID();
+        chunks = chunks.pipe(resumable({ ...servedResumable(resume), id: streamId }));
+        sse = { ...sse, headers: { ...sse.headers, [STREAM_ID_HEADER]: streamId }, eventIds: { streamId } };
+      }
+      const result = await sendSse(res, chunks, sse);
+      // A generation left by its client goes on: never leave it paused on a socket that is gone.
+      upstream?.flow.resume();
       if (failedEarly) return fail(early);
       entry.outcome =
         result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;

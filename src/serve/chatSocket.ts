@@ -8,7 +8,9 @@
  * ```
  * client → server  { "type": "request", "id": "r1", "body": { "model": "...", "messages": [...] } }
  *                  { "type": "stop", "id": "r1" }               aborts that request upstream
- * server → client  { "type": "chunk", "id": "r1", "chunk": {...chat.completion.chunk...} }
+ *                  { "type": "resume", "id": "r2", "streamId": "...", "after": 12 }   (with `resumable`)
+ * server → client  { "type": "stream", "id": "r1", "streamId": "..." }   (with `resumable`, first)
+ *                  { "type": "chunk", "id": "r1", "chunk": {...chat.completion.chunk...}, "seq": 1 }
  *                  { "type": "done",  "id": "r1" }
  *                  { "type": "error", "id": "r1", "error": {...errorFrame...} }
  * ```
@@ -16,12 +18,19 @@
  * oversized or malformed request too); `id: null` only when it cannot, and clients treat that as
  * fatal for their requests still waiting on the socket. While requests run, the server pings the
  * socket (a protocol ping, which browsers answer by themselves) so proxies keep an idle wait open,
- * as the SSE heartbeat does. The socket closing aborts every request still running on it.
+ * as the SSE heartbeat does.
+ * The socket closing aborts every request still running on it, unless it is resumable (`resumable`):
+ * then its generation goes on, kept in the store, and a `resume` message on a new socket replays it
+ * after the chunk numbered `after` and follows it (see docs/resume.md).
  */
-import type { Observable, Subscription } from 'rxjs';
+import { randomUUID } from 'node:crypto';
+import { map, type Observable, type Subscription } from 'rxjs';
+import { resumable as keepResumable } from '../../operators/resumable';
 import type { Chunk } from '../chunk';
 import { RequestValidationError } from '../errors';
+import { defaultResumeStore, resumeEvents, stop as stopStream } from '../resume/replay';
 import { errorFrame } from './errorFrame';
+import { servedResumable, type ResumeServeOptions } from './resumeOptions';
 
 /** The socket surface used (`ws`'s `WebSocket`). */
 export interface ChatSocketLike {
@@ -39,11 +48,14 @@ export interface ChatSocketLike {
 
 /** What the client sends: a request or a stop. */
 export type ChatSocketClientMessage =
-  { type: 'request'; id: string; body: unknown } | { type: 'stop'; id: string };
+  | { type: 'request'; id: string; body: unknown }
+  | { type: 'stop'; id: string }
+  | { type: 'resume'; id: string; streamId: string; after?: number };
 
 /** What the server sends. */
 export type ChatSocketServerMessage =
-  | { type: 'chunk'; id: string; chunk: Chunk }
+  | { type: 'stream'; id: string; streamId: string }
+  | { type: 'chunk'; id: string; chunk: Chunk; seq?: number }
   | { type: 'done'; id: string }
   | { type: 'error'; id: string | null; error: ReturnType<typeof errorFrame>['error'] };
 
@@ -70,6 +82,12 @@ export interface ServeChatSocketOptions {
   maxMessageChars?: number;
   /** Called when a request ended (`complete`, `error`, `stopped`, `closed`). @defaultValue none */
   onEnd?: (id: string, end: 'complete' | 'error' | 'stopped' | 'closed', error?: unknown) => void;
+  /**
+   * Makes requests resumable: each is kept in `store` under a stream id (sent first, in a `stream`
+   * message), its chunks numbered (`seq`); a socket that closes leaves the generation running, a
+   * `resume` message replays and follows it, a `stop` aborts it wherever it runs. @defaultValue undefined (off)
+   */
+  resumable?: ResumeServeOptions;
 }
 
 /** Defaults of {@link serveChatSocket}. */
@@ -108,6 +126,10 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
   };
   if (!(heartbeatMs >= 0)) throw new TypeError('serveChatSocket: heartbeatMs must be >= 0');
   const running = new Map<string, Subscription>();
+  const resume = options.resumable;
+  const store = () => resume?.store ?? defaultResumeStore();
+  /** Request id → stream id, for `stop`. */
+  const streams = new Map<string, string>();
   let closed = false;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   // Pings only while something waits: an idle socket costs no timer.
@@ -172,6 +194,9 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
     }
     if (message.type === 'stop') {
       const sub = running.get(id);
+      // A resumable generation is stopped in the store: wherever it runs, and not only this reader.
+      const streamId = streams.get(id);
+      if (streamId) stopStream(store(), streamId).catch(() => undefined);
       if (sub) {
         running.delete(id);
         sub.unsubscribe();
@@ -180,8 +205,8 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
       }
       return;
     }
-    if (message.type !== 'request') {
-      return sendError(id, new RequestValidationError('"type" must be "request" or "stop".'));
+    if (message.type !== 'request' && message.type !== 'resume') {
+      return sendError(id, new RequestValidationError('"type" must be "request", "resume" or "stop".'));
     }
     if (running.has(id))
       return sendError(id, new RequestValidationError(`Request id "${id}" is already running.`));
@@ -192,19 +217,39 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
       );
     }
     let chunks: Observable<Chunk>;
+    let seq = 0;
     try {
-      chunks = options.stream((message as { body?: unknown }).body, id);
+      if (message.type === 'resume') {
+        if (!resume) throw new RequestValidationError('This server does not resume streams.');
+        const { streamId, after = 0 } = message as { streamId?: unknown; after?: unknown };
+        if (typeof streamId !== 'string' || typeof after !== 'number')
+          throw new RequestValidationError(
+            'A resume message needs "streamId" (a string) and "after" (a number).',
+          );
+        seq = after;
+        chunks = resumeEvents(store(), streamId, { fromEventId: after }).pipe(map((e) => e.chunk));
+        streams.set(id, streamId);
+      } else {
+        chunks = options.stream((message as { body?: unknown }).body, id);
+        if (resume) {
+          const streamId = randomUUID();
+          chunks = chunks.pipe(keepResumable({ ...servedResumable(resume), id: streamId }));
+          streams.set(id, streamId);
+          send({ type: 'stream', id, streamId });
+        }
+      }
     } catch (error) {
       options.onEnd?.(id, 'error', error);
       return sendError(id, error);
     }
     let ended = false;
     const sub = chunks.subscribe({
-      next: (chunk) => send({ type: 'chunk', id, chunk }),
+      next: (chunk) => send(resume ? { type: 'chunk', id, chunk, seq: ++seq } : { type: 'chunk', id, chunk }),
       error: (error: unknown) => {
         ended = true;
         running.delete(id);
         keepalive();
+        streams.delete(id);
         sendError(id, error);
         options.onEnd?.(id, 'error', error);
       },
@@ -212,6 +257,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         ended = true;
         running.delete(id);
         keepalive();
+        streams.delete(id);
         send({ type: 'done', id });
         options.onEnd?.(id, 'complete');
       },

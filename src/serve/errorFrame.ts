@@ -24,6 +24,7 @@ import {
   RateLimitError,
   RequestAbortedError,
   RequestValidationError,
+  ResumableStreamError,
   ResponseTooLargeError,
   ServerError,
   StoreError,
@@ -36,6 +37,7 @@ import {
   ToolCallError,
   UnexpectedResponseError,
   type InvalidToolCallReason,
+  type ResumableStreamReason,
   type StreamParseErrorType,
   type StructuredOutputReason,
   type TimeoutKind,
@@ -167,6 +169,9 @@ export function errorFrame(error: unknown): ErrorFrame {
   } else if (error instanceof BatchResultError) {
     frame.code = error.reason;
     frame.detail = { customId: error.customId, reason: error.reason };
+  } else if (error instanceof ResumableStreamError) {
+    frame.code = error.reason;
+    frame.detail = { reason: error.reason, streamId: error.streamId };
   } else if (error instanceof StructuredOutputError) {
     // Not `text`: the whole structured answer may be large; the client has it from the stream.
     frame.code = error.reason;
@@ -279,6 +284,13 @@ export function errorFromFrame(frame: ErrorFrame): LlmError {
         break;
       case 'BatchResultError':
         error = new BatchResultError(String(d.customId ?? ''), d.reason as BatchResultReason, message);
+        break;
+      case 'ResumableStreamError':
+        error = new ResumableStreamError(
+          d.reason as ResumableStreamReason,
+          String(d.streamId ?? ''),
+          message,
+        );
         break;
       case 'StructuredOutputError':
         error = new StructuredOutputError({

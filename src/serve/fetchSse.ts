@@ -10,6 +10,7 @@ import { ApiError, ConnectionError, LlmError, StreamCutError, StreamParseError }
 import { inBandError } from '../inBandError';
 import { accepts, unexpectedBodyError, unexpectedBodyLimit } from '../transport/contentType';
 import { errorFromFrame, isErrorFrame } from './errorFrame';
+import { reconnecting, type AttemptHooks, type ReconnectConfig } from './reconnect';
 
 /** A body `JSON.stringify` can send: a function, symbol or bigint does not compile. */
 export type JsonBody<T> = T extends (...args: never[]) => unknown
@@ -29,6 +30,15 @@ export interface FetchSseInit<Body = unknown> {
   fetch?: typeof fetch;
   /** `credentials` of the fetch (cookies to your own backend). @defaultValue 'same-origin' */
   credentials?: 'include' | 'omit' | 'same-origin';
+  /**
+   * Resumes by itself when the connection fails mid-answer from a server that advertised a resumable
+   * stream (`x-rxllm-stream-id`, as rxllm's gateway does): reconnects with backoff to
+   * `{url}/{streamId}/stream` with the last event id, so the subscriber sees one stream, no chunk
+   * missing or twice (docs/resume.md). `false` turns it off. @defaultValue true (RECONNECT_DEFAULTS)
+   */
+  reconnect?: boolean | ReconnectConfig;
+  /** Called with the stream id when the server advertised one (to resume or stop it later). @defaultValue none */
+  onStreamId?: (streamId: string) => void;
 }
 
 /** `HTTP 401: <the server's words>` (with one final period), from an error body of any shape. */
@@ -84,6 +94,31 @@ async function readUpTo(
  * fetchSse('/api/chat', { body: { q: 'Hi' } }).pipe(textDeltas()).subscribe((t) => (text += t));
  */
 export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> = {}): Observable<Chunk> {
+  const { reconnect = true } = init;
+  return reconnecting(
+    url,
+    (hooks) => attempt(url, init, hooks),
+    (resumeUrl, lastEventId, hooks) =>
+      attempt(
+        resumeUrl,
+        {
+          ...init,
+          method: 'GET',
+          body: undefined,
+          headers: {
+            ...init.headers,
+            ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+          },
+        },
+        hooks,
+      ),
+    reconnect === true ? {} : reconnect,
+    init.onStreamId,
+  );
+}
+
+/** One request and its response's events. */
+function attempt<Body>(url: string, init: FetchSseInit<Body>, hooks: AttemptHooks): Observable<Chunk> {
   return new Observable<Chunk>((subscriber) => {
     const controller = new AbortController();
     const onAbort = () => controller.abort(init.signal?.reason);
@@ -136,6 +171,8 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
         const text = await readUpTo(response.body, limit);
         throw unexpectedBodyError(response.status, contentType, text.text, text.complete, 'an event stream');
       }
+      const streamId = response.headers.get('x-rxllm-stream-id');
+      if (streamId) hooks.onStreamId(streamId);
       let done = false;
       let failure: LlmError | undefined;
       const parser = createParser({
@@ -144,6 +181,7 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
           // Heartbeats of `toSseEvents({ heartbeatMs })` carry nothing.
           if (event.event === 'ping') return;
           if (event.data === '[DONE]') {
+            hooks.onFinal();
             done = true;
             return;
           }
@@ -162,11 +200,13 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
             return;
           }
           if (value && value.error != null) {
+            hooks.onFinal();
             // An rxllm server's frame rebuilds the same class; any other server's error goes
             // through the shared in-band table.
             failure = isErrorFrame(value) ? errorFromFrame(value) : inBandError(value);
             return;
           }
+          if (event.id) hooks.onEventId(event.id);
           subscriber.next(value as Chunk);
         },
       });

@@ -7,6 +7,7 @@ import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ConfigurationError, ConnectionError, StreamParseError } from '../errors';
 import { errorFromFrame, isErrorFrame } from './errorFrame';
+import { reconnecting, type AttemptHooks, type ReconnectConfig } from './reconnect';
 
 /** The socket surface used: the browser's `WebSocket` (the `ws` package's has it too). */
 export interface WebSocketLike {
@@ -29,7 +30,19 @@ export interface FromWebSocketInit {
    * `ws` package's `WebSocket` fits). @defaultValue globalThis.WebSocket
    */
   WebSocket?: new (url: string, protocols?: string[]) => WebSocketLike;
+  /**
+   * When `target` is a URL and the server made the request resumable (rxllm's gateway does), a socket
+   * that fails mid-answer is replaced, with backoff, by a new one that resumes after the last chunk:
+   * the subscriber sees one stream, no chunk missing or twice (docs/resume.md). `false` turns it off.
+   * @defaultValue true (RECONNECT_DEFAULTS)
+   */
+  reconnect?: boolean | ReconnectConfig;
+  /** Called with the stream id when the server made the request resumable. @defaultValue none */
+  onStreamId?: (streamId: string) => void;
 }
+
+/** What is sent on open: the request, or (reconnecting) the resume of its stream. */
+type Opening = { type: 'request'; body: unknown } | { type: 'resume'; streamId: string; after: number };
 
 /** The subprotocol rxllm's servers speak. */
 export const CHAT_SOCKET_PROTOCOL = 'rxllm.v1';
@@ -73,8 +86,35 @@ export function fromWebSocket(
   body: unknown,
   init: FromWebSocketInit = {},
 ): Observable<Chunk> {
+  const { reconnect = true } = init;
+  const first = (hooks?: AttemptHooks) => attempt(target, { type: 'request', body }, init, hooks);
+  // A shared socket cannot be reopened here: its owner decides.
+  if (typeof target !== 'string' || reconnect === false) return first();
+  return reconnecting(
+    target,
+    first,
+    (url, lastEventId, hooks, streamId) =>
+      attempt(
+        url,
+        { type: 'resume', streamId, after: Number(lastEventId?.split(':').pop() ?? 0) },
+        init,
+        hooks,
+      ),
+    { resumeUrl: (url) => url, ...(reconnect === true ? {} : reconnect) },
+    init.onStreamId,
+  );
+}
+
+/** One socket (or one request on a shared one) and its messages. */
+function attempt(
+  target: string | WebSocketLike,
+  opening: Opening,
+  init: FromWebSocketInit,
+  hooks?: AttemptHooks,
+): Observable<Chunk> {
   return new Observable<Chunk>((subscriber) => {
     const id = init.id ?? `req-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+    let streamId: string | undefined;
     let socket: WebSocketLike;
     const own = typeof target === 'string';
     try {
@@ -127,9 +167,18 @@ export function fromWebSocket(
       }
       if (message?.id !== id) return;
       answered = true;
-      if (message.type === 'chunk') subscriber.next(message.chunk as Chunk);
-      else if (message.type === 'done') end();
-      else if (message.type === 'error') {
+      if (message.type === 'stream' && typeof message.streamId === 'string') {
+        streamId = message.streamId;
+        hooks?.onStreamId(message.streamId);
+      } else if (message.type === 'chunk') {
+        if (streamId !== undefined && typeof message.seq === 'number')
+          hooks?.onEventId(`${streamId}:${message.seq}`);
+        subscriber.next(message.chunk as Chunk);
+      } else if (message.type === 'done') {
+        hooks?.onFinal();
+        end();
+      } else if (message.type === 'error') {
+        hooks?.onFinal();
         end(
           isErrorFrame(message)
             ? errorFromFrame(message)
@@ -162,7 +211,9 @@ export function fromWebSocket(
     };
     const onOpen = () => {
       opened = true;
-      if (!finished) socket.send(JSON.stringify({ type: 'request', id, body }));
+      if (finished) return;
+      if (opening.type === 'resume') streamId = opening.streamId;
+      socket.send(JSON.stringify({ ...opening, id }));
     };
     const onAbort = () => end(init.signal?.reason ?? new Error('aborted'), true);
     const cleanup = () => {

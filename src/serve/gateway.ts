@@ -58,6 +58,8 @@ import {
 } from './keys';
 import { requireOptional } from './moduleLocation';
 import { failOnShutdown } from './shutdown';
+import type { ResumeServeOptions } from './resumeOptions';
+import { resumeHandler } from './resumeRoutes';
 
 /** An extra route of the gateway (health, metrics): `open` ones need no token. */
 export interface GatewayRoute {
@@ -125,6 +127,12 @@ export interface GatewayOptions extends HttpLimitsConfig {
   routes?: Record<string, GatewayRoute>;
   /** Called with every chat request's access-log entry and its key's alias (metrics). @defaultValue none */
   onAccess?: (entry: AccessLogEntry, key: string | undefined) => void;
+  /**
+   * Resumable streamed answers and their routes (`GET .../{streamId}/stream`, `POST .../{streamId}/stop`;
+   * docs/resume.md); a Redis store (`createRedisResumeStore`) shares them between instances.
+   * `false` turns it off. @defaultValue {} (this process's memory, kept 10 minutes)
+   */
+  resume?: ResumeServeOptions | false;
 }
 
 /** Defaults of {@link startGateway}. */
@@ -175,6 +183,7 @@ const PAGE_ROUTES: Record<string, { file: PageSource; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
+  '/resume.js': { file: 'resume.js', type: 'text/javascript; charset=utf-8' },
   '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
   '/chat.css': { file: 'chat.css', type: 'text/css; charset=utf-8' },
   '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
@@ -225,6 +234,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ).pipe(partialToolCallGuard({ unknownTool: 'accept' }), failOnShutdown(shutdown.signal)),
   });
   const service = serviceFor(true);
+  // Generations left by their clients stop when the gateway closes (else they would keep it alive):
+  // after the streams still open got their 503 frame (`shutdown`), so that frame is what they see.
+  const generations = new AbortController();
+  const resume = options.resume === false ? false : { ...options.resume, signal: generations.signal };
+  const handleResume =
+    options.resume === false
+      ? undefined
+      : resumeHandler({
+          ...options.resume,
+          sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
+          onLog: (entry) => log(formatAccessLog(entry)),
+        });
   // One access-log line per chat request; with a virtual key, its cost is charged to the key first so
   // the line can say the key's spend.
   const account = (entry: AccessLogEntry, key?: GatewayKey) => {
@@ -242,6 +263,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
       sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
       onLog: (entry) => account(entry, key),
+      resume,
     });
   type ChatHandler = ReturnType<typeof handlerFor>;
   // For clients that retry themselves (see `retry`): one attempt, the failure's status passed on.
@@ -364,6 +386,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       simple(req, res, 200, started);
       return;
     }
+    if (handleResume && path.startsWith('/v1/chat/completions/')) {
+      active.add(res);
+      void handleResume(req, res)
+        .then((handled) => handled ?? notFound(req, res, path, started))
+        .finally(() => active.delete(res));
+      return;
+    }
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return methodNotAllowed(req, res, started);
       active.add(res);
@@ -373,10 +402,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       return;
     }
     if (route && req.method === 'GET') return serveRoute(route, req, res, started);
+    notFound(req, res, path, started);
+  });
+  const notFound = (req: IncomingMessage, res: ServerResponse, path: string, started: number) => {
     closeAfter(res);
     sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
     simple(req, res, 404, started);
-  });
+  };
   const serveRoute = (route: GatewayRoute, req: IncomingMessage, res: ServerResponse, started: number) => {
     req.resume();
     void Promise.resolve()
@@ -434,6 +466,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
         // The same limit as the HTTP body (and the socket's maxPayload), not the 1 MiB default.
         maxMessageChars: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+        resumable: resume || undefined,
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
@@ -513,10 +546,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           server.closeIdleConnections();
         }
         // Past the grace period: end what is left with a 503 error frame (its upstream calls are
-        // aborted), give the frames a moment to be written, then close WebSockets as "going away".
+        // aborted), stop the generations clients left, give the frames a moment to be written, then
+        // close WebSockets as "going away".
         shutdown.abort();
         const flushBy = Date.now() + 1000;
         while (active.size > 0 && Date.now() < flushBy) await new Promise((r) => setTimeout(r, 10));
+        generations.abort();
         for (const client of wss?.clients ?? []) client.close(1001, 'server shutting down');
         await new Promise((r) => setTimeout(r, 50));
         for (const client of wss?.clients ?? []) client.terminate();

@@ -73,6 +73,12 @@ export interface SendSseConfig {
    * `maxBufferedBytes`. @defaultValue undefined
    */
   flow?: FlowControl;
+  /**
+   * Writes `id: <streamId>:<seq>` on every chunk and error event, numbered from `firstSeq`: a client
+   * that lost the connection sends the last one back (`Last-Event-ID`) to resume a resumable stream.
+   * @defaultValue undefined (no ids)
+   */
+  eventIds?: { streamId: string; firstSeq?: number };
 }
 
 /** Defaults of {@link sendSse}. */
@@ -135,7 +141,9 @@ export function sendSse(
   config: SendSseConfig = {},
 ): Promise<SendSseResult> {
   const { heartbeatMs, headers, maxBufferedBytes } = { ...SEND_SSE_DEFAULTS, ...config };
-  const { flow, onErrorBeforeFirstByte } = config;
+  const { flow, onErrorBeforeFirstByte, eventIds } = config;
+  let seq = (eventIds?.firstSeq ?? 1) - 1;
+  const idLine = eventIds ? () => `id: ${eventIds.streamId}:${++seq}\n` : () => '';
   if (!(heartbeatMs >= 0)) throw new TypeError('sendSse: heartbeatMs must be >= 0');
   if (!(maxBufferedBytes > 0)) throw new TypeError('sendSse: maxBufferedBytes must be > 0');
   return new Promise<SendSseResult>((resolve) => {
@@ -220,7 +228,7 @@ export function sendSse(
             res.cork();
             process.nextTick(uncork);
           }
-          send(`data: ${JSON.stringify(chunk)}\n\n`);
+          send(`${idLine()}data: ${JSON.stringify(chunk)}\n\n`);
         },
         error: (error: unknown) => {
           if (done) return;
@@ -229,7 +237,7 @@ export function sendSse(
             onErrorBeforeFirstByte(error);
             return;
           }
-          if (send(`data: ${JSON.stringify(errorFrame(error))}\n\n`)) finish('error', error);
+          if (send(`${idLine()}data: ${JSON.stringify(errorFrame(error))}\n\n`)) finish('error', error);
         },
         complete: () => {
           if (done) return;

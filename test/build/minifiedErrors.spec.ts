@@ -35,6 +35,7 @@ const ARGS = {
   BudgetExceededError: [1, 1, 0],
   StoreError: ['budget', 'down'],
   BatchResultError: ['t-1', 'expired', 'expired before it ran'],
+  ResumableStreamError: ['not-found', 'abc'],
   StructuredOutputError: [{ reason: 'invalid-json', message: 'bad json', text: '{' }],
 };
 

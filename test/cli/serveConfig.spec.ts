@@ -31,9 +31,13 @@ describe('rxllm serve --config', () => {
     const both = io();
     expect(await runServe(['--config', good, '--model', 'mock/echo'], both.io)).toBe(2);
     expect(both.err()).toContain('--config lists the models; leave out --model and --base-url');
+    const metrics = io();
+    expect(await runServe(['--metrics'], metrics.io)).toBe(2);
+    expect(metrics.err()).toContain('--metrics goes with --config');
+    // Without --config, --redis holds only the resumable answers: it cannot go with --no-resume.
     const redis = io();
-    expect(await runServe(['--redis', 'redis://127.0.0.1:6379'], redis.io)).toBe(2);
-    expect(redis.err()).toContain('--redis and --metrics go with --config');
+    expect(await runServe(['--redis', 'redis://127.0.0.1:6379', '--no-resume'], redis.io)).toBe(2);
+    expect(redis.err()).toContain('--no-resume cannot go with --redis (without --config)');
   });
 
   it('a bad file is exit 2, naming the file and the field', async () => {

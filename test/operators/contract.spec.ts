@@ -13,6 +13,7 @@ import {
   defer,
   from,
   lastValueFrom,
+  NEVER,
   Observable,
   of,
   Subject,
@@ -25,7 +26,13 @@ import {
 import { z } from 'zod';
 import * as operators from 'rxllm/operators';
 import type { TelemetrySpan, TelemetryTracer } from 'rxllm/operators';
-import { createMemoryBudgetStore, createRateLimiter, ServerError, type Chunk } from 'rxllm';
+import {
+  createMemoryBudgetStore,
+  createMemoryResumeStore,
+  createRateLimiter,
+  ServerError,
+  type Chunk,
+} from 'rxllm';
 import { scriptToChunks } from 'rxllm/testing';
 import { chunk, finish, text, tools, call, usageChunk } from '../quirks/toolCallQuirks';
 
@@ -737,6 +744,31 @@ const TABLE: Row[] = [
             },
           }),
         source: () => from([textChunk(0), finish('stop'), usageChunk(1000, 500)]),
+      },
+    ],
+  },
+  {
+    name: 'resumable',
+    // keepAlive: false is the contract's "unsubscribe stops the source"; the default (the generation
+    // outlives its subscriber) is tested in resumable.spec.ts.
+    label: 'resumable({ store, id, keepAlive: false })',
+    make: () => {
+      let n = 0;
+      return operators.resumable({ store: createMemoryResumeStore(), id: () => `c${++n}`, keepAlive: false });
+    },
+    takeOnePulls: 1,
+    throwing: [
+      {
+        label: 'onStored',
+        op: (boom) =>
+          operators.resumable({
+            store: createMemoryResumeStore(),
+            id: 'x',
+            onStored: () => {
+              throw boom;
+            },
+          }),
+        source: () => concat(story(), NEVER),
       },
     ],
   },

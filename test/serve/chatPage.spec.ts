@@ -1,9 +1,10 @@
 /**
  * The gateway's chat page in real headless Chromium (Debian's /usr/bin/chromium, driven by
  * playwright-core): it renders the whole answer (Chinese included) and the usage, over SSE and over
- * WebSocket, and Stop and closing the tab each abort the upstream request (seen on the upstream
- * mock server). A screenshot is kept in artifacts/ (git-ignored) for CI. The conversation, markdown,
- * copy, picker and favicon are in chatPageConversation.spec.ts.
+ * WebSocket, Stop aborts the upstream request (seen on the upstream mock server), and a reload
+ * mid-answer shows the conversation again and picks the answer up (the gateway kept generating it:
+ * resumable answers). A screenshot is kept in artifacts/ (git-ignored) for CI. The conversation,
+ * markdown, copy, picker and favicon are in chatPageConversation.spec.ts.
  */
 import { type BrowserContext, type Page } from 'playwright-core';
 import { startGateway, type Gateway } from '../../src';
@@ -118,14 +119,39 @@ describeChromium('chatPage.spec')('the chat page in Chromium', () => {
     await page.close();
   });
 
-  it.each(['sse', 'ws'])('closing the tab aborts the upstream request (%s)', async (transport) => {
-    upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
-    const page = await open(`${upstreamGateway.url}/`);
-    await page.selectOption('#transport', transport);
-    await page.click('#send');
-    await page.waitForFunction("document.getElementById('answer').textContent.length >= 5");
-    await page.close();
-    await upstream.waitForRequestClose(1);
-    expect(upstream.stats.abortedRequests).toBe(1);
-  });
+  it.each(['sse', 'ws'])(
+    'a reload mid-answer (%s) shows the conversation again, picks the answer up and finishes it, with one upstream call',
+    async (transport) => {
+      const answer = '床前明月光，疑是地上霜。'.repeat(8);
+      upstream.enqueue({ text: 'First answer.' });
+      upstream.enqueue({ text: answer, chunkSize: 1, chunkDelayMs: 15 });
+      const page = await open(`${upstreamGateway.url}/`);
+      await page.selectOption('#transport', transport);
+      await page.fill('#prompt', 'First question');
+      await page.click('#send');
+      await page.waitForFunction("document.getElementById('status').textContent === 'done'");
+      await page.fill('#prompt', 'Recite, slowly.');
+      await page.click('#send');
+      await page.waitForFunction("document.getElementById('answer').textContent.length >= 10");
+      await page.reload();
+      // Shown again from the first character, then followed to the end.
+      await page.waitForFunction("document.getElementById('status').textContent === 'done'");
+      expect(await page.textContent('#answer')).toBe(answer);
+      expect(await page.locator('.message.user').allTextContents()).toEqual([
+        'First question',
+        'Recite, slowly.',
+      ]);
+      expect(await page.locator('.message.assistant .content').first().textContent()).toBe('First answer.');
+      expect(await page.textContent('#error')).toBe('');
+      expect(upstream.stats.requests).toBe(2);
+      expect(upstream.stats.abortedRequests).toBe(0);
+      await screenshot(page, `chat-page-resumed-${transport}.png`);
+      // Done: a second reload has nothing to resume.
+      await page.reload();
+      await page.waitForFunction("document.getElementById('model').options.length > 0");
+      expect(await page.textContent('#status')).toBe('idle');
+      expect(await page.locator('.message').count()).toBe(0);
+      await page.close();
+    },
+  );
 });

@@ -15,6 +15,7 @@ import {
   RequestValidationError,
   ResponseTooLargeError,
   StoreError,
+  ResumableStreamError,
   StructuredOutputError,
   UnexpectedResponseError,
   sendSse,
@@ -92,6 +93,7 @@ const cases: [string, LlmError][] = [
   ['NoDeploymentAvailableError', new NoDeploymentAvailableError('fast', 6_000, 1_000)],
   ['BudgetExceededError', new BudgetExceededError(0.2, 0.1, 3_600_000)],
   ['StoreError', new StoreError('budget', 'Redis did not answer within 2000 ms.')],
+  ['ResumableStreamError', new ResumableStreamError('too-large', 'abc')],
   [
     'StructuredOutputError',
     new StructuredOutputError({ reason: 'invalid-json', message: 'not JSON at 3', text: '{"a', position: 3 }),
@@ -118,6 +120,11 @@ describe('errorFrame / errorFromFrame', () => {
         0.2, 0.1,
       ]);
     if (error instanceof StoreError) expect((rebuilt as StoreError).store).toBe('budget');
+    if (error instanceof ResumableStreamError)
+      expect([(rebuilt as ResumableStreamError).reason, (rebuilt as ResumableStreamError).streamId]).toEqual([
+        'too-large',
+        'abc',
+      ]);
     if (error instanceof StructuredOutputError) {
       expect((rebuilt as StructuredOutputError).reason).toBe('invalid-json');
       expect((rebuilt as StructuredOutputError).position).toBe(3);

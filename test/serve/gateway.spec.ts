@@ -47,6 +47,9 @@ beforeAll(async () => {
     retry: { initialDelayMs: 1, random: () => 0 },
     maxBodyBytes: 64 * 1024,
     log: (line) => logs.push(line),
+    // Off (--no-resume): these tests see a client that leaves abort the upstream at once. Resumable
+    // answers (the default: the generation goes on) are tested in resume.spec.ts.
+    resume: false,
   });
   sdk = new OpenAI({ apiKey: TOKEN, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
 });

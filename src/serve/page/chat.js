@@ -2,9 +2,12 @@
 // (/rxllm-browser.js), so SSE and WebSocket give the same Observable<Chunk> and one renderer.
 // Every request carries the whole conversation (the user's turns and the answers shown), as the
 // Chat Completions API is stateless. Model text is rendered by markdown.js, as DOM nodes only.
+// Answers are resumable (resume.js): a reload mid-answer shows the conversation again and picks the
+// answer up from the gateway, which went on generating it.
 /* global document, Option, location, window, requestAnimationFrame, cancelAnimationFrame */
 import { bearerProtocol, fetchSse, fromWebSocket } from './rxllm-browser.js';
 import { renderMarkdown } from './markdown.js';
+import { forget, pending, remember, resumed, stopRemote } from './resume.js';
 
 const $ = (id) => document.getElementById(id);
 let subscription = null;
@@ -12,6 +15,8 @@ let subscription = null;
 let conversation = [];
 /** The answer being streamed: its bubble's parts and text so far. */
 let turn = null;
+/** The stream id of the answer in progress: Stop aborts it on the gateway too. */
+let streamId = null;
 
 const token = () => $('token').value.trim();
 const authHeaders = () => (token() ? { authorization: `Bearer ${token()}` } : {});
@@ -120,6 +125,8 @@ function finish(current, status, error) {
   if (turn !== current) return;
   turn = null;
   subscription = null;
+  streamId = null;
+  if (status !== 'left') forget();
   paint(current);
   if (current.text) conversation.push({ role: 'assistant', content: current.text });
   if (error) {
@@ -146,14 +153,21 @@ function send() {
     stream: true,
     stream_options: { include_usage: true },
   };
-  const started = performance.now();
-  let first = true;
+  // The conversation this answer belongs to, kept with its stream id for a reload.
+  const onStreamId = (id) => remember((streamId = id), body.messages);
   const chunks =
     $('transport').value === 'ws'
       ? fromWebSocket(new URL('./v1/chat/ws', location.href.replace(/^http/, 'ws')).href, body, {
           protocols: token() ? bearerProtocol(token()) : undefined,
+          onStreamId,
         })
-      : fetchSse('./v1/chat/completions', { body, headers: authHeaders() });
+      : fetchSse('./v1/chat/completions', { body, headers: authHeaders(), onStreamId });
+  show(chunks, current, performance.now());
+}
+
+/** Streams an answer into its bubble (a new request's, or one resumed after a reload). */
+function show(chunks, current, started) {
+  let first = true;
   setStatus('streaming');
   const sub = chunks.subscribe({
     next(chunk) {
@@ -185,11 +199,14 @@ function send() {
   if (turn === current) subscription = sub;
 }
 
-function stop() {
+function stop(status = 'stopped') {
   if (!subscription) return;
-  // Unsubscribing aborts the fetch (or stops the WebSocket request): the gateway aborts upstream.
+  // Stop: that answer is given up, so the gateway stops generating it (wherever it runs). Leaving
+  // or reloading is not Stop: the gateway goes on with the answer, for the reload.
+  if (status !== 'left' && streamId) void stopRemote(streamId, authHeaders());
+  // Unsubscribing drops the connection (or stops the WebSocket request).
   subscription.unsubscribe();
-  finish(turn, 'stopped');
+  finish(turn, status);
 }
 
 function newChat() {
@@ -201,7 +218,7 @@ function newChat() {
 }
 
 $('send').addEventListener('click', send);
-$('stop').addEventListener('click', stop);
+$('stop').addEventListener('click', () => stop());
 $('new').addEventListener('click', newChat);
 $('prompt').addEventListener('keydown', (e) => {
   // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is not a send.
@@ -211,5 +228,22 @@ $('prompt').addEventListener('keydown', (e) => {
   }
 });
 $('token').addEventListener('change', loadModels);
-window.addEventListener('pagehide', stop);
+window.addEventListener('pagehide', () => stop('left'));
 loadPageConfig().then(loadModels);
+const interrupted = pending();
+if (interrupted) {
+  // The conversation as it was sent, then the answer from the gateway, replayed from its start.
+  conversation = interrupted.messages.slice();
+  for (const m of conversation) {
+    if (m.role === 'user') bubble('user').textContent = m.content;
+    else {
+      const done = answerBubble();
+      done.text = m.content;
+      paint(done);
+    }
+  }
+  const current = answerBubble();
+  turn = current;
+  streamId = interrupted.streamId;
+  show(resumed(interrupted.streamId, authHeaders()), current, performance.now());
+}
