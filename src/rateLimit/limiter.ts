@@ -250,7 +250,14 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
       dirty = false;
       pump();
     };
-    lift(takeInOrder(key, batch.map((w) => w.cost), limits, scheduler.now())).subscribe({
+    lift(
+      takeInOrder(
+        key,
+        batch.map((w) => w.cost),
+        limits,
+        scheduler.now(),
+      ),
+    ).subscribe({
       next: (taken) => finish(taken),
       error: (error) => finish({ error }),
     });
