@@ -59,6 +59,25 @@ run('concurrent permits from the Redis rate-limit store', () => {
     expect(granted).toBe(200);
   });
 
+  it('the script takes in order and stops at the first waiter that does not fit, with its wait', async () => {
+    const store = createRedisRateLimitStore(redis, { prefix: 'conc:' });
+    const limits = { requestsPerMinute: Infinity, tokensPerMinute: 6000, requestCapacity: Infinity };
+    // 6,000 tokens: 5,000 fit, the next 2,000 do not (1,000 left), so the 10 behind it wait too.
+    expect(await store.takeInOrder!('order', [5000, 2000, 10], limits, 1_000_000)).toEqual({
+      granted: 1,
+      wait: 10_000, // 1,000 tokens missing at 100 a second
+    });
+    expect(await store.get('order')).toEqual({
+      requests: Infinity,
+      tokens: 1000,
+      updatedAt: 1_000_000,
+      pausedUntil: 0,
+    });
+    // 20 s later the bucket has refilled by 2,000 (3,000): the 2,000 and the 10 fit.
+    expect(await store.takeInOrder!('order', [2000, 10], limits, 1_020_000)).toEqual({ granted: 2, wait: 0 });
+    expect((await store.get('order'))?.tokens).toBe(990);
+  });
+
   it('two processes firing 150 permits each at once never exceed the shared tpm limit together', async () => {
     // 6,000 tokens per minute at 100 a request: a burst of 60, then one permit a second.
     const startAt = Date.now() + 3000;
