@@ -5,16 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Queue } from 'bullmq';
+import { parseBatchFile } from '../batchFile/inputLines';
 import type { ChatRequest } from '../request';
 import { keysOf, redisOf } from './store';
 
 /** A request of a batch: `model` is `provider/model`, or a group name for a worker with a router. */
 export type BatchRequest = Omit<ChatRequest, 'model'> & { model: string };
 
-/** One request of a batch: a line of an OpenAI batch file (`method` and `url` are ignored). */
+/** One request of a batch: a line of an OpenAI batch file (`method` must be POST and `url` a chat-completions one when given). */
 export interface BatchLine {
   custom_id: string;
   body: BatchRequest;
+  method?: 'POST';
+  url?: string;
 }
 
 /** What a batch job carries. */
@@ -29,6 +32,12 @@ export interface EnqueueBatchOptions {
   batchId: string;
   /** Sends every line to this model (`provider/model`, or a router group) instead of its `body.model`. @defaultValue undefined */
   model?: string;
+  /**
+   * `body.model` (or `model`) names a group of the workers' router (`rxllm worker --router`), taken as
+   * it is. Otherwise a bare model name is taken as `openai/…`, as `rxllm batch` does, so OpenAI's own
+   * batch files run as they are. @defaultValue false
+   */
+  routed?: boolean;
   /** Jobs added per `addBulk` call. @defaultValue 500 */
   chunkSize?: number;
 }
@@ -61,29 +70,12 @@ export function batchJobId(batchId: string, customId: string): string {
   return `${batchId}/${customId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
 }
 
-function parseFile(text: string): { lines: BatchLine[]; bad: EnqueueBatchResult['bad'] } {
-  const lines: BatchLine[] = [];
-  const bad: EnqueueBatchResult['bad'] = [];
-  // A UTF-8 byte-order mark (Windows editors write one) is not part of the first line's JSON.
-  text
-    .replace(/^\uFEFF/, '')
-    .split('\n')
-    .forEach((raw, i) => {
-      if (raw.trim() === '') return;
-      try {
-        lines.push({ ...(JSON.parse(raw) as BatchLine), line: i + 1 } as BatchLine);
-      } catch {
-        bad.push({ line: i + 1, reason: 'not valid JSON' });
-      }
-    });
-  return { lines, bad };
-}
-
 /**
  * Adds one job per request to `queue` (job name `'chat'`, data {@link BatchJobData}); resolves to
  * how many ids the batch has and how many this call added. `requests` is a list of batch lines or
- * the path of a JSONL file of them. Lines without a non-empty string `custom_id` or an object `body`,
- * and repeated ids, are reported in `bad` and skipped. Enqueuing the same lines again adds no job:
+ * the path of a JSONL file of them, read as `rxllm batch` reads one: lines without a non-empty
+ * string `custom_id` or a valid `body`, and repeated ids, are reported in `bad` and skipped; a bare
+ * model name is taken as `openai/…` unless `routed`. Enqueuing the same lines again adds no job:
  * BullMQ ignores a job id it holds, and a job added again after its completed job was removed finds
  * its result recorded and makes no call (see {@link createBatchWorker}).
  *
@@ -103,6 +95,7 @@ export async function enqueueBatch(
   const {
     batchId,
     model,
+    routed = false,
     chunkSize = ENQUEUE_BATCH_DEFAULTS.chunkSize,
   } = options ?? ({} as EnqueueBatchOptions);
   if (typeof batchId !== 'string' || !BATCH_ID.test(batchId))
@@ -111,24 +104,20 @@ export async function enqueueBatch(
     );
   if (!Number.isInteger(chunkSize) || chunkSize < 1)
     throw new TypeError(`enqueueBatch: chunkSize must be an integer >= 1, got ${String(chunkSize)}.`);
-  const parsed =
-    typeof requests === 'string' ? parseFile(readFileSync(requests, 'utf8')) : { lines: requests, bad: [] };
-  if (!Array.isArray(parsed.lines))
+  if (typeof requests !== 'string' && !Array.isArray(requests))
     throw new TypeError('enqueueBatch: requests must be an array or a file path.');
-  const bad = [...parsed.bad];
-  const seen = new Set<string>();
-  const jobs: BatchJobData[] = [];
-  parsed.lines.forEach((l, i) => {
-    const line = (l as { line?: number }).line ?? i + 1;
-    const id = (l as Partial<BatchLine>)?.custom_id;
-    if (typeof id !== 'string' || id === '')
-      return bad.push({ line, reason: 'custom_id must be a non-empty string' });
-    if (seen.has(id)) return bad.push({ line, reason: `custom_id "${id}" is repeated` });
-    if (!l.body || typeof l.body !== 'object') return bad.push({ line, reason: 'body must be an object' });
-    seen.add(id);
-    const { stream: _stream, ...request } = l.body as BatchRequest & { stream?: unknown };
-    jobs.push({ batchId, customId: id, request: model === undefined ? request : { ...request, model } });
-  });
+  // The reader `rxllm batch` uses, so a file is read alike both ways (byte-order marks, bare model
+  // names, method/url, repeated ids); objects are read as the lines they stand for.
+  const text =
+    typeof requests === 'string'
+      ? readFileSync(requests, 'utf8')
+      : requests.map((l) => (l === undefined ? 'null' : JSON.stringify(l))).join('\n');
+  const { jobs: lines, bad } = parseBatchFile(text, { model: routed ? undefined : model, routed });
+  const jobs: BatchJobData[] = lines.map((l) => ({
+    batchId,
+    customId: l.customId,
+    request: (routed && model !== undefined ? { ...l.request, model } : l.request) as BatchRequest,
+  }));
   bad.sort((a, b) => a.line - b.line);
 
   const redis = await redisOf(queue);

@@ -49,6 +49,9 @@ model without a provider ("gpt-4o-mini", as in OpenAI's own files) is taken as o
                   (default: stdout)
   --base-url, -u  base URL of an OpenAI-compatible server (with --model)
   --provider-batch  through the provider's own batch API at half price (rxllm batch --provider-batch --help)
+  --queue URL     enqueue the file for a fleet of workers on Redis (BullMQ) instead of running it here;
+                  follow it with rxllm batch status|collect --queue URL --batch ID
+                  (rxllm batch --queue URL --help)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
 stderr when it is a terminal. ${CLI_BATCH_EXIT_HELP}`;
 

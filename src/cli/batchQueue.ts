@@ -14,13 +14,16 @@ import { parseCliArgs, type CliIO } from './io';
 const QUEUE_NAME = 'rxllm-batch';
 const POLL_MS = 500;
 
-const HELP = `Usage: rxllm batch in.jsonl --queue redis://host:6379 [--batch ID] [--model provider/model] [--queue-name ${QUEUE_NAME}]
+const HELP = `Usage: rxllm batch in.jsonl --queue redis://host:6379 [--batch ID] [--model provider/model | --routed] [--queue-name ${QUEUE_NAME}]
        rxllm batch status --queue redis://host:6379 --batch ID [--json]
        rxllm batch collect --queue redis://host:6379 --batch ID [--out out.jsonl] [--no-follow]
 
 A batch on a fleet of workers (start them with: rxllm worker --queue redis://host:6379).
   in.jsonl --queue  enqueue one job per line (OpenAI batch-file lines); enqueuing the same lines again adds
                     nothing. --batch names the batch (default: the file's name and a hash of its content).
+                    Lines are read as rxllm batch reads them: a bare model name is taken as openai/….
+  --routed          body.model (or --model) names a group of the workers' router (rxllm worker --router),
+                    taken as it is.
   status            done / failed / waiting / active, rate, ETA, cost so far, and the calls sent again
                     after a worker died (the provider call is at-least-once).
   collect           write the results (the rxllm batch output lines) as they are recorded, to --out or
@@ -101,6 +104,7 @@ export async function runBatchQueue(argv: string[], io: CliIO, signal?: AbortSig
           'queue-name': { type: 'string' },
           batch: { type: 'string' },
           model: { type: 'string', short: 'm' },
+          routed: { type: 'boolean' },
           out: { type: 'string', short: 'o' },
           json: { type: 'boolean' },
           'no-follow': { type: 'boolean' },
@@ -128,7 +132,8 @@ export async function runBatchQueue(argv: string[], io: CliIO, signal?: AbortSig
     return usage(`${verb} needs --batch ID (printed when it was enqueued)`);
   if (verb !== 'collect' && (values.out || values['no-follow']))
     return usage('--out and --no-follow are for collect');
-  if (verb !== 'enqueue' && values.model) return usage('--model is for enqueuing');
+  if (verb !== 'enqueue' && (values.model || values.routed))
+    return usage('--model and --routed are for enqueuing');
 
   let fleet: Fleet;
   try {
@@ -157,7 +162,11 @@ export async function runBatchQueue(argv: string[], io: CliIO, signal?: AbortSig
       const file = positionals[0];
       const text = readFileSync(file, 'utf8');
       const batchId = values.batch ?? defaultBatchId(file, text);
-      const r = await fleet.enqueueBatch(queue, file, { batchId, model: values.model });
+      const r = await fleet.enqueueBatch(queue, file, {
+        batchId,
+        model: values.model,
+        routed: values.routed === true,
+      });
       for (const b of r.bad) io.stderr.write(`rxllm batch: line ${b.line}: ${b.reason}; skipped.\n`);
       io.stdout.write(`${batchId}\n`);
       io.stderr.write(

@@ -86,6 +86,9 @@ function checkRate(name: string, value: number): void {
   }
 }
 
+/** Most waiters one {@link RateLimitStore.takeInOrder} call asks for (keeps one script call short). */
+const MAX_BATCH = 256;
+
 /** One `acquire` subscription waiting for its turn. */
 interface Waiter {
   cost: number;
@@ -128,6 +131,7 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
   }
   // A bucket that can never hold one whole permit would never grant (requestsPerMinute < 1).
   const requestCapacity = Math.max(1, rpm);
+  const limits = { requestsPerMinute: rpm, tokensPerMinute: tpm, requestCapacity };
 
   const refill = (s: RateLimitState | undefined, now: number): RateLimitState => {
     if (!s) return { requests: requestCapacity, tokens: tpm, updatedAt: now, pausedUntil: 0 };
@@ -208,8 +212,60 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
     }
   };
 
+  /**
+   * With a store that takes permits in order ({@link RateLimitStore.takeInOrder}), one store call
+   * serves every waiter queued so far: permits within one process are granted together, one round
+   * trip for a whole queue, instead of two round trips per permit one after the other.
+   */
+  const pumpInOrder = (takeInOrder: NonNullable<RateLimitStore['takeInOrder']>): void => {
+    if (queue.length === 0 || busy || timer) return;
+    const batch = queue.slice(0, MAX_BATCH);
+    busy = true;
+    const finish = (outcome: { granted: number; wait: number } | { error: unknown }) => {
+      busy = false;
+      if ('error' in outcome) {
+        for (const w of batch) {
+          const i = queue.indexOf(w);
+          if (i >= 0) {
+            queue.splice(i, 1);
+            w.fail(outcome.error);
+          }
+        }
+      } else {
+        batch.slice(0, outcome.granted).forEach((w) => {
+          const i = queue.indexOf(w);
+          if (i < 0) return giveBack(w.cost); // it left while the store was answering
+          queue.splice(i, 1);
+          w.grant();
+        });
+        const next = batch[outcome.granted];
+        if (outcome.wait > 0 && next && queue[0] === next && !dirty) {
+          timer = scheduler.schedule(() => {
+            timer = undefined;
+            pump();
+          }, outcome.wait);
+          return;
+        }
+      }
+      dirty = false;
+      pump();
+    };
+    lift(
+      takeInOrder(
+        key,
+        batch.map((w) => w.cost),
+        limits,
+        scheduler.now(),
+      ),
+    ).subscribe({
+      next: (taken) => finish(taken),
+      error: (error) => finish({ error }),
+    });
+  };
+
   /** Serves the queue head by head until one has to wait (then one timer) or the store is async. */
   const pump = (): void => {
+    if (store.takeInOrder) return pumpInOrder(store.takeInOrder.bind(store));
     while (queue.length > 0 && !busy && !timer) {
       const head = queue[0];
       busy = true;

@@ -38,6 +38,36 @@ export interface RateLimitStore {
     expected: RateLimitState | undefined,
     next: RateLimitState,
   ): MaybePromise<boolean>;
+  /**
+   * Optional, for stores across the network: refills the state under `key` to `now` and takes one
+   * request and `costs[i]` tokens for each waiter in order, atomically, stopping at the first that
+   * does not fit (so a later, smaller request never overtakes an earlier one). Returns how many it
+   * granted and, when it stopped early, the ms the next one has to wait. One call serves a whole
+   * queue of waiters, so a store that has it gives a process many permits per round trip instead of
+   * one; the limiter falls back to `get` + `compareAndSet` without it.
+   */
+  takeInOrder?(
+    key: string,
+    costs: readonly number[],
+    limits: RateLimitLimits,
+    now: number,
+  ): MaybePromise<RateLimitTake>;
+}
+
+/** The limiter's rates, as {@link RateLimitStore.takeInOrder} needs them to refill the buckets. */
+export interface RateLimitLimits {
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  /** Most request permits the bucket holds (`max(1, requestsPerMinute)`). */
+  requestCapacity: number;
+}
+
+/** What {@link RateLimitStore.takeInOrder} did. */
+export interface RateLimitTake {
+  /** How many of the waiters, from the first, got their permit. */
+  granted: number;
+  /** Ms until the next waiter (`costs[granted]`) could fit; 0 when all were granted. */
+  wait: number;
 }
 
 function same(a: RateLimitState | undefined, b: RateLimitState | undefined): boolean {

@@ -20,21 +20,98 @@ export interface RedisRateLimitStoreOptions extends RedisStoreOptions {
 // Stored value: "<state>|<write id>". The write id makes a retried write idempotent: when the reply
 // to a write is lost (Redis restarted) and the write is sent again, finding its own id means it was
 // applied, so the permit is not taken twice.
-const CAS = new LuaScript(`
+// Numbers as the limiter writes them ('inf' for an unlimited bucket). The take script writes with
+// %.17g, which reads back as the same double, while JavaScript prints the shortest form: states are
+// therefore compared field by field as numbers, not as strings.
+const LUA_NUM = `
+local function num(s)
+  if s == 'inf' then return math.huge elseif s == '-inf' then return -math.huge end
+  return tonumber(s)
+end
+local function str(n)
+  if n == math.huge then return 'inf' elseif n == -math.huge then return '-inf' end
+  return string.format('%.17g', n)
+end
+local function fields(state)
+  local t = {}
+  for f in string.gmatch(state, '[^,]+') do t[#t + 1] = num(f) end
+  return t
+end
+-- The stored value is "<state>|<write id>[|<reply>]": returns the state, the write id, the reply.
+local function split(cur)
+  local sep = string.find(cur, '|', 1, true)
+  if not sep then return cur, nil, nil end
+  local rest = string.sub(cur, sep + 1)
+  local sep2 = string.find(rest, '|', 1, true)
+  if not sep2 then return string.sub(cur, 1, sep - 1), rest, nil end
+  return string.sub(cur, 1, sep - 1), string.sub(rest, 1, sep2 - 1), string.sub(rest, sep2 + 1)
+end
+`;
+
+// Stored value: "<state>|<write id>". The write id makes a retried write idempotent: when the reply
+// to a write is lost (Redis restarted) and the write is sent again, finding its own id means it was
+// applied, so the permit is not taken twice.
+const CAS = new LuaScript(`${LUA_NUM}
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local sep = string.find(cur, '|', 1, true)
-  local state = cur
-  if sep then
-    state = string.sub(cur, 1, sep - 1)
-    if string.sub(cur, sep + 1) == ARGV[3] then return 1 end
-  end
-  if state ~= ARGV[1] then return 0 end
+  local state, id = split(cur)
+  if id == ARGV[3] then return 1 end
+  if ARGV[1] == '' then return 0 end
+  local a, b = fields(state), fields(ARGV[1])
+  if #a ~= 4 or #b ~= 4 then return 0 end
+  for i = 1, 4 do if a[i] ~= b[i] then return 0 end end
 elseif ARGV[1] ~= '' then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
 return 1
+`);
+
+// The limiter's refill and take (src/rateLimit/limiter.ts) for a queue of waiters, in one atomic
+// step: one round trip grants a process's whole queue. ARGV: rpm, tpm, request capacity, now, write
+// id, ttl ms, then one token cost per waiter. Replies "<granted>,<wait ms>" (a string: Redis would
+// truncate a Lua number). The reply is stored beside the write id, so a retried call is not applied
+// twice and gets the same reply.
+const TAKE = new LuaScript(`${LUA_NUM}
+local rpm, tpm, cap, now = num(ARGV[1]), num(ARGV[2]), num(ARGV[3]), tonumber(ARGV[4])
+local cur = redis.call('GET', KEYS[1])
+local s
+if cur then
+  local state, id, reply = split(cur)
+  if id == ARGV[5] and reply then return reply end
+  s = fields(state)
+  if #s ~= 4 then s = nil end
+end
+local req, tok, paused
+if not s then
+  req, tok, paused = cap, tpm, 0
+else
+  local elapsed = math.max(0, now - s[3])
+  req, tok, paused = s[1], s[2], s[4]
+  if rpm ~= math.huge then req = math.min(cap, req + elapsed * rpm / 60000) else req = math.huge end
+  if tpm ~= math.huge then tok = math.min(tpm, tok + elapsed * tpm / 60000) else tok = math.huge end
+end
+local granted, wait = 0, 0
+for i = 7, #ARGV do
+  local cost = tonumber(ARGV[i])
+  if now < paused then
+    wait = paused - now
+  elseif req < 1 or tok < cost then
+    local needR, needT = 0, 0
+    if req < 1 then needR = (1 - req) * 60000 / rpm end
+    if tok < cost then needT = (cost - tok) * 60000 / tpm end
+    wait = math.max(needR, needT)
+  end
+  if wait > 0 then break end
+  req, tok, granted = req - 1, tok - cost, granted + 1
+end
+if wait > 0 then wait = math.max(1, math.ceil(wait)) end
+local reply = granted .. ',' .. string.format('%d', wait)
+if granted > 0 then
+  local state = str(req) .. ',' .. str(tok) .. ',' .. str(now) .. ',' .. str(paused)
+  redis.call('SET', KEYS[1], state .. '|' .. ARGV[5] .. '|' .. reply, 'PX', ARGV[6])
+end
+return reply
 `);
 
 const GET = new LuaScript(`return redis.call('GET', KEYS[1])`);
@@ -50,6 +127,7 @@ export function encodeRateLimitState(s: RateLimitState): string {
 function decode(value: unknown): RateLimitState | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
   const state = value.split('|')[0];
+  // Written by the take script with %.17g: read back as the same doubles.
   const [requests, tokens, updatedAt, pausedUntil] = state.split(',').map(parseNum);
   if ([requests, tokens, updatedAt, pausedUntil].some((n) => Number.isNaN(n))) return undefined;
   return { requests, tokens, updatedAt, pausedUntil };
@@ -99,6 +177,23 @@ export function createRedisRateLimitStore(
         timeoutMs,
         async () => (await CAS.run(client, [keyOf(key)], args)) === 1,
       );
+    },
+    takeInOrder: (key, costs, limits, now) => {
+      const args = [
+        num(limits.requestsPerMinute),
+        num(limits.tokensPerMinute),
+        num(limits.requestCapacity),
+        num(now),
+        randomUUID(),
+        Math.ceil(ttlMs),
+        ...costs.map(num),
+      ];
+      return withRetry('rate-limit', 'taking a permit', timeoutMs, async () => {
+        const [granted, wait] = String(await TAKE.run(client, [keyOf(key)], args))
+          .split(',')
+          .map(Number);
+        return { granted, wait };
+      });
     },
   };
 }

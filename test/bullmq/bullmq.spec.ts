@@ -14,6 +14,7 @@ import {
   createBatchWorker,
   enqueueBatch,
   readBatchResults,
+  type BatchLine,
   type BatchRecord,
 } from 'rxllm/bullmq';
 import { createMockServer, type MockChatBody, type MockServer } from 'rxllm/testing';
@@ -115,6 +116,27 @@ run('rxllm/bullmq (real redis-server, mock upstream)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads lines as rxllm batch does: bare model names are openai/, method/url accepted; --routed keeps groups', async () => {
+    const bare = (id: string, extra: object = {}) => ({
+      custom_id: id,
+      ...extra,
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'x' }] },
+    });
+    const lines = [
+      bare('p1'),
+      bare('p2', { method: 'POST', url: '/v1/chat/completions' }),
+      bare('p3', { method: 'GET' }),
+    ] as unknown as BatchLine[];
+    const r = await enqueueBatch(queue, lines, { batchId: 'plain' });
+    expect(r.added).toBe(2);
+    expect(r.bad).toEqual([{ line: 3, reason: expect.stringMatching(/method must be "POST"/) }]);
+    for (const id of ['p1', 'p2'])
+      expect((await queue.getJob(batchJobId('plain', id)))?.data.request.model).toBe('openai/gpt-4o-mini');
+    // A group of the workers' router is taken as it is.
+    await enqueueBatch(queue, [bare('g1')] as unknown as BatchLine[], { batchId: 'grouped', routed: true });
+    expect((await queue.getJob(batchJobId('grouped', 'g1')))?.data.request.model).toBe('gpt-4o-mini');
   });
 
   it('refuses a batch id BullMQ or the key scheme cannot hold', async () => {

@@ -194,3 +194,16 @@ run('rxllm batch --queue / worker / status / collect (real redis-server)', () =>
     }
   });
 });
+
+describe('rxllm batch --help', () => {
+  it('points to the fleet: --queue, status and collect, and --routed for router groups', async () => {
+    const plain = io();
+    expect(await runCli(['batch', '--help'], plain.io)).toBe(0);
+    expect(plain.out()).toMatch(/--queue URL/);
+    expect(plain.out()).toMatch(/rxllm batch status\|collect --queue URL --batch ID/);
+    const queued = io();
+    expect(await runCli(['batch', '--queue', 'redis://127.0.0.1:1', '--help'], queued.io)).toBe(0);
+    expect(queued.out()).toMatch(/--routed/);
+    expect(queued.out()).toMatch(/bare model name is taken as openai\//);
+  });
+});

@@ -3,6 +3,9 @@
  *   acquire <port> <key> <rpm> <durationMs>: prints "ready", reads the start time (epoch ms) from
  *     stdin, then takes permits of a shared limiter as fast as they come from then until start +
  *     durationMs and until it has seen the bucket empty; prints {"grants":[ms, ...]}.
+ *   burst <port> <key> <tpm> <cost> <n> <startAt> <durationMs>: at startAt (epoch ms) subscribes n
+ *     acquire(cost) at once on one limiter, gives up the ones still waiting after durationMs; prints
+ *     {"grants":[ms, ...]}.
  *   route <port> <failingUrl> <healthyUrl>: one routed call with a Redis cooldown store; prints
  *     {"served": deployment, "attempts": [...]}.
  */
@@ -36,6 +39,25 @@ async function main(): Promise<void> {
         grants.push(Date.now());
         drained ||= (await lastValueFrom(limiter.state())).requests < 1;
       }
+      process.stdout.write(JSON.stringify({ grants }) + '\n');
+    } else if (mode === 'burst') {
+      const [key, tpm, cost, n, startAt, durationMs] = rest.map((v, i) => (i === 0 ? v : Number(v))) as [
+        string,
+        ...number[],
+      ];
+      const limiter = createRateLimiter({
+        tokensPerMinute: tpm,
+        store: createRedisRateLimitStore(redis),
+        key,
+      });
+      await redis.ping();
+      await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+      const grants: number[] = [];
+      const subs = Array.from({ length: n }, () =>
+        limiter.acquire(cost).subscribe(() => grants.push(Date.now())),
+      );
+      await new Promise((r) => setTimeout(r, durationMs));
+      subs.forEach((sub) => sub.unsubscribe());
       process.stdout.write(JSON.stringify({ grants }) + '\n');
     } else if (mode === 'route') {
       const [failingUrl, healthyUrl] = rest;
