@@ -10,7 +10,13 @@ import { accumulateChunks } from '../../operators/accumulateChunks';
 import type { ChatCompletion } from '../chunk';
 import { ApiError, LlmError, RequestValidationError, TimeoutError } from '../errors';
 import { redactSecrets } from '../redact';
-import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
+import {
+  observeChunks,
+  prepareChat,
+  type ChatServiceOptions,
+  type PreparedChat,
+  type StreamStats,
+} from './chatRequest';
 import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
 import { trackUsage } from '../../operators/trackUsage';
@@ -71,13 +77,20 @@ export function formatAccessLog(e: AccessLogEntry): string {
   return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens}${usd} ${e.outcome}${error}`;
 }
 
-export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
+export interface ChatCompletionsHandlerOptions<A = never> extends ChatServiceOptions {
   /** Largest request body read, in bytes; a larger one is a 413. @defaultValue 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
   /** Passed to `sendSse` for streamed answers. @defaultValue SEND_SSE_DEFAULTS */
   sse?: SendSseConfig;
-  /** Called once per request when its response ended. @defaultValue none */
-  onLog?: (entry: AccessLogEntry) => void;
+  /**
+   * Runs once the body is valid, before anything is sent upstream (the gateway reserves budgets
+   * here): a rejection is the answer (an `HttpError` with its headers; logged `refused:<code>`), and what it resolves to is
+   * handed to `onLog` with the entry, so that what it holds is released once the request ended.
+   * @defaultValue none
+   */
+  admit?: (prepared: PreparedChat) => Promise<A>;
+  /** Called once per request when its response ended, with what `admit` resolved to. @defaultValue none */
+  onLog?: (entry: AccessLogEntry, admitted?: A) => void;
 }
 
 /** Defaults of {@link chatCompletionsHandler}. */
@@ -90,6 +103,8 @@ export class HttpError extends Error {
     readonly type: string,
     message: string,
     readonly code: string | null = null,
+    /** Sent with the answer (`Retry-After`, `x-should-retry`). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -102,8 +117,9 @@ export function sendJsonError(
   type: string,
   message: string,
   code: string | null = null,
+  headers: Record<string, string> = {},
 ) {
-  sendJson(res, status, { error: { message: redactSecrets(message), type, param: null, code } });
+  sendJson(res, status, { error: { message: redactSecrets(message), type, param: null, code } }, headers);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -180,8 +196,8 @@ export function statusOf(error: unknown): number {
  * const server = http.createServer((req, res) => void handle(req, res));
  * server.listen(0, '127.0.0.1', () => server.close());
  */
-export function chatCompletionsHandler(
-  options: ChatCompletionsHandlerOptions = {},
+export function chatCompletionsHandler<A = never>(
+  options: ChatCompletionsHandlerOptions<A> = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<AccessLogEntry> {
   const maxBodyBytes = options.maxBodyBytes ?? CHAT_COMPLETIONS_DEFAULTS.maxBodyBytes;
   if (!(maxBodyBytes > 0)) throw new TypeError('chatCompletionsHandler: maxBodyBytes must be > 0');
@@ -195,6 +211,7 @@ export function chatCompletionsHandler(
       outcome: 'complete',
     };
     const stats: StreamStats = {};
+    let admitted: A | undefined;
     const done = () => {
       entry.totalMs = performance.now() - started;
       entry.firstChunkMs = stats.firstChunkMs;
@@ -202,17 +219,20 @@ export function chatCompletionsHandler(
         entry.promptTokens = stats.usage.prompt_tokens;
         entry.completionTokens = stats.usage.completion_tokens;
       }
-      options.onLog?.(entry);
+      options.onLog?.(entry, admitted);
       return entry;
     };
-    const fail = (error: unknown) => {
+    const fail = (error: unknown, refused = false) => {
       entry.status = statusOf(error);
-      entry.outcome = `error:${error instanceof Error ? error.name : 'Error'}`;
+      entry.outcome =
+        refused && error instanceof HttpError
+          ? `refused:${error.code}`
+          : `error:${error instanceof Error ? error.name : 'Error'}`;
       entry.error = logDetail(error);
       if (res.headersSent) {
         res.end();
       } else if (error instanceof HttpError) {
-        sendJsonError(res, error.status, error.type, error.message, error.code);
+        sendJsonError(res, error.status, error.type, error.message, error.code, error.headers);
       } else if (error instanceof RequestValidationError) {
         sendJsonError(res, 400, 'invalid_request_error', error.message);
       } else {
@@ -252,6 +272,13 @@ export function chatCompletionsHandler(
       return fail(error);
     }
     entry.model = prepared.model;
+    if (options.admit) {
+      try {
+        admitted = await options.admit(prepared);
+      } catch (error) {
+        return fail(error, true);
+      }
+    }
     // Usage and cost exactly once per call, however it ends (completed, failed, the client left).
     const tracked = prepared.chunks.pipe(
       trackUsage({

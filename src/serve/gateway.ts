@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 // without esModuleInterop cannot read (TS1192).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
-import { defer, mergeMap, throwError, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
@@ -27,24 +27,13 @@ import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
 import { browserBundle, pageFile } from './browserBundle';
 import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
-import {
-  chatCompletionsHandler,
-  formatAccessLog,
-  logDetail,
-  sendJsonError,
-  type AccessLogEntry,
-} from './chatCompletions';
+import { formatAccessLog, logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
-import {
-  keyLogSuffix,
-  keyModelResolver,
-  refusalError,
-  sendRefusal,
-  type GatewayKey,
-  type KeyRing,
-} from './keys';
+import { createGatewayChat, type GatewayBudgets } from './gatewaySpend';
+import type { KeyRing } from './keys';
 import { requireOptional } from './moduleLocation';
+import type { SpendHold } from './spend';
 
 /** An extra route of the gateway (health, metrics): `open` ones need no token. */
 export interface GatewayRoute {
@@ -95,6 +84,12 @@ export interface GatewayOptions {
    * groups, rate and budget; the access log names the key and its spend. @defaultValue none
    */
   keys?: KeyRing;
+  /**
+   * Budgets beyond the keys' (the whole gateway's, each group's), reserved per request like a key's:
+   * a request over one is refused with 429 `insufficient_quota` before anything is sent upstream.
+   * @defaultValue none
+   */
+  budgets?: GatewayBudgets;
   /** Extra `GET` routes by path (`/healthz`, `/metrics`). @defaultValue none */
   routes?: Record<string, GatewayRoute>;
   /** Called with every chat request's access-log entry and its key's alias (metrics). @defaultValue none */
@@ -216,49 +211,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         partialToolCallGuard({ unknownTool: 'accept' }),
       ),
   };
-  // One access-log line per chat request; with a virtual key, its cost is charged to the key first so
-  // the line can say the key's spend.
-  const account = (entry: AccessLogEntry, key?: GatewayKey) => {
-    options.onAccess?.(entry, key?.alias);
-    if (!key || !keys) return log(formatAccessLog(entry));
-    void keys
-      .charge(key, entry.costUsd ?? 0)
-      .then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
-  };
-  const serviceOf = (key?: GatewayKey, socket = false): ChatServiceOptions =>
-    key ? { ...service, resolveModel: keyModelResolver(service.resolveModel!, key, socket) } : service;
-  const chatFor = (key?: GatewayKey) =>
-    chatCompletionsHandler({
-      ...serviceOf(key),
-      maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
-      sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
-      onLog: (entry) => account(entry, key),
-    });
-  const handleChat = chatFor();
-  const keyHandlers = new Map<GatewayKey, ReturnType<typeof chatFor>>();
-  // Checks (and takes) the key's rate and budget before the body is read: a refused request costs
-  // one store round trip.
-  const keyedChat = async (req: IncomingMessage, res: ServerResponse, key: GatewayKey, started: number) => {
-    const refusal = await keys!.admit(key);
-    if (!refusal) {
-      if (!keyHandlers.has(key)) keyHandlers.set(key, chatFor(key));
-      await keyHandlers.get(key)!(req, res);
-      return;
-    }
-    req.resume();
-    sendRefusal(res, refusal);
-    const path = (req.url ?? '/').split('?')[0];
-    account(
-      {
-        method: 'POST',
-        path,
-        status: refusal.status,
-        totalMs: performance.now() - started,
-        outcome: `refused:${refusal.code}`,
-      },
-      key,
-    );
-  };
+  const chat = createGatewayChat({
+    service,
+    keys,
+    budgets: options.budgets,
+    log,
+    onAccess: options.onAccess,
+    maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+    heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
+  });
   const authRequired = !!expected || !!keys;
   const active = new Set<ServerResponse>();
   let wsRequests = 0;
@@ -346,7 +307,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return methodNotAllowed(req, res, started);
       active.add(res);
-      void (key ? keyedChat(req, res, key, started) : handleChat(req, res)).finally(() => active.delete(res));
+      void chat.http(req, res, key, started).finally(() => active.delete(res));
       return;
     }
     if (route && req.method === 'GET') return serveRoute(route, req, res, started);
@@ -414,19 +375,21 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           model?: string;
           costUsd?: number | null;
           costEstimated?: boolean;
+          hold?: SpendHold;
         }
       >();
       serveChatSocket(ws as ChatSocketLike, {
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
-          const prepared = prepareChat(body, serviceOf(key, true));
+          const prepared = prepareChat(body, chat.serviceOf(key, true));
           const info: {
             started: number;
             stats: StreamStats;
             model?: string;
             costUsd?: number | null;
             costEstimated?: boolean;
+            hold?: SpendHold;
           } = {
             started: t0,
             stats,
@@ -445,12 +408,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
               },
             }),
           );
-          // A key's rate and budget are checked per request, as on the HTTP route.
-          const admitted = key
-            ? defer(() => keys!.admit(key)).pipe(
-                mergeMap((refusal) => (refusal ? throwError(() => refusalError(refusal)) : tracked)),
-              )
-            : tracked;
+          // A key's rates and the budgets are checked per request, as on the HTTP route.
+          const admitted = chat.admitSocket(prepared, key, tracked, (hold) => (info.hold = hold));
           return observeChunks(admitted, stats, t0, prepared.includeUsage);
         },
         onEnd: (id, end, error) => {
@@ -471,7 +430,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
           };
           if (end === 'error') entry.error = logDetail(error);
-          account(entry, key);
+          chat.account(entry, key, info?.hold);
         },
       });
     });
