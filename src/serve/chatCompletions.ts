@@ -228,7 +228,8 @@ export function chatCompletionsHandler<A = never>(
         refused && error instanceof HttpError
           ? `refused:${error.code}`
           : `error:${error instanceof Error ? error.name : 'Error'}`;
-      entry.error = logDetail(error);
+      // A refusal is the gateway's answer, not a failure: its outcome names its code.
+      if (!entry.outcome.startsWith('refused:')) entry.error = logDetail(error);
       if (res.headersSent) {
         res.end();
       } else if (error instanceof HttpError) {
