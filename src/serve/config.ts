@@ -98,8 +98,9 @@ const KEY = [
  * import { parseGatewayConfig } from 'rxllm';
  * const config = parseGatewayConfig({
  *   model_list: [
- *     { model_name: 'fast', params: { model: 'mock/primary', rpm: 600 } },
- *     { model_name: 'fast', params: { model: 'mock/secondary' } },
+ *     { model_name: 'fast', params: { model: 'openai/gpt-4o-mini', rpm: 600 } },
+ *     // Under a budget, a model the price table does not know needs a price (USD per token).
+ *     { model_name: 'fast', params: { model: 'mock/secondary', input_cost_per_token: 1e-7, output_cost_per_token: 4e-7 } },
  *   ],
  *   keys: [{ key: 'os.environ/TEAM_A_KEY', key_alias: 'team-a', models: ['fast'], max_budget: 5, budget_duration: '30d' }],
  * }, { env: { TEAM_A_KEY: 'sk-team-a' } });
