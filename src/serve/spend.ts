@@ -118,7 +118,10 @@ export async function reserveSpend(
       }
     } catch (error) {
       await settle(0);
-      return storeUnavailable(`budget of ${limit.label.replace(/^The /, 'the ')}`, error);
+      return storeUnavailable(
+        `budget of ${limit.label.replace(/^(The|Key) /, (w) => w.toLowerCase())}`,
+        error,
+      );
     }
     if (!granted) {
       await settle(0);

@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { lastValueFrom, toArray } from 'rxjs';
+import WebSocket from 'ws';
+import { bearerProtocol, fromWebSocket } from '../../src/browser';
 import { clearPrices, parseGatewayConfig, startConfiguredGateway, type Gateway } from '../../src';
 import { estimatePromptTokens } from '../../src/cost/estimate';
 import { createMockServer, type MockServer } from '../../src/testing';
@@ -90,11 +93,11 @@ const parallel = (n: number, call: (i: number) => Promise<Answer>) =>
 describe('gateway budgets, in memory', () => {
   let gateway: Gateway;
   let lines: string[];
-  const start = async (extra: Record<string, unknown>) => {
+  const start = async (extra: Record<string, unknown>, webSocket = false) => {
     lines = [];
     gateway = await startConfiguredGateway(parseGatewayConfig(configObject(extra)), {
       port: 0,
-      webSocket: false,
+      webSocket,
       log: (l) => lines.push(l),
     });
   };
@@ -140,6 +143,41 @@ describe('gateway budgets, in memory', () => {
     const spends = lines.map((l) => Number(/ spend=\$([\d.e-]+)\//.exec(l)![1]));
     // Only the one call is on the key once everything settled.
     expect(spends[spends.length - 1]).toBeCloseTo(ESTIMATE, 6);
+  });
+
+  it('a stream cut before its usage came settles to its estimated cost, not to the reservation or $0', async () => {
+    await start({ keys: [{ key: 'sk-a', key_alias: 'a', max_budget: 100 }] });
+    upstream.setDefault({ text: 'one two three four five six seven eight nine ten', cutAfterChunks: 3 });
+    expect((await chat(gateway.url, 'sk-a', true)).status).toBe(200);
+    await waitFor(() => lines.some((l) => l.includes('key=a spend=')));
+    const line = lines.find((l) => l.includes('key=a spend='))!;
+    const cost = Number(/ cost=~\$([\d.e-]+) /.exec(line)![1]);
+    const spend = Number(/ spend=\$([\d.e-]+)\//.exec(line)![1]);
+    // The prompt's estimate plus the few tokens received: more than the prompt, far less than reserved.
+    expect(cost).toBeGreaterThan(PROMPT * PRICE);
+    expect(cost).toBeLessThan(ESTIMATE / 2);
+    expect(spend).toBeCloseTo(cost, 6);
+  });
+
+  it('a WebSocket request reserves and settles like an HTTP one', async () => {
+    await start({ keys: [{ key: 'sk-w', key_alias: 'w', max_budget: 1.5 * ESTIMATE }] }, true);
+    upstream.setDefault({
+      text: 'short',
+      usage: { prompt_tokens: PROMPT, completion_tokens: 10, total_tokens: PROMPT + 10 },
+    });
+    const overSocket = () =>
+      lastValueFrom(
+        fromWebSocket(
+          `${gateway.url.replace('http', 'ws')}/v1/chat/ws`,
+          { model: 'chat', messages: MESSAGES, max_tokens: MAX_TOKENS },
+          { protocols: bearerProtocol('sk-w'), WebSocket: WebSocket as never },
+        ).pipe(toArray()),
+      );
+    await overSocket();
+    await waitFor(() => lines.some((l) => l.includes('key=w spend=')));
+    // Settled to what the call cost (10 output tokens), not left at the reserved 100.
+    const spend = Number(/ spend=\$([\d.e-]+)\//.exec(lines.find((l) => l.includes('key=w spend='))!)![1]);
+    expect(spend).toBeCloseTo((PROMPT + 10) * PRICE, 6);
   });
 
   it('tpm_limit counts each request by its token estimate: too large is final, over the rate waits', async () => {
