@@ -136,7 +136,12 @@ export type {
   GatewayRouterSettings,
   GatewayKeyEntry,
   GatewayFallbacks,
+  GatewayBudgetEntry,
 } from './serve/configFile';
+export type { GatewayBudgetLimits } from './serve/configBudgets';
+export type { BudgetLimit } from './serve/configChecker';
+export type { GatewayBudgets } from './serve/gatewaySpend';
+export type { SpendLimit, SpendRefusal } from './serve/spend';
 export { createKeyRing, type KeyRing, type GatewayKey, type KeyRefusal } from './serve/keys';
 export { createGatewayMetrics, METRICS_BUCKETS, type GatewayMetrics } from './serve/metrics';
 export {

@@ -5,12 +5,18 @@
  * and honours the caller's `stream_options.include_usage`. A client that leaves aborts the upstream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Subscription } from 'rxjs';
+import { defer, type Subscription } from 'rxjs';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 import type { ChatCompletion } from '../chunk';
 import { ApiError, LlmError, RequestValidationError, TimeoutError } from '../errors';
 import { redactSecrets } from '../redact';
-import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
+import {
+  observeChunks,
+  prepareChat,
+  type ChatServiceOptions,
+  type PreparedChat,
+  type StreamStats,
+} from './chatRequest';
 import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
 import { trackUsage } from '../../operators/trackUsage';
@@ -74,13 +80,20 @@ export function formatAccessLog(e: AccessLogEntry): string {
   return `${e.method} ${e.path} ${e.status} model=${e.model ?? '-'} ttfc=${ms(e.firstChunkMs)} total=${ms(e.totalMs)} tokens=${tokens}${usd} ${e.outcome}${error}`;
 }
 
-export interface ChatCompletionsHandlerOptions extends ChatServiceOptions {
+export interface ChatCompletionsHandlerOptions<A = never> extends ChatServiceOptions {
   /** Largest request body read, in bytes; a larger one is a 413. @defaultValue 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
   /** Passed to `sendSse` for streamed answers. @defaultValue SEND_SSE_DEFAULTS */
   sse?: SendSseConfig;
-  /** Called once per request when its response ended. @defaultValue none */
-  onLog?: (entry: AccessLogEntry) => void;
+  /**
+   * Runs once the body is valid, before anything is sent upstream (the gateway reserves budgets
+   * here): a rejection is the answer (an `HttpError` with its headers; logged `refused:<code>`), and what it resolves to is
+   * handed to `onLog` with the entry, so that what it holds is released once the request ended.
+   * @defaultValue none
+   */
+  admit?: (prepared: PreparedChat) => Promise<A>;
+  /** Called once per request when its response ended, with what `admit` resolved to. @defaultValue none */
+  onLog?: (entry: AccessLogEntry, admitted?: A) => void;
   /**
    * Streamed answers are resumable (docs/resume.md): kept in `store` under the id sent in the
    * `x-rxllm-stream-id` header, every event numbered (`id: <streamId>:<seq>`), the generation going
@@ -100,6 +113,8 @@ export class HttpError extends Error {
     readonly type: string,
     message: string,
     readonly code: string | null = null,
+    /** Sent with the answer (`Retry-After`, `x-should-retry`). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     // The access log names the class (`error:HttpError`), not `Error`.
@@ -187,8 +202,8 @@ export function statusOf(error: unknown): number {
  * const server = http.createServer((req, res) => void handle(req, res));
  * server.listen(0, '127.0.0.1', () => server.close());
  */
-export function chatCompletionsHandler(
-  options: ChatCompletionsHandlerOptions = {},
+export function chatCompletionsHandler<A = never>(
+  options: ChatCompletionsHandlerOptions<A> = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<AccessLogEntry> {
   const maxBodyBytes = options.maxBodyBytes ?? CHAT_COMPLETIONS_DEFAULTS.maxBodyBytes;
   if (!(maxBodyBytes > 0)) throw new TypeError('chatCompletionsHandler: maxBodyBytes must be > 0');
@@ -202,6 +217,7 @@ export function chatCompletionsHandler(
       outcome: 'complete',
     };
     const stats: StreamStats = {};
+    let admitted: A | undefined;
     const done = () => {
       entry.totalMs = performance.now() - started;
       entry.firstChunkMs = stats.firstChunkMs;
@@ -209,19 +225,26 @@ export function chatCompletionsHandler(
         entry.promptTokens = stats.usage.prompt_tokens;
         entry.completionTokens = stats.usage.completion_tokens;
       }
-      options.onLog?.(entry);
+      options.onLog?.(entry, admitted);
       return entry;
     };
-    const fail = (error: unknown) => {
+    const fail = (error: unknown, refused = false) => {
       entry.status = statusOf(error);
-      entry.outcome = `error:${error instanceof Error ? error.name : 'Error'}`;
-      entry.error = logDetail(error);
+      entry.outcome =
+        refused && error instanceof HttpError
+          ? `refused:${error.code}`
+          : `error:${error instanceof Error ? error.name : 'Error'}`;
+      // A refusal is the gateway's answer, not a failure: its outcome names its code.
+      if (!entry.outcome.startsWith('refused:')) entry.error = logDetail(error);
       if (res.headersSent) {
         res.end();
       } else if (error instanceof HttpError) {
         // A 413: close rather than read the rest of the body (it may be gigabytes, or never end).
         const close: Record<string, string> = error.status === 413 ? { connection: 'close' } : {};
-        sendJsonError(res, error.status, error.type, error.message, error.code, close);
+        sendJsonError(res, error.status, error.type, error.message, error.code, {
+          ...error.headers,
+          ...close,
+        });
       } else if (error instanceof RequestValidationError) {
         sendJsonError(res, 400, 'invalid_request_error', error.message);
       } else {
@@ -265,14 +288,31 @@ export function chatCompletionsHandler(
       return fail(error);
     }
     entry.model = prepared.model;
+    if (options.admit) {
+      try {
+        admitted = await options.admit(prepared);
+      } catch (error) {
+        return fail(error, true);
+      }
+    }
     // Usage and cost exactly once per call, however it ends (completed, failed, the client left).
-    const tracked = prepared.chunks.pipe(
+    let usageSeen = false;
+    let called = false;
+    let onReported!: () => void;
+    const reported = new Promise<void>((resolve) => (onReported = resolve));
+    const upstreamChunks = prepared.chunks;
+    const tracked = defer(() => {
+      called = true;
+      return upstreamChunks;
+    }).pipe(
       trackUsage({
         model: prepared.model,
         request: prepared.request,
         onUsage: (report) => {
           entry.costUsd = report.cost?.total ?? null;
           if (report.cost && report.estimated) entry.costEstimated = true;
+          usageSeen = true;
+          onReported();
         },
       }),
     );
@@ -303,6 +343,10 @@ export function chatCompletionsHandler(
       entry.outcome =
         result.end === 'error' ? `error:${(result.error as Error)?.name ?? 'Error'}` : result.end;
       if (result.end === 'error') entry.error = logDetail(result.error);
+      // A resumable generation goes on after its client left: the log line and `onLog` (where the
+      // gateway settles budgets) wait for its cost, known when it ends.
+      if (resume && called && (result.end === 'closed' || result.end === 'overflow') && !usageSeen)
+        await reported;
       return done();
     }
     return new Promise<AccessLogEntry>((resolve) => {

@@ -4,12 +4,13 @@
  * a `GatewayConfigError` naming the field (`model_list[1].params.rpm`); a secret's value (an
  * `api_key`, a `key`, the `master_key`) is never quoted, only where it is.
  */
-import { GatewayConfigError } from '../errors';
 import type { ModelPrice } from '../cost/prices';
 import type { ModelName } from '../request';
 import type { DeploymentConfig, RouterConfig, RoutingStrategy } from '../router/config';
 import type { GatewayConfigFile } from './configFile';
 import { readGatewayConfigFile } from './configFile';
+import { parseBudgets, type GatewayBudgetLimits } from './configBudgets';
+import { Checker, join, show, type BudgetLimit } from './configChecker';
 
 /** A virtual key, resolved. */
 export interface GatewayKeySpec {
@@ -20,6 +21,8 @@ export interface GatewayKeySpec {
   /** Groups it may call; `undefined` = every group. */
   models?: string[];
   rpm?: number;
+  /** Tokens per minute, counted by each request's estimate (prompt + `max_tokens`). */
+  tpm?: number;
   maxBudget?: number;
   /** Budget window in ms; `undefined` = never resets. */
   budgetMs?: number;
@@ -36,6 +39,13 @@ export interface GatewayConfig {
   masterKey?: string;
   /** Prices the file sets (`input_cost_per_token`), as `setPrice` takes them. */
   prices: [string, ModelPrice][];
+  /** The gateway's budget (`litellm_settings.max_budget`) and the groups' (`router_settings.model_group_budgets`). */
+  budgets: GatewayBudgetLimits;
+  /**
+   * Per group, every `provider/model` its calls may be served by: its deployments and, through
+   * fallbacks, theirs. A budget reserves a request's estimate at the priciest of them.
+   */
+  servedBy: Record<string, string[]>;
   /** The file it came from. */
   file?: string;
 }
@@ -45,95 +55,7 @@ const STRATEGIES: Record<string, RoutingStrategy> = {
   'least-busy': 'least-busy',
   'latency-based-routing': 'lowest-latency',
 };
-const DURATION = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const ENV_REF = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
-
-type Obj = Record<string, unknown>;
-
-/** The checks of one file: each throws a `GatewayConfigError` at the field. */
-class Checker {
-  constructor(
-    readonly env: Record<string, string | undefined>,
-    readonly file: string | undefined,
-  ) {}
-
-  fail(path: string, message: string): never {
-    throw new GatewayConfigError(path, message, this.file);
-  }
-
-  object(value: unknown, path: string, known: readonly string[]): Obj {
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-      this.fail(path, `must be an object, got ${kind(value)}.`);
-    for (const k of Object.keys(value as Obj))
-      if (!known.includes(k)) this.fail(join(path, k), `unknown field (known here: ${known.join(', ')}).`);
-    return value as Obj;
-  }
-
-  array(value: unknown, path: string): unknown[] {
-    if (!Array.isArray(value)) this.fail(path, `must be a list, got ${kind(value)}.`);
-    return value;
-  }
-
-  /** A string; `os.environ/NAME` reads the environment. `secret`: the value is never quoted. */
-  string(value: unknown, path: string, secret = false): string {
-    if (typeof value !== 'string' || value === '')
-      this.fail(path, `must be a non-empty string, got ${secret ? kind(value) : show(value)}.`);
-    const ref = ENV_REF.exec(value);
-    if (!ref) return value;
-    const found = this.env[ref[1]];
-    if (found === undefined || found === '')
-      this.fail(path, `the environment variable ${ref[1]} is not set (or empty).`);
-    return found;
-  }
-
-  number(value: unknown, path: string, rule: 'positive' | 'nonNegative'): number {
-    const ok =
-      typeof value === 'number' && Number.isFinite(value) && (rule === 'positive' ? value > 0 : value >= 0);
-    if (!ok) this.fail(path, `must be a number ${rule === 'positive' ? '> 0' : '>= 0'}, got ${show(value)}.`);
-    return value as number;
-  }
-
-  strings(value: unknown, path: string): string[] {
-    return this.array(value, path).map((v, i) => this.string(v, `${path}[${i}]`));
-  }
-
-  fallbacks(value: unknown, path: string, groups: Set<string>): Record<string, string[]> {
-    const out: Record<string, string[]> = {};
-    const lists = Array.isArray(value) ? value : [value];
-    lists.forEach((entry, i) => {
-      const at = Array.isArray(value) ? `${path}[${i}]` : path;
-      if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
-        this.fail(at, `must map a group to a list of groups, got ${kind(entry)}.`);
-      for (const [from, to] of Object.entries(entry as Obj)) {
-        if (!groups.has(from)) this.fail(join(at, from), `"${from}" is not a model_name of model_list.`);
-        out[from] = this.strings(to, join(at, from));
-        out[from].forEach((g, j) => {
-          if (!groups.has(g))
-            this.fail(`${join(at, from)}[${j}]`, `"${g}" is not a model_name of model_list.`);
-        });
-      }
-    });
-    return out;
-  }
-}
-
-function join(path: string, key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key)
-    ? path
-      ? `${path}.${key}`
-      : key
-    : `${path}[${JSON.stringify(key)}]`;
-}
-function kind(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
-}
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 60)}...` : text;
-}
-
-const TOP = ['model_list', 'router_settings', 'general_settings', 'keys'] as const;
+const TOP = ['model_list', 'router_settings', 'general_settings', 'litellm_settings', 'keys'] as const;
 const ENTRY = ['model_name', 'params', 'litellm_params'] as const;
 const PARAMS = [
   'model',
@@ -156,8 +78,17 @@ const ROUTER = [
   'cooldown_time',
   'disable_cooldowns',
   'after_first_chunk',
+  'model_group_budgets',
 ] as const;
-const KEY = ['key', 'key_alias', 'models', 'rpm_limit', 'max_budget', 'budget_duration'] as const;
+const KEY = [
+  'key',
+  'key_alias',
+  'models',
+  'rpm_limit',
+  'tpm_limit',
+  'max_budget',
+  'budget_duration',
+] as const;
 
 /**
  * Checks a configuration object (as read from a file) and resolves it: `os.environ/NAME` values
@@ -167,8 +98,9 @@ const KEY = ['key', 'key_alias', 'models', 'rpm_limit', 'max_budget', 'budget_du
  * import { parseGatewayConfig } from 'rxllm';
  * const config = parseGatewayConfig({
  *   model_list: [
- *     { model_name: 'fast', params: { model: 'mock/primary', rpm: 600 } },
- *     { model_name: 'fast', params: { model: 'mock/secondary' } },
+ *     { model_name: 'fast', params: { model: 'openai/gpt-4o-mini', rpm: 600 } },
+ *     // Under a budget, a model the price table does not know needs a price (USD per token).
+ *     { model_name: 'fast', params: { model: 'mock/secondary', input_cost_per_token: 1e-7, output_cost_per_token: 4e-7 } },
  *   ],
  *   keys: [{ key: 'os.environ/TEAM_A_KEY', key_alias: 'team-a', models: ['fast'], max_budget: 5, budget_duration: '30d' }],
  * }, { env: { TEAM_A_KEY: 'sk-team-a' } });
@@ -184,6 +116,8 @@ export function parseGatewayConfig(
   if (list.length === 0) c.fail('model_list', 'must list at least one model.');
   const groups: Record<string, DeploymentConfig[]> = {};
   const prices: [string, ModelPrice][] = [];
+  /** Where each deployment's model is written, for a price error. */
+  const modelPaths = new Map<string, string>();
   list.forEach((item, i) => {
     const at = `model_list[${i}]`;
     const entry = c.object(item, at, ENTRY);
@@ -195,6 +129,7 @@ export function parseGatewayConfig(
     const pat = `${at}.${field}`;
     const model = c.string(p.model, `${pat}.model`);
     if (!/^[^/\s]+\/\S+$/.test(model)) c.fail(`${pat}.model`, `must be provider/model, got ${show(model)}.`);
+    if (!modelPaths.has(model)) modelPaths.set(model, `${pat}.model`);
     const d: DeploymentConfig = { model: model as ModelName };
     const callOptions: NonNullable<DeploymentConfig['options']> = {};
     if (p.api_key !== undefined) callOptions.apiKey = c.string(p.api_key, `${pat}.api_key`, true);
@@ -283,7 +218,8 @@ export function parseGatewayConfig(
     tokens.add(k.token);
     aliases.add(k.alias);
   });
-  return { router, models: [...names], keys, masterKey, prices, file: options.file };
+  const { budgets, servedBy } = parseBudgets(c, top, { router, keys, prices, modelPaths });
+  return { router, models: [...names], keys, masterKey, prices, budgets, servedBy, file: options.file };
 }
 
 function parseKey(c: Checker, raw: unknown, i: number, groups: Set<string>): GatewayKeySpec {
@@ -302,14 +238,9 @@ function parseKey(c: Checker, raw: unknown, i: number, groups: Set<string>): Gat
     });
   }
   if (k.rpm_limit !== undefined) spec.rpm = c.number(k.rpm_limit, `${at}.rpm_limit`, 'positive');
-  if (k.max_budget !== undefined) spec.maxBudget = c.number(k.max_budget, `${at}.max_budget`, 'nonNegative');
-  if (k.budget_duration !== undefined) {
-    const m = DURATION.exec(String(k.budget_duration));
-    if (typeof k.budget_duration !== 'string' || !m || !(Number(m[1]) > 0))
-      c.fail(`${at}.budget_duration`, `must be like 30s, 15m, 24h or 30d, got ${show(k.budget_duration)}.`);
-    if (spec.maxBudget === undefined) c.fail(`${at}.budget_duration`, 'needs max_budget.');
-    spec.budgetMs = Number(m[1]) * UNIT_MS[m[2]];
-  }
+  if (k.tpm_limit !== undefined) spec.tpm = c.number(k.tpm_limit, `${at}.tpm_limit`, 'positive');
+  const limit: BudgetLimit | undefined = c.budget(k, at);
+  if (limit) Object.assign(spec, limit);
   return spec;
 }
 

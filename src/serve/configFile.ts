@@ -66,6 +66,19 @@ export interface GatewayRouterSettings {
   disable_cooldowns?: boolean;
   /** What a failure after the first chunk does (`createRouter`'s `afterFirstChunk`). @defaultValue 'error' */
   after_first_chunk?: 'error' | 'restart' | 'continue';
+  /**
+   * A budget per group (`model_name`): the requests that asked for it, wherever routed, reserved per
+   * request like a key's. @defaultValue none
+   */
+  model_group_budgets?: Record<string, GatewayBudgetEntry>;
+}
+
+/** A spend limit: USD per window. */
+export interface GatewayBudgetEntry {
+  /** USD that may be spent per `budget_duration` (429 `insufficient_quota` once reached). */
+  max_budget: number;
+  /** Budget window: `30s`, `15m`, `24h`, `30d`. @defaultValue never resets */
+  budget_duration?: string;
 }
 
 /** A virtual key: a token of its own, with the groups it may call, a rate and a budget. */
@@ -78,6 +91,8 @@ export interface GatewayKeyEntry {
   models?: string[];
   /** Requests per minute, shared by every gateway on one Redis (429 past it). @defaultValue no limit */
   rpm_limit?: number;
+  /** Tokens per minute, each request counted by its estimate (prompt + `max_tokens`). @defaultValue no limit */
+  tpm_limit?: number;
   /** USD it may spend per `budget_duration` (429 `insufficient_quota` once reached). @defaultValue no limit */
   max_budget?: number;
   /** Budget window: `30s`, `15m`, `24h`, `30d`. @defaultValue never resets */
@@ -90,6 +105,8 @@ export interface GatewayConfigFile {
   router_settings?: GatewayRouterSettings;
   /** `master_key`: a token allowed everything (as `--token`). */
   general_settings?: { master_key?: string };
+  /** The whole gateway's budget (every request, the master key's too), where LiteLLM's proxy puts it. */
+  litellm_settings?: Partial<GatewayBudgetEntry>;
   keys?: GatewayKeyEntry[];
 }
 

@@ -105,6 +105,12 @@ export async function startConfiguredGateway(
         config.keys.length > 0
           ? createKeyRing(config.keys, { rateLimit: stores?.rateLimit, budget: stores?.budget })
           : undefined,
+      budgets: {
+        gateway: config.budgets.gateway,
+        groups: config.budgets.groups,
+        servedBy: config.servedBy,
+        store: stores?.budget,
+      },
       routes,
       onAccess: (entry, key) => {
         metrics?.observe(entry, key);

@@ -17,7 +17,7 @@
 // without esModuleInterop cannot read (TS1192).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { defer, mergeMap, throwError, type Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
@@ -29,17 +29,12 @@ import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
 import { browserBundle, pageFile, type PAGE_FILES } from './browserBundle';
 import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
-import {
-  chatCompletionsHandler,
-  formatAccessLog,
-  logDetail,
-  sendJsonError,
-  type AccessLogEntry,
-} from './chatCompletions';
+import { formatAccessLog, logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { answerPreflight, corsHeaders, parseCorsOrigins } from './cors';
 import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
 import { bearerOf, crossOriginRefusal, refusalMessage, tokenChecker } from './gatewayAuth';
+import { createGatewayChat, type GatewayBudgets } from './gatewaySpend';
 import {
   applyConnectionCap,
   closeAfter,
@@ -48,18 +43,12 @@ import {
   serverOptions,
   type HttpLimitsConfig,
 } from './httpLimits';
-import {
-  keyLogSuffix,
-  keyModelResolver,
-  refusalError,
-  sendRefusal,
-  type GatewayKey,
-  type KeyRing,
-} from './keys';
+import type { GatewayKey, KeyRing } from './keys';
 import { requireOptional } from './moduleLocation';
-import { failOnShutdown } from './shutdown';
 import type { ResumeServeOptions } from './resumeOptions';
 import { resumeHandler } from './resumeRoutes';
+import { failOnShutdown } from './shutdown';
+import type { SpendHold } from './spend';
 
 /** An extra route of the gateway (health, metrics): `open` ones need no token. */
 export interface GatewayRoute {
@@ -123,6 +112,12 @@ export interface GatewayOptions extends HttpLimitsConfig {
    * groups, rate and budget; the access log names the key and its spend. @defaultValue none
    */
   keys?: KeyRing;
+  /**
+   * Budgets beyond the keys' (the whole gateway's, each group's), reserved per request like a key's:
+   * a request over one is refused with 429 `insufficient_quota` before anything is sent upstream.
+   * @defaultValue none
+   */
+  budgets?: GatewayBudgets;
   /** Extra `GET` routes by path (`/healthz`, `/metrics`). @defaultValue none */
   routes?: Record<string, GatewayRoute>;
   /** Called with every chat request's access-log entry and its key's alias (metrics). @defaultValue none */
@@ -174,6 +169,11 @@ interface SocketRequestInfo {
   model?: string;
   costUsd?: number | null;
   costEstimated?: boolean;
+  /** The budgets' reservations, settled when the call ends. */
+  hold?: SpendHold;
+  /** Resolves when `trackUsage` reported (the generation ended); set once the upstream call began. */
+  reported?: Promise<void>;
+  usageSeen?: boolean;
 }
 
 /** What a page route serves: a page file, the browser bundle, or the page's config (`/page.json`). */
@@ -246,52 +246,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
           onLog: (entry) => log(formatAccessLog(entry)),
         });
-  // One access-log line per chat request; with a virtual key, its cost is charged to the key first so
-  // the line can say the key's spend.
-  const account = (entry: AccessLogEntry, key?: GatewayKey) => {
-    options.onAccess?.(entry, key?.alias);
-    if (!key || !keys) return log(formatAccessLog(entry));
-    void keys
-      .charge(key, entry.costUsd ?? 0)
-      .then((spend) => log(formatAccessLog(entry) + keyLogSuffix(key, spend)));
-  };
-  const serviceOf = (base: ChatServiceOptions, key?: GatewayKey, socket = false): ChatServiceOptions =>
-    key ? { ...base, resolveModel: keyModelResolver(base.resolveModel!, key, socket) } : base;
-  const handlerFor = (retries: boolean, key?: GatewayKey) =>
-    chatCompletionsHandler({
-      ...serviceOf(serviceFor(retries), key),
-      maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
-      sse: { heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs },
-      onLog: (entry) => account(entry, key),
-      resume,
-    });
-  type ChatHandler = ReturnType<typeof handlerFor>;
-  // For clients that retry themselves (see `retry`): one attempt, the failure's status passed on.
-  const handlers = new Map<GatewayKey | undefined, { retrying: ChatHandler; once: ChatHandler }>();
-  const handlerOf = (req: IncomingMessage, key?: GatewayKey): ChatHandler => {
-    let pair = handlers.get(key);
-    if (!pair) handlers.set(key, (pair = { retrying: handlerFor(true, key), once: handlerFor(false, key) }));
-    return req.headers['x-stainless-retry-count'] === undefined ? pair.retrying : pair.once;
-  };
-  // Checks (and takes) the key's rate and budget before the body is read: a refused request costs
-  // one store round trip, and its body is never read.
-  const keyedChat = async (req: IncomingMessage, res: ServerResponse, key: GatewayKey, started: number) => {
-    const refusal = await keys!.admit(key);
-    if (!refusal) return handlerOf(req, key)(req, res);
-    closeAfter(res);
-    sendRefusal(res, refusal);
-    const path = (req.url ?? '/').split('?')[0];
-    account(
-      {
-        method: 'POST',
-        path,
-        status: refusal.status,
-        totalMs: performance.now() - started,
-        outcome: `refused:${refusal.code}`,
-      },
-      key,
-    );
-  };
+  const chat = createGatewayChat({
+    service,
+    serviceOnce: serviceFor(false),
+    resume,
+    keys,
+    budgets: options.budgets,
+    log,
+    onAccess: options.onAccess,
+    maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+    heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
+  });
   const authRequired = !!tokenOk || !!keys;
   /** The virtual key of a request, or undefined; `refused` when auth is required and nothing matches. */
   const authOf = (req: IncomingMessage): { key?: GatewayKey; refused: boolean } => {
@@ -396,9 +361,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return methodNotAllowed(req, res, started);
       active.add(res);
-      void (key ? keyedChat(req, res, key, started) : handlerOf(req)(req, res)).finally(() =>
-        active.delete(res),
-      );
+      void chat.http(req, res, key, started).finally(() => active.delete(res));
       return;
     }
     if (route && req.method === 'GET') return serveRoute(route, req, res, started);
@@ -470,48 +433,56 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         stream: (body, id) => {
           const t0 = performance.now();
           const stats: StreamStats = {};
-          const prepared = prepareChat(body, serviceOf(service, key, true));
+          const prepared = prepareChat(body, chat.serviceOf(key, true));
           const info: SocketRequestInfo = { started: t0, stats, model: prepared.model };
           begun.set(id, info);
           wsRequests++;
           // The cost, as on the HTTP route (trackUsage with the price table), once per call.
-          const tracked = prepared.chunks.pipe(
-            trackUsage({
-              model: prepared.model,
-              request: prepared.request,
-              onUsage: (report) => {
-                info.costUsd = report.cost?.total ?? null;
-                if (report.cost && report.estimated) info.costEstimated = true;
-              },
-            }),
-          );
-          // A key's rate and budget are checked per request, as on the HTTP route.
-          const admitted = key
-            ? defer(() => keys!.admit(key)).pipe(
-                mergeMap((refusal) => (refusal ? throwError(() => refusalError(refusal)) : tracked)),
-              )
-            : tracked;
+          const tracked = defer(() => {
+            let onReported!: () => void;
+            info.reported = new Promise<void>((resolve) => (onReported = resolve));
+            return prepared.chunks.pipe(
+              trackUsage({
+                model: prepared.model,
+                request: prepared.request,
+                onUsage: (report) => {
+                  info.costUsd = report.cost?.total ?? null;
+                  if (report.cost && report.estimated) info.costEstimated = true;
+                  info.usageSeen = true;
+                  onReported();
+                },
+              }),
+            );
+          });
+          // A key's rates and the budgets are checked per request, as on the HTTP route.
+          const admitted = chat.admitSocket(prepared, key, tracked, (hold) => (info.hold = hold));
           return observeChunks(admitted, stats, t0, prepared.includeUsage);
         },
         onEnd: (id, end, error) => {
           const info = begun.get(id);
           begun.delete(id);
           if (info) wsRequests--;
-          const entry: AccessLogEntry = {
-            method: 'WS',
-            path,
-            status: end === 'error' && !info ? 400 : 200,
-            model: info?.model,
-            firstChunkMs: info?.stats.firstChunkMs,
-            totalMs: performance.now() - (info?.started ?? started),
-            promptTokens: info?.stats.usage?.prompt_tokens,
-            completionTokens: info?.stats.usage?.completion_tokens,
-            costUsd: info?.costUsd,
-            costEstimated: info?.costEstimated,
-            outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
+          const settle = () => {
+            const entry: AccessLogEntry = {
+              method: 'WS',
+              path,
+              status: end === 'error' && !info ? 400 : 200,
+              model: info?.model,
+              firstChunkMs: info?.stats.firstChunkMs,
+              totalMs: performance.now() - (info?.started ?? started),
+              promptTokens: info?.stats.usage?.prompt_tokens,
+              completionTokens: info?.stats.usage?.completion_tokens,
+              costUsd: info?.costUsd,
+              costEstimated: info?.costEstimated,
+              outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
+            };
+            if (end === 'error') entry.error = logDetail(error);
+            chat.account(entry, key, info?.hold);
           };
-          if (end === 'error') entry.error = logDetail(error);
-          account(entry, key);
+          // A resumable generation goes on after its socket closed: its cost (and the budgets'
+          // settlement) is known when it ends, which trackUsage reports.
+          if (info?.reported && !info.usageSeen) void info.reported.then(settle);
+          else settle();
         },
       });
     });

@@ -1,10 +1,11 @@
 /**
  * Virtual keys of the gateway (LiteLLM's virtual keys, https://docs.litellm.ai/docs/proxy/virtual_keys):
- * several bearer tokens, each with the groups it may call, a request rate and a spend budget. The
- * rate and the spend live in the rate-limit and budget stores, so gateways sharing one Redis share
- * them. Refusals are OpenAI's: 429 `rate_limit_exceeded` with `Retry-After` over the rate, 429
- * `insufficient_quota` over the budget (what OpenAI answers an account out of credit,
- * https://platform.openai.com/docs/guides/error-codes), 403 for a group the key may not call.
+ * several bearer tokens, each with the groups it may call, a request and a token rate and a spend
+ * budget. The rates and the spend live in the rate-limit and budget stores, so gateways sharing one
+ * Redis share them. Refusals are OpenAI's: 429 `rate_limit_exceeded` with `Retry-After` over a rate,
+ * 429 `insufficient_quota` over the budget (what OpenAI answers an account out of credit,
+ * https://platform.openai.com/docs/guides/error-codes), 403 for a group the key may not call. The
+ * budget is reserved per request (src/serve/spend.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import { createMemoryRateLimitStore, type RateLimitState, type RateLimitStore } 
 import { ApiError } from '../errors';
 import { HttpError } from './chatCompletions';
 import type { GatewayKeySpec } from './config';
+import { FOREVER_MS, storeUnavailable, type SpendLimit, type SpendRefusal } from './spend';
 
 /** A key the gateway knows. `alias` is what logs and metrics show; the token is never kept in clear. */
 export interface GatewayKey {
@@ -22,34 +24,31 @@ export interface GatewayKey {
 }
 
 /** Why a key's request is refused: the HTTP answer. */
-export interface KeyRefusal {
-  status: 403 | 429;
-  type: string;
-  code: string;
-  message: string;
-  headers: Record<string, string>;
-}
+export type KeyRefusal = SpendRefusal;
 
 /** The keys of one gateway. */
 export interface KeyRing {
   /** The key of a bearer token (constant time over every key), or `undefined`. */
   find(token: string | undefined): GatewayKey | undefined;
   /**
-   * Checks and takes one request of the key's `rpm_limit`, then checks its budget; resolves to
+   * Checks and takes one request of the key's `rpm_limit` (before the body is read); resolves to
    * `undefined` (go on) or the refusal. A store that cannot answer refuses (fail closed) with a 429
    * the client may retry: unchecked, a fleet would overrun the limit.
    */
   admit(key: GatewayKey): Promise<KeyRefusal | undefined>;
   /**
-   * Adds a finished call's cost to the key's budget; resolves to the key's spend in the window
-   * after it (`undefined` when the key has no budget or the store failed: the call already happened).
-   * A cost of 0 adds nothing and reads the spend.
+   * Takes a request's estimated tokens from the key's `tpm_limit` (once its body is known). A request
+   * estimated above the whole limit is refused with `x-should-retry: false` (OpenAI's "Request too
+   * large"); one above what is left, with `Retry-After`.
    */
-  charge(key: GatewayKey, usd: number): Promise<number | undefined>;
+  takeTokens(key: GatewayKey, tokens: number): Promise<KeyRefusal | undefined>;
+  /** The key's budget, for `reserveSpend` (`vkey:<alias>` in the budget store); `undefined` without one. */
+  limitOf(key: GatewayKey): SpendLimit | undefined;
+  /** The key's spend in the current window (`undefined` without a budget, or when the store failed). */
+  spent(key: GatewayKey): Promise<number | undefined>;
+  /** Where the keys' budgets live. */
+  readonly budgetStore: BudgetStore;
 }
-
-/** No budget_duration: one window that never ends (about 100 years; Redis keeps it as long). */
-const FOREVER_MS = 100 * 365 * 86_400_000;
 
 interface Entry extends GatewayKey {
   readonly digest: Buffer;
@@ -61,20 +60,27 @@ function digest(text: string): Buffer {
 }
 
 /**
- * One request from a token bucket of `rpm` a minute (capacity `rpm`, at least 1), as
- * `createRateLimiter` keeps it, but answering at once: a gateway refuses a request over the rate
- * instead of holding it. Compare-and-set, retried while another gateway wrote first.
+ * `n` units (a request, or a request's tokens) from a bucket refilled at `perMinute` (its capacity,
+ * at least 1); resolves to 0 when taken, else the ms until they would be. As `createRateLimiter` keeps
+ * it, but answering at once: a gateway refuses a request over the rate instead of holding it.
+ * Compare-and-set, retried while another gateway wrote first.
  */
-async function takeOne(store: RateLimitStore, key: string, rpm: number, now: () => number): Promise<number> {
-  const capacity = Math.max(1, rpm);
+async function take(
+  store: RateLimitStore,
+  key: string,
+  perMinute: number,
+  now: () => number,
+  n = 1,
+): Promise<number> {
+  const capacity = Math.max(1, perMinute);
   for (let tries = 0; tries < 50; tries++) {
     const stored = await store.get(key);
     const t = now();
-    const requests = stored
-      ? Math.min(capacity, stored.requests + (Math.max(0, t - stored.updatedAt) * rpm) / 60_000)
+    const left = stored
+      ? Math.min(capacity, stored.requests + (Math.max(0, t - stored.updatedAt) * perMinute) / 60_000)
       : capacity;
-    if (requests < 1) return Math.ceil(((1 - requests) * 60_000) / rpm);
-    const next: RateLimitState = { requests: requests - 1, tokens: Infinity, updatedAt: t, pausedUntil: 0 };
+    if (left < n) return Math.ceil(((n - left) * 60_000) / perMinute);
+    const next: RateLimitState = { requests: left - n, tokens: Infinity, updatedAt: t, pausedUntil: 0 };
     if (await store.compareAndSet(key, stored, next)) return 0;
   }
   throw new Error('the rate-limit store kept rejecting writes (contention)');
@@ -103,20 +109,22 @@ export function createKeyRing(
     const models = spec.models && new Set(spec.models);
     return { alias: spec.alias, spec, digest: digest(spec.token), allows: (m) => !models || models.has(m) };
   });
-  const windowOf = (spec: GatewayKeySpec) => {
-    const ms = spec.budgetMs ?? FOREVER_MS;
-    return { start: Math.floor(now() / ms) * ms, ms };
-  };
   const entryOf = (key: GatewayKey) => key as Entry;
-  const unavailable = (what: string, error: unknown): KeyRefusal => ({
+  const limits = new Map<GatewayKey, SpendLimit>();
+  for (const e of entries) {
+    if (e.spec.maxBudget === undefined) continue;
+    const { maxBudget, budgetMs } = e.spec;
+    limits.set(e, { id: `vkey:${e.alias}`, label: `Key ${e.alias}`, maxBudget, budgetMs });
+  }
+  const limited = (wait: number, message: string): KeyRefusal => ({
     status: 429,
     type: 'rate_limit_error',
-    code: 'limit_store_unavailable',
-    // The store's own message names no secret (StoreError); the token is never in it.
-    message: `The ${what} of this key cannot be checked right now (${(error as Error)?.message ?? String(error)}). Retry shortly.`,
-    headers: { 'retry-after': '1' },
+    code: 'rate_limit_exceeded',
+    message: `${message} Retry in ${Math.ceil(wait / 1000)} s.`,
+    headers: { 'retry-after': String(Math.ceil(wait / 1000)), 'retry-after-ms': String(wait) },
   });
   return {
+    budgetStore: budget,
     find(token) {
       if (token === undefined) return undefined;
       const given = digest(token);
@@ -127,57 +135,48 @@ export function createKeyRing(
     },
     async admit(key) {
       const { spec, alias } = entryOf(key);
-      if (spec.rpm !== undefined) {
-        let wait: number;
-        try {
-          wait = await takeOne(rateLimit, `vkey:${alias}:rpm`, spec.rpm, now);
-        } catch (error) {
-          return unavailable('request rate', error);
-        }
-        if (wait > 0) {
-          return {
-            status: 429,
-            type: 'rate_limit_error',
-            code: 'rate_limit_exceeded',
-            message: `Rate limit reached for key ${alias}: ${spec.rpm} requests per minute. Retry in ${Math.ceil(wait / 1000)} s.`,
-            headers: { 'retry-after': String(Math.ceil(wait / 1000)), 'retry-after-ms': String(wait) },
-          };
-        }
-      }
-      if (spec.maxBudget !== undefined) {
-        const { start, ms } = windowOf(spec);
-        let spent: number;
-        try {
-          spent = await budget.spent(`vkey:${alias}`, start);
-        } catch (error) {
-          return unavailable('budget', error);
-        }
-        if (spent >= spec.maxBudget) {
-          const resets =
-            spec.budgetMs === undefined
-              ? 'it does not reset'
-              : `it resets at ${new Date(start + ms).toISOString()}`;
-          return {
-            status: 429,
-            type: 'insufficient_quota',
-            code: 'insufficient_quota',
-            message: `Key ${alias} has spent its budget ($${spent.toFixed(4)} of $${spec.maxBudget}); ${resets}.`,
-            // Retrying cannot help before the window ends: the openai SDKs read this header and
-            // skip their automatic retries (openai-node `shouldRetry`).
-            headers: { 'x-should-retry': 'false' },
-          };
-        }
-      }
-      return undefined;
-    },
-    async charge(key, usd) {
-      const { spec, alias } = entryOf(key);
-      if (spec.maxBudget === undefined) return undefined;
-      const { start, ms } = windowOf(spec);
+      if (spec.rpm === undefined) return undefined;
+      let wait: number;
       try {
-        // Nothing to add (a refusal, a failed call): the spend is read, for the log line.
-        if (!(usd > 0)) return await budget.spent(`vkey:${alias}`, start);
-        return await budget.add(`vkey:${alias}`, start, usd, ms);
+        wait = await take(rateLimit, `vkey:${alias}:rpm`, spec.rpm, now);
+      } catch (error) {
+        return storeUnavailable('request rate of this key', error);
+      }
+      if (wait === 0) return undefined;
+      return limited(wait, `Rate limit reached for key ${alias}: ${spec.rpm} requests per minute.`);
+    },
+    async takeTokens(key, tokens) {
+      const { spec, alias } = entryOf(key);
+      if (spec.tpm === undefined) return undefined;
+      if (tokens > spec.tpm) {
+        // No wait would let it through: OpenAI answers such a request 429 "Request too large".
+        return {
+          status: 429,
+          type: 'tokens',
+          code: 'rate_limit_exceeded',
+          message: `Request too large for key ${alias} on tokens per minute: limit ${spec.tpm}, requested ${tokens} (the prompt's estimate plus max_tokens). Send fewer tokens or a lower max_tokens.`,
+          headers: { 'x-should-retry': 'false' },
+        };
+      }
+      let wait: number;
+      try {
+        wait = await take(rateLimit, `vkey:${alias}:tpm`, spec.tpm, now, tokens);
+      } catch (error) {
+        return storeUnavailable('token rate of this key', error);
+      }
+      if (wait === 0) return undefined;
+      return limited(
+        wait,
+        `Rate limit reached for key ${alias}: ${spec.tpm} tokens per minute (requested ${tokens}).`,
+      );
+    },
+    limitOf: (key) => limits.get(key),
+    async spent(key) {
+      const limit = limits.get(key);
+      if (!limit) return undefined;
+      const ms = limit.budgetMs ?? FOREVER_MS;
+      try {
+        return await budget.spent(limit.id, Math.floor(now() / ms) * ms);
       } catch {
         return undefined;
       }

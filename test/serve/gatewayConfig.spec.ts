@@ -28,6 +28,8 @@ model_list:
   - model_name: fast
     litellm_params:          # LiteLLM's name is accepted
       model: compat/llama-3
+      input_cost_per_token: 0.0000002 # under keys[0]'s budget: it needs a price
+      output_cost_per_token: 0.0000006
       api_base: http://127.0.0.1:8000/v1
       api_key: os.environ/VLLM_KEY
       rpm: 600
@@ -89,7 +91,14 @@ describe('gateway configuration files', () => {
       { token: 'sk-literal', alias: 'key-2' },
     ]);
     // LiteLLM's USD per token becomes the price table's USD per million tokens.
-    expect(config.prices).toEqual([['mock/echo', { input: 1, output: 2 }]]);
+    expect(config.prices.map(([m]) => m)).toEqual(['compat/llama-3', 'mock/echo']);
+    expect(config.prices[1]).toEqual(['mock/echo', { input: 1, output: 2 }]);
+    expect(config.prices[0][1].output).toBeCloseTo(0.6, 10);
+    // What a budget prices a request of a group at: its deployments and, through fallbacks, theirs.
+    expect(config.servedBy).toEqual({
+      fast: ['compat/llama-3', 'mock/echo', 'openai/gpt-4o'],
+      strong: ['openai/gpt-4o'],
+    });
   });
 
   it('reads the same config from JSON and from a .ts module default export', () => {
@@ -194,9 +203,62 @@ describe('gateway configuration files', () => {
       'letters',
     ],
     [
-      { model_list: [{ model_name: 'm', params: { model: 'mock/a' } }], litellm_settings: {} },
-      'litellm_settings',
+      { model_list: [{ model_name: 'm', params: { model: 'mock/a' } }], litellm_settings: { max_budgte: 1 } },
+      'litellm_settings.max_budgte',
       'unknown field',
+    ],
+    [
+      // An unpriced model under the gateway's budget: no call could be reserved or charged.
+      { model_list: [{ model_name: 'm', params: { model: 'mock/a' } }], litellm_settings: { max_budget: 1 } },
+      'model_list[0].params.model',
+      '"mock/a" has no price, so litellm_settings.max_budget could not reserve',
+    ],
+    [
+      // Under a group's budget through a fallback: the fallback's deployment is charged to it.
+      {
+        model_list: [
+          {
+            model_name: 'm',
+            params: { model: 'mock/a', input_cost_per_token: 1e-6, output_cost_per_token: 1e-6 },
+          },
+          { model_name: 'n', params: { model: 'mock/b' } },
+        ],
+        router_settings: { fallbacks: [{ m: ['n'] }], model_group_budgets: { m: { max_budget: 1 } } },
+      },
+      'model_list[1].params.model',
+      'router_settings.model_group_budgets.m could not reserve or charge the calls of "m"',
+    ],
+    [
+      {
+        model_list: [{ model_name: 'm', params: { model: 'mock/a' } }],
+        keys: [{ key: 'k', models: ['m'], max_budget: 0.5 }],
+      },
+      'model_list[0].params.model',
+      'keys[0].max_budget',
+    ],
+    [
+      {
+        model_list: [{ model_name: 'm', params: { model: 'mock/a' } }],
+        router_settings: { model_group_budgets: { x: { max_budget: 1 } } },
+      },
+      'router_settings.model_group_budgets.x',
+      'is not a model_name',
+    ],
+    [
+      {
+        model_list: [{ model_name: 'm', params: { model: 'mock/a' } }],
+        router_settings: { model_group_budgets: { m: { budget_duration: '1d' } } },
+      },
+      'router_settings.model_group_budgets.m.budget_duration',
+      'needs max_budget',
+    ],
+    [
+      {
+        model_list: [{ model_name: 'm', params: { model: 'mock/a' } }],
+        keys: [{ key: 'k', tpm_limit: 0 }],
+      },
+      'keys[0].tpm_limit',
+      'must be a number > 0',
     ],
   ])('refuses %j at %s', (raw, path, text) => {
     const error = errorOf(raw);

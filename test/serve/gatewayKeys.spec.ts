@@ -37,6 +37,9 @@ beforeAll(async () => {
           model_name: 'fast',
           params: {
             model: 'compat/llama',
+            // Under team-b's budget (all groups): a budgeted model needs a price.
+            input_cost_per_token: 0.001,
+            output_cost_per_token: 0.001,
             api_base: `http://127.0.0.1:${deadPort}/v1`,
             api_key: 'os.environ/DEAD_KEY',
           },
@@ -194,7 +197,12 @@ describe('a gateway from a configuration file', () => {
       m.value('rxllm_gateway_requests_total', { model: 'backup', status: '200' }),
     ).toBeGreaterThanOrEqual(2);
     expect(m.value('rxllm_gateway_requests_total', { model: 'fast', status: '200' })).toBe(1);
-    expect(m.value('rxllm_gateway_requests_total', { model: '-', status: '429' })).toBeGreaterThanOrEqual(3);
+    // Over the rate: refused before the body, model unknown; over the budget: refused once the body
+    // named its group, before the upstream call.
+    expect(m.value('rxllm_gateway_requests_total', { model: '-', status: '429' })).toBeGreaterThanOrEqual(1);
+    expect(
+      m.value('rxllm_gateway_requests_total', { model: 'backup', status: '429' }),
+    ).toBeGreaterThanOrEqual(2);
     expect(m.value('rxllm_gateway_requests_total', { model: '-', status: '403' })).toBe(1);
     expect(
       m.value('rxllm_gateway_request_duration_seconds_count', { model: 'backup' }),
