@@ -69,7 +69,7 @@ export interface ServeControl {
    * Opens the Redis resume store of `--redis` (tests). @defaultValue loads `ioredis` and
    * `rxllm/redis` (optional peers: the CLI does not import them unless asked)
    */
-  redisResumeStore?: (url: string) => RedisResumeHandle;
+  redisResumeStore?: (url: string) => RedisResumeHandle | Promise<RedisResumeHandle>;
 }
 
 /** A Redis resume store the CLI opened, and how to close it with its connection. */
@@ -79,13 +79,12 @@ export interface RedisResumeHandle {
 }
 
 /** `--redis`: ioredis and rxllm/redis loaded only now (the core never imports an integration). */
-function loadRedisResumeStore(url: string): RedisResumeHandle {
+async function loadRedisResumeStore(url: string): Promise<RedisResumeHandle> {
   const Redis = requireOptional<{ default: new (url: string) => { quit(): Promise<unknown> } }>('ioredis');
-  const { createRedisResumeStore } = requireOptional<{
-    createRedisResumeStore: (client: unknown) => ResumeStore & { close(): Promise<void> };
-  }>('rxllm/redis');
+  // import(): the integration is loaded only now, from this copy (a source checkout has no dist/).
+  const { createRedisResumeStore } = await import('../redis');
   const client = new Redis.default(url);
-  const store = createRedisResumeStore(client);
+  const store = createRedisResumeStore(client as unknown as Parameters<typeof createRedisResumeStore>[0]);
   return {
     store,
     async close() {
@@ -229,7 +228,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
   const resume = values['no-resume'] ? (false as const) : undefined;
   try {
     if (values.redis !== undefined && !values['no-resume'])
-      redis = (control.redisResumeStore ?? loadRedisResumeStore)(values.redis);
+      redis = await (control.redisResumeStore ?? loadRedisResumeStore)(values.redis);
     const resumeOption = resume ?? { store: redis?.store, ttlMs: resumeTtl };
     gateway = config
       ? await startConfiguredGateway(config, {

@@ -1,6 +1,7 @@
 /**
  * Two `rxllm serve --config --redis` processes on one real redis-server: a key's rpm limit and its
- * budget are one limit across both gateways, not one per process.
+ * budget are one limit across both gateways, not one per process; and `--redis` keeps resumable answers
+ * there, so an answer started on one gateway is resumed on the other.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,6 +70,7 @@ run('two gateways, one --config, one Redis', () => {
         // Two requests a minute: a refill takes 30 s, far longer than this test's requests.
         '  - { key: os.environ/FLEET_KEY, key_alias: fleet, rpm_limit: 2 }',
         '  - { key: sk-spender, key_alias: spender, max_budget: 0.001, budget_duration: 1d }',
+        '  - { key: sk-resume, key_alias: resume }',
       ].join('\n'),
     );
     [a, b] = await Promise.all([serve(config, redis.port), serve(config, redis.port)]);
@@ -115,6 +117,46 @@ run('two gateways, one --config, one Redis', () => {
     // b's log line shows the spend a charged: over the $0.001 budget.
     const spend = Number(/refused:insufficient_quota key=spender spend=\$([\d.e-]+)\//.exec(b.stderr())![1]);
     expect(spend).toBeGreaterThan(0.001);
+  });
+
+  it('an answer started on one gateway is resumed on the other, through Redis, whole and once', async () => {
+    const prompt = 'word '.repeat(40).trim();
+    const body = {
+      model: 'chat',
+      messages: [{ role: 'user', content: prompt }],
+      stream: true,
+      mock_delay_ms: 20,
+    };
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-resume' };
+    const left = new AbortController();
+    const res = await fetch(`${a.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      signal: left.signal,
+    });
+    expect(res.status).toBe(200);
+    const id = res.headers.get('x-rxllm-stream-id')!;
+    expect(id).toBeTruthy();
+    const reader = res.body!.getReader();
+    await reader.read(); // the first events, then the client is gone from A
+    left.abort();
+    await reader.cancel().catch(() => undefined);
+    const rest = await fetch(`${b.url}/v1/chat/completions/${id}/stream`, { headers });
+    expect(rest.status).toBe(200);
+    const events = (await rest.text()).split('\n').filter((l) => l.startsWith('data: '));
+    expect(events[events.length - 1]).toBe('data: [DONE]');
+    const chunks = events
+      .slice(0, -1)
+      .map(
+        (l) => JSON.parse(l.slice(6)) as { error?: unknown; choices?: { delta?: { content?: string } }[] },
+      );
+    expect(chunks.filter((c) => c.error)).toEqual([]);
+    const text = chunks
+      .flatMap((c) => c.choices ?? [])
+      .map((c) => c.delta?.content ?? '')
+      .join('');
+    expect(text).toBe(`Mock reply to: ${prompt}`);
   });
 
   it('with Redis down: /readyz is 503 naming Redis, and a key is refused (fail closed), not let through', async () => {
