@@ -39,6 +39,13 @@ export interface FetchSseInit<Body = unknown> {
   reconnect?: boolean | ReconnectConfig;
   /** Called with the stream id when the server advertised one (to resume or stop it later). @defaultValue none */
   onStreamId?: (streamId: string) => void;
+  /**
+   * Unsubscribing (or aborting `signal`) before the answer ended also stops a resumable answer on
+   * the server (`POST {url}/{streamId}/stop`), which would otherwise go on after the connection
+   * closed, and be billed. `false` only closes the connection, leaving the answer running to be
+   * resumed later (a page being reloaded). @defaultValue true
+   */
+  stopOnUnsubscribe?: boolean;
 }
 
 /** `HTTP 401: <the server's words>` (with one final period), from an error body of any shape. */
@@ -114,6 +121,18 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
       ),
     reconnect === true ? {} : reconnect,
     init.onStreamId,
+    init.stopOnUnsubscribe === false
+      ? undefined
+      : (streamId) => {
+          const stopUrl = `${url.split('?')[0].replace(/\/+$/, '')}/${encodeURIComponent(streamId)}/stop`;
+          // `keepalive`: the stop still goes out when the page is being closed.
+          void (init.fetch ?? globalThis.fetch)(stopUrl, {
+            method: 'POST',
+            headers: init.headers,
+            credentials: init.credentials ?? 'same-origin',
+            keepalive: true,
+          }).catch(() => undefined);
+        },
   );
 }
 

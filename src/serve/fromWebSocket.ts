@@ -39,6 +39,13 @@ export interface FromWebSocketInit {
   reconnect?: boolean | ReconnectConfig;
   /** Called with the stream id when the server made the request resumable. @defaultValue none */
   onStreamId?: (streamId: string) => void;
+  /**
+   * Unsubscribing (or aborting `signal`) stops the generation on the server too: a `stop` message,
+   * which also stops a resumable answer that would otherwise go on after its socket closed. `false`
+   * only closes the socket this call opened, leaving a resumable answer running to be resumed later
+   * (a page being reloaded). @defaultValue true
+   */
+  stopOnUnsubscribe?: boolean;
 }
 
 /** What is sent on open: the request, or (reconnecting) the resume of its stream. */
@@ -231,8 +238,11 @@ function attempt(
       // while connecting as an 'error' event, which kills a Node process that has no listener).
       if (own) socket.addEventListener('error', ignore);
       if (stopped) {
+        // A shared socket's owner keeps it open: the request must be stopped there. An own socket
+        // closes, which a resumable answer outlives: the stop message ends it unless told not to.
+        if (socket.readyState === OPEN && (!own || init.stopOnUnsubscribe !== false))
+          socket.send(JSON.stringify({ type: 'stop', id }));
         if (own) socket.close(1000, 'stopped');
-        else if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'stop', id }));
       } else if (own && socket.readyState <= OPEN) socket.close(1000, 'done');
       if (error !== undefined) subscriber.error(error);
       else if (!stopped) subscriber.complete();

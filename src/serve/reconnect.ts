@@ -62,6 +62,8 @@ export function reconnecting(
   ) => Observable<Chunk>,
   config: ReconnectConfig | false,
   onStreamId?: (streamId: string) => void,
+  /** The subscriber left before the answer ended, on a stream the server advertised. */
+  onLeave?: (streamId: string) => void,
 ): Observable<Chunk> {
   const { maxAttempts, initialDelayMs, maxDelayMs } = { ...RECONNECT_DEFAULTS, ...(config || {}) };
   const resumeUrl = (config && config.resumeUrl) || defaultResumeUrl;
@@ -83,14 +85,26 @@ export function reconnecting(
       },
       onFinal: () => (final = true),
     };
+    let ended = false;
     const connect = (source: Observable<Chunk>) => {
       final = false;
       current = source.subscribe({
         next: (chunk) => subscriber.next(chunk),
-        complete: () => subscriber.complete(),
+        complete: () => {
+          ended = true;
+          subscriber.complete();
+        },
         error: (error: unknown) => {
-          if (!config || final || streamId === undefined || !reconnectable(error) || failures >= maxAttempts)
+          if (
+            !config ||
+            final ||
+            streamId === undefined ||
+            !reconnectable(error) ||
+            failures >= maxAttempts
+          ) {
+            ended = true;
             return subscriber.error(error);
+          }
           const wait = Math.min(maxDelayMs, initialDelayMs * 2 ** failures);
           failures++;
           const id = streamId;
@@ -103,6 +117,7 @@ export function reconnecting(
     return () => {
       clearTimeout(timer);
       current?.unsubscribe();
+      if (!ended && streamId !== undefined) onLeave?.(streamId);
     };
   });
 }

@@ -2,10 +2,10 @@
  * Resumable answers on the wire (docs/resume.md): the gateway's stream id header and event ids, the
  * resume and stop routes, a generation that outlives its client, and `--no-resume`.
  */
-import { lastValueFrom, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import { createClient, createMemoryResumeStore, startGateway, type Chunk, type Gateway } from '../../src';
-import { fromWebSocket, type WebSocketLike } from '../../src/browser';
+import { fetchSse, fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { servedResumable } from '../../src/serve/resumeOptions';
 import { readSse } from '../helpers/sseEvents';
@@ -183,6 +183,31 @@ describe('resumable answers on the wire', () => {
       await short.close(0);
     }
   });
+
+  it.each(['fetchSse', 'fromWebSocket'])(
+    '%s: unsubscribing stops the resumable answer on the gateway (the upstream is aborted); stopOnUnsubscribe: false leaves it running',
+    async (client) => {
+      const open = (stopOnUnsubscribe?: boolean) =>
+        client === 'fetchSse'
+          ? fetchSse(completions, { body: body(), stopOnUnsubscribe })
+          : fromWebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, body(), {
+              WebSocket: WebSocket as never,
+              stopOnUnsubscribe,
+            });
+      upstream.enqueue(
+        { text: 'q'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }, // 30 s: only a stop ends it soon
+        { text: 'r'.repeat(60), chunkSize: 1, chunkDelayMs: 5 },
+      );
+      await firstValueFrom(open().pipe(take(2)));
+      await upstream.waitForRequestClose(1);
+      expect(upstream.stats.abortedRequests).toBe(1);
+      await firstValueFrom(open(false).pipe(take(2)));
+      await upstream.waitForRequestClose(2);
+      // Left to run: it ended by itself, not aborted.
+      expect(upstream.stats.abortedRequests).toBe(1);
+      expect(upstream.stats.requests).toBe(2);
+    },
+  );
 
   it('fromWebSocket: a socket cut mid-answer is replaced by one that resumes; one stream, one upstream call', async () => {
     const text = 'Wëbsocket ✓ '.repeat(20);

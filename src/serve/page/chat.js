@@ -160,8 +160,15 @@ function send() {
       ? fromWebSocket(new URL('./v1/chat/ws', location.href.replace(/^http/, 'ws')).href, body, {
           protocols: token() ? bearerProtocol(token()) : undefined,
           onStreamId,
+          // Leaving or reloading keeps the answer going for the reload; Stop stops it (stopRemote).
+          stopOnUnsubscribe: false,
         })
-      : fetchSse('./v1/chat/completions', { body, headers: authHeaders(), onStreamId });
+      : fetchSse('./v1/chat/completions', {
+          body,
+          headers: authHeaders(),
+          onStreamId,
+          stopOnUnsubscribe: false,
+        });
   show(chunks, current, performance.now());
 }
 

@@ -29,7 +29,11 @@ export function pending() {
 
 /** The whole answer again, then the rest live; reconnects to the same URL with the last event id. */
 export function resumed(streamId, headers) {
-  return fetchSse(`${base(streamId)}/stream`, { headers, reconnect: { resumeUrl: (url) => url } });
+  return fetchSse(`${base(streamId)}/stream`, {
+    headers,
+    reconnect: { resumeUrl: (url) => url },
+    stopOnUnsubscribe: false,
+  });
 }
 
 /** Asks the gateway to abort the generation; a stream that is gone already is no error here. */
