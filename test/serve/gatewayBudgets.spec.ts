@@ -187,6 +187,8 @@ describe('gateway budgets, in memory', () => {
           const sub = fromWebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`, body, {
             protocols: bearerProtocol('sk-l'),
             WebSocket: WebSocket as never,
+            // The socket drops (as on a lost connection); unsubscribing would be Stop.
+            stopOnUnsubscribe: false,
           }).subscribe({
             next: () => {
               sub?.unsubscribe();
