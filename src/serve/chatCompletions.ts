@@ -5,12 +5,13 @@
  * and honours the caller's `stream_options.include_usage`. A client that leaves aborts the upstream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { defer, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { accumulateChunks } from '../../operators/accumulateChunks';
 import type { ChatCompletion } from '../chunk';
 import { ApiError, LlmError, RequestValidationError, TimeoutError } from '../errors';
 import { redactSecrets } from '../redact';
 import {
+  costedCall,
   observeChunks,
   prepareChat,
   type ChatServiceOptions,
@@ -19,7 +20,6 @@ import {
 } from './chatRequest';
 import { errorFrame } from './errorFrame';
 import { sendSse, type SendSseConfig } from './sseServer';
-import { trackUsage } from '../../operators/trackUsage';
 import { pausableUpstream, type PausableUpstream } from './upstreamFlow';
 import { randomUUID } from 'node:crypto';
 import { resumable } from '../../operators/resumable';
@@ -296,27 +296,8 @@ export function chatCompletionsHandler<A = never>(
       }
     }
     // Usage and cost exactly once per call, however it ends (completed, failed, the client left).
-    let usageSeen = false;
-    let called = false;
-    let onReported!: () => void;
-    const reported = new Promise<void>((resolve) => (onReported = resolve));
-    const upstreamChunks = prepared.chunks;
-    const tracked = defer(() => {
-      called = true;
-      return upstreamChunks;
-    }).pipe(
-      trackUsage({
-        model: prepared.model,
-        request: prepared.request,
-        onUsage: (report) => {
-          entry.costUsd = report.cost?.total ?? null;
-          if (report.cost && report.estimated) entry.costEstimated = true;
-          usageSeen = true;
-          onReported();
-        },
-      }),
-    );
-    let chunks = observeChunks(tracked, stats, started, prepared.includeUsage || !prepared.stream);
+    const call = costedCall(prepared, entry);
+    let chunks = observeChunks(call.chunks, stats, started, prepared.includeUsage || !prepared.stream);
     if (prepared.stream) {
       const resume = options.resume ?? {};
       // A failure before the first byte keeps its HTTP status (a 429 with Retry-After, not a 200
@@ -345,8 +326,7 @@ export function chatCompletionsHandler<A = never>(
       if (result.end === 'error') entry.error = logDetail(result.error);
       // A resumable generation goes on after its client left: the log line and `onLog` (where the
       // gateway settles budgets) wait for its cost, known when it ends.
-      if (resume && called && (result.end === 'closed' || result.end === 'overflow') && !usageSeen)
-        await reported;
+      if (resume && (result.end === 'closed' || result.end === 'overflow')) await call.pending();
       return done();
     }
     return new Promise<AccessLogEntry>((resolve) => {

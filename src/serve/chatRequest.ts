@@ -4,6 +4,7 @@
  * (through the caller's pipeline), with the usage and time to first chunk observed for the log.
  */
 import { linkedSubscriber } from '../../operators/internal/operate';
+import { trackUsage } from '../../operators/trackUsage';
 import { defer, map, Observable } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import type { Chunk, Usage } from '../chunk';
@@ -56,6 +57,45 @@ export interface PreparedChat {
    * Cold.
    */
   chunks: Observable<Chunk>;
+}
+
+/** What one call cost, as `trackUsage` reported it (the access log's fields). */
+export interface CallCost {
+  /** USD, `null` when unpriced or nothing was reported. */
+  costUsd?: number | null;
+  /** The call ended before the upstream reported its usage: `costUsd` is an estimate. */
+  costEstimated?: boolean;
+}
+
+/**
+ * The call's chunks with its cost written into `into` exactly once, however it ends (completed,
+ * failed, unsubscribed). `pending()` is a promise of that report while the call runs, `undefined` when
+ * there is nothing to wait for (never started, or already reported): a resumable generation outlives
+ * its client, and its cost (and a budget's settlement) is known only when it ends.
+ */
+export function costedCall(
+  prepared: PreparedChat,
+  into: CallCost,
+): { chunks: Observable<Chunk>; pending(): Promise<void> | undefined } {
+  let reported: Promise<void> | undefined;
+  let done = false;
+  const chunks = defer(() => {
+    let onReported!: () => void;
+    reported = new Promise<void>((resolve) => (onReported = resolve));
+    return prepared.chunks.pipe(
+      trackUsage({
+        model: prepared.model,
+        request: prepared.request,
+        onUsage: (report) => {
+          into.costUsd = report.cost?.total ?? null;
+          if (report.cost && report.estimated) into.costEstimated = true;
+          done = true;
+          onReported();
+        },
+      }),
+    );
+  });
+  return { chunks, pending: () => (done ? undefined : reported) };
 }
 
 /**

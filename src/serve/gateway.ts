@@ -17,18 +17,23 @@
 // without esModuleInterop cannot read (TS1192).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { defer, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
-import { trackUsage } from '../../operators/trackUsage';
 import type { Chunk } from '../chunk';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
 import { browserBundle, pageFile, type PAGE_FILES } from './browserBundle';
-import { observeChunks, prepareChat, type ChatServiceOptions, type StreamStats } from './chatRequest';
+import {
+  costedCall,
+  observeChunks,
+  prepareChat,
+  type ChatServiceOptions,
+  type StreamStats,
+} from './chatRequest';
 import { formatAccessLog, logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
 import { serveChatSocket, type ChatSocketLike } from './chatSocket';
 import { answerPreflight, corsHeaders, parseCorsOrigins } from './cors';
@@ -171,9 +176,8 @@ interface SocketRequestInfo {
   costEstimated?: boolean;
   /** The budgets' reservations, settled when the call ends. */
   hold?: SpendHold;
-  /** Resolves when `trackUsage` reported (the generation ended); set once the upstream call began. */
-  reported?: Promise<void>;
-  usageSeen?: boolean;
+  /** The cost report still to come (`costedCall`), if any. */
+  pending?: () => Promise<void> | undefined;
 }
 
 /** What a page route serves: a page file, the browser bundle, or the page's config (`/page.json`). */
@@ -438,24 +442,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           begun.set(id, info);
           wsRequests++;
           // The cost, as on the HTTP route (trackUsage with the price table), once per call.
-          const tracked = defer(() => {
-            let onReported!: () => void;
-            info.reported = new Promise<void>((resolve) => (onReported = resolve));
-            return prepared.chunks.pipe(
-              trackUsage({
-                model: prepared.model,
-                request: prepared.request,
-                onUsage: (report) => {
-                  info.costUsd = report.cost?.total ?? null;
-                  if (report.cost && report.estimated) info.costEstimated = true;
-                  info.usageSeen = true;
-                  onReported();
-                },
-              }),
-            );
-          });
+          const call = costedCall(prepared, info);
+          info.pending = call.pending;
           // A key's rates and the budgets are checked per request, as on the HTTP route.
-          const admitted = chat.admitSocket(prepared, key, tracked, (hold) => (info.hold = hold));
+          const admitted = chat.admitSocket(prepared, key, call.chunks, (hold) => (info.hold = hold));
           return observeChunks(admitted, stats, t0, prepared.includeUsage);
         },
         onEnd: (id, end, error) => {
@@ -481,7 +471,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           };
           // A resumable generation goes on after its socket closed: its cost (and the budgets'
           // settlement) is known when it ends, which trackUsage reports.
-          if (info?.reported && !info.usageSeen) void info.reported.then(settle);
+          const pending = info?.pending?.();
+          if (pending) void pending.then(settle);
           else settle();
         },
       });
