@@ -5,7 +5,6 @@
  * redis-server, and across two gateway processes sharing it. A refused request never reaches the
  * upstream (counted on the mock server).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,8 +16,8 @@ import { clearPrices, parseGatewayConfig, startConfiguredGateway, type Gateway }
 import { estimatePromptTokens } from '../../src/cost/estimate';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+import { serveProcess } from '../helpers/serveProcess';
 
-const root = path.resolve(__dirname, '../..');
 const PRICE = 0.001; // USD per token, input and output
 const MAX_TOKENS = 100;
 const MESSAGES = [{ role: 'user' as const, content: 'Tell me about budgets, briefly.' }];
@@ -314,7 +313,7 @@ run('gateway budgets on a real redis-server', () => {
         }),
       ),
     );
-    const [a, b] = await Promise.all([serve(file, redis.port), serve(file, redis.port)]);
+    const [a, b] = await Promise.all([serveProcess(file, redis.port), serveProcess(file, redis.port)]);
     try {
       const answers = await parallel(40, (i) => chat((i % 2 ? a : b).url, 'sk-fleet'));
       const served = expectOnlyBudgetRefusals(answers);
@@ -328,36 +327,3 @@ run('gateway budgets on a real redis-server', () => {
     }
   });
 });
-
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-async function serve(config: string, redisPort: number): Promise<Serve> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'node_modules/tsx/dist/cli.mjs'),
-      'src/cli/main.ts',
-      'serve',
-      '--config',
-      config,
-      '--redis',
-      `redis://127.0.0.1:${redisPort}`,
-      '--port',
-      '0',
-    ],
-    { cwd: root, env: { ...process.env, RXLLM_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  while (!/ on (http:\/\/\S+) /.test(stderr)) {
-    if (child.exitCode !== null) throw new Error(stderr);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, url: / on (http:\/\/\S+) /.exec(stderr)![1], exited };
-}

@@ -3,58 +3,19 @@
  * budget are one limit across both gateways, not one per process; and `--redis` keeps resumable answers
  * there, so an answer started on one gateway is resumed on the other.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+import { serveProcess, type ServeProcess } from '../helpers/serveProcess';
 
-const root = path.resolve(__dirname, '../..');
 const run = redisAvailable() ? describe : describe.skip;
-
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function serve(config: string, redisPort: number): Promise<Serve> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'node_modules/tsx/dist/cli.mjs'),
-      'src/cli/main.ts',
-      'serve',
-      '--config',
-      config,
-      '--redis',
-      `redis://127.0.0.1:${redisPort}`,
-      '--port',
-      '0',
-    ],
-    {
-      cwd: root,
-      env: { ...process.env, RXLLM_TOKEN: '', FLEET_KEY: 'sk-fleet' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  while (!/ on (http:\/\/\S+) /.test(stderr)) {
-    if (child.exitCode !== null) throw new Error(stderr);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, url: / on (http:\/\/\S+) /.exec(stderr)![1], stderr: () => stderr, exited };
-}
 
 run('two gateways, one --config, one Redis', () => {
   let redis: RedisProcess;
   let dir: string;
-  let a: Serve;
-  let b: Serve;
+  let a: ServeProcess;
+  let b: ServeProcess;
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -73,7 +34,10 @@ run('two gateways, one --config, one Redis', () => {
         '  - { key: sk-resume, key_alias: resume }',
       ].join('\n'),
     );
-    [a, b] = await Promise.all([serve(config, redis.port), serve(config, redis.port)]);
+    [a, b] = await Promise.all([
+      serveProcess(config, redis.port, { FLEET_KEY: 'sk-fleet' }),
+      serveProcess(config, redis.port, { FLEET_KEY: 'sk-fleet' }),
+    ]);
   }, 60_000);
 
   afterAll(async () => {
@@ -83,7 +47,7 @@ run('two gateways, one --config, one Redis', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const chat = (s: Serve, token: string) =>
+  const chat = (s: ServeProcess, token: string) =>
     fetch(`${s.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
