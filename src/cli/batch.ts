@@ -25,11 +25,12 @@ import {
   CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
   CLI_USAGE_ERROR,
+  type CliIO,
   flushed,
   integerFlag,
   isBrokenPipe,
-  parseCliArgs,
-  type CliIO,
+  parseCommandArgs,
+  usageError,
 } from './io';
 
 /** Defaults of `rxllm batch`. */
@@ -67,37 +68,28 @@ function formatProgress(p: BatchProgress, started: number, spent: number, total:
 
 /** Runs `rxllm batch`; resolves to the exit code. `signal` (Ctrl-C) stops it, keeping what was written. */
 export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseCliArgs(
-      {
-        args: argv,
-        allowPositionals: true,
-        options: {
-          model: { type: 'string', short: 'm' },
-          router: { type: 'string' },
-          concurrency: { type: 'string' },
-          retries: { type: 'string' },
-          out: { type: 'string', short: 'o' },
-          'base-url': { type: 'string', short: 'u' },
-          help: { type: 'boolean', short: 'h' },
-        },
+  const parsed = parseCommandArgs(
+    'rxllm batch',
+    HELP,
+    io,
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string', short: 'm' },
+        router: { type: 'string' },
+        concurrency: { type: 'string' },
+        retries: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        'base-url': { type: 'string', short: 'u' },
+        help: { type: 'boolean', short: 'h' },
       },
-      ['concurrency', 'retries'],
-    ));
-  } catch (error) {
-    io.stderr.write(`rxllm batch: ${(error as Error).message}\n`);
-    return CLI_USAGE_ERROR;
-  }
-  if (values.help) {
-    io.stdout.write(HELP + '\n');
-    return 0;
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`rxllm batch: ${message}\n${HELP}\n`);
-    return CLI_USAGE_ERROR;
-  };
+    },
+    ['concurrency', 'retries'],
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const usage = (message: string) => usageError(io, 'rxllm batch', HELP, message);
   if (positionals.length !== 1) return usage('give one input file, e.g. rxllm batch in.jsonl');
   if (values.model && values.router) return usage('--model and --router exclude each other');
   const concurrency =

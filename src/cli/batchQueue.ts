@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { redactSecrets } from '../redact';
-import { parseCliArgs, type CliIO } from './io';
+import { type CliIO, parseCommandArgs, usageError } from './io';
 
 const QUEUE_NAME = 'rxllm-batch';
 const POLL_MS = 500;
@@ -92,39 +92,30 @@ function defaultBatchId(file: string, text: string): string {
 
 /** Runs `rxllm batch` with `--queue`, or `rxllm batch status|collect`; resolves to the exit code. */
 export async function runBatchQueue(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseCliArgs(
-      {
-        args: argv,
-        allowPositionals: true,
-        options: {
-          queue: { type: 'string' },
-          'queue-name': { type: 'string' },
-          batch: { type: 'string' },
-          model: { type: 'string', short: 'm' },
-          routed: { type: 'boolean' },
-          out: { type: 'string', short: 'o' },
-          json: { type: 'boolean' },
-          'no-follow': { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
+  const parsed = parseCommandArgs(
+    'rxllm batch',
+    HELP,
+    io,
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        queue: { type: 'string' },
+        'queue-name': { type: 'string' },
+        batch: { type: 'string' },
+        model: { type: 'string', short: 'm' },
+        routed: { type: 'boolean' },
+        out: { type: 'string', short: 'o' },
+        json: { type: 'boolean' },
+        'no-follow': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
-      [],
-    ));
-  } catch (error) {
-    io.stderr.write(`rxllm batch: ${(error as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(HELP + '\n');
-    return 0;
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`rxllm batch: ${message}\n${HELP}\n`);
-    return 2;
-  };
+    },
+    [],
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const usage = (message: string) => usageError(io, 'rxllm batch', HELP, message);
   const verb = positionals[0] === 'status' || positionals[0] === 'collect' ? positionals[0] : 'enqueue';
   if (positionals.length !== 1) return usage('give one input file, or status / collect');
   if (!values.queue) return usage(`${verb} needs --queue redis://host:6379`);

@@ -118,6 +118,40 @@ export function parseCliArgs<
 }
 
 /**
+ * A command's flags (see {@link parseCliArgs}), or its exit code once `--help` (0, the help on stdout)
+ * or a flag error (`CLI_USAGE_ERROR`, `command: message` on stderr) was answered: the same for every
+ * command.
+ */
+export function parseCommandArgs<
+  T extends ParseArgsConfig & { options: NonNullable<ParseArgsConfig['options']> },
+>(
+  command: string,
+  help: string,
+  io: CliIO,
+  config: T,
+  numeric: readonly (keyof T['options'] & string)[] = [],
+): ReturnType<typeof parseArgs<T>> | number {
+  let parsed: ReturnType<typeof parseArgs<T>>;
+  try {
+    parsed = parseCliArgs(config, numeric);
+  } catch (error) {
+    io.stderr.write(`${command}: ${(error as Error).message}\n`);
+    return CLI_USAGE_ERROR;
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(help + '\n');
+    return 0;
+  }
+  return parsed;
+}
+
+/** Writes `command: message` and the command's help to stderr; resolves to `CLI_USAGE_ERROR`. */
+export function usageError(io: CliIO, command: string, help: string, message: string): number {
+  io.stderr.write(`${command}: ${message}\n${help}\n`);
+  return CLI_USAGE_ERROR;
+}
+
+/**
  * A whole number flag, strictly: decimal digits only, within `[min, max]`; `undefined` when it is not.
  * `Number()` alone would take `''` as 0 (`--port ''` would bind a random port), `1e3`, `0x10`, `5.0`.
  */

@@ -32,11 +32,12 @@ import {
   CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
   CLI_USAGE_ERROR,
+  type CliIO,
   flushed,
   integerFlag,
   isBrokenPipe,
-  parseCliArgs,
-  type CliIO,
+  parseCommandArgs,
+  usageError,
 } from './io';
 
 /** Defaults of `rxllm batch --provider-batch`. */
@@ -61,37 +62,28 @@ const BATCH_PROVIDERS = ['openai', 'anthropic', 'gemini'];
 
 /** Runs `rxllm batch … --provider-batch`; resolves to the exit code. */
 export async function runProviderBatch(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseCliArgs(
-      {
-        args: argv,
-        allowPositionals: true,
-        options: {
-          'provider-batch': { type: 'boolean' },
-          model: { type: 'string', short: 'm' },
-          out: { type: 'string', short: 'o' },
-          'poll-ms': { type: 'string' },
-          'base-url': { type: 'string', short: 'u' },
-          'retry-failed': { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
+  const parsed = parseCommandArgs(
+    'rxllm batch',
+    HELP,
+    io,
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'provider-batch': { type: 'boolean' },
+        model: { type: 'string', short: 'm' },
+        out: { type: 'string', short: 'o' },
+        'poll-ms': { type: 'string' },
+        'base-url': { type: 'string', short: 'u' },
+        'retry-failed': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
-      ['poll-ms'],
-    ));
-  } catch (error) {
-    io.stderr.write(`rxllm batch: ${(error as Error).message}\n`);
-    return CLI_USAGE_ERROR;
-  }
-  if (values.help) {
-    io.stdout.write(HELP + '\n');
-    return 0;
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`rxllm batch: ${message}\n${HELP}\n`);
-    return CLI_USAGE_ERROR;
-  };
+    },
+    ['poll-ms'],
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const usage = (message: string) => usageError(io, 'rxllm batch', HELP, message);
   if (positionals.length !== 1)
     return usage('give one input file, e.g. rxllm batch in.jsonl --provider-batch');
   const pollMs =

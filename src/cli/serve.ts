@@ -6,7 +6,7 @@ import { createClient, type Client } from '../client';
 import { loadGatewayConfig, type GatewayConfig } from '../serve/config';
 import { startConfiguredGateway } from '../serve/configuredGateway';
 import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
-import { integerFlag, parseCliArgs, type CliIO } from './io';
+import { type CliIO, integerFlag, parseCommandArgs } from './io';
 import type { ResumeStore } from '../resume/store';
 import { requireOptional } from '../serve/moduleLocation';
 
@@ -105,40 +105,35 @@ export function durationFlag(raw: string): number | undefined {
 
 /** Runs `rxllm serve`; resolves to the exit code once stopped. */
 export async function runServe(argv: string[], io: CliIO, control: ServeControl = {}): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseCliArgs(
-      {
-        args: argv,
-        options: {
-          port: { type: 'string', short: 'p' },
-          host: { type: 'string' },
-          model: { type: 'string', short: 'm' },
-          'base-url': { type: 'string', short: 'u' },
-          token: { type: 'string' },
-          config: { type: 'string', short: 'c' },
-          redis: { type: 'string' },
-          metrics: { type: 'boolean' },
-          'metrics-open': { type: 'boolean' },
-          cors: { type: 'string' },
-          'headers-timeout-ms': { type: 'string' },
-          'request-timeout-ms': { type: 'string' },
-          'max-connections': { type: 'string' },
-          'no-resume': { type: 'boolean' },
-          'resume-ttl': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
+  const parsed = parseCommandArgs(
+    'rxllm serve',
+    HELP,
+    io,
+    {
+      args: argv,
+      options: {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        model: { type: 'string', short: 'm' },
+        'base-url': { type: 'string', short: 'u' },
+        token: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        redis: { type: 'string' },
+        metrics: { type: 'boolean' },
+        'metrics-open': { type: 'boolean' },
+        cors: { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'request-timeout-ms': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'no-resume': { type: 'boolean' },
+        'resume-ttl': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
-      ['port', 'headers-timeout-ms', 'request-timeout-ms', 'max-connections'],
-    ));
-  } catch (error) {
-    io.stderr.write(`rxllm serve: ${(error as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(HELP + '\n');
-    return 0;
-  }
+    },
+    ['port', 'headers-timeout-ms', 'request-timeout-ms', 'max-connections'],
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const port = values.port === undefined ? GATEWAY_DEFAULTS.port : integerFlag(values.port, 0, 65535);
   if (port === undefined) {
     io.stderr.write(`rxllm serve: --port must be a port number (0-65535), got "${values.port}"\n`);

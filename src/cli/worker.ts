@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { RouterConfig } from '../router/config';
 import { redactSecrets } from '../redact';
-import { integerFlag, parseCliArgs, type CliIO } from './io';
+import { type CliIO, integerFlag, parseCommandArgs, usageError } from './io';
 
 /** Defaults of `rxllm worker`. */
 export const CLI_WORKER_DEFAULTS = {
@@ -34,39 +34,31 @@ The provider call is at-least-once: a job whose worker died mid-call is sent aga
 
 /** Runs `rxllm worker`; resolves to the exit code once `signal` fired and the jobs in flight finished. */
 export async function runWorker(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseCliArgs(
-      {
-        args: argv,
-        options: {
-          queue: { type: 'string' },
-          'queue-name': { type: 'string' },
-          router: { type: 'string' },
-          'base-url': { type: 'string', short: 'u' },
-          concurrency: { type: 'string' },
-          retries: { type: 'string' },
-          tpm: { type: 'string' },
-          rpm: { type: 'string' },
-          budget: { type: 'string' },
-          'lock-ms': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
+  const parsed = parseCommandArgs(
+    'rxllm worker',
+    HELP,
+    io,
+    {
+      args: argv,
+      options: {
+        queue: { type: 'string' },
+        'queue-name': { type: 'string' },
+        router: { type: 'string' },
+        'base-url': { type: 'string', short: 'u' },
+        concurrency: { type: 'string' },
+        retries: { type: 'string' },
+        tpm: { type: 'string' },
+        rpm: { type: 'string' },
+        budget: { type: 'string' },
+        'lock-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
-      ['concurrency', 'retries', 'tpm', 'rpm', 'budget', 'lock-ms'],
-    ));
-  } catch (error) {
-    io.stderr.write(`rxllm worker: ${(error as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(HELP + '\n');
-    return 0;
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`rxllm worker: ${message}\n${HELP}\n`);
-    return 2;
-  };
+    },
+    ['concurrency', 'retries', 'tpm', 'rpm', 'budget', 'lock-ms'],
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  const usage = (message: string) => usageError(io, 'rxllm worker', HELP, message);
   if (!values.queue) return usage('give the queue: --queue redis://host:6379');
   if (values.router && values['base-url']) return usage('--router and --base-url exclude each other');
   if (values.router && (values.tpm || values.rpm))

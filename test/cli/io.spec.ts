@@ -10,10 +10,32 @@ import {
   integerFlag,
   isBrokenPipe,
   parseCliArgs,
+  parseCommandArgs,
+  usageError,
 } from '../../src/cli/io';
+import { cliIO } from '../helpers/cliIO';
 
 describe('cli/io', () => {
   const options = { port: { type: 'string', short: 'p' }, model: { type: 'string', short: 'm' } } as const;
+
+  it('parseCommandArgs answers --help (0, help on stdout) and a flag error (2, the message on stderr), else the flags', () => {
+    const withHelp = { ...options, help: { type: 'boolean', short: 'h' } } as const;
+    const help = cliIO();
+    expect(parseCommandArgs('rxllm x', 'HELP TEXT', help.io, { args: ['-h'], options: withHelp })).toBe(0);
+    expect(help.out()).toBe('HELP TEXT\n');
+    const bad = cliIO();
+    expect(parseCommandArgs('rxllm x', 'HELP TEXT', bad.io, { args: ['--nope'], options: withHelp })).toBe(2);
+    expect(bad.err()).toMatch(/^rxllm x: .*--nope/);
+    expect(bad.out()).toBe('');
+    const good = cliIO();
+    const parsed = parseCommandArgs('rxllm x', 'HELP', good.io, { args: ['-p', '-1'], options: withHelp }, [
+      'port',
+    ]);
+    expect(typeof parsed === 'number' ? parsed : parsed.values.port).toBe('-1');
+    const usage = cliIO();
+    expect(usageError(usage.io, 'rxllm x', 'HELP', 'give a file')).toBe(2);
+    expect(usage.err()).toBe('rxllm x: give a file\nHELP\n');
+  });
 
   it('parseCliArgs joins a negative number to its numeric flag, long or short', () => {
     expect(parseCliArgs({ args: ['--port', '-1'], options }, ['port']).values.port).toBe('-1');
