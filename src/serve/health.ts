@@ -81,14 +81,17 @@ export async function checkReadiness(
   timeoutMs: number = READINESS_DEFAULTS.timeoutMs,
 ): Promise<Readiness> {
   const result: Readiness = { ready: true, groups: {} };
+  let redisTimer: ReturnType<typeof setTimeout> | undefined;
   const redis = redisPing
     ? Promise.race([
         redisPing().then(
           () => undefined,
           (e: Error) => e?.message?.split('\n')[0] ?? 'failed',
         ),
-        new Promise<string>((r) => setTimeout(r, timeoutMs, `no answer within ${timeoutMs} ms`).unref()),
-      ])
+        new Promise<string>((r) => {
+          redisTimer = setTimeout(r, timeoutMs, `no answer within ${timeoutMs} ms`);
+        }),
+      ]).finally(() => clearTimeout(redisTimer))
     : undefined;
   const answers = await Promise.all(probes.map((p) => (p.address ? reach(p.address, timeoutMs) : undefined)));
   probes.forEach((p, i) => {
