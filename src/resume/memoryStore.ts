@@ -4,6 +4,7 @@
  */
 import type { Chunk } from '../chunk';
 import { ResumableStreamError } from '../errors';
+import { chunkJson } from './chunkJson';
 import {
   RESUME_DEFAULTS,
   utf8Length,
@@ -126,7 +127,7 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
       if (entry.end) return;
       for (const { seq, chunk } of events) {
         if (seq <= entry.texts.length) continue;
-        const text = JSON.stringify(chunk);
+        const text = chunkJson(chunk);
         const bytes = utf8Length(text);
         if (entry.texts.length + 1 > maxChunks || entry.bytes + bytes > maxBytes)
           throw new ResumableStreamError('too-large', id);

@@ -19,6 +19,7 @@ import {
   takeWhile,
 } from 'rxjs';
 import type { Chunk } from '../chunk';
+import { takeChunkJson } from '../resume/chunkJson';
 import { errorFrame, type ErrorFrame } from './errorFrame';
 import type { FlowControl } from './upstreamFlow';
 
@@ -228,7 +229,7 @@ export function sendSse(
             res.cork();
             process.nextTick(uncork);
           }
-          send(`${idLine()}data: ${JSON.stringify(chunk)}\n\n`);
+          send(`${idLine()}data: ${takeChunkJson(chunk)}\n\n`);
         },
         error: (error: unknown) => {
           if (done) return;
