@@ -55,6 +55,13 @@ export interface RetryBackoffConfig {
    */
   resume?: 'never' | 'restart';
   /**
+   * Whether a failure after the first value carries `error.partial` (what was received, merged).
+   * `false` leaves it unset and skips merging each chunk as it passes: a relay that forwards the
+   * chunks and never reads `partial` (the gateway) saves that work and the memory it holds.
+   * @defaultValue true
+   */
+  partial?: boolean;
+  /**
    * Called before each wait, for logging and metrics. What it throws becomes the stream's error (no
    * retry follows). @defaultValue undefined
    */
@@ -83,6 +90,7 @@ export const RETRY_BACKOFF_DEFAULTS = {
   maxRetryAfterMs: 60_000,
   retryPolicy: {} as Readonly<Record<string, number>>,
   resume: 'never',
+  partial: true,
 } as const satisfies RetryBackoffConfig;
 
 function check(name: string, value: number, max = Infinity): void {
@@ -129,16 +137,22 @@ function isChunk(value: unknown): value is Chunk {
  * the first chunk carries what was received (`error.partial`) without keeping every chunk.
  */
 class PartialMerger {
-  private readonly acc = new ChunkAccumulator();
+  /** Absent with `partial: false`: only the last value is remembered (for a reset chunk). */
+  private readonly acc: ChunkAccumulator | undefined;
   private last: unknown;
+
+  constructor(merge: boolean) {
+    this.acc = merge ? new ChunkAccumulator() : undefined;
+  }
 
   add(value: unknown): void {
     this.last = value;
-    if (isChunk(value)) this.acc.push(value);
+    if (this.acc && isChunk(value)) this.acc.push(value);
   }
 
   /** The error with `partial` set (or wrapped in an `LlmError` when it is not an object). */
   attach(error: unknown): unknown {
+    if (!this.acc) return error;
     if (this.acc.count === 0) {
       const last = this.last as ChatCompletion | undefined;
       if (last?.object === 'chat.completion' && error instanceof LlmError && !error.partial)
@@ -209,6 +223,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
     maxRetryAfterMs = RETRY_BACKOFF_DEFAULTS.maxRetryAfterMs,
     retryPolicy = RETRY_BACKOFF_DEFAULTS.retryPolicy,
     resume = RETRY_BACKOFF_DEFAULTS.resume,
+    partial = RETRY_BACKOFF_DEFAULTS.partial,
     shouldRetry,
     onRetry,
     scheduler = asyncScheduler,
@@ -223,6 +238,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
   if (resume !== 'never' && resume !== 'restart') {
     throw new TypeError(`retryBackoff: resume must be 'never' or 'restart', got ${String(resume)}.`);
   }
+  if (typeof partial !== 'boolean') throw new TypeError('retryBackoff: partial must be a boolean.');
   if (typeof random !== 'function') throw new TypeError('retryBackoff: random must be a function.');
   for (const [name, fn] of [
     ['shouldRetry', shouldRetry],
@@ -237,7 +253,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
     // Per subscription: retries so far (total and per policy class), the current attempt's merge.
     let retries = 0;
     const perClass = new Map<string, number>();
-    let merger = new PartialMerger();
+    let merger = new PartialMerger(partial);
     let emitted = false;
 
     const decide = (error: unknown): number | undefined => {
@@ -294,7 +310,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
             } satisfies Chunk as T);
           }
           emitted = false;
-          merger = new PartialMerger();
+          merger = new PartialMerger(partial);
           // A consumer that stopped at the reset chunk (`takeWhile(c => !c.reset)`) gets no new attempt.
           if (!subscriber.closed) subscribeOnce();
         }, delayMs),

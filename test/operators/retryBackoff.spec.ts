@@ -144,30 +144,51 @@ describe('retryBackoff', () => {
     expect(lastError(chunk('Hel'), chunk('lo'))?.partial?.choices[0].message.content).toBe('Hello');
   });
 
-  it('restarts after chunks with resume: restart, emitting one reset chunk before the new attempt', () => {
-    ts.run(({ cold, expectObservable }) => {
-      const a = chunk('Hel');
-      const b = chunk('Hello', 'stop');
-      const first = cold('-a-#', { a }, new StreamCutError());
-      const second = cold('-b|', { b });
-      let n = 0;
-      const source = new Observable<Chunk>((s) => (n++ === 0 ? first : second).subscribe(s));
-      const reset: Chunk = {
-        id: 'c1',
-        object: 'chat.completion.chunk',
-        created: 1,
-        model: 'm',
-        choices: [],
-        reset: { attempt: 1, reason: new StreamCutError().message },
-      };
-      // error at 3, wait 5, reset at 8, b at 9.
-      expectObservable(source.pipe(retryBackoff({ ...fast, resume: 'restart' }))).toBe('-a------rb|', {
-        a,
-        r: reset,
-        b,
-      });
-    });
+  it('with partial: false fails after chunks with the error as it was, no merged partial', () => {
+    const e = err500();
+    let caught: LlmError | undefined;
+    new Observable<Chunk>((s) => {
+      s.next(chunk('Hel'));
+      s.next(chunk('lo'));
+      s.error(e);
+    })
+      .pipe(retryBackoff({ ...fast, partial: false }))
+      .subscribe({ error: (error: LlmError) => (caught = error) });
+    expect(caught).toBe(e);
+    expect(caught?.partial).toBeUndefined();
   });
+
+  // The reset chunk is built from the last chunk, which partial: false still remembers.
+  it.each([true, false])(
+    'restarts after chunks with resume: restart, emitting one reset chunk before the new attempt (partial: %p)',
+    (partial) => {
+      ts.run(({ cold, expectObservable }) => {
+        const a = chunk('Hel');
+        const b = chunk('Hello', 'stop');
+        const first = cold('-a-#', { a }, new StreamCutError());
+        const second = cold('-b|', { b });
+        let n = 0;
+        const source = new Observable<Chunk>((s) => (n++ === 0 ? first : second).subscribe(s));
+        const reset: Chunk = {
+          id: 'c1',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'm',
+          choices: [],
+          reset: { attempt: 1, reason: new StreamCutError().message },
+        };
+        // error at 3, wait 5, reset at 8, b at 9.
+        expectObservable(source.pipe(retryBackoff({ ...fast, resume: 'restart', partial }))).toBe(
+          '-a------rb|',
+          {
+            a,
+            r: reset,
+            b,
+          },
+        );
+      });
+    },
+  );
 
   it('honours per-class counts from retryPolicy, including explicit opt-in and opt-out', () => {
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -414,6 +435,7 @@ describe('retryBackoff', () => {
     [{ signal: {} as never }],
     [{ onRetry: 'log' as never }],
     [{ shouldRetry: true as never }],
+    [{ partial: 'no' as never }],
   ])('throws a TypeError at creation for %p', (config) => {
     expect(() => retryBackoff(config as never)).toThrow(TypeError);
   });
