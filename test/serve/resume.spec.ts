@@ -2,6 +2,8 @@
  * Resumable answers on the wire (docs/resume.md): the gateway's stream id header and event ids, the
  * resume and stop routes, a generation that outlives its client, and `--no-resume`.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import { createClient, createMemoryResumeStore, startGateway, type Chunk, type Gateway } from '../../src';
@@ -139,6 +141,20 @@ describe('resumable answers on the wire', () => {
     expect(upstream.stats.abortedRequests).toBe(1);
     const last = (await follower).events.at(-1)!;
     expect(JSON.parse(last.data).error.type).toBe('RequestAbortedError');
+  });
+
+  it('holds 12 streams at once without a MaxListenersExceededWarning (one stop listener per stream)', async () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(__dirname, '../../node_modules/tsx/dist/cli.mjs'),
+        path.join(__dirname, '../helpers/concurrentStreams.ts'),
+        '12',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.stdout.trim().split('\n')).toEqual(['done 12']);
+    expect(run.stderr).not.toContain('MaxListenersExceededWarning');
   });
 
   it('with resume off (--no-resume), sends no stream id and no event ids, and a client that leaves aborts', async () => {
