@@ -3,15 +3,20 @@
  * stream for minutes after it ends, and the chunks of one stream are nearly the same JSON: only the
  * delta in the middle changes (`{"id":"chatcmpl-x",...,"delta":{"content":" quick"},...}`). So a
  * text is kept as what it shares with a reference text of its stream (a common prefix and suffix,
- * two numbers) and the part in between; references are kept whole. The middles sit in one growing
- * `Uint8Array` (UTF-8) and the numbers in one growing `Int32Array`, so a stream is a handful of heap
- * objects however many chunks it holds, instead of one string per chunk for the GC to walk.
+ * two numbers) and the part in between. References are kept whole: the first text, a text sharing
+ * less than half of itself with the current reference (or whose middle holds a lone surrogate, which
+ * UTF-8 cannot carry), and the previous text when it shares far more with the one being pushed than
+ * the current reference does. The middles sit in one growing `Uint8Array` (UTF-8) and the numbers in
+ * one growing `Int32Array`, so a stream is a few heap objects plus its references, instead of one
+ * string per chunk for the GC to walk.
  *
  * No `Buffer`: the resume store is not Node-only.
  */
 
 /** Int32s per text: its reference, prefix length, suffix length, end of its middle in `bytes`. */
 const FIELDS = 4;
+/** A middle longer than this (UTF-16 units) is also compared with the previous text. */
+const PROMOTE_ABOVE = 8;
 
 const decoder = new TextDecoder();
 
@@ -27,6 +32,12 @@ export class CompactTexts {
   /** Bytes of `bytes` in use. */
   private used = 0;
   private count = 0;
+  /** The last text pushed, and whether it may become the next reference (it is not one yet). */
+  private last = '';
+  private lastIsCandidate = false;
+  /** What the last {@link match} found. */
+  private prefix = 0;
+  private suffix = 0;
 
   /** Room for `textCapacity` texts and `byteCapacity` bytes of middles before the first growth. */
   constructor(textCapacity = 16, byteCapacity = 256) {
@@ -47,17 +58,40 @@ export class CompactTexts {
       this.records = records;
     }
     const at = this.count * FIELDS;
-    const refIndex = this.refs.length - 1;
-    const ref = refIndex >= 0 ? this.refs[refIndex] : undefined;
-    if (ref === undefined || !this.pushAgainst(text, ref, refIndex, at)) {
+    let refIndex = this.refs.length - 1;
+    let middle = refIndex < 0 ? Infinity : this.match(text, this.refs[refIndex]);
+    if (middle > PROMOTE_ABOVE && this.lastIsCandidate) {
+      // The reference may be a chunk unlike the rest (the role chunk opening an answer, a content
+      // chunk before tool-call fragments): when the previous text shares much more with this one,
+      // it becomes the reference, so the chunks of the same kind that follow are stored small.
+      const { prefix, suffix } = this;
+      const lastMiddle = this.match(text, this.last);
+      if (lastMiddle * 2 < middle && lastMiddle * 2 <= text.length) {
+        this.refs.push(this.last);
+        refIndex++;
+        middle = lastMiddle;
+      } else {
+        this.prefix = prefix;
+        this.suffix = suffix;
+      }
+    }
+    const used = middle * 2 <= text.length ? this.encode(text, this.prefix, text.length - this.suffix) : -1;
+    if (used >= 0) {
+      this.records[at] = refIndex;
+      this.records[at + 1] = this.prefix;
+      this.records[at + 2] = this.suffix;
+      this.used = used;
+    } else {
       // The first text, one sharing less than half of itself with the reference, or one whose
       // middle UTF-8 cannot hold (a lone surrogate): kept whole, and later texts compare with it.
       this.refs.push(text);
       this.records[at] = this.refs.length - 1;
       this.records[at + 1] = text.length;
       this.records[at + 2] = 0;
-      this.records[at + 3] = this.used;
     }
+    this.records[at + 3] = this.used;
+    this.last = text;
+    this.lastIsCandidate = used >= 0;
     this.count++;
   }
 
@@ -80,10 +114,15 @@ export class CompactTexts {
   trim(): void {
     if (this.records.length > this.count * FIELDS) this.records = this.records.slice(0, this.count * FIELDS);
     if (this.bytes.length > this.used) this.bytes = this.bytes.slice(0, this.used);
+    this.last = '';
+    this.lastIsCandidate = false;
   }
 
-  /** Stores `text` as prefix + middle + suffix of `ref`; false when it is better kept whole. */
-  private pushAgainst(text: string, ref: string, refIndex: number, at: number): boolean {
+  /**
+   * The common prefix and suffix of `text` and `ref` (into `prefix` and `suffix`) and the length
+   * of what is left of `text` between them.
+   */
+  private match(text: string, ref: string): number {
     const length = text.length;
     const refLength = ref.length;
     const shorter = Math.min(length, refLength);
@@ -111,15 +150,9 @@ export class CompactTexts {
       isLow(text.charCodeAt(middleEnd))
     )
       suffix--;
-    if ((length - suffix - prefix) * 2 > length) return false;
-    const used = this.encode(text, prefix, length - suffix);
-    if (used < 0) return false;
-    this.records[at] = refIndex;
-    this.records[at + 1] = prefix;
-    this.records[at + 2] = suffix;
-    this.records[at + 3] = used;
-    this.used = used;
-    return true;
+    this.prefix = prefix;
+    this.suffix = suffix;
+    return length - suffix - prefix;
   }
 
   /**

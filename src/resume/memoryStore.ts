@@ -1,10 +1,10 @@
 /**
  * The in-memory resume store: one process (a single gateway, tests). Each chunk is kept as its JSON
  * text, so a reader gets its own copy (parsed afresh) and the size limit counts the UTF-8 bytes of
- * what a reader will be sent. The texts of a stream are held by `CompactTexts`: a chunk's text is
- * stored as the part that differs from a reference chunk of the same stream (usually a few
- * characters of its delta), so a stream costs tens of bytes per chunk rather than a string of its
- * whole JSON; a finished stream's arrays are trimmed to their content.
+ * what a reader will be sent. A stream's texts are held by `CompactTexts`: a chunk's text is stored
+ * as what differs from a reference chunk of the same stream (usually a few characters of its delta)
+ * plus four numbers, rather than as a string of its whole JSON; the arrays that hold them are trimmed
+ * to their content when the stream ends.
  */
 import type { Chunk } from '../chunk';
 import { ResumableStreamError } from '../errors';

@@ -89,6 +89,25 @@ describe('CompactTexts', () => {
     expect(internals.refs.length).toBeLessThanOrEqual(3);
   });
 
+  it('takes the previous text as the reference when it shares much more than the reference does', () => {
+    // The role chunk opens the answer, then content chunks, then tool-call fragments: each run is
+    // stored against its first chunk, not against a chunk of another kind.
+    const texts = [base({ role: 'assistant', content: '' })];
+    for (let i = 0; i < 50; i++) texts.push(base({ content: ` word${i}` }));
+    for (let i = 0; i < 50; i++)
+      texts.push(base({ tool_calls: [{ index: 0, function: { arguments: `{"a${i}` } }] }));
+    const list = roundTrip(texts.map((c) => JSON.stringify(c)));
+    const internals = list as unknown as { refs: string[]; used: number };
+    expect(internals.refs.map((r) => Object.keys((JSON.parse(r) as Chunk).choices[0].delta))).toEqual([
+      ['role', 'content'],
+      ['content'],
+      ['tool_calls'],
+    ]);
+    // Against the role chunk each content middle would hold `content":"` too (16+ bytes), and each
+    // fragment against a content chunk its whole `tool_calls` array (50+ bytes).
+    expect(internals.used).toBeLessThan(100 * 6);
+  });
+
   it('handles empty strings, identical texts, and a text that is a prefix or suffix of the reference', () => {
     const ref = '{"delta":{"content":"hello world"}}';
     roundTrip([
