@@ -1,10 +1,15 @@
 /**
- * The in-memory resume store: one process (a single gateway, tests). Chunks are kept as their JSON
- * text, so a reader gets its own copy and the size limit counts what a reader will be sent.
+ * The in-memory resume store: one process (a single gateway, tests). Each chunk is kept as its JSON
+ * text, so a reader gets its own copy (parsed afresh) and the size limit counts the UTF-8 bytes of
+ * what a reader will be sent. A stream's texts are held by `CompactTexts`: a chunk's text is stored
+ * as what differs from a reference chunk of the same stream (usually a few characters of its delta)
+ * plus four numbers, rather than as a string of its whole JSON; the arrays that hold them are trimmed
+ * to their content when the stream ends.
  */
 import type { Chunk } from '../chunk';
 import { ResumableStreamError } from '../errors';
 import { chunkJson } from './chunkJson';
+import { CompactTexts } from './compactTexts';
 import {
   RESUME_DEFAULTS,
   utf8Length,
@@ -34,7 +39,7 @@ export const MEMORY_RESUME_STORE_DEFAULTS = {
 } as const;
 
 interface Entry {
-  texts: string[];
+  texts: CompactTexts;
   bytes: number;
   end?: ResumeEnd;
   ttlMs: number;
@@ -103,7 +108,7 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
   const batch = (entry: Entry, afterSeq: number): ResumeBatch => {
     const events: ResumeEvent[] = [];
     for (let seq = afterSeq + 1; seq <= entry.texts.length; seq++)
-      events.push({ seq, chunk: JSON.parse(entry.texts[seq - 1]) as Chunk });
+      events.push({ seq, chunk: JSON.parse(entry.texts.get(seq - 1)) as Chunk });
     return entry.end ? { events, end: entry.end } : { events };
   };
 
@@ -113,7 +118,7 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
       if (live(id)) throw new ResumableStreamError('exists', id);
       if (streams.size >= maxStreams) throw new ResumableStreamError('full', id);
       streams.set(id, {
-        texts: [],
+        texts: new CompactTexts(),
         bytes: 0,
         ttlMs,
         expiresAt: now() + ttlMs,
@@ -138,6 +143,8 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
     },
     async end(id, end) {
       const entry = writable(id);
+      // Nothing is appended after the end: the spare room of the stream's arrays is freed for its TTL.
+      if (!entry.end) entry.texts.trim();
       entry.end ??= end;
       wake(entry);
     },
