@@ -89,7 +89,8 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
     wake(entry);
   };
   const wake = (entry: Entry) => {
-    for (const w of [...entry.waiters]) w();
+    // Once per append: no copy of an empty set (a stream nobody is resuming).
+    if (entry.waiters.size > 0) for (const w of [...entry.waiters]) w();
   };
   const live = (id: string): Entry | undefined => {
     const entry = streams.get(id);
