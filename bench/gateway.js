@@ -15,7 +15,10 @@
 // --thin adds a fourth hop: a thin rxllm relay (`stream` + `sendSse` on node http), the issue's
 // reference point for what parsing and re-serializing alone cost.
 //
-//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin]   (needs npm run build)
+// --mini adds another: a minimal parsing relay with no rxllm code (undici `dispatch`, JSON.parse and
+// JSON.stringify of every event), what parsing and re-serializing cost without any library around them.
+//
+//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--hold N] [--stress]   (needs npm run build)
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -180,6 +183,69 @@ function runThin(upstreamPort) {
         open--;
         served++;
       });
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  instrument(
+    () => open,
+    () => served,
+  );
+  server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
+}
+
+/**
+ * What a parsing relay costs at least: node http + undici's `dispatch` (no Readable, no async
+ * iterator), each upstream event decoded, `JSON.parse`d and `JSON.stringify`d again, one socket write
+ * per upstream read. No rxllm code: the reference for what rxllm's own layers add.
+ */
+function runMini(upstreamPort) {
+  const http = require('node:http');
+  const { Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
+  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  let open = 0;
+  let served = 0;
+  const server = http.createServer((req, res) => {
+    open++;
+    const parts = [];
+    req.on('data', (b) => parts.push(b));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+      const decoder = new TextDecoder();
+      let pending = '';
+      let controller;
+      res.on('close', () => {
+        open--;
+        served++;
+        controller?.abort(new Error('client left'));
+      });
+      const uncork = () => res.uncork();
+      agent.dispatch(
+        {
+          origin: `http://127.0.0.1:${upstreamPort}`,
+          path: '/v1/chat/completions',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, messages: body.messages, stream: true }),
+        },
+        {
+          onRequestStart: (ctrl) => (controller = ctrl),
+          onResponseStart: (_ctrl, status) => res.writeHead(status, { 'content-type': 'text/event-stream' }),
+          onResponseData: (_ctrl, buf) => {
+            pending += decoder.decode(buf, { stream: true });
+            res.cork();
+            for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
+              const data = pending.slice(6, end);
+              pending = pending.slice(end + 2);
+              res.write(
+                data === '[DONE]' ? 'data: [DONE]\n\n' : `data: ${JSON.stringify(JSON.parse(data))}\n\n`,
+              );
+            }
+            process.nextTick(uncork);
+          },
+          onResponseEnd: () => res.end(),
+          onResponseError: () => res.destroy(),
+        },
+      );
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -465,10 +531,13 @@ async function holdMemory(upstream, upstreamPort, roles, n) {
     const idle = await proxy.ask({ type: 'memory' }, 'memory');
     const { errors, memory } = await hold(n, 8000, true);
     proxy.proc.kill('SIGINT');
-    const per = (k) => (memory[k] - idle[k]) / memory.open / 1024;
-    rows.push({ role, errors, open: memory.open, rss: per('rss'), heap: per('heap') });
+    // Per stream the hold opened: generations still running from the warm-up (resumable answers
+    // outlive their clients) are in the idle figure already, so they are not counted again.
+    const opened = memory.open - idle.open;
+    const per = (k) => (memory[k] - idle[k]) / opened / 1024;
+    rows.push({ role, errors, open: opened, rss: per('rss'), heap: per('heap') });
     console.error(
-      `hold ${role.padEnd(6)} open ${memory.open} errors ${errors} rss/stream ${f(per('rss'), 1)} KiB heap/stream ${f(per('heap'), 1)} KiB`,
+      `hold ${role.padEnd(6)} open ${opened} errors ${errors} rss/stream ${f(per('rss'), 1)} KiB heap/stream ${f(per('heap'), 1)} KiB`,
     );
   }
   return rows;
@@ -487,7 +556,9 @@ async function main() {
   const upstream = child(path.join(BENCH, 'server.js'), []);
   const upstreamPort = (await upstream.next('ready')).port;
   const proxies = {};
-  const roles = process.argv.includes('--thin') ? ['floor', 'thin', 'rxllm'] : ['floor', 'rxllm'];
+  const roles = ['floor', 'rxllm'];
+  if (process.argv.includes('--thin')) roles.splice(1, 0, 'thin');
+  if (process.argv.includes('--mini')) roles.splice(1, 0, 'mini');
   // RXLLM_BASELINE_DIST=<another build>: that build's gateway too, interleaved (a before/after).
   if (BASELINE_DIST) roles.push('baseline');
   fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
@@ -503,6 +574,9 @@ async function main() {
       (stress ? '; the whole measurement once as the machine is, once more beside `stress-ng --cpu 1`' : '') +
       '). One load client (undici, closed loop, starts staggered over one stream length) against: the upstream directly; ' +
       'a raw pass-through proxy (node `http` + undici, bytes piped unparsed: the floor); ' +
+      (roles.includes('mini')
+        ? 'a minimal parsing relay (node `http` + undici `dispatch`, every event `JSON.parse`d and `JSON.stringify`d, no rxllm code); '
+        : '') +
       (roles.includes('thin') ? 'a thin rxllm relay (`stream` + `sendSse`); ' : '') +
       '`startGateway` as `rxllm serve` runs it (token check, body validation, access log on stderr to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
       'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. "One at a time": ' +
@@ -580,6 +654,7 @@ if (role === 'floor') runFloor(Number(process.argv[3]));
 else if (role === 'rxllm') runRxllm(Number(process.argv[3]));
 else if (role === 'baseline') runRxllm(Number(process.argv[3]), BASELINE_DIST);
 else if (role === 'thin') runThin(Number(process.argv[3]));
+else if (role === 'mini') runMini(Number(process.argv[3]));
 else if (role === 'client') runClient(...process.argv.slice(3, 8).map(Number));
 else if (role === 'hold') runHold(...process.argv.slice(3, 6).map(Number));
 else main();
