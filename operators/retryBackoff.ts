@@ -252,7 +252,8 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
   return operate<T, T>((source, subscriber) => {
     // Per subscription: retries so far (total and per policy class), the current attempt's merge.
     let retries = 0;
-    const perClass = new Map<string, number>();
+    // Made on the first failure: most subscriptions never fail.
+    let perClass: Map<string, number> | undefined;
     let merger = new PartialMerger(partial);
     let emitted = false;
 
@@ -260,7 +261,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
       const attempt = retries + 1;
       const key = policyKey(error, retryPolicy);
       const limit = key === undefined ? maxRetries : retryPolicy[key];
-      const used = perClass.get(key ?? '*') ?? 0;
+      const used = perClass?.get(key ?? '*') ?? 0;
       if (used >= limit) return undefined;
       const wanted = shouldRetry
         ? shouldRetry(error, attempt)
@@ -277,7 +278,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
       } else {
         delayMs = backoffDelay(attempt, { initialDelayMs, multiplier, maxDelayMs, jitter, random });
       }
-      perClass.set(key ?? '*', used + 1);
+      (perClass ??= new Map()).set(key ?? '*', used + 1);
       return delayMs;
     };
 

@@ -46,8 +46,9 @@ interface Entry {
   expiresAt: number;
   stopped: boolean;
   /** Readers waiting for the next write. */
-  waiters: Set<() => void>;
-  stopListeners: Set<() => void>;
+  /** Made on first use: most streams are never resumed, or stopped. */
+  waiters?: Set<() => void>;
+  stopListeners?: Set<() => void>;
 }
 
 function positive(name: string, value: number): number {
@@ -90,7 +91,7 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
   };
   const wake = (entry: Entry) => {
     // Once per append: no copy of an empty set (a stream nobody is resuming).
-    if (entry.waiters.size > 0) for (const w of [...entry.waiters]) w();
+    if (entry.waiters?.size) for (const w of [...entry.waiters]) w();
   };
   const live = (id: string): Entry | undefined => {
     const entry = streams.get(id);
@@ -124,8 +125,6 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
         ttlMs,
         expiresAt: now() + ttlMs,
         stopped: false,
-        waiters: new Set(),
-        stopListeners: new Set(),
       });
     },
     async append(id, events) {
@@ -158,12 +157,12 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
-          entry.waiters.delete(done);
+          entry.waiters?.delete(done);
           signal?.removeEventListener('abort', done);
           resolve();
         };
         const timer = setTimeout(done, waitMs);
-        entry.waiters.add(done);
+        (entry.waiters ??= new Set()).add(done);
         signal?.addEventListener('abort', done, { once: true });
       });
       return live(id) ? batch(entry, afterSeq) : undefined;
@@ -172,8 +171,9 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
       const entry = live(id);
       if (!entry) return false;
       entry.stopped = true;
-      for (const listener of [...entry.stopListeners]) listener();
-      entry.stopListeners.clear();
+      const listeners = [...(entry.stopListeners ?? [])];
+      entry.stopListeners = undefined;
+      for (const listener of listeners) listener();
       return true;
     },
     onStop(id, listener) {
@@ -182,8 +182,8 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
         listener();
         return () => undefined;
       }
-      entry?.stopListeners.add(listener);
-      return () => entry?.stopListeners.delete(listener);
+      if (entry) (entry.stopListeners ??= new Set()).add(listener);
+      return () => entry?.stopListeners?.delete(listener);
     },
   };
 }
