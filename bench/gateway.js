@@ -620,7 +620,7 @@ async function main() {
       `### ${holdStreams} streams open at once`,
       '',
       'Each hop in a fresh process (warmed with 50 streams), measured after a full GC: idle, then with every stream open (started over 8 s) ' +
-        '(first chunk received, 2,000-chunk streams 100 ms apart, none ended); per stream = (open - idle) / open streams.',
+        '(first chunk received, 2,000-chunk streams 100 ms apart, none ended); per stream = (open - idle) / the streams the hold opened (generations still running from the warm-up are in idle).',
       '',
       '| hop | open streams | errors | RSS per open stream (KiB) | heap+buffers per open stream (KiB) |',
       '|---|---|---|---|---|',
