@@ -17,6 +17,7 @@ import {
   type ResumeStore,
 } from '../resume/store';
 import type { Chunk } from '../chunk';
+import { chunkJson } from '../resume/chunkJson';
 import {
   LuaScript,
   resolveOptions,
@@ -225,7 +226,7 @@ export function createRedisResumeStore(
     },
     async append(id, events) {
       const args: (string | number)[] = [maxChunks, maxBytes];
-      for (const e of events) args.push(e.seq, JSON.stringify(e.chunk));
+      for (const e of events) args.push(e.seq, chunkJson(e.chunk));
       fail(id, Number(await run('append', () => APPEND.run(client, [meta(id), key(id)], args))));
     },
     async end(id, end) {
