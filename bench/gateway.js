@@ -104,39 +104,23 @@ function instrument(openNow, served) {
   process.on('SIGINT', () => process.exit(0));
 }
 
-function runFloor(upstreamPort) {
+/**
+ * The frame the floor, thin and mini proxies share: counts open and served streams (a stream is
+ * served when its response closes), hands each request's body to `relay(body, res)`, reports its port.
+ */
+function proxyServer(relay) {
   const http = require('node:http');
-  const { request, Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
-  const agent = new Agent({ keepAliveTimeout: 60_000 });
-  const upstream = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;
   let open = 0;
   let served = 0;
   const server = http.createServer((req, res) => {
     open++;
+    res.on('close', () => {
+      open--;
+      served++;
+    });
     const parts = [];
     req.on('data', (b) => parts.push(b));
-    req.on('end', async () => {
-      const ac = new AbortController();
-      res.on('close', () => {
-        open--;
-        served++;
-        ac.abort();
-      });
-      try {
-        const up = await request(upstream, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: Buffer.concat(parts),
-          dispatcher: agent,
-          signal: ac.signal,
-        });
-        res.writeHead(up.statusCode, { 'content-type': up.headers['content-type'] ?? 'text/event-stream' });
-        for await (const buf of up.body) res.write(buf);
-        res.end();
-      } catch {
-        res.destroy();
-      }
-    });
+    req.on('end', () => relay(Buffer.concat(parts), res));
   });
   server.keepAliveTimeout = 60_000;
   instrument(
@@ -144,6 +128,30 @@ function runFloor(upstreamPort) {
     () => served,
   );
   server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
+}
+
+function runFloor(upstreamPort) {
+  const { request, Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
+  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  const upstream = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;
+  proxyServer(async (body, res) => {
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    try {
+      const up = await request(upstream, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        dispatcher: agent,
+        signal: ac.signal,
+      });
+      res.writeHead(up.statusCode, { 'content-type': up.headers['content-type'] ?? 'text/event-stream' });
+      for await (const buf of up.body) res.write(buf);
+      res.end();
+    } catch {
+      res.destroy();
+    }
+  });
 }
 
 async function runRxllm(upstreamPort, dist = DIST) {
@@ -168,29 +176,12 @@ async function runRxllm(upstreamPort, dist = DIST) {
 
 /** The issue's reference point: a thin rxllm relay (`stream` + `sendSse`), no token, no validation, no operators. */
 function runThin(upstreamPort) {
-  const http = require('node:http');
   const { stream, sendSse } = require(path.join(DIST, 'src/index.js'));
   const options = { baseURL: `http://127.0.0.1:${upstreamPort}/v1` };
-  let open = 0;
-  let served = 0;
-  const server = http.createServer((req, res) => {
-    open++;
-    const parts = [];
-    req.on('data', (b) => parts.push(b));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
-      void sendSse(res, stream({ model: MODEL, messages: body.messages }, options)).then(() => {
-        open--;
-        served++;
-      });
-    });
+  proxyServer((body, res) => {
+    const { messages } = JSON.parse(body.toString('utf8'));
+    void sendSse(res, stream({ model: MODEL, messages }, options));
   });
-  server.keepAliveTimeout = 60_000;
-  instrument(
-    () => open,
-    () => served,
-  );
-  server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
 }
 
 /**
@@ -199,61 +190,43 @@ function runThin(upstreamPort) {
  * per upstream read. No rxllm code: the reference for what rxllm's own layers add.
  */
 function runMini(upstreamPort) {
-  const http = require('node:http');
   const { Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
   const agent = new Agent({ keepAliveTimeout: 60_000 });
-  let open = 0;
-  let served = 0;
-  const server = http.createServer((req, res) => {
-    open++;
-    const parts = [];
-    req.on('data', (b) => parts.push(b));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
-      const decoder = new TextDecoder();
-      let pending = '';
-      let controller;
-      res.on('close', () => {
-        open--;
-        served++;
-        controller?.abort(new Error('client left'));
-      });
-      const uncork = () => res.uncork();
-      agent.dispatch(
-        {
-          origin: `http://127.0.0.1:${upstreamPort}`,
-          path: '/v1/chat/completions',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: MODEL, messages: body.messages, stream: true }),
+  proxyServer((body, res) => {
+    const { messages } = JSON.parse(body.toString('utf8'));
+    const decoder = new TextDecoder();
+    let pending = '';
+    let controller;
+    res.on('close', () => controller?.abort(new Error('client left')));
+    const uncork = () => res.uncork();
+    agent.dispatch(
+      {
+        origin: `http://127.0.0.1:${upstreamPort}`,
+        path: '/v1/chat/completions',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages, stream: true }),
+      },
+      {
+        onRequestStart: (ctrl) => (controller = ctrl),
+        onResponseStart: (_ctrl, status) => res.writeHead(status, { 'content-type': 'text/event-stream' }),
+        onResponseData: (_ctrl, buf) => {
+          pending += decoder.decode(buf, { stream: true });
+          res.cork();
+          for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
+            const data = pending.slice(6, end);
+            pending = pending.slice(end + 2);
+            res.write(
+              data === '[DONE]' ? 'data: [DONE]\n\n' : `data: ${JSON.stringify(JSON.parse(data))}\n\n`,
+            );
+          }
+          process.nextTick(uncork);
         },
-        {
-          onRequestStart: (ctrl) => (controller = ctrl),
-          onResponseStart: (_ctrl, status) => res.writeHead(status, { 'content-type': 'text/event-stream' }),
-          onResponseData: (_ctrl, buf) => {
-            pending += decoder.decode(buf, { stream: true });
-            res.cork();
-            for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
-              const data = pending.slice(6, end);
-              pending = pending.slice(end + 2);
-              res.write(
-                data === '[DONE]' ? 'data: [DONE]\n\n' : `data: ${JSON.stringify(JSON.parse(data))}\n\n`,
-              );
-            }
-            process.nextTick(uncork);
-          },
-          onResponseEnd: () => res.end(),
-          onResponseError: () => res.destroy(),
-        },
-      );
-    });
+        onResponseEnd: () => res.end(),
+        onResponseError: () => res.destroy(),
+      },
+    );
   });
-  server.keepAliveTimeout = 60_000;
-  instrument(
-    () => open,
-    () => served,
-  );
-  server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
 }
 
 // ---------------------------------------------------------------- load client
