@@ -11,22 +11,9 @@ import { join } from 'node:path';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { freePort, redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+import { cliIO as io } from '../helpers/cliIO';
 
 const run = redisAvailable() ? describe : describe.skip;
-
-function io(signal?: AbortSignal) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: {
-      stdout: { write: (t: string) => out.push(t) },
-      stderr: { write: (t: string) => err.push(t) },
-      signal,
-    },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
 
 const ids = (file: string) =>
   readFileSync(file, 'utf8')

@@ -11,6 +11,7 @@ import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { waitFor } from '../helpers/cliProcess';
 import { classify, ticketRequests, TICKET_COUNT } from '../helpers/tickets';
+import { cliIO as io } from '../helpers/cliIO';
 
 const MODELS = {
   openai: 'openai/gpt-4o-mini',
@@ -18,20 +19,6 @@ const MODELS = {
   gemini: 'gemini/gemini-2.5-flash',
 } as const;
 type Provider = keyof typeof MODELS;
-
-function io(signal?: AbortSignal) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: {
-      stdout: { write: (t: string) => out.push(t) },
-      stderr: { write: (t: string) => err.push(t) },
-      signal,
-    },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
 
 let server: MockServer;
 let dir: string;
