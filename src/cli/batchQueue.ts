@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { redactSecrets } from '../redact';
 import { type CliIO, parseCommandArgs, usageError } from './io';
 
@@ -222,11 +223,8 @@ async function collect(
         io.stderr.write(`rxllm batch: ${written} results written; ${statusLine(status)}\n`);
         return status.remaining === 0 && status.failed > 0 ? 1 : 0;
       }
-      const stopped = await new Promise<boolean>((resolve) => {
-        if (signal?.aborted) return resolve(true);
-        const timer = setTimeout(() => resolve(false), POLL_MS);
-        signal?.addEventListener('abort', () => (clearTimeout(timer), resolve(true)), { once: true });
-      });
+      // Node's abortable timer removes its abort listener when it fires: one poll, one listener.
+      const stopped = await sleep(POLL_MS, false, { signal }).catch(() => true);
       if (stopped) {
         io.stderr.write(`\nrxllm batch: ${written} results written; stopped (re-run to resume)\n`);
         return 130;

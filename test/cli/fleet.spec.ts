@@ -12,6 +12,7 @@ import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { freePort, redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
 import { cliIO as io } from '../helpers/cliIO';
+import { getEventListeners } from 'node:events';
 
 const run = redisAvailable() ? describe : describe.skip;
 
@@ -122,6 +123,48 @@ run('rxllm batch --queue / worker / status / collect (real redis-server)', () =>
     expect(ids(out)).toHaveLength(12);
     appendFileSync(out, ''); // still valid JSONL
     expect(readFileSync(out, 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it('collect follows a batch nobody works on, one abort listener at a time, and stops on Ctrl-C (130)', async () => {
+    const input = join(dir, 'idle.jsonl');
+    writeFileSync(
+      input,
+      JSON.stringify({
+        custom_id: 'i-0',
+        body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'q' }] },
+      }),
+    );
+    const queued = io();
+    await runCli(['batch', input, '--queue', url, '--queue-name', 'idle'], queued.io);
+    const batchId = queued.out().trim();
+    const stop = new AbortController();
+    const c = io(stop.signal);
+    const collecting = runCli(
+      [
+        'batch',
+        'collect',
+        '--queue',
+        url,
+        '--queue-name',
+        'idle',
+        '--batch',
+        batchId,
+        '--out',
+        join(dir, 'idle-out.jsonl'),
+      ],
+      c.io,
+    );
+    // Several polls (500 ms apart) go by: each one's listener is gone when its wait ends.
+    let listeners: number;
+    try {
+      await new Promise((r) => setTimeout(r, 2_000));
+      listeners = getEventListeners(stop.signal, 'abort').length;
+    } finally {
+      stop.abort(); // also when the wait throws: a follow left running would keep the suite open
+    }
+    expect(await collecting).toBe(130);
+    expect(listeners).toBeLessThanOrEqual(1);
+    expect(c.err()).toMatch(/0 results written; stopped \(re-run to resume\)/);
   });
 
   it('rxllm worker (its own process) stops on SIGTERM, exit 0, saying what it recorded', async () => {
