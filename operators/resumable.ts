@@ -111,7 +111,8 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
         over = true;
         endState = end;
         release();
-        flush();
+        const failed = flush();
+        if (failed) storeFailed(failed.error);
       };
       const storeFailed = (error: unknown) => {
         const wasOver = over;
@@ -149,10 +150,26 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
           storeFailed(error);
         }
       };
-      function flush() {
-        if (writing) return;
+      /**
+       * Writes what is queued. An in-process store (`appendNow`) with no write in flight takes the
+       * chunks at once (no promise per chunk); its failure is returned, for the caller to report after
+       * the chunk went out (as a failed `append` would be, a turn later). Else the queue is drained.
+       */
+      function flush(): { error: unknown } | undefined {
+        if (writing) return undefined;
+        if (created && store.appendNow && pending.length > 0) {
+          const batch = pending;
+          pending = [];
+          try {
+            store.appendNow(streamId, batch);
+          } catch (error) {
+            return { error };
+          }
+          if (!endState || endWritten) return undefined;
+        }
         writing = true;
         void drain();
+        return undefined;
       }
       function onStop() {
         if (over) return;
@@ -165,8 +182,9 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
         next: (chunk) => {
           if (over) return;
           pending.push({ seq: ++seq, chunk });
-          flush();
+          const failed = flush();
           if (attached) subscriber.next(chunk);
+          if (failed) storeFailed(failed.error);
         },
         error: (error: unknown) => {
           if (over) return;

@@ -114,6 +114,21 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
     return entry.end ? { events, end: entry.end } : { events };
   };
 
+  function appendNow(id: string, events: readonly ResumeEvent[]): void {
+    const entry = writable(id);
+    if (entry.end) return;
+    for (const { seq, chunk } of events) {
+      if (seq <= entry.texts.length) continue;
+      const text = chunkJson(chunk);
+      const bytes = utf8Length(text);
+      if (entry.texts.length + 1 > maxChunks || entry.bytes + bytes > maxBytes)
+        throw new ResumableStreamError('too-large', id);
+      entry.texts.push(text);
+      entry.bytes += bytes;
+    }
+    wake(entry);
+  }
+
   return {
     async create(id, ttlMs) {
       sweep();
@@ -128,19 +143,9 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
       });
     },
     async append(id, events) {
-      const entry = writable(id);
-      if (entry.end) return;
-      for (const { seq, chunk } of events) {
-        if (seq <= entry.texts.length) continue;
-        const text = chunkJson(chunk);
-        const bytes = utf8Length(text);
-        if (entry.texts.length + 1 > maxChunks || entry.bytes + bytes > maxBytes)
-          throw new ResumableStreamError('too-large', id);
-        entry.texts.push(text);
-        entry.bytes += bytes;
-      }
-      wake(entry);
+      appendNow(id, events);
     },
+    appendNow,
     async end(id, end) {
       const entry = writable(id);
       // Nothing is appended after the end: the spare room of the stream's arrays is freed for its TTL.

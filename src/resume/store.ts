@@ -52,6 +52,12 @@ export interface ResumeStore {
    * so a retried write is applied once. Rejects `not-found` (expired) and `too-large`.
    */
   append(id: string, events: readonly ResumeEvent[]): Promise<void>;
+  /**
+   * Optional, for a store that writes in this process: `append` done at once, throwing what `append`
+   * would reject with. `resumable` calls it instead of `append` when no other write of the stream is
+   * in flight, which spares a promise chain per chunk on a gateway's hot path.
+   */
+  appendNow?(id: string, events: readonly ResumeEvent[]): void;
   /** Writes the final state; later appends are refused. */
   end(id: string, end: ResumeEnd): Promise<void>;
   /**

@@ -262,6 +262,68 @@ describe('resumable', () => {
     expect(() => resume(createMemoryResumeStore(), 'a', { fromEventId: 'b:3' })).toThrow(TypeError);
   });
 
+  it('writes each chunk into an in-process store at once (appendNow), and a write in flight keeps the order', async () => {
+    const inner = createMemoryResumeStore();
+    const calls: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const store: ResumeStore = {
+      ...inner,
+      // create waits: the chunks sent meanwhile queue, and go in one async append after it.
+      create: async (id, ttl) => {
+        await gate;
+        return inner.create(id, ttl);
+      },
+      append: async (id, events) => {
+        calls.push(`append:${events.map((e) => e.seq).join(',')}`);
+        return inner.append(id, events);
+      },
+      appendNow: (id, events) => {
+        calls.push(`now:${events.map((e) => e.seq).join(',')}`);
+        inner.appendNow!(id, events);
+      },
+    };
+    const source = new Subject<Chunk>();
+    const live: Chunk[] = [];
+    source.pipe(resumable({ store, id: 'n1' })).subscribe((c) => live.push(c));
+    source.next(text('a'));
+    source.next(text('b'));
+    release();
+    await settle();
+    source.next(text('c'));
+    // Written in the same turn: no promise between the chunk and the store.
+    expect(calls).toEqual(['append:1,2', 'now:3']);
+    source.next(finish('stop'));
+    source.complete();
+    await settle();
+    expect(calls).toEqual(['append:1,2', 'now:3', 'now:4']);
+    expect(contentOf(await all(store, 'n1'))).toBe('abc');
+    expect(live).toHaveLength(4);
+  });
+
+  it('a store whose appendNow throws ends the stream with that error after the chunk went out', async () => {
+    const inner = createMemoryResumeStore();
+    const store: ResumeStore = {
+      ...inner,
+      appendNow: (id, events) => {
+        if (events.some((e) => e.seq === 2)) throw new ResumableStreamError('too-large', id);
+        inner.appendNow!(id, events);
+      },
+    };
+    const source = new Subject<Chunk>();
+    const live: Chunk[] = [];
+    let error: unknown;
+    source
+      .pipe(resumable({ store, id: 'n2' }))
+      .subscribe({ next: (c) => live.push(c), error: (e) => (error = e) });
+    await settle();
+    source.next(text('a'));
+    source.next(text('b'));
+    expect(contentOf(live)).toBe('ab');
+    expect(error).toMatchObject({ name: 'ResumableStreamError', reason: 'too-large' });
+    expect(source.observed).toBe(false);
+  });
+
   it('a never-ending source is still stored as it goes', async () => {
     const store = createMemoryResumeStore();
     const sub = NEVER.pipe(resumable({ store, id: 'n1' })).subscribe();
