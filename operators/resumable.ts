@@ -83,132 +83,177 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
     throw new TypeError('resumable: keepAliveMs must be > 0');
   if (config.store !== undefined && typeof config.store?.append !== 'function')
     throw new TypeError('resumable: store must be a ResumeStore');
+  const settings: GenerationSettings = { ttlMs, keepAlive, keepAliveMs, scheduler, onStored, signal };
   return (source) =>
     new Observable<Chunk>((subscriber) => {
       const store = config.store ?? defaultResumeStore();
       const streamId = typeof id === 'function' ? id() : id;
-      let attached = true;
-      /** The upstream ended, failed, was stopped, or the store failed: nothing more is written but the end. */
-      let over = false;
-      let seq = 0;
-      let pending: ResumeEvent[] = [];
-      let endState: ResumeEnd | undefined;
-      let endWritten = false;
-      let created = false;
-      let writing = false;
-      let offStop: (() => void) | undefined;
-      let expiry: Subscription | undefined;
-
-      const release = () => {
-        inner.unsubscribe();
-        expiry?.unsubscribe();
-        offStop?.();
-        signal?.removeEventListener('abort', onStop);
-      };
-      /** Ends the generation (if still running) with `end` written after what is queued. */
-      const finish = (end: ResumeEnd) => {
-        if (over) return;
-        over = true;
-        endState = end;
-        release();
-        const failed = flush();
-        if (failed) storeFailed(failed.error);
-      };
-      const storeFailed = (error: unknown) => {
-        const wasOver = over;
-        over = true;
-        release();
-        // A limit: readers learn why the stream ends there (best effort: the store may be down).
-        if (created && !endWritten) {
-          endWritten = true;
-          store.end(streamId, { state: 'error', error: errorFrame(error) }).catch(() => undefined);
-        }
-        if (attached && !wasOver) subscriber.error(error);
-      };
-      // Writes are queued and sent one call at a time, in order (a call may carry many chunks).
-      const drain = async () => {
-        try {
-          if (!created) {
-            await store.create(streamId, ttlMs);
-            created = true;
-            onStored?.(streamId);
-            if (!over) offStop = store.onStop(streamId, onStop);
-          }
-          for (;;) {
-            if (pending.length > 0) {
-              const batch = pending;
-              pending = [];
-              await store.append(streamId, batch);
-            } else if (endState && !endWritten) {
-              endWritten = true;
-              await store.end(streamId, endState);
-            } else break;
-          }
-          writing = false;
-        } catch (error) {
-          writing = false;
-          storeFailed(error);
-        }
-      };
-      /**
-       * Writes what is queued. An in-process store (`appendNow`) with no write in flight takes the
-       * chunks at once (no promise per chunk); its failure is returned, for the caller to report after
-       * the chunk went out (as a failed `append` would be, a turn later). Else the queue is drained.
-       */
-      function flush(): { error: unknown } | undefined {
-        if (writing) return undefined;
-        if (created && store.appendNow && pending.length > 0) {
-          const batch = pending;
-          pending = [];
-          try {
-            store.appendNow(streamId, batch);
-          } catch (error) {
-            return { error };
-          }
-          if (!endState || endWritten) return undefined;
-        }
-        writing = true;
-        void drain();
-        return undefined;
-      }
-      function onStop() {
-        if (over) return;
-        finish({ state: 'stopped' });
-        if (attached) subscriber.error(stoppedError(streamId));
-      }
-
-      // Not linked to `subscriber`: with keepAlive the upstream outlives it.
-      const inner = new Subscriber<Chunk>({
-        next: (chunk) => {
-          if (over) return;
-          pending.push({ seq: ++seq, chunk });
-          const failed = flush();
-          if (attached) subscriber.next(chunk);
-          if (failed) storeFailed(failed.error);
-        },
-        error: (error: unknown) => {
-          if (over) return;
-          finish({ state: 'error', error: errorFrame(error) });
-          if (attached) subscriber.error(error);
-        },
-        complete: () => {
-          if (over) return;
-          finish({ state: 'complete' });
-          if (attached) subscriber.complete();
-        },
-      });
+      const generation = new Generation(subscriber, store, streamId, settings);
       // Added before subscribing: a synchronous source must see an unsubscribe made during its emission.
-      subscriber.add(() => {
-        if (!attached) return;
-        attached = false;
-        if (over) return;
-        if (!keepAlive) return finish({ state: 'stopped' });
-        // Left running for a client that comes back; stopped after keepAliveMs.
-        expiry = scheduler.schedule(() => finish({ state: 'stopped' }), keepAliveMs);
-      });
-      flush();
-      if (signal?.aborted) return onStop();
-      signal?.addEventListener('abort', onStop, { once: true });
-      source.subscribe(inner);
+      subscriber.add(() => generation.detach());
+      generation.start();
+      if (!generation.closed) source.subscribe(generation);
     });
+}
+
+interface GenerationSettings {
+  ttlMs: number;
+  keepAlive: boolean;
+  keepAliveMs: number;
+  scheduler: SchedulerLike;
+  onStored: ((streamId: string) => void) | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * One subscription's generation: the upstream's subscriber (not linked to the downstream one: with
+ * keepAlive the upstream outlives it), a class rather than closures since a gateway holds one per
+ * open stream for as long as it runs.
+ */
+class Generation extends Subscriber<Chunk> {
+  private attached = true;
+  /** The upstream ended, failed, was stopped, or the store failed: nothing more is written but the end. */
+  private over = false;
+  private seq = 0;
+  private pending: ResumeEvent[] = [];
+  private endState: ResumeEnd | undefined;
+  private endWritten = false;
+  private created = false;
+  private writing = false;
+  private offStop: (() => void) | undefined;
+  private expiry: Subscription | undefined;
+  /** Given to the store and the signal. */
+  private readonly stopListener = () => this.onStop();
+
+  constructor(
+    private readonly downstream: Subscriber<Chunk>,
+    private readonly store: ResumeStore,
+    private readonly streamId: string,
+    private readonly settings: GenerationSettings,
+  ) {
+    super();
+  }
+
+  /** Creates the stream in the store and listens to the signal (stopped at once when aborted). */
+  start(): void {
+    this.flush();
+    const { signal } = this.settings;
+    if (signal?.aborted) return this.onStop();
+    signal?.addEventListener('abort', this.stopListener, { once: true });
+  }
+
+  /** The downstream subscriber left. */
+  detach(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    if (this.over) return;
+    const { keepAlive, keepAliveMs, scheduler } = this.settings;
+    if (!keepAlive) return this.finish({ state: 'stopped' });
+    // Left running for a client that comes back; stopped after keepAliveMs.
+    this.expiry = scheduler.schedule(() => this.finish({ state: 'stopped' }), keepAliveMs);
+  }
+
+  protected override _next(chunk: Chunk): void {
+    if (this.over) return;
+    this.pending.push({ seq: ++this.seq, chunk });
+    const failed = this.flush();
+    if (this.attached) this.downstream.next(chunk);
+    if (failed) this.storeFailed(failed.error);
+  }
+
+  protected override _error(error: unknown): void {
+    if (this.over) return;
+    this.finish({ state: 'error', error: errorFrame(error) });
+    if (this.attached) this.downstream.error(error);
+  }
+
+  protected override _complete(): void {
+    if (this.over) return;
+    this.finish({ state: 'complete' });
+    if (this.attached) this.downstream.complete();
+  }
+
+  private release(): void {
+    this.unsubscribe();
+    this.expiry?.unsubscribe();
+    this.offStop?.();
+    this.settings.signal?.removeEventListener('abort', this.stopListener);
+  }
+
+  /** Ends the generation (if still running) with `end` written after what is queued. */
+  private finish(end: ResumeEnd): void {
+    if (this.over) return;
+    this.over = true;
+    this.endState = end;
+    this.release();
+    const failed = this.flush();
+    if (failed) this.storeFailed(failed.error);
+  }
+
+  private storeFailed(error: unknown): void {
+    const wasOver = this.over;
+    this.over = true;
+    this.release();
+    // A limit: readers learn why the stream ends there (best effort: the store may be down).
+    if (this.created && !this.endWritten) {
+      this.endWritten = true;
+      this.store.end(this.streamId, { state: 'error', error: errorFrame(error) }).catch(() => undefined);
+    }
+    if (this.attached && !wasOver) this.downstream.error(error);
+  }
+
+  /** Writes are queued and sent one call at a time, in order (a call may carry many chunks). */
+  private async drain(): Promise<void> {
+    const { store, streamId } = this;
+    try {
+      if (!this.created) {
+        await store.create(streamId, this.settings.ttlMs);
+        this.created = true;
+        this.settings.onStored?.(streamId);
+        if (!this.over) this.offStop = store.onStop(streamId, this.stopListener);
+      }
+      for (;;) {
+        if (this.pending.length > 0) {
+          const batch = this.pending;
+          this.pending = [];
+          await store.append(streamId, batch);
+        } else if (this.endState && !this.endWritten) {
+          this.endWritten = true;
+          await store.end(streamId, this.endState);
+        } else break;
+      }
+      this.writing = false;
+    } catch (error) {
+      this.writing = false;
+      this.storeFailed(error);
+    }
+  }
+
+  /**
+   * Writes what is queued. An in-process store (`appendNow`) with no write in flight takes the
+   * chunks at once (no promise per chunk); its failure is returned, for the caller to report after
+   * the chunk went out (as a failed `append` would be, a turn later). Else the queue is drained.
+   */
+  private flush(): { error: unknown } | undefined {
+    if (this.writing) return undefined;
+    if (this.created && this.store.appendNow && this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        this.store.appendNow(this.streamId, batch);
+      } catch (error) {
+        return { error };
+      }
+      if (!this.endState || this.endWritten) return undefined;
+    }
+    this.writing = true;
+    void this.drain();
+    return undefined;
+  }
+
+  private onStop(): void {
+    if (this.over) return;
+    this.finish({ state: 'stopped' });
+    if (this.attached) this.downstream.error(stoppedError(this.streamId));
+  }
 }

@@ -15,7 +15,7 @@ import {
   merge,
   Observable,
   of,
-  Subscription,
+  Subscriber,
   takeWhile,
 } from 'rxjs';
 import type { Chunk } from '../chunk';
@@ -142,111 +142,150 @@ export function sendSse(
   config: SendSseConfig = {},
 ): Promise<SendSseResult> {
   const { heartbeatMs, headers, maxBufferedBytes } = { ...SEND_SSE_DEFAULTS, ...config };
-  const { flow, onErrorBeforeFirstByte, eventIds } = config;
-  let seq = (eventIds?.firstSeq ?? 1) - 1;
-  const idLine = eventIds ? () => `id: ${eventIds.streamId}:${++seq}\n` : () => '';
   if (!(heartbeatMs >= 0)) throw new TypeError('sendSse: heartbeatMs must be >= 0');
   if (!(maxBufferedBytes > 0)) throw new TypeError('sendSse: maxBufferedBytes must be > 0');
   return new Promise<SendSseResult>((resolve) => {
-    let headSent = false;
-    const sendHead = () => {
-      if (headSent) return;
-      headSent = true;
-      res.writeHead(200, { ...SSE_HEADERS, ...headers });
-      res.flushHeaders?.();
-    };
-    if (!onErrorBeforeFirstByte) sendHead();
-    // A container, so a source that ends synchronously inside subscribe() is still torn down.
-    const subscription = new Subscription();
-    let heartbeat: ReturnType<typeof setInterval> | undefined;
-    let done = false;
-    let count = 0;
-    let corked = false;
-    const uncork = () => {
-      if (!corked) return;
-      corked = false;
-      res.uncork!();
-    };
-    const finish = (end: SendSseResult['end'], error?: unknown) => {
-      if (done) return;
-      done = true;
-      uncork();
-      if (heartbeat) clearInterval(heartbeat);
-      res.off?.('close', onClose);
-      subscription.unsubscribe();
-      if (end === 'overflow' && res.destroy) res.destroy();
-      else if (!res.writableEnded && headSent) res.end();
-      resolve(
-        end === 'error' ? { end, error, chunks: count, headersSent: headSent } : { end, chunks: count },
-      );
-    };
-    const onClose = () => finish('closed');
-    // Bytes written since the socket filled (not counting the write that filled it), until it drains.
-    let queued: number | undefined;
-    const onDrain = () => {
-      queued = undefined;
-      flow?.resume();
-    };
-    /** Writes a frame; false when the client stopped reading and the stream was dropped. */
-    const send = (text: string): boolean => {
-      sendHead();
-      if (queued !== undefined) {
-        queued += Buffer.byteLength(text);
-        if (queued > maxBufferedBytes) {
-          finish('overflow');
-          return false;
-        }
-      }
-      if (res.write(text)) return true;
-      // The socket is full: what follows waits in the response's buffer. Stop reading the upstream
-      // until it drains, and bound what queues meanwhile.
-      if (queued === undefined) {
-        queued = 0;
-        flow?.pause();
-        if (res.once) res.once('drain', onDrain);
-        // Without 'drain' (a minimal response), fall back to the whole buffer against the limit.
-        else if ((res.writableLength ?? 0) > maxBufferedBytes) {
-          finish('overflow');
-          return false;
-        } else queued = undefined;
-      }
-      return true;
-    };
-    res.on('close', onClose);
+    const writer = new SseWriter(res, config, headers, maxBufferedBytes, resolve);
+    if (!config.onErrorBeforeFirstByte) writer.sendHead();
+    res.on('close', writer.onClose);
     // The client may have left before this was called (an async guard or pipe ran first): its
     // 'close' has fired already, so start no upstream call that nobody would abort.
-    if (res.destroyed || res.writableEnded) return finish('closed');
-    if (heartbeatMs > 0) heartbeat = setInterval(() => send(': ping\n\n'), heartbeatMs);
-    subscription.add(
-      chunks.subscribe({
-        next: (chunk) => {
-          if (done) return;
-          count++;
-          // The chunks parsed from one upstream read arrive in one turn: one socket write for all
-          // of them (a syscall per frame is most of a relay's CPU), sent before the next turn.
-          if (!corked && res.cork && res.uncork) {
-            corked = true;
-            res.cork();
-            process.nextTick(uncork);
-          }
-          send(`${idLine()}data: ${takeChunkJson(chunk)}\n\n`);
-        },
-        error: (error: unknown) => {
-          if (done) return;
-          if (!headSent && onErrorBeforeFirstByte) {
-            finish('error', error);
-            onErrorBeforeFirstByte(error);
-            return;
-          }
-          if (send(`${idLine()}data: ${JSON.stringify(errorFrame(error))}\n\n`)) finish('error', error);
-        },
-        complete: () => {
-          if (done) return;
-          if (send('data: [DONE]\n\n')) finish('complete');
-        },
-      }),
-    );
+    if (res.destroyed || res.writableEnded) return writer.finish('closed');
+    if (heartbeatMs > 0) writer.heartbeat = setInterval(ping, heartbeatMs, writer);
+    chunks.subscribe(writer);
   });
+}
+
+function ping(writer: SseWriter): void {
+  writer.send(': ping\n\n');
+}
+
+function uncorkLater(writer: SseWriter): void {
+  writer.uncork();
+}
+
+/**
+ * One response's writer and the chunk stream's subscriber: a class rather than closures, since a
+ * server holds one per open stream for as long as it runs, and every chunk passes through it.
+ */
+class SseWriter extends Subscriber<Chunk> {
+  heartbeat: ReturnType<typeof setInterval> | undefined;
+  private headSent = false;
+  private ended = false;
+  private count = 0;
+  private corked = false;
+  /** Bytes written since the socket filled (not counting the write that filled it), until it drains. */
+  private queued: number | undefined;
+  private seq: number;
+  readonly onClose = () => this.finish('closed');
+  private readonly onDrain = () => {
+    this.queued = undefined;
+    this.config.flow?.resume();
+  };
+
+  constructor(
+    private readonly res: SseResponseLike,
+    private readonly config: SendSseConfig,
+    private readonly headers: Record<string, string>,
+    private readonly maxBufferedBytes: number,
+    private readonly resolve: (result: SendSseResult) => void,
+  ) {
+    super();
+    this.seq = (config.eventIds?.firstSeq ?? 1) - 1;
+  }
+
+  sendHead(): void {
+    if (this.headSent) return;
+    this.headSent = true;
+    this.res.writeHead(200, { ...SSE_HEADERS, ...this.headers });
+    this.res.flushHeaders?.();
+  }
+
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.res.uncork!();
+  }
+
+  finish(end: SendSseResult['end'], error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { res } = this;
+    this.uncork();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    res.off?.('close', this.onClose);
+    this.unsubscribe();
+    if (end === 'overflow' && res.destroy) res.destroy();
+    else if (!res.writableEnded && this.headSent) res.end();
+    this.resolve(
+      end === 'error'
+        ? { end, error, chunks: this.count, headersSent: this.headSent }
+        : { end, chunks: this.count },
+    );
+  }
+
+  /** Writes a frame; false when the client stopped reading and the stream was dropped. */
+  send(text: string): boolean {
+    this.sendHead();
+    const { res, maxBufferedBytes } = this;
+    if (this.queued !== undefined) {
+      this.queued += Buffer.byteLength(text);
+      if (this.queued > maxBufferedBytes) {
+        this.finish('overflow');
+        return false;
+      }
+    }
+    if (res.write(text)) return true;
+    // The socket is full: what follows waits in the response's buffer. Stop reading the upstream
+    // until it drains, and bound what queues meanwhile.
+    if (this.queued === undefined) {
+      this.queued = 0;
+      this.config.flow?.pause();
+      if (res.once) res.once('drain', this.onDrain);
+      // Without 'drain' (a minimal response), fall back to the whole buffer against the limit.
+      else if ((res.writableLength ?? 0) > maxBufferedBytes) {
+        this.finish('overflow');
+        return false;
+      } else this.queued = undefined;
+    }
+    return true;
+  }
+
+  /** `id: <streamId>:<seq>` before an event, when the stream's events are numbered. */
+  private idLine(): string {
+    const ids = this.config.eventIds;
+    return ids ? `id: ${ids.streamId}:${++this.seq}\n` : '';
+  }
+
+  protected override _next(chunk: Chunk): void {
+    if (this.ended) return;
+    this.count++;
+    const { res } = this;
+    // The chunks parsed from one upstream read arrive in one turn: one socket write for all
+    // of them (a syscall per frame is most of a relay's CPU), sent before the next turn.
+    if (!this.corked && res.cork && res.uncork) {
+      this.corked = true;
+      res.cork();
+      process.nextTick(uncorkLater, this);
+    }
+    this.send(`${this.idLine()}data: ${takeChunkJson(chunk)}\n\n`);
+  }
+
+  protected override _error(error: unknown): void {
+    if (this.ended) return;
+    if (!this.headSent && this.config.onErrorBeforeFirstByte) {
+      this.finish('error', error);
+      this.config.onErrorBeforeFirstByte(error);
+      return;
+    }
+    if (this.send(`${this.idLine()}data: ${JSON.stringify(errorFrame(error))}\n\n`))
+      this.finish('error', error);
+  }
+
+  protected override _complete(): void {
+    if (this.ended) return;
+    if (this.send('data: [DONE]\n\n')) this.finish('complete');
+  }
 }
 
 /** What NestJS `@Sse()` handlers return (its `MessageEvent`). */
