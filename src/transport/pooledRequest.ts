@@ -4,6 +4,7 @@
  * (or, in undici's legacy handler style, an abort function), so an abort removes it from the queue
  * without ever touching a socket; once it starts, the same controller forwards to undici's.
  */
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 
 type Handler = Dispatcher.DispatchHandler;
@@ -107,39 +108,16 @@ export class PooledRequest {
    */
   dispatchHandler(release: () => void): Handler {
     const h = this.handler as Required<Handler>;
+    if (this.modern) {
+      const forward = this.handler.onRequestUpgrade ? UpgradeForward : ModernForward;
+      return new forward(h, this.queueController, release);
+    }
     let released = false;
     const done = () => {
       if (released) return;
       released = true;
       release();
     };
-    if (this.modern) {
-      const qc = this.queueController;
-      const ctl = (c: Controller) => qc ?? c;
-      return {
-        onRequestStart: (c, ctx) => {
-          // A held request already got its controller; later calls only connect it to undici's.
-          if (qc) qc.attach(c);
-          else h.onRequestStart(c, ctx);
-        },
-        onRequestUpgrade:
-          this.handler.onRequestUpgrade &&
-          ((c, s, hd, sock) => {
-            done();
-            h.onRequestUpgrade(ctl(c), s, hd, sock);
-          }),
-        onResponseStart: (c, s, hd, m) => h.onResponseStart?.(ctl(c), s, hd, m),
-        onResponseData: (c, chunk) => h.onResponseData?.(ctl(c), chunk),
-        onResponseEnd: (c, t) => {
-          done();
-          h.onResponseEnd?.(ctl(c), t);
-        },
-        onResponseError: (c, e) => {
-          done();
-          h.onResponseError?.(ctl(c), e);
-        },
-      };
-    }
     const held = this.held;
     return {
       onConnect: (abort: (err?: Error) => void, ctx?: unknown) => {
@@ -165,6 +143,69 @@ export class PooledRequest {
         h.onError(e);
       },
     } as Handler;
+  }
+}
+
+/**
+ * The handler undici gets for a request in the modern callback style: a class, not an object of
+ * closures, since the pool makes one per request and it lives as long as the response is read.
+ */
+class ModernForward implements Handler {
+  private released = false;
+
+  constructor(
+    protected readonly h: Required<Handler>,
+    /** The controller a held request was given already, passed on instead of undici's. */
+    protected readonly qc: QueueController | undefined,
+    private readonly release: () => void,
+  ) {}
+
+  protected done(): void {
+    if (this.released) return;
+    this.released = true;
+    this.release();
+  }
+
+  onRequestStart(c: Controller, ctx: unknown): void {
+    // A held request already got its controller; later calls only connect it to undici's.
+    if (this.qc) this.qc.attach(c);
+    else this.h.onRequestStart(c, ctx);
+  }
+
+  onResponseStart(
+    c: Controller,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    message: string,
+  ): void {
+    this.h.onResponseStart?.(this.qc ?? c, status, headers, message);
+  }
+
+  onResponseData(c: Controller, chunk: Buffer): void {
+    this.h.onResponseData?.(this.qc ?? c, chunk);
+  }
+
+  onResponseEnd(c: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    this.done();
+    this.h.onResponseEnd?.(this.qc ?? c, trailers);
+  }
+
+  onResponseError(c: Controller, error: Error): void {
+    this.done();
+    this.h.onResponseError?.(this.qc ?? c, error);
+  }
+}
+
+/** {@link ModernForward} for a caller that handles upgrades (undici looks for the method). */
+class UpgradeForward extends ModernForward {
+  onRequestUpgrade(
+    c: Controller,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: Duplex,
+  ): void {
+    this.done();
+    this.h.onRequestUpgrade(this.qc ?? c, status, headers, socket);
   }
 }
 
