@@ -68,34 +68,46 @@ class Attempt {
   final = false;
   partial: Usage | null = null;
 
+  /** Counts a text piece (no closure per chunk: this runs on every streamed chunk). */
+  private take(text: unknown, counter: TextTokenCounter): void {
+    if (typeof text !== 'string') return;
+    this.chars += text.length;
+    counter.add(text);
+  }
+
   observe(value: Chunk | ChatCompletion): void {
     this.chunks++;
-    const add = (s: unknown, counter: TextTokenCounter) => {
-      if (typeof s !== 'string') return;
-      this.chars += s.length;
-      counter.add(s);
-    };
     if (value.object === 'chat.completion') {
       for (const c of value.choices ?? []) {
-        add(c.message?.content, this.output);
-        add(c.message?.reasoning, this.reasoning);
-        add(c.message?.refusal, this.output);
-        for (const t of c.message?.tool_calls ?? []) add(t.function?.arguments, this.output);
+        this.take(c.message?.content, this.output);
+        this.take(c.message?.reasoning, this.reasoning);
+        this.take(c.message?.refusal, this.output);
+        for (const t of c.message?.tool_calls ?? []) this.take(t.function?.arguments, this.output);
       }
       // A whole completion: its usage is the final report.
-      if (value.usage != null) [this.usage, this.final] = [value.usage, true];
+      if (value.usage != null) {
+        this.usage = value.usage;
+        this.final = true;
+      }
       return;
     }
-    for (const c of value.choices ?? []) {
-      add(c.delta?.content, this.output);
-      add(c.delta?.reasoning, this.reasoning);
-      add(c.delta?.refusal, this.output);
-      for (const t of c.delta?.tool_calls ?? []) add(t.function?.arguments, this.output);
+    const choices = value.choices ?? [];
+    for (let i = 0; i < choices.length; i++) {
+      const delta = choices[i].delta;
+      if (!delta) continue;
+      this.take(delta.content, this.output);
+      this.take(delta.reasoning, this.reasoning);
+      this.take(delta.refusal, this.output);
+      const calls = delta.tool_calls;
+      if (calls) for (let j = 0; j < calls.length; j++) this.take(calls[j].function?.arguments, this.output);
     }
     if (value.partial_usage) this.partial = value.partial_usage;
     // Providers send their final usage on a usage-only last chunk; a usage on a chunk with choices
     // (vLLM's continuous usage) is cumulative so far, final only if the stream then completes.
-    if (value.usage != null) [this.usage, this.final] = [value.usage, value.choices.length === 0];
+    if (value.usage != null) {
+      this.usage = value.usage;
+      this.final = value.choices.length === 0;
+    }
   }
 
   /** The attempt's usage: the final report, else an estimate; `completed` makes the last report final. */

@@ -6,7 +6,7 @@
  * on the high side; no tokenizer is bundled.
  */
 import type { Usage } from '../chunk';
-import { countTextChars, estimateRequestTokens } from '../rateLimit/estimate';
+import { addTextChars, estimateRequestTokens } from '../rateLimit/estimate';
 import type { ChatRequest } from '../request';
 import { cost } from './cost';
 
@@ -62,18 +62,15 @@ export function estimateRequestCost(
 
 /** Counts the tokens of a text that arrives in pieces, rounded once at the end. */
 export class TextTokenCounter {
-  private cjk = 0;
-  private others = 0;
+  private readonly counts = { cjk: 0, others: 0 };
 
   add(text: unknown): void {
     if (typeof text !== 'string' || text === '') return;
-    const counts = countTextChars(text);
-    this.cjk += counts.cjk;
-    this.others += counts.others;
+    addTextChars(text, this.counts);
   }
 
   get tokens(): number {
-    return this.cjk + Math.ceil(this.others / 4);
+    return this.counts.cjk + Math.ceil(this.counts.others / 4);
   }
 }
 

@@ -40,6 +40,13 @@ export function estimateTextTokens(text: string): number {
  * can be counted piece by piece and rounded once at the end.
  */
 export function countTextChars(text: string): { cjk: number; others: number } {
+  const counts = { cjk: 0, others: 0 };
+  addTextChars(text, counts);
+  return counts;
+}
+
+/** {@link countTextChars} added into `into`: no object per call (a stream counts every chunk). */
+export function addTextChars(text: string, into: { cjk: number; others: number }): void {
   // One pass, no allocation (it runs on every streamed chunk for trackUsage): the CJK ranges are
   // all in the BMP, and a surrogate pair is one character (its low half is not counted again).
   let cjk = 0;
@@ -64,7 +71,8 @@ export function countTextChars(text: string): { cjk: number; others: number } {
     )
       cjk++;
   }
-  return { cjk, others: chars - cjk };
+  into.cjk += cjk;
+  into.others += chars - cjk;
 }
 
 /** Tokens of one image of `width` x `height` pixels under a provider's documented rule. */
