@@ -6,7 +6,8 @@
  * on the high side; no tokenizer is bundled.
  */
 import type { Usage } from '../chunk';
-import { addTextChars, estimateRequestTokens } from '../rateLimit/estimate';
+import { estimateRequestTokens } from '../rateLimit/estimate';
+import { addTextChars } from '../rateLimit/textChars';
 import type { ChatRequest } from '../request';
 import { cost } from './cost';
 

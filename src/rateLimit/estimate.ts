@@ -18,6 +18,7 @@
  *   (`max_completion_tokens` or `max_tokens`).
  */
 import type { ChatRequest } from '../request';
+import { addTextChars } from './textChars';
 
 /** Which provider's image rule to apply. */
 export type ImageTokenRule = 'openai' | 'anthropic' | 'gemini';
@@ -43,36 +44,6 @@ export function countTextChars(text: string): { cjk: number; others: number } {
   const counts = { cjk: 0, others: 0 };
   addTextChars(text, counts);
   return counts;
-}
-
-/** {@link countTextChars} added into `into`: no object per call (a stream counts every chunk). */
-export function addTextChars(text: string, into: { cjk: number; others: number }): void {
-  // One pass, no allocation (it runs on every streamed chunk for trackUsage): the CJK ranges are
-  // all in the BMP, and a surrogate pair is one character (its low half is not counted again).
-  let cjk = 0;
-  let chars = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const pairEnd =
-      c >= 0xdc00 &&
-      c <= 0xdfff &&
-      i > 0 &&
-      text.charCodeAt(i - 1) >= 0xd800 &&
-      text.charCodeAt(i - 1) <= 0xdbff;
-    if (pairEnd) continue;
-    chars++;
-    if (
-      (c >= 0x3000 && c <= 0x30ff) ||
-      (c >= 0x3400 && c <= 0x4dbf) ||
-      (c >= 0x4e00 && c <= 0x9fff) ||
-      (c >= 0xac00 && c <= 0xd7af) ||
-      (c >= 0xf900 && c <= 0xfaff) ||
-      (c >= 0xff00 && c <= 0xffef)
-    )
-      cjk++;
-  }
-  into.cjk += cjk;
-  into.others += chars - cjk;
 }
 
 /** Tokens of one image of `width` x `height` pixels under a provider's documented rule. */
