@@ -6,6 +6,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
+import { onAbort } from '../src/abortListeners';
 import type { Chunk } from '../src/chunk';
 import { errorFrame } from '../src/serve/errorFrame';
 import { defaultResumeStore, stoppedError } from '../src/resume/replay';
@@ -121,6 +122,7 @@ class Generation extends Subscriber<Chunk> {
   private created = false;
   private writing = false;
   private offStop: (() => void) | undefined;
+  private offSignal: (() => void) | undefined;
   private expiry: Subscription | undefined;
   /** Given to the store and the signal. */
   private readonly stopListener = () => this.onStop();
@@ -139,7 +141,7 @@ class Generation extends Subscriber<Chunk> {
     this.flush();
     const { signal } = this.settings;
     if (signal?.aborted) return this.onStop();
-    signal?.addEventListener('abort', this.stopListener, { once: true });
+    if (signal) this.offSignal = onAbort(signal, this.stopListener);
   }
 
   /** The downstream subscriber left. */
@@ -177,7 +179,7 @@ class Generation extends Subscriber<Chunk> {
     this.unsubscribe();
     this.expiry?.unsubscribe();
     this.offStop?.();
-    this.settings.signal?.removeEventListener('abort', this.stopListener);
+    this.offSignal?.();
   }
 
   /** Ends the generation (if still running) with `end` written after what is queued. */

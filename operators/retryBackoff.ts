@@ -5,6 +5,7 @@ import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
 import { checkSignal } from './internal/abort';
 import { linkedSubscriber, operate } from './internal/operate';
+import { onAbort } from '../src/abortListeners';
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -336,8 +337,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
     if (signal) {
       const abort = () => subscriber.error(new RequestAbortedError({ cause: signal.reason }));
       if (signal.aborted) return abort();
-      signal.addEventListener('abort', abort, { once: true });
-      subscriber.add(() => signal.removeEventListener('abort', abort));
+      subscriber.add(onAbort(signal, abort));
     }
     subscribeOnce();
   });

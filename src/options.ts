@@ -60,7 +60,11 @@ export interface CallOptions {
   apiKey?: string;
   /** Extra request headers. */
   headers?: Record<string, string>;
-  /** Aborting it ends the stream with a `RequestAbortedError`. */
+  /**
+   * Aborting it ends the stream with a `RequestAbortedError`. One signal may serve any number of
+   * concurrent calls (an app's shutdown signal): they add one `abort` listener to it between them, so
+   * Node prints no `MaxListenersExceededWarning`.
+   */
   signal?: AbortSignal;
   /** undici dispatcher to send through. @defaultValue the shared keep-alive agent (`getDefaultAgent()`) */
   dispatcher?: Dispatcher;

@@ -1,6 +1,7 @@
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { RequestAbortedError } from '../../src/errors';
 import { linkedSubscriber, operate } from './operate';
+import { onAbort } from '../../src/abortListeners';
 
 /** Throws a `TypeError` naming `operator` unless `signal` is undefined or an `AbortSignal`-like object. */
 export function checkSignal(operator: string, signal: unknown): AbortSignal | undefined {
@@ -20,8 +21,7 @@ export function abortError(signal: AbortSignal): Observable<never> {
   return new Observable<never>((subscriber) => {
     const fire = () => subscriber.error(new RequestAbortedError({ cause: signal.reason }));
     if (signal.aborted) return fire();
-    signal.addEventListener('abort', fire, { once: true });
-    return () => signal.removeEventListener('abort', fire);
+    return onAbort(signal, fire);
   });
 }
 

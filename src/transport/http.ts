@@ -35,6 +35,7 @@ import { ACCEPT_ENCODING, createBodyDecoder, parseContentEncoding, type BodyDeco
 import { checkUrl, MAX_TIMER_MS, resolveLimits, undiciMs, type TransportLimits } from './limits';
 import { parseRateLimit } from './rateLimitHeaders';
 import { ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
+import { onAbort } from '../abortListeners';
 
 export { TRANSPORT_TIMEOUT_DEFAULTS, TRANSPORT_LIMIT_DEFAULTS } from './limits';
 export { mapTransportError } from './transportErrors';
@@ -106,7 +107,7 @@ export function httpRequest<T>(
       subscriber.error(error);
     };
     const onAbortSignal = () => fail(new RequestAbortedError({ cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbortSignal, { once: true });
+    const offAbort = signal && onAbort(signal, onAbortSignal);
 
     // The idle limit: checked lazily (a timestamp per value, a timer per limit), so a fast stream
     // costs one `performance.now()` per chunk, not a timer reset.
@@ -327,7 +328,7 @@ export function httpRequest<T>(
     }
 
     return () => {
-      signal?.removeEventListener('abort', onAbortSignal);
+      offAbort?.();
       if (!finished) {
         // Unsubscribe is silent teardown: abort the request, emit nothing.
         finished = true;

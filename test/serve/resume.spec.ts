@@ -2,14 +2,13 @@
  * Resumable answers on the wire (docs/resume.md): the gateway's stream id header and event ids, the
  * resume and stop routes, a generation that outlives its client, and `--no-resume`.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import { createClient, createMemoryResumeStore, startGateway, type Chunk, type Gateway } from '../../src';
 import { fetchSse, fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { servedResumable } from '../../src/serve/resumeOptions';
+import { runTsHelper } from '../helpers/runTs';
 import { readSse } from '../helpers/sseEvents';
 
 const MODEL = 'compat/test-model';
@@ -144,15 +143,7 @@ describe('resumable answers on the wire', () => {
   });
 
   it('holds 12 streams at once without a MaxListenersExceededWarning (one stop listener per stream)', async () => {
-    const run = spawnSync(
-      process.execPath,
-      [
-        path.join(__dirname, '../../node_modules/tsx/dist/cli.mjs'),
-        path.join(__dirname, '../helpers/concurrentStreams.ts'),
-        '12',
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const run = runTsHelper('concurrentStreams.ts', ['12']);
     expect(run.stdout.trim().split('\n')).toEqual(['done 12']);
     expect(run.stderr).not.toContain('MaxListenersExceededWarning');
   });
