@@ -14,12 +14,8 @@ const http = require('node:http');
 const path = require('node:path');
 const { Duplex } = require('node:stream');
 const { fork } = require('node:child_process');
+const { arg } = require('./lib/args');
 const { BASELINE_DIST, DIST, rxllm } = require('./lib/paths');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 const TOKEN = 'sk-bench-gateway-token';
 const body = JSON.stringify({

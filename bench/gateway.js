@@ -23,17 +23,13 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { arg } = require('./lib/args');
 const { BASELINE_DIST, BENCH, DIST, ROOT } = require('./lib/paths');
 
 const TOKEN = 'sk-bench-gateway-token';
 const MODEL = 'compat/bench';
 const CHUNKS = 50;
 const DELAY_MS = 30;
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** A child process speaking IPC: `next(type)` resolves with the next message of that type. */
 function child(file, args, execArgv = [], stderr = 'inherit') {

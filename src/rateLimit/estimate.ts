@@ -27,8 +27,7 @@ export type ImageTokenRule = 'openai' | 'anthropic' | 'gemini';
 const UNKNOWN_SIZE = { width: 2048, height: 2048 };
 const PER_MESSAGE = 4;
 
-// CJK: Han (incl. extension A and compatibility ideographs), kana, Hangul, CJK punctuation and
-// full-width forms: U+3000-30FF, U+3400-4DBF, U+4E00-9FFF, U+AC00-D7AF, U+F900-FAFF, U+FF00-FFEF.
+// What counts as CJK: see `./textChars`.
 
 /** Tokens of a text: 1 per CJK character, 1 per 4 other characters (rounded up). */
 export function estimateTextTokens(text: string): number {

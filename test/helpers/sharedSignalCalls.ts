@@ -1,6 +1,6 @@
 /**
  * Run as a process of its own (tsx): `n` calls at once (argv[2]) share one AbortSignal, through
- * `stream()` against a mock upstream, with `retryBackoff({ signal })` and `mapConcurrent`'s signal;
+ * `stream()` against a mock upstream, each with `retryBackoff({ signal })` on the same signal;
  * prints the names of the process warnings it saw, one per line, then `done <completed>`.
  * Jest's sandboxed `process` does not receive Node's own warnings, hence a process.
  */

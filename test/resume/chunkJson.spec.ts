@@ -1,13 +1,5 @@
-import type { Chunk } from '../../src';
 import { chunkJson, takeChunkJson } from '../../src/resume/chunkJson';
-
-const chunk = (content: string): Chunk => ({
-  id: 'c1',
-  object: 'chat.completion.chunk',
-  created: 1,
-  model: 'm',
-  choices: [{ index: 0, delta: { content }, finish_reason: null }],
-});
+import { text as chunk } from '../quirks/toolCallQuirks';
 
 describe('chunkJson / takeChunkJson (one serialization per chunk for the store and the wire)', () => {
   it('hands the text just made for a chunk to the next take of the same object, once', () => {

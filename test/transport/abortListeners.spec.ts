@@ -31,7 +31,7 @@ describe('onAbort: one abort listener per signal, however many calls wait on it'
     expect(calls).toEqual(['a', 'c']);
   });
 
-  it('a listener removed by another while the signal fires is not called; one added afterwards waits anew', () => {
+  it('a listener removed by another while the signal fires is not called; one added after the abort never is', () => {
     const controller = new AbortController();
     const calls: string[] = [];
     let offSecond = () => {};
