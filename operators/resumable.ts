@@ -155,8 +155,8 @@ class Generation extends Subscriber<Chunk> {
     this.expiry = scheduler.schedule(() => this.finish({ state: 'stopped' }), keepAliveMs);
   }
 
+  // The hooks run only while subscribed: every way to end (`over`) unsubscribes first (`release`).
   protected override _next(chunk: Chunk): void {
-    if (this.over) return;
     this.pending.push({ seq: ++this.seq, chunk });
     const failed = this.flush();
     if (this.attached) this.downstream.next(chunk);
@@ -164,13 +164,11 @@ class Generation extends Subscriber<Chunk> {
   }
 
   protected override _error(error: unknown): void {
-    if (this.over) return;
     this.finish({ state: 'error', error: errorFrame(error) });
     if (this.attached) this.downstream.error(error);
   }
 
   protected override _complete(): void {
-    if (this.over) return;
     this.finish({ state: 'complete' });
     if (this.attached) this.downstream.complete();
   }
@@ -239,13 +237,13 @@ class Generation extends Subscriber<Chunk> {
   private flush(): { error: unknown } | undefined {
     if (this.writing) return undefined;
     if (this.created && this.store.appendNow && this.pending.length > 0) {
-      const batch = this.pending;
-      this.pending = [];
       try {
-        this.store.appendNow(this.streamId, batch);
+        this.store.appendNow(this.streamId, this.pending);
       } catch (error) {
         return { error };
       }
+      // `appendNow` reads the events during the call only: the array is kept for the next chunk.
+      this.pending.length = 0;
       if (!this.endState || this.endWritten) return undefined;
     }
     this.writing = true;

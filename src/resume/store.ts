@@ -54,7 +54,7 @@ export interface ResumeStore {
   append(id: string, events: readonly ResumeEvent[]): Promise<void>;
   /**
    * Optional, for a store that writes in this process: `append` done at once, throwing what `append`
-   * would reject with. `resumable` calls it instead of `append` when no other write of the stream is
+   * would reject with. It reads `events` during the call only (the caller reuses the array). `resumable` calls it instead of `append` when no other write of the stream is
    * in flight, which spares a promise chain per chunk on a gateway's hot path.
    */
   appendNow?(id: string, events: readonly ResumeEvent[]): void;

@@ -257,8 +257,8 @@ class SseWriter extends Subscriber<Chunk> {
     return ids ? `id: ${ids.streamId}:${++this.seq}\n` : '';
   }
 
+  // The hooks run only while subscribed: `finish` (the only way to end) unsubscribes.
   protected override _next(chunk: Chunk): void {
-    if (this.ended) return;
     this.count++;
     const { res } = this;
     // The chunks parsed from one upstream read arrive in one turn: one socket write for all
@@ -272,7 +272,6 @@ class SseWriter extends Subscriber<Chunk> {
   }
 
   protected override _error(error: unknown): void {
-    if (this.ended) return;
     if (!this.headSent && this.config.onErrorBeforeFirstByte) {
       this.finish('error', error);
       this.config.onErrorBeforeFirstByte(error);
@@ -283,7 +282,6 @@ class SseWriter extends Subscriber<Chunk> {
   }
 
   protected override _complete(): void {
-    if (this.ended) return;
     if (this.send('data: [DONE]\n\n')) this.finish('complete');
   }
 }
