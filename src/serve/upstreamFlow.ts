@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Dispatcher } from 'undici';
 import { getDefaultAgent } from '../transport/agent';
+import { ForwardHandler } from '../transport/forwardHandler';
 
 /** Pauses and resumes reading the upstream body. */
 export interface FlowControl {
@@ -23,16 +24,18 @@ export interface PausableUpstream {
 }
 
 /** Passes every callback on, after noting the attempt's controller (paused at once if asked to be). */
-class PausingHandler implements Dispatcher.DispatchHandler {
+class PausingHandler extends ForwardHandler {
   constructor(
     private readonly flow: PausableDispatcher,
-    private readonly handler: Dispatcher.DispatchHandler,
-  ) {}
+    target: Dispatcher.DispatchHandler,
+  ) {
+    super(target);
+  }
 
-  onRequestStart(ctrl: Dispatcher.DispatchController, context: unknown): void {
+  override onRequestStart(ctrl: Dispatcher.DispatchController, context: unknown): void {
     this.flow.controller = ctrl;
     if (this.flow.paused) ctrl.pause();
-    this.handler.onRequestStart?.(ctrl, context);
+    super.onRequestStart(ctrl, context);
   }
 
   onRequestUpgrade(
@@ -41,28 +44,7 @@ class PausingHandler implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
     socket: Duplex,
   ): void {
-    this.handler.onRequestUpgrade?.(ctrl, status, headers, socket);
-  }
-
-  onResponseStart(
-    ctrl: Dispatcher.DispatchController,
-    status: number,
-    headers: IncomingHttpHeaders,
-    message: string,
-  ): void {
-    this.handler.onResponseStart?.(ctrl, status, headers, message);
-  }
-
-  onResponseData(ctrl: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.handler.onResponseData?.(ctrl, chunk);
-  }
-
-  onResponseEnd(ctrl: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
-    this.handler.onResponseEnd?.(ctrl, trailers);
-  }
-
-  onResponseError(ctrl: Dispatcher.DispatchController, error: Error): void {
-    this.handler.onResponseError?.(ctrl, error);
+    this.target.onRequestUpgrade?.(ctrl, status, headers, socket);
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { ForwardHandler } from './forwardHandler';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
@@ -107,11 +108,11 @@ export class PooledRequest {
    * style the caller wrote it, and calls `release` once when the request ends, whichever way.
    */
   dispatchHandler(release: () => void): Handler {
-    const h = this.handler as Required<Handler>;
     if (this.modern) {
       const forward = this.handler.onRequestUpgrade ? UpgradeForward : ModernForward;
-      return new forward(h, this.queueController, release);
+      return new forward(this.handler, this.queueController, release);
     }
+    const h = this.handler as Required<Handler>;
     let released = false;
     const done = () => {
       if (released) return;
@@ -147,18 +148,20 @@ export class PooledRequest {
 }
 
 /**
- * The handler undici gets for a request in the modern callback style: a class, not an object of
- * closures, since the pool makes one per request and it lives as long as the response is read.
+ * The handler undici gets for a request in the modern callback style: a held request's own
+ * controller is passed on instead of undici's, and the pool's slot is released when it ends.
  */
-class ModernForward implements Handler {
+class ModernForward extends ForwardHandler {
   private released = false;
 
   constructor(
-    protected readonly h: Required<Handler>,
+    target: Handler,
     /** The controller a held request was given already, passed on instead of undici's. */
     protected readonly qc: QueueController | undefined,
     private readonly release: () => void,
-  ) {}
+  ) {
+    super(target);
+  }
 
   protected done(): void {
     if (this.released) return;
@@ -166,33 +169,24 @@ class ModernForward implements Handler {
     this.release();
   }
 
-  onRequestStart(c: Controller, ctx: unknown): void {
+  protected override controllerFor(c: Controller): Controller {
+    return this.qc ?? c;
+  }
+
+  override onRequestStart(c: Controller, ctx: unknown): void {
     // A held request already got its controller; later calls only connect it to undici's.
     if (this.qc) this.qc.attach(c);
-    else this.h.onRequestStart(c, ctx);
+    else this.target.onRequestStart?.(c, ctx);
   }
 
-  onResponseStart(
-    c: Controller,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    message: string,
-  ): void {
-    this.h.onResponseStart?.(this.qc ?? c, status, headers, message);
-  }
-
-  onResponseData(c: Controller, chunk: Buffer): void {
-    this.h.onResponseData?.(this.qc ?? c, chunk);
-  }
-
-  onResponseEnd(c: Controller, trailers: Record<string, string | string[] | undefined>): void {
+  override onResponseEnd(c: Controller, trailers: Record<string, string | string[] | undefined>): void {
     this.done();
-    this.h.onResponseEnd?.(this.qc ?? c, trailers);
+    super.onResponseEnd(c, trailers);
   }
 
-  onResponseError(c: Controller, error: Error): void {
+  override onResponseError(c: Controller, error: Error): void {
     this.done();
-    this.h.onResponseError?.(this.qc ?? c, error);
+    super.onResponseError(c, error);
   }
 }
 
@@ -205,7 +199,7 @@ class UpgradeForward extends ModernForward {
     socket: Duplex,
   ): void {
     this.done();
-    this.h.onRequestUpgrade(this.qc ?? c, status, headers, socket);
+    this.target.onRequestUpgrade?.(this.controllerFor(c), status, headers, socket);
   }
 }
 

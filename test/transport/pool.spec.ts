@@ -75,6 +75,42 @@ describe('ReusePool', () => {
   });
 });
 
+describe('ReusePool: an upgrade through the pool (modern handler style)', () => {
+  it('hands the caller its upgraded socket and frees the slot for the next request', async () => {
+    const http = await import('node:http');
+    const upgrades = http.createServer((_req, res) => res.end('plain'));
+    upgrades.on('upgrade', (_req, socket) => {
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+    });
+    await new Promise<void>((r) => upgrades.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(upgrades.address() as { port: number }).port}`;
+    // One socket: the second request gets it only if the upgrade released its slot.
+    const agent = createAgent({ connections: 1 });
+    try {
+      const upgraded = await new Promise<{ status: number; socket: unknown }>((resolve, reject) => {
+        agent.dispatch(
+          { origin, path: '/', method: 'GET', upgrade: 'echo' },
+          {
+            onRequestStart: () => undefined,
+            onRequestUpgrade: (_ctrl, status, _headers, socket) => {
+              socket.destroy();
+              resolve({ status, socket });
+            },
+            onResponseError: (_ctrl, error) => reject(error),
+          },
+        );
+      });
+      expect(upgraded.status).toBe(101);
+      expect(upgraded.socket).toBeDefined();
+      const next = await request(origin, { dispatcher: agent });
+      expect(await next.body.text()).toBe('plain');
+    } finally {
+      await agent.destroy();
+      await new Promise((r) => upgrades.close(r));
+    }
+  });
+});
+
 describe('ReusePool queue (issue 10: one dispatch path, first free slot)', () => {
   const firstChunk = (o: ReturnType<typeof stream>) =>
     new Promise<{ unsubscribe(): void; done: () => boolean }>((resolve, reject) => {
