@@ -15,7 +15,6 @@
  */
 // Named imports only: a default import of a Node built-in would land in gateway.d.ts, which a consumer
 // without esModuleInterop cannot read (TS1192).
-import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Observable } from 'rxjs';
@@ -243,8 +242,6 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // Generations left by their clients stop when the gateway closes (else they would keep it alive):
   // after the streams still open got their 503 frame (`shutdown`), so that frame is what they see.
   const generations = new AbortController();
-  // One listener per open stream on each: no MaxListenersExceededWarning past 10 streams.
-  setMaxListeners(0, shutdown.signal, generations.signal);
   const resume = options.resume === false ? false : { ...options.resume, signal: generations.signal };
   const handleResume =
     options.resume === false

@@ -4,6 +4,7 @@
  * answer) it can retry elsewhere, instead of a cut connection that reads as a network failure.
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { onAbort } from '../abortListeners';
 import type { Chunk } from '../chunk';
 import { ServerError } from '../errors';
 
@@ -19,12 +20,13 @@ export function shutdownError(): ServerError {
 export function failOnShutdown(signal: AbortSignal): MonoTypeOperatorFunction<Chunk> {
   return (source) =>
     new Observable<Chunk>((subscriber) => {
-      const onAbort = () => subscriber.error(shutdownError());
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      const fail = () => subscriber.error(shutdownError());
+      if (signal.aborted) return fail();
+      // One listener on the gateway's signal for all its open streams (`onAbort`).
+      const off = onAbort(signal, fail);
       const subscription = source.subscribe(subscriber);
       return () => {
-        signal.removeEventListener('abort', onAbort);
+        off();
         subscription.unsubscribe();
       };
     });
