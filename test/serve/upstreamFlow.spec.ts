@@ -3,25 +3,30 @@ import type { AddressInfo } from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
 import { pausableUpstream } from 'rxllm';
 
-/** A server that sends `parts` body writes, one per 5 ms, and counts what it was asked. */
-function slowServer(parts: number) {
+const WHOLE = 'part0 part1 part2 part3 ';
+
+/**
+ * A server that sends `part0 ` at once and the rest of the body when the test lets it (`hold()`
+ * returns the function that does), so what is read while paused does not depend on timing.
+ */
+function heldServer() {
   let requests = 0;
+  let gate: Promise<void> = Promise.resolve();
   const server = http.createServer((_req, res) => {
     requests++;
     res.writeHead(200, { 'content-type': 'text/plain' });
-    let sent = 0;
-    const timer = setInterval(() => {
-      res.write(`part${sent} `);
-      if (++sent === parts) {
-        clearInterval(timer);
-        res.end();
-      }
-    }, 5);
-    res.on('close', () => clearInterval(timer));
+    res.write('part0 ');
+    void gate.then(() => res.end('part1 part2 part3 '));
   });
   return {
     server,
     requests: () => requests,
+    /** Holds the rest of every body from now on; the returned function sends it. */
+    hold(): () => void {
+      let release!: () => void;
+      gate = new Promise<void>((r) => (release = r));
+      return release;
+    },
     listen: () =>
       new Promise<string>((resolve) =>
         server.listen(0, '127.0.0.1', () =>
@@ -33,7 +38,7 @@ function slowServer(parts: number) {
 
 describe('pausableUpstream', () => {
   const agent = new Agent();
-  const upstream = slowServer(4);
+  const upstream = heldServer();
   let url: string;
   beforeAll(async () => (url = await upstream.listen()));
   afterAll(async () => {
@@ -63,29 +68,44 @@ describe('pausableUpstream', () => {
         },
       );
     });
+    // A test that failed before awaiting it must not leave a rejection for afterAll's destroy().
+    ended.catch(() => undefined);
     return { seen, ended };
   }
 
+  const until = async (done: () => boolean) => {
+    while (!done()) await new Promise((r) => setTimeout(r, 5));
+  };
+  /** Long enough for bytes sent on 127.0.0.1 to be read, were the attempt not paused. */
+  const settle = () => new Promise((r) => setTimeout(r, 100));
+
   it('pausing stops reading the body and resuming goes on; an attempt started while paused waits', async () => {
     const { dispatcher, flow } = pausableUpstream(agent);
-    // Paused as soon as the head is in, as sendSse pauses on a full socket.
+    // Paused as soon as the head is in, as sendSse pauses on a full socket; the rest is sent after.
+    let release = upstream.hold();
     const first = attempt(dispatcher, () => flow.pause());
-    await new Promise((r) => setTimeout(r, 100));
-    expect(first.seen.started).toBe(true);
+    await until(() => first.seen.started);
+    release();
+    await settle();
     expect(first.seen.ended).toBe(false);
+    expect(first.seen.text).not.toContain('part3');
     flow.resume();
     await first.ended;
-    expect(first.seen.text).toBe('part0 part1 part2 part3 ');
+    expect(first.seen.text).toBe(WHOLE);
 
     // A retried call dispatches again while paused: that attempt starts paused (no body read).
     flow.pause();
+    release = upstream.hold();
+    const before = upstream.requests();
     const second = attempt(dispatcher);
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => upstream.requests() > before);
+    release();
+    await settle();
     expect(second.seen.ended).toBe(false);
-    expect(second.seen.text).toBe('');
+    expect(second.seen.text).not.toContain('part3');
     flow.resume();
     await second.ended;
-    expect(second.seen.text).toBe('part0 part1 part2 part3 ');
+    expect(second.seen.text).toBe(WHOLE);
   });
 
   it('closing or destroying one call’s dispatcher leaves the shared one it wraps open', async () => {
@@ -96,7 +116,7 @@ describe('pausableUpstream', () => {
     await new Promise<void>((resolve) => first.close(resolve));
     const before = upstream.requests();
     const again = await request(url, { dispatcher: pausableUpstream(agent).dispatcher });
-    expect(await again.body.text()).toBe('part0 part1 part2 part3 ');
+    expect(await again.body.text()).toBe(WHOLE);
     expect(upstream.requests()).toBe(before + 1);
     expect(agent.closed).toBe(false);
   });
