@@ -31,7 +31,6 @@ async function turn(provider: string, messages: ChatMessage[], extra: object = {
   );
   const message = merged.choices[0].message;
   messages.push(message as ChatMessage);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each provider's own body shape
   return { message, body: server.requests[server.requests.length - 1].body as any };
 }
 
