@@ -17,6 +17,7 @@ import type {
   BatchTarget,
   ProviderBatchApi,
 } from '../providers/batchTypes';
+import { onAbort } from '../abortListeners';
 import { batchProvider, splitBatches, toItems, type ProviderBatchRequest } from './plan';
 import { getBatchApi } from './registry';
 
@@ -45,7 +46,10 @@ export interface SubmitBatchOptions extends Omit<BatchTarget, 'signal'> {
   pollRetries?: number;
   /** @defaultValue 1000 */
   pollBackoffMs?: number;
-  /** Aborting it is unsubscribing, then the observable errors with `RequestAbortedError`. */
+  /**
+   * Aborting it is unsubscribing, then the observable errors with `RequestAbortedError`. Calls that
+   * share one signal add one `abort` listener to it between them (no `MaxListenersExceededWarning`).
+   */
   signal?: AbortSignal;
   /**
    * Cancel the provider batches when the subscriber leaves before they end. `false` detaches: they
@@ -215,15 +219,15 @@ function drive(
   const sleep = (ms: number) =>
     new Promise<void>((resolve, reject) => {
       if (abort.signal.aborted) return reject(new RequestAbortedError());
-      const onAbort = () => {
+      const cancel = () => {
         sub.unsubscribe();
         reject(new RequestAbortedError());
       };
       const sub = timer(ms, scheduler).subscribe(() => {
-        abort.signal.removeEventListener('abort', onAbort);
+        abort.signal.removeEventListener('abort', cancel);
         resolve();
       });
-      abort.signal.addEventListener('abort', onAbort, { once: true });
+      abort.signal.addEventListener('abort', cancel, { once: true });
     });
 
   // Only reads are retried: a create that failed may still have made a batch, and a second one
@@ -327,8 +331,10 @@ function drive(
     abort.abort();
     subscriber.error(new RequestAbortedError());
   };
+  // One listener on an app's signal however many batch calls share it (`onAbort`).
+  let offAbort: (() => void) | undefined;
   if (options.signal?.aborted) linked();
-  else options.signal?.addEventListener('abort', linked, { once: true });
+  else if (options.signal) offAbort = onAbort(options.signal, linked);
 
   // Batches are submitted one after another (a failed create stops the rest) and polled together.
   (async () => {
@@ -355,7 +361,7 @@ function drive(
   );
 
   return () => {
-    options.signal?.removeEventListener('abort', linked);
+    offAbort?.();
     if (finished) return;
     abort.abort();
     if (cancelOnUnsubscribe) for (const id of open) api.cancel(id, target).catch(() => undefined);

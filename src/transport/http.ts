@@ -81,233 +81,7 @@ export function httpRequest<T>(
       subscriber.error(error);
       return;
     }
-    const started = performance.now();
-    let controller: Dispatcher.DispatchController | undefined;
-    let abortReason: Error | undefined;
-    let finished = false;
-    let idleTimer: ReturnType<typeof setTimeout> | undefined;
-    let lastValueAt = 0;
-    let decoder: BodyDecoder | undefined;
-
-    const stopTimers = () => {
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = undefined;
-      decoder?.destroy();
-    };
-    const abort = (reason: Error) => {
-      if (abortReason) return;
-      abortReason = reason;
-      if (controller && !controller.aborted) controller.abort(reason);
-    };
-    const fail = (error: unknown) => {
-      if (finished) return;
-      finished = true;
-      stopTimers();
-      abort(error instanceof Error ? error : new Error(String(error)));
-      subscriber.error(error);
-    };
-    const onAbortSignal = () => fail(new RequestAbortedError({ cause: signal?.reason }));
-    const offAbort = signal && onAbort(signal, onAbortSignal);
-
-    // The idle limit: checked lazily (a timestamp per value, a timer per limit), so a fast stream
-    // costs one `performance.now()` per chunk, not a timer reset.
-    const checkIdle = () => {
-      idleTimer = undefined;
-      if (finished) return;
-      const quiet = performance.now() - lastValueAt;
-      if (quiet >= limits.idle - 1) fail(new TimeoutError('idle', limits.idle));
-      else armIdle(limits.idle - quiet);
-    };
-    const armIdle = (ms: number) => {
-      idleTimer = setTimeout(checkIdle, ms);
-      idleTimer.unref?.();
-    };
-    const idleOn = limits.idle < MAX_TIMER_MS;
-    const target: Subscriber<T> = idleOn
-      ? new Subscriber<T>({
-          next: (value) => {
-            lastValueAt = performance.now();
-            subscriber.next(value);
-          },
-          error: (error: unknown) => subscriber.error(error),
-          complete: () => subscriber.complete(),
-        })
-      : subscriber;
-
-    let sink: BodySink | undefined;
-    let sinkBytes = 0;
-    let errorStatus = 0;
-    let errorHeaders: Record<string, string> = {};
-    let errorBody: Buffer[] | undefined;
-    let errorBytes = 0;
-
-    const finishError = () => {
-      let apiError: LlmError;
-      try {
-        apiError = toApiError(errorStatus, errorHeaders, errorBody, errorBytes >= ERROR_BODY_LIMIT);
-      } catch (error) {
-        // Building the typed error failed: still an `ApiError` of the right status.
-        apiError = new ApiError({ status: errorStatus, cause: scrubError(error) });
-      }
-      fail(apiError);
-    };
-    /** Decoded body bytes → the sink or the error body. */
-    const deliver = (chunk: Buffer) => {
-      if (finished) return;
-      if (sink) {
-        try {
-          if (sink.buffers) {
-            sinkBytes += chunk.length;
-            if (sinkBytes > limits.maxResponseBytes) throw new ResponseTooLargeError(limits.maxResponseBytes);
-          }
-          sink.data(chunk);
-        } catch (error) {
-          fail(error);
-        }
-      } else if (errorBody) {
-        errorBody.push(chunk);
-        errorBytes += chunk.length;
-        // Enough to say what went wrong: read no further.
-        if (errorBytes >= ERROR_BODY_LIMIT) finishError();
-      }
-    };
-    const complete = () => {
-      if (finished) return;
-      if (!sink) {
-        finishError();
-        return;
-      }
-      let endError: LlmError | void;
-      try {
-        endError = sink.end();
-      } catch (error) {
-        endError = error as LlmError;
-      }
-      if (endError) {
-        fail(endError);
-        return;
-      }
-      finished = true;
-      stopTimers();
-      subscriber.complete();
-    };
-
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(ctrl) {
-        controller = ctrl;
-        if (abortReason) ctrl.abort(abortReason);
-      },
-      onResponseStart(ctrl, statusCode, headers) {
-        if (finished) return;
-        const raw = headers as Record<string, string | string[] | undefined>;
-        const redacted = redactHeaders(raw);
-        const ok = statusCode >= 200 && statusCode < 300;
-        const meta: ResponseMeta = {
-          status: statusCode,
-          headers: redacted,
-          requestId: redacted['x-request-id'] ?? redacted['request-id'],
-          rateLimit: parseRateLimit(redacted),
-          headersMs: performance.now() - started,
-        };
-        // Every response, errors included: a 429's x-ratelimit-* and retry-after headers are what a
-        // rate limiter most needs to learn from. Nothing may throw into undici (it would surface as
-        // an unhandled 'error' event): what the hook throws becomes the stream's error.
-        try {
-          options.onResponse?.(meta);
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        if (finished) return;
-        const codings = parseContentEncoding(redacted['content-encoding']);
-        if (codings === undefined && !ok) {
-          // An error status keeps its typed error; only its unreadable body is left out.
-          errorStatus = statusCode;
-          errorHeaders = redacted;
-          finishError();
-          return;
-        }
-        if (codings === undefined) {
-          fail(
-            new UnexpectedResponseError({
-              status: statusCode,
-              contentType: redacted['content-encoding'],
-              message: `The server answered HTTP ${statusCode} with content-encoding "${redacted['content-encoding']}", which rxllm cannot decode (it asks for ${ACCEPT_ENCODING}).`,
-            }),
-          );
-          return;
-        }
-        if (codings.length > 0) {
-          decoder = createBodyDecoder(
-            codings,
-            {
-              data: deliver,
-              end: complete,
-              error: (error, truncated) =>
-                fail(
-                  truncated && ok
-                    ? new StreamCutError(
-                        'The compressed response body ended before its end; the response is incomplete.',
-                        { cause: scrubError(error) },
-                      )
-                    : new StreamParseError(
-                        'invalid-body',
-                        `The response body could not be decompressed (${codings.join(', ')}).`,
-                        '',
-                        { cause: scrubError(error) },
-                      ),
-                ),
-            },
-            () => ctrl.resume(),
-          );
-        }
-        if (!ok) {
-          errorStatus = statusCode;
-          errorHeaders = redacted;
-          errorBody = [];
-          return;
-        }
-        const contentType = redacted['content-type'];
-        const accept = headerValue(spec.headers, 'accept');
-        // Nothing may throw into undici (it would surface as an unhandled 'error' event).
-        try {
-          if (!accepts(accept, contentType)) {
-            sink = unexpectedBodySink(statusCode, contentType ?? '', accept ?? 'the requested type');
-            return;
-          }
-          sink = makeSink(target, meta);
-          if (sink.buffers) {
-            const length = Number(redacted['content-length']);
-            // Refused before a byte of the body is read (the declared size is decompressed size
-            // only when there is no content-encoding, so it is checked only then).
-            if (!decoder && length > limits.maxResponseBytes) {
-              fail(new ResponseTooLargeError(limits.maxResponseBytes));
-            }
-          } else if (idleOn) {
-            lastValueAt = performance.now();
-            armIdle(limits.idle);
-          }
-        } catch (error) {
-          fail(error);
-        }
-      },
-      onResponseData(ctrl, chunk) {
-        if (finished) return;
-        if (decoder) {
-          if (!decoder.write(chunk)) ctrl.pause();
-        } else deliver(chunk);
-      },
-      onResponseEnd() {
-        if (finished) return;
-        if (decoder) decoder.end();
-        else complete();
-      },
-      onResponseError(_ctrl, error) {
-        if (finished) return;
-        fail(mapTransportError(error, sink !== undefined, abortReason, limits));
-      },
-    };
-
+    const call = new HttpCall(spec, options, makeSink, subscriber, limits);
     const headers = { ...spec.headers };
     if (headerValue(headers, 'accept-encoding') === undefined) headers['accept-encoding'] = ACCEPT_ENCODING;
     try {
@@ -321,22 +95,297 @@ export function httpRequest<T>(
           headersTimeout: undiciMs(limits.headers),
           bodyTimeout: undiciMs(limits.body),
         },
-        handler,
+        call,
       );
     } catch (error) {
-      fail(mapTransportError(error as Error, false, undefined, limits));
+      call.fail(mapTransportError(error as Error, false, undefined, limits));
     }
-
-    return () => {
-      offAbort?.();
-      if (!finished) {
-        // Unsubscribe is silent teardown: abort the request, emit nothing.
-        finished = true;
-        stopTimers();
-        abort(new Error('unsubscribed'));
-      }
-    };
+    return () => call.teardown();
   });
+}
+
+/** Notes when each value passed (the idle limit counts values, never comments or pings). */
+class ValueClock<T> extends Subscriber<T> {
+  constructor(
+    destination: Subscriber<T>,
+    private readonly call: HttpCall<T>,
+  ) {
+    super(destination);
+  }
+
+  protected override _next(value: T): void {
+    this.call.lastValueAt = performance.now();
+    this.destination.next(value);
+  }
+}
+
+function checkIdle(call: HttpCall<unknown>): void {
+  call.checkIdle();
+}
+
+/**
+ * One request's state and its undici handler: an object per request rather than a closure per
+ * callback, since every call holds one for as long as its stream runs.
+ */
+class HttpCall<T> implements Dispatcher.DispatchHandler {
+  private readonly started = performance.now();
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private finished = false;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  lastValueAt = 0;
+  private decoder: BodyDecoder | undefined;
+  private readonly offAbort: (() => void) | undefined;
+  private readonly target: Subscriber<T>;
+  private readonly idleOn: boolean;
+  private sink: BodySink | undefined;
+  private sinkBytes = 0;
+  private errorStatus = 0;
+  private errorHeaders: Record<string, string> = {};
+  private errorBody: Buffer[] | undefined;
+  private errorBytes = 0;
+
+  constructor(
+    private readonly spec: HttpRequestSpec,
+    private readonly options: CallOptions,
+    private readonly makeSink: (subscriber: Subscriber<T>, meta: ResponseMeta) => BodySink,
+    private readonly subscriber: Subscriber<T>,
+    private readonly limits: TransportLimits,
+  ) {
+    const { signal } = options;
+    this.offAbort =
+      signal && onAbort(signal, () => this.fail(new RequestAbortedError({ cause: signal.reason })));
+    this.idleOn = limits.idle < MAX_TIMER_MS;
+    this.target = this.idleOn ? new ValueClock(subscriber, this) : subscriber;
+  }
+
+  private stopTimers(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.decoder?.destroy();
+  }
+
+  private abort(reason: Error): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    const { controller } = this;
+    if (controller && !controller.aborted) controller.abort(reason);
+  }
+
+  fail(error: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopTimers();
+    this.abort(error instanceof Error ? error : new Error(String(error)));
+    this.subscriber.error(error);
+  }
+
+  /** Unsubscribe is silent teardown: abort the request, emit nothing. */
+  teardown(): void {
+    this.offAbort?.();
+    if (this.finished) return;
+    this.finished = true;
+    this.stopTimers();
+    this.abort(new Error('unsubscribed'));
+  }
+
+  // The idle limit: checked lazily (a timestamp per value, a timer per limit), so a fast stream
+  // costs one `performance.now()` per chunk, not a timer reset.
+  checkIdle(): void {
+    this.idleTimer = undefined;
+    if (this.finished) return;
+    const { idle } = this.limits;
+    const quiet = performance.now() - this.lastValueAt;
+    if (quiet >= idle - 1) this.fail(new TimeoutError('idle', idle));
+    else this.armIdle(idle - quiet);
+  }
+
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(checkIdle, ms, this);
+    this.idleTimer.unref?.();
+  }
+
+  private finishError(): void {
+    let apiError: LlmError;
+    const { errorStatus } = this;
+    try {
+      apiError = toApiError(
+        errorStatus,
+        this.errorHeaders,
+        this.errorBody,
+        this.errorBytes >= ERROR_BODY_LIMIT,
+      );
+    } catch (error) {
+      // Building the typed error failed: still an `ApiError` of the right status.
+      apiError = new ApiError({ status: errorStatus, cause: scrubError(error) });
+    }
+    this.fail(apiError);
+  }
+
+  /** Decoded body bytes → the sink or the error body. */
+  private deliver(chunk: Buffer): void {
+    if (this.finished) return;
+    const { sink } = this;
+    if (sink) {
+      try {
+        if (sink.buffers) {
+          this.sinkBytes += chunk.length;
+          const max = this.limits.maxResponseBytes;
+          if (this.sinkBytes > max) throw new ResponseTooLargeError(max);
+        }
+        sink.data(chunk);
+      } catch (error) {
+        this.fail(error);
+      }
+    } else if (this.errorBody) {
+      this.errorBody.push(chunk);
+      this.errorBytes += chunk.length;
+      // Enough to say what went wrong: read no further.
+      if (this.errorBytes >= ERROR_BODY_LIMIT) this.finishError();
+    }
+  }
+
+  private complete(): void {
+    if (this.finished) return;
+    if (!this.sink) {
+      this.finishError();
+      return;
+    }
+    let endError: LlmError | void;
+    try {
+      endError = this.sink.end();
+    } catch (error) {
+      endError = error as LlmError;
+    }
+    if (endError) {
+      this.fail(endError);
+      return;
+    }
+    this.finished = true;
+    this.stopTimers();
+    this.subscriber.complete();
+  }
+
+  onRequestStart(ctrl: Dispatcher.DispatchController): void {
+    this.controller = ctrl;
+    if (this.abortReason) ctrl.abort(this.abortReason);
+  }
+
+  onResponseStart(
+    ctrl: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (this.finished) return;
+    const redacted = redactHeaders(headers);
+    const ok = statusCode >= 200 && statusCode < 300;
+    const meta: ResponseMeta = {
+      status: statusCode,
+      headers: redacted,
+      requestId: redacted['x-request-id'] ?? redacted['request-id'],
+      rateLimit: parseRateLimit(redacted),
+      headersMs: performance.now() - this.started,
+    };
+    // Every response, errors included: a 429's x-ratelimit-* and retry-after headers are what a
+    // rate limiter most needs to learn from. Nothing may throw into undici (it would surface as
+    // an unhandled 'error' event): what the hook throws becomes the stream's error.
+    try {
+      this.options.onResponse?.(meta);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.finished) return;
+    const codings = parseContentEncoding(redacted['content-encoding']);
+    if (codings === undefined && !ok) {
+      // An error status keeps its typed error; only its unreadable body is left out.
+      this.errorStatus = statusCode;
+      this.errorHeaders = redacted;
+      this.finishError();
+      return;
+    }
+    if (codings === undefined) {
+      this.fail(
+        new UnexpectedResponseError({
+          status: statusCode,
+          contentType: redacted['content-encoding'],
+          message: `The server answered HTTP ${statusCode} with content-encoding "${redacted['content-encoding']}", which rxllm cannot decode (it asks for ${ACCEPT_ENCODING}).`,
+        }),
+      );
+      return;
+    }
+    if (codings.length > 0) {
+      this.decoder = createBodyDecoder(
+        codings,
+        {
+          data: (chunk) => this.deliver(chunk),
+          end: () => this.complete(),
+          error: (error, truncated) =>
+            this.fail(
+              truncated && ok
+                ? new StreamCutError(
+                    'The compressed response body ended before its end; the response is incomplete.',
+                    { cause: scrubError(error) },
+                  )
+                : new StreamParseError(
+                    'invalid-body',
+                    `The response body could not be decompressed (${codings.join(', ')}).`,
+                    '',
+                    { cause: scrubError(error) },
+                  ),
+            ),
+        },
+        () => ctrl.resume(),
+      );
+    }
+    if (!ok) {
+      this.errorStatus = statusCode;
+      this.errorHeaders = redacted;
+      this.errorBody = [];
+      return;
+    }
+    const contentType = redacted['content-type'];
+    const accept = headerValue(this.spec.headers, 'accept');
+    // Nothing may throw into undici (it would surface as an unhandled 'error' event).
+    try {
+      if (!accepts(accept, contentType)) {
+        this.sink = unexpectedBodySink(statusCode, contentType ?? '', accept ?? 'the requested type');
+        return;
+      }
+      const sink = (this.sink = this.makeSink(this.target, meta));
+      if (sink.buffers) {
+        const length = Number(redacted['content-length']);
+        // Refused before a byte of the body is read (the declared size is decompressed size
+        // only when there is no content-encoding, so it is checked only then).
+        if (!this.decoder && length > this.limits.maxResponseBytes) {
+          this.fail(new ResponseTooLargeError(this.limits.maxResponseBytes));
+        }
+      } else if (this.idleOn) {
+        this.lastValueAt = performance.now();
+        this.armIdle(this.limits.idle);
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  onResponseData(ctrl: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.decoder) {
+      if (!this.decoder.write(chunk)) ctrl.pause();
+    } else this.deliver(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.finished) return;
+    if (this.decoder) this.decoder.end();
+    else this.complete();
+  }
+
+  onResponseError(_ctrl: Dispatcher.DispatchController, error: Error): void {
+    if (this.finished) return;
+    this.fail(mapTransportError(error, this.sink !== undefined, this.abortReason, this.limits));
+  }
 }
 
 function headerValue(headers: Record<string, string>, name: string): string | undefined {

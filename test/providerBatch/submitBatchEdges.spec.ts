@@ -3,7 +3,8 @@
  * fails (nothing retried, the batches already made are reported), Retry-After on polling, and
  * per-subscription state (two subscriptions submit two batches).
  */
-import { lastValueFrom, toArray } from 'rxjs';
+import { getEventListeners } from 'node:events';
+import { lastValueFrom, tap, toArray } from 'rxjs';
 import { BadRequestError, RequestAbortedError, ServerError, submitBatch, type BatchEvent } from '../../src';
 import { createMockServer, type MockServer } from '../../src/testing';
 import { ticketRequests } from '../helpers/tickets';
@@ -75,6 +76,34 @@ describe('submitBatch edges', () => {
     expect(await done).toBeInstanceOf(RequestAbortedError);
     await waitFor(() => server.batches.cancelled.length === 1);
     expect(server.batches.cancelled).toEqual([(events[0] as { batchId: string }).batchId]);
+  });
+
+  it('many batch calls sharing one signal put one listener on it, removed when they end', async () => {
+    // An app's shutdown signal handed to many calls: one listener each would make Node warn past 10.
+    server.batches.faults = { validatingPolls: 3 };
+    const shared = new AbortController();
+    let most = 0;
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      lastValueFrom(
+        submitBatch(
+          ticketRequests('openai/gpt-4o-mini', 1).map((r) => ({ ...r, custom_id: `c${i}` })),
+          {
+            baseURL: server.url,
+            pollMs: 5,
+            signal: shared.signal,
+          },
+        ).pipe(
+          tap(() => (most = Math.max(most, getEventListeners(shared.signal, 'abort').length))),
+          toArray(),
+        ),
+      ),
+    );
+    const results = await Promise.all(calls);
+    expect(results.map((events) => events.filter((e) => e.type === 'result').length)).toEqual(
+      Array(12).fill(1),
+    );
+    expect(most).toBe(1);
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 
   it('a create refused by the provider is not retried; the batches made before it were reported', async () => {
