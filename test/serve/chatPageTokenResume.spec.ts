@@ -95,10 +95,14 @@ describeChromium('chatPageTokenResume.spec')('the chat page resumes an answer be
     },
   );
 
-  it('an answer the gateway no longer has (404) is forgotten once the token is given, saying so', async () => {
+  it('an answer the gateway no longer has (404) waits through reloads, then is forgotten once the token is given, saying so', async () => {
     const page = await open();
     const saved = { streamId: 'expired-stream', messages: [{ role: 'user', content: 'Old question' }] };
     await page.evaluate(`sessionStorage.setItem('${KEY}', ${JSON.stringify(JSON.stringify(saved))})`);
+    await page.reload();
+    await page.waitForFunction(statusIs('needs token'));
+    expect(await page.locator('.message.user').allTextContents()).toEqual(['Old question']);
+    // Reloading again while it waits keeps it waiting (leaving is not Stop).
     await page.reload();
     await page.waitForFunction(statusIs('needs token'));
     expect(await page.locator('.message.user').allTextContents()).toEqual(['Old question']);
