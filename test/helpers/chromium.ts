@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { createClient, startGateway, type Gateway } from '../../src';
+import { createClient, startGateway, type Gateway, type GatewayOptions } from '../../src';
 import { createMockServer, type MockServer } from '../../src/testing';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -55,14 +55,45 @@ export async function screenshot(page: { screenshot(o: object): Promise<unknown>
   await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
 }
 
-/** A mock upstream server and a gateway in front of it serving `compat/page-model`. */
-export async function gatewayOverMock(): Promise<{ upstream: MockServer; gateway: Gateway }> {
+/** A mock upstream server and a gateway in front of it serving `compat/page-model` (`options`: a token...). */
+export async function gatewayOverMock(
+  options: Partial<GatewayOptions> = {},
+): Promise<{ upstream: MockServer; gateway: Gateway }> {
   const upstream = await createMockServer();
   const gateway = await startGateway({
     port: 0,
     model: 'compat/page-model',
     client: createClient({ baseURL: upstream.url }),
     log: () => {},
+    ...options,
   });
   return { upstream, gateway };
+}
+
+/** What `pageSuite` sets up: filled in by its `beforeAll`. */
+export interface PageSuite {
+  upstream: MockServer;
+  gateway: Gateway;
+  context: BrowserContext;
+}
+
+/**
+ * Registers a page spec's hooks: a gateway over a mock upstream (`gatewayOverMock(options)`) and
+ * Chromium for the whole describe, closed after it; the upstream reset before each test.
+ */
+export function pageSuite(options: Partial<GatewayOptions> = {}): PageSuite {
+  const suite = {} as PageSuite;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  beforeAll(async () => {
+    Object.assign(suite, await gatewayOverMock(options));
+    browser = await launchChromium();
+    suite.context = browser.context;
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await suite.gateway?.close(0);
+    await suite.upstream?.close();
+  });
+  beforeEach(() => suite.upstream.reset());
+  return suite;
 }

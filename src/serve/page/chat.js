@@ -3,11 +3,12 @@
 // Every request carries the whole conversation (the user's turns and the answers shown), as the
 // Chat Completions API is stateless. Model text is rendered by markdown.js, as DOM nodes only.
 // Answers are resumable (resume.js): a reload mid-answer shows the conversation again and picks the
-// answer up from the gateway, which went on generating it.
+// answer up from the gateway, which went on generating it. Behind a gateway token, which the page
+// never stores, the answer waits (pending, Send disabled) until the token is entered again.
 /* global document, Option, location, window, requestAnimationFrame, cancelAnimationFrame */
 import { bearerProtocol, fetchSse, fromWebSocket } from './rxllm-browser.js';
 import { renderMarkdown } from './markdown.js';
-import { forget, pending, remember, resumed, stopRemote } from './resume.js';
+import { forget, gone, needsToken, pending, remember, resumed, stopRemote } from './resume.js';
 
 const $ = (id) => document.getElementById(id);
 let subscription = null;
@@ -17,6 +18,13 @@ let conversation = [];
 let turn = null;
 /** The stream id of the answer in progress: Stop aborts it on the gateway too. */
 let streamId = null;
+/** The answer in progress (`turn`) was refused for want of the gateway token: the token resumes it. */
+let waiting = false;
+
+const NEEDS_TOKEN = 'The gateway token is needed to continue this answer: enter it above.';
+const GONE = 'This answer is no longer available on the gateway.';
+const STOP_REFUSED =
+  'Stopped on this page only: the gateway needs its token to stop the answer, which goes on there.';
 
 const token = () => $('token').value.trim();
 const authHeaders = () => (token() ? { authorization: `Bearer ${token()}` } : {});
@@ -25,8 +33,10 @@ const oneLine = (error) =>
 
 function setStatus(text) {
   $('status').textContent = text;
-  $('send').disabled = text === 'streaming';
-  $('stop').disabled = text !== 'streaming';
+  // An answer waiting for the token is still in progress: no new question yet, but Stop gives it up.
+  const busy = text === 'streaming' || text === 'needs token';
+  $('send').disabled = busy;
+  $('stop').disabled = !busy;
 }
 
 /** What the gateway serves besides SSE (`{ webSocket }`); the WebSocket option only when it has one. */
@@ -86,9 +96,9 @@ async function copy(text, button) {
   window.setTimeout(() => (button.textContent = 'Copy'), 1500);
 }
 
-/** A new answer bubble. `#answer` and `#reasoning` always name the newest answer's parts. */
+/** A new answer bubble. `#answer`, `#reasoning` and `#notice` always name the newest answer's parts. */
 function answerBubble() {
-  for (const id of ['answer', 'reasoning']) $(id)?.removeAttribute('id');
+  for (const id of ['answer', 'reasoning', 'notice']) $(id)?.removeAttribute('id');
   const div = bubble('assistant');
   const current = { div, text: '', reasoning: '', frame: 0 };
   current.reasoningEl = Object.assign(document.createElement('div'), {
@@ -96,12 +106,13 @@ function answerBubble() {
     id: 'reasoning',
   });
   current.content = Object.assign(document.createElement('div'), { className: 'content', id: 'answer' });
+  current.notice = Object.assign(document.createElement('div'), { className: 'notice', id: 'notice' });
   const button = Object.assign(document.createElement('button'), { className: 'copy', type: 'button' });
   button.textContent = 'Copy';
   button.addEventListener('click', () => copy(current.text, button));
   const actions = Object.assign(document.createElement('div'), { className: 'actions' });
   actions.append(button);
-  div.append(current.reasoningEl, current.content, actions);
+  div.append(current.reasoningEl, current.content, current.notice, actions);
   return current;
 }
 
@@ -126,6 +137,7 @@ function finish(current, status, error) {
   turn = null;
   subscription = null;
   streamId = null;
+  waiting = false;
   if (status !== 'left') forget();
   paint(current);
   if (current.text) conversation.push({ role: 'assistant', content: current.text });
@@ -138,7 +150,7 @@ function finish(current, status, error) {
 
 function send() {
   const text = $('prompt').value;
-  if (subscription || !text.trim()) return;
+  if (subscription || waiting || !text.trim()) return;
   $('error').textContent = '';
   for (const id of ['finish', 'usage', 'ttft']) $(id).textContent = '-';
   conversation.push({ role: 'user', content: text });
@@ -173,7 +185,7 @@ function send() {
 }
 
 /** Streams an answer into its bubble (a new request's, or one resumed after a reload). */
-function show(chunks, current, started) {
+function show(chunks, current, started, failed = (error) => finish(current, 'failed', error)) {
   let first = true;
   setStatus('streaming');
   const sub = chunks.subscribe({
@@ -200,20 +212,48 @@ function show(chunks, current, started) {
       }
       schedule(current);
     },
-    error: (error) => finish(current, 'failed', error),
+    error: failed,
     complete: () => finish(current, 'done'),
   });
   if (turn === current) subscription = sub;
 }
 
+/** The answer a reload interrupted, from its start, then live; with the token as entered now. */
+function resume(current) {
+  waiting = false;
+  current.text = '';
+  current.reasoning = '';
+  current.notice.textContent = '';
+  show(resumed(streamId, authHeaders()), current, performance.now(), (error) => {
+    if (turn !== current) return;
+    if (!needsToken(error)) {
+      if (gone(error)) current.notice.textContent = GONE;
+      return finish(current, 'failed', error);
+    }
+    // No token (a reload empties the field) or a wrong one: the answer stays pending, the gateway
+    // goes on with it, and entering the token resumes it (the field's change event).
+    subscription = null;
+    waiting = true;
+    paint(current);
+    current.notice.textContent = NEEDS_TOKEN;
+    setStatus('needs token');
+  });
+}
+
 function stop(status = 'stopped') {
-  if (!subscription) return;
-  // Stop: that answer is given up, so the gateway stops generating it (wherever it runs). Leaving
-  // or reloading is not Stop: the gateway goes on with the answer, for the reload.
-  if (status !== 'left' && streamId) void stopRemote(streamId, authHeaders());
+  // Leaving or reloading is not Stop: the gateway goes on with the answer, for the reload (an answer
+  // waiting for the token included).
+  if (!subscription && !(waiting && status !== 'left')) return;
+  const current = turn;
+  // Stop: that answer is given up, so the gateway stops generating it (wherever it runs). Without the
+  // right token it cannot be told to: the answer is given up here all the same, and the bubble says so.
+  if (status !== 'left' && streamId)
+    void stopRemote(streamId, authHeaders()).then((refused) => {
+      if (refused) current.notice.textContent = STOP_REFUSED;
+    });
   // Unsubscribing drops the connection (or stops the WebSocket request).
-  subscription.unsubscribe();
-  finish(turn, status);
+  subscription?.unsubscribe();
+  finish(current, status);
 }
 
 function newChat() {
@@ -234,7 +274,10 @@ $('prompt').addEventListener('keydown', (e) => {
     send();
   }
 });
-$('token').addEventListener('change', loadModels);
+$('token').addEventListener('change', () => {
+  void loadModels();
+  if (waiting) resume(turn);
+});
 window.addEventListener('pagehide', () => stop('left'));
 loadPageConfig().then(loadModels);
 const interrupted = pending();
@@ -252,5 +295,5 @@ if (interrupted) {
   const current = answerBubble();
   turn = current;
   streamId = interrupted.streamId;
-  show(resumed(interrupted.streamId, authHeaders()), current, performance.now());
+  resume(current);
 }

@@ -2,6 +2,9 @@
 // sessionStorage, so a reload (or a tab restored) picks the answer up from the gateway, which went
 // on generating it: GET ./v1/chat/completions/{id}/stream from the start, so the page shows it all.
 // Stop tells the gateway to abort the generation (POST .../stop), wherever it runs.
+// The token is never kept (a secret in storage outlives the tab's need of it): after a reload, a
+// gateway with a token refuses the resume (401) until the token is entered again; the answer stays
+// pending meanwhile, as the gateway goes on generating it.
 import { fetchSse } from './rxllm-browser.js';
 
 const KEY = 'rxllm.pendingAnswer';
@@ -36,7 +39,23 @@ export function resumed(streamId, headers) {
   });
 }
 
-/** Asks the gateway to abort the generation; a stream that is gone already is no error here. */
+/**
+ * Asks the gateway to abort the generation; resolves whether the gateway refused the token (401), in
+ * which case the generation goes on. A stream that is gone already, or no answer, is no error here.
+ */
 export function stopRemote(streamId, headers) {
-  return fetch(`${base(streamId)}/stop`, { method: 'POST', headers }).catch(() => undefined);
+  return fetch(`${base(streamId)}/stop`, { method: 'POST', headers }).then(
+    (response) => needsToken(response),
+    () => false,
+  );
+}
+
+/** The gateway refused the token (none, or a wrong one): the gateway's bearer check answers 401. */
+export function needsToken(failure) {
+  return !!failure && failure.status === 401;
+}
+
+/** The gateway no longer has the stream: it expired, or never existed there (404 `stream_not_found`). */
+export function gone(failure) {
+  return !!failure && failure.status === 404;
 }
