@@ -116,6 +116,42 @@ describeChromium('chatPageTokenResume.spec')('the chat page resumes an answer be
     await page.close();
   });
 
+  it('a resume the gateway cannot serve just now (503) keeps the answer for the next reload, which shows it all', async () => {
+    const answer = 'Slow and steady. '.repeat(15).trimEnd();
+    suite.upstream.enqueue({ text: answer, chunkSize: 2, chunkDelayMs: 20 });
+    const page = await open();
+    await reloadMidAnswer(page, 'Take your time.');
+    const kept = (await stored(page)).pending?.streamId;
+    // The gateway's store out of reach for a moment: its resume route answers 503 once.
+    await page.route('**/stream', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          error: { message: 'Resume store unavailable; retry shortly.', type: 'server_error' },
+        }),
+      }),
+    );
+    await enterToken(page, TOKEN);
+    await page.waitForFunction(statusIs('failed'));
+    expect(await page.textContent('#notice')).toBe(
+      'The gateway could not continue this answer just now: reload the page to try again.',
+    );
+    expect(await page.textContent('#error')).toMatch(/503/);
+    expect((await stored(page)).pending?.streamId).toBe(kept);
+    await page.unroute('**/stream');
+
+    await page.reload();
+    await page.waitForFunction(statusIs('needs token'));
+    await enterToken(page, TOKEN);
+    await page.waitForFunction(`${statusIs('done')} || ${statusIs('failed')}`);
+    expect(await page.textContent('#status')).toBe('done');
+    expect(await page.textContent('#answer')).toBe(answer);
+    expect((await stored(page)).pending).toBeNull();
+    expect(suite.upstream.stats.requests).toBe(1);
+    await page.close();
+  });
+
   it('Stop while the answer waits for the token: with the token typed, stops it on the gateway; without, gives it up here and says the gateway goes on', async () => {
     suite.upstream.enqueue({ text: 'x'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
     suite.upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });

@@ -23,6 +23,7 @@ let waiting = false;
 
 const NEEDS_TOKEN = 'The gateway token is needed to continue this answer: enter it above.';
 const GONE = 'This answer is no longer available on the gateway.';
+const TRY_AGAIN = 'The gateway could not continue this answer just now: reload the page to try again.';
 const STOP_REFUSED =
   'Stopped on this page only: the gateway needs its token to stop the answer, which goes on there.';
 
@@ -131,14 +132,17 @@ function schedule(current) {
   if (!current.frame) current.frame = requestAnimationFrame(() => paint(current));
 }
 
-/** Ends the current turn: what was shown joins the conversation (a stopped answer too). */
-function finish(current, status, error) {
+/**
+ * Ends the current turn: what was shown joins the conversation (a stopped answer too). `keep` leaves
+ * the pending answer for the next reload (a failure that may pass).
+ */
+function finish(current, status, error, keep = false) {
   if (turn !== current) return;
   turn = null;
   subscription = null;
   streamId = null;
   waiting = false;
-  if (status !== 'left') forget();
+  if (status !== 'left' && !keep) forget();
   paint(current);
   if (current.text) conversation.push({ role: 'assistant', content: current.text });
   if (error) {
@@ -228,6 +232,12 @@ function resume(current) {
     if (turn !== current) return;
     if (!needsToken(error)) {
       if (gone(error)) current.notice.textContent = GONE;
+      // A failure that may pass (the gateway's store unreachable, a 502/503, the network): the
+      // gateway may still have the answer, so the next reload tries again.
+      else if (error?.retryable) {
+        current.notice.textContent = TRY_AGAIN;
+        return finish(current, 'failed', error, true);
+      }
       return finish(current, 'failed', error);
     }
     // No token (a reload empties the field) or a wrong one: the answer stays pending, the gateway
