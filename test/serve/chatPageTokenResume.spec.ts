@@ -154,7 +154,6 @@ describeChromium('chatPageTokenResume.spec')('the chat page resumes an answer be
 
   it('Stop while the answer waits for the token: with the token typed, stops it on the gateway; without, gives it up here and says the gateway goes on', async () => {
     suite.upstream.enqueue({ text: 'x'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
-    suite.upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
     const page = await open();
     await reloadMidAnswer(page, 'First, long.');
     const first = (await stored(page)).pending!.streamId;
@@ -175,7 +174,28 @@ describeChromium('chatPageTokenResume.spec')('the chat page resumes an answer be
     expect(stop.status).toBe(202);
     await suite.upstream.waitForRequestClose(1);
 
+    // "New chat" while an answer waits without the token: the bubble is gone, the words are not.
+    suite.upstream.enqueue({ text: 'z'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
+    await page.click('#new');
+    await enterToken(page, TOKEN);
+    await reloadMidAnswer(page, 'Third, long.');
+    const third = (await stored(page)).pending!.streamId;
+    stopAnswered = page.waitForResponse((r) => r.url().endsWith('/stop'));
+    await page.click('#new');
+    expect((await stopAnswered).status()).toBe(401);
+    await page.waitForFunction("document.getElementById('error').textContent !== ''");
+    expect(await page.textContent('#error')).toBe(
+      'Stopped on this page only: the gateway needs its token to stop the answer, which goes on there.',
+    );
+    expect(await page.locator('.message').count()).toBe(0);
+    await fetch(`${suite.gateway.url}/v1/chat/completions/${third}/stop`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await suite.upstream.waitForRequestClose(2);
+
     // The token typed, Stop clicked (leaving the field is its change event): stopped on the gateway.
+    suite.upstream.enqueue({ text: 'y'.repeat(2000), chunkSize: 1, chunkDelayMs: 10 });
     await page.click('#new');
     await enterToken(page, TOKEN);
     await reloadMidAnswer(page, 'Second, long.');
@@ -184,11 +204,11 @@ describeChromium('chatPageTokenResume.spec')('the chat page resumes an answer be
     await page.click('#stop');
     expect((await stopAnswered).status()).toBe(202);
     await page.waitForFunction(statusIs('stopped'));
-    await suite.upstream.waitForRequestClose(2);
-    expect(suite.upstream.stats.abortedRequests).toBe(2);
+    await suite.upstream.waitForRequestClose(3);
+    expect(suite.upstream.stats.abortedRequests).toBe(3);
     expect(await page.textContent('#notice')).toBe('');
     expect((await stored(page)).pending).toBeNull();
-    expect(suite.upstream.stats.requests).toBe(2);
+    expect(suite.upstream.stats.requests).toBe(3);
     await page.close();
   });
 });

@@ -259,7 +259,10 @@ function stop(status = 'stopped') {
   // right token it cannot be told to: the answer is given up here all the same, and the bubble says so.
   if (status !== 'left' && streamId)
     void stopRemote(streamId, authHeaders()).then((refused) => {
-      if (refused) current.notice.textContent = STOP_REFUSED;
+      if (!refused) return;
+      // "New chat" cleared the bubble away: say it where it is still seen.
+      if (current.div.isConnected) current.notice.textContent = STOP_REFUSED;
+      else $('error').textContent = STOP_REFUSED;
     });
   // Unsubscribing drops the connection (or stops the WebSocket request).
   subscription?.unsubscribe();
