@@ -232,4 +232,10 @@ withRedis('docs/resume.md: the NestJS recipe, two app instances on one redis-ser
     expect((read.error as ResumableStreamError).reason).toBe('not-found');
     expect(upstream.stats.requests).toBe(0);
   });
+
+  it('the stop route answers 404 for an unknown id', async () => {
+    const reply = await fetch(`${a.url}/chat/no-such-stream/stop`, { method: 'POST' });
+    expect(reply.status).toBe(404);
+    expect(((await reply.json()) as { message: string }).message).toMatch(/no-such-stream/);
+  });
 });
