@@ -3,7 +3,9 @@
  * of src/ and operators/ type-checks (strict, moduleResolution bundler and node16) and runs against
  * the mock provider or a mock server on 127.0.0.1 (OPENAI_BASE_URL points `openai/...` models at it).
  * What a block promises to print (`// → text` after a statement) must be printed, in that order.
- * Blocks whose first line is `// doc-test: typecheck-only` are only type-checked.
+ * Blocks whose first line is `// doc-test: typecheck-only` are only type-checked here; the ones that
+ * need more than a mock server run in a spec of their own (docs/resume.md's NestJS recipe, with Nest
+ * and a redis-server: test/nestjs/resumeRecipe.spec.ts).
  */
 import { config } from 'rxjs';
 import { createMockServer, type MockServer } from 'rxllm/testing';

@@ -184,6 +184,8 @@ export function transpile(snippet: Snippet): string {
       target: ts.ScriptTarget.ES2022,
       esModuleInterop: true,
       experimentalDecorators: true,
+      // As in consumerOptions: Nest injects a constructor parameter by the type this records.
+      emitDecoratorMetadata: true,
     },
   });
   return out.outputText;
