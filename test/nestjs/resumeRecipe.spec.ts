@@ -233,6 +233,14 @@ withRedis('docs/resume.md: the NestJS recipe, two app instances on one redis-ser
     expect(upstream.stats.requests).toBe(0);
   });
 
+  it('a malformed Last-Event-ID is a 400, not a 500', async () => {
+    for (const last of ['abc', 'x:-1', 'x:1.5']) {
+      const reply = await fetch(`${a.url}/chat/some-stream/stream`, { headers: { 'last-event-id': last } });
+      expect(reply.status).toBe(400);
+    }
+    expect(upstream.stats.requests).toBe(0);
+  });
+
   it('the stop route answers 404 for an unknown id', async () => {
     const reply = await fetch(`${a.url}/chat/no-such-stream/stop`, { method: 'POST' });
     expect(reply.status).toBe(404);
