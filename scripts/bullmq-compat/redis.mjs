@@ -33,7 +33,10 @@ export async function startRedis() {
   const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out.slice(-300)}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server did not start: ${out.slice(-300)}`)),
+      10_000,
+    );
     proc.stdout.on('data', (d) => {
       out += d;
       if (/Ready to accept connections/.test(out)) {

@@ -85,12 +85,16 @@ async function fromCode(port, mockUrl) {
     budget: { maxCost: 10, key: 'compat' },
     options,
   });
-  const s = await until(() => batchStatus(queue, 'code'), (st) => st.remaining === 0, 'batch "code"');
+  const s = await until(
+    () => batchStatus(queue, 'code'),
+    (st) => st.remaining === 0,
+    'batch "code"',
+  );
   await worker.close();
   check(s.done === 11 && s.failed === 1 && s.sent === 12, `batchStatus: ${JSON.stringify(s)}`);
   check(s.cost > 0, `batchStatus: no cost recorded (${s.cost})`);
   const records = [];
-  for (let after = '-'; ; ) {
+  for (let after = '-'; ;) {
     const page = await readBatchResults(queue, 'code', { after, count: 5 });
     if (page.records.length === 0) break;
     check(page.records.length <= 5, 'readBatchResults: a page larger than count');
@@ -108,7 +112,11 @@ async function fromCode(port, mockUrl) {
     connection,
     concurrency: 2,
   });
-  await until(() => batchStatus(queue, 'own'), (st) => st.remaining === 0, 'batch "own"');
+  await until(
+    () => batchStatus(queue, 'own'),
+    (st) => st.remaining === 0,
+    'batch "own"',
+  );
   await ownWorker.close();
   checkRecords((await readBatchResults(queue, 'own')).records, own, 'createBatchProcessor');
   await queue.close();
@@ -137,7 +145,11 @@ async function cli(args, ms = 30_000) {
 }
 async function startWorker(args) {
   const child = spawnCli(['worker', ...args]);
-  await until(() => child.err, (e) => /ready on queue/.test(e) || child.exitCode !== null, 'a worker');
+  await until(
+    () => child.err,
+    (e) => /ready on queue/.test(e) || child.exitCode !== null,
+    'a worker',
+  );
   check(child.exitCode === null, `rxllm worker exited: ${child.err.slice(-400)}`);
   return child;
 }
@@ -174,7 +186,10 @@ async function cliFleet(port, mockUrl, arrivals, dir) {
   const out = join(dir, 'out.jsonl');
   const collected = await cli(['batch', 'collect', '--queue', url, '--batch', 'fleet', '--out', out]);
   check(collected.code === 0, `rxllm batch collect: exit ${collected.code}: ${collected.stderr.slice(-400)}`);
-  const records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const records = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   checkRecords(records, lines, 'rxllm batch collect');
   for (const content of lost) {
     const sent = arrivals.filter((x) => x.content === content).length;
@@ -188,7 +203,10 @@ async function cliFleet(port, mockUrl, arrivals, dir) {
   check(s.resent >= lost.length && s.resent <= 4, `status: resent ${s.resent}, ${lost.length} lost calls`);
   b.kill('SIGTERM');
   const code = await b.exited;
-  check(code === 0 && /results recorded/.test(b.err), `rxllm worker on SIGTERM: exit ${code}: ${b.err.slice(-400)}`);
+  check(
+    code === 0 && /results recorded/.test(b.err),
+    `rxllm worker on SIGTERM: exit ${code}: ${b.err.slice(-400)}`,
+  );
   redis.disconnect();
   console.log(
     `${label}: CLI fleet ok (${N} jobs, a worker SIGKILLed with ${lost.length} calls in flight, re-sent by the other; ${s.resent} resent)`,
