@@ -10,6 +10,8 @@
 #     not default-import a Node built-in or a CommonJS package: TS1192);
 #   - with each zod of the peer range (3.25 classic and zod/v4, 4.0, 4.1, the newest), tool()/toolLoop/
 #     partialObject types are inferred and a toolLoop and a partialObject run;
+#   - with bullmq 5 (the peer range's other major), rxllm/bullmq type-checks and a fleet runs
+#     (scripts/bullmq-compat/);
 #   - a browser bundle (esbuild) stays within bench/budget.json and holds no zod, undici, Node
 #     built-in or second rxjs (bench/bundle-size.js --check).
 # Leaves .pack-check/rxllm.tgz for the Angular example (examples/angular depends on it).
@@ -213,6 +215,11 @@ for variant in 3.25.76:zod 3.25.76:zod/v4 4.0.0:zod 4.1.13:zod; do
   zod_check "$dir" "$version" "$import"
 done
 
-# 6. The browser bundle: size budget, no zod/undici/Node built-in/second rxjs.
+# 6. The bullmq peer range: an app on bullmq 5 (the jest tests run the devDependency, a 6) type-checks
+# rxllm/bullmq and runs docs/fleet.md's usage and a fleet with a worker killed mid-run against a
+# redis-server started on a free port (scripts/bullmq-compat/check.sh; ~30 s).
+bash "$root/scripts/bullmq-compat/check.sh" "$work/$tarball" "$work/bullmq"
+
+# 7. The browser bundle: size budget, no zod/undici/Node built-in/second rxjs.
 node "$root/bench/bundle-size.js" --app "$work" --check
 echo "pack check: ok ($tarball)"
