@@ -135,12 +135,17 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
 
   const refill = (s: RateLimitState | undefined, now: number): RateLimitState => {
     if (!s) return { requests: requestCapacity, tokens: tpm, updatedAt: now, pausedUntil: 0 };
-    const elapsed = Math.max(0, now - s.updatedAt);
+    // The bucket's clock never goes back. Processes sharing a store read their clocks before their
+    // writes reach it, so a write can carry an earlier time than the one before it (a stalled event
+    // loop, a slower round trip, clocks of two machines): moving `updatedAt` back would let the next
+    // refill credit that stretch a second time, and the fleet would overspend the shared limit.
+    const at = Math.max(now, s.updatedAt);
+    const elapsed = at - s.updatedAt;
     // An unlimited bucket stays unlimited (Infinity * 0 would be NaN).
     const requests =
       rpm === Infinity ? Infinity : Math.min(requestCapacity, s.requests + (elapsed * rpm) / 60_000);
     const tokens = tpm === Infinity ? Infinity : Math.min(tpm, s.tokens + (elapsed * tpm) / 60_000);
-    return { requests, tokens, updatedAt: now, pausedUntil: s.pausedUntil };
+    return { requests, tokens, updatedAt: at, pausedUntil: s.pausedUntil };
   };
 
   /** Read-modify-write with compare-and-set, retried when another user of the store wrote first. */

@@ -86,7 +86,10 @@ local req, tok, paused
 if not s then
   req, tok, paused = cap, tpm, 0
 else
-  local elapsed = math.max(0, now - s[3])
+  -- The bucket's clock never goes back (see refill in src/rateLimit/limiter.ts): a caller's time
+  -- earlier than the stored one refills nothing and leaves the stored time as it is.
+  now = math.max(now, s[3])
+  local elapsed = now - s[3]
   req, tok, paused = s[1], s[2], s[4]
   if rpm ~= math.huge then req = math.min(cap, req + elapsed * rpm / 60000) else req = math.huge end
   if tpm ~= math.huge then tok = math.min(tpm, tok + elapsed * tpm / 60000) else tok = math.huge end

@@ -152,6 +152,34 @@ describe('createRateLimiter (issue 10)', () => {
     expect(state.requests).toBe(9);
   });
 
+  it('a process whose clock is behind the shared state refills nothing and does not move the state back (no double refill)', () => {
+    // Two processes on one store, each with its own clock: B reads its time before A's write lands.
+    const store = createMemoryRateLimitStore();
+    const clockA = new VirtualTimeScheduler();
+    const clockB = new VirtualTimeScheduler();
+    const a = createRateLimiter({ tokensPerMinute: 60_000, store, scheduler: clockA }); // 1 token/ms
+    const b = createRateLimiter({ tokensPerMinute: 60_000, store, scheduler: clockB });
+    const granted: string[] = [];
+    const take = (
+      limiter: typeof a,
+      clock: VirtualTimeScheduler,
+      at: number,
+      tokens: number,
+      name: string,
+    ) => {
+      clock.frame = at;
+      limiter.acquire(tokens).subscribe(() => granted.push(name));
+    };
+    take(a, clockA, 0, 60_000, 'drain'); // the bucket is empty at t = 0
+    take(a, clockA, 50, 40, 'a@50'); // 50 refilled, 10 left
+    take(b, clockB, 30, 10, 'b@30'); // B's clock says 30: nothing refills, the 10 left are taken
+    expect(stateOf(a)).toEqual(expect.objectContaining({ tokens: 0, updatedAt: 50 }));
+    // At 60 only 10 more tokens exist: 20 must wait. Had B moved the state back to 30, the 20 ms from
+    // 30 to 50 would be refilled twice and this would be granted at once (70 tokens by t = 60).
+    take(a, clockA, 60, 20, 'a@60');
+    expect(granted).toEqual(['drain', 'a@50', 'b@30']);
+  });
+
   it('rejects the same configurations as before (rates must be > 0)', () => {
     expect(() => createRateLimiter({ requestsPerMinute: 0 })).toThrow(TypeError);
     expect(() => createRateLimiter({ requestsPerMinute: -0.5 })).toThrow(TypeError);

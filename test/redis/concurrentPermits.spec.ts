@@ -59,6 +59,18 @@ run('concurrent permits from the Redis rate-limit store', () => {
     expect(granted).toBe(200);
   });
 
+  it('a caller whose clock is behind the stored time refills nothing and leaves the time as it is (no double refill)', async () => {
+    const store = createRedisRateLimitStore(redis, { prefix: 'conc:' });
+    const limits = { requestsPerMinute: Infinity, tokensPerMinute: 60_000, requestCapacity: Infinity }; // 1/ms
+    expect(await store.takeInOrder!('behind', [60_000], limits, 0)).toEqual({ granted: 1, wait: 0 });
+    expect(await store.takeInOrder!('behind', [40], limits, 50)).toEqual({ granted: 1, wait: 0 }); // 10 left
+    // A worker that read its clock at 30 and reached Redis after the write of 50: takes the 10 left.
+    expect(await store.takeInOrder!('behind', [10], limits, 30)).toEqual({ granted: 1, wait: 0 });
+    expect(await store.get('behind')).toEqual(expect.objectContaining({ tokens: 0, updatedAt: 50 }));
+    // At 60, 10 tokens: 20 waits 10 ms. With the time moved back to 30, 30 would be refilled and granted.
+    expect(await store.takeInOrder!('behind', [20], limits, 60)).toEqual({ granted: 0, wait: 10 });
+  });
+
   it('the script takes in order and stops at the first waiter that does not fit, with its wait', async () => {
     const store = createRedisRateLimitStore(redis, { prefix: 'conc:' });
     const limits = { requestsPerMinute: Infinity, tokensPerMinute: 6000, requestCapacity: Infinity };
