@@ -24,10 +24,12 @@ import {
   CLI_BROKEN_PIPE,
   CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
+  CLI_TERMINATED,
   CLI_USAGE_ERROR,
   type CliIO,
   flushed,
   integerFlag,
+  interruptedExitCode,
   isBrokenPipe,
   parseCommandArgs,
   usageError,
@@ -66,7 +68,7 @@ function formatProgress(p: BatchProgress, started: number, spent: number, total:
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${finished}/${total} | ${p.done} ok, ${p.failed} failed, ${p.inFlight} in flight | ${rate.toFixed(1)}/s | ETA ${eta === undefined ? '?' : `${eta}s`} | $${spent.toFixed(4)}`;
 }
 
-/** Runs `rxllm batch`; resolves to the exit code. `signal` (Ctrl-C) stops it, keeping what was written. */
+/** Runs `rxllm batch`; resolves to the exit code. `signal` (Ctrl-C, SIGTERM) stops it, keeping what was written. */
 export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
   const parsed = parseCommandArgs(
     'rxllm batch',
@@ -214,7 +216,7 @@ async function run(
       'abort',
       () => {
         sub.unsubscribe(); // aborts the requests in flight; they are redone on resume
-        resolve(CLI_INTERRUPTED);
+        resolve(interruptedExitCode(signal));
       },
       { once: true },
     );
@@ -223,11 +225,12 @@ async function run(
   // Results on stdout: a reader that left while the last ones were in the pipe counts too.
   if (fd === undefined && code !== CLI_BROKEN_PIPE && (await flushed(io.stdout))) code = CLI_BROKEN_PIPE;
   if (code === CLI_BROKEN_PIPE) return code; // quietly, as Unix tools do: no summary
+  const interrupted = code === CLI_INTERRUPTED || code === CLI_TERMINATED;
   draw(true);
   if (tty) io.stderr.write('\n');
   const wall = ((performance.now() - started) / 1000).toFixed(2);
   io.stderr.write(
-    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${bad.length} bad lines${code === CLI_INTERRUPTED ? ', interrupted (re-run to resume)' : ''} | ${wall} s | cost $${spent.toFixed(6)}${unpriced ? ` (+${unpriced} without a known price)` : ''}\n`,
+    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${bad.length} bad lines${interrupted ? ', interrupted (re-run to resume)' : ''} | ${wall} s | cost $${spent.toFixed(6)}${unpriced ? ` (+${unpriced} without a known price)` : ''}\n`,
   );
   return code;
 }

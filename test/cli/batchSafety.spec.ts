@@ -1,14 +1,22 @@
 /**
  * `rxllm batch` used as a new user would: a results file edited by hand (no final line break), two
  * runs on one --out (real processes: the second is refused, nothing is sent twice), a run killed
- * with SIGKILL (its lock is taken over), exit codes that say what happened, a byte-order mark, and
- * OpenAI's own batch files run as they are.
+ * with SIGKILL (its lock is taken over), one stopped by SIGTERM or Ctrl-C (every result it received is
+ * written, the re-run sends only the missing lines; a second signal kills), exit codes that say what
+ * happened, a byte-order mark, and OpenAI's own batch files run as they are.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockResultsFile } from '../../src/batchFile/lock';
-import { CLI_BAD_INPUT, CLI_REQUESTS_FAILED, CLI_USAGE_ERROR } from '../../src/cli/io';
+import {
+  CLI_BAD_INPUT,
+  CLI_INTERRUPTED,
+  CLI_REQUESTS_FAILED,
+  CLI_TERMINATED,
+  CLI_USAGE_ERROR,
+} from '../../src/cli/io';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { cliIO } from '../helpers/cliIO';
@@ -220,4 +228,81 @@ describe('rxllm batch: one run at a time per results file', () => {
       held.release();
     }
   });
+});
+
+describe('rxllm batch: stopped by a signal', () => {
+  const N = 12;
+  const FAST = 5;
+  const all = Array.from({ length: N }, (_, i) => `t${i}`);
+  const startAll = () => start(['batch', input, '-u', server.url, '--out', out, '--concurrency', String(N)]);
+  const idsSoFar = () => (existsSync(out) ? ids() : []);
+
+  it.each([
+    ['SIGTERM', CLI_TERMINATED],
+    ['SIGINT', CLI_INTERRUPTED],
+  ] as const)(
+    '%s mid-run: every result received is written, exit %i, the lock released; the re-run sends only the missing lines',
+    async (signal, code) => {
+      writeFileSync(input, lines(N));
+      // t0…t4 answer at once; the others outlast any stall of a busy machine, so they are in flight
+      // (sent, unanswered) when the signal comes.
+      server.setDefault((req) => {
+        const id = (req.body as MockChatBody).messages[0].content as string;
+        return { text: `answer ${id}`, latencyMs: Number(id.slice(1)) < FAST ? 0 : 120_000 };
+      });
+      const first = startAll();
+      await until(() => idsSoFar().length === FAST && server.stats.requests === N);
+      first.kill(signal);
+      const stopped = await first.done;
+      expect(stopped.code).toBe(code);
+      expect(first.signalCode).toBeNull(); // it exited by itself, not killed by the signal
+      expect(stopped.stderr).toContain(`${FAST} succeeded, 0 failed, 0 already done`);
+      expect(stopped.stderr).toContain('interrupted (re-run to resume)');
+      expect(existsSync(`${out}.lock`)).toBe(false);
+      // Every upstream call has its line or was aborted before its answer: none was answered and lost.
+      for (let n = 1; n <= N; n++) await server.waitForRequestClose(n);
+      expect(server.stats.abortedRequests).toBe(N - FAST);
+      expect(ids().length + server.stats.abortedRequests).toBe(server.stats.requests);
+      expect(ids().sort()).toEqual(all.slice(0, FAST).sort());
+
+      server.reset();
+      server.setDefault('fast');
+      const again = await startAll().done;
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain(`${N - FAST} succeeded, 0 failed, ${FAST} already done`);
+      expect(again.stderr).not.toContain('took over the lock');
+      expect(server.stats.requests).toBe(N - FAST); // only the missing lines were sent
+      expect(ids().sort()).toEqual([...all].sort()); // each once
+    },
+    90_000,
+  );
+
+  it('a second signal, either kind, kills at once (the first one only asked the command to stop)', async () => {
+    // The first signal's handler removes both listeners; Node's default for a signal nobody listens to
+    // ends the process. A command that never finishes stopping shows that the second one is not ignored.
+    const io = JSON.stringify(join(__dirname, '..', '..', 'src', 'cli', 'io.ts'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { stopOnSignals } = require(${io});
+         const stop = new AbortController();
+         stopOnSignals(process, stop);
+         stop.signal.addEventListener('abort', () => process.stdout.write('stopping on ' + stop.signal.reason + '\\n'));
+         setInterval(() => {}, 1000);
+         process.stdout.write('ready\\n');`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let said = '';
+    child.stdout!.on('data', (d) => (said += d));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)));
+    await until(() => said === 'ready\n');
+    child.kill('SIGTERM');
+    await until(() => said.includes('stopping on SIGTERM'));
+    child.kill('SIGINT');
+    expect(await exited).toBe('SIGINT');
+  }, 60_000);
 });
