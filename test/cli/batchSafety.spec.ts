@@ -2,10 +2,12 @@
  * `rxllm batch` used as a new user would: a results file edited by hand (no final line break), two
  * runs on one --out (real processes: the second is refused, nothing is sent twice), a run killed
  * with SIGKILL (its lock is taken over), one stopped by SIGTERM or Ctrl-C (every result it received is
- * written, the re-run sends only the missing lines; a second signal kills), exit codes that say what
- * happened, a byte-order mark, and OpenAI's own batch files run as they are.
+ * written, an answer arriving is finished, the re-run sends only the missing lines; a second signal
+ * kills), exit codes that say what happened, a byte-order mark, and OpenAI's own batch files run as
+ * they are.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +56,7 @@ const results = (): { custom_id: string; error: unknown }[] =>
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l));
 const ids = () => results().map((r) => r.custom_id);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('rxllm batch: resuming a results file edited by hand', () => {
   it('adds the missing line break after a whole last line before appending', async () => {
@@ -276,6 +279,61 @@ describe('rxllm batch: stopped by a signal', () => {
     },
     90_000,
   );
+
+  it('an answer already arriving at the signal is finished and written (it is billed); the others are aborted', async () => {
+    // A body of the mock's, served by hand: headers at once for "arriving", its body when the test
+    // says; "fast" answered whole; "slow" never (aborted by the stop).
+    const sample = await (
+      await fetch(`${server.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      })
+    ).text();
+    let held: ServerResponse | undefined;
+    const seen: string[] = [];
+    const closedUnanswered: string[] = [];
+    const upstream = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const kind = (JSON.parse(body) as { messages: { content: string }[] }).messages[0].content;
+        seen.push(kind);
+        res.on('close', () => !res.writableFinished && closedUnanswered.push(kind));
+        const head = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(sample) };
+        if (kind === 'fast') res.writeHead(200, head).end(sample);
+        if (kind === 'arriving') (held = res.writeHead(200, head)).flushHeaders();
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/v1`;
+    try {
+      const kinds = ['fast', 'fast', 'arriving', 'slow', 'slow', 'slow'];
+      writeFileSync(input, kinds.map((kind, i) => line(`t${i}`, kind)).join('\n'));
+      const run = start(['batch', input, '-u', url, '--out', out, '--concurrency', '6']);
+      await until(() => idsSoFar().length === 2 && seen.length === 6 && held !== undefined);
+      await sleep(1_000); // the headers of "arriving" have reached the CLI (it has nothing else to do)
+      run.kill('SIGTERM');
+      await sleep(300);
+      expect(run.exitCode).toBeNull(); // still waiting for the arriving answer
+      await until(() => closedUnanswered.length === 3); // the slow ones were aborted meanwhile
+      held!.end(sample);
+      const stopped = await run.done;
+      expect(stopped.code).toBe(CLI_TERMINATED);
+      expect(stopped.stderr).toContain('3 succeeded, 0 failed, 0 already done');
+      expect(ids().sort()).toEqual(['t0', 't1', 't2']);
+      expect(closedUnanswered.sort()).toEqual(['slow', 'slow', 'slow']);
+
+      seen.length = 0;
+      const again = await start(['batch', input, '-u', server.url, '--out', out]).done;
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain('3 succeeded, 0 failed, 3 already done');
+      expect(ids().sort()).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    }
+  }, 90_000);
 
   it('a second signal, either kind, kills at once (the first one only asked the command to stop)', async () => {
     // The first signal's handler removes both listeners; Node's default for a signal nobody listens to
