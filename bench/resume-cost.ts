@@ -9,22 +9,15 @@
  */
 import { Redis } from 'ioredis';
 import { firstValueFrom } from 'rxjs';
-import { createMemoryResumeStore, resume, startGateway, type Chunk, type ResumeStore } from '../src';
+import { createMemoryResumeStore, resume, startGateway, type ResumeStore } from '../src';
 import { createRedisResumeStore } from '../src/redis';
 import { startRedis } from '../test/helpers/redisServer';
+import { benchChunk as chunk } from './lib/chunk';
 
 const STREAMS = Number(process.argv[2] ?? 200);
 const CHUNKS = Number(process.argv[3] ?? 200);
 const LATENCY_ROUNDS = 300;
 
-/** A typical OpenAI chunk of a few characters (what the gateway stores). */
-const chunk = (i: number): Chunk => ({
-  id: 'chatcmpl-bench0123456789abcdef',
-  object: 'chat.completion.chunk',
-  created: 1733500000,
-  model: 'gpt-4o-mini-2024-07-18',
-  choices: [{ index: 0, delta: { content: ` w${i % 1000}` }, finish_reason: null }],
-});
 const jsonBytes = Buffer.byteLength(JSON.stringify(chunk(500)));
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();

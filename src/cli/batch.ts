@@ -14,6 +14,7 @@ import { resultRecord } from '../batchFile/resultRecord';
 import { appendResultLine, openResultsFile } from '../batchFile/resultsFile';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
+import type { CallOptions, ResponseMeta } from '../options';
 import { redactSecrets } from '../redact';
 import type { ChatRequest } from '../request';
 import { createRouter, type Router } from '../router/router';
@@ -24,10 +25,12 @@ import {
   CLI_BROKEN_PIPE,
   CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
+  CLI_TERMINATED,
   CLI_USAGE_ERROR,
   type CliIO,
   flushed,
   integerFlag,
+  interruptedExitCode,
   isBrokenPipe,
   parseCommandArgs,
   usageError,
@@ -54,7 +57,8 @@ model without a provider ("gpt-4o-mini", as in OpenAI's own files) is taken as o
                   follow it with rxllm batch status|collect --queue URL --batch ID
                   (rxllm batch --queue URL --help)
 Bad lines are reported on stderr with their line number and skipped. A progress bar is drawn on
-stderr when it is a terminal. ${CLI_BATCH_EXIT_HELP}`;
+stderr when it is a terminal. Ctrl-C or SIGTERM stops: answers already arriving are written, requests
+still waiting are aborted (a re-run sends them); a second one kills. ${CLI_BATCH_EXIT_HELP}`;
 
 function formatProgress(p: BatchProgress, started: number, spent: number, total: number): string {
   const finished = p.done + p.failed;
@@ -66,7 +70,10 @@ function formatProgress(p: BatchProgress, started: number, spent: number, total:
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${finished}/${total} | ${p.done} ok, ${p.failed} failed, ${p.inFlight} in flight | ${rate.toFixed(1)}/s | ETA ${eta === undefined ? '?' : `${eta}s`} | $${spent.toFixed(4)}`;
 }
 
-/** Runs `rxllm batch`; resolves to the exit code. `signal` (Ctrl-C) stops it, keeping what was written. */
+/**
+ * Runs `rxllm batch`; resolves to the exit code. `signal` (Ctrl-C, SIGTERM) stops it: answers already
+ * arriving are written, the rest is left for a re-run.
+ */
 export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
   const parsed = parseCommandArgs(
     'rxllm batch',
@@ -125,6 +132,80 @@ export async function runBatchCommand(argv: string[], io: CliIO, signal?: AbortS
   }
 }
 
+/**
+ * The calls of a run, stopped (Ctrl-C, SIGTERM) without losing what was paid for. A call whose answer
+ * has begun to arrive (a 2xx status: the provider generated it and bills it) is let finish, so its
+ * line is written; a call still waiting for its answer is aborted, and a call made after the stop is
+ * not sent. Those two never end (no result, so no line, and their slots stay taken, so nothing else
+ * starts) until the run is unsubscribed, once the arriving answers are in; the re-run sends them.
+ * Aborting an arriving answer instead would lose one the provider has billed: the re-run would pay
+ * for it again.
+ */
+function stoppable(call: (request: ChatRequest, options: CallOptions) => Observable<ChatCompletion>) {
+  const waiting = new Set<() => void>();
+  /** Calls whose answer is arriving: the stop waits until they ended (their results written). */
+  let arriving = 0;
+  let stopping = false;
+  let done: (() => void) | undefined;
+  const settle = () => {
+    if (!done || arriving > 0) return;
+    const then = done;
+    done = undefined;
+    then();
+  };
+  return {
+    call: (request: ChatRequest, _index: number, options: CallOptions): Observable<ChatCompletion> =>
+      new Observable<ChatCompletion>((subscriber) => {
+        if (stopping) return; // not sent: ends with the run
+        let answered = false;
+        const abort = () => inner.unsubscribe(); // the request is aborted; the call never ends
+        const ended = () => {
+          if (!answered) return;
+          answered = false;
+          arriving--;
+          // The result reaches the results file synchronously on the way out; settle after it.
+          setImmediate(settle);
+        };
+        waiting.add(abort);
+        const onResponse = (meta: ResponseMeta) => {
+          if (meta.status < 400 && waiting.delete(abort)) {
+            answered = true;
+            arriving++;
+          }
+          options.onResponse?.(meta);
+        };
+        const inner = call(request, { ...options, onResponse }).subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error: unknown) => {
+            subscriber.error(error);
+            ended();
+          },
+          complete: () => {
+            subscriber.complete();
+            ended();
+          },
+        });
+        return () => {
+          waiting.delete(abort);
+          inner.unsubscribe();
+          ended();
+        };
+      }),
+    /** Stops: aborts the calls not answered yet, then runs `then` once the arriving ones ended. */
+    stop(then: () => void): void {
+      stopping = true;
+      // After the poll phase that ran the signal's handler: answers that arrived with the signal
+      // have been read (their status seen) before the others are aborted.
+      setImmediate(() => {
+        for (const abort of [...waiting]) abort();
+        waiting.clear();
+        done = then;
+        settle();
+      });
+    },
+  };
+}
+
 interface RunSettings {
   model: string | undefined;
   baseURL: string | undefined;
@@ -146,8 +227,10 @@ async function run(
   for (const b of bad) io.stderr.write(`rxllm batch: ${badLineNotice(b)}\n`);
   const { todo, skipped, failedBefore } = pendingJobs(jobs, done);
   const options = baseURL ? { baseURL } : {};
-  const call = (request: ChatRequest, _i: number, opts: typeof options) =>
-    (router ? router.complete(request, opts) : complete(request, opts)) as Observable<ChatCompletion>;
+  const stops = stoppable(
+    (request, opts) =>
+      (router ? router.complete(request, opts) : complete(request, opts)) as Observable<ChatCompletion>,
+  );
 
   const fd = out === undefined ? undefined : openResultsFile(out);
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
@@ -179,7 +262,7 @@ async function run(
           concurrency,
           retry: retries,
           options,
-          call,
+          call: stops.call,
           onProgress: (p) => {
             progress = p;
             draw();
@@ -212,10 +295,11 @@ async function run(
     );
     signal?.addEventListener(
       'abort',
-      () => {
-        sub.unsubscribe(); // aborts the requests in flight; they are redone on resume
-        resolve(CLI_INTERRUPTED);
-      },
+      () =>
+        stops.stop(() => {
+          sub.unsubscribe(); // what was not sent or answered yet is redone on resume
+          resolve(interruptedExitCode(signal));
+        }),
       { once: true },
     );
   });
@@ -223,11 +307,12 @@ async function run(
   // Results on stdout: a reader that left while the last ones were in the pipe counts too.
   if (fd === undefined && code !== CLI_BROKEN_PIPE && (await flushed(io.stdout))) code = CLI_BROKEN_PIPE;
   if (code === CLI_BROKEN_PIPE) return code; // quietly, as Unix tools do: no summary
+  const interrupted = code === CLI_INTERRUPTED || code === CLI_TERMINATED;
   draw(true);
   if (tty) io.stderr.write('\n');
   const wall = ((performance.now() - started) / 1000).toFixed(2);
   io.stderr.write(
-    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${bad.length} bad lines${code === CLI_INTERRUPTED ? ', interrupted (re-run to resume)' : ''} | ${wall} s | cost $${spent.toFixed(6)}${unpriced ? ` (+${unpriced} without a known price)` : ''}\n`,
+    `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${bad.length} bad lines${interrupted ? ', interrupted (re-run to resume)' : ''} | ${wall} s | cost $${spent.toFixed(6)}${unpriced ? ` (+${unpriced} without a known price)` : ''}\n`,
   );
   return code;
 }

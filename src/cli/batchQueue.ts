@@ -10,7 +10,7 @@ import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redactSecrets } from '../redact';
-import { type CliIO, parseCommandArgs, usageError } from './io';
+import { type CliIO, interruptedExitCode, parseCommandArgs, usageError } from './io';
 
 const QUEUE_NAME = 'rxllm-batch';
 const POLL_MS = 500;
@@ -30,7 +30,7 @@ A batch on a fleet of workers (start them with: rxllm worker --queue redis://hos
   collect           write the results (the rxllm batch output lines) as they are recorded, to --out or
                     stdout, until every request has one (--no-follow: only those recorded now). Re-run with
                     the same --out to resume: only the missing ones are appended.
-Exit code: 0 done, 1 bad lines (enqueue), failed requests (collect) or Redis unreachable, 2 bad usage, 130 Ctrl-C.`;
+Exit code: 0 done, 1 bad lines (enqueue), failed requests (collect) or Redis unreachable, 2 bad usage, 130 Ctrl-C, 143 SIGTERM.`;
 
 type Fleet = typeof import('../bullmq/connect') &
   typeof import('../bullmq/enqueue') &
@@ -227,7 +227,7 @@ async function collect(
       const stopped = await sleep(POLL_MS, false, { signal }).catch(() => true);
       if (stopped) {
         io.stderr.write(`\nrxllm batch: ${written} results written; stopped (re-run to resume)\n`);
-        return 130;
+        return interruptedExitCode(signal);
       }
     }
   } finally {

@@ -11,7 +11,7 @@ export interface CliIO {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
   env?: Record<string, string | undefined>;
-  /** Stops a long command (`rxllm batch`) as Ctrl-C does. */
+  /** Stops a long command (`rxllm batch`) as Ctrl-C does; its reason `'SIGTERM'` for SIGTERM's exit code. */
   signal?: AbortSignal;
 }
 
@@ -29,6 +29,42 @@ export const CLI_BAD_INPUT = 3;
 
 /** Exit code of a command stopped by Ctrl-C: 128 + SIGINT (2), as shells report it. */
 export const CLI_INTERRUPTED = 130;
+
+/**
+ * Exit code of `rxllm batch` stopped by SIGTERM (a container runtime, systemd, CI, `timeout`): 128 +
+ * SIGTERM (15), the status a shell reports for a process SIGTERM killed, so a caller that checks for
+ * 143 sees the same code whether the run stopped cleanly or not. `rxllm worker` exits 0 on either
+ * signal instead: it finished every job it had taken, while a stopped batch left lines undone.
+ */
+export const CLI_TERMINATED = 143;
+
+/** The signals that stop a long command cleanly, and the exit code of each (128 + its number). */
+const STOP_SIGNALS = { SIGINT: CLI_INTERRUPTED, SIGTERM: CLI_TERMINATED } as const;
+
+/**
+ * The exit code of a command stopped by `signal`: {@link CLI_TERMINATED} when {@link stopOnSignals}
+ * aborted it on SIGTERM, else {@link CLI_INTERRUPTED} (Ctrl-C, or a caller's own abort).
+ */
+export function interruptedExitCode(signal: AbortSignal | undefined): number {
+  return signal?.reason === 'SIGTERM' ? CLI_TERMINATED : CLI_INTERRUPTED;
+}
+
+/**
+ * Aborts `stop` (its reason the signal's name) on the first SIGINT or SIGTERM of `target`, and stops
+ * listening to both then: Node's default for a signal without a listener ends the process, so a second
+ * one, either kind, kills at once (a run stuck while stopping can still be ended).
+ */
+export function stopOnSignals(target: NodeJS.EventEmitter, stop: AbortController): void {
+  const names = Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[];
+  const handlers = names.map((name) => {
+    const handler = () => {
+      names.forEach((n, i) => target.off(n, handlers[i]));
+      stop.abort(name);
+    };
+    target.on(name, handler);
+    return handler;
+  });
+}
 
 /**
  * Exit code when the reader of stdout went away (`rxllm chat … | head -c 20`): 128 + SIGPIPE (13),
@@ -52,8 +88,8 @@ export function batchExitCode(badLines: number, failedRequests: number): number 
 /** The exit codes of `rxllm batch`, both modes, as its help says them (docs/cli.md has the table). */
 export const CLI_BATCH_EXIT_HELP = `Exit code: 0 every line succeeded; ${CLI_REQUESTS_FAILED} some requests failed (their lines hold the
 error); ${CLI_USAGE_ERROR} bad usage, an unreadable file, or --out in use by another run (nothing sent); ${CLI_BAD_INPUT} some input lines
-were bad (the rest ran); ${CLI_INTERRUPTED} stopped by Ctrl-C (re-run to resume); ${CLI_BROKEN_PIPE} stdout was closed early
-(| head: the run stops).`;
+were bad (the rest ran); ${CLI_INTERRUPTED} stopped by Ctrl-C, ${CLI_TERMINATED} by SIGTERM (re-run to resume; a second
+Ctrl-C or SIGTERM kills); ${CLI_BROKEN_PIPE} stdout was closed early (| head: the run stops).`;
 
 /**
  * Whether `stream` can no longer be written: its reader left. Node destroys a pipe's stream at once

@@ -4,7 +4,7 @@
  * writes its lines with the synchronous mode's modules (`src/batchFile/`): the same bad-line reasons,
  * the same lock (one run per `--out`, whichever mode), the same records plus `batch_id`, the same exit
  * codes. The batch ids are recorded next to the results (`<out>.batch.json`, or `<in>.batch.json`
- * without `--out`), so a re-run resumes polling and never submits a request twice. Ctrl-C detaches:
+ * without `--out`), so a re-run resumes polling and never submits a request twice. Ctrl-C or SIGTERM detaches:
  * the batch keeps running.
  */
 import { closeSync, readFileSync } from 'node:fs';
@@ -31,10 +31,12 @@ import {
   CLI_BROKEN_PIPE,
   CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
+  CLI_TERMINATED,
   CLI_USAGE_ERROR,
   type CliIO,
   flushed,
   integerFlag,
+  interruptedExitCode,
   isBrokenPipe,
   parseCommandArgs,
   usageError,
@@ -54,8 +56,8 @@ Gemini Batch Mode): half the price, answers within 24 hours. Lines as in the syn
   --poll-ms        between two status polls (default ${CLI_PROVIDER_BATCH_DEFAULTS.pollMs})
   --base-url, -u   the provider's base URL (else OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL)
   --retry-failed   re-run the requests that failed in the batch synchronously (at the synchronous price)
-Bad lines are reported on stderr with their line number and skipped. Ctrl-C detaches (the batch keeps
-running) and prints the command that resumes it. ${CLI_BATCH_EXIT_HELP}`;
+Bad lines are reported on stderr with their line number and skipped. Ctrl-C or SIGTERM detaches (the
+batch keeps running) and prints the command that resumes it. ${CLI_BATCH_EXIT_HELP}`;
 
 /** The providers with a batch API in `src/providerBatch/registry.ts`. */
 const BATCH_PROVIDERS = ['openai', 'anthropic', 'gemini'];
@@ -274,11 +276,12 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
         complete: () => resolve(0),
       }),
     );
-    signal?.addEventListener('abort', () => resolve(CLI_INTERRUPTED), { once: true });
+    signal?.addEventListener('abort', () => resolve(interruptedExitCode(signal)), { once: true });
   });
   // Detaches: cancelOnUnsubscribe is off, the provider batch keeps running (retries are aborted).
   sub.unsubscribe();
-  const detached = code === CLI_INTERRUPTED && !retrying;
+  const interrupted = code === CLI_INTERRUPTED || code === CLI_TERMINATED;
+  const detached = interrupted && !retrying;
   if (tty && !retrying) io.stderr.write('\n');
   if (fd !== undefined) closeSync(fd);
   // Results on stdout: a reader that left while the last ones were in the pipe counts too.
@@ -289,7 +292,7 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
   io.stderr.write(
     `rxllm batch: ${ok} succeeded, ${failed} failed, ${skipped} already done${failedBefore ? ` (${failedBefore} failed)` : ''}, ${run.badLines} bad lines | ${provider} batches ${ids} | ${seconds(performance.now() - started)} | cost $${spent.toFixed(6)} at the batch price (synchronous: $${syncSpent.toFixed(6)})\n`,
   );
-  if (code === CLI_INTERRUPTED) {
+  if (interrupted) {
     const resume = [...run.resume, ...(out ? ['--out', out] : [])].join(' ');
     io.stderr.write(
       detached

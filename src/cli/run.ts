@@ -2,7 +2,8 @@
  * The `rxllm` command: answers `--version` and `help`, and hands everything else to one file per
  * command (`chat`, the default; `batch`, with `--queue` on a fleet or `--provider-batch`; `worker`;
  * `serve`), which parses its own flags. Exit codes: 0 done, 1 the call failed, 2 a usage error, 141
- * stdout's reader left (`CLI_BROKEN_PIPE`); `rxllm batch` adds 3 (bad input lines) and 130 (Ctrl-C).
+ * stdout's reader left (`CLI_BROKEN_PIPE`); `rxllm batch` adds 3 (bad input lines), 130 (Ctrl-C) and 143
+ * (SIGTERM).
  */
 import { runChat } from './chat';
 import { CLI_USAGE_ERROR, cliVersion, type CliIO } from './io';

@@ -4,7 +4,8 @@
  * an explicit id, so the SSE event number is the Redis id and a retried write cannot land twice),
  * and a hash with the count, the bytes and the TTL. Readers replay with XRANGE and follow with
  * `XREAD BLOCK` on connections of their own (a blocked connection serves nobody else). `stop` sets a
- * flag and PUBLISHes the id; each store listens on one subscriber connection.
+ * flag and PUBLISHes the id; each store listens on one subscriber connection. The streams are
+ * counted (`maxStreams`) in one sorted set of all of them, `src/redis/resumePlaces.ts`.
  * https://redis.io/docs/latest/develop/data-types/streams/ — XADD, XRANGE (exclusive `(` start
  * since Redis 6.2), XREAD BLOCK.
  */
@@ -25,6 +26,7 @@ import {
   type RedisScriptClient,
   type RedisStoreOptions,
 } from './client';
+import { streamPlaces } from './resumePlaces';
 
 /** A connection the store opens for itself (ioredis `Redis`, from `duplicate()`). */
 export interface RedisResumeConnection {
@@ -50,6 +52,14 @@ export interface RedisResumeStoreOptions extends RedisStoreOptions {
    * readers wait for one to be free. @defaultValue 64
    */
   maxBlockingConnections?: number;
+  /**
+   * Most streams kept at once, counted across every instance sharing the Redis (and `prefix`);
+   * `create` past it rejects with `ResumableStreamError` `full`, as the memory store does. An expired
+   * stream's place is free within `max(1 s, ttlMs / 10)` after its expiry. Appends cost no extra
+   * command: the producer refreshes its stream's place at most every half that time.
+   * @defaultValue 10_000
+   */
+  maxStreams?: number;
 }
 
 /** Defaults of {@link createRedisResumeStore}. */
@@ -57,6 +67,7 @@ export const REDIS_RESUME_STORE_DEFAULTS = {
   maxChunks: RESUME_DEFAULTS.maxChunks,
   maxBytes: RESUME_DEFAULTS.maxBytes,
   maxBlockingConnections: 64,
+  maxStreams: 10_000,
 } as const;
 
 /** A resume store on Redis; `close()` disconnects the connections it opened (not yours). */
@@ -165,6 +176,7 @@ export function createRedisResumeStore(
     throw new TypeError('createRedisResumeStore: the client needs duplicate() (an ioredis Redis).');
   const maxChunks = positive('maxChunks', options.maxChunks ?? REDIS_RESUME_STORE_DEFAULTS.maxChunks);
   const maxBytes = positive('maxBytes', options.maxBytes ?? REDIS_RESUME_STORE_DEFAULTS.maxBytes);
+  const maxStreams = positive('maxStreams', options.maxStreams ?? REDIS_RESUME_STORE_DEFAULTS.maxStreams);
   const maxBlocking = positive(
     'maxBlockingConnections',
     options.maxBlockingConnections ?? REDIS_RESUME_STORE_DEFAULTS.maxBlockingConnections,
@@ -173,6 +185,7 @@ export function createRedisResumeStore(
   const key = (id: string) => `${prefix}resume:{${id}}:s`;
   const channel = `${prefix}resume:stop`;
   const run = (what: string, op: () => Promise<unknown>) => withRetry('resume', what, timeoutMs, op);
+  const places = streamPlaces(client, `${prefix}resume:live`, maxStreams, run);
 
   // Blocking connections: opened on demand, kept for the next reader.
   const idle: RedisResumeConnection[] = [];
@@ -215,22 +228,37 @@ export function createRedisResumeStore(
   };
 
   const fail = (id: string, code: unknown) => {
-    if (code === -1) throw new ResumableStreamError('not-found', id);
+    if (code === -1) {
+      places.forget(id);
+      throw new ResumableStreamError('not-found', id);
+    }
     if (code === -2) throw new ResumableStreamError('too-large', id);
   };
 
   return {
     async create(id, ttlMs) {
-      const made = await run('create', () => CREATE.run(client, [meta(id)], [Math.ceil(ttlMs)]));
+      // The place first: a stream that exists is always counted, even for a moment.
+      const place = await places.take(id, ttlMs);
+      if (!place) throw new ResumableStreamError('full', id);
+      const made = await run('create', () => CREATE.run(client, [meta(id)], [place.ttlMs]));
       if (Number(made) !== 1) throw new ResumableStreamError('exists', id);
+      await places.created(id, place);
     },
     async append(id, events) {
       const args: (string | number)[] = [maxChunks, maxBytes];
       for (const e of events) args.push(e.seq, chunkJson(e.chunk));
-      fail(id, Number(await run('append', () => APPEND.run(client, [meta(id), key(id)], args))));
+      const keeping = places.beforeWrite(id);
+      const code = Number(await run('append', () => APPEND.run(client, [meta(id), key(id)], args)));
+      await keeping;
+      fail(id, code);
     },
     async end(id, end) {
-      fail(id, Number(await run('end', () => END.run(client, [meta(id), key(id)], [JSON.stringify(end)]))));
+      const keeping = places.beforeEnd(id);
+      const code = Number(
+        await run('end', () => END.run(client, [meta(id), key(id)], [JSON.stringify(end)])),
+      );
+      await keeping;
+      fail(id, code);
     },
     async read(id, afterSeq, { waitMs, signal }) {
       const range = (await run('read', () =>

@@ -1,14 +1,24 @@
 /**
  * `rxllm batch` used as a new user would: a results file edited by hand (no final line break), two
  * runs on one --out (real processes: the second is refused, nothing is sent twice), a run killed
- * with SIGKILL (its lock is taken over), exit codes that say what happened, a byte-order mark, and
- * OpenAI's own batch files run as they are.
+ * with SIGKILL (its lock is taken over), one stopped by SIGTERM or Ctrl-C (every result it received is
+ * written, an answer arriving is finished, the re-run sends only the missing lines; a second signal
+ * kills), exit codes that say what happened, a byte-order mark, and OpenAI's own batch files run as
+ * they are.
  */
+import { spawn } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockResultsFile } from '../../src/batchFile/lock';
-import { CLI_BAD_INPUT, CLI_REQUESTS_FAILED, CLI_USAGE_ERROR } from '../../src/cli/io';
+import {
+  CLI_BAD_INPUT,
+  CLI_INTERRUPTED,
+  CLI_REQUESTS_FAILED,
+  CLI_TERMINATED,
+  CLI_USAGE_ERROR,
+} from '../../src/cli/io';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { cliIO } from '../helpers/cliIO';
@@ -46,6 +56,7 @@ const results = (): { custom_id: string; error: unknown }[] =>
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l));
 const ids = () => results().map((r) => r.custom_id);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('rxllm batch: resuming a results file edited by hand', () => {
   it('adds the missing line break after a whole last line before appending', async () => {
@@ -220,4 +231,136 @@ describe('rxllm batch: one run at a time per results file', () => {
       held.release();
     }
   });
+});
+
+describe('rxllm batch: stopped by a signal', () => {
+  const N = 12;
+  const FAST = 5;
+  const all = Array.from({ length: N }, (_, i) => `t${i}`);
+  const startAll = () => start(['batch', input, '-u', server.url, '--out', out, '--concurrency', String(N)]);
+  const idsSoFar = () => (existsSync(out) ? ids() : []);
+
+  it.each([
+    ['SIGTERM', CLI_TERMINATED],
+    ['SIGINT', CLI_INTERRUPTED],
+  ] as const)(
+    '%s mid-run: every result received is written, exit %i, the lock released; the re-run sends only the missing lines',
+    async (signal, code) => {
+      writeFileSync(input, lines(N));
+      // t0…t4 answer at once; the others outlast any stall of a busy machine, so they are in flight
+      // (sent, unanswered) when the signal comes.
+      server.setDefault((req) => {
+        const id = (req.body as MockChatBody).messages[0].content as string;
+        return { text: `answer ${id}`, latencyMs: Number(id.slice(1)) < FAST ? 0 : 120_000 };
+      });
+      const first = startAll();
+      await until(() => idsSoFar().length === FAST && server.stats.requests === N);
+      first.kill(signal);
+      const stopped = await first.done;
+      expect(stopped.code).toBe(code);
+      expect(first.signalCode).toBeNull(); // it exited by itself, not killed by the signal
+      expect(stopped.stderr).toContain(`${FAST} succeeded, 0 failed, 0 already done`);
+      expect(stopped.stderr).toContain('interrupted (re-run to resume)');
+      expect(existsSync(`${out}.lock`)).toBe(false);
+      // Every upstream call has its line or was aborted before its answer: none was answered and lost.
+      for (let n = 1; n <= N; n++) await server.waitForRequestClose(n);
+      expect(server.stats.abortedRequests).toBe(N - FAST);
+      expect(ids().length + server.stats.abortedRequests).toBe(server.stats.requests);
+      expect(ids().sort()).toEqual(all.slice(0, FAST).sort());
+
+      server.reset();
+      server.setDefault('fast');
+      const again = await startAll().done;
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain(`${N - FAST} succeeded, 0 failed, ${FAST} already done`);
+      expect(again.stderr).not.toContain('took over the lock');
+      expect(server.stats.requests).toBe(N - FAST); // only the missing lines were sent
+      expect(ids().sort()).toEqual([...all].sort()); // each once
+    },
+    90_000,
+  );
+
+  it('an answer already arriving at the signal is finished and written (it is billed); the others are aborted', async () => {
+    // A body of the mock's, served by hand: headers at once for "arriving", its body when the test
+    // says; "fast" answered whole; "slow" never (aborted by the stop).
+    const sample = await (
+      await fetch(`${server.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      })
+    ).text();
+    let held: ServerResponse | undefined;
+    const seen: string[] = [];
+    const closedUnanswered: string[] = [];
+    const upstream = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const kind = (JSON.parse(body) as { messages: { content: string }[] }).messages[0].content;
+        seen.push(kind);
+        res.on('close', () => !res.writableFinished && closedUnanswered.push(kind));
+        const head = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(sample) };
+        if (kind === 'fast') res.writeHead(200, head).end(sample);
+        if (kind === 'arriving') (held = res.writeHead(200, head)).flushHeaders();
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/v1`;
+    try {
+      const kinds = ['fast', 'fast', 'arriving', 'slow', 'slow', 'slow'];
+      writeFileSync(input, kinds.map((kind, i) => line(`t${i}`, kind)).join('\n'));
+      const run = start(['batch', input, '-u', url, '--out', out, '--concurrency', '6']);
+      await until(() => idsSoFar().length === 2 && seen.length === 6 && held !== undefined);
+      await sleep(1_000); // the headers of "arriving" have reached the CLI (it has nothing else to do)
+      run.kill('SIGTERM');
+      await sleep(300);
+      expect(run.exitCode).toBeNull(); // still waiting for the arriving answer
+      await until(() => closedUnanswered.length === 3); // the slow ones were aborted meanwhile
+      held!.end(sample);
+      const stopped = await run.done;
+      expect(stopped.code).toBe(CLI_TERMINATED);
+      expect(stopped.stderr).toContain('3 succeeded, 0 failed, 0 already done');
+      expect(ids().sort()).toEqual(['t0', 't1', 't2']);
+      expect(closedUnanswered.sort()).toEqual(['slow', 'slow', 'slow']);
+
+      seen.length = 0;
+      const again = await start(['batch', input, '-u', server.url, '--out', out]).done;
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain('3 succeeded, 0 failed, 3 already done');
+      expect(ids().sort()).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    }
+  }, 90_000);
+
+  it('a second signal, either kind, kills at once (the first one only asked the command to stop)', async () => {
+    // The first signal's handler removes both listeners; Node's default for a signal nobody listens to
+    // ends the process. A command that never finishes stopping shows that the second one is not ignored.
+    const io = JSON.stringify(join(__dirname, '..', '..', 'src', 'cli', 'io.ts'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { stopOnSignals } = require(${io});
+         const stop = new AbortController();
+         stopOnSignals(process, stop);
+         stop.signal.addEventListener('abort', () => process.stdout.write('stopping on ' + stop.signal.reason + '\\n'));
+         setInterval(() => {}, 1000);
+         process.stdout.write('ready\\n');`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let said = '';
+    child.stdout!.on('data', (d) => (said += d));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)));
+    await until(() => said === 'ready\n');
+    child.kill('SIGTERM');
+    await until(() => said.includes('stopping on SIGTERM'));
+    child.kill('SIGINT');
+    expect(await exited).toBe('SIGINT');
+  }, 60_000);
 });

@@ -4,18 +4,39 @@ import {
   batchExitCode,
   CLI_BAD_INPUT,
   CLI_BROKEN_PIPE,
+  CLI_INTERRUPTED,
   CLI_REQUESTS_FAILED,
+  CLI_TERMINATED,
   exitOnBrokenPipe,
   flushed,
   integerFlag,
+  interruptedExitCode,
   isBrokenPipe,
   parseCliArgs,
   parseCommandArgs,
+  stopOnSignals,
   usageError,
 } from '../../src/cli/io';
 import { cliIO } from '../helpers/cliIO';
 
 describe('cli/io', () => {
+  it('stopOnSignals aborts on the first SIGINT or SIGTERM with its name, then listens to neither', () => {
+    for (const first of ['SIGINT', 'SIGTERM'] as const) {
+      const target = new EventEmitter();
+      const stop = new AbortController();
+      stopOnSignals(target, stop);
+      expect(target.listenerCount('SIGINT') + target.listenerCount('SIGTERM')).toBe(2);
+      target.emit(first);
+      expect(stop.signal.reason).toBe(first);
+      // No listener left: Node's default for the next signal of either kind ends the process.
+      expect(target.listenerCount('SIGINT') + target.listenerCount('SIGTERM')).toBe(0);
+      expect(interruptedExitCode(stop.signal)).toBe(first === 'SIGTERM' ? CLI_TERMINATED : CLI_INTERRUPTED);
+    }
+    expect([CLI_INTERRUPTED, CLI_TERMINATED]).toEqual([128 + 2, 128 + 15]);
+    expect(interruptedExitCode(AbortSignal.abort())).toBe(CLI_INTERRUPTED); // a caller's own abort
+    expect(interruptedExitCode(undefined)).toBe(CLI_INTERRUPTED);
+  });
+
   const options = { port: { type: 'string', short: 'p' }, model: { type: 'string', short: 'm' } } as const;
 
   it('parseCommandArgs answers --help (0, help on stdout) and a flag error (2, the message on stderr), else the flags', () => {

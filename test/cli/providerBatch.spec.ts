@@ -128,35 +128,41 @@ describe('rxllm batch --provider-batch: resume, detach, failures', () => {
     expect(readLines(out)).toHaveLength(TICKET_COUNT);
   }, 60_000);
 
-  it('Ctrl-C detaches (no cancel) and prints the resume command; re-running resumes', async () => {
-    const input = ticketsFile('anthropic', 5);
-    const out = join(dir, 'out.jsonl');
-    server.batches.faults = { runningPolls: 1_000_000 };
-    const stop = new AbortController();
-    const run = io(stop.signal);
-    const args = [
-      'batch',
-      input,
-      '--provider-batch',
-      '--out',
-      out,
-      '--poll-ms',
-      '5',
-      '--base-url',
-      server.url,
-    ];
-    const pending = runCli(args, run.io);
-    await waitFor(() => server.batches.submissions === 1 && /in_progress/.test(run.err()));
-    stop.abort();
-    expect(await pending).toBe(130);
-    expect(run.err()).toContain(`Resume with: rxllm batch ${input} --provider-batch --out ${out}`);
-    expect(server.batches.cancelled).toEqual([]);
+  it.each([
+    { name: 'Ctrl-C', reason: undefined, code: 130 },
+    { name: 'SIGTERM', reason: 'SIGTERM', code: 143 },
+  ])(
+    '$name detaches (no cancel, exit $code) and prints the resume command; re-running resumes',
+    async ({ reason, code }) => {
+      const input = ticketsFile('anthropic', 5);
+      const out = join(dir, 'out.jsonl');
+      server.batches.faults = { runningPolls: 1_000_000 };
+      const stop = new AbortController();
+      const run = io(stop.signal);
+      const args = [
+        'batch',
+        input,
+        '--provider-batch',
+        '--out',
+        out,
+        '--poll-ms',
+        '5',
+        '--base-url',
+        server.url,
+      ];
+      const pending = runCli(args, run.io);
+      await waitFor(() => server.batches.submissions === 1 && /in_progress/.test(run.err()));
+      stop.abort(reason); // main.ts aborts with the signal's name
+      expect(await pending).toBe(code);
+      expect(run.err()).toContain(`Resume with: rxllm batch ${input} --provider-batch --out ${out}`);
+      expect(server.batches.cancelled).toEqual([]);
 
-    server.batches.faults = {};
-    expect(await runCli(args, io().io)).toBe(0);
-    expect(readLines(out)).toHaveLength(5);
-    expect(server.batches.submissions).toBe(1);
-  });
+      server.batches.faults = {};
+      expect(await runCli(args, io().io)).toBe(0);
+      expect(readLines(out)).toHaveLength(5);
+      expect(server.batches.submissions).toBe(1);
+    },
+  );
 
   it('failed requests make exit code 1 with a typed error line; --retry-failed re-runs them synchronously', async () => {
     const input = ticketsFile('gemini', 4);

@@ -2,7 +2,8 @@
  * rxllm/redis against a real redis-server started by the tests on a free port: two worker
  * PROCESSES sharing one 60 rpm limit never exceed it together; a cooldown set by one process is
  * honoured by another; the stores survive a Redis restart mid-run with a clear error and no lost
- * permits; the Lua scripts are atomic under concurrent callers.
+ * permits; the Lua scripts are atomic under concurrent callers; two processes racing for the resume
+ * store's last stream places admit exactly as many as there are.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -13,10 +14,12 @@ import {
   createRedisBudgetStore,
   createRedisCooldownStore,
   createRedisRateLimitStore,
+  createRedisResumeStore,
   REDIS_STORE_DEFAULTS,
 } from 'rxllm/redis';
 import { createMockServer } from 'rxllm/testing';
 import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
+import { text } from '../quirks/toolCallQuirks';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -134,6 +137,24 @@ run('rxllm/redis stores on a real redis-server', () => {
     // Each process alone would take its own 60 at once: the combined bound proves they shared one
     // bucket. (Which process wins a permit is a race, so neither share is asserted.)
     expect(Array.isArray(a.grants) && Array.isArray(b.grants)).toBe(true);
+  });
+
+  it('two processes racing for the last places of one resume store admit exactly as many as there are', async () => {
+    const prefix = `places${Date.now()}:`;
+    const held = createRedisResumeStore(redis as never, { prefix, maxStreams: 10 });
+    for (let i = 0; i < 7; i++) await held.create(`held${i}`, 60_000);
+    await held.close();
+    // 3 places left; each process asks for 5 at the same moment.
+    const args = ['create-streams', String(server.port), prefix, '10', '5'];
+    const workers = [spawnWorker(args), spawnWorker(args)];
+    await Promise.all(workers.map((w) => w.ready));
+    const startAt = Date.now() + 100;
+    workers.forEach((w) => w.send(String(startAt)));
+    const results = await Promise.all(workers.map((w) => w.result));
+    expect(results.flatMap((r) => r.other)).toEqual([]);
+    expect(results.reduce((n, r) => n + r.created, 0)).toBe(3);
+    expect(results.reduce((n, r) => n + r.full, 0)).toBe(7);
+    expect(await redis.zcard(`${prefix}resume:live`)).toBe(10);
   });
 
   it('a cooldown set by one process is honoured by the other', async () => {
@@ -316,6 +337,19 @@ run('rxllm/redis stores on a real redis-server', () => {
     });
     await lastValueFrom(limiter.acquire(), { defaultValue: undefined });
     expect(Math.floor((await lastValueFrom(limiter.state())).requests)).toBe(59);
+    // The resume store: each stream's keys share its `{id}` slot; its count (the live set) has its own.
+    const resumeStore = createRedisResumeStore(
+      { ...cluster, duplicate: () => redis.duplicate() },
+      { prefix: 'slots:', maxStreams: 5 },
+    );
+    await resumeStore.create('r1', 60_000);
+    await resumeStore.append('r1', [{ seq: 1, chunk: text('hi') }]);
+    await resumeStore.end('r1', { state: 'complete' });
+    expect(await resumeStore.read('r1', 0, { waitMs: 1 })).toEqual({
+      events: [{ seq: 1, chunk: text('hi') }],
+      end: { state: 'complete' },
+    });
+    await resumeStore.close();
     expect(calls.some((keys) => keys.length > 1)).toBe(true); // multi-key scripts were checked
   });
 

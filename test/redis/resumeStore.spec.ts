@@ -1,6 +1,7 @@
 /**
  * The resume stores, one suite for both: the memory store and the Redis Streams store against a
- * real redis-server (two store instances on two clients stand for two gateway processes).
+ * real redis-server (two store instances on two clients stand for two gateway processes), and the
+ * Redis store's stream count (`maxStreams`) raced for by two clients.
  */
 import Redis from 'ioredis';
 import { lastValueFrom, Subject, toArray } from 'rxjs';
@@ -20,7 +21,16 @@ interface Pair {
   b: ResumeStore;
 }
 
-function suite(name: string, make: (limits?: { maxChunks?: number; maxBytes?: number }) => Promise<Pair>) {
+type Limits = { maxChunks?: number; maxBytes?: number; maxStreams?: number };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How `create` settled: 'created' or the error's reason. */
+const created = (p: Promise<void>) =>
+  p.then(
+    () => 'created',
+    (e: { reason?: string }) => e.reason ?? String(e),
+  );
+
+function suite(name: string, make: (limits?: Limits) => Promise<Pair>) {
   describe(name, () => {
     it('numbers events from 1, returns each after the asked seq once, in order, then the end', async () => {
       const { a, b } = await make();
@@ -83,6 +93,51 @@ function suite(name: string, make: (limits?: { maxChunks?: number; maxBytes?: nu
       });
     });
 
+    it('holds at most maxStreams streams: one more is refused with full, on either instance', async () => {
+      const { a, b } = await make({ maxStreams: 3 });
+      for (const id of ['m1', 'm2', 'm3']) await a.create(id, 60_000);
+      await expect(b.create('m4', 60_000)).rejects.toMatchObject({
+        name: 'ResumableStreamError',
+        reason: 'full',
+      });
+      await expect(a.create('m4', 60_000)).rejects.toMatchObject({ reason: 'full' });
+      // The refused stream does not exist; the others still work.
+      expect(await b.read('m4', 0, { waitMs: 1 })).toBeUndefined();
+      await a.append('m1', [{ seq: 1, chunk: chunk(1) }]);
+      expect((await b.read('m1', 0, { waitMs: 1 }))?.events).toHaveLength(1);
+    });
+
+    it('an expired stream frees its place; one kept alive by its writes keeps it past its first TTL', async () => {
+      const { a, b } = await make({ maxStreams: 2 });
+      // TTLs of seconds: a busy machine's stalls must not expire a stream before it is looked at.
+      await a.create('short', 1_500);
+      const longCreated = Date.now();
+      await a.create('long', 2_000);
+      // 'long' is written every 50 ms until 5 s after its creation: past its TTL plus any slack the
+      // stream count gives (the Redis store's 1 s), so only its writes can keep its place.
+      let writing = true;
+      const writer = (async () => {
+        for (let seq = 1; writing; seq++) {
+          await a.append('long', [{ seq, chunk: chunk(seq) }]);
+          await sleep(50);
+        }
+      })();
+      expect(await created(b.create('next', 60_000))).toBe('full');
+      // 'short' expires (nothing writes it); its place is free within a second or so of that.
+      let outcome = 'full';
+      while (outcome === 'full' && Date.now() - longCreated < 15_000) {
+        await sleep(50);
+        outcome = await created(b.create('next', 60_000));
+      }
+      expect(outcome).toBe('created');
+      expect(await b.read('short', 0, { waitMs: 1 })).toBeUndefined();
+      await sleep(Math.max(0, 5_000 - (Date.now() - longCreated)));
+      expect(await created(b.create('third', 60_000))).toBe('full'); // 'long' still holds its place
+      writing = false;
+      await writer;
+      expect((await b.read('long', 0, { waitMs: 1 }))?.events.length).toBeGreaterThan(10);
+    }, 30_000);
+
     it('deletes a stream ttlMs after its last write', async () => {
       const { a } = await make();
       await a.create('t', 150);
@@ -141,6 +196,40 @@ run('Redis resume store', () => {
       return store;
     };
     return { a: make(), b: make() };
+  });
+
+  it('two instances racing for the last place admit exactly one, round after round', async () => {
+    const open = (prefix: string) => {
+      const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+      clients.push(client);
+      const store = createRedisResumeStore(client, { prefix, maxStreams: 4 });
+      stores.push(store);
+      return store;
+    };
+    for (let round = 0; round < 20; round++) {
+      const [a, b] = [open(`race${round}:`), open(`race${round}:`)];
+      for (let i = 0; i < 3; i++) await a.create(`held${i}`, 60_000);
+      const outcomes = await Promise.all([
+        created(a.create('fromA', 60_000)),
+        created(b.create('fromB', 60_000)),
+      ]);
+      expect(outcomes.sort()).toEqual(['created', 'full']);
+    }
+    // A burst: 10 creates from each instance at once for 4 places.
+    const [a, b] = [open('burst:'), open('burst:')];
+    const burst = await Promise.all(
+      [a, b].flatMap((store, s) =>
+        Array.from({ length: 10 }, (_, i) => created(store.create(`${s}-${i}`, 60_000))),
+      ),
+    );
+    expect(burst.filter((o) => o === 'created')).toHaveLength(4);
+    expect(burst.filter((o) => o === 'full')).toHaveLength(16);
+  });
+
+  it('rejects a bad maxStreams when created', () => {
+    const client = { eval: async () => 0, evalsha: async () => 0, duplicate: () => ({}) } as never;
+    expect(() => createRedisResumeStore(client, { maxStreams: 0 })).toThrow(TypeError);
+    expect(() => createRedisResumeStore(client, { maxStreams: NaN })).toThrow(/maxStreams must be > 0/);
   });
 
   it('rejects a client without duplicate() when created', () => {

@@ -8,11 +8,14 @@
  *     {"grants":[ms, ...]}.
  *   route <port> <failingUrl> <healthyUrl>: one routed call with a Redis cooldown store; prints
  *     {"served": deployment, "attempts": [...]}.
+ *   create-streams <port> <prefix> <maxStreams> <n>: prints "ready", reads the start time (epoch ms)
+ *     from stdin, then creates n resumable streams at once on a Redis resume store; prints
+ *     {"created": k, "full": m, "other": [messages]}.
  */
 import Redis from 'ioredis';
 import { lastValueFrom, toArray } from 'rxjs';
 import { createRateLimiter, createRouter } from '../../src';
-import { createRedisCooldownStore, createRedisRateLimitStore } from '../../src/redis';
+import { createRedisCooldownStore, createRedisRateLimitStore, createRedisResumeStore } from '../../src/redis';
 
 async function main(): Promise<void> {
   const [mode, port, ...rest] = process.argv.slice(2);
@@ -80,6 +83,27 @@ async function main(): Promise<void> {
         router.stream({ model: 'main', messages: [{ role: 'user', content: 'hi' }] }).pipe(toArray()),
       );
       process.stdout.write(JSON.stringify({ served: chunks[0].route.deployment, attempts }) + '\n');
+    } else if (mode === 'create-streams') {
+      const [prefix, maxStreams, n] = rest;
+      const store = createRedisResumeStore(redis, { prefix, maxStreams: Number(maxStreams) });
+      await redis.ping();
+      process.stdout.write('ready\n');
+      const startAt = Number(await firstLine());
+      await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: Number(n) }, (_, i) => store.create(`${process.pid}-${i}`, 60_000)),
+      );
+      const reasons = outcomes.map((o) => (o.status === 'fulfilled' ? 'created' : o.reason?.reason));
+      process.stdout.write(
+        JSON.stringify({
+          created: reasons.filter((r) => r === 'created').length,
+          full: reasons.filter((r) => r === 'full').length,
+          other: outcomes.flatMap((o) =>
+            o.status === 'rejected' && o.reason?.reason !== 'full' ? [String(o.reason)] : [],
+          ),
+        }) + '\n',
+      );
+      await store.close();
     } else {
       throw new Error(`unknown mode ${mode}`);
     }
