@@ -15,6 +15,7 @@ import { claimResultsFile, pendingJobs, type ClaimedResultsFile } from '../batch
 import { badLineNotice, parseBatchFile, type BatchFileJob } from '../batchFile/inputLines';
 import { providerBatchRecord, resultRecord, type BatchResultRecord } from '../batchFile/resultRecord';
 import { appendResultLine, openResultsFile } from '../batchFile/resultsFile';
+import { stoppable } from '../batchFile/stoppable';
 import type { ChatCompletion } from '../chunk';
 import { complete } from '../client';
 import {
@@ -24,7 +25,6 @@ import {
   type ProviderBatchRequest,
 } from '../providerBatch/submit';
 import { redactSecrets } from '../redact';
-import type { ChatRequest } from '../request';
 import {
   batchExitCode,
   CLI_BATCH_EXIT_HELP,
@@ -255,13 +255,14 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
       `${tty ? '\n' : ''}rxllm batch: re-running ${retry.length} failed requests synchronously\n`,
     );
     const options = run.baseURL ? { baseURL: run.baseURL } : {};
-    const call = (r: ChatRequest, _i: number, o: typeof options) =>
-      complete(r, o) as Observable<ChatCompletion>;
     return batch(
       retry.map((j) => j.request),
-      { options, call },
+      { options, call: stops.call },
     ).pipe(map((r) => resultRecord(retry[r.index].customId, r)));
   });
+  // A stop while they run lets the answers already arriving finish (billed at the synchronous price),
+  // as the synchronous mode does; a stop before detaches at once (the provider batches keep running).
+  const stops = stoppable((r, o) => complete(r, o) as Observable<ChatCompletion>);
 
   const sub = new Subscription();
   let code = await new Promise<number>((resolve) => {
@@ -276,9 +277,18 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
         complete: () => resolve(0),
       }),
     );
-    signal?.addEventListener('abort', () => resolve(interruptedExitCode(signal)), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        const code = interruptedExitCode(signal);
+        if (retrying) stops.stop(() => resolve(code));
+        else resolve(code);
+      },
+      { once: true },
+    );
   });
-  // Detaches: cancelOnUnsubscribe is off, the provider batch keeps running (retries are aborted).
+  // Detaches: cancelOnUnsubscribe is off, the provider batch keeps running (retries not answered yet
+  // are aborted; the arriving ones were let finish above).
   sub.unsubscribe();
   const interrupted = code === CLI_INTERRUPTED || code === CLI_TERMINATED;
   const detached = interrupted && !retrying;

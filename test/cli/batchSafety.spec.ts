@@ -22,7 +22,7 @@ import {
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { cliIO } from '../helpers/cliIO';
-import { startCli, waitFor } from '../helpers/cliProcess';
+import { completionBody, startCli, waitFor } from '../helpers/cliProcess';
 
 const io = cliIO;
 
@@ -283,13 +283,7 @@ describe('rxllm batch: stopped by a signal', () => {
   it('an answer already arriving at the signal is finished and written (it is billed); the others are aborted', async () => {
     // A body of the mock's, served by hand: headers at once for "arriving", its body when the test
     // says; "fast" answered whole; "slow" never (aborted by the stop).
-    const sample = await (
-      await fetch(`${server.url}/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-      })
-    ).text();
+    const sample = await completionBody(server.url);
     let held: ServerResponse | undefined;
     const seen: string[] = [];
     const closedUnanswered: string[] = [];

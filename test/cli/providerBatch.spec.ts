@@ -4,12 +4,14 @@
  * killed run resumes without a second submission; Ctrl-C detaches; --retry-failed; exit codes.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/run';
 import { createMockServer, type MockServer } from '../../src/testing';
-import { waitFor } from '../helpers/cliProcess';
+import { completionBody, waitFor } from '../helpers/cliProcess';
 import { classify, ticketRequests, TICKET_COUNT } from '../helpers/tickets';
 import { cliIO as io } from '../helpers/cliIO';
 
@@ -209,6 +211,65 @@ describe('rxllm batch --provider-batch: resume, detach, failures', () => {
     const lines = byId(readLines(out2));
     expect(lines.map((l) => l.error)).toEqual([null, null, null, null]);
     expect(retried.err()).toMatch(/re-running 1 failed requests synchronously/);
+  });
+
+  it('a stop while --retry-failed runs lets an answer already arriving finish and writes it; the others are aborted', async () => {
+    const input = ticketsFile('openai', 4);
+    const out = join(dir, 'out.jsonl');
+    server.batches.faults = { failIds: ['ticket-1', 'ticket-2'] };
+    const sample = await completionBody(server.url);
+    // The batch API is the mock's; the synchronous retries are served by hand: the first one's headers
+    // at once and its body when the test says, the second never (the stop aborts it).
+    let held: ServerResponse | undefined;
+    const closedUnanswered: string[] = [];
+    const front = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        const body = Buffer.concat(parts);
+        if (req.url === '/chat/completions') {
+          res.on('close', () => !res.writableFinished && closedUnanswered.push(req.url!));
+          const head = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(sample) };
+          if (!held) (held = res.writeHead(200, head)).flushHeaders();
+          return;
+        }
+        const { host: _host, connection: _c, 'content-length': _l, ...headers } = req.headers;
+        void fetch(`${server.url}${req.url}`, {
+          method: req.method,
+          headers: headers as Record<string, string>,
+          body: req.method === 'GET' ? undefined : body,
+        }).then(async (r) => {
+          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+          res.end(Buffer.from(await r.arrayBuffer()));
+        });
+      });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    try {
+      const stop = new AbortController();
+      const run = io();
+      const args = ['batch', input, '--provider-batch', '--retry-failed', '--out', out, '--poll-ms', '5'];
+      const done = runCli([...args, '--base-url', url], { ...run.io, signal: stop.signal });
+      let settled = false;
+      void done.then(() => (settled = true));
+      await waitFor(() => held !== undefined && run.err().includes('re-running 2 failed requests'));
+      await new Promise((r) => setTimeout(r, 1_000)); // the held answer's headers have reached the CLI
+      stop.abort();
+      await waitFor(() => closedUnanswered.length === 1); // the unanswered retry was aborted
+      expect(settled).toBe(false); // still waiting for the arriving answer
+      held!.end(sample);
+      expect(await done).toBe(130);
+      const lines = byId(readLines(out));
+      expect(lines.map((l) => [l.custom_id, l.error === null])).toEqual([
+        ['ticket-0', true],
+        [expect.stringMatching(/^ticket-[12]$/), true],
+        ['ticket-3', true],
+      ]);
+    } finally {
+      front.closeAllConnections();
+      await new Promise((r) => front.close(r));
+    }
   });
 
   it('skips what --out already holds (a failure there still exits 1) and cuts a last line torn by a crash', async () => {

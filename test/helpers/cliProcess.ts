@@ -30,3 +30,16 @@ export async function waitFor(check: () => boolean, ms = 30_000): Promise<void> 
   while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   expect(check()).toBe(true);
 }
+
+/**
+ * A whole non-streamed `chat.completion` body as the mock server at `mockUrl` answers it: for an
+ * upstream served by hand (headers now, this body when the test says).
+ */
+export async function completionBody(mockUrl: string): Promise<string> {
+  const reply = await fetch(`${mockUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  return reply.text();
+}
