@@ -8,6 +8,7 @@ import {
 } from 'rxjs';
 import { onAbort } from '../src/abortListeners';
 import type { Chunk } from '../src/chunk';
+import { StoreError } from '../src/errors';
 import { errorFrame } from '../src/serve/errorFrame';
 import { defaultResumeStore, stoppedError } from '../src/resume/replay';
 import { RESUME_DEFAULTS, type ResumeEnd, type ResumeEvent, type ResumeStore } from '../src/resume/store';
@@ -37,6 +38,11 @@ export interface ResumableConfig {
   keepAlive?: boolean;
   /** Called once the stream's first write succeeded (it can be resumed from then on). @defaultValue none */
   onStored?: (streamId: string) => void;
+  /**
+   * Called once when the store could not be reached (`StoreError`) and the answer goes on unstored
+   * (a server logs it: the answer can no longer be resumed). @defaultValue none
+   */
+  onStoreError?: (error: StoreError, streamId: string) => void;
   /** Schedules the `ttlMs` limit of a generation left running. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
   /**
@@ -56,8 +62,12 @@ export const RESUMABLE_DEFAULTS = { ttlMs: RESUME_DEFAULTS.ttlMs, keepAlive: tru
  * sharing the store. The stream ends in the store with its final state: complete, error (its class),
  * or stopped (`stop(store, id)`, which aborts the upstream wherever it runs: the subscriber then
  * gets a `RequestAbortedError`). With `keepAlive` (the default) the upstream keeps running when the
- * subscriber leaves, for `keepAliveMs` (default `ttlMs`) at most. A store failure or limit (`ResumableStreamError`
- * `too-large`, `exists`, `full`) stops the upstream and errors the stream with it.
+ * subscriber leaves, for `keepAliveMs` (default `ttlMs`) at most. A store limit (`ResumableStreamError`
+ * `too-large`, `exists`, `full`) or failure stops the upstream and errors the stream with it, except a
+ * store out of reach (`StoreError`: Redis down or stalled past its time limit): that costs the answer
+ * its resumability, not the answer. The subscriber reading it live keeps getting it (ending it would
+ * lose what the provider bills, and a retry would pay again); nothing more is written, and once that
+ * subscriber leaves, the generation, which nobody could resume, is stopped.
  *
  * ```
  * source:  --a--b--c--|
@@ -84,7 +94,16 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
     throw new TypeError('resumable: keepAliveMs must be > 0');
   if (config.store !== undefined && typeof config.store?.append !== 'function')
     throw new TypeError('resumable: store must be a ResumeStore');
-  const settings: GenerationSettings = { ttlMs, keepAlive, keepAliveMs, scheduler, onStored, signal };
+  const { onStoreError } = config;
+  const settings: GenerationSettings = {
+    ttlMs,
+    keepAlive,
+    keepAliveMs,
+    scheduler,
+    onStored,
+    onStoreError,
+    signal,
+  };
   return (source) =>
     new Observable<Chunk>((subscriber) => {
       const store = config.store ?? defaultResumeStore();
@@ -103,6 +122,7 @@ interface GenerationSettings {
   keepAliveMs: number;
   scheduler: SchedulerLike;
   onStored: ((streamId: string) => void) | undefined;
+  onStoreError: ((error: StoreError, streamId: string) => void) | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -121,6 +141,8 @@ class Generation extends Subscriber<Chunk> {
   private endWritten = false;
   private created = false;
   private writing = false;
+  /** The store could not be reached (`StoreError`): the answer goes on live, unstored. */
+  private unstored = false;
   private offStop: (() => void) | undefined;
   private offSignal: (() => void) | undefined;
   private expiry: Subscription | undefined;
@@ -150,7 +172,8 @@ class Generation extends Subscriber<Chunk> {
     this.attached = false;
     if (this.over) return;
     const { keepAlive, keepAliveMs, scheduler } = this.settings;
-    if (!keepAlive) return this.finish({ state: 'stopped' });
+    // Unstored, it cannot be resumed: nobody is left to serve.
+    if (!keepAlive || this.unstored) return this.finish({ state: 'stopped' });
     // Left running for a client that comes back; stopped after keepAliveMs.
     this.expiry = scheduler.schedule(() => this.finish({ state: 'stopped' }), keepAliveMs);
   }
@@ -191,6 +214,15 @@ class Generation extends Subscriber<Chunk> {
   }
 
   private storeFailed(error: unknown): void {
+    if (error instanceof StoreError) {
+      // Out of reach: resumability is lost, the answer is not (see the operator's doc).
+      if (this.unstored) return;
+      this.unstored = true;
+      this.pending.length = 0;
+      if (!this.attached) this.finish({ state: 'stopped' });
+      this.settings.onStoreError?.(error, this.streamId);
+      return;
+    }
     const wasOver = this.over;
     this.over = true;
     this.release();
@@ -235,6 +267,10 @@ class Generation extends Subscriber<Chunk> {
    * the chunk went out (as a failed `append` would be, a turn later). Else the queue is drained.
    */
   private flush(): { error: unknown } | undefined {
+    if (this.unstored) {
+      this.pending.length = 0;
+      return undefined;
+    }
     if (this.writing) return undefined;
     if (this.created && this.store.appendNow && this.pending.length > 0) {
       try {

@@ -24,6 +24,7 @@ import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
 import type { Chunk } from '../chunk';
+import type { StoreError } from '../errors';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
 import { browserBundle, pageFile, type PAGE_FILES } from './browserBundle';
@@ -242,7 +243,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // Generations left by their clients stop when the gateway closes (else they would keep it alive):
   // after the streams still open got their 503 frame (`shutdown`), so that frame is what they see.
   const generations = new AbortController();
-  const resume = options.resume === false ? false : { ...options.resume, signal: generations.signal };
+  const resume =
+    options.resume === false
+      ? false
+      : {
+          onStoreError: (error: StoreError, streamId: string) =>
+            log(`rxllm serve: answer ${streamId} goes on unstored (it cannot be resumed): ${error.message}`),
+          ...options.resume,
+          signal: generations.signal,
+        };
   const handleResume =
     options.resume === false
       ? undefined

@@ -1,4 +1,5 @@
 /** What the OpenAI-compatible handler, the resume routes and the gateway share about resumption. */
+import type { StoreError } from '../errors';
 import { RESUME_DEFAULTS, type ResumeStore } from '../resume/store';
 
 /** The response header that carries a resumable answer's stream id (docs/resume.md). */
@@ -23,6 +24,11 @@ export interface ResumeServeOptions {
    * generations its clients left do not keep the process alive). @defaultValue none
    */
   signal?: AbortSignal;
+  /**
+   * Called when the store could not be reached during an answer, which then goes on unstored (it can
+   * no longer be resumed). The gateway logs it. @defaultValue none
+   */
+  onStoreError?: (error: StoreError, streamId: string) => void;
 }
 
 /** The `resumable` settings of a served answer. */
@@ -33,5 +39,6 @@ export function servedResumable(options: ResumeServeOptions) {
     ttlMs,
     keepAliveMs: options.keepAliveMs ?? Math.max(ttlMs, 60_000),
     signal: options.signal,
+    onStoreError: options.onStoreError,
   };
 }

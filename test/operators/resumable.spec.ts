@@ -9,6 +9,7 @@ import {
   ResumableStreamError,
   ServerError,
   stop,
+  StoreError,
   type Chunk,
   type ResumeStore,
 } from 'rxllm';
@@ -322,6 +323,82 @@ describe('resumable', () => {
     expect(contentOf(live)).toBe('ab');
     expect(error).toMatchObject({ name: 'ResumableStreamError', reason: 'too-large' });
     expect(source.observed).toBe(false);
+  });
+
+  it('a store out of reach (StoreError) costs resumability, not the answer: the live subscriber gets it all', async () => {
+    const inner = createMemoryResumeStore();
+    const writes: number[] = [];
+    const down = () => new StoreError('resume', 'Redis resume store: append failed: connection lost');
+    const store: ResumeStore = {
+      ...inner,
+      appendNow: undefined, // the Redis store's path: async appends
+      append: async (id, events) => {
+        writes.push(...events.map((e) => e.seq));
+        if (events.some((e) => e.seq >= 2)) throw down();
+        return inner.append(id, events);
+      },
+      end: async () => {
+        throw down();
+      },
+    };
+    const source = new Subject<Chunk>();
+    const live: Chunk[] = [];
+    let ended: unknown = 'running';
+    const reported: [string, string][] = [];
+    const onStoreError = (e: StoreError, id: string) => reported.push([e.name, id]);
+    source.pipe(resumable({ store, id: 'o1', onStoreError })).subscribe({
+      next: (c) => live.push(c),
+      error: (e) => (ended = e),
+      complete: () => (ended = 'complete'),
+    });
+    await settle();
+    for (const t of ['a', 'b', 'c', 'd']) {
+      source.next(text(t));
+      await settle();
+    }
+    source.next(finish('stop'));
+    source.complete();
+    await settle();
+    expect(contentOf(live)).toBe('abcd');
+    expect(ended).toBe('complete');
+    expect(writes).toEqual([1, 2]); // nothing more is written once the store failed
+    expect(reported).toEqual([['StoreError', 'o1']]); // once
+  });
+
+  it('a store out of reach while nobody reads live stops the generation (nobody could resume it)', async () => {
+    const inner = createMemoryResumeStore();
+    let fail = false;
+    const store: ResumeStore = {
+      ...inner,
+      appendNow: undefined,
+      append: async (id, events) => {
+        if (fail) throw new StoreError('resume', 'Redis resume store: append failed: timed out');
+        return inner.append(id, events);
+      },
+    };
+    const source = new Subject<Chunk>();
+    const sub = source.pipe(resumable({ store, id: 'o2' })).subscribe();
+    await settle();
+    source.next(text('a'));
+    await settle();
+    sub.unsubscribe(); // the client left: the generation goes on for it to come back
+    expect(source.observed).toBe(true);
+    fail = true;
+    source.next(text('b'));
+    await settle();
+    expect(source.observed).toBe(false);
+
+    // Read live when the store failed, then left: stopped then.
+    const again = new Subject<Chunk>();
+    fail = false;
+    const live = again.pipe(resumable({ store, id: 'o3' })).subscribe();
+    await settle();
+    fail = true;
+    again.next(text('a'));
+    await settle();
+    expect(again.observed).toBe(true);
+    live.unsubscribe();
+    expect(again.observed).toBe(false);
   });
 
   it('a never-ending source is still stored as it goes', async () => {

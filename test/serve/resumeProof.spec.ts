@@ -185,6 +185,47 @@ withRedis('two gateway instances sharing a redis-server', () => {
     expect(upstream.stats.requests).toBe(1);
   });
 
+  it('Redis stalled mid-answer past the store time limit: the live client still gets the whole answer, from one upstream call', async () => {
+    // The answer loses its resumability (its writes fail with StoreError), not its reader.
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    const store = createRedisResumeStore(client, { prefix: 'stall:', timeoutMs: 300 });
+    const lines: string[] = [];
+    const gateway = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: upstream.url, apiKey: KEY }),
+      log: (line) => lines.push(line),
+      resume: { store },
+    });
+    try {
+      const text = 'steady words '.repeat(60);
+      upstream.enqueue({ text, chunkSize: 4, chunkDelayMs: 8 }); // ~1.5 s of chunks
+      const reading = readSse(`${gateway.url}/v1/chat/completions`, { body: body('x') });
+      await new Promise((r) => setTimeout(r, 200));
+      await clients[0].call('CLIENT', 'PAUSE', '1500', 'ALL'); // every write waits 1.5 s: > 300 ms
+      const answer = await reading;
+      const got = answer.events
+        .filter((e) => e.data !== '[DONE]')
+        .map((e) => JSON.parse(e.data) as { choices: { delta: { content?: string } }[]; error?: unknown });
+      expect(got.filter((e) => e.error)).toEqual([]);
+      expect(got.map((e) => e.choices[0]?.delta.content ?? '').join('')).toBe(text);
+      expect(answer.events.at(-1)?.data).toBe('[DONE]');
+      expect(upstream.stats.requests).toBe(1);
+      expect(upstream.stats.abortedRequests).toBe(0);
+      // The operator learns why a reconnect would fail: one line for the answer.
+      const id = answer.headers.get('x-rxllm-stream-id')!;
+      const unstored = lines.filter((l) => l.includes('goes on unstored'));
+      expect(unstored).toHaveLength(1);
+      expect(unstored[0]).toContain(
+        `rxllm serve: answer ${id} goes on unstored (it cannot be resumed): Redis`,
+      );
+    } finally {
+      await gateway.close(0);
+      await store.close();
+      client.disconnect();
+    }
+  }, 30_000);
+
   it('stop sent to B aborts the upstream call running on A', async () => {
     const [a, b] = gateways;
     upstream.enqueue({ text: 'w'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the stop
