@@ -8,7 +8,7 @@ import {
 } from 'rxjs';
 import { onAbort } from '../src/abortListeners';
 import type { Chunk } from '../src/chunk';
-import { StoreError } from '../src/errors';
+import { ResumableStreamError, StoreError } from '../src/errors';
 import { errorFrame } from '../src/serve/errorFrame';
 import { defaultResumeStore, stoppedError } from '../src/resume/replay';
 import { RESUME_DEFAULTS, type ResumeEnd, type ResumeEvent, type ResumeStore } from '../src/resume/store';
@@ -39,10 +39,11 @@ export interface ResumableConfig {
   /** Called once the stream's first write succeeded (it can be resumed from then on). @defaultValue none */
   onStored?: (streamId: string) => void;
   /**
-   * Called once when the store could not be reached (`StoreError`) and the answer goes on unstored
-   * (a server logs it: the answer can no longer be resumed). @defaultValue none
+   * Called once when the answer goes on unstored (it can no longer be resumed): the store could not be
+   * reached (`StoreError`), or was full when the stream was created (`ResumableStreamError` `full`).
+   * A server logs it. @defaultValue none
    */
-  onStoreError?: (error: StoreError, streamId: string) => void;
+  onUnstored?: (error: StoreError | ResumableStreamError, streamId: string) => void;
   /** Schedules the `ttlMs` limit of a generation left running. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
   /**
@@ -63,11 +64,12 @@ export const RESUMABLE_DEFAULTS = { ttlMs: RESUME_DEFAULTS.ttlMs, keepAlive: tru
  * or stopped (`stop(store, id)`, which aborts the upstream wherever it runs: the subscriber then
  * gets a `RequestAbortedError`). With `keepAlive` (the default) the upstream keeps running when the
  * subscriber leaves, for `keepAliveMs` (default `ttlMs`) at most. A store limit (`ResumableStreamError`
- * `too-large`, `exists`, `full`) or failure stops the upstream and errors the stream with it, except a
- * store out of reach (`StoreError`: Redis down or stalled past its time limit): that costs the answer
- * its resumability, not the answer. The subscriber reading it live keeps getting it (ending it would
- * lose what the provider bills, and a retry would pay again); nothing more is written, and once that
- * subscriber leaves, the generation, which nobody could resume, is stopped.
+ * `too-large`, `exists`) or failure stops the upstream and errors the stream with it, except a store
+ * out of reach (`StoreError`: Redis down or stalled past its time limit) or full (`maxStreams` streams
+ * kept: `ResumableStreamError` `full`): that costs the answer its resumability, not the answer. The
+ * subscriber reading it live keeps getting it (ending it would lose what the provider bills, and a
+ * retry would pay again); nothing more is written, `onUnstored` is told, and once that subscriber
+ * leaves, the generation, which nobody could resume, is stopped.
  *
  * ```
  * source:  --a--b--c--|
@@ -94,14 +96,14 @@ export function resumable(config: ResumableConfig): MonoTypeOperatorFunction<Chu
     throw new TypeError('resumable: keepAliveMs must be > 0');
   if (config.store !== undefined && typeof config.store?.append !== 'function')
     throw new TypeError('resumable: store must be a ResumeStore');
-  const { onStoreError } = config;
+  const { onUnstored } = config;
   const settings: GenerationSettings = {
     ttlMs,
     keepAlive,
     keepAliveMs,
     scheduler,
     onStored,
-    onStoreError,
+    onUnstored,
     signal,
   };
   return (source) =>
@@ -122,7 +124,7 @@ interface GenerationSettings {
   keepAliveMs: number;
   scheduler: SchedulerLike;
   onStored: ((streamId: string) => void) | undefined;
-  onStoreError: ((error: StoreError, streamId: string) => void) | undefined;
+  onUnstored: ((error: StoreError | ResumableStreamError, streamId: string) => void) | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -214,13 +216,14 @@ class Generation extends Subscriber<Chunk> {
   }
 
   private storeFailed(error: unknown): void {
-    if (error instanceof StoreError) {
-      // Out of reach: resumability is lost, the answer is not (see the operator's doc).
+    if (error instanceof StoreError || (error instanceof ResumableStreamError && error.reason === 'full')) {
+      // Out of reach, or no room for one more stream: resumability is lost, the answer is not (see the
+      // operator's doc).
       if (this.unstored) return;
       this.unstored = true;
       this.pending.length = 0;
       if (!this.attached) this.finish({ state: 'stopped' });
-      this.settings.onStoreError?.(error, this.streamId);
+      this.settings.onUnstored?.(error, this.streamId);
       return;
     }
     const wasOver = this.over;

@@ -24,7 +24,7 @@ import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
 import type { Chunk } from '../chunk';
-import type { StoreError } from '../errors';
+import type { ResumableStreamError, StoreError } from '../errors';
 import { createClient, type Client } from '../client';
 import { redactSecrets } from '../redact';
 import { browserBundle, pageFile, type PAGE_FILES } from './browserBundle';
@@ -247,7 +247,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     options.resume === false
       ? false
       : {
-          onStoreError: (error: StoreError, streamId: string) =>
+          onUnstored: (error: StoreError | ResumableStreamError, streamId: string) =>
             log(`rxllm serve: answer ${streamId} goes on unstored (it cannot be resumed): ${error.message}`),
           ...options.resume,
           signal: generations.signal,

@@ -1,5 +1,5 @@
 /** What the OpenAI-compatible handler, the resume routes and the gateway share about resumption. */
-import type { StoreError } from '../errors';
+import type { ResumableStreamError, StoreError } from '../errors';
 import { RESUME_DEFAULTS, type ResumeStore } from '../resume/store';
 
 /** The response header that carries a resumable answer's stream id (docs/resume.md). */
@@ -25,10 +25,10 @@ export interface ResumeServeOptions {
    */
   signal?: AbortSignal;
   /**
-   * Called when the store could not be reached during an answer, which then goes on unstored (it can
-   * no longer be resumed). The gateway logs it. @defaultValue none
+   * Called when an answer goes on unstored (it can no longer be resumed): the store could not be
+   * reached, or was full. The gateway logs it. @defaultValue none
    */
-  onStoreError?: (error: StoreError, streamId: string) => void;
+  onUnstored?: (error: StoreError | ResumableStreamError, streamId: string) => void;
 }
 
 /** The `resumable` settings of a served answer. */
@@ -39,6 +39,6 @@ export function servedResumable(options: ResumeServeOptions) {
     ttlMs,
     keepAliveMs: options.keepAliveMs ?? Math.max(ttlMs, 60_000),
     signal: options.signal,
-    onStoreError: options.onStoreError,
+    onUnstored: options.onUnstored,
   };
 }

@@ -1,4 +1,16 @@
-import { firstValueFrom, lastValueFrom, NEVER, Observable, Subject, take, throwError, toArray } from 'rxjs';
+import {
+  delayWhen,
+  firstValueFrom,
+  lastValueFrom,
+  NEVER,
+  Observable,
+  of,
+  Subject,
+  take,
+  throwError,
+  timer,
+  toArray,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { resumable, RESUMABLE_DEFAULTS } from 'rxllm/operators';
 import {
@@ -345,8 +357,8 @@ describe('resumable', () => {
     const live: Chunk[] = [];
     let ended: unknown = 'running';
     const reported: [string, string][] = [];
-    const onStoreError = (e: StoreError, id: string) => reported.push([e.name, id]);
-    source.pipe(resumable({ store, id: 'o1', onStoreError })).subscribe({
+    const onUnstored = (e: Error, id: string) => reported.push([e.name, id]);
+    source.pipe(resumable({ store, id: 'o1', onUnstored })).subscribe({
       next: (c) => live.push(c),
       error: (e) => (ended = e),
       complete: () => (ended = 'complete'),
@@ -363,6 +375,25 @@ describe('resumable', () => {
     expect(ended).toBe('complete');
     expect(writes).toEqual([1, 2]); // nothing more is written once the store failed
     expect(reported).toEqual([['StoreError', 'o1']]); // once
+  });
+
+  it('a store full (maxStreams) costs the new answer its resumability, not the answer', async () => {
+    const store = createMemoryResumeStore({ maxStreams: 1 });
+    await lastValueFrom(of(text('kept')).pipe(resumable({ store, id: 'f1' })));
+    const reported: [string, string][] = [];
+    const onUnstored = (e: Error, id: string) =>
+      reported.push([`${e.name}:${(e as ResumableStreamError).reason}`, id]);
+    const live = await lastValueFrom(
+      of(text('a'), text('b'), finish('stop')).pipe(
+        delayWhen(() => timer(1)), // after the create was refused
+        resumable({ store, id: 'f2', onUnstored }),
+        toArray(),
+      ),
+    );
+    expect(contentOf(live)).toBe('ab');
+    expect(reported).toEqual([['ResumableStreamError:full', 'f2']]);
+    await expect(lastValueFrom(resume(store, 'f2'))).rejects.toMatchObject({ reason: 'not-found' });
+    expect(contentOf(await all(store, 'f1'))).toBe('kept');
   });
 
   it('a store out of reach while nobody reads live stops the generation (nobody could resume it)', async () => {

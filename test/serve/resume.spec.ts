@@ -55,6 +55,39 @@ const until = async (check: () => boolean, ms = 15_000) => {
 };
 
 describe('resumable answers on the wire', () => {
+  it('a store that is full still answers (unstored, logged), from one upstream call each', async () => {
+    const lines: string[] = [];
+    const full = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-resume-0123456789' }),
+      log: (line) => lines.push(line),
+      resume: { store: createMemoryResumeStore({ maxStreams: 1 }), ttlMs: 60_000 },
+    });
+    try {
+      const url = `${full.url}/v1/chat/completions`;
+      upstream.enqueue({ text: 'first answer', chunkSize: 3 });
+      upstream.enqueue({ text: 'second answer', chunkSize: 3 });
+      await readSse(url, { body: body() }); // kept: the store's one place
+      const second = await readSse(url, { body: body() });
+      expect(second.status).toBe(200);
+      const text = second.events
+        .filter((e) => e.data !== '[DONE]')
+        .map((e) => (JSON.parse(e.data) as Chunk).choices[0]?.delta.content ?? '')
+        .join('');
+      expect(text).toBe('second answer');
+      expect(second.events.at(-1)?.data).toBe('[DONE]');
+      expect(upstream.stats.requests).toBe(2);
+      expect(upstream.stats.abortedRequests).toBe(0);
+      const id = second.headers.get('x-rxllm-stream-id')!;
+      expect(lines.filter((l) => l.includes('goes on unstored'))).toEqual([
+        expect.stringContaining(`rxllm serve: answer ${id} goes on unstored (it cannot be resumed): `),
+      ]);
+    } finally {
+      await full.close(0);
+    }
+  });
+
   it('sends x-rxllm-stream-id and numbers every chunk event <streamId>:<seq> from 1', async () => {
     upstream.enqueue({ text: 'one two three four', chunkSize: 4 });
     const first = await readSse(completions, { body: body() });
