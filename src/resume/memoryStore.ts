@@ -25,7 +25,11 @@ export interface MemoryResumeStoreOptions {
   maxChunks?: number;
   /** Most bytes (UTF-8 JSON) one stream holds. @defaultValue 16_777_216 (16 MiB) */
   maxBytes?: number;
-  /** Most streams kept at once; `create` past it rejects with `full`. @defaultValue 10_000 */
+  /**
+   * Most streams kept at once. Past it, `create` drops the oldest finished stream (the one least likely
+   * to be resumed) to make room, and rejects with `full` only when every kept stream is still running.
+   * @defaultValue 10_000
+   */
   maxStreams?: number;
   /** The clock, in ms (tests). @defaultValue Date.now */
   now?: () => number;
@@ -89,6 +93,16 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
     streams.delete(id);
     wake(entry);
   };
+  /** Makes room for a new stream: the oldest finished one goes (streams are kept in creation order). */
+  const dropOldestFinished = (): boolean => {
+    for (const [id, entry] of streams) {
+      if (entry.end) {
+        drop(id, entry);
+        return true;
+      }
+    }
+    return false;
+  };
   const wake = (entry: Entry) => {
     // Once per append: no copy of an empty set (a stream nobody is resuming).
     if (entry.waiters?.size) for (const w of [...entry.waiters]) w();
@@ -133,7 +147,7 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
     async create(id, ttlMs) {
       sweep();
       if (live(id)) throw new ResumableStreamError('exists', id);
-      if (streams.size >= maxStreams) throw new ResumableStreamError('full', id);
+      if (streams.size >= maxStreams && !dropOldestFinished()) throw new ResumableStreamError('full', id);
       streams.set(id, {
         texts: new CompactTexts(),
         bytes: 0,

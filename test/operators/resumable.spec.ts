@@ -379,7 +379,8 @@ describe('resumable', () => {
 
   it('a store full (maxStreams) costs the new answer its resumability, not the answer', async () => {
     const store = createMemoryResumeStore({ maxStreams: 1 });
-    await lastValueFrom(of(text('kept')).pipe(resumable({ store, id: 'f1' })));
+    const running = NEVER.pipe(resumable({ store, id: 'f1', keepAlive: false })).subscribe(); // holds the one place
+    await settle();
     const reported: [string, string][] = [];
     const onUnstored = (e: Error, id: string) =>
       reported.push([`${e.name}:${(e as ResumableStreamError).reason}`, id]);
@@ -393,7 +394,8 @@ describe('resumable', () => {
     expect(contentOf(live)).toBe('ab');
     expect(reported).toEqual([['ResumableStreamError:full', 'f2']]);
     await expect(lastValueFrom(resume(store, 'f2'))).rejects.toMatchObject({ reason: 'not-found' });
-    expect(contentOf(await all(store, 'f1'))).toBe('kept');
+    expect(await store.read('f1', 0, { waitMs: 0 })).toBeDefined();
+    running.unsubscribe();
   });
 
   it('a store out of reach while nobody reads live stops the generation (nobody could resume it)', async () => {
@@ -448,7 +450,7 @@ describe('createMemoryResumeStore', () => {
     let t = 0;
     const store = createMemoryResumeStore({ now: () => t, maxStreams: 1, maxBytes: 300 });
     await store.create('a', 100);
-    await expect(store.create('b', 100)).rejects.toMatchObject({ reason: 'full' });
+    await expect(store.create('b', 100)).rejects.toMatchObject({ reason: 'full' }); // 'a' still runs
     t = 50;
     await store.append('a', [{ seq: 1, chunk: text('x') }]); // a write keeps it 100 ms more
     t = 120;
@@ -459,6 +461,20 @@ describe('createMemoryResumeStore', () => {
     await expect(store.append('b', [{ seq: 1, chunk: text('y'.repeat(400)) }])).rejects.toMatchObject({
       reason: 'too-large',
     });
+  });
+
+  it('full: makes room by dropping the oldest finished stream; refuses only when every stream still runs', async () => {
+    const store = createMemoryResumeStore({ maxStreams: 3 });
+    for (const id of ['s1', 's2', 's3']) await store.create(id, 60_000);
+    await store.end('s2', { state: 'complete' });
+    await store.end('s3', { state: 'complete' });
+    await store.create('s4', 60_000); // s2 goes: the oldest finished (s1 still runs)
+    expect(await store.read('s2', 0, { waitMs: 0 })).toBeUndefined();
+    expect(await store.read('s1', 0, { waitMs: 0 })).toBeDefined();
+    expect(await store.read('s3', 0, { waitMs: 0 })).toBeDefined();
+    await store.create('s5', 60_000); // then s3
+    expect(await store.read('s3', 0, { waitMs: 0 })).toBeUndefined();
+    await expect(store.create('s6', 60_000)).rejects.toMatchObject({ reason: 'full' }); // s1, s4, s5 run
   });
 
   it('applies a retried write once (same seq)', async () => {

@@ -55,7 +55,7 @@ const until = async (check: () => boolean, ms = 15_000) => {
 };
 
 describe('resumable answers on the wire', () => {
-  it('a store that is full still answers (unstored, logged), from one upstream call each', async () => {
+  it('a store that is full (every place held by a running answer) still answers, unstored and logged, from one upstream call each', async () => {
     const lines: string[] = [];
     const full = await startGateway({
       port: 0,
@@ -66,9 +66,10 @@ describe('resumable answers on the wire', () => {
     });
     try {
       const url = `${full.url}/v1/chat/completions`;
-      upstream.enqueue({ text: 'first answer', chunkSize: 3 });
+      upstream.enqueue({ text: 'x'.repeat(500), chunkSize: 1, chunkDelayMs: 10 }); // 5 s
       upstream.enqueue({ text: 'second answer', chunkSize: 3 });
-      await readSse(url, { body: body() }); // kept: the store's one place
+      // Still running when the second comes (its client left; it goes on): the store's one place.
+      await readSse(url, { body: body(), stopAfter: 2 });
       const second = await readSse(url, { body: body() });
       expect(second.status).toBe(200);
       const text = second.events
