@@ -143,7 +143,7 @@ class Generation extends Subscriber<Chunk> {
   private endWritten = false;
   private created = false;
   private writing = false;
-  /** The store could not be reached (`StoreError`): the answer goes on live, unstored. */
+  /** The store could not be reached (`StoreError`) or was full: the answer goes on live, unstored. */
   private unstored = false;
   private offStop: (() => void) | undefined;
   private offSignal: (() => void) | undefined;
@@ -182,6 +182,10 @@ class Generation extends Subscriber<Chunk> {
 
   // The hooks run only while subscribed: every way to end (`over`) unsubscribes first (`release`).
   protected override _next(chunk: Chunk): void {
+    if (this.unstored) {
+      if (this.attached) this.downstream.next(chunk);
+      return;
+    }
     this.pending.push({ seq: ++this.seq, chunk });
     const failed = this.flush();
     if (this.attached) this.downstream.next(chunk);
