@@ -54,7 +54,8 @@ export interface RedisResumeStoreOptions extends RedisStoreOptions {
   maxBlockingConnections?: number;
   /**
    * Most streams kept at once, counted across every instance sharing the Redis (and `prefix`);
-   * `create` past it rejects with `ResumableStreamError` `full`, as the memory store does. An expired
+   * `create` past it rejects with `ResumableStreamError` `full` (the memory store makes room by dropping
+   * its oldest finished stream; this one does not: it counts, it does not list them). An expired
    * stream's place is free within `max(1 s, ttlMs / 10)` after its expiry. Appends cost no extra
    * command: the producer refreshes its stream's place at most every half that time.
    * @defaultValue 10_000
