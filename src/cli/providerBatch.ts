@@ -247,6 +247,9 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
   };
 
   // With --retry-failed, what the batches failed runs next through the synchronous API (its price).
+  // A stop while they run lets the answers already arriving finish (billed at the synchronous price),
+  // as the synchronous mode does; a stop before detaches at once (the provider batches keep running).
+  const stops = stoppable((r, o) => complete(r, o) as Observable<ChatCompletion>);
   let retrying = false;
   const retried = defer(() => {
     if (retry.length === 0) return EMPTY;
@@ -260,9 +263,6 @@ async function runBatches(run: Run, io: CliIO, signal: AbortSignal | undefined):
       { options, call: stops.call },
     ).pipe(map((r) => resultRecord(retry[r.index].customId, r)));
   });
-  // A stop while they run lets the answers already arriving finish (billed at the synchronous price),
-  // as the synchronous mode does; a stop before detaches at once (the provider batches keep running).
-  const stops = stoppable((r, o) => complete(r, o) as Observable<ChatCompletion>);
 
   const sub = new Subscription();
   let code = await new Promise<number>((resolve) => {
