@@ -568,7 +568,7 @@ export class ResumableStreamError extends LlmError {
       case 'too-large':
         return `The resumable stream ${name} passed its store's size limit (maxChunks / maxBytes); it was stopped there.`;
       default:
-        return `The resumable-stream store is full (maxStreams); stream ${name} was not created. Retry once older streams expired.`;
+        return `The resumable-stream store is full (maxStreams); stream ${name} was not created. Retry once a stream finished or expired.`;
     }
   }
 }

@@ -5,21 +5,40 @@
  * stream expires: `create` sets it to now + ttl + slack, and the producer raises it before its writes
  * could move the expiry (last write + ttl) past it. So an id whose bound passed belongs to an expired
  * stream, and `create` trims those, counts and adds in one script: two instances racing for the last
- * place cannot both take it. Separate scripts from the stream's own: the set and a stream's keys sit
- * in different Redis Cluster slots (a script's keys must share one, else CROSSSLOT).
+ * place cannot both take it. A finished stream's bound is a whole number of ms plus one half (its
+ * producer marks it with its last raise): when the set is full, `create` takes the place of the
+ * finished stream nearest its expiry (the one that ended first), in the same script, and then deletes
+ * that stream's keys, as the memory store drops its oldest finished stream. Separate scripts from the
+ * stream's own: the set and a stream's keys sit in different Redis Cluster slots (a script's keys must
+ * share one, else CROSSSLOT).
  * https://redis.io/docs/latest/commands/zadd/ (XX, GT: Redis 6.2), https://redis.io/docs/latest/commands/time/
  */
 import { LuaScript, type RedisScriptClient } from './client';
 
-// KEYS: live set. ARGV: id, ttl + slack ms, maxStreams. Returns 1 placed, 0 placed already, -3 full.
+// KEYS: live set. ARGV: id, ttl + slack ms, maxStreams, how many of the lowest bounds to look through
+// for a finished stream when full. Returns 1 placed, 0 placed already, -3 full (every stream looked at
+// still runs), or the id of the finished stream whose place it took (its keys are the caller's to delete).
 const RESERVE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -3 end
+local taken = 1
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  taken = -3
+  local lowest = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1, 'WITHSCORES')
+  for i = 1, #lowest, 2 do
+    local score = tonumber(lowest[i + 1])
+    if score ~= math.floor(score) then
+      redis.call('ZREM', KEYS[1], lowest[i])
+      taken = lowest[i]
+      break
+    end
+  end
+  if taken == -3 then return -3 end
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return 1
+return taken
 `);
 // KEYS: live set. ARGV: id, ttl + slack ms. Raises a placed id's bound, never adds one (XX): an id
 // trimmed had expired, so the write that follows fails with not-found anyway.
@@ -28,6 +47,20 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], 'XX', 'GT', now + tonumber(ARGV[2]), ARGV[1])
 `);
+// KEYS: live set. ARGV: id, ttl + slack ms. The last raise, before the end: the bound (never lowered)
+// plus one half marks the stream finished, so a full set may give its place to a new stream.
+const FINISH = new LuaScript(`
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local bound = math.max(math.floor(tonumber(score)), now + tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[1], bound + 0.5, ARGV[1])
+return 1
+`);
+
+/** How many of the lowest bounds a full `create` looks through for a finished stream. */
+export const FINISHED_LOOKUP = 256;
 
 /**
  * How long past its expiry a stream may hold its place: a tenth of its TTL, at least 1 s (the memory
@@ -42,6 +75,8 @@ export interface Place {
   raisedAt: number;
   /** Its id had a place already (a stream of the same id that expired, its bound not passed yet). */
   reused: boolean;
+  /** The finished stream whose place this one took (the set was full). */
+  evicted?: string;
 }
 
 /** Runs a store call within the store's time limit (`withRetry`). */
@@ -49,14 +84,23 @@ type Run = (what: string, op: () => Promise<unknown>) => Promise<unknown>;
 
 /** The live set as one store instance uses it. */
 export interface StreamPlaces {
-  /** Takes a place for `id`; resolves to `undefined` when all `maxStreams` are taken. */
+  /**
+   * Takes a place for `id`; resolves to `undefined` when all `maxStreams` are taken by running
+   * streams. When full, the place of a finished stream is taken: its id is `place.evicted`, for the
+   * caller to delete its keys.
+   */
   take(id: string, ttlMs: number): Promise<Place | undefined>;
   /** The stream was created: its place is kept by this instance's writes from now on. */
   created(id: string, place: Place): Promise<void>;
   /** Before a write that moves the expiry: the raise to wait for beside it, when one is due. */
   beforeWrite(id: string): Promise<void> | undefined;
-  /** Before the end (the last write): one last raise; the stream is forgotten here. */
+  /** Before the end (the last write): one last raise, to wait for beside it. */
   beforeEnd(id: string): Promise<void> | undefined;
+  /**
+   * Once the end is written: marks its place finished (a full set may give it to a new stream, which
+   * deletes the stream's keys: so only after the end is stored). The stream is forgotten here.
+   */
+  finished(id: string): Promise<void>;
   /** The stream is gone (not-found). */
   forget(id: string): void;
 }
@@ -96,13 +140,12 @@ export function streamPlaces(
         raisedAt: performance.now(),
         reused: false,
       };
-      const placed = Number(
-        await run('create', () =>
-          RESERVE.run(client, [liveSet], [id, place.ttlMs + place.slackMs, maxStreams]),
-        ),
+      const placed = await run('create', () =>
+        RESERVE.run(client, [liveSet], [id, place.ttlMs + place.slackMs, maxStreams, FINISHED_LOOKUP]),
       );
-      if (placed === -3) return undefined;
-      place.reused = placed === 0;
+      if (typeof placed === 'string') place.evicted = placed;
+      else if (Number(placed) === -3) return undefined;
+      else place.reused = Number(placed) === 0;
       return place;
     },
     async created(id, place) {
@@ -118,8 +161,15 @@ export function streamPlaces(
     },
     beforeEnd(id) {
       const place = places.get(id);
-      places.delete(id);
       return place && raise(id, place);
+    },
+    async finished(id) {
+      const place = places.get(id);
+      places.delete(id);
+      if (!place) return;
+      await run('finish', () => FINISH.run(client, [liveSet], [id, place.ttlMs + place.slackMs])).catch(
+        () => undefined, // Redis failed: the stream keeps its place (as running) until its bound passes
+      );
     },
     forget(id) {
       places.delete(id);

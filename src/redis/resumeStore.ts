@@ -54,10 +54,11 @@ export interface RedisResumeStoreOptions extends RedisStoreOptions {
   maxBlockingConnections?: number;
   /**
    * Most streams kept at once, counted across every instance sharing the Redis (and `prefix`);
-   * `create` past it rejects with `ResumableStreamError` `full` (the memory store makes room by dropping
-   * its oldest finished stream; this one does not: it counts, it does not list them). An expired
-   * stream's place is free within `max(1 s, ttlMs / 10)` after its expiry. Appends cost no extra
-   * command: the producer refreshes its stream's place at most every half that time.
+   * past it, `create` makes room by deleting the finished stream nearest its expiry (the one that
+   * ended first, among the 256 streams nearest theirs), and rejects with `ResumableStreamError` `full`
+   * when those all still run. An expired stream's place is free within `max(1 s, ttlMs / 10)` after
+   * its expiry. Appends cost no extra command: the producer refreshes its stream's place at most every
+   * half that time, and marks it finished with its end.
    * @defaultValue 10_000
    */
   maxStreams?: number;
@@ -133,6 +134,12 @@ redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
 `);
 const STOPPED = new LuaScript(`return redis.call('HGET', KEYS[1], 's')`);
+// KEYS: meta, stream. A finished stream whose place a new one took: deleted, if it has ended indeed.
+const DROP = new LuaScript(`
+if redis.call('HEXISTS', KEYS[1], 'e') == 0 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+`);
 
 /** Entries per read: a long answer replays in a few round trips, not one giant reply. */
 const READ_COUNT = 1000;
@@ -241,6 +248,11 @@ export function createRedisResumeStore(
       // The place first: a stream that exists is always counted, even for a moment.
       const place = await places.take(id, ttlMs);
       if (!place) throw new ResumableStreamError('full', id);
+      // Full: this stream took the place of the finished one nearest its expiry, which goes now (its
+      // readers then find it gone, as the memory store's do). If that fails, it expires by its TTL.
+      const { evicted } = place;
+      if (evicted !== undefined)
+        await run('drop', () => DROP.run(client, [meta(evicted), key(evicted)], [])).catch(() => undefined);
       const made = await run('create', () => CREATE.run(client, [meta(id)], [place.ttlMs]));
       if (Number(made) !== 1) throw new ResumableStreamError('exists', id);
       await places.created(id, place);
@@ -260,6 +272,7 @@ export function createRedisResumeStore(
       );
       await keeping;
       fail(id, code);
+      await places.finished(id);
     },
     async read(id, afterSeq, { waitMs, signal }) {
       const range = (await run('read', () =>

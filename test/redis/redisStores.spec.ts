@@ -340,7 +340,7 @@ run('rxllm/redis stores on a real redis-server', () => {
     // The resume store: each stream's keys share its `{id}` slot; its count (the live set) has its own.
     const resumeStore = createRedisResumeStore(
       { ...cluster, duplicate: () => redis.duplicate() },
-      { prefix: 'slots:', maxStreams: 5 },
+      { prefix: 'slots:', maxStreams: 1 },
     );
     await resumeStore.create('r1', 60_000);
     await resumeStore.append('r1', [{ seq: 1, chunk: text('hi') }]);
@@ -349,6 +349,9 @@ run('rxllm/redis stores on a real redis-server', () => {
       events: [{ seq: 1, chunk: text('hi') }],
       end: { state: 'complete' },
     });
+    // Full: r2 takes the finished r1's place, and r1's keys are deleted in their own slot.
+    await resumeStore.create('r2', 60_000);
+    expect(await resumeStore.read('r1', 0, { waitMs: 1 })).toBeUndefined();
     await resumeStore.close();
     expect(calls.some((keys) => keys.length > 1)).toBe(true); // multi-key scripts were checked
   });

@@ -107,6 +107,33 @@ function suite(name: string, make: (limits?: Limits) => Promise<Pair>) {
       expect((await b.read('m1', 0, { waitMs: 1 }))?.events).toHaveLength(1);
     });
 
+    it('when full, takes the place of the finished stream that ended first, and refuses once all run', async () => {
+      const { a, b } = await make({ maxStreams: 3 });
+      for (const id of ['f1', 'f2', 'r3']) await a.create(id, 60_000);
+      for (const id of ['f1', 'f2']) await a.append(id, [{ seq: 1, chunk: chunk(1) }]);
+      await a.end('f1', { state: 'complete' });
+      await sleep(5); // f2 ends after f1, on every clock
+      await a.end('f2', { state: 'stopped' });
+      await b.create('n4', 60_000);
+      // f1 went with its chunks; f2 is still whole.
+      expect(await b.read('f1', 0, { waitMs: 1 })).toBeUndefined();
+      expect(await b.read('f2', 0, { waitMs: 1 })).toEqual({
+        events: [{ seq: 1, chunk: chunk(1) }],
+        end: { state: 'stopped' },
+      });
+      await a.create('n5', 60_000);
+      expect(await b.read('f2', 0, { waitMs: 1 })).toBeUndefined();
+      // r3, n4, n5 all run: nothing to drop.
+      expect(await created(b.create('n6', 60_000))).toBe('full');
+      expect(await created(a.create('n6', 60_000))).toBe('full');
+      await b.append('n4', [{ seq: 1, chunk: chunk(1) }]);
+      expect((await a.read('n4', 0, { waitMs: 1 }))?.events).toHaveLength(1);
+      // An id that ended and was dropped can be created again.
+      await b.end('n4', { state: 'complete' });
+      await a.create('f1', 60_000);
+      expect(await a.read('n4', 0, { waitMs: 1 })).toBeUndefined();
+    });
+
     it('an expired stream frees its place; one kept alive by its writes keeps it past its first TTL', async () => {
       const { a, b } = await make({ maxStreams: 2 });
       // TTLs of seconds: a busy machine's stalls must not expire a stream before it is looked at.
@@ -224,6 +251,33 @@ run('Redis resume store', () => {
     );
     expect(burst.filter((o) => o === 'created')).toHaveLength(4);
     expect(burst.filter((o) => o === 'full')).toHaveLength(16);
+  });
+
+  it('a burst on a set full of finished streams takes each of their places once', async () => {
+    const open = () => {
+      const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+      clients.push(client);
+      const store = createRedisResumeStore(client, { prefix: 'evict:', maxStreams: 4 });
+      stores.push(store);
+      return { client, store };
+    };
+    const [a, b] = [open(), open()];
+    for (let i = 0; i < 4; i++) {
+      await a.store.create(`done${i}`, 60_000);
+      await a.store.end(`done${i}`, { state: 'complete' });
+    }
+    const burst = await Promise.all(
+      [a, b].flatMap(({ store }, s) =>
+        Array.from({ length: 10 }, (_, i) => created(store.create(`${s}-${i}`, 60_000))),
+      ),
+    );
+    expect(burst.filter((o) => o === 'created')).toHaveLength(4);
+    expect(burst.filter((o) => o === 'full')).toHaveLength(16);
+    expect(await a.client.zcard('evict:resume:live')).toBe(4);
+    for (let i = 0; i < 4; i++) {
+      expect(await b.store.read(`done${i}`, 0, { waitMs: 1 })).toBeUndefined();
+      expect(await a.client.exists(`evict:resume:{done${i}}:m`, `evict:resume:{done${i}}:s`)).toBe(0);
+    }
   });
 
   it('rejects a bad maxStreams when created', () => {
