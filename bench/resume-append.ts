@@ -5,7 +5,9 @@
  * `createRedisResumeStore`, e.g. the previous version copied beside src/redis/resumeStore.ts) both
  * run in the same process, alternating round by round, so load on the machine hits both alike.
  *
- * Also counts the scripts each store runs per stream (create + appends + end).
+ * Also counts the scripts each store runs per stream (create + appends + end). With
+ * `RESUME_MAX_STREAMS=<n>` the stores hold at most n streams, so every `create` past the n-th makes
+ * room (the current store takes a finished stream's place; a baseline without that refuses).
  *
  * Run: node --import tsx bench/resume-append.ts [rounds] [streams] [chunksPerStream]
  */
@@ -27,6 +29,7 @@ type Make = typeof createRedisResumeStore;
 interface Times {
   create: number[];
   append: number[];
+  end: number[];
   /** Scripts run (EVALSHA / EVAL), in all. */
   scripts: number;
 }
@@ -38,7 +41,8 @@ async function round(make: Make, client: Redis, tag: string, times: Times) {
     eval: (...args: Parameters<Redis['eval']>) => (times.scripts++, client.eval(...args)),
     duplicate: () => client.duplicate(),
   };
-  const store = make(counting as unknown as Redis, { prefix: `bench:${tag}:` });
+  const maxStreams = Number(process.env.RESUME_MAX_STREAMS) || undefined;
+  const store = make(counting as unknown as Redis, { prefix: `bench:${tag}:`, maxStreams });
   try {
     for (let s = 0; s < STREAMS; s++) {
       const id = `${tag}-${s}`;
@@ -50,7 +54,9 @@ async function round(make: Make, client: Redis, tag: string, times: Times) {
         await store.append(id, [{ seq: c, chunk: chunk(c) }]);
         times.append.push(performance.now() - t0);
       }
+      t0 = performance.now();
       await store.end(id, { state: 'complete' });
+      times.end.push(performance.now() - t0);
     }
   } finally {
     await store.close();
@@ -67,7 +73,7 @@ async function main() {
   const server = await startRedis();
   const client = new Redis({ port: server.port });
   const times = new Map<string, Times>(
-    variants.map(([name]) => [name, { create: [], append: [], scripts: 0 }]),
+    variants.map(([name]) => [name, { create: [], append: [], end: [], scripts: 0 }]),
   );
   try {
     for (let r = 0; r < ROUNDS; r++)
@@ -78,7 +84,7 @@ async function main() {
       const us = (xs: number[]) => `${(median(xs) * 1000).toFixed(0)} / ${(p95(xs) * 1000).toFixed(0)} µs`;
       const perStream = t.scripts / (ROUNDS * STREAMS);
       console.log(
-        `  ${name}: append ${us(t.append)} (median / p95), create ${us(t.create)}; ${perStream.toFixed(2)} scripts per stream of ${CHUNKS} appends`,
+        `  ${name}: append ${us(t.append)} (median / p95), create ${us(t.create)}, end ${us(t.end)}; ${perStream.toFixed(2)} scripts per stream of ${CHUNKS} appends`,
       );
     }
   } finally {
