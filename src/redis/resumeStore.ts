@@ -9,6 +9,7 @@
  * https://redis.io/docs/latest/develop/data-types/streams/ — XADD, XRANGE (exclusive `(` start
  * since Redis 6.2), XREAD BLOCK.
  */
+import { onAbort } from '../abortListeners';
 import { ResumableStreamError, StoreError } from '../errors';
 import {
   RESUME_DEFAULTS,
@@ -296,10 +297,10 @@ export function createRedisResumeStore(
         )
         .finally(() => release(conn));
       // An aborted reader stops waiting now; the connection returns to the pool when XREAD does.
-      let onAbort = () => undefined as void;
+      // One listener on a signal shared by many readers (`onAbort`).
+      let off: (() => void) | undefined;
       const aborted = new Promise<null>((resolve) => {
-        onAbort = () => resolve(null);
-        signal?.addEventListener('abort', onAbort, { once: true });
+        off = signal && onAbort(signal, () => resolve(null));
       });
       let reply: unknown;
       try {
@@ -309,7 +310,7 @@ export function createRedisResumeStore(
           cause: error,
         });
       } finally {
-        signal?.removeEventListener('abort', onAbort);
+        off?.();
       }
       blocked.catch(() => undefined);
       const entries = (reply as [string, Entry[]][] | null)?.[0]?.[1] ?? [];

@@ -6,6 +6,7 @@
  * plus four numbers, rather than as a string of its whole JSON; the arrays that hold them are trimmed
  * to their content when the stream ends.
  */
+import { onAbort } from '../abortListeners';
 import type { Chunk } from '../chunk';
 import { ResumableStreamError } from '../errors';
 import { chunkJson } from './chunkJson';
@@ -177,12 +178,13 @@ export function createMemoryResumeStore(options: MemoryResumeStoreOptions = {}):
         const done = () => {
           clearTimeout(timer);
           entry.waiters?.delete(done);
-          signal?.removeEventListener('abort', done);
+          off?.();
           resolve();
         };
         const timer = setTimeout(done, waitMs);
         (entry.waiters ??= new Set()).add(done);
-        signal?.addEventListener('abort', done, { once: true });
+        // One listener on a signal shared by many readers (`onAbort`).
+        const off = signal && onAbort(signal, done);
       });
       return live(id) ? batch(entry, afterSeq) : undefined;
     },

@@ -3,6 +3,7 @@
  * backend with the platform `fetch`, as a cold `Observable<Chunk>`. Unsubscribing aborts the fetch.
  * It uses no Node API and no undici, so front-end bundles stay small (`rxllm/browser`).
  */
+import { onAbort } from '../abortListeners';
 import { createParser } from 'eventsource-parser';
 import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
@@ -140,10 +141,12 @@ export function fetchSse<Body = unknown>(url: string, init: FetchSseInit<Body> =
 function attempt<Body>(url: string, init: FetchSseInit<Body>, hooks: AttemptHooks): Observable<Chunk> {
   return new Observable<Chunk>((subscriber) => {
     const controller = new AbortController();
-    const onAbort = () => controller.abort(init.signal?.reason);
+    const abort = () => controller.abort(init.signal?.reason);
     // Already aborted: 'abort' will not fire again, so abort now (the fetch then fails with it).
-    if (init.signal?.aborted) onAbort();
-    else init.signal?.addEventListener('abort', onAbort, { once: true });
+    // One listener on a signal shared by many calls (`onAbort`), not one per call.
+    let off: (() => void) | undefined;
+    if (init.signal?.aborted) abort();
+    else if (init.signal) off = onAbort(init.signal, abort);
     const doFetch = init.fetch ?? globalThis.fetch;
     let finished = false;
 
@@ -265,7 +268,7 @@ function attempt<Body>(url: string, init: FetchSseInit<Body>, hooks: AttemptHook
     );
 
     return () => {
-      init.signal?.removeEventListener('abort', onAbort);
+      off?.();
       if (!finished) controller.abort();
     };
   });

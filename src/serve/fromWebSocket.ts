@@ -3,6 +3,7 @@
  * an rxllm WebSocket server (`serveChatSocket`, `rxllm serve`), so the same operators and UI code
  * work on either transport. No Node API: it uses the platform `WebSocket` (or one you pass).
  */
+import { onAbort } from '../abortListeners';
 import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ConfigurationError, ConnectionError, StreamParseError } from '../errors';
@@ -222,13 +223,14 @@ function attempt(
       if (opening.type === 'resume') streamId = opening.streamId;
       socket.send(JSON.stringify({ ...opening, id }));
     };
-    const onAbort = () => end(init.signal?.reason ?? new Error('aborted'), true);
+    const stop = () => end(init.signal?.reason ?? new Error('aborted'), true);
+    let off: (() => void) | undefined;
     const cleanup = () => {
       socket.removeEventListener('message', onMessage);
       socket.removeEventListener('close', onClose);
       socket.removeEventListener('error', onError);
       socket.removeEventListener('open', onOpen);
-      init.signal?.removeEventListener('abort', onAbort);
+      off?.();
     };
     function end(error?: unknown, stopped = false) {
       if (finished) return;
@@ -254,7 +256,8 @@ function attempt(
       end(init.signal.reason ?? new Error('aborted'), true);
       return;
     }
-    init.signal?.addEventListener('abort', onAbort, { once: true });
+    // One listener on a signal shared by many calls (`onAbort`), not one per call.
+    if (init.signal) off = onAbort(init.signal, stop);
     if (socket.readyState === OPEN) onOpen();
     else if (socket.readyState === CONNECTING) socket.addEventListener('open', onOpen);
     else end(new ConnectionError('The WebSocket is closed.'));

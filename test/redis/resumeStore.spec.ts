@@ -3,6 +3,7 @@
  * real redis-server (two store instances on two clients stand for two gateway processes), and the
  * Redis store's stream count (`maxStreams`) raced for by two clients.
  */
+import { getEventListeners } from 'node:events';
 import Redis from 'ioredis';
 import { lastValueFrom, Subject, toArray } from 'rxjs';
 import { createMemoryResumeStore, resume, stop, type Chunk, type ResumeStore } from 'rxllm';
@@ -73,6 +74,29 @@ function suite(name: string, make: (limits?: Limits) => Promise<Pair>) {
       const read = b.read('w', 1, { waitMs: 10_000, signal: aborted.signal });
       aborted.abort();
       expect(await read).toEqual({ events: [] });
+    });
+
+    it('twelve waiting reads on one signal add one abort listener to it; aborting it returns them all', async () => {
+      const { a, b } = await make();
+      await a.create('shared', 60_000);
+      const controller = new AbortController();
+      const reads = Array.from({ length: 12 }, () =>
+        b.read('shared', 0, { waitMs: 30_000, signal: controller.signal }),
+      );
+      await sleep(50);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      controller.abort();
+      expect(await Promise.all(reads)).toEqual(Array(12).fill({ events: [] }));
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // Reads that an append woke leave nothing on a signal that lives on.
+      const kept = new AbortController();
+      const woken = Array.from({ length: 12 }, () =>
+        b.read('shared', 0, { waitMs: 30_000, signal: kept.signal }),
+      );
+      await sleep(50);
+      await a.append('shared', [{ seq: 1, chunk: chunk(1) }]);
+      expect((await Promise.all(woken)).map((r) => r?.events.length)).toEqual(Array(12).fill(1));
+      expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
     });
 
     it('stops past maxChunks / maxBytes with too-large, keeping what fit', async () => {

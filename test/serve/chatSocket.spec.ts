@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, getEventListeners } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
@@ -150,6 +150,34 @@ describe('fromWebSocket', () => {
       { type: 'request', id: 'r1', body: { q: 1 } },
       { type: 'stop', id: 'r1' },
     ]);
+  });
+
+  it('twelve requests on one signal add one abort listener to it, and aborting it stops them all', async () => {
+    const client = pair(() => NEVER);
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const pending = Array.from({ length: 12 }, (_, i) =>
+        collect(fromWebSocket(client, { i }, { signal: controller.signal, id: `r${i}` })),
+      );
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      controller.abort(new Error('user stop'));
+      const results = await Promise.all(pending);
+      expect(results.map((r) => (r.error as Error).message)).toEqual(Array(12).fill('user stop'));
+      expect(client.sentToServer.filter((m) => m.type === 'stop')).toHaveLength(12);
+      // Requests that ended on their own leave nothing on a signal that lives on.
+      const kept = new AbortController();
+      const done = pair(() => of(...scriptToChunks('ok')));
+      for (let i = 0; i < 12; i++)
+        expect((await collect(fromWebSocket(done, {}, { signal: kept.signal, id: `d${i}` }))).completed).toBe(true);
+      expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('ignores messages of other requests on a shared socket', async () => {

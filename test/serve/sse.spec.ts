@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { TestScheduler } from 'rxjs/testing';
 import type { AddressInfo } from 'node:net';
@@ -376,6 +377,52 @@ describe('fetchSse stops reading (review)', () => {
     expect(values).toHaveLength(1);
     expect(error).toBeInstanceOf(ApiError);
     expect(closed).toBe(true);
+  });
+
+  it('twelve calls on one signal add one abort listener to it, and aborting it stops them all', async () => {
+    const open = new Set<http.ServerResponse>();
+    const raw = http.createServer((_req, res) => {
+      open.add(res);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const pending = Array.from({ length: 12 }, () => collect(fetchSse(url, { signal: controller.signal })));
+      while (open.size < 12) await new Promise((r) => setTimeout(r, 10));
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      controller.abort(new Error('user left'));
+      const results = await Promise.all(pending);
+      expect(results.map((r) => String((r.error as Error)?.message))).toEqual(
+        Array(12).fill(expect.stringContaining('user left')),
+      );
+      // Calls that ended on their own leave nothing on a signal that lives on.
+      const kept = new AbortController();
+      const ended = http.createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end('data: [DONE]\n\n');
+      });
+      await new Promise<void>((r) => ended.listen(0, '127.0.0.1', r));
+      const endedUrl = `http://127.0.0.1:${(ended.address() as AddressInfo).port}/`;
+      const done = await Promise.all(
+        Array.from({ length: 12 }, () => collect(fetchSse(endedUrl, { signal: kept.signal }))),
+      );
+      ended.closeAllConnections();
+      await new Promise((r) => ended.close(r));
+      expect(done.map((r) => r.completed)).toEqual(Array(12).fill(true));
+      expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      raw.closeAllConnections();
+      await new Promise((r) => raw.close(r));
+    }
   });
 
   it('an already aborted signal errors at once and sends no request', async () => {
