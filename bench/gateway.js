@@ -18,7 +18,9 @@
 // --mini adds another: a minimal parsing relay with no rxllm code (undici `dispatch`, JSON.parse and
 // JSON.stringify of every event), what parsing and re-serializing cost without any library around them.
 //
-//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--hold N] [--stress]   (needs npm run build)
+// --fused adds a design probe: mini plus the gateway's per-chunk work in one handler (see runFused).
+//
+//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--fused] [--hold N] [--stress]   (needs npm run build)
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -116,7 +118,7 @@ function proxyServer(relay) {
     });
     const parts = [];
     req.on('data', (b) => parts.push(b));
-    req.on('end', () => relay(Buffer.concat(parts), res));
+    req.on('end', () => relay(Buffer.concat(parts), res, req));
   });
   server.keepAliveTimeout = 60_000;
   instrument(
@@ -219,6 +221,100 @@ function runMini(upstreamPort) {
           process.nextTick(uncork);
         },
         onResponseEnd: () => res.end(),
+        onResponseError: () => res.destroy(),
+      },
+    );
+  });
+}
+
+/**
+ * A design probe, not a product: `mini` plus what the gateway does per request and per chunk, with
+ * none of rxllm's layers between them: the token checked (SHA-256, compared in constant time), the
+ * body parsed, the model renamed in every chunk, the usage kept, each event numbered
+ * (`id: <streamId>:<seq>`) and kept in rxllm's memory resume store (`createMemoryResumeStore`:
+ * `create`, `appendNow`, `end`), one access-log line per request on stderr. What a gateway fused into
+ * one object per stream could cost at best (it leaves out retries, timeouts, the tool-call guard,
+ * budgets, metrics and every error path). The store serializes each chunk again (its text is not
+ * public), one `JSON.stringify` per chunk more than a fused gateway would make. `FUSED_STORE=0` leaves
+ * the store and the ids out.
+ */
+function runFused(upstreamPort) {
+  const crypto = require('node:crypto');
+  const { Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
+  const { createMemoryResumeStore } = require(path.join(DIST, 'src/index.js'));
+  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  const store = process.env.FUSED_STORE === '0' ? undefined : createMemoryResumeStore();
+  const digest = (text) => crypto.createHash('sha256').update(text).digest();
+  const expected = digest(TOKEN);
+  const headers = (id) => ({
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    ...(id ? { 'x-rxllm-stream-id': id } : {}),
+  });
+  proxyServer(async (body, res, req) => {
+    const started = performance.now();
+    const auth = req.headers.authorization ?? '';
+    if (!auth.startsWith('Bearer ') || !crypto.timingSafeEqual(digest(auth.slice(7)), expected)) {
+      res.writeHead(401).end();
+      return;
+    }
+    const { model, messages } = JSON.parse(body.toString('utf8'));
+    const id = store ? crypto.randomUUID() : undefined;
+    if (store) await store.create(id, 600_000);
+    const event = [{ seq: 0, chunk: undefined }];
+    const decoder = new TextDecoder();
+    let pending = '';
+    let controller;
+    let firstMs;
+    let usage;
+    res.on('close', () => {
+      if (!res.writableEnded) controller?.abort(new Error('client left'));
+    });
+    const uncork = () => res.uncork();
+    agent.dispatch(
+      {
+        origin: `http://127.0.0.1:${upstreamPort}`,
+        path: '/v1/chat/completions',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'bench', messages, stream: true, stream_options: { include_usage: true } }),
+      },
+      {
+        onRequestStart: (ctrl) => (controller = ctrl),
+        onResponseStart: () => undefined,
+        onResponseData: (_ctrl, buf) => {
+          pending += decoder.decode(buf, { stream: true });
+          res.cork();
+          for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
+            const data = pending.slice(6, end);
+            pending = pending.slice(end + 2);
+            if (data === '[DONE]') continue;
+            let chunk = JSON.parse(data);
+            if (firstMs === undefined) {
+              firstMs = performance.now() - started;
+              res.writeHead(200, headers(id));
+            }
+            if (chunk.model !== model) chunk = { ...chunk, model };
+            if (chunk.usage) usage = chunk.usage;
+            const text = JSON.stringify(chunk);
+            if (store) {
+              event[0].seq++;
+              event[0].chunk = chunk;
+              store.appendNow(id, event);
+              res.write(`id: ${id}:${event[0].seq}\ndata: ${text}\n\n`);
+            } else res.write(`data: ${text}\n\n`);
+          }
+          process.nextTick(uncork);
+        },
+        onResponseEnd: () => {
+          res.end('data: [DONE]\n\n');
+          if (store) void store.end(id, { state: 'complete' });
+          const tokens = usage ? `${usage.prompt_tokens}+${usage.completion_tokens}` : '-';
+          const total = (performance.now() - started).toFixed(1);
+          process.stderr.write(
+            `POST /v1/chat/completions 200 model=${model} ttfc=${firstMs?.toFixed(1)}ms total=${total}ms tokens=${tokens} complete\n`,
+          );
+        },
         onResponseError: () => res.destroy(),
       },
     );
@@ -358,7 +454,7 @@ async function spawnProxy(role, upstreamPort) {
   // BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=bench/results/prof' profiles the proxies.
   const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
   let stderr = 'inherit';
-  if (role === 'rxllm' || role === 'baseline') {
+  if (role === 'rxllm' || role === 'baseline' || role === 'fused') {
     fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
     stderr = fs.openSync(path.join(BENCH, 'results', 'gateway-access.log'), 'a');
   }
@@ -528,6 +624,7 @@ async function main() {
   const roles = ['floor', 'rxllm'];
   if (process.argv.includes('--thin')) roles.splice(1, 0, 'thin');
   if (process.argv.includes('--mini')) roles.splice(1, 0, 'mini');
+  if (process.argv.includes('--fused')) roles.splice(roles.indexOf('rxllm'), 0, 'fused');
   // RXLLM_BASELINE_DIST=<another build>: that build's gateway too, interleaved (a before/after).
   if (BASELINE_DIST) roles.push('baseline');
   fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
@@ -547,6 +644,11 @@ async function main() {
         ? 'a minimal parsing relay (node `http` + undici `dispatch`, every event `JSON.parse`d and `JSON.stringify`d, no rxllm code); '
         : '') +
       (roles.includes('thin') ? 'a thin rxllm relay (`stream` + `sendSse`); ' : '') +
+      (roles.includes('fused')
+        ? "a fused probe (`mini` plus the gateway's token check, model rename, usage, event ids, memory resume store and access log, in one handler: no rxllm layers; `FUSED_STORE=" +
+          (process.env.FUSED_STORE ?? '1') +
+          '`); '
+        : '') +
       '`startGateway` as `rxllm serve` runs it (token check, body validation, access log on stderr to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
       'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. "One at a time": ' +
       "streams of 5 chunks 2 ms apart, one request at a time for 2 s per hop per rep, median of each run's p50. CPU per stream: the whole proxy " +
@@ -624,6 +726,7 @@ else if (role === 'rxllm') runRxllm(Number(process.argv[3]));
 else if (role === 'baseline') runRxllm(Number(process.argv[3]), BASELINE_DIST);
 else if (role === 'thin') runThin(Number(process.argv[3]));
 else if (role === 'mini') runMini(Number(process.argv[3]));
+else if (role === 'fused') runFused(Number(process.argv[3]));
 else if (role === 'client') runClient(...process.argv.slice(3, 8).map(Number));
 else if (role === 'hold') runHold(...process.argv.slice(3, 6).map(Number));
 else main();

@@ -13,4 +13,4 @@ fi
 cd "$ROOT"
 node "$BENCH/harness.js" --smoke "$@"
 # The gateway scenario (issue 12), tiny: every hop must relay every stream to its [DONE].
-node "$BENCH/gateway.js" --reps 1 --duration 1 --concurrency 10 --thin --hold 20 >/dev/null
+node "$BENCH/gateway.js" --reps 1 --duration 1 --concurrency 10 --thin --mini --fused --hold 20 >/dev/null
