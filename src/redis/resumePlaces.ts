@@ -59,6 +59,9 @@ redis.call('ZADD', KEYS[1], bound + 0.5, ARGV[1])
 return 1
 `);
 
+// KEYS: live set. ARGV: id. A place taken for a stream whose creation failed.
+const RELEASE = new LuaScript(`return redis.call('ZREM', KEYS[1], ARGV[1])`);
+
 /** How many of the lowest bounds a full `create` looks through for a finished stream. */
 export const FINISHED_LOOKUP = 256;
 
@@ -90,6 +93,13 @@ export interface StreamPlaces {
    * caller to delete its keys.
    */
   take(id: string, ttlMs: number): Promise<Place | undefined>;
+  /**
+   * The stream could not be created (Redis failed or did not answer in time): its place is given
+   * back, unless it was the place of a stream of the same id already. Not awaited by the caller: a
+   * stalled Redis runs it after the creation it was sent behind, so a late creation leaves an empty
+   * stream that expires, not a place held until its bound passes.
+   */
+  release(id: string, place: Place): void;
   /** The stream was created: its place is kept by this instance's writes from now on. */
   created(id: string, place: Place): Promise<void>;
   /** Before a write that moves the expiry: the raise to wait for beside it, when one is due. */
@@ -147,6 +157,10 @@ export function streamPlaces(
       else if (Number(placed) === -3) return undefined;
       else place.reused = Number(placed) === 0;
       return place;
+    },
+    release(id, place) {
+      if (place.reused) return;
+      run('release', () => RELEASE.run(client, [liveSet], [id])).catch(() => undefined);
     },
     async created(id, place) {
       // A reused place's bound may be near: this stream's own starts now.

@@ -254,7 +254,13 @@ export function createRedisResumeStore(
       const { evicted } = place;
       if (evicted !== undefined)
         await run('drop', () => DROP.run(client, [meta(evicted), key(evicted)], [])).catch(() => undefined);
-      const made = await run('create', () => CREATE.run(client, [meta(id)], [place.ttlMs]));
+      let made: unknown;
+      try {
+        made = await run('create', () => CREATE.run(client, [meta(id)], [place.ttlMs]));
+      } catch (error) {
+        places.release(id, place);
+        throw error;
+      }
       if (Number(made) !== 1) throw new ResumableStreamError('exists', id);
       await places.created(id, place);
     },

@@ -304,6 +304,32 @@ run('Redis resume store', () => {
     }
   });
 
+  it('a create whose stream Redis never made gives its place back', async () => {
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    clients.push(client);
+    let hang = true;
+    // The stream's own script (one key, its meta) gets no answer once: a reply lost in a stall.
+    const stalled = (call: (...a: any[]) => Promise<unknown>) => (script: string, n: number, ...args: any[]) =>
+      hang && n === 1 && String(args[0]).endsWith(':m')
+        ? ((hang = false), new Promise<unknown>(() => undefined))
+        : call(script, n, ...args);
+    const store = createRedisResumeStore(
+      {
+        eval: stalled((...a) => (client.eval as any)(...a)),
+        evalsha: stalled((...a) => (client.evalsha as any)(...a)),
+        duplicate: () => client.duplicate(),
+      } as never,
+      { prefix: 'lost:', maxStreams: 1, timeoutMs: 300 },
+    );
+    stores.push(store);
+    await expect(store.create('lost', 60_000)).rejects.toMatchObject({ name: 'StoreError' });
+    for (let i = 0; i < 100 && (await client.zcard('lost:resume:live')) > 0; i++) await sleep(20);
+    expect(await client.zcard('lost:resume:live')).toBe(0);
+    // The one place is free: the next stream is created (it was full before the place came back).
+    await store.create('next', 60_000);
+    expect(await client.zrange('lost:resume:live', 0, -1)).toEqual(['next']);
+  });
+
   it('rejects a bad maxStreams when created', () => {
     const client = { eval: async () => 0, evalsha: async () => 0, duplicate: () => ({}) } as never;
     expect(() => createRedisResumeStore(client, { maxStreams: 0 })).toThrow(TypeError);
