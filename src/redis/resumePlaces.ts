@@ -47,15 +47,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], 'XX', 'GT', now + tonumber(ARGV[2]), ARGV[1])
 `);
-// KEYS: live set. ARGV: id, ttl + slack ms. The last raise, before the end: the bound (never lowered)
-// plus one half marks the stream finished, so a full set may give its place to a new stream.
+// KEYS: live set. ARGV: id, ttl + slack ms. Once the end is stored, a last raise: the bound (never lowered)
+// plus one half marks the stream finished, so a full set may give its place to a new stream. Sent as
+// text: Redis's Lua turns a number argument into one of 14 significant digits, the half's last.
 const FINISH = new LuaScript(`
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local bound = math.max(math.floor(tonumber(score)), now + tonumber(ARGV[2]))
-redis.call('ZADD', KEYS[1], bound + 0.5, ARGV[1])
+redis.call('ZADD', KEYS[1], string.format('%.1f', bound + 0.5), ARGV[1])
 return 1
 `);
 
