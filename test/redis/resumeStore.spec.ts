@@ -304,6 +304,25 @@ run('Redis resume store', () => {
     }
   });
 
+  it('looks for a finished stream among the 256 places nearest their expiry only', async () => {
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    clients.push(client);
+    const store = createRedisResumeStore(client, { prefix: 'window:', maxStreams: 257 });
+    stores.push(store);
+    // 256 running streams, their bounds all below the finished one's (it ended after they began).
+    for (let i = 0; i < 256; i++) await store.create(`run${i}`, 60_000);
+    await sleep(5);
+    await store.create('done', 60_000);
+    await store.end('done', { state: 'complete' });
+    expect(await created(store.create('next', 60_000))).toBe('full');
+    // The lowest running place given to a newer stream (its bound above the finished one's): the
+    // finished stream is within reach now, and goes.
+    await client.zrem('window:resume:live', 'run0');
+    await store.create('run256', 60_000);
+    expect(await created(store.create('next', 60_000))).toBe('created');
+    expect(await store.read('done', 0, { waitMs: 1 })).toBeUndefined();
+  });
+
   it('a create whose stream Redis never made gives its place back', async () => {
     const client = new Redis({ port: redis.port, host: '127.0.0.1' });
     clients.push(client);
