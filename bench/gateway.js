@@ -277,7 +277,12 @@ function runFused(upstreamPort) {
         path: '/v1/chat/completions',
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'bench', messages, stream: true, stream_options: { include_usage: true } }),
+        body: JSON.stringify({
+          model: 'bench',
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
       },
       {
         onRequestStart: (ctrl) => (controller = ctrl),

@@ -328,10 +328,12 @@ run('Redis resume store', () => {
     clients.push(client);
     let hang = true;
     // The stream's own script (one key, its meta) gets no answer once: a reply lost in a stall.
-    const stalled = (call: (...a: any[]) => Promise<unknown>) => (script: string, n: number, ...args: any[]) =>
-      hang && n === 1 && String(args[0]).endsWith(':m')
-        ? ((hang = false), new Promise<unknown>(() => undefined))
-        : call(script, n, ...args);
+    const stalled =
+      (call: (...a: any[]) => Promise<unknown>) =>
+      (script: string, n: number, ...args: any[]) =>
+        hang && n === 1 && String(args[0]).endsWith(':m')
+          ? ((hang = false), new Promise<unknown>(() => undefined))
+          : call(script, n, ...args);
     const store = createRedisResumeStore(
       {
         eval: stalled((...a) => (client.eval as any)(...a)),

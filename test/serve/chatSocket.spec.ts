@@ -171,7 +171,9 @@ describe('fromWebSocket', () => {
       const kept = new AbortController();
       const done = pair(() => of(...scriptToChunks('ok')));
       for (let i = 0; i < 12; i++)
-        expect((await collect(fromWebSocket(done, {}, { signal: kept.signal, id: `d${i}` }))).completed).toBe(true);
+        expect((await collect(fromWebSocket(done, {}, { signal: kept.signal, id: `d${i}` }))).completed).toBe(
+          true,
+        );
       expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
       await new Promise((r) => setImmediate(r));
       expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
