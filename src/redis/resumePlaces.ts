@@ -103,13 +103,15 @@ export interface StreamPlaces {
   release(id: string, place: Place): void;
   /** The stream was created: its place is kept by this instance's writes from now on. */
   created(id: string, place: Place): Promise<void>;
-  /** Before a write that moves the expiry: the raise to wait for beside it, when one is due. */
-  beforeWrite(id: string): Promise<void> | undefined;
-  /** Before the end (the last write): one last raise, to wait for beside it. */
-  beforeEnd(id: string): Promise<void> | undefined;
   /**
-   * Once the end is written: marks its place finished (a full set may give it to a new stream, which
-   * deletes the stream's keys: so only after the end is stored). The stream is forgotten here.
+   * Before a write that moves the expiry (an append, the end): the raise to wait for beside it, when
+   * one is due. Between raises the bound stays at least half the slack past the write's expiry.
+   */
+  beforeWrite(id: string): Promise<void> | undefined;
+  /**
+   * Once the end is written: marks its place finished, raising its bound past the end's expiry (a
+   * full set may give the place to a new stream, which deletes the stream's keys: so only after the
+   * end is stored). The stream is forgotten here.
    */
   finished(id: string): Promise<void>;
   /** The stream is gone (not-found). */
@@ -173,10 +175,6 @@ export function streamPlaces(
       const place = places.get(id);
       if (!place || performance.now() - place.raisedAt < place.slackMs / 2) return undefined;
       return raise(id, place);
-    },
-    beforeEnd(id) {
-      const place = places.get(id);
-      return place && raise(id, place);
     },
     async finished(id) {
       const place = places.get(id);

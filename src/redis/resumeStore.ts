@@ -273,7 +273,7 @@ export function createRedisResumeStore(
       fail(id, code);
     },
     async end(id, end) {
-      const keeping = places.beforeEnd(id);
+      const keeping = places.beforeWrite(id);
       const code = Number(
         await run('end', () => END.run(client, [meta(id), key(id)], [JSON.stringify(end)])),
       );
