@@ -183,47 +183,61 @@ function runThin(upstreamPort) {
 }
 
 /**
- * What a parsing relay costs at least: node http + undici's `dispatch` (no Readable, no async
- * iterator), each upstream event decoded, `JSON.parse`d and `JSON.stringify`d again, one socket write
- * per upstream read. No rxllm code: the reference for what rxllm's own layers add.
+ * Sends `request` (a chat body) to the upstream with undici's `dispatch` (no Readable, no async
+ * iterator) and hands the data of each SSE event to `onEvent`; what it writes for one upstream read goes
+ * out in one socket write. The client leaving aborts the upstream call. Shared by mini and fused.
+ */
+function relayEvents(agent, upstreamPort, request, res, { onStart = () => undefined, onEvent, onEnd }) {
+  const decoder = new TextDecoder();
+  let pending = '';
+  let controller;
+  res.on('close', () => {
+    if (!res.writableEnded) controller?.abort(new Error('client left'));
+  });
+  const uncork = () => res.uncork();
+  agent.dispatch(
+    {
+      origin: `http://127.0.0.1:${upstreamPort}`,
+      path: '/v1/chat/completions',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    },
+    {
+      onRequestStart: (ctrl) => (controller = ctrl),
+      onResponseStart: (_ctrl, status) => onStart(status),
+      onResponseData: (_ctrl, buf) => {
+        pending += decoder.decode(buf, { stream: true });
+        res.cork();
+        for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
+          const data = pending.slice(6, end);
+          pending = pending.slice(end + 2);
+          onEvent(data);
+        }
+        process.nextTick(uncork);
+      },
+      onResponseEnd: () => onEnd(),
+      onResponseError: () => res.destroy(),
+    },
+  );
+}
+
+/**
+ * What a parsing relay costs at least: node http + undici's `dispatch`, each upstream event decoded,
+ * `JSON.parse`d and `JSON.stringify`d again, one socket write per upstream read. No rxllm code: the
+ * reference for what rxllm's own layers add.
  */
 function runMini(upstreamPort) {
   const { Agent } = require(require.resolve('undici', { paths: [BENCH, ROOT] }));
   const agent = new Agent({ keepAliveTimeout: 60_000 });
   proxyServer((body, res) => {
     const { messages } = JSON.parse(body.toString('utf8'));
-    const decoder = new TextDecoder();
-    let pending = '';
-    let controller;
-    res.on('close', () => controller?.abort(new Error('client left')));
-    const uncork = () => res.uncork();
-    agent.dispatch(
-      {
-        origin: `http://127.0.0.1:${upstreamPort}`,
-        path: '/v1/chat/completions',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: MODEL, messages, stream: true }),
-      },
-      {
-        onRequestStart: (ctrl) => (controller = ctrl),
-        onResponseStart: (_ctrl, status) => res.writeHead(status, { 'content-type': 'text/event-stream' }),
-        onResponseData: (_ctrl, buf) => {
-          pending += decoder.decode(buf, { stream: true });
-          res.cork();
-          for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
-            const data = pending.slice(6, end);
-            pending = pending.slice(end + 2);
-            res.write(
-              data === '[DONE]' ? 'data: [DONE]\n\n' : `data: ${JSON.stringify(JSON.parse(data))}\n\n`,
-            );
-          }
-          process.nextTick(uncork);
-        },
-        onResponseEnd: () => res.end(),
-        onResponseError: () => res.destroy(),
-      },
-    );
+    relayEvents(agent, upstreamPort, { model: MODEL, messages, stream: true }, res, {
+      onStart: (status) => res.writeHead(status, { 'content-type': 'text/event-stream' }),
+      onEvent: (data) =>
+        res.write(data === '[DONE]' ? 'data: [DONE]\n\n' : `data: ${JSON.stringify(JSON.parse(data))}\n\n`),
+      onEnd: () => res.end(),
+    });
   });
 }
 
@@ -262,67 +276,36 @@ function runFused(upstreamPort) {
     const id = store ? crypto.randomUUID() : undefined;
     if (store) await store.create(id, 600_000);
     const event = [{ seq: 0, chunk: undefined }];
-    const decoder = new TextDecoder();
-    let pending = '';
-    let controller;
     let firstMs;
     let usage;
-    res.on('close', () => {
-      if (!res.writableEnded) controller?.abort(new Error('client left'));
+    const request = { model: 'bench', messages, stream: true, stream_options: { include_usage: true } };
+    relayEvents(agent, upstreamPort, request, res, {
+      onEvent: (data) => {
+        if (data === '[DONE]') return;
+        let chunk = JSON.parse(data);
+        if (firstMs === undefined) {
+          firstMs = performance.now() - started;
+          res.writeHead(200, headers(id));
+        }
+        if (chunk.model !== model) chunk = { ...chunk, model };
+        if (chunk.usage) usage = chunk.usage;
+        const text = JSON.stringify(chunk);
+        if (!store) return void res.write(`data: ${text}\n\n`);
+        event[0].seq++;
+        event[0].chunk = chunk;
+        store.appendNow(id, event);
+        res.write(`id: ${id}:${event[0].seq}\ndata: ${text}\n\n`);
+      },
+      onEnd: () => {
+        res.end('data: [DONE]\n\n');
+        if (store) void store.end(id, { state: 'complete' });
+        const tokens = usage ? `${usage.prompt_tokens}+${usage.completion_tokens}` : '-';
+        const total = (performance.now() - started).toFixed(1);
+        process.stderr.write(
+          `POST /v1/chat/completions 200 model=${model} ttfc=${firstMs?.toFixed(1)}ms total=${total}ms tokens=${tokens} complete\n`,
+        );
+      },
     });
-    const uncork = () => res.uncork();
-    agent.dispatch(
-      {
-        origin: `http://127.0.0.1:${upstreamPort}`,
-        path: '/v1/chat/completions',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'bench',
-          messages,
-          stream: true,
-          stream_options: { include_usage: true },
-        }),
-      },
-      {
-        onRequestStart: (ctrl) => (controller = ctrl),
-        onResponseStart: () => undefined,
-        onResponseData: (_ctrl, buf) => {
-          pending += decoder.decode(buf, { stream: true });
-          res.cork();
-          for (let end = pending.indexOf('\n\n'); end >= 0; end = pending.indexOf('\n\n')) {
-            const data = pending.slice(6, end);
-            pending = pending.slice(end + 2);
-            if (data === '[DONE]') continue;
-            let chunk = JSON.parse(data);
-            if (firstMs === undefined) {
-              firstMs = performance.now() - started;
-              res.writeHead(200, headers(id));
-            }
-            if (chunk.model !== model) chunk = { ...chunk, model };
-            if (chunk.usage) usage = chunk.usage;
-            const text = JSON.stringify(chunk);
-            if (store) {
-              event[0].seq++;
-              event[0].chunk = chunk;
-              store.appendNow(id, event);
-              res.write(`id: ${id}:${event[0].seq}\ndata: ${text}\n\n`);
-            } else res.write(`data: ${text}\n\n`);
-          }
-          process.nextTick(uncork);
-        },
-        onResponseEnd: () => {
-          res.end('data: [DONE]\n\n');
-          if (store) void store.end(id, { state: 'complete' });
-          const tokens = usage ? `${usage.prompt_tokens}+${usage.completion_tokens}` : '-';
-          const total = (performance.now() - started).toFixed(1);
-          process.stderr.write(
-            `POST /v1/chat/completions 200 model=${model} ttfc=${firstMs?.toFixed(1)}ms total=${total}ms tokens=${tokens} complete\n`,
-          );
-        },
-        onResponseError: () => res.destroy(),
-      },
-    );
   });
 }
 
