@@ -248,7 +248,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ? false
       : {
           onUnstored: (error: StoreError | ResumableStreamError, streamId: string) =>
-            log(`rxllm serve: answer ${streamId} goes on unstored (it cannot be resumed): ${logDetail(error)}`),
+            log(
+              `rxllm serve: answer ${streamId} goes on unstored (it cannot be resumed): ${logDetail(error)}`,
+            ),
           ...options.resume,
           signal: generations.signal,
         };
