@@ -211,12 +211,18 @@ class SseWriter extends Subscriber<Chunk> {
     if (this.ended) return;
     this.ended = true;
     const { res } = this;
-    this.uncork();
     if (this.heartbeat) clearInterval(this.heartbeat);
     res.off?.('close', this.onClose);
     this.unsubscribe();
-    if (end === 'overflow' && res.destroy) res.destroy();
-    else if (!res.writableEnded && this.headSent) res.end();
+    if (end === 'overflow' && res.destroy) {
+      this.uncork();
+      res.destroy();
+    } else {
+      // Ended while still corked: the last frames and the response's terminating chunk leave in one
+      // socket write (Node's `end` uncorks), not two.
+      if (!res.writableEnded && this.headSent) res.end();
+      this.uncork();
+    }
     this.resolve(
       end === 'error'
         ? { end, error, chunks: this.count, headersSent: this.headSent }

@@ -37,7 +37,7 @@ function recordingResponse() {
 const tick = () => new Promise((r) => process.nextTick(r));
 
 describe('sendSse corks the frames of one turn', () => {
-  it('sends chunks that arrive in one turn in one corked write, and uncorks before it ends', async () => {
+  it('sends chunks that arrive in one turn in one corked write, and ends before it uncorks', async () => {
     const { res, ops, corked } = recordingResponse();
     const chunks = scriptToChunks({ text: 'one two three', chunkSize: 4 });
     expect(chunks.length).toBeGreaterThan(2);
@@ -48,7 +48,8 @@ describe('sendSse corks the frames of one turn', () => {
     expect(ops.slice(2, 2 + chunks.length + 1).every((op) => op.startsWith('write(corked) data: '))).toBe(
       true,
     );
-    expect(ops.slice(-2)).toEqual(['uncork', 'end']);
+    // Ended while corked: Node's `end` flushes the frames and the response's last chunk in one write.
+    expect(ops.slice(-2)).toEqual(['end', 'uncork']);
     await tick();
     expect(corked()).toBe(0);
     expect(ops.filter((op) => op === 'cork')).toHaveLength(1);
@@ -82,6 +83,45 @@ describe('sendSse corks the frames of one turn', () => {
       'write data: [DONE]',
       'end',
     ]);
+  });
+
+  it('over real HTTP, the frames of one turn, [DONE] and the end of the response leave in one socket write', async () => {
+    const chunks = scriptToChunks({ text: 'one two three four', chunkSize: 4 });
+    const writes: number[] = [];
+    const server = http.createServer((_req, res) => {
+      // Every socket write (a syscall) goes through one of these two.
+      const socket = res.socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>;
+      for (const name of ['_write', '_writev'] as const) {
+        const original = socket[name].bind(socket);
+        socket[name] = (...args: unknown[]) => {
+          writes.push(name === '_writev' ? (args[0] as unknown[]).length : 1);
+          return original(...args);
+        };
+      }
+      void sendSse(res, of(...chunks), { heartbeatMs: 0 });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        http
+          .get({ port, host: '127.0.0.1', agent: false }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject);
+      });
+      expect(text.split('\n\n').filter(Boolean)).toHaveLength(chunks.length + 1);
+      // The head (sent at once), then everything else together. Uncorking before the end sent the
+      // response's terminating chunk in a write of its own (Node corks a lone write itself, but not
+      // while the response is corked already).
+      expect(writes).toHaveLength(2);
+      expect(writes[1]).toBeGreaterThan(chunks.length);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('over real HTTP, every frame arrives and the socket is left uncorked for the next request', async () => {
