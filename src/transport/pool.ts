@@ -15,8 +15,11 @@
  * front, which could be held for minutes by a long stream while another is idle. A
  * queued request that is aborted leaves the queue; it never counts as in flight and never reaches,
  * or destroys, a socket.
+ *
+ * All its direct sockets share one connector (as a `Pool`'s do): a new socket to a provider resumes
+ * the TLS session of an earlier one rather than making a full handshake.
  */
-import { Client, Dispatcher } from 'undici';
+import { buildConnector, Client, Dispatcher } from 'undici';
 import { PooledRequest } from './pooledRequest';
 
 export interface ReusePoolOptions {
@@ -48,6 +51,7 @@ export class ReusePool extends Dispatcher {
   private readonly clientOptions: Client.Options;
   private readonly connectorFor: ReusePoolOptions['connectorFor'];
   private closed = false;
+  private direct: buildConnector.connector | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: ReusePoolOptions = {}) {
@@ -98,8 +102,39 @@ export class ReusePool extends Dispatcher {
 
   /** The one place a socket's client is made (a hook for other dispatch strategies, e.g. proxies). */
   protected createClient(origin: string): Client {
-    const connect = this.connectorFor?.(origin);
-    return new Client(origin, connect ? { ...this.clientOptions, connect } : this.clientOptions);
+    const connect = this.connectorFor?.(origin) ?? this.directConnector();
+    return new Client(origin, { ...this.clientOptions, connect });
+  }
+
+  /**
+   * The connector every direct client of the pool shares, built once from `clientOptions` the way
+   * undici's own `Pool` builds one for its clients. A `Client` given connect options instead builds a
+   * connector of its own, with its own TLS session cache: every new socket to a provider then made
+   * a full TLS handshake (no session resumed from the pool's other sockets), and each socket held a
+   * connector, a session cache and a parsed URL besides.
+   */
+  private directConnector(): buildConnector.connector {
+    if (this.direct) return this.direct;
+    const options = this.clientOptions;
+    const { connect } = options;
+    if (typeof connect === 'function') return (this.direct = connect);
+    // The fields undici's Client and Pool build their connector from (`tls` and `useH2c` are
+    // accepted at runtime but not in undici's types).
+    const { tls, useH2c } = options as { tls?: object; useH2c?: boolean };
+    const { autoSelectFamily, autoSelectFamilyAttemptTimeout } = options;
+    this.direct = buildConnector({
+      ...tls,
+      maxCachedSessions: options.maxCachedSessions,
+      allowH2: options.allowH2,
+      useH2c,
+      socketPath: options.socketPath,
+      timeout: options.connectTimeout,
+      ...(typeof autoSelectFamily === 'boolean'
+        ? { autoSelectFamily, autoSelectFamilyAttemptTimeout }
+        : undefined),
+      ...connect,
+    } as unknown as buildConnector.BuildOptions);
+    return this.direct;
   }
 
   private originOf(key: string): Origin {
