@@ -10,7 +10,8 @@
 #   bash scripts/bullmq-compat/check.sh [rxllm-x.y.z.tgz [work dir]]
 #
 # Without a tarball it packs one (npm pack: the build). Run by scripts/pack-check.sh with its tarball.
-# Versions: BULLMQ_VERSIONS (space-separated), by default 5.81.5, the newest 5 when 6 came out. Under
+# Versions: BULLMQ_VERSIONS (space-separated), by default both ends of the range's 5 (5.0.0, and 5.81.5,
+# the newest 5 when 6 came out) and the lowest 6 (6.0.0; the jest tests run a newer 6). Under
 # CI=true a missing redis-server fails the check (.ci/run installs it); elsewhere the run is skipped
 # with a note and the types are still checked.
 set -euo pipefail
@@ -26,7 +27,7 @@ fi
 tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
 tsc="$root/node_modules/.bin/tsc"
 start=$SECONDS
-for version in ${BULLMQ_VERSIONS:-5.81.5}; do
+for version in ${BULLMQ_VERSIONS:-5.0.0 5.81.5 6.0.0}; do
   dir="$work/bullmq-$version"
   rm -rf "$dir" && mkdir -p "$dir"
   echo '{ "name": "rxllm-bullmq-check", "version": "0.0.0", "private": true }' > "$dir/package.json"
@@ -45,4 +46,4 @@ JSON
   echo "bullmq $version: types ok"
   (cd "$dir" && node run.mjs) || { echo "bullmq check: runtime fails with bullmq $version"; exit 1; }
 done
-echo "bullmq check: ok (${BULLMQ_VERSIONS:-5.81.5}; $((SECONDS - start)) s)"
+echo "bullmq check: ok (${BULLMQ_VERSIONS:-5.0.0 5.81.5 6.0.0}; $((SECONDS - start)) s)"
