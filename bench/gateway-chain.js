@@ -18,6 +18,7 @@ const { arg } = require('./lib/args');
 const { BASELINE_DIST, DIST, rxllm } = require('./lib/paths');
 
 const TOKEN = 'sk-bench-gateway-token';
+const WARMUP_ROUNDS = 5;
 const body = JSON.stringify({
   model: 'compat/bench',
   messages: [{ role: 'user', content: 'bench' }],
@@ -128,7 +129,7 @@ async function measure(hop, dist) {
     }
     await Promise.all(done);
     // The first rounds warm the JIT up.
-    if (round >= 5) {
+    if (round >= WARMUP_ROUNDS) {
       setup += t1 - t0;
       flow += process.hrtime.bigint() - t1;
       counted++;
@@ -150,6 +151,11 @@ function run(hop, dist) {
 
 async function main() {
   const reps = arg('reps', 3);
+  // The first WARMUP_ROUNDS rounds are not counted: fewer leaves nothing to report.
+  if (!(arg('rounds', 40) > WARMUP_ROUNDS)) {
+    console.error(`bench/gateway-chain.js: --rounds must be over ${WARMUP_ROUNDS} (the warm-up rounds)`);
+    process.exit(2);
+  }
   const hops = [
     ['thin', DIST],
     ['rxllm', DIST],
