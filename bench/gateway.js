@@ -20,7 +20,10 @@
 //
 // --fused adds a design probe: mini plus the gateway's per-chunk work in one handler (see runFused).
 //
-//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--fused] [--hold N] [--stress]   (needs npm run build)
+// --no-resume-hop adds `rxllm serve --no-resume` (startGateway with resume: false): what resumable
+// answers, on by default, cost.
+//
+//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--fused] [--no-resume-hop] [--hold N] [--stress]   (needs npm run build)
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -152,7 +155,7 @@ function runFloor(upstreamPort) {
   });
 }
 
-async function runRxllm(upstreamPort, dist = DIST) {
+async function runRxllm(upstreamPort, dist = DIST, resume = undefined) {
   const { startGateway, createClient } = require(path.join(dist, 'src/index.js'));
   let served = 0;
   // The access log goes where `rxllm serve` sends it, stderr (a file here: see the fork below).
@@ -162,6 +165,7 @@ async function runRxllm(upstreamPort, dist = DIST) {
     token: TOKEN,
     client: createClient({ baseURL: `http://127.0.0.1:${upstreamPort}/v1` }),
     webSocket: false,
+    resume,
   });
   gateway.server.on('request', (_req, res) => res.on('close', () => served++));
   gateway.server.keepAliveTimeout = 60_000;
@@ -442,7 +446,7 @@ async function spawnProxy(role, upstreamPort) {
   // BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=bench/results/prof' profiles the proxies.
   const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
   let stderr = 'inherit';
-  if (role === 'rxllm' || role === 'baseline' || role === 'fused') {
+  if (role === 'rxllm' || role === 'baseline' || role === 'fused' || role === 'noresume') {
     fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
     stderr = fs.openSync(path.join(BENCH, 'results', 'gateway-access.log'), 'a');
   }
@@ -613,6 +617,8 @@ async function main() {
   if (process.argv.includes('--thin')) roles.splice(1, 0, 'thin');
   if (process.argv.includes('--mini')) roles.splice(1, 0, 'mini');
   if (process.argv.includes('--fused')) roles.splice(roles.indexOf('rxllm'), 0, 'fused');
+  // `rxllm serve --no-resume`: what resumable answers (on by default) cost, beside the default.
+  if (process.argv.includes('--no-resume-hop')) roles.splice(roles.indexOf('rxllm'), 0, 'noresume');
   // RXLLM_BASELINE_DIST=<another build>: that build's gateway too, interleaved (a before/after).
   if (BASELINE_DIST) roles.push('baseline');
   fs.mkdirSync(path.join(BENCH, 'results'), { recursive: true });
@@ -636,6 +642,9 @@ async function main() {
         ? "a fused probe (`mini` plus the gateway's token check, model rename, usage, event ids, memory resume store and access log, in one handler: no rxllm layers; `FUSED_STORE=" +
           (process.env.FUSED_STORE ?? '1') +
           '`); '
+        : '') +
+      (roles.includes('noresume')
+        ? '`noresume`: `startGateway` with `resume: false` (`rxllm serve --no-resume`); '
         : '') +
       '`startGateway` as `rxllm serve` runs it (token check, body validation, access log on stderr to a file, `timeouts` + `retryBackoff` + `partialToolCallGuard`). ' +
       'TTFC: request start to the first chunk, p50/p99 per rep, median over reps; added = minus direct. "One at a time": ' +
@@ -712,6 +721,7 @@ const role = process.argv[2];
 if (role === 'floor') runFloor(Number(process.argv[3]));
 else if (role === 'rxllm') runRxllm(Number(process.argv[3]));
 else if (role === 'baseline') runRxllm(Number(process.argv[3]), BASELINE_DIST);
+else if (role === 'noresume') runRxllm(Number(process.argv[3]), DIST, false);
 else if (role === 'thin') runThin(Number(process.argv[3]));
 else if (role === 'mini') runMini(Number(process.argv[3]));
 else if (role === 'fused') runFused(Number(process.argv[3]));
