@@ -17,7 +17,7 @@
 // without esModuleInterop cannot read (TS1192).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Observable } from 'rxjs';
+import { pipe, type MonoTypeOperatorFunction } from 'rxjs';
 // Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
 import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
@@ -229,15 +229,20 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const models = options.models ?? [model];
   const served = new Set(models);
   const keys = options.keys;
-  const serviceFor = (retries: boolean): ChatServiceOptions => ({
+  // The pipeline's operators are made once, here: each keeps its state per subscription, so one of
+  // each serves every request (no request validates their config or makes them again), and a bad
+  // `retry` or `timeouts` option fails the start, not every request.
+  const timeLimits: MonoTypeOperatorFunction<Chunk> = timeouts(timeoutConfig);
+  // The gateway never reads `error.partial` (the client got those chunks): no merging per chunk.
+  const retries: MonoTypeOperatorFunction<Chunk> = retryBackoff({ partial: false, ...options.retry });
+  const guard = partialToolCallGuard({ unknownTool: 'accept' });
+  const onShutdown = failOnShutdown(shutdown.signal);
+  const withRetries = pipe(timeLimits, retries, guard, onShutdown);
+  const once = pipe(timeLimits, guard, onShutdown);
+  const serviceFor = (retrying: boolean): ChatServiceOptions => ({
     client,
     resolveModel: (requested) => (served.has(requested) ? requested : undefined),
-    pipeline: (chunks: Observable<Chunk>) =>
-      (retries
-        ? // The gateway never reads `error.partial` (the client got those chunks): no merging per chunk.
-          chunks.pipe(timeouts(timeoutConfig), retryBackoff({ partial: false, ...options.retry }))
-        : chunks.pipe(timeouts(timeoutConfig))
-      ).pipe(partialToolCallGuard({ unknownTool: 'accept' }), failOnShutdown(shutdown.signal)),
+    pipeline: retrying ? withRetries : once,
   });
   const service = serviceFor(true);
   // Generations left by their clients stop when the gateway closes (else they would keep it alive):

@@ -716,3 +716,13 @@ describe('an upstream’s address never reaches the client (it stays in the serv
     }
   });
 });
+
+describe('startGateway options', () => {
+  it('refuses a bad retry or timeouts option when it starts, not on every request', async () => {
+    const log = () => undefined;
+    await expect(startGateway({ port: 0, log, retry: { maxRetries: -1 } })).rejects.toThrow(
+      /retryBackoff: maxRetries/,
+    );
+    await expect(startGateway({ port: 0, log, timeouts: { idle: -5 } })).rejects.toThrow(/timeouts/);
+  });
+});
