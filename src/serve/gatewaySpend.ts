@@ -70,7 +70,7 @@ export interface GatewayChat {
     res: ServerResponse,
     key: GatewayKey | undefined,
     started: number,
-  ): Promise<void>;
+  ): Promise<unknown>;
   /** The service of a key's requests (its groups); `socket`: refusals as the `ApiError` a WebSocket client gets. */
   serviceOf(key: GatewayKey | undefined, socket?: boolean): ChatServiceOptions;
   /**
@@ -168,30 +168,37 @@ export function createGatewayChat(options: GatewayChatOptions): GatewayChat {
     return req.headers['x-stainless-retry-count'] === undefined ? pair.retrying : pair.once;
   };
 
+  /** A keyed request: the key's request rate is checked before the body is read. */
+  const keyedHttp = async (req: IncomingMessage, res: ServerResponse, key: GatewayKey, started: number) => {
+    // A refused request costs one store round trip.
+    const refusal = await keys!.admit(key);
+    if (!refusal) {
+      await handlerOf(req, key)(req, res);
+      return;
+    }
+    // Refused from the head: the body is never read, and the connection closes after the answer.
+    closeAfter(res);
+    sendRefusal(res, refusal);
+    const path = (req.url ?? '/').split('?')[0];
+    account(
+      {
+        method: 'POST',
+        path,
+        status: refusal.status,
+        totalMs: performance.now() - started,
+        outcome: `refused:${refusal.code}`,
+      },
+      key,
+    );
+  };
+
   return {
     serviceOf,
     account,
-    async http(req, res, key, started) {
-      // The key's request rate before the body is read: a refused request costs one store round trip.
-      const refusal = key && (await keys!.admit(key));
-      if (!refusal) {
-        await handlerOf(req, key)(req, res);
-        return;
-      }
-      // Refused from the head: the body is never read, and the connection closes after the answer.
-      closeAfter(res);
-      sendRefusal(res, refusal);
-      const path = (req.url ?? '/').split('?')[0];
-      account(
-        {
-          method: 'POST',
-          path,
-          status: refusal.status,
-          totalMs: performance.now() - started,
-          outcome: `refused:${refusal.code}`,
-        },
-        key,
-      );
+    http(req, res, key, started) {
+      // Without a key there is no rate to check: the handler's own promise, with no async frame of
+      // this layer held for as long as the stream runs.
+      return key ? keyedHttp(req, res, key, started) : handlerOf(req)(req, res);
     },
     admitSocket(prepared, key, chunks, held) {
       if (!guarded(key)) return chunks;
