@@ -1,6 +1,13 @@
-import { asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  Subscriber,
+  type MonoTypeOperatorFunction,
+  type SchedulerAction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import { TimeoutError } from '../src/errors';
-import { linkedSubscriber, operate } from './internal/operate';
 
 export interface TimeoutsConfig {
   /**
@@ -85,43 +92,97 @@ export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOpera
   check('idle', idle);
   check('total', total);
 
-  return operate<T, T>((source, subscriber) => {
-    let gap: Subscription | undefined;
-    let started = false;
-    let lastAt = 0;
-    // Erroring downstream unsubscribes the source (linkedSubscriber), which aborts the request.
-    const fail = (kind: 'firstChunk' | 'idle' | 'total', ms: number) =>
-      subscriber.error(new TimeoutError(kind, ms));
-    // The idle timer is not re-armed per chunk (a clear + set of a timer on the hot path): each
-    // chunk only notes its time, and the timer, when it fires, waits again for what is left.
-    const onIdleTimer = () => {
-      const left = lastAt + idle - scheduler.now();
-      if (left > 0) gap = scheduler.schedule(onIdleTimer, left);
-      else fail('idle', idle);
-    };
+  const limits: Limits = { firstChunk, idle, total, scheduler };
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      const timed = new TimedSubscriber<T>(subscriber, limits);
+      // Linked before the source is subscribed: a synchronous source sees downstream close at once.
+      subscriber.add(timed);
+      timed.start();
+      if (!timed.closed) source.subscribe(timed);
+    });
+}
 
-    const totalTimer = on(total) ? scheduler.schedule(() => fail('total', total), total) : undefined;
-    if (on(firstChunk)) gap = scheduler.schedule(() => fail('firstChunk', firstChunk), firstChunk);
-    source.subscribe(
-      linkedSubscriber<T>(subscriber, {
-        next: (value) => {
-          lastAt = scheduler.now();
-          if (!started) {
-            started = true;
-            gap?.unsubscribe();
-            gap = on(idle) ? scheduler.schedule(onIdleTimer, idle) : undefined;
-          }
-          subscriber.next(value);
-        },
-        finalize: () => {
-          gap?.unsubscribe();
-          totalTimer?.unsubscribe();
-        },
-      }),
-    );
-    return () => {
-      gap?.unsubscribe();
-      totalTimer?.unsubscribe();
-    };
-  });
+interface Limits {
+  firstChunk: number;
+  idle: number;
+  total: number;
+  scheduler: SchedulerLike;
+}
+
+type Kind = 'firstChunk' | 'idle' | 'total';
+
+/** The timer work: one function for every timer, its state the subscriber and the limit that fired. */
+function fire(this: SchedulerAction<TimerState>, state?: TimerState): void {
+  state!.timed.fired(state!.kind);
+}
+
+interface TimerState {
+  timed: TimedSubscriber<unknown>;
+  kind: Kind;
+}
+
+/**
+ * One subscription's timers and the source's subscriber, in one object (not a dozen closures: a
+ * gateway holds one per open stream). Unsubscribing it (downstream closed, or it failed the stream)
+ * cancels its timers and unsubscribes the source, which aborts the request.
+ */
+class TimedSubscriber<T> extends Subscriber<T> {
+  private gap: Subscription | undefined;
+  private started = false;
+  private lastAt = 0;
+
+  constructor(
+    private readonly downstream: Subscriber<T>,
+    private readonly limits: Limits,
+  ) {
+    super();
+    this.add(() => this.gap?.unsubscribe());
+  }
+
+  start(): void {
+    const { total, firstChunk, scheduler } = this.limits;
+    if (on(total)) this.add(scheduler.schedule(fire, total, { timed: this, kind: 'total' }));
+    if (on(firstChunk)) this.gap = scheduler.schedule(fire, firstChunk, { timed: this, kind: 'firstChunk' });
+  }
+
+  /**
+   * A timer fired. The idle timer is not re-armed per chunk (a clear + set of a timer on the hot
+   * path): each chunk only notes its time, and the timer, when it fires, waits again for what is left.
+   */
+  fired(kind: Kind): void {
+    const { idle, scheduler } = this.limits;
+    if (kind === 'idle') {
+      const left = this.lastAt + idle - scheduler.now();
+      if (left > 0) {
+        this.gap = scheduler.schedule(fire, left, { timed: this, kind });
+        return;
+      }
+    }
+    const ms = this.limits[kind];
+    this.unsubscribe();
+    // Erroring downstream after unsubscribing the source, which aborts the request.
+    this.downstream.error(new TimeoutError(kind, ms));
+  }
+
+  protected override _next(value: T): void {
+    const { idle, scheduler } = this.limits;
+    this.lastAt = scheduler.now();
+    if (!this.started) {
+      this.started = true;
+      this.gap?.unsubscribe();
+      this.gap = on(idle) ? scheduler.schedule(fire, idle, { timed: this, kind: 'idle' }) : undefined;
+    }
+    this.downstream.next(value);
+  }
+
+  protected override _error(error: unknown): void {
+    this.unsubscribe();
+    this.downstream.error(error);
+  }
+
+  protected override _complete(): void {
+    this.unsubscribe();
+    this.downstream.complete();
+  }
 }
