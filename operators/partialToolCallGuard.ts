@@ -1,9 +1,8 @@
-import type { OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../src/chunk';
 import { ToolCallError, type InvalidToolCallReason, type ToolCallIssue } from '../src/errors';
 import { ToolCallAssembler, type AssembledToolCall } from './accumulateChunks';
 import { isStandardSchema, validateSync, type StandardSchemaV1 } from '../src/standardSchema';
-import { linkedSubscriber, operate } from './internal/operate';
 
 /**
  * The schema of each tool's input, by tool name: `{ get_weather: z.object({ city: z.string() }) }`.
@@ -249,140 +248,195 @@ export function partialToolCallGuard<
     return { ...base, name: call.name, input: result.value, validated: true } satisfies ValidToolCall;
   }
 
-  return operate<Chunk, GuardedChunk<ReleasedToolCall<S, U>>>((source, subscriber) => {
-    const holds = new Map<number, ChoiceHold>();
-    const envelope: Pick<Chunk, 'id' | 'created' | 'model'> = { id: '', created: 0, model: '' };
+  return (source) =>
+    new Observable<GuardedChunk<ReleasedToolCall<S, U>>>((subscriber) => {
+      const guard = new GuardSubscriber<ReleasedToolCall<S, U>>(subscriber, onInvalid, check);
+      // Linked before the source is subscribed: a synchronous source sees downstream close at once.
+      subscriber.add(guard);
+      source.subscribe(guard);
+    });
+}
 
-    const hold = (index: number): ChoiceHold => {
-      let h = holds.get(index);
-      if (!h)
-        holds.set(
-          index,
-          (h = {
-            tools: new ToolCallAssembler(),
-            extras: new Map(),
-            pending: [],
-            released: new Set(),
-            late: new Set(),
-          }),
-        );
-      return h;
-    };
+type Checked<R> = R | InvalidToolCall;
 
-    /** Emits the held calls of a choice, one chunk each. False when the stream was failed instead. */
-    const release = (choiceIndex: number, h: ChoiceHold, cut: boolean, onlyWhole = false): boolean => {
-      const calls = onlyWhole ? h.pending.filter(isWholeJson) : h.pending;
-      h.pending = onlyWhole ? h.pending.filter((c) => !calls.includes(c)) : [];
-      for (const call of calls) {
-        const checked = check(call, cut, h.late.delete(call), h.extras.get(call));
-        h.released.add(call);
-        let delta: GuardedDelta<ReleasedToolCall<S, U>>;
-        if ('reason' in checked) {
-          if (onInvalid === 'error') {
-            const { reason, message, issues, name, id } = checked;
-            const init = {
-              reason,
-              message,
-              issues,
-              toolName: name,
-              toolCallId: id,
-              choiceIndex,
-              arguments: checked.arguments,
-            };
-            subscriber.error(new ToolCallError(init));
-            return false;
-          }
-          delta = { invalid_tool_calls: [checked] };
-        } else {
-          delta = { tool_calls: [checked as ReleasedToolCall<S, U>] };
+/**
+ * One subscription's held tool calls and the source's subscriber, in one object (a gateway holds one
+ * per open stream). What a handler throws (a schema's `.transform`/`.refine`) fails the stream.
+ */
+class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
+  /** Per choice index; made when a tool call first appears (most streams have none). */
+  private holds: Map<number, ChoiceHold> | undefined;
+  // The envelope of the chunks the released calls go out in: the latest id, created and model seen.
+  private id = '';
+  private created = 0;
+  private model = '';
+
+  constructor(
+    private readonly downstream: Subscriber<GuardedChunk<R>>,
+    private readonly onInvalid: 'emit' | 'error',
+    private readonly check: (
+      call: AssembledToolCall,
+      cut: boolean,
+      late: boolean,
+      extras: Record<string, unknown> | undefined,
+    ) => Checked<ValidToolCall | UnvalidatedToolCall>,
+  ) {
+    super();
+  }
+
+  private hold(index: number): ChoiceHold {
+    const holds = (this.holds ??= new Map());
+    let h = holds.get(index);
+    if (!h)
+      holds.set(
+        index,
+        (h = {
+          tools: new ToolCallAssembler(),
+          extras: new Map(),
+          pending: [],
+          released: new Set(),
+          late: new Set(),
+        }),
+      );
+    return h;
+  }
+
+  /** Emits the held calls of a choice, one chunk each. False when the stream was failed instead. */
+  private release(choiceIndex: number, h: ChoiceHold, cut: boolean, onlyWhole = false): boolean {
+    const calls = onlyWhole ? h.pending.filter(isWholeJson) : h.pending;
+    h.pending = onlyWhole ? h.pending.filter((c) => !calls.includes(c)) : [];
+    for (const call of calls) {
+      const checked = this.check(call, cut, h.late.delete(call), h.extras.get(call));
+      h.released.add(call);
+      let delta: GuardedDelta<R>;
+      if ('reason' in checked) {
+        if (this.onInvalid === 'error') {
+          const { reason, message, issues, name, id } = checked;
+          const init = {
+            reason,
+            message,
+            issues,
+            toolName: name,
+            toolCallId: id,
+            choiceIndex,
+            arguments: checked.arguments,
+          };
+          this.fail(new ToolCallError(init));
+          return false;
         }
-        subscriber.next({
-          ...envelope,
-          object: 'chat.completion.chunk',
-          choices: [{ index: choiceIndex, delta, finish_reason: null }],
-        });
+        delta = { invalid_tool_calls: [checked] };
+      } else {
+        delta = { tool_calls: [checked as unknown as R] };
       }
-      return true;
-    };
+      this.downstream.next({
+        id: this.id,
+        created: this.created,
+        model: this.model,
+        object: 'chat.completion.chunk',
+        choices: [{ index: choiceIndex, delta, finish_reason: null }],
+      });
+    }
+    return true;
+  }
 
-    const releaseAll = (): boolean => {
-      for (const [index, h] of holds) if (!release(index, h, true)) return false;
-      return true;
-    };
+  private releaseAll(): boolean {
+    if (this.holds) for (const [index, h] of this.holds) if (!this.release(index, h, true)) return false;
+    return true;
+  }
 
-    // A schema whose `.transform`/`.refine` throws fails the stream (linkedSubscriber catches it).
-    source.subscribe(
-      linkedSubscriber<Chunk>(subscriber, {
-        next: (chunk) => {
-          if (chunk.reset !== undefined) {
-            holds.clear();
-            subscriber.next(chunk as GuardedChunk<ReleasedToolCall<S, U>>);
-            return;
+  /** Ends the stream with `error`, the source unsubscribed first (which aborts the request). */
+  private fail(error: unknown): void {
+    this.unsubscribe();
+    this.downstream.error(error);
+  }
+
+  protected override _next(chunk: Chunk): void {
+    try {
+      this.onChunk(chunk);
+    } catch (thrown) {
+      this.fail(thrown);
+    }
+  }
+
+  private onChunk(chunk: Chunk): void {
+    const { downstream } = this;
+    if (chunk.reset !== undefined) {
+      this.holds?.clear();
+      downstream.next(chunk as GuardedChunk<R>);
+      return;
+    }
+    // Hot path: most chunks carry text only and pass through as they are, with no allocation.
+    if (chunk.id) this.id = chunk.id;
+    if (chunk.created) this.created = chunk.created;
+    if (chunk.model) this.model = chunk.model;
+    let hadCalls = false;
+    for (const choice of chunk.choices) {
+      const fragments = choice.delta?.tool_calls;
+      if (fragments && fragments.length > 0) {
+        hadCalls = true;
+        const h = this.hold(choice.index);
+        for (const fragment of fragments) {
+          const { call, started } = h.tools.add(fragment);
+          const { index: _i, id: _id, type: _t, function: _f, ...extra } = fragment;
+          if (Object.keys(extra).length > 0) h.extras.set(call, { ...h.extras.get(call), ...extra });
+          // The previous calls of this choice are complete once the next one starts. One whose JSON
+          // does not parse yet stays held until the choice ends: a provider matching fragments by
+          // id may interleave calls, and releasing it now would refuse a call that later completes.
+          if (started && !this.release(choice.index, h, false, true)) return;
+          if (h.released.has(call)) {
+            // A fragment for a call already released (a provider interleaving calls): the released
+            // call may have been incomplete; the late part is refused, never merged as valid.
+            if (fragment.function?.arguments?.trim()) h.late.add(call);
+            else continue;
           }
-          // Hot path: most chunks carry text only and pass through as they are, with no allocation.
-          if (chunk.id) envelope.id = chunk.id;
-          if (chunk.created) envelope.created = chunk.created;
-          if (chunk.model) envelope.model = chunk.model;
-          let hadCalls = false;
-          for (const choice of chunk.choices) {
-            const fragments = choice.delta?.tool_calls;
-            if (fragments && fragments.length > 0) {
-              hadCalls = true;
-              const h = hold(choice.index);
-              for (const fragment of fragments) {
-                const { call, started } = h.tools.add(fragment);
-                const { index: _i, id: _id, type: _t, function: _f, ...extra } = fragment;
-                if (Object.keys(extra).length > 0) h.extras.set(call, { ...h.extras.get(call), ...extra });
-                // The previous calls of this choice are complete once the next one starts. One whose JSON
-                // does not parse yet stays held until the choice ends: a provider matching fragments by
-                // id may interleave calls, and releasing it now would refuse a call that later completes.
-                if (started && !release(choice.index, h, false, true)) return;
-                if (h.released.has(call)) {
-                  // A fragment for a call already released (a provider interleaving calls): the released
-                  // call may have been incomplete; the late part is refused, never merged as valid.
-                  if (fragment.function?.arguments?.trim()) h.late.add(call);
-                  else continue;
-                }
-                if (!h.pending.includes(call)) h.pending.push(call);
-              }
-            }
-            if (choice.finish_reason != null) {
-              const h = holds.get(choice.index);
-              if (h && !release(choice.index, h, CUT_REASONS.has(choice.finish_reason))) return;
-            }
-          }
-          if (!hadCalls) {
-            subscriber.next(chunk as GuardedChunk<ReleasedToolCall<S, U>>);
-            return;
-          }
-          // The chunk without its fragments: what else it carried (text, finish, usage) still goes out.
-          const kept: ChunkChoice[] = [];
-          for (const choice of chunk.choices) {
-            if (choice.delta?.tool_calls === undefined) {
-              kept.push(choice);
-              continue;
-            }
-            const { tool_calls: _fragments, ...rest } = choice.delta;
-            if (Object.keys(rest).length > 0 || choice.finish_reason != null)
-              kept.push({ ...choice, delta: rest });
-          }
-          if (kept.length > 0 || chunk.usage != null) {
-            subscriber.next({ ...chunk, choices: kept } as GuardedChunk<ReleasedToolCall<S, U>>);
-          }
-        },
-        error: (error) => {
-          // Held calls are cut; say so before the error (with onInvalid 'error' the source error wins,
-          // and it wins over a schema that throws while the cut calls are checked).
-          try {
-            if (onInvalid === 'emit') releaseAll();
-          } finally {
-            subscriber.error(error);
-          }
-        },
-        complete: () => {
-          if (releaseAll()) subscriber.complete();
-        },
-      }),
-    );
-  });
+          if (!h.pending.includes(call)) h.pending.push(call);
+        }
+      }
+      if (choice.finish_reason != null) {
+        const h = this.holds?.get(choice.index);
+        if (h && !this.release(choice.index, h, CUT_REASONS.has(choice.finish_reason))) return;
+      }
+    }
+    if (!hadCalls) {
+      downstream.next(chunk as GuardedChunk<R>);
+      return;
+    }
+    // The chunk without its fragments: what else it carried (text, finish, usage) still goes out.
+    const kept: ChunkChoice[] = [];
+    for (const choice of chunk.choices) {
+      if (choice.delta?.tool_calls === undefined) {
+        kept.push(choice);
+        continue;
+      }
+      const { tool_calls: _fragments, ...rest } = choice.delta;
+      if (Object.keys(rest).length > 0 || choice.finish_reason != null) kept.push({ ...choice, delta: rest });
+    }
+    if (kept.length > 0 || chunk.usage != null) {
+      downstream.next({ ...chunk, choices: kept } as GuardedChunk<R>);
+    }
+  }
+
+  protected override _error(error: unknown): void {
+    // Held calls are cut; say so before the error (with onInvalid 'error' the source error wins,
+    // and it wins over a schema that throws while the cut calls are checked).
+    try {
+      if (this.onInvalid === 'emit') this.releaseAll();
+    } catch {
+      // The source's error is the one the stream ends with.
+    }
+    this.fail(error);
+  }
+
+  protected override _complete(): void {
+    let released: boolean;
+    try {
+      released = this.releaseAll();
+    } catch (thrown) {
+      this.fail(thrown);
+      return;
+    }
+    if (!released) return;
+    this.unsubscribe();
+    this.downstream.complete();
+  }
 }
