@@ -1,10 +1,16 @@
-import { asyncScheduler, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  Subscriber,
+  Subscription,
+  type MonoTypeOperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
 import type { ChatCompletion, Chunk } from '../src/chunk';
 import { errorClassName } from '../src/errorName';
 import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
 import { checkSignal } from './internal/abort';
-import { linkedSubscriber, operate } from './internal/operate';
 import { onAbort } from '../src/abortListeners';
 
 /** What `onRetry` is told before each wait. */
@@ -250,95 +256,181 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
   }
   const signal = checkSignal('retryBackoff', cfg.signal);
 
-  return operate<T, T>((source, subscriber) => {
-    // Per subscription: retries so far (total and per policy class), the current attempt's merge.
-    let retries = 0;
-    // Made on the first failure: most subscriptions never fail.
-    let perClass: Map<string, number> | undefined;
-    let merger = new PartialMerger(partial);
-    let emitted = false;
-
-    const decide = (error: unknown): number | undefined => {
-      const attempt = retries + 1;
-      const key = policyKey(error, retryPolicy);
-      const limit = key === undefined ? maxRetries : retryPolicy[key];
-      const used = perClass?.get(key ?? '*') ?? 0;
-      if (used >= limit) return undefined;
-      const wanted = shouldRetry
-        ? shouldRetry(error, attempt)
-        : key !== undefined || (error instanceof LlmError && error.retryable);
-      if (!wanted) return undefined;
-      const retryAfter = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-      let delayMs: number;
-      // `retry-after: 0` is not an invitation to retry back to back: below or at 0 the computed
-      // backoff applies (openai-node `src/client.ts` uses it for values outside (0, 60 s)).
-      if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0) {
-        // Sleeping for minutes inside a request is worse than failing: the caller decides.
-        if (retryAfter > maxRetryAfterMs) return undefined;
-        delayMs = retryAfter;
-      } else {
-        delayMs = backoffDelay(attempt, { initialDelayMs, multiplier, maxDelayMs, jitter, random });
+  const settings: RetrySettings = {
+    maxRetries,
+    initialDelayMs,
+    multiplier,
+    maxDelayMs,
+    jitter,
+    random,
+    maxRetryAfterMs,
+    retryPolicy,
+    resume,
+    partial,
+    shouldRetry,
+    onRetry,
+    scheduler,
+  };
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      if (signal) {
+        const abort = () => subscriber.error(new RequestAbortedError({ cause: signal.reason }));
+        if (signal.aborted) return abort();
+        subscriber.add(onAbort(signal, abort));
       }
-      (perClass ??= new Map()).set(key ?? '*', used + 1);
-      return delayMs;
-    };
+      new RetryRun(source, subscriber, settings).subscribeOnce();
+    });
+}
 
-    const fail = (error: unknown): void => subscriber.error(emitted ? merger.attach(error) : error);
+interface RetrySettings {
+  maxRetries: number;
+  initialDelayMs: number;
+  multiplier: number;
+  maxDelayMs: number;
+  jitter: number;
+  random: () => number;
+  maxRetryAfterMs: number;
+  retryPolicy: Readonly<Record<string, number>>;
+  resume: 'never' | 'restart';
+  partial: boolean;
+  shouldRetry: RetryBackoffConfig['shouldRetry'];
+  onRetry: RetryBackoffConfig['onRetry'];
+  scheduler: SchedulerLike;
+}
 
-    const onError = (error: unknown): void => {
-      if (emitted && resume === 'never') return fail(error);
-      // A throwing `shouldRetry` or `onRetry` becomes the stream's error (linkedSubscriber).
-      const delayMs = decide(error);
-      if (delayMs === undefined) return fail(error);
-      retries++;
-      onRetry?.({ attempt: retries, error, delayMs });
-      const last = emitted ? merger.lastChunk() : undefined;
-      // Added to the subscriber: an unsubscribe or an abort during the wait cancels it. Removed once
-      // it ran, so a long restarting stream does not collect finished waits.
-      const wait = new Subscription();
-      subscriber.add(wait);
-      wait.add(
-        scheduler.schedule(() => {
-          subscriber.remove(wait);
-          if (emitted) {
-            const reason = error instanceof Error ? error.message : String(error);
-            subscriber.next({
-              id: last?.id ?? '',
-              object: 'chat.completion.chunk',
-              created: last?.created ?? 0,
-              model: last?.model ?? '',
-              choices: [],
-              reset: { attempt: retries, reason },
-            } satisfies Chunk as T);
-          }
-          emitted = false;
-          merger = new PartialMerger(partial);
-          // A consumer that stopped at the reset chunk (`takeWhile(c => !c.reset)`) gets no new attempt.
-          if (!subscriber.closed) subscribeOnce();
-        }, delayMs),
-      );
-    };
+/**
+ * One subscription's retries: what it counted so far and the current attempt's merge, in one object
+ * (not a set of closures: a gateway holds one per open stream).
+ */
+class RetryRun<T> {
+  retries = 0;
+  /** Made on the first failure: most subscriptions never fail. */
+  private perClass: Map<string, number> | undefined;
+  merger: PartialMerger;
+  emitted = false;
 
-    // Each attempt's subscriber is linked to downstream before the source is subscribed, so an
-    // attempt that emits synchronously stops as soon as downstream has what it needs.
-    const subscribeOnce = (): void => {
-      source.subscribe(
-        linkedSubscriber<T>(subscriber, {
-          next: (value) => {
-            emitted = true;
-            merger.add(value);
-            subscriber.next(value);
-          },
-          error: onError,
-        }),
-      );
-    };
+  constructor(
+    private readonly source: Observable<T>,
+    readonly downstream: Subscriber<T>,
+    private readonly settings: RetrySettings,
+  ) {
+    this.merger = new PartialMerger(settings.partial);
+  }
 
-    if (signal) {
-      const abort = () => subscriber.error(new RequestAbortedError({ cause: signal.reason }));
-      if (signal.aborted) return abort();
-      subscriber.add(onAbort(signal, abort));
+  /** The wait before the next attempt, or `undefined` when `error` is not retried. */
+  private decide(error: unknown): number | undefined {
+    const { retryPolicy, maxRetries, shouldRetry, maxRetryAfterMs } = this.settings;
+    const attempt = this.retries + 1;
+    const key = policyKey(error, retryPolicy);
+    const limit = key === undefined ? maxRetries : retryPolicy[key];
+    const used = this.perClass?.get(key ?? '*') ?? 0;
+    if (used >= limit) return undefined;
+    const wanted = shouldRetry
+      ? shouldRetry(error, attempt)
+      : key !== undefined || (error instanceof LlmError && error.retryable);
+    if (!wanted) return undefined;
+    const retryAfter = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+    let delayMs: number;
+    // `retry-after: 0` is not an invitation to retry back to back: below or at 0 the computed
+    // backoff applies (openai-node `src/client.ts` uses it for values outside (0, 60 s)).
+    if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0) {
+      // Sleeping for minutes inside a request is worse than failing: the caller decides.
+      if (retryAfter > maxRetryAfterMs) return undefined;
+      delayMs = retryAfter;
+    } else {
+      delayMs = backoffDelay(attempt, this.settings);
     }
-    subscribeOnce();
-  });
+    (this.perClass ??= new Map()).set(key ?? '*', used + 1);
+    return delayMs;
+  }
+
+  private fail(error: unknown): void {
+    this.downstream.error(this.emitted ? this.merger.attach(error) : error);
+  }
+
+  /** An attempt failed: the stream fails, or the next attempt is subscribed after a wait. */
+  onError(error: unknown): void {
+    const { downstream, settings } = this;
+    if (this.emitted && settings.resume === 'never') return this.fail(error);
+    // A throwing `shouldRetry` or `onRetry` becomes the stream's error (the attempt's subscriber).
+    const delayMs = this.decide(error);
+    if (delayMs === undefined) return this.fail(error);
+    this.retries++;
+    settings.onRetry?.({ attempt: this.retries, error, delayMs });
+    const last = this.emitted ? this.merger.lastChunk() : undefined;
+    // Added to the subscriber: an unsubscribe or an abort during the wait cancels it. Removed once
+    // it ran, so a long restarting stream does not collect finished waits.
+    const wait = new Subscription();
+    downstream.add(wait);
+    wait.add(
+      settings.scheduler.schedule(() => {
+        downstream.remove(wait);
+        if (this.emitted) {
+          const reason = error instanceof Error ? error.message : String(error);
+          downstream.next({
+            id: last?.id ?? '',
+            object: 'chat.completion.chunk',
+            created: last?.created ?? 0,
+            model: last?.model ?? '',
+            choices: [],
+            reset: { attempt: this.retries, reason },
+          } satisfies Chunk as T);
+        }
+        this.emitted = false;
+        this.merger = new PartialMerger(settings.partial);
+        // A consumer that stopped at the reset chunk (`takeWhile(c => !c.reset)`) gets no new attempt.
+        if (!downstream.closed) this.subscribeOnce();
+      }, delayMs),
+    );
+  }
+
+  /**
+   * Subscribes the source once more. The attempt's subscriber is linked to downstream before the
+   * source is subscribed, so an attempt that emits synchronously stops as soon as downstream has what
+   * it needs.
+   */
+  subscribeOnce(): void {
+    const attempt = new AttemptSubscriber<T>(this);
+    this.downstream.add(attempt);
+    this.source.subscribe(attempt);
+  }
+}
+
+/** One attempt's subscriber; what a handler throws (a user's `shouldRetry`, `onRetry`) fails the stream. */
+class AttemptSubscriber<T> extends Subscriber<T> {
+  constructor(private readonly run: RetryRun<T>) {
+    super();
+  }
+
+  protected override _next(value: T): void {
+    const { run } = this;
+    run.emitted = true;
+    try {
+      run.merger.add(value);
+    } catch (thrown) {
+      run.downstream.error(thrown);
+      return;
+    }
+    run.downstream.next(value);
+  }
+
+  protected override _error(error: unknown): void {
+    try {
+      this.run.onError(error);
+    } catch (thrown) {
+      this.run.downstream.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  protected override _complete(): void {
+    try {
+      this.run.downstream.complete();
+    } catch (thrown) {
+      this.run.downstream.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
 }
