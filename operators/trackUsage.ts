@@ -1,10 +1,9 @@
-import type { MonoTypeOperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { cost, type CostBreakdown } from '../src/cost/cost';
 import { estimateUsage, TextTokenCounter, type CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
 import { routeOf } from '../src/router/route';
-import { linkedSubscriber, operate } from './internal/operate';
 
 /** How a tracked call ended. */
 export type CallEnding = 'completed' | 'failed' | 'unsubscribed';
@@ -187,77 +186,126 @@ export function trackUsage<T extends Chunk | ChatCompletion>(
   if (config.request !== undefined && (config.request === null || typeof config.request !== 'object')) {
     throw new TypeError('trackUsage: request must be the ChatRequest the call sends.');
   }
-  const { onUsage, request } = config;
-  return operate<T, T>((source, subscriber) => {
-    let reported = false;
-    let chars = 0;
-    let chunks = 0;
-    let settled: { usage: Usage | null; estimated: boolean } | null = null;
-    let attempt = new Attempt();
-    let model: string | undefined = config.model ?? request?.model;
-    let routedModel: string | undefined;
-    let deployment: string | undefined;
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      const tracked = new UsageSubscriber<T>(subscriber, config);
+      // Linked before the source is subscribed: a synchronous source sees downstream close at once.
+      subscriber.add(tracked);
+      source.subscribe(tracked);
+    });
+}
 
-    const add = (into: typeof settled, next: { usage: Usage | null; estimated: boolean }) => {
-      if (!into?.usage) return next.usage ? next : (into ?? next);
-      if (!next.usage) return into;
-      return { usage: sum(into.usage, next.usage), estimated: into.estimated || next.estimated };
-    };
+type Settled = { usage: Usage | null; estimated: boolean } | null;
 
-    const observe = (value: T): void => {
-      const route = routeOf(value);
-      if (route) {
-        routedModel = route.model;
-        deployment = route.deployment;
-      }
-      if (value.object === 'chat.completion.chunk' && (value as Chunk).reset !== undefined) {
-        // The attempt before the reset was billed too: its usage, or its estimate, is kept.
-        settled = add(settled, attempt.settle(false, request));
-        attempt = new Attempt();
-        return;
-      }
-      chunks++;
-      const before = attempt.chars;
-      attempt.observe(value);
-      chars += attempt.chars - before;
-      // The in-process mock marks its values: `gpt-4o-mini` from `mock/gpt-4o-mini` is not OpenAI's.
-      if (!model) model = servedModel(value);
-    };
+function add(into: Settled, next: { usage: Usage | null; estimated: boolean }) {
+  if (!into?.usage) return next.usage ? next : (into ?? next);
+  if (!next.usage) return into;
+  return { usage: sum(into.usage, next.usage), estimated: into.estimated || next.estimated };
+}
 
-    const report = (ending: CallEnding, error?: unknown): void => {
-      if (reported) return;
-      reported = true;
-      const { usage, estimated } = add(settled, attempt.settle(ending === 'completed', request));
-      const served = routedModel ?? model;
-      const out: UsageReport = {
-        ending,
-        model: served,
-        deployment,
-        usage,
-        estimated: usage !== null && estimated,
-        received: { chars, chunks },
-        cost: served ? cost(usage, served) : null,
-      };
-      if (ending === 'failed') out.error = error;
-      onUsage(out);
-    };
+/**
+ * One subscription's count and the source's subscriber, in one object (a gateway holds one per open
+ * stream). It reports once: at completion, failure, or when it is unsubscribed first.
+ */
+class UsageSubscriber<T extends Chunk | ChatCompletion> extends Subscriber<T> {
+  private reported = false;
+  private chars = 0;
+  private chunks = 0;
+  private settled: Settled = null;
+  private attempt = new Attempt();
+  private model: string | undefined;
+  private routedModel: string | undefined;
+  private deployment: string | undefined;
 
-    source.subscribe(
-      linkedSubscriber<T>(subscriber, {
-        next: (value) => {
-          observe(value);
-          subscriber.next(value);
-        },
-        error: (error) => {
-          report('failed', error);
-          subscriber.error(error);
-        },
-        complete: () => {
-          report('completed');
-          subscriber.complete();
-        },
-        finalize: () => report('unsubscribed'),
-      }),
+  constructor(
+    private readonly downstream: Subscriber<T>,
+    private readonly config: TrackUsageConfig,
+  ) {
+    super();
+    this.model = config.model ?? config.request?.model;
+  }
+
+  private observe(value: T): void {
+    const route = routeOf(value);
+    if (route) {
+      this.routedModel = route.model;
+      this.deployment = route.deployment;
+    }
+    if (value.object === 'chat.completion.chunk' && (value as Chunk).reset !== undefined) {
+      // The attempt before the reset was billed too: its usage, or its estimate, is kept.
+      this.settled = add(this.settled, this.attempt.settle(false, this.config.request));
+      this.attempt = new Attempt();
+      return;
+    }
+    this.chunks++;
+    const before = this.attempt.chars;
+    this.attempt.observe(value);
+    this.chars += this.attempt.chars - before;
+    // The in-process mock marks its values: `gpt-4o-mini` from `mock/gpt-4o-mini` is not OpenAI's.
+    if (!this.model) this.model = servedModel(value);
+  }
+
+  private report(ending: CallEnding, error?: unknown): void {
+    if (this.reported) return;
+    this.reported = true;
+    const { usage, estimated } = add(
+      this.settled,
+      this.attempt.settle(ending === 'completed', this.config.request),
     );
-  });
+    const served = this.routedModel ?? this.model;
+    const out: UsageReport = {
+      ending,
+      model: served,
+      deployment: this.deployment,
+      usage,
+      estimated: usage !== null && estimated,
+      received: { chars: this.chars, chunks: this.chunks },
+      cost: served ? cost(usage, served) : null,
+    };
+    if (ending === 'failed') out.error = error;
+    this.config.onUsage(out);
+  }
+
+  protected override _next(value: T): void {
+    try {
+      this.observe(value);
+    } catch (thrown) {
+      this.downstream.error(thrown);
+      return;
+    }
+    this.downstream.next(value);
+  }
+
+  // A throwing `onUsage` becomes the stream's error.
+  protected override _error(error: unknown): void {
+    try {
+      this.report('failed', error);
+      this.downstream.error(error);
+    } catch (thrown) {
+      this.downstream.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  protected override _complete(): void {
+    try {
+      this.report('completed');
+      this.downstream.complete();
+    } catch (thrown) {
+      this.downstream.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  override unsubscribe(): void {
+    if (this.closed) return;
+    super.unsubscribe();
+    try {
+      this.report('unsubscribed');
+    } catch (thrown) {
+      this.downstream.error(thrown);
+    }
+  }
 }
