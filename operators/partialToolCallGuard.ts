@@ -3,6 +3,7 @@ import type { Chunk, ChunkChoice, ChunkDelta, ToolCallDelta } from '../src/chunk
 import { ToolCallError, type InvalidToolCallReason, type ToolCallIssue } from '../src/errors';
 import { ToolCallAssembler, type AssembledToolCall } from './accumulateChunks';
 import { isStandardSchema, validateSync, type StandardSchemaV1 } from '../src/standardSchema';
+import { LinkedSubscriberBase } from './internal/operate';
 
 /**
  * The schema of each tool's input, by tool name: `{ get_weather: z.object({ city: z.string() }) }`.
@@ -263,7 +264,7 @@ type Checked<R> = R | InvalidToolCall;
  * One subscription's held tool calls and the source's subscriber, in one object (a gateway holds one
  * per open stream). What a handler throws (a schema's `.transform`/`.refine`) fails the stream.
  */
-class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
+class GuardSubscriber<R extends ToolCallDelta> extends LinkedSubscriberBase<Chunk, GuardedChunk<R>> {
   /** Per choice index; made when a tool call first appears (most streams have none). */
   private holds: Map<number, ChoiceHold> | undefined;
   // The envelope of the chunks the released calls go out in: the latest id, created and model seen.
@@ -272,7 +273,7 @@ class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
   private model = '';
 
   constructor(
-    private readonly downstream: Subscriber<GuardedChunk<R>>,
+    downstream: Subscriber<GuardedChunk<R>>,
     private readonly onInvalid: 'emit' | 'error',
     private readonly check: (
       call: AssembledToolCall,
@@ -281,7 +282,7 @@ class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
       extras: Record<string, unknown> | undefined,
     ) => Checked<ValidToolCall | UnvalidatedToolCall>,
   ) {
-    super();
+    super(downstream);
   }
 
   private hold(index: number): ChoiceHold {
@@ -321,7 +322,7 @@ class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
             choiceIndex,
             arguments: checked.arguments,
           };
-          this.fail(new ToolCallError(init));
+          this.downstream.error(new ToolCallError(init));
           return false;
         }
         delta = { invalid_tool_calls: [checked] };
@@ -344,21 +345,7 @@ class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
     return true;
   }
 
-  /** Ends the stream with `error`, the source unsubscribed first (which aborts the request). */
-  private fail(error: unknown): void {
-    this.unsubscribe();
-    this.downstream.error(error);
-  }
-
-  protected override _next(chunk: Chunk): void {
-    try {
-      this.onChunk(chunk);
-    } catch (thrown) {
-      this.fail(thrown);
-    }
-  }
-
-  private onChunk(chunk: Chunk): void {
+  protected override onNext(chunk: Chunk): void {
     const { downstream } = this;
     if (chunk.reset !== undefined) {
       this.holds?.clear();
@@ -416,27 +403,17 @@ class GuardSubscriber<R extends ToolCallDelta> extends Subscriber<Chunk> {
     }
   }
 
-  protected override _error(error: unknown): void {
+  protected override onError(error: unknown): void {
     // Held calls are cut; say so before the error (with onInvalid 'error' the source error wins,
     // and it wins over a schema that throws while the cut calls are checked).
     try {
       if (this.onInvalid === 'emit') this.releaseAll();
-    } catch {
-      // The source's error is the one the stream ends with.
+    } finally {
+      this.downstream.error(error);
     }
-    this.fail(error);
   }
 
-  protected override _complete(): void {
-    let released: boolean;
-    try {
-      released = this.releaseAll();
-    } catch (thrown) {
-      this.fail(thrown);
-      return;
-    }
-    if (!released) return;
-    this.unsubscribe();
-    this.downstream.complete();
+  protected override onComplete(): void {
+    if (this.releaseAll()) this.downstream.complete();
   }
 }

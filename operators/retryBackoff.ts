@@ -11,6 +11,7 @@ import { errorClassName } from '../src/errorName';
 import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
 import { checkSignal } from './internal/abort';
+import { LinkedSubscriberBase } from './internal/operate';
 import { onAbort } from '../src/abortListeners';
 
 /** What `onRetry` is told before each wait. */
@@ -397,40 +398,19 @@ class RetryRun<T> {
 }
 
 /** One attempt's subscriber; what a handler throws (a user's `shouldRetry`, `onRetry`) fails the stream. */
-class AttemptSubscriber<T> extends Subscriber<T> {
+class AttemptSubscriber<T> extends LinkedSubscriberBase<T> {
   constructor(private readonly run: RetryRun<T>) {
-    super();
+    super(run.downstream);
   }
 
-  protected override _next(value: T): void {
+  protected override onNext(value: T): void {
     const { run } = this;
     run.emitted = true;
-    try {
-      run.merger.add(value);
-    } catch (thrown) {
-      run.downstream.error(thrown);
-      return;
-    }
-    run.downstream.next(value);
+    run.merger.add(value);
+    this.downstream.next(value);
   }
 
-  protected override _error(error: unknown): void {
-    try {
-      this.run.onError(error);
-    } catch (thrown) {
-      this.run.downstream.error(thrown);
-    } finally {
-      this.unsubscribe();
-    }
-  }
-
-  protected override _complete(): void {
-    try {
-      this.run.downstream.complete();
-    } catch (thrown) {
-      this.run.downstream.error(thrown);
-    } finally {
-      this.unsubscribe();
-    }
+  protected override onError(error: unknown): void {
+    this.run.onError(error);
   }
 }

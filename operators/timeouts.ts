@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { TimeoutError } from '../src/errors';
+import { LinkedSubscriberBase } from './internal/operate';
 
 export interface TimeoutsConfig {
   /**
@@ -127,16 +128,16 @@ interface TimerState {
  * gateway holds one per open stream). Unsubscribing it (downstream closed, or it failed the stream)
  * cancels its timers and unsubscribes the source, which aborts the request.
  */
-class TimedSubscriber<T> extends Subscriber<T> {
+class TimedSubscriber<T> extends LinkedSubscriberBase<T> {
   private gap: Subscription | undefined;
   private started = false;
   private lastAt = 0;
 
   constructor(
-    private readonly downstream: Subscriber<T>,
+    downstream: Subscriber<T>,
     private readonly limits: Limits,
   ) {
-    super();
+    super(downstream);
     this.add(() => this.gap?.unsubscribe());
   }
 
@@ -165,7 +166,7 @@ class TimedSubscriber<T> extends Subscriber<T> {
     this.downstream.error(new TimeoutError(kind, ms));
   }
 
-  protected override _next(value: T): void {
+  protected override onNext(value: T): void {
     const { idle, scheduler } = this.limits;
     this.lastAt = scheduler.now();
     if (!this.started) {
@@ -174,15 +175,5 @@ class TimedSubscriber<T> extends Subscriber<T> {
       this.gap = on(idle) ? scheduler.schedule(fire, idle, { timed: this, kind: 'idle' }) : undefined;
     }
     this.downstream.next(value);
-  }
-
-  protected override _error(error: unknown): void {
-    this.unsubscribe();
-    this.downstream.error(error);
-  }
-
-  protected override _complete(): void {
-    this.unsubscribe();
-    this.downstream.complete();
   }
 }

@@ -4,6 +4,7 @@ import { cost, type CostBreakdown } from '../src/cost/cost';
 import { estimateUsage, TextTokenCounter, type CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
 import { routeOf } from '../src/router/route';
+import { LinkedSubscriberBase } from './internal/operate';
 
 /** How a tracked call ended. */
 export type CallEnding = 'completed' | 'failed' | 'unsubscribed';
@@ -207,7 +208,7 @@ function add(into: Settled, next: { usage: Usage | null; estimated: boolean }) {
  * One subscription's count and the source's subscriber, in one object (a gateway holds one per open
  * stream). It reports once: at completion, failure, or when it is unsubscribed first.
  */
-class UsageSubscriber<T extends Chunk | ChatCompletion> extends Subscriber<T> {
+class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriberBase<T> {
   private reported = false;
   private chars = 0;
   private chunks = 0;
@@ -218,10 +219,10 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends Subscriber<T> {
   private deployment: string | undefined;
 
   constructor(
-    private readonly downstream: Subscriber<T>,
+    downstream: Subscriber<T>,
     private readonly config: TrackUsageConfig,
   ) {
-    super();
+    super(downstream);
     this.model = config.model ?? config.request?.model;
   }
 
@@ -266,37 +267,20 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends Subscriber<T> {
     this.config.onUsage(out);
   }
 
-  protected override _next(value: T): void {
-    try {
-      this.observe(value);
-    } catch (thrown) {
-      this.downstream.error(thrown);
-      return;
-    }
+  protected override onNext(value: T): void {
+    this.observe(value);
     this.downstream.next(value);
   }
 
   // A throwing `onUsage` becomes the stream's error.
-  protected override _error(error: unknown): void {
-    try {
-      this.report('failed', error);
-      this.downstream.error(error);
-    } catch (thrown) {
-      this.downstream.error(thrown);
-    } finally {
-      this.unsubscribe();
-    }
+  protected override onError(error: unknown): void {
+    this.report('failed', error);
+    this.downstream.error(error);
   }
 
-  protected override _complete(): void {
-    try {
-      this.report('completed');
-      this.downstream.complete();
-    } catch (thrown) {
-      this.downstream.error(thrown);
-    } finally {
-      this.unsubscribe();
-    }
+  protected override onComplete(): void {
+    this.report('completed');
+    this.downstream.complete();
   }
 
   override unsubscribe(): void {

@@ -36,35 +36,35 @@ export function linkedSubscriber<T>(
 }
 
 /**
- * The subscriber {@link linkedSubscriber} makes: rxjs's `Subscriber` with its three hooks overridden,
- * as rxjs's own `OperatorSubscriber` does, rather than a `Subscriber` around an observer object of
- * wrapper closures. Its `next` runs once per chunk in every operator of a chain: one call less each
- * time, and no closures per subscription. (The constructor and the `_next` / `_error` / `_complete`
- * hooks are public and protected API of rxjs 7's `Subscriber`.)
+ * The base of an operator's subscriber to its source, linked to `downstream` (add it to downstream
+ * before subscribing the source, as {@link linkedSubscriber} does). rxjs's `Subscriber` with its three
+ * hooks overridden, as rxjs's own `OperatorSubscriber` does, so an operator keeps its per-subscription
+ * state in the fields of one object (a gateway holds one per open stream) rather than in closures.
+ * Each `on*` hook passes its notification on unless overridden; whatever one throws (a user callback, a
+ * schema's `.transform`) becomes downstream's `error`, never an uncaught exception; an error or a
+ * completion unsubscribes the source once its hook ran. (The constructor and the `_next` / `_error` /
+ * `_complete` hooks are public and protected API of rxjs 7's `Subscriber`.)
  */
-class LinkedSubscriber<T> extends Subscriber<T> {
-  private readonly onNext: ((value: T) => void) | undefined;
-  private readonly onError: ((error: unknown) => void) | undefined;
-  private readonly onComplete: (() => void) | undefined;
-
-  constructor(
-    private readonly downstream: Subscriber<unknown>,
-    handlers: LinkedHandlers<T>,
-  ) {
+export abstract class LinkedSubscriberBase<In, Out = In> extends Subscriber<In> {
+  constructor(protected readonly downstream: Subscriber<Out>) {
     super();
-    this.onNext = handlers.next;
-    this.onError = handlers.error;
-    this.onComplete = handlers.complete;
   }
 
-  protected override _next(value: T): void {
-    const next = this.onNext;
-    if (next === undefined) {
-      this.downstream.next(value);
-      return;
-    }
+  protected onNext(value: In): void {
+    this.downstream.next(value as unknown as Out);
+  }
+
+  protected onError(error: unknown): void {
+    this.downstream.error(error);
+  }
+
+  protected onComplete(): void {
+    this.downstream.complete();
+  }
+
+  protected override _next(value: In): void {
     try {
-      next(value);
+      this.onNext(value);
     } catch (thrown) {
       this.downstream.error(thrown);
     }
@@ -72,8 +72,7 @@ class LinkedSubscriber<T> extends Subscriber<T> {
 
   protected override _error(error: unknown): void {
     try {
-      if (this.onError) this.onError(error);
-      else this.downstream.error(error);
+      this.onError(error);
     } catch (thrown) {
       this.downstream.error(thrown);
     } finally {
@@ -83,13 +82,40 @@ class LinkedSubscriber<T> extends Subscriber<T> {
 
   protected override _complete(): void {
     try {
-      if (this.onComplete) this.onComplete();
-      else this.downstream.complete();
+      this.onComplete();
     } catch (thrown) {
       this.downstream.error(thrown);
     } finally {
       this.unsubscribe();
     }
+  }
+}
+
+/** The subscriber {@link linkedSubscriber} makes: the base with a handler object's hooks. */
+class LinkedSubscriber<T> extends LinkedSubscriberBase<T, unknown> {
+  constructor(
+    downstream: Subscriber<unknown>,
+    private readonly handlers: LinkedHandlers<T>,
+  ) {
+    super(downstream);
+  }
+
+  protected override onNext(value: T): void {
+    const next = this.handlers.next;
+    if (next === undefined) this.downstream.next(value);
+    else next(value);
+  }
+
+  protected override onError(error: unknown): void {
+    const handler = this.handlers.error;
+    if (handler === undefined) this.downstream.error(error);
+    else handler(error);
+  }
+
+  protected override onComplete(): void {
+    const handler = this.handlers.complete;
+    if (handler === undefined) this.downstream.complete();
+    else handler();
   }
 }
 
