@@ -111,7 +111,7 @@ export class ReusePool extends Dispatcher {
    * undici's own `Pool` builds one for its clients. A `Client` given connect options instead builds a
    * connector of its own, with its own TLS session cache: every new socket to a provider then made
    * a full TLS handshake (no session resumed from the pool's other sockets), and each socket held a
-   * connector, a session cache and a parsed URL besides.
+   * connector and a session cache (with its finalization registry) besides.
    */
   private directConnector(): buildConnector.connector {
     if (this.direct) return this.direct;
