@@ -258,8 +258,6 @@ export function partialToolCallGuard<
     });
 }
 
-type Checked<R> = R | InvalidToolCall;
-
 /**
  * One subscription's held tool calls and the source's subscriber, in one object (a gateway holds one
  * per open stream). What a handler throws (a schema's `.transform`/`.refine`) fails the stream.
@@ -280,7 +278,7 @@ class GuardSubscriber<R extends ToolCallDelta> extends LinkedSubscriberBase<Chun
       cut: boolean,
       late: boolean,
       extras: Record<string, unknown> | undefined,
-    ) => Checked<ValidToolCall | UnvalidatedToolCall>,
+    ) => ValidToolCall | UnvalidatedToolCall | InvalidToolCall,
   ) {
     super(downstream);
   }

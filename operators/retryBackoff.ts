@@ -283,21 +283,9 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
     });
 }
 
-interface RetrySettings {
-  maxRetries: number;
-  initialDelayMs: number;
-  multiplier: number;
-  maxDelayMs: number;
-  jitter: number;
-  random: () => number;
-  maxRetryAfterMs: number;
-  retryPolicy: Readonly<Record<string, number>>;
-  resume: 'never' | 'restart';
-  partial: boolean;
-  shouldRetry: RetryBackoffConfig['shouldRetry'];
-  onRetry: RetryBackoffConfig['onRetry'];
-  scheduler: SchedulerLike;
-}
+/** The config with its defaults applied (the callbacks stay optional; the signal is handled apart). */
+type RetrySettings = Required<Omit<RetryBackoffConfig, 'shouldRetry' | 'onRetry' | 'signal'>> &
+  Pick<RetryBackoffConfig, 'shouldRetry' | 'onRetry'>;
 
 /**
  * One subscription's retries: what it counted so far and the current attempt's merge, in one object

@@ -104,12 +104,8 @@ export function timeouts<T>(config: number | TimeoutsConfig = {}): MonoTypeOpera
     });
 }
 
-interface Limits {
-  firstChunk: number;
-  idle: number;
-  total: number;
-  scheduler: SchedulerLike;
-}
+/** The config with its defaults applied. */
+type Limits = Required<TimeoutsConfig>;
 
 type Kind = 'firstChunk' | 'idle' | 'total';
 
