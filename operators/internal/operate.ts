@@ -100,10 +100,19 @@ class LinkedSubscriber<T> extends LinkedSubscriberBase<T, unknown> {
     super(downstream);
   }
 
-  protected override onNext(value: T): void {
+  // `_next` itself rather than `onNext`: it runs once per chunk in every operator of a chain built
+  // on `linkedSubscriber`, so no call between the chunk and the handler.
+  protected override _next(value: T): void {
     const next = this.handlers.next;
-    if (next === undefined) this.downstream.next(value);
-    else next(value);
+    if (next === undefined) {
+      this.downstream.next(value);
+      return;
+    }
+    try {
+      next(value);
+    } catch (thrown) {
+      this.downstream.error(thrown);
+    }
   }
 
   protected override onError(error: unknown): void {
