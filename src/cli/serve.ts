@@ -5,7 +5,8 @@
 import { createClient, type Client } from '../client';
 import { loadGatewayConfig, type GatewayConfig } from '../serve/config';
 import { startConfiguredGateway } from '../serve/configuredGateway';
-import { describeStartError, GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
+import { GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway';
+import { describeStartError } from '../serve/logLines';
 import { type CliIO, integerFlag, parseCommandArgs } from './io';
 import type { ResumeStore } from '../resume/store';
 import { requireOptional } from '../serve/moduleLocation';

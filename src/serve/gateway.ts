@@ -18,43 +18,33 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipe, type MonoTypeOperatorFunction } from 'rxjs';
-// Types only: erased at compile time, so this module loads `ws` only when it asks for it below.
-import type { WebSocketServer } from 'ws';
 import { partialToolCallGuard } from '../../operators/partialToolCallGuard';
 import { retryBackoff, type RetryBackoffConfig } from '../../operators/retryBackoff';
 import { timeouts, TIMEOUTS_DEFAULTS, type TimeoutsConfig } from '../../operators/timeouts';
 import type { Chunk } from '../chunk';
 import type { ResumableStreamError, StoreError } from '../errors';
 import { createClient, type Client } from '../client';
-import { redactSecrets } from '../redact';
-import { browserBundle, pageFile, type PAGE_FILES } from './browserBundle';
-import {
-  costedCall,
-  observeChunks,
-  prepareChat,
-  type ChatServiceOptions,
-  type StreamStats,
-} from './chatRequest';
-import { formatAccessLog, logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
-import { serveChatSocket, type ChatSocketLike } from './chatSocket';
+import type { ChatServiceOptions } from './chatRequest';
+import { formatAccessLog, logDetail, type AccessLogEntry } from './chatCompletions';
+import type { ChatSocketLike } from './chatSocket';
 import { answerPreflight, corsHeaders, parseCorsOrigins } from './cors';
-import { CHAT_SOCKET_PROTOCOL } from './fromWebSocket';
+import { answerModels, logAnswer, refuse, serveRoute } from './gatewayAnswers';
 import { bearerOf, crossOriginRefusal, refusalMessage, tokenChecker } from './gatewayAuth';
+import { pageRoute, servePage } from './gatewayPage';
+import { loadSocketServer, serveGatewaySocket } from './gatewaySocket';
 import { createGatewayChat, type GatewayBudgets } from './gatewaySpend';
 import {
   applyConnectionCap,
-  closeAfter,
   HTTP_LIMITS_DEFAULTS,
   resolveHttpLimits,
   serverOptions,
   type HttpLimitsConfig,
 } from './httpLimits';
 import type { GatewayKey, KeyRing } from './keys';
-import { requireOptional } from './moduleLocation';
+import { batchedLines } from './logLines';
 import type { ResumeServeOptions } from './resumeOptions';
 import { resumeHandler } from './resumeRoutes';
-import { failOnShutdown } from './shutdown';
-import type { SpendHold } from './spend';
+import { closeGracefully, failOnShutdown } from './shutdown';
 
 /** An extra route of the gateway (health, metrics): `open` ones need no token. */
 export interface GatewayRoute {
@@ -168,37 +158,6 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-/** What the access log needs of one WebSocket request. */
-interface SocketRequestInfo {
-  started: number;
-  stats: StreamStats;
-  model?: string;
-  costUsd?: number | null;
-  costEstimated?: boolean;
-  /** The budgets' reservations, settled when the call ends. */
-  hold?: SpendHold;
-  /** The cost report still to come (`costedCall`), if any. */
-  pending?: () => Promise<void> | undefined;
-}
-
-/** What a page route serves: a page file, the browser bundle, or the page's config (`/page.json`). */
-type PageSource = (typeof PAGE_FILES)[number] | 'bundle' | 'config';
-
-const PAGE_ROUTES: Record<string, { file: PageSource; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/chat.js': { file: 'chat.js', type: 'text/javascript; charset=utf-8' },
-  '/resume.js': { file: 'resume.js', type: 'text/javascript; charset=utf-8' },
-  '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
-  '/chat.css': { file: 'chat.css', type: 'text/css; charset=utf-8' },
-  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
-  // Browsers ask for /favicon.ico on their own (a JSON tab of /v1/models too): no 404 in the log.
-  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
-  '/rxllm-browser.js': { file: 'bundle', type: 'text/javascript; charset=utf-8' },
-  // What the page must know of this gateway (`{ webSocket }`), so it offers only what works.
-  '/page.json': { file: 'config', type: 'application/json; charset=utf-8' },
-};
-
 /**
  * Starts the gateway; resolves once it listens.
  *
@@ -290,87 +249,37 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let wsRequests = 0;
   const sockets = new Set<Socket>();
 
-  const simple = (req: IncomingMessage, res: ServerResponse, status: number, started: number) =>
-    log(
-      formatAccessLog({
-        method: req.method ?? '-',
-        path: (req.url ?? '/').split('?')[0],
-        status,
-        totalMs: performance.now() - started,
-        outcome: status < 400 ? 'complete' : 'refused',
-      }),
-    );
+  const simple = (req: IncomingMessage, status: number, started: number) =>
+    logAnswer(log, req, status, started);
+  const route = (handler: GatewayRoute, req: IncomingMessage, res: ServerResponse, started: number) =>
+    void serveRoute(handler, req, res).then(() => simple(req, res.statusCode, started));
 
   const server = createServer(serverOptions(limits), (req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
     for (const [name, value] of Object.entries(corsHeaders(req, allowOrigin))) res.setHeader(name, value);
-    if (answerPreflight(req, res, allowOrigin)) return simple(req, res, 204, started);
-    const page = PAGE_ROUTES[path];
+    if (answerPreflight(req, res, allowOrigin)) return simple(req, 204, started);
+    const page = pageRoute(path);
     if (page && req.method === 'GET') {
-      const text =
-        page.file === 'config'
-          ? Promise.resolve(JSON.stringify({ webSocket: !!wss }))
-          : page.file === 'bundle'
-            ? browserBundle()
-            : pageFile(page.file);
-      text.then(
-        (body) => {
-          res.writeHead(200, {
-            'content-type': page.type,
-            'content-length': String(Buffer.byteLength(body)),
-            'cache-control': 'no-cache',
-            'x-content-type-options': 'nosniff',
-          });
-          res.end(body);
-          simple(req, res, 200, started);
-        },
-        (error: unknown) => {
-          sendJsonError(res, 500, 'server_error', (error as Error).message);
-          simple(req, res, 500, started);
-        },
-      );
+      void servePage(res, page, !!wss).then((status) => simple(req, status, started));
       return;
     }
-    const route = options.routes?.[path];
-    if (route?.open && req.method === 'GET') return serveRoute(route, req, res, started);
-    // Refusals answer from the head and close: a body nobody will use is not read.
+    const extra = options.routes?.[path];
+    if (extra?.open && req.method === 'GET') return route(extra, req, res, started);
     const refusal = authRequired ? undefined : crossOriginRefusal(req, boundHost, allowOrigin);
     if (refusal) {
-      closeAfter(res);
-      sendJsonError(res, 403, 'invalid_request_error', refusalMessage(refusal));
-      simple(req, res, 403, started);
-      return;
+      refuse(res, 403, refusalMessage(refusal));
+      return simple(req, 403, started);
     }
     const { key, refused } = authOf(req);
     if (refused) {
-      closeAfter(res);
-      sendJsonError(
-        res,
-        401,
-        'invalid_request_error',
-        'Missing or wrong bearer token (Authorization: Bearer <token>).',
-        'invalid_api_key',
-      );
-      simple(req, res, 401, started);
-      return;
+      refuse(res, 401, 'Missing or wrong bearer token (Authorization: Bearer <token>).', 'invalid_api_key');
+      return simple(req, 401, started);
     }
     if (path === '/v1/models') {
       if (req.method !== 'GET') return methodNotAllowed(req, res, started);
-      const body = JSON.stringify({
-        object: 'list',
-        // A virtual key sees the groups it may call (as LiteLLM lists a key's models).
-        data: models
-          .filter((id) => !key || key.allows(id))
-          .map((id) => ({ id, object: 'model', created: 0, owned_by: 'rxllm' })),
-      });
-      res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': String(Buffer.byteLength(body)),
-      });
-      res.end(body);
-      simple(req, res, 200, started);
-      return;
+      answerModels(res, models, key);
+      return simple(req, 200, started);
     }
     if (handleResume && path.startsWith('/v1/chat/completions/')) {
       active.add(res);
@@ -385,28 +294,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       void chat.http(req, res, key, started).finally(() => active.delete(res));
       return;
     }
-    if (route && req.method === 'GET') return serveRoute(route, req, res, started);
+    if (extra && req.method === 'GET') return route(extra, req, res, started);
     notFound(req, res, path, started);
   });
   const notFound = (req: IncomingMessage, res: ServerResponse, path: string, started: number) => {
-    closeAfter(res);
-    sendJsonError(res, 404, 'invalid_request_error', `No route ${req.method} ${path.slice(0, 100)}.`);
-    simple(req, res, 404, started);
-  };
-  const serveRoute = (route: GatewayRoute, req: IncomingMessage, res: ServerResponse, started: number) => {
-    req.resume();
-    void Promise.resolve()
-      .then(() => route.handle(req, res))
-      .catch((error: unknown) => {
-        if (!res.headersSent) sendJsonError(res, 500, 'server_error', (error as Error).message);
-        else res.end();
-      })
-      .finally(() => simple(req, res, res.statusCode, started));
+    refuse(res, 404, `No route ${req.method} ${path.slice(0, 100)}.`);
+    simple(req, 404, started);
   };
   const methodNotAllowed = (req: IncomingMessage, res: ServerResponse, started: number) => {
-    closeAfter(res);
-    sendJsonError(res, 405, 'invalid_request_error', `Method ${req.method} is not allowed here.`);
-    simple(req, res, 405, started);
+    refuse(res, 405, `Method ${req.method} is not allowed here.`);
+    simple(req, 405, started);
   };
   applyConnectionCap(server, limits);
   server.on('connection', (socket) => {
@@ -415,20 +312,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   });
 
   // WebSocket: `ws` is an optional peer, loaded only here and only when wanted.
-  let wss: WebSocketServer | undefined;
-  if (options.webSocket ?? GATEWAY_DEFAULTS.webSocket) {
-    try {
-      const { WebSocketServer } = requireOptional<typeof import('ws')>('ws');
-      wss = new WebSocketServer({
-        noServer: true,
-        maxPayload: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
-        handleProtocols: (protocols: Set<string>) =>
-          protocols.has(CHAT_SOCKET_PROTOCOL) ? CHAT_SOCKET_PROTOCOL : false,
-      });
-    } catch {
-      log('rxllm serve: WebSocket off (install the optional peer "ws" to enable /v1/chat/ws)');
-    }
-  }
+  const wss =
+    (options.webSocket ?? GATEWAY_DEFAULTS.webSocket)
+      ? loadSocketServer(options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes, log)
+      : undefined;
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     // Node's HTTP server drops its own error listener from an upgraded socket: a client that resets
     // the connection (ECONNRESET on our refusal's write) would otherwise end the process.
@@ -437,61 +324,23 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const path = (req.url ?? '/').split('?')[0];
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      simple(req, undefined as never, status, started);
+      simple(req, status, started);
     };
     if (!wss || path !== '/v1/chat/ws') return refuse(404, 'Not Found');
     if (!authRequired && crossOriginRefusal(req, boundHost, allowOrigin)) return refuse(403, 'Forbidden');
     const { key, refused } = authOf(req);
     if (refused) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      simple(req, undefined as never, 101, started);
-      const begun = new Map<string, SocketRequestInfo>();
-      serveChatSocket(ws as ChatSocketLike, {
+      simple(req, 101, started);
+      serveGatewaySocket(ws as ChatSocketLike, {
+        chat,
+        key,
+        resume,
         heartbeatMs: options.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs,
-        // The same limit as the HTTP body (and the socket's maxPayload), not the 1 MiB default.
-        maxMessageChars: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
-        resumable: resume || undefined,
-        stream: (body, id) => {
-          const t0 = performance.now();
-          const stats: StreamStats = {};
-          const prepared = prepareChat(body, chat.serviceOf(key, true));
-          const info: SocketRequestInfo = { started: t0, stats, model: prepared.model };
-          begun.set(id, info);
-          wsRequests++;
-          // The cost, as on the HTTP route (trackUsage with the price table), once per call.
-          const call = costedCall(prepared, info);
-          info.pending = call.pending;
-          // A key's rates and the budgets are checked per request, as on the HTTP route.
-          const admitted = chat.admitSocket(prepared, key, call.chunks, (hold) => (info.hold = hold));
-          return observeChunks(admitted, stats, t0, prepared.includeUsage);
-        },
-        onEnd: (id, end, error) => {
-          const info = begun.get(id);
-          begun.delete(id);
-          if (info) wsRequests--;
-          const settle = () => {
-            const entry: AccessLogEntry = {
-              method: 'WS',
-              path,
-              status: end === 'error' && !info ? 400 : 200,
-              model: info?.model,
-              firstChunkMs: info?.stats.firstChunkMs,
-              totalMs: performance.now() - (info?.started ?? started),
-              promptTokens: info?.stats.usage?.prompt_tokens,
-              completionTokens: info?.stats.usage?.completion_tokens,
-              costUsd: info?.costUsd,
-              costEstimated: info?.costEstimated,
-              outcome: end === 'error' ? `error:${(error as Error)?.name ?? 'Error'}` : end,
-            };
-            if (end === 'error') entry.error = logDetail(error);
-            chat.account(entry, key, info?.hold);
-          };
-          // A resumable generation goes on after its socket closed: its cost (and the budgets'
-          // settlement) is known when it ends, which trackUsage reports.
-          const pending = info?.pending?.();
-          if (pending) void pending.then(settle);
-          else settle();
-        },
+        maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+        path,
+        started,
+        onRunning: (delta) => (wsRequests += delta),
       });
     });
   });
@@ -516,52 +365,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       return active.size + wsRequests;
     },
     close(graceMs = GATEWAY_DEFAULTS.graceMs) {
-      closing ??= (async () => {
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        server.closeIdleConnections();
-        const deadline = Date.now() + graceMs;
-        while ((active.size > 0 || wsRequests > 0) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 25));
-          server.closeIdleConnections();
-        }
-        // Past the grace period: end what is left with a 503 error frame (its upstream calls are
-        // aborted), stop the generations clients left, give the frames a moment to be written, then
-        // close WebSockets as "going away".
-        shutdown.abort();
-        const flushBy = Date.now() + 1000;
-        while (active.size > 0 && Date.now() < flushBy) await new Promise((r) => setTimeout(r, 10));
-        generations.abort();
-        for (const client of wss?.clients ?? []) client.close(1001, 'server shutting down');
-        await new Promise((r) => setTimeout(r, 50));
-        for (const client of wss?.clients ?? []) client.terminate();
-        await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
-        server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-        await closed;
-      })();
+      closing ??= closeGracefully({
+        server,
+        sockets,
+        webSockets: wss,
+        running: () => ({ http: active.size, ws: wsRequests }),
+        shutdown,
+        generations,
+        graceMs,
+      });
       return closing;
     },
   };
-}
-
-/**
- * A line writer that joins the lines of one event-loop turn into one write: at hundreds of
- * requests a second, one `write` per access-log line is a syscall per request.
- */
-export function batchedLines(stream: { write(text: string): unknown }): (line: string) => void {
-  let pending = '';
-  const flush = () => {
-    const text = pending;
-    pending = '';
-    stream.write(text);
-  };
-  return (line) => {
-    if (pending === '') setImmediate(flush);
-    pending += line + '\n';
-  };
-}
-
-/** @internal the error line for a startup failure, without secrets */
-export function describeStartError(error: unknown): string {
-  return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 }

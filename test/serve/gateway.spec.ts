@@ -21,7 +21,7 @@ import {
   type Gateway,
 } from '../../src';
 import { estimatePromptTokens } from '../../src/cost/estimate';
-import { batchedLines } from '../../src/serve/gateway';
+import { batchedLines } from '../../src/serve/logLines';
 import { bearerProtocol, fetchSse, fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { createMockServer, type MockChatBody, type MockServer } from '../../src/testing';
 import { collect, summarize } from '../helpers/collect';
