@@ -74,20 +74,15 @@ describe('Standard Schema', () => {
   });
 
   it('refuses an answer that is a Promise with a TypeError naming the caller, leaving no unhandled rejection', async () => {
-    const unhandled = jest.fn();
-    process.on('unhandledRejection', unhandled);
-    try {
-      const rejecting: StandardSchemaV1 = {
-        '~standard': { version: 1, vendor: 'async', validate: () => Promise.reject(new Error('late')) },
-      };
-      expect(() => validateSync(rejecting, 1, 'partialObject')).toThrow(
-        /^partialObject: the schema checked the value asynchronously/,
-      );
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled).not.toHaveBeenCalled();
-    } finally {
-      process.off('unhandledRejection', unhandled);
-    }
+    // Jest fails the test on an unhandled rejection (its sandboxed `process` never emits
+    // 'unhandledRejection' to a listener here): the wait below gives one the time to surface.
+    const rejecting: StandardSchemaV1 = {
+      '~standard': { version: 1, vendor: 'async', validate: () => Promise.reject(new Error('late')) },
+    };
+    expect(() => validateSync(rejecting, 1, 'partialObject')).toThrow(
+      /^partialObject: the schema checked the value asynchronously/,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
   });
 
   it('partialToolCallGuard validates with any Standard Schema and types input by its output', async () => {

@@ -9,6 +9,7 @@ import type { Chunk } from '../chunk';
 import { ConfigurationError, ConnectionError, StreamParseError } from '../errors';
 import { errorFromFrame, isErrorFrame } from './errorFrame';
 import { reconnecting, type AttemptHooks, type ReconnectConfig } from './reconnect';
+import { onSocket, type SocketRequest } from './socketRequests';
 
 /** The socket surface used: the browser's `WebSocket` (the `ws` package's has it too). */
 export interface WebSocketLike {
@@ -74,7 +75,8 @@ const CONNECTING = 0;
 /**
  * Sends one chat request over a WebSocket and streams its chunks. `target` is a URL (a socket of
  * its own, closed when the stream ends or is unsubscribed) or an open/opening socket shared by many
- * requests (unsubscribing sends `stop` for this request only). `done` completes; an error message
+ * requests (unsubscribing sends `stop` for this request only; however many run on it, the socket gets
+ * one listener of each kind, and each message is parsed once). `done` completes; an error message
  * errors with the class the server sent (an error with `id: null`, about a message the server could
  * not read, errors a call on its own socket, or one that got no answer yet on a shared socket); the
  * socket closing or failing first errors with `ConnectionError`, saying why when the platform does.
@@ -153,16 +155,7 @@ function attempt(
     let finished = false;
     let answered = false;
     let opened = false;
-    const onMessage = (event: { data: unknown }) => {
-      if (finished) return;
-      let message: any;
-      try {
-        message = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
-      } catch {
-        return end(
-          new StreamParseError('invalid-json', 'The server sent a WebSocket message that is not JSON.'),
-        );
-      }
+    const onMessage = (message: any) => {
       // An error with no id is about a message the server could not read at all: on a socket of this
       // call's own, or before this request got any answer, it can only be this request's (waiting for
       // an answer that will never come would hang).
@@ -225,11 +218,20 @@ function attempt(
     };
     const stop = () => end(init.signal?.reason ?? new Error('aborted'), true);
     let off: (() => void) | undefined;
+    // One set of listeners per socket, shared by the requests on it (`onSocket`).
+    const request: SocketRequest = {
+      id,
+      waitingOpen: socket.readyState === CONNECTING,
+      onOpen,
+      onMessage,
+      onUnreadable: () =>
+        end(new StreamParseError('invalid-json', 'The server sent a WebSocket message that is not JSON.')),
+      onClose,
+      onError,
+    };
+    const unlisten = onSocket(socket, request);
     const cleanup = () => {
-      socket.removeEventListener('message', onMessage);
-      socket.removeEventListener('close', onClose);
-      socket.removeEventListener('error', onError);
-      socket.removeEventListener('open', onOpen);
+      unlisten();
       off?.();
     };
     function end(error?: unknown, stopped = false) {
@@ -249,9 +251,6 @@ function attempt(
       if (error !== undefined) subscriber.error(error);
       else if (!stopped) subscriber.complete();
     }
-    socket.addEventListener('message', onMessage);
-    socket.addEventListener('close', onClose);
-    socket.addEventListener('error', onError);
     if (init.signal?.aborted) {
       end(init.signal.reason ?? new Error('aborted'), true);
       return;
@@ -259,8 +258,7 @@ function attempt(
     // One listener on a signal shared by many calls (`onAbort`), not one per call.
     if (init.signal) off = onAbort(init.signal, stop);
     if (socket.readyState === OPEN) onOpen();
-    else if (socket.readyState === CONNECTING) socket.addEventListener('open', onOpen);
-    else end(new ConnectionError('The WebSocket is closed.'));
+    else if (socket.readyState !== CONNECTING) end(new ConnectionError('The WebSocket is closed.'));
     return () => end(undefined, true);
   });
 }

@@ -2,12 +2,13 @@ import { EventEmitter, getEventListeners } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { defer, NEVER, Observable, of } from 'rxjs';
+import { defer, delay, NEVER, Observable, of } from 'rxjs';
 import { retryBackoff } from '../../operators/retryBackoff';
 import { ConfigurationError, serveChatSocket, type Chunk } from '../../src';
 import { fromWebSocket, type WebSocketLike } from '../../src/browser';
 import { scriptToChunks } from '../../src/testing';
 import { collect } from '../helpers/collect';
+import { runTsHelper } from '../helpers/runTs';
 
 /** A socket double: records what the server sends; `receive` delivers a client message. */
 class FakeSocket extends EventEmitter {
@@ -120,18 +121,24 @@ describe('serveChatSocket', () => {
 
 describe('fromWebSocket', () => {
   /** A client socket double wired to a serveChatSocket on the other side. */
-  function pair(stream: (body: unknown) => Observable<Chunk>) {
-    const server = new FakeSocket();
+  /** A client-side socket double (an `EventTarget`, as a browser's): records what it sends. */
+  function clientSocket(readyState: number, onSend: (data: string) => void = () => undefined) {
     const client = new EventTarget() as EventTarget & WebSocketLike & { sentToServer: any[] };
     Object.assign(client, {
-      readyState: 1,
+      readyState,
       sentToServer: [],
       send(data: string) {
         client.sentToServer.push(JSON.parse(data));
-        server.receive(data);
+        onSend(data);
       },
       close() {},
     });
+    return client;
+  }
+
+  function pair(stream: (body: unknown) => Observable<Chunk>) {
+    const server = new FakeSocket();
+    const client = clientSocket(1, (data) => server.receive(data));
     server.send = (data: string) => {
       client.dispatchEvent(Object.assign(new Event('message'), { data }));
     };
@@ -153,33 +160,88 @@ describe('fromWebSocket', () => {
   });
 
   it('twelve requests on one signal add one abort listener to it, and aborting it stops them all', async () => {
+    // Listeners are counted, not warnings: jest's sandboxed `process` never sees Node's 'warning'
+    // events (the warning itself is checked in a real process: sharedSocketCalls below).
     const client = pair(() => NEVER);
     const controller = new AbortController();
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
-    try {
-      const pending = Array.from({ length: 12 }, (_, i) =>
-        collect(fromWebSocket(client, { i }, { signal: controller.signal, id: `r${i}` })),
+    const pending = Array.from({ length: 12 }, (_, i) =>
+      collect(fromWebSocket(client, { i }, { signal: controller.signal, id: `r${i}` })),
+    );
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort(new Error('user stop'));
+    const results = await Promise.all(pending);
+    expect(results.map((r) => (r.error as Error).message)).toEqual(Array(12).fill('user stop'));
+    expect(client.sentToServer.filter((m) => m.type === 'stop')).toHaveLength(12);
+    // Requests that ended on their own leave nothing on a signal that lives on.
+    const kept = new AbortController();
+    const done = pair(() => of(...scriptToChunks('ok')));
+    for (let i = 0; i < 12; i++)
+      expect((await collect(fromWebSocket(done, {}, { signal: kept.signal, id: `d${i}` }))).completed).toBe(
+        true,
       );
-      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
-      controller.abort(new Error('user stop'));
-      const results = await Promise.all(pending);
-      expect(results.map((r) => (r.error as Error).message)).toEqual(Array(12).fill('user stop'));
-      expect(client.sentToServer.filter((m) => m.type === 'stop')).toHaveLength(12);
-      // Requests that ended on their own leave nothing on a signal that lives on.
-      const kept = new AbortController();
-      const done = pair(() => of(...scriptToChunks('ok')));
-      for (let i = 0; i < 12; i++)
-        expect((await collect(fromWebSocket(done, {}, { signal: kept.signal, id: `d${i}` }))).completed).toBe(
-          true,
-        );
-      expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
-      await new Promise((r) => setImmediate(r));
-      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('twelve requests on one shared socket give it one listener of each kind, removed with the last request', async () => {
+    const client = pair((body) =>
+      of(...scriptToChunks(`answer ${(body as { i: number }).i}`)).pipe(delay(5)),
+    );
+    const kinds = ['message', 'close', 'error', 'open'] as const;
+    const counts = () => kinds.map((kind) => getEventListeners(client, kind).length);
+    const pending = Array.from({ length: 12 }, (_, i) =>
+      collect(fromWebSocket(client, { i }, { id: `r${i}` })),
+    );
+    expect(counts()).toEqual([1, 1, 1, 1]);
+    const results = await Promise.all(pending);
+    // Each request got its own answer, whole, from the one listener.
+    expect(results.map((r) => r.values)).toEqual(
+      Array.from({ length: 12 }, (_, i) => scriptToChunks(`answer ${i}`)),
+    );
+    expect(results.every((r) => r.completed)).toBe(true);
+    expect(counts()).toEqual([0, 0, 0, 0]);
+  });
+
+  it('a message on a shared socket is parsed once, not once per request running on it', async () => {
+    const client = pair(() => NEVER);
+    const subscriptions = Array.from({ length: 12 }, (_, i) =>
+      fromWebSocket(client, {}, { id: `r${i}` }).subscribe(),
+    );
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      client.dispatchEvent(
+        Object.assign(new Event('message'), { data: JSON.stringify({ type: 'chunk', id: 'r3', chunk: {} }) }),
+      );
+      expect(parse).toHaveBeenCalledTimes(1);
     } finally {
-      process.off('warning', onWarning);
+      parse.mockRestore();
+      subscriptions.forEach((s) => s.unsubscribe());
     }
+  });
+
+  it('on a shared socket still connecting, each request is sent once when it opens; a close errors all of them', async () => {
+    const client = clientSocket(0);
+    const pending = Array.from({ length: 3 }, (_, i) =>
+      collect(fromWebSocket(client, { i }, { id: `r${i}` })),
+    );
+    expect(client.sentToServer).toEqual([]);
+    Object.assign(client, { readyState: 1 });
+    client.dispatchEvent(new Event('open'));
+    client.dispatchEvent(new Event('open'));
+    expect(client.sentToServer).toEqual(
+      [0, 1, 2].map((i) => ({ type: 'request', id: `r${i}`, body: { i } })),
+    );
+    client.dispatchEvent(Object.assign(new Event('close'), { code: 1006 }));
+    const results = await Promise.all(pending);
+    expect(results.map((r) => (r.error as Error).message)).toEqual(
+      Array(3).fill('The WebSocket closed before the answer ended (code 1006).'),
+    );
+    expect(getEventListeners(client, 'message')).toHaveLength(0);
+  });
+
+  it('many requests over one real `ws` socket print no MaxListenersExceededWarning', () => {
+    const run = runTsHelper('sharedSocketCalls.ts', ['12']);
+    expect(run.stdout.trim().split('\n')).toEqual(['done 12']);
+    expect(run.stderr).not.toContain('MaxListenersExceededWarning');
   });
 
   it('ignores messages of other requests on a shared socket', async () => {

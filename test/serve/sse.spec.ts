@@ -388,9 +388,8 @@ describe('fetchSse stops reading (review)', () => {
     });
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
+    // Listeners are counted, not warnings: jest's sandboxed `process` never sees Node's 'warning'
+    // events (test/transport/abortListeners.spec.ts checks the warning in a real process).
     try {
       const controller = new AbortController();
       const pending = Array.from({ length: 12 }, () => collect(fetchSse(url, { signal: controller.signal })));
@@ -416,10 +415,7 @@ describe('fetchSse stops reading (review)', () => {
       await new Promise((r) => ended.close(r));
       expect(done.map((r) => r.completed)).toEqual(Array(12).fill(true));
       expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
-      await new Promise((r) => setImmediate(r));
-      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
     } finally {
-      process.off('warning', onWarning);
       raw.closeAllConnections();
       await new Promise((r) => raw.close(r));
     }
