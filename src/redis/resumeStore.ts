@@ -50,7 +50,8 @@ export interface RedisResumeStoreOptions extends RedisStoreOptions {
   maxBytes?: number;
   /**
    * Most connections blocked in `XREAD` at once (one per reader waiting for the next chunk); more
-   * readers wait for one to be free. @defaultValue 64
+   * readers wait for one to be free, and one whose `signal` aborts meanwhile returns at once without
+   * taking one. @defaultValue 64
    */
   maxBlockingConnections?: number;
   /**
@@ -73,7 +74,10 @@ export const REDIS_RESUME_STORE_DEFAULTS = {
   maxStreams: 10_000,
 } as const;
 
-/** A resume store on Redis; `close()` disconnects the connections it opened (not yours). */
+/**
+ * A resume store on Redis; `close()` disconnects the connections it opened (not yours), and a read
+ * waiting for a connection then, or made after it, fails with a `StoreError` (not retryable).
+ */
 export interface RedisResumeStore extends ResumeStore {
   close(): Promise<void>;
 }
@@ -199,8 +203,20 @@ export function createRedisResumeStore(
   // Blocking connections: opened on demand, kept for the next reader.
   const idle: RedisResumeConnection[] = [];
   const opened: RedisResumeConnection[] = [];
-  const waiting: ((c: RedisResumeConnection) => void)[] = [];
-  const acquire = (): Promise<RedisResumeConnection> => {
+  /** Readers waiting for a connection: given one by `release`, failed by `close`. */
+  const waiting: { take(conn: RedisResumeConnection): void; fail(error: StoreError): void }[] = [];
+  let closed = false;
+  const closedError = () =>
+    new StoreError('resume', 'Redis resume store: closed (close() was called); no read can wait on it.', {
+      retryable: false,
+    });
+  /**
+   * A blocking connection, or `undefined` when `signal` aborts first: a reader that left while every
+   * connection was busy leaves the queue then, rather than taking a connection later only to block
+   * it for `waitMs` on a read nobody waits for. Rejects with a `StoreError` once the store is closed.
+   */
+  const acquire = (signal: AbortSignal | undefined): Promise<RedisResumeConnection | undefined> => {
+    if (closed) return Promise.reject(closedError());
     const free = idle.pop();
     if (free) return Promise.resolve(free);
     if (opened.length < maxBlocking) {
@@ -208,12 +224,32 @@ export function createRedisResumeStore(
       opened.push(conn);
       return Promise.resolve(conn);
     }
-    return new Promise((resolve) => waiting.push(resolve));
+    if (signal?.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        take(conn: RedisResumeConnection) {
+          off?.();
+          resolve(conn);
+        },
+        fail(error: StoreError) {
+          off?.();
+          reject(error);
+        },
+      };
+      waiting.push(waiter);
+      const off =
+        signal &&
+        onAbort(signal, () => {
+          const at = waiting.indexOf(waiter);
+          if (at >= 0) waiting.splice(at, 1);
+          resolve(undefined);
+        });
+    });
   };
   const release = (conn: RedisResumeConnection) => {
     const next = waiting.shift();
-    if (next) next(conn);
-    else idle.push(conn);
+    if (next) next.take(conn);
+    else if (!closed) idle.push(conn);
   };
 
   // Stop messages: one subscriber connection for the store, opened by the first onStop.
@@ -289,7 +325,13 @@ export function createRedisResumeStore(
       if (range.length > 0 || signal?.aborted) return toBatch(range);
       // Nothing yet: wait on a connection of our own. An entry added since the XRANGE is returned at
       // once (XREAD from an explicit id, not `$`).
-      const conn = await acquire();
+      const conn = await acquire(signal);
+      // Aborted while waiting for a connection (or as it was given one): no read to block on.
+      if (!conn) return toBatch([]);
+      if (signal?.aborted) {
+        release(conn);
+        return toBatch([]);
+      }
       const blocked = conn
         .call(
           'XREAD',
@@ -342,6 +384,8 @@ export function createRedisResumeStore(
       };
     },
     async close() {
+      closed = true;
+      for (const waiter of waiting.splice(0)) waiter.fail(closedError());
       for (const conn of [...opened, ...(subscriber ? [subscriber] : [])]) conn.disconnect();
       opened.length = 0;
       idle.length = 0;

@@ -29,7 +29,7 @@ export interface SseResponseLike {
   write(chunk: string): boolean;
   end(): unknown;
   on(event: 'close', listener: () => void): unknown;
-  off?(event: 'close', listener: () => void): unknown;
+  off?(event: 'close' | 'drain', listener: () => void): unknown;
   readonly writableEnded?: boolean;
   /** True once the connection is gone (Node's `ServerResponse`): nothing is sent upstream then. */
   readonly destroyed?: boolean;
@@ -213,6 +213,8 @@ class SseWriter extends Subscriber<Chunk> {
     const { res } = this;
     if (this.heartbeat) clearInterval(this.heartbeat);
     res.off?.('close', this.onClose);
+    // A response ended while its socket was full: its drain would resume an upstream that is over.
+    if (this.queued !== undefined) res.off?.('drain', this.onDrain);
     this.unsubscribe();
     if (end === 'overflow' && res.destroy) {
       this.uncork();

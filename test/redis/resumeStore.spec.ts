@@ -6,9 +6,9 @@
 import { getEventListeners } from 'node:events';
 import Redis from 'ioredis';
 import { lastValueFrom, Subject, toArray } from 'rxjs';
-import { createMemoryResumeStore, resume, stop, type Chunk, type ResumeStore } from 'rxllm';
+import { createMemoryResumeStore, resume, stop, StoreError, type Chunk, type ResumeStore } from 'rxllm';
 import { resumable } from 'rxllm/operators';
-import { createRedisResumeStore, type RedisResumeStore } from 'rxllm/redis';
+import { createRedisResumeStore, type RedisResumeStore, type RedisResumeStoreOptions } from 'rxllm/redis';
 import { redisAvailable, startRedis, type RedisProcess } from '../helpers/redisServer';
 import { text } from '../quirks/toolCallQuirks';
 
@@ -236,27 +236,25 @@ run('Redis resume store', () => {
   afterAll(async () => {
     await redis?.destroy();
   });
+  /** A store on a client of its own (a process of its own), closed after the test. */
+  const connect = () => {
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    clients.push(client);
+    return client;
+  };
+  const openStore = (options: RedisResumeStoreOptions, client = connect()) => {
+    const store = createRedisResumeStore(client, options);
+    stores.push(store);
+    return store;
+  };
   let n = 0;
   suite('shared by two instances', async (limits) => {
     const prefix = `t${++n}:`;
-    const make = () => {
-      const client = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: false });
-      clients.push(client);
-      const store = createRedisResumeStore(client, { prefix, ...limits });
-      stores.push(store);
-      return store;
-    };
-    return { a: make(), b: make() };
+    return { a: openStore({ prefix, ...limits }), b: openStore({ prefix, ...limits }) };
   });
 
   it('two instances racing for the last place admit exactly one, round after round', async () => {
-    const open = (prefix: string) => {
-      const client = new Redis({ port: redis.port, host: '127.0.0.1' });
-      clients.push(client);
-      const store = createRedisResumeStore(client, { prefix, maxStreams: 4 });
-      stores.push(store);
-      return store;
-    };
+    const open = (prefix: string) => openStore({ prefix, maxStreams: 4 });
     for (let round = 0; round < 20; round++) {
       const [a, b] = [open(`race${round}:`), open(`race${round}:`)];
       for (let i = 0; i < 3; i++) await a.create(`held${i}`, 60_000);
@@ -279,11 +277,8 @@ run('Redis resume store', () => {
 
   it('a burst on a set full of finished streams takes each of their places once', async () => {
     const open = () => {
-      const client = new Redis({ port: redis.port, host: '127.0.0.1' });
-      clients.push(client);
-      const store = createRedisResumeStore(client, { prefix: 'evict:', maxStreams: 4 });
-      stores.push(store);
-      return { client, store };
+      const client = connect();
+      return { client, store: openStore({ prefix: 'evict:', maxStreams: 4 }, client) };
     };
     const [a, b] = [open(), open()];
     for (let i = 0; i < 4; i++) {
@@ -305,10 +300,8 @@ run('Redis resume store', () => {
   });
 
   it('looks for a finished stream among the 256 places nearest their expiry only', async () => {
-    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
-    clients.push(client);
-    const store = createRedisResumeStore(client, { prefix: 'window:', maxStreams: 257 });
-    stores.push(store);
+    const client = connect();
+    const store = openStore({ prefix: 'window:', maxStreams: 257 }, client);
     // 256 running streams, their bounds all below the finished one's (it ended after they began).
     for (let i = 0; i < 256; i++) await store.create(`run${i}`, 60_000);
     await sleep(5);
@@ -324,8 +317,7 @@ run('Redis resume store', () => {
   });
 
   it('a create whose stream Redis never made gives its place back', async () => {
-    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
-    clients.push(client);
+    const client = connect();
     let hang = true;
     // The stream's own script (one key, its meta) gets no answer once: a reply lost in a stall.
     const stalled =
@@ -349,6 +341,56 @@ run('Redis resume store', () => {
     // The one place is free: the next stream is created (it was full before the place came back).
     await store.create('next', 60_000);
     expect(await client.zrange('lost:resume:live', 0, -1)).toEqual(['next']);
+  });
+
+  /** One store on its own client, with at most one connection blocked in XREAD. */
+  const oneBlocking = (prefix: string) => openStore({ prefix, maxBlockingConnections: 1 });
+  const late = (ms: number) => sleep(ms).then(() => 'late' as const);
+
+  it('a reader that aborts while waiting for a blocking connection leaves the queue and never takes one', async () => {
+    const store = oneBlocking('q1:');
+    await store.create('busy', 60_000);
+    await store.create('quiet', 60_000);
+    await store.create('next', 60_000);
+    // A holds the only connection; B waits for it, on a stream nothing is written to.
+    const a = store.read('busy', 0, { waitMs: 20_000 });
+    await sleep(50);
+    const left = new AbortController();
+    const b = store.read('quiet', 0, { waitMs: 20_000, signal: left.signal });
+    await sleep(50);
+    left.abort();
+    // B returns now, not when A's connection frees.
+    expect(await Promise.race([b, late(5_000)])).toEqual({ events: [] });
+    await store.append('busy', [{ seq: 1, chunk: chunk(1) }]);
+    expect((await a)?.events.map((e) => e.seq)).toEqual([1]);
+    // The connection A freed goes to C, not to a 20 s XREAD for B that nobody waits for.
+    const c = store.read('next', 0, { waitMs: 20_000 });
+    await sleep(50);
+    await store.append('next', [{ seq: 1, chunk: chunk(1) }]);
+    const got = await Promise.race([c, late(5_000)]);
+    expect(got === 'late' ? got : got?.events.map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('close() fails the readers waiting for a connection, and any read after it, with a StoreError', async () => {
+    const store = oneBlocking('q2:');
+    await store.create('s', 60_000);
+    const blocked = store.read('s', 0, { waitMs: 20_000 });
+    await sleep(50);
+    const queued = store.read('s', 0, { waitMs: 20_000 });
+    await sleep(50);
+    await store.close();
+    const outcomes = await Promise.race([Promise.allSettled([blocked, queued]), late(5_000)]);
+    expect(outcomes).not.toBe('late');
+    for (const outcome of outcomes as PromiseSettledResult<unknown>[]) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreError);
+    }
+    expect((outcomes as PromiseRejectedResult[])[1].reason.message).toMatch(/closed/);
+    await expect(store.read('s', 0, { waitMs: 1_000 })).rejects.toMatchObject({
+      name: 'StoreError',
+      retryable: false,
+      message: expect.stringMatching(/closed/),
+    });
   });
 
   it('rejects a bad maxStreams when created', () => {

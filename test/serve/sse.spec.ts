@@ -1,5 +1,5 @@
+import { EventEmitter, getEventListeners } from 'node:events';
 import http from 'node:http';
-import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { TestScheduler } from 'rxjs/testing';
 import type { AddressInfo } from 'node:net';
@@ -186,6 +186,23 @@ describe('sendSse backpressure (issue 9)', () => {
     expect(unsubscribed).toBe(true);
     // Bounded: what the kernel buffers plus the 1 MiB limit, not an ever-growing queue.
     expect(produced * 64 * 1024).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('a response that ends while its socket is full leaves no drain listener behind', async () => {
+    const res = Object.assign(new EventEmitter(), {
+      writeHead: () => undefined,
+      // The socket is full from the first frame on, and never drains.
+      write: () => false,
+      end: () => undefined,
+      writableEnded: false,
+    });
+    let paused = 0;
+    const flow = { pause: () => void paused++, resume: () => undefined };
+    const outcome = await sendSse(res, of(...scriptToChunks('two words')), { heartbeatMs: 0, flow });
+    expect(outcome.end).toBe('complete');
+    expect(paused).toBe(1);
+    expect(res.listenerCount('drain')).toBe(0);
+    expect(res.listenerCount('close')).toBe(0);
   });
 
   it('sends a `: ping` comment every heartbeatMs while the upstream is silent, which fetchSse ignores', async () => {
