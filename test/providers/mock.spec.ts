@@ -190,10 +190,16 @@ describe('mockStream', () => {
   });
 
   it('stops emitting on early unsubscribe', () => {
-    testScheduler().run(({ expectObservable }) => {
+    const scheduler = testScheduler();
+    let pendingAfterUnsubscribe = -1;
+    scheduler.run(({ expectObservable }) => {
       const [a, b] = scriptToChunks('abcdefgh');
       expectObservable(mockStream('abcdefgh', { delayMs: 5 }), '^ 7ms !').toBe('5ms a', { a, b });
+      // The recording drops what comes after `!` whether or not the stream stops: what proves it
+      // stopped is that nothing of it is still scheduled between the unsubscribe (8) and `b` (10).
+      scheduler.schedule(() => (pendingAfterUnsubscribe = scheduler.actions.length), 9);
     });
+    expect(pendingAfterUnsubscribe).toBe(0);
   });
 
   it('leaves no scheduled action after unsubscribe', () => {

@@ -136,7 +136,6 @@ run('rxllm/redis stores on a real redis-server', () => {
     expect(grants.length).toBeGreaterThanOrEqual(60);
     // Each process alone would take its own 60 at once: the combined bound proves they shared one
     // bucket. (Which process wins a permit is a race, so neither share is asserted.)
-    expect(Array.isArray(a.grants) && Array.isArray(b.grants)).toBe(true);
   });
 
   it('two processes racing for the last places of one resume store admit exactly as many as there are', async () => {
