@@ -83,13 +83,24 @@ export function lockResultsFile(
   throw new ResultsFileLockedError(path, lockPath, parseHolder(readOrUndefined(lockPath) ?? ''));
 }
 
+/**
+ * The locks this process holds, released at its exit (a run ended by process.exit, when stdout's
+ * reader left, still frees its files): one 'exit' listener for them all, not one per lock, which
+ * past 10 locks would print `MaxListenersExceededWarning`.
+ */
+const heldLocks = new Set<() => void>();
+const releaseAll = () => {
+  for (const release of [...heldLocks]) release();
+};
+
 function held(lockPath: string, mine: string, tookOver: LockHolder | undefined): ResultsFileLock {
   const release = () => {
-    process.removeListener('exit', release);
+    if (!heldLocks.delete(release)) return;
+    if (heldLocks.size === 0) process.removeListener('exit', releaseAll);
     if (readOrUndefined(lockPath) === mine) unlinkQuietly(lockPath);
   };
-  // A run ended by process.exit (stdout's reader left) still frees its file.
-  process.once('exit', release);
+  if (heldLocks.size === 0) process.once('exit', releaseAll);
+  heldLocks.add(release);
   return { lockPath, ...(tookOver ? { tookOver } : {}), release };
 }
 

@@ -5,6 +5,7 @@
  * `ApiError.fromResponse`, a broken connection a `ConnectionError`, the caller's abort a
  * `RequestAbortedError`).
  */
+import { onAbort } from '../abortListeners';
 import { ApiError, ConnectionError, RequestAbortedError } from '../errors';
 
 /** Where and how one provider's batch endpoints are called. */
@@ -34,19 +35,30 @@ export async function batchCall(endpoint: BatchEndpoint, spec: BatchCallSpec): P
     headers['content-type'] = 'application/json';
     body = JSON.stringify(spec.json);
   } else body = spec.form;
+  // A signal of this call's own, tied to the caller's: `fetch` leaves its abort listener on the
+  // signal it is given until that signal is garbage-collected, so a batch's long-lived signal
+  // would collect one per poll. The caller's gets one listener per call in flight (`onAbort`).
+  const { signal } = endpoint;
+  if (signal?.aborted) throw new RequestAbortedError({ cause: signal.reason });
+  const own = new AbortController();
+  const off = signal && onAbort(signal, () => own.abort(signal.reason));
   let response: Response;
-  try {
-    response = await fetch(url, { method: spec.method, headers, body, signal: endpoint.signal });
-  } catch (error) {
-    if (endpoint.signal?.aborted) throw new RequestAbortedError({ cause: error });
-    throw new ConnectionError(`Could not reach ${new URL(url).origin} for a batch call.`, { cause: error });
-  }
   let text: string;
   try {
-    text = await response.text();
-  } catch (error) {
-    if (endpoint.signal?.aborted) throw new RequestAbortedError({ cause: error });
-    throw new ConnectionError('The connection broke while reading a batch response.', { cause: error });
+    try {
+      response = await fetch(url, { method: spec.method, headers, body, signal: own.signal });
+    } catch (error) {
+      if (signal?.aborted) throw new RequestAbortedError({ cause: error });
+      throw new ConnectionError(`Could not reach ${new URL(url).origin} for a batch call.`, { cause: error });
+    }
+    try {
+      text = await response.text();
+    } catch (error) {
+      if (signal?.aborted) throw new RequestAbortedError({ cause: error });
+      throw new ConnectionError('The connection broke while reading a batch response.', { cause: error });
+    }
+  } finally {
+    off?.();
   }
   if (!response.ok) {
     const responseHeaders: Record<string, string> = {};

@@ -73,16 +73,27 @@ describe('lockResultsFile', () => {
     expect(readFileSync(lock.lockPath, 'utf8')).toBe(holder(4242));
   });
 
-  it('is released when the process ends with process.exit', () => {
+  it('is released when the process ends with process.exit: twelve locks on one exit listener, no warning', () => {
     const script = join(dir, 'hold.ts');
     const lockModule = join(__dirname, '..', '..', 'src', 'batchFile', 'lock.ts');
+    const files = Array.from({ length: 12 }, (_, i) => join(dir, `out${i}.jsonl`));
     writeFileSync(
       script,
-      `import { lockResultsFile } from ${JSON.stringify(lockModule)};\nlockResultsFile(${JSON.stringify(file)});\nconsole.log('locked');\nprocess.exit(3);\n`,
+      [
+        `import { lockResultsFile } from ${JSON.stringify(lockModule)};`,
+        `const before = process.listenerCount('exit');`,
+        `const locks = ${JSON.stringify(files)}.map((f) => lockResultsFile(f));`,
+        `locks[2].release();`,
+        `console.log('locked', process.listenerCount('exit') - before);`,
+        // Node emits 'warning' on a later tick: exit after it.
+        `setTimeout(() => process.exit(3), 20);`,
+      ].join('\n'),
     );
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8' });
-    expect(r.stdout).toBe('locked\n');
+    // One listener (beside the loader's own) for the eleven held.
+    expect(r.stdout).toBe('locked 1\n');
     expect(r.status).toBe(3);
-    expect(existsSync(`${file}.lock`)).toBe(false);
+    expect(r.stderr).not.toContain('MaxListenersExceededWarning');
+    expect(files.filter((f) => existsSync(`${f}.lock`))).toEqual([]);
   });
 });
