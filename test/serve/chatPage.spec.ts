@@ -32,13 +32,19 @@ describeChromium('chatPage.spec')('the chat page in Chromium', () => {
   });
   beforeEach(() => upstream.reset());
 
+  /** Uncaught errors of the test's pages, loading or later (after Send, Stop, a reload): none allowed. */
+  let pageErrors: string[] = [];
+  beforeEach(() => {
+    pageErrors = [];
+  });
+  afterEach(() => expect(pageErrors).toEqual([]));
+
   async function open(url: string): Promise<Page> {
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(url);
     await page.waitForFunction("document.getElementById('model').options.length > 0");
-    expect(errors).toEqual([]);
+    expect(pageErrors).toEqual([]);
     return page;
   }
 
