@@ -34,7 +34,7 @@ import { unexpectedBodySink } from './contentType';
 import { ACCEPT_ENCODING, createBodyDecoder, parseContentEncoding, type BodyDecoder } from './decode';
 import { checkUrl, MAX_TIMER_MS, resolveLimits, undiciMs, type TransportLimits } from './limits';
 import { parseRateLimit } from './rateLimitHeaders';
-import { ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
+import { billedAnswerError, ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
 import { onAbort } from '../abortListeners';
 
 export { TRANSPORT_TIMEOUT_DEFAULTS, TRANSPORT_LIMIT_DEFAULTS } from './limits';
@@ -139,6 +139,11 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
   private readonly target: Subscriber<T>;
   private readonly idleOn: boolean;
   private sink: BodySink | undefined;
+  /**
+   * A 2xx answer read whole (`complete()`) started: the provider generated it, and billed it, before
+   * sending its first byte, so a failure reading the rest must not be retried (see `billedAnswerError`).
+   */
+  private billedAnswer = false;
   private sinkBytes = 0;
   private errorStatus = 0;
   private errorHeaders: Record<string, string> = {};
@@ -177,7 +182,7 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
     this.finished = true;
     this.stopTimers();
     this.abort(error instanceof Error ? error : new Error(String(error)));
-    this.subscriber.error(error);
+    this.subscriber.error(this.billedAnswer ? billedAnswerError(error) : error);
   }
 
   /** Unsubscribe is silent teardown: abort the request, emit nothing. */
@@ -353,6 +358,7 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
         return;
       }
       const sink = (this.sink = this.makeSink(this.target, meta));
+      this.billedAnswer = sink.buffers === true;
       if (sink.buffers) {
         const length = Number(redacted['content-length']);
         // Refused before a byte of the body is read (the declared size is decompressed size

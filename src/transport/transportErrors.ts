@@ -70,3 +70,24 @@ export function mapTransportError(
     { cause: scrubError(error) },
   );
 }
+
+/**
+ * The error for a `complete()` answer whose 2xx body broke (cut, or its body timeout fired): final.
+ * A non-streamed answer is sent once it is whole, so it was generated and billed already; retrying
+ * it (`retryBackoff`, `batch`, a worker's job retries, a router's fallback) would pay for it again.
+ * Other errors (the caller's abort, a body over its size cap, one that is not JSON) pass as they are.
+ */
+export function billedAnswerError(error: unknown): unknown {
+  const notRetried =
+    'Not retried: the provider generated (and billed) this answer before sending it, and a retry would pay for it again.';
+  if (error instanceof StreamCutError && error.retryable) {
+    return new StreamCutError(
+      `${error.message.replace(/\s*(The response is incomplete; )?retrying may help\.$/i, '')} ${notRetried}`,
+      { cause: error.cause, retryable: false },
+    );
+  }
+  if (error instanceof TimeoutError && error.retryable) {
+    return new TimeoutError(error.timeout, error.ms, { cause: error.cause, retryable: false });
+  }
+  return error;
+}

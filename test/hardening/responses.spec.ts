@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import { lastValueFrom, toArray } from 'rxjs';
 import {
   ConfigurationError,
   RateLimitError,
@@ -13,7 +14,9 @@ import {
   ServerError,
   StreamCutError,
   StreamParseError,
+  TimeoutError,
   UnexpectedResponseError,
+  batch,
   complete,
   createAgent,
   stream,
@@ -352,10 +355,35 @@ describe('a body cut after a 2xx', () => {
     expect((error as StreamCutError).partial?.choices[0].message.content).toBe('abc');
   });
 
-  it('a complete() body cut half way is a StreamCutError too', async () => {
+  it('a complete() body cut half way is a StreamCutError too, final: retrying would pay for the answer again', async () => {
     server.enqueue({ text: 'a whole answer', cutAfterChunks: 1 });
-    const { error } = await collect(complete(REQUEST, opts()));
+    const { error } = await collect(complete(REQUEST, opts()).pipe(retryBackoff({ initialDelayMs: 1 })));
     expect(error).toBeInstanceOf(StreamCutError);
+    expect((error as StreamCutError).retryable).toBe(false);
+    expect((error as StreamCutError).message).toMatch(/Not retried: the provider generated \(and billed\)/);
+    expect(server.stats.requests).toBe(1);
+  });
+
+  it('batch() sends a complete() answer cut after its 200 once, and reports it failed', async () => {
+    server.enqueue({ text: 'a whole answer', cutAfterChunks: 1 });
+    const results = await lastValueFrom(
+      batch([REQUEST], { options: opts(), retry: { initialDelayMs: 1 } }).pipe(toArray()),
+    );
+    expect(results).toHaveLength(1);
+    expect(results[0].ok).toBe(false);
+    expect(!results[0].ok && results[0].error).toBeInstanceOf(StreamCutError);
+    expect(server.stats.requests).toBe(1);
+  });
+
+  it('the body timeout of a complete() answer that started is final too', async () => {
+    server.enqueue({ text: 'a whole answer', stall: { afterChunks: 0 } });
+    const { error } = await collect(
+      complete(REQUEST, { ...opts(), timeouts: { body: 200 } }).pipe(retryBackoff({ initialDelayMs: 1 })),
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeout).toBe('body');
+    expect((error as TimeoutError).retryable).toBe(false);
+    expect(server.stats.requests).toBe(1);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   createRouter,
   FinishReasonError,
   StoreError,
+  StreamCutError,
   type CooldownStore,
   type RoutedChunk,
   type RouterAttempt,
@@ -207,6 +208,18 @@ describe('router faults: what is not the deployment’s failure', () => {
       name: 'TimeoutError',
     });
     expect(byDeployment.counted).toEqual(['a']);
+  });
+
+  it('a complete() answer cut after its 200 was billed already: it surfaces, the next deployment is not called', async () => {
+    const [bad, good] = [await server(), await server()];
+    bad.enqueue({ text: 'a whole answer', cutAfterChunks: 1 });
+    const outcome = await collect(badThenGood(bad, good).complete(ask())).then(
+      () => 'answered',
+      (error: Error) => error,
+    );
+    expect(outcome).toBeInstanceOf(StreamCutError);
+    expect((outcome as StreamCutError).retryable).toBe(false);
+    expect([bad.stats.requests, good.stats.requests]).toEqual([1, 0]);
   });
 
   it('a rate-limit store outage (StoreError) cools nothing: the deployment is back with the store', async () => {
