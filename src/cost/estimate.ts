@@ -6,7 +6,7 @@
  * on the high side; no tokenizer is bundled.
  */
 import type { Usage } from '../chunk';
-import { estimateRequestTokens } from '../rateLimit/estimate';
+import { choicesOf, estimateRequestTokens } from '../rateLimit/estimate';
 import { addTextChars } from '../rateLimit/textChars';
 import type { ChatRequest } from '../request';
 import { cost } from './cost';
@@ -31,7 +31,7 @@ export function estimatePromptTokens(request: CostedRequest): number {
 
 /**
  * What a request may cost at most, in USD, before it is sent: its estimated prompt at the input
- * rate (at the cache-write rate when it carries `cache_control` marks) plus its output cap (`max_completion_tokens`, else `max_tokens`, else `outputTokens`) at the
+ * rate (at the cache-write rate when it carries `cache_control` marks) plus its output cap (`max_completion_tokens`, else `max_tokens`, else `outputTokens`), once per choice (`n`), at the
  * output rate. `null` when `model` has no price.
  *
  * @example
@@ -46,7 +46,9 @@ export function estimateRequestCost(
 ): number | null {
   const prompt = estimatePromptTokens(request);
   const cap = (v: unknown) => (typeof v === 'number' && v >= 0 ? v : undefined);
-  const output = cap(request.max_completion_tokens) ?? cap(request.max_tokens) ?? outputTokens;
+  // The cap is per choice: `n` choices may each use it (and are each billed).
+  const output =
+    (cap(request.max_completion_tokens) ?? cap(request.max_tokens) ?? outputTokens) * choicesOf(request);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
   // Anthropic writes the prompt up to each `cache_control` mark to its cache, billed above input
   // (1.25 x, 2 x with `ttl: '1h'`): such a request is estimated as if its whole prompt were written.

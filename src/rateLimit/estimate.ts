@@ -70,7 +70,13 @@ export function estimateImageTokens(
   return 85 + 170 * Math.ceil(width / 512) * Math.ceil(height / 512);
 }
 
-/** The request's tokens (prompt + output cap) by the rules above. */
+/** How many choices a request asks for (`n`): 1 when it does not say, or says something invalid. */
+export function choicesOf(request: object): number {
+  const { n } = request as { n?: unknown };
+  return typeof n === 'number' && Number.isInteger(n) && n > 1 ? n : 1;
+}
+
+/** The request's tokens (prompt + output cap, once per choice) by the rules above. */
 export function estimateRequestTokens(request: ChatRequest): number {
   const rule = imageRule(request.model);
   let tokens = 0;
@@ -93,7 +99,8 @@ export function estimateRequestTokens(request: ChatRequest): number {
     if (calls) tokens += estimateTextTokens(JSON.stringify(calls));
   }
   if (request.tools) tokens += estimateTextTokens(JSON.stringify(request.tools));
-  return tokens + (request.max_completion_tokens ?? request.max_tokens ?? 0);
+  // The output cap is per choice: `n` choices may each use it.
+  return tokens + (request.max_completion_tokens ?? request.max_tokens ?? 0) * choicesOf(request);
 }
 
 function imageRule(model: string | undefined): ImageTokenRule {

@@ -134,7 +134,7 @@ export async function reserveSpend(
 
 /** What a request is expected to use, before it is sent. */
 export interface SpendEstimate {
-  /** USD: its prompt estimate plus its output cap (else `outputTokens`), at the priciest model that may serve it; 0 when none has a price. */
+  /** USD: its prompt estimate plus its output cap (else `outputTokens`) once per choice (`n`), at the priciest model that may serve it; 0 when none has a price. */
   usd: number;
   /** Tokens by the rate limiter's rule: prompt plus `max_completion_tokens` / `max_tokens`. */
   tokens: number;

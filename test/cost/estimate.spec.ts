@@ -18,6 +18,21 @@ describe('estimateRequestCost', () => {
     ).toBeCloseTo((1003 * 2.5 + 300 * 10) / 1e6, 12);
   });
 
+  it('counts the output cap once per choice (n): each of n choices may use it, and each is billed', () => {
+    expect(estimateRequestCost({ model: 'openai/gpt-4o', messages, max_tokens: 100, n: 8 })).toBeCloseTo(
+      (1003 * 2.5 + 8 * 100 * 10) / 1e6,
+      12,
+    );
+    expect(estimateRequestCost({ model: 'openai/gpt-4o', messages, n: 2 })).toBeCloseTo(
+      (1003 * 2.5 + 2 * 4096 * 10) / 1e6,
+      12,
+    );
+    // n: 1 (or none) is one choice.
+    expect(estimateRequestCost({ model: 'openai/gpt-4o', messages, max_tokens: 100, n: 1 })).toBe(
+      estimateRequestCost({ model: 'openai/gpt-4o', messages, max_tokens: 100 }),
+    );
+  });
+
   it('assumes DEFAULT_OUTPUT_TOKENS (4096) without a cap, or the given number', () => {
     expect(DEFAULT_OUTPUT_TOKENS).toBe(4096);
     expect(estimateRequestCost({ model: 'openai/gpt-4o', messages })).toBeCloseTo(

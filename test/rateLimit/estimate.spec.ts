@@ -68,6 +68,14 @@ const withImage = (
 });
 
 describe('estimateRequestTokens (issue 10)', () => {
+  it('counts the output cap once per choice (n)', () => {
+    const request: ChatRequest = { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'abcd' }] };
+    const prompt = estimateRequestTokens(request);
+    expect(estimateRequestTokens({ ...request, max_tokens: 100 })).toBe(prompt + 100);
+    expect(estimateRequestTokens({ ...request, max_tokens: 100, n: 8 })).toBe(prompt + 800);
+    expect(estimateRequestTokens({ ...request, max_completion_tokens: 50, n: 3 })).toBe(prompt + 150);
+  });
+
   it('reads the size of PNG, JPEG, GIF and WebP data URLs', () => {
     expect(imageSize(png(640, 480))).toEqual({ width: 640, height: 480 });
     expect(imageSize(jpeg(1000, 750))).toEqual({ width: 1000, height: 750 });
