@@ -1,3 +1,4 @@
+import { sumUsage } from '../src/cost/sumUsage';
 import { concat, defer, EMPTY, from, map, mergeMap, Observable, of } from 'rxjs';
 import type { Chunk, FinishReason, Usage } from '../src/chunk';
 import type { CallOptions } from '../src/options';
@@ -178,23 +179,10 @@ function checkConfig(config: ToolLoopConfig): void {
   }
 }
 
+/** The loop's usage so far plus a step's: every priced detail kept (`cost(finish.usage)` bills all of it). */
 function addUsage(total: Usage | null, step: Usage | null): Usage | null {
   if (!step) return total;
-  if (!total) return { ...step };
-  const sum: Usage = {
-    prompt_tokens: total.prompt_tokens + step.prompt_tokens,
-    completion_tokens: total.completion_tokens + step.completion_tokens,
-    total_tokens: total.total_tokens + step.total_tokens,
-  };
-  // Kept so `cost(finish.usage, model)` bills cached prompt tokens and reasoning tokens at their prices.
-  const cached =
-    (total.prompt_tokens_details?.cached_tokens ?? 0) + (step.prompt_tokens_details?.cached_tokens ?? 0);
-  const reasoning =
-    (total.completion_tokens_details?.reasoning_tokens ?? 0) +
-    (step.completion_tokens_details?.reasoning_tokens ?? 0);
-  if (cached > 0) sum.prompt_tokens_details = { cached_tokens: cached };
-  if (reasoning > 0) sum.completion_tokens_details = { reasoning_tokens: reasoning };
-  return sum;
+  return total ? sumUsage(total, step) : { ...step };
 }
 
 /**

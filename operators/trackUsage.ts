@@ -1,3 +1,4 @@
+import { sumUsage } from '../src/cost/sumUsage';
 import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { cost, type CostBreakdown } from '../src/cost/cost';
@@ -125,29 +126,6 @@ class Attempt {
   }
 }
 
-function sum(a: Usage, b: Usage): Usage {
-  const out: Usage = {
-    prompt_tokens: a.prompt_tokens + b.prompt_tokens,
-    completion_tokens: a.completion_tokens + b.completion_tokens,
-    total_tokens: a.total_tokens + b.total_tokens,
-    prompt_tokens_details: {
-      cached_tokens:
-        (a.prompt_tokens_details?.cached_tokens ?? 0) + (b.prompt_tokens_details?.cached_tokens ?? 0),
-    },
-    completion_tokens_details: {
-      reasoning_tokens:
-        (a.completion_tokens_details?.reasoning_tokens ?? 0) +
-        (b.completion_tokens_details?.reasoning_tokens ?? 0),
-    },
-  };
-  // Cache writes are billed above the input rate: summed too, or a retried call loses them.
-  for (const key of ['cache_creation_tokens', 'cache_creation_1h_tokens'] as const) {
-    const n = (a.prompt_tokens_details?.[key] ?? 0) + (b.prompt_tokens_details?.[key] ?? 0);
-    if (n > 0) out.prompt_tokens_details![key] = n;
-  }
-  return out;
-}
-
 /**
  * Reports usage and cost exactly once per call — when it completes, fails or is unsubscribed —
  * with the model and deployment that served it. A call the provider did not report to the end (a
@@ -201,7 +179,7 @@ type Settled = { usage: Usage | null; estimated: boolean } | null;
 function add(into: Settled, next: { usage: Usage | null; estimated: boolean }) {
   if (!into?.usage) return next.usage ? next : (into ?? next);
   if (!next.usage) return into;
-  return { usage: sum(into.usage, next.usage), estimated: into.estimated || next.estimated };
+  return { usage: sumUsage(into.usage, next.usage), estimated: into.estimated || next.estimated };
 }
 
 /**

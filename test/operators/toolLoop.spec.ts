@@ -1,7 +1,7 @@
 import { firstValueFrom, from, lastValueFrom, map, NEVER, Observable, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
-import { createClient, type ChatMessage, type ChatRequest, type Chunk } from '../../src';
+import { cost, createClient, type ChatMessage, type ChatRequest, type Chunk, type Usage } from '../../src';
 import { ServerError } from '../../src/errors';
 import { toAnthropicBody } from '../../src/providers/anthropic/request';
 import { toGeminiBody } from '../../src/providers/gemini/request';
@@ -87,6 +87,38 @@ describe('toolLoop usage', () => {
       prompt_tokens_details: { cached_tokens: 180 },
       completion_tokens_details: { reasoning_tokens: 5 },
     });
+  });
+});
+
+describe('toolLoop usage: cache writes', () => {
+  it('keeps Anthropic cache writes (5-minute and 1-hour) in the finish usage: its cost is the sum of the steps', async () => {
+    const written = (prompt: number, completion: number, writes: number, writes1h: number): Usage => ({
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      prompt_tokens_details: { cache_creation_tokens: writes, cache_creation_1h_tokens: writes1h },
+    });
+    const steps = [written(100_050, 10, 100_000, 100_000), written(100_050, 10, 0, 0)];
+    const { client } = scripted(
+      [
+        tools(call(0, 'call_w', 'get_weather', '{"city":"Lisbon"}')),
+        finish('tool_calls'),
+        chunk([], { usage: steps[0] }),
+      ],
+      [text('21 °C.'), finish('stop'), chunk([], { usage: steps[1] })],
+    );
+    const chunks = await lastValueFrom(
+      toolLoop(request, { client, tools: { get_weather: weather } }).pipe(toArray()),
+    );
+    const end = events(chunks).at(-1)!;
+    if (end.type !== 'finish') throw new Error(`expected finish, got ${end.type}`);
+    expect(end.usage?.prompt_tokens_details).toEqual({
+      cache_creation_tokens: 100_000,
+      cache_creation_1h_tokens: 100_000,
+    });
+    const model = 'anthropic/claude-sonnet-4-5';
+    const stepCosts = steps.map((u) => cost(u, model)!.total);
+    expect(cost(end.usage!, model)!.total).toBeCloseTo(stepCosts[0] + stepCosts[1], 12);
   });
 });
 
