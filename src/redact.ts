@@ -16,6 +16,18 @@ const SECRET_HEADERS = new Set([
   'set-cookie',
 ]);
 
+/**
+ * Whether a header carries a credential: the known ones, and any whose name says so (a gateway's
+ * `cf-aig-authorization`, `helicone-auth`, `ocp-apim-subscription-key`, a custom `x-...-token`),
+ * but not the rate-limit headers that count tokens (`x-ratelimit-remaining-tokens`).
+ */
+function isSecretHeader(lower: string): boolean {
+  if (SECRET_HEADERS.has(lower)) return true;
+  return (
+    /auth|secret|token|password|signature|api[-_]?key|(^|[-_])key$/.test(lower) && !/rate-?limit/.test(lower)
+  );
+}
+
 const knownSecrets = new Set<string>();
 
 /** Remembers a secret so that `redactSecrets` scrubs it wherever it appears. Short values are ignored. */
@@ -31,7 +43,7 @@ export function registerSecret(secret: string | undefined): void {
 export function registerHeaderSecrets(headers: Record<string, unknown>): void {
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (typeof value !== 'string' || !SECRET_HEADERS.has(name.toLowerCase())) continue;
+    if (typeof value !== 'string' || !isSecretHeader(name.toLowerCase())) continue;
     // The bare token covers `Bearer <token>` too (and is the apiKey a provider already registered).
     const token = /^[A-Za-z-]+\s+(\S.*)$/.exec(value)?.[1];
     registerSecret(token ? token.trim() : value);
@@ -41,8 +53,11 @@ export function registerHeaderSecrets(headers: Record<string, unknown>): void {
 const PATTERNS: RegExp[] = [
   /\b(sk|pk|rk)-[A-Za-z0-9_-]{8,}/g, // OpenAI/Anthropic style keys
   /\bAIza[0-9A-Za-z_-]{20,}/g, // Google API keys
-  /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+  /(Bearer\s+)[A-Za-z0-9._~+/=!#$%*-]{8,}/gi,
   /([?&](?:key|api_key|apikey)=)[^&\s"']+/gi,
+  // A URL's userinfo (`https://user:pass@proxy`, `redis://:pass@host`), the scheme kept. A password
+  // may hold `/` (invalid unescaped, so such a URL is refused, and echoed, by whoever parses it).
+  /(\b[a-z][a-z0-9+.-]*:\/{0,2})(?:[^\s"'<>@/]+|[^\s"'<>@/]*:[^\s"'<>@]*)@/gi,
 ];
 
 /** The marker that replaces a secret. */
@@ -62,7 +77,14 @@ export function redactSecrets(text: string): string {
   }
   for (const re of PATTERNS) {
     out = out.replace(re, (_m, prefix?: string) =>
-      typeof prefix === 'string' && /[=\s]$/.test(prefix) ? `${prefix}${REDACTED}` : REDACTED,
+      typeof prefix !== 'string'
+        ? REDACTED
+        : /[=\s]$/.test(prefix)
+          ? `${prefix}${REDACTED}`
+          : // A URL's scheme: its userinfo goes, the `@` before the host stays.
+            /[:/]$/.test(prefix)
+            ? `${prefix}${REDACTED}@`
+            : REDACTED,
     );
   }
   return out;
@@ -120,7 +142,7 @@ export function redactHeaders(
     const value = headers[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    out[lower] = SECRET_HEADERS.has(lower)
+    out[lower] = isSecretHeader(lower)
       ? REDACTED
       : redactSecrets(Array.isArray(value) ? value.join(', ') : value);
   }

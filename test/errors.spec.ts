@@ -14,7 +14,11 @@ import {
   redactSecrets,
   redactHeaders,
 } from '../src';
-import { registerSecret } from '../src/redact';
+import { inspect } from 'node:util';
+import { registerHeaderSecrets, registerSecret } from '../src/redact';
+import { batchCall } from '../src/transport/batchHttp';
+import { fetchSse } from '../src/serve/fetchSse';
+import { collect } from './helpers/collect';
 import { entries } from '../scripts/entries.json';
 
 describe('ApiError.fromResponse', () => {
@@ -144,6 +148,63 @@ describe('redaction', () => {
       'content-type': 'a/b',
       'api-key': '[REDACTED]',
     });
+  });
+
+  it("scrubs a URL's userinfo, a password with / or a scheme typo included, and keeps other URLs", () => {
+    for (const [text, out] of [
+      ['got "redis://:pa55w0rd/XYZ-123456@127.0.0.1:6379".', 'got "redis://[REDACTED]@127.0.0.1:6379".'],
+      ['http://user:pa55w0rd/XYZ-123456@127.0.0.1:8080/v1', 'http://[REDACTED]@127.0.0.1:8080/v1'],
+      ['redis:/:pa55w0rd-XYZ-123456@127.0.0.1:6379', 'redis:/[REDACTED]@127.0.0.1:6379'],
+      ['https://ghp_token0123456789@github.com/x', 'https://[REDACTED]@github.com/x'],
+      ['https://registry.npmjs.org/@scope/pkg', 'https://registry.npmjs.org/@scope/pkg'],
+      ['https://api.openai.com/v1/chat/completions', 'https://api.openai.com/v1/chat/completions'],
+    ])
+      expect(redactSecrets(text)).toBe(out);
+    expect(redactSecrets('Bearer abc#def!ghi$jkl')).toBe('Bearer [REDACTED]');
+  });
+
+  it('treats any header named as a credential as one, but not the rate-limit headers that count tokens', () => {
+    registerHeaderSecrets({
+      'X-Custom-Auth': 'gw-master-tok-987654321',
+      'Ocp-Apim-Subscription-Key': 'apim-0123456789',
+    });
+    expect(redactSecrets('echo gw-master-tok-987654321 apim-0123456789')).toBe('echo [REDACTED] [REDACTED]');
+    expect(
+      redactHeaders({
+        'helicone-auth': 'Bearer x',
+        'x-service-token': 't',
+        'x-ratelimit-remaining-tokens': '59000',
+        'anthropic-ratelimit-tokens-limit': '80000',
+      }),
+    ).toEqual({
+      'helicone-auth': '[REDACTED]',
+      'x-service-token': '[REDACTED]',
+      'x-ratelimit-remaining-tokens': '59000',
+      'anthropic-ratelimit-tokens-limit': '80000',
+    });
+  });
+
+  it('fetchSse: a URL with credentials that fetch refuses leaves them out of the error and its cause', async () => {
+    const { error } = await collect(
+      fetchSse('http://user:pa55w0rd-XYZ-123456@127.0.0.1:1/v1/chat/completions', {
+        method: 'POST',
+        body: '{}',
+      }),
+    );
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(inspect(error, { depth: 10 })).not.toContain('pa55w0rd');
+  });
+
+  it('keeps the cause of a refused batch URL without its credentials', async () => {
+    const error = await batchCall(
+      { baseURL: 'https://user:pa55w0rd-XYZ-123456@127.0.0.1:1/v1', headers: {} },
+      { method: 'GET', path: '/batches' },
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(inspect(error, { depth: 10 })).not.toContain('pa55w0rd');
   });
 
   it('never shows a key in toString of an error built from a message containing it', () => {

@@ -2,6 +2,7 @@
  * The CLI's way to a queue: a `redis://` URL and a queue name. Not exported: programs make their own
  * `Queue` with the connection settings they need.
  */
+import { redactAndCut } from '../redact';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -21,9 +22,7 @@ export async function openQueue(
     if (!/^rediss?:\/\//.test(url)) throw new Error();
     host = new URL(url).host;
   } catch {
-    throw new TypeError(
-      `--queue must be a redis:// or rediss:// URL, got "${url.replace(/\/\/[^@/]*@/, '//…@').slice(0, 100)}".`,
-    );
+    throw new TypeError(`--queue must be a redis:// or rediss:// URL, got "${redactAndCut(url, 100)}".`);
   }
   // maxRetriesPerRequest: null is what BullMQ requires of a worker's connection (commands wait for a
   // reconnect instead of failing: https://docs.bullmq.io/guide/going-to-production#maxretriesperrequest);

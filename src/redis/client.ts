@@ -3,6 +3,7 @@
  * store call keeps. Any ioredis 5 `Redis` or `Cluster` fits as it is; nothing here imports ioredis at
  * runtime.
  */
+import { scrubError } from '../redact';
 import { createHash } from 'node:crypto';
 import { StoreError } from '../errors';
 
@@ -94,7 +95,7 @@ export function withRetry<T>(store: string, what: string, limitMs: number, op: (
         store,
         `Redis ${store} store: ${what} failed: no answer within ${limitMs} ms (${lastError === undefined ? 'no reply' : `last error: ${messageOf(lastError)}`}). ` +
           'Retry when Redis is back; a write sent may still be applied once, never twice.',
-        { cause: lastError },
+        { cause: lastError === undefined ? undefined : scrubError(lastError) },
       );
     const limit = setTimeout(() => end(() => reject(timedOut())), limitMs);
     const attempt = () => {
@@ -112,7 +113,8 @@ export function withRetry<T>(store: string, what: string, limitMs: number, op: (
             return end(() =>
               reject(
                 new StoreError(store, `Redis ${store} store: ${what} failed: ${messageOf(error)}`, {
-                  cause: error,
+                  // ioredis puts the command on its errors (an AUTH's password among its args): scrubbed.
+                  cause: scrubError(error),
                   retryable: false,
                 }),
               ),

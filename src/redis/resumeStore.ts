@@ -9,6 +9,7 @@
  * https://redis.io/docs/latest/develop/data-types/streams/ — XADD, XRANGE (exclusive `(` start
  * since Redis 6.2), XREAD BLOCK.
  */
+import { scrubError } from '../redact';
 import { onAbort } from '../abortListeners';
 import { ResumableStreamError, StoreError } from '../errors';
 import {
@@ -355,7 +356,7 @@ export function createRedisResumeStore(
         reply = await Promise.race([blocked, aborted]);
       } catch (error) {
         throw new StoreError('resume', `Redis resume store: read failed: ${(error as Error)?.message}`, {
-          cause: error,
+          cause: scrubError(error),
         });
       } finally {
         off?.();

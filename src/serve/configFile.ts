@@ -143,7 +143,10 @@ export function readGatewayConfigFile(file: string): unknown {
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new GatewayConfigError('', `is not valid JSON: ${(error as Error).message}`, file);
+      // V8 quotes a window of the text around the error (`Unexpected token 's', ..."api_key": sk-pr"...`),
+      // which may hold a key: only what went wrong, and where when it says, goes out.
+      const reason = (error as Error).message.split(/,\s*(?:\.\.\.)?"/)[0];
+      throw new GatewayConfigError('', `is not valid JSON (${reason}).`, file);
     }
   }
   let yaml: typeof import('yaml');

@@ -8,6 +8,7 @@ import { Observable } from 'rxjs';
 import type { Chunk } from '../chunk';
 import { ConfigurationError, ConnectionError, StreamParseError } from '../errors';
 import { errorFromFrame, isErrorFrame } from './errorFrame';
+import { scrubError } from '../redact';
 import { reconnecting, type AttemptHooks, type ReconnectConfig } from './reconnect';
 import { onSocket, type SocketRequest } from './socketRequests';
 
@@ -147,7 +148,8 @@ function attempt(
         error instanceof ConfigurationError
           ? error
           : new ConfigurationError(`Could not create the WebSocket: ${(error as Error)?.message}`, {
-              cause: error,
+              // The constructor quotes the URL it refused (one with credentials, say): kept scrubbed.
+              cause: scrubError(error),
             }),
       );
       return;

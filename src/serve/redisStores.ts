@@ -5,6 +5,7 @@
  * is given: the core entry stays free of it (the import-graph rule allows exactly this file that
  * lazy edge, see .dependency-cruiser.cjs).
  */
+import { redactAndCut } from '../redact';
 import type { BudgetStore } from '../cost/budgetStore';
 import { ConfigurationError } from '../errors';
 import type { RateLimitStore } from '../rateLimit/store';
@@ -51,7 +52,13 @@ export async function connectRedisStores(
   const redis = await import('../redis');
   // maxRetriesPerRequest 1: a command fails fast while Redis is down; the stores' own time limit
   // (withRetry) then answers with a StoreError and the gateway fails closed.
-  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  let client: RedisConnection;
+  try {
+    client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  } catch {
+    // The URL parser's error carries the URL (its `input`), password included: not passed on.
+    throw new ConfigurationError(`--redis is not a valid redis:// URL: "${redactAndCut(url, 100)}".`);
+  }
   const seen = new Set<string>();
   client.on('error', (error) => {
     const kind = (error as NodeJS.ErrnoException).code ?? error.name;

@@ -5,6 +5,7 @@
  * `ApiError.fromResponse`, a broken connection a `ConnectionError`, the caller's abort a
  * `RequestAbortedError`).
  */
+import { scrubError } from '../redact';
 import { onAbort } from '../abortListeners';
 import { ApiError, ConnectionError, RequestAbortedError } from '../errors';
 
@@ -48,14 +49,18 @@ export async function batchCall(endpoint: BatchEndpoint, spec: BatchCallSpec): P
     try {
       response = await fetch(url, { method: spec.method, headers, body, signal: own.signal });
     } catch (error) {
-      if (signal?.aborted) throw new RequestAbortedError({ cause: error });
-      throw new ConnectionError(`Could not reach ${new URL(url).origin} for a batch call.`, { cause: error });
+      if (signal?.aborted) throw new RequestAbortedError({ cause: scrubError(error) });
+      throw new ConnectionError(`Could not reach ${new URL(url).origin} for a batch call.`, {
+        cause: scrubError(error),
+      });
     }
     try {
       text = await response.text();
     } catch (error) {
-      if (signal?.aborted) throw new RequestAbortedError({ cause: error });
-      throw new ConnectionError('The connection broke while reading a batch response.', { cause: error });
+      if (signal?.aborted) throw new RequestAbortedError({ cause: scrubError(error) });
+      throw new ConnectionError('The connection broke while reading a batch response.', {
+        cause: scrubError(error),
+      });
     }
   } finally {
     off?.();

@@ -88,7 +88,7 @@ export function checkUrl(url: string, provider = 'The provider'): URL {
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
     throw new ConfigurationError(
-      `${provider} URL "${redactAndCut(url.replace(/\/\/[^/@\s]*@/, '//[REDACTED]@'), 200)}" is not an absolute http(s) URL: check baseURL (e.g. "http://127.0.0.1:8000/v1").`,
+      `${provider} URL "${redactAndCut(url, 200)}" is not an absolute http(s) URL: check baseURL (e.g. "http://127.0.0.1:8000/v1").`,
     );
   }
   return parsed;

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import Redis from 'ioredis';
 import { lastValueFrom, VirtualTimeScheduler } from 'rxjs';
 import { createRateLimiter, StoreError } from 'rxllm';
@@ -107,6 +108,34 @@ run('rxllm/redis stores on a real redis-server', () => {
       await ended; // the socket is closed, not just asked to close
     }
     await server?.destroy();
+  });
+
+  it('a wrong Redis password fails the store with a StoreError whose cause does not carry it', async () => {
+    const password = 'pa55w0rd-XYZ-123456';
+    await redis.config('SET', 'requirepass', 'the-right-one');
+    const wrong = new Redis({
+      host: '127.0.0.1',
+      port: server.port,
+      username: 'default',
+      password,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+    });
+    wrong.on('error', () => undefined);
+    try {
+      const error = await Promise.resolve(
+        createRedisBudgetStore(wrong, { timeoutMs: 2_000 }).spent('k', 0),
+      ).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error).toBeInstanceOf(StoreError);
+      expect(inspect(error, { depth: 10 })).not.toContain(password);
+    } finally {
+      wrong.disconnect();
+      await redis.auth('the-right-one');
+      await redis.config('SET', 'requirepass', '');
+    }
   });
 
   it('documents its defaults and rejects a missing client', () => {

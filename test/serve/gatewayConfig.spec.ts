@@ -271,6 +271,10 @@ describe('gateway configuration files', () => {
       /missing\.json: cannot be read \(ENOENT\)/,
     );
     expect(() => loadGatewayConfig(write('e.json', '{ "model_list": ['))).toThrow(/is not valid JSON/);
+    // V8 quotes the text around the error: a key there must not reach the message.
+    const broken = () => loadGatewayConfig(write('k.json', '{ "api_key": sk-proj-AbCdEf0123456789AbCd }'));
+    expect(broken).toThrow(/is not valid JSON \(Unexpected token 's'\)\.$/);
+    expect(broken).not.toThrow(/AbCdEf/);
     expect(() => loadGatewayConfig(write('f.yaml', 'model_list: [\n  - a'))).toThrow(/is not valid YAML/);
     expect(() => loadGatewayConfig(write('g.toml', ''))).toThrow(/unknown extension ".toml"/);
   });
