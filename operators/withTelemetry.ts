@@ -10,6 +10,8 @@ import {
   type TelemetryAttributes,
   type TelemetryAttributeValue,
 } from './internal/genAiAttributes';
+import { LlmError } from '../src/errors';
+import { scrubError } from '../src/redact';
 import { genAiInstruments, type TelemetryMeter } from './internal/genAiMetrics';
 import { linkedSubscriber, operate } from './internal/operate';
 import { retryBackoff, type RetryBackoffConfig } from './retryBackoff';
@@ -364,11 +366,11 @@ export function withTelemetry(config: WithTelemetryConfig): MonoTypeOperatorFunc
               return;
             }
             const type = errorType(error);
-            span.recordException(error instanceof Error ? error : String(error));
-            span.setStatus({
-              code: SPAN_STATUS_ERROR,
-              message: error instanceof Error ? error.message : String(error),
-            });
+            // rxllm's errors are scrubbed already; any other (a socket's, a user callback's) is
+            // recorded as a scrubbed copy: spans are exported to third parties.
+            const recorded = error instanceof LlmError ? error : scrubError(error);
+            span.recordException(recorded);
+            span.setStatus({ code: SPAN_STATUS_ERROR, message: recorded.message });
             end({ 'error.type': type }, type);
             subscriber.error(error);
           },

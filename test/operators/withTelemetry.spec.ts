@@ -156,6 +156,18 @@ describe('withTelemetry', () => {
     );
   });
 
+  it("records an error that is not rxllm's as a scrubbed copy: no key in the exported span", async () => {
+    const error = new TypeError(
+      'connect failed for https://user:pa55w0rd-XYZ-123456@proxy with sk-proj-AbCdEf0123456789',
+    );
+    const failing = new Observable<Chunk>((s) => s.error(error));
+    await expect(lastValueFrom(failing.pipe(withTelemetry({ tracer, request })))).rejects.toBe(error);
+    const [span] = spans();
+    const exported = JSON.stringify([span.status, span.events]);
+    expect(exported).toContain('TypeError');
+    expect(exported).not.toMatch(/pa55w0rd|AbCdEf0123456789/);
+  });
+
   it('names the error class by its written-out name, as in a minified bundle where the class is "u"', async () => {
     // What a minifier makes of `class RateLimitError`: renamed, its written-out errorName kept.
     const u = class extends RateLimitError {
