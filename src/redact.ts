@@ -6,26 +6,14 @@
  * first would leave the start of a key that straddles the cut, which no longer matches anything.
  */
 
-const SECRET_HEADERS = new Set([
-  'authorization',
-  'proxy-authorization',
-  'x-api-key',
-  'api-key',
-  'x-goog-api-key',
-  'cookie',
-  'set-cookie',
-]);
-
 /**
- * Whether a header carries a credential: the known ones, and any whose name says so (a gateway's
- * `cf-aig-authorization`, `helicone-auth`, `ocp-apim-subscription-key`, a custom `x-...-token`),
- * but not the rate-limit headers that count tokens (`x-ratelimit-remaining-tokens`).
+ * Whether a header carries a credential: `authorization`, `proxy-authorization`, `x-api-key`,
+ * `api-key`, `x-goog-api-key`, cookies, and any whose name says so (a gateway's `cf-aig-authorization`,
+ * `helicone-auth`, `ocp-apim-subscription-key`, a custom `x-...-token`), but not the rate-limit
+ * headers that count tokens (`x-ratelimit-remaining-tokens`: a name ending in `-token` only).
  */
 function isSecretHeader(lower: string): boolean {
-  if (SECRET_HEADERS.has(lower)) return true;
-  return (
-    /auth|secret|token|password|signature|api[-_]?key|(^|[-_])key$/.test(lower) && !/rate-?limit/.test(lower)
-  );
+  return /auth|cookie|secret|passw|signat|(^|[-_])(key|token)$/.test(lower);
 }
 
 const knownSecrets = new Set<string>();
@@ -53,11 +41,11 @@ export function registerHeaderSecrets(headers: Record<string, unknown>): void {
 const PATTERNS: RegExp[] = [
   /\b(sk|pk|rk)-[A-Za-z0-9_-]{8,}/g, // OpenAI/Anthropic style keys
   /\bAIza[0-9A-Za-z_-]{20,}/g, // Google API keys
-  /(Bearer\s+)[A-Za-z0-9._~+/=!#$%*-]{8,}/gi,
+  /(Bearer\s+)[\w.~+/=!#$%*-]{8,}/gi,
   /([?&](?:key|api_key|apikey)=)[^&\s"']+/gi,
   // A URL's userinfo (`https://user:pass@proxy`, `redis://:pass@host`), the scheme kept. A password
   // may hold `/` (invalid unescaped, so such a URL is refused, and echoed, by whoever parses it).
-  /(\b[a-z][a-z0-9+.-]*:\/{0,2})(?:[^\s"'<>@/]+|[^\s"'<>@/]*:[^\s"'<>@]*)@/gi,
+  /(\b[a-z][\w+.-]*:\/*)[^\s@/]*(?::[^\s@]*)?(?=@)/gi,
 ];
 
 /** The marker that replaces a secret. */
@@ -77,14 +65,8 @@ export function redactSecrets(text: string): string {
   }
   for (const re of PATTERNS) {
     out = out.replace(re, (_m, prefix?: string) =>
-      typeof prefix !== 'string'
-        ? REDACTED
-        : /[=\s]$/.test(prefix)
-          ? `${prefix}${REDACTED}`
-          : // A URL's scheme: its userinfo goes, the `@` before the host stays.
-            /[:/]$/.test(prefix)
-            ? `${prefix}${REDACTED}@`
-            : REDACTED,
+      // A key's name (`Bearer `, `key=`) or a URL's scheme stays; the secret after it goes.
+      typeof prefix === 'string' && /[=\s:/]$/.test(prefix) ? `${prefix}${REDACTED}` : REDACTED,
     );
   }
   return out;

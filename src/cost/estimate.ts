@@ -6,7 +6,8 @@
  * on the high side; no tokenizer is bundled.
  */
 import type { Usage } from '../chunk';
-import { choicesOf, estimateRequestTokens } from '../rateLimit/estimate';
+import { choicesOf } from '../rateLimit/choices';
+import { estimateRequestTokens } from '../rateLimit/estimate';
 import { addTextChars } from '../rateLimit/textChars';
 import type { ChatRequest } from '../request';
 import { cost } from './cost';

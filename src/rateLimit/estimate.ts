@@ -17,6 +17,7 @@
  * - Plus 4 tokens per message (role and separators), the tools' JSON / 4, and the output cap
  *   (`max_completion_tokens` or `max_tokens`).
  */
+import { choicesOf } from './choices';
 import type { ChatRequest } from '../request';
 import { addTextChars } from './textChars';
 
@@ -68,12 +69,6 @@ export function estimateImageTokens(
   width *= short;
   height *= short;
   return 85 + 170 * Math.ceil(width / 512) * Math.ceil(height / 512);
-}
-
-/** How many choices a request asks for (`n`): 1 when it does not say, or says something invalid. */
-export function choicesOf(request: object): number {
-  const { n } = request as { n?: unknown };
-  return typeof n === 'number' && Number.isInteger(n) && n > 1 ? n : 1;
 }
 
 /** The request's tokens (prompt + output cap, once per choice) by the rules above. */

@@ -3,7 +3,6 @@
  * backend with the platform `fetch`, as a cold `Observable<Chunk>`. Unsubscribing aborts the fetch.
  * It uses no Node API and no undici, so front-end bundles stay small (`rxllm/browser`).
  */
-import { scrubError } from '../redact';
 import { onAbort } from '../abortListeners';
 import { createParser } from 'eventsource-parser';
 import { Observable } from 'rxjs';
@@ -261,10 +260,9 @@ function attempt<Body>(url: string, init: FetchSseInit<Body>, hooks: AttemptHook
         subscriber.error(
           error instanceof LlmError || (error as Error)?.name === 'AbortError'
             ? error
-            : new ConnectionError(`The SSE request failed: ${(error as Error)?.message ?? String(error)}`, {
-                // `fetch` quotes the URL it refused (one with credentials, say): kept scrubbed.
-                cause: scrubError(error),
-              }),
+            : // No cause: `fetch`'s error quotes the URL it refused (one with credentials, say), and
+              // its message, redacted, is all it has to say (a browser's `fetch` error has no code).
+              new ConnectionError(`The SSE request failed: ${(error as Error)?.message ?? String(error)}`),
         );
       },
     );
