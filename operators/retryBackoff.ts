@@ -189,7 +189,9 @@ export function retryBackoff(config: RetryBackoffConfig): MonoTypeOperatorFuncti
  *
  * Retries only before the first value by default: re-subscribing after chunks were delivered would
  * duplicate text. Then it fails with the error, `error.partial` holding what was received. With
- * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`).
+ * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`). Nor does it
+ * retry an error that already carries `partial` (an `accumulateChunks` placed before it received
+ * chunks): the provider generated, and billed, them; a `shouldRetry` of yours decides instead.
  *
  * ```
  * retryBackoff({ initialDelayMs: 3, jitter: 0 })
@@ -341,6 +343,10 @@ class RetryRun<T> {
   onError(error: unknown): void {
     const { downstream, settings } = this;
     if (this.emitted && settings.resume === 'never') return this.fail(error);
+    // An error carrying `partial` comes from a stream that delivered chunks further up (an
+    // `accumulateChunks` before this operator): the provider generated, and billed, them, and a retry
+    // would send the request again. Only `shouldRetry` can say otherwise.
+    if (!this.emitted && !settings.shouldRetry && hasPartial(error)) return this.fail(error);
     // A throwing `shouldRetry` or `onRetry` becomes the stream's error (the attempt's subscriber).
     const delayMs = this.decide(error);
     if (delayMs === undefined) return this.fail(error);
@@ -383,6 +389,10 @@ class RetryRun<T> {
     this.downstream.add(attempt);
     this.source.subscribe(attempt);
   }
+}
+
+function hasPartial(error: unknown): boolean {
+  return (error as { partial?: unknown } | null)?.partial !== undefined;
 }
 
 /** One attempt's subscriber; what a handler throws (a user's `shouldRetry`, `onRetry`) fails the stream. */

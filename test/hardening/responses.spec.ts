@@ -375,6 +375,20 @@ describe('a body cut after a 2xx', () => {
     expect(server.stats.requests).toBe(1);
   });
 
+  it('batch() with a streaming call does not send a request again once its stream delivered chunks', async () => {
+    server.enqueue({ text: 'abcdefghijkl', chunkSize: 1, cutAfterChunks: 4 });
+    const results = await lastValueFrom(
+      batch([REQUEST], {
+        options: opts(),
+        retry: { initialDelayMs: 1 },
+        call: (request, _i, options) => stream(request, options).pipe(accumulateChunks()),
+      }).pipe(toArray()),
+    );
+    expect(results[0].ok).toBe(false);
+    expect(!results[0].ok && results[0].error).toBeInstanceOf(StreamCutError);
+    expect(server.stats.requests).toBe(1);
+  });
+
   it('the body timeout of a complete() answer that started is final too', async () => {
     server.enqueue({ text: 'a whole answer', stall: { afterChunks: 0 } });
     const { error } = await collect(

@@ -1,6 +1,12 @@
-import { from, lastValueFrom, Observable, of, take, takeWhile, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, Observable, of, take, takeWhile, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { retryBackoff, RETRY_BACKOFF_DEFAULTS, backoffDelay, type RetryInfo } from 'rxllm/operators';
+import {
+  accumulateChunks,
+  retryBackoff,
+  RETRY_BACKOFF_DEFAULTS,
+  backoffDelay,
+  type RetryInfo,
+} from 'rxllm/operators';
 import {
   AuthenticationError,
   BadRequestError,
@@ -142,6 +148,28 @@ describe('retryBackoff', () => {
       expectSubscriptions(source.subscriptions).toBe('^----!');
     });
     expect(lastError(chunk('Hel'), chunk('lo'))?.partial?.choices[0].message.content).toBe('Hello');
+  });
+
+  it('does not retry an error that carries partial from an accumulateChunks before it (chunks billed), unless shouldRetry says so', () => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const e = err500();
+      const source = cold('-a-b-#', { a: chunk('Hel'), b: chunk('lo') }, e);
+      // accumulateChunks emits nothing until the end: retryBackoff sees no value, only the failure.
+      expectObservable(source.pipe(accumulateChunks(), retryBackoff(fast))).toBe('-----#', undefined, e);
+      expectSubscriptions(source.subscriptions).toBe('^----!');
+    });
+    // With a shouldRetry of the caller's, the caller decides: here, once.
+    let subscriptions = 0;
+    let failed: unknown;
+    ts.run(({ cold }) => {
+      const source = defer(() => (subscriptions++, cold('-a-#', { a: chunk('Hel') }, err500())));
+      source
+        .pipe(accumulateChunks(), retryBackoff({ ...fast, shouldRetry: (_e, attempt) => attempt === 1 }))
+        .subscribe({ error: (e: unknown) => (failed = e) });
+    });
+    // Retried once on shouldRetry's word; the second failure is final.
+    expect(subscriptions).toBe(2);
+    expect(failed).toBeInstanceOf(ServerError);
   });
 
   it('with partial: false fails after chunks with the error as it was, no merged partial', () => {
