@@ -34,7 +34,7 @@ import { unexpectedBodySink } from './contentType';
 import { ACCEPT_ENCODING, createBodyDecoder, parseContentEncoding, type BodyDecoder } from './decode';
 import { checkUrl, MAX_TIMER_MS, resolveLimits, undiciMs, type TransportLimits } from './limits';
 import { parseRateLimit } from './rateLimitHeaders';
-import { billedAnswerError, ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
+import { BILLED_ANSWER_NOTE, ERROR_BODY_LIMIT, mapTransportError, toApiError } from './transportErrors';
 import { onAbort } from '../abortListeners';
 
 export { TRANSPORT_TIMEOUT_DEFAULTS, TRANSPORT_LIMIT_DEFAULTS } from './limits';
@@ -141,7 +141,7 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
   private sink: BodySink | undefined;
   /**
    * A 2xx answer read whole (`complete()`) started: the provider generated it, and billed it, before
-   * sending its first byte, so a failure reading the rest must not be retried (see `billedAnswerError`).
+   * sending its first byte, so a failure reading the rest is final (see `BILLED_ANSWER_NOTE`).
    */
   private billedAnswer = false;
   private sinkBytes = 0;
@@ -182,7 +182,7 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
     this.finished = true;
     this.stopTimers();
     this.abort(error instanceof Error ? error : new Error(String(error)));
-    this.subscriber.error(this.billedAnswer ? billedAnswerError(error) : error);
+    this.subscriber.error(error);
   }
 
   /** Unsubscribe is silent teardown: abort the request, emit nothing. */
@@ -329,8 +329,8 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
             this.fail(
               truncated && ok
                 ? new StreamCutError(
-                    'The compressed response body ended before its end; the response is incomplete.',
-                    { cause: scrubError(error) },
+                    `The compressed response body ended before its end; the response is incomplete.${this.billedAnswer ? ` ${BILLED_ANSWER_NOTE}` : ''}`,
+                    { cause: scrubError(error), retryable: !this.billedAnswer },
                   )
                 : new StreamParseError(
                     'invalid-body',
@@ -390,7 +390,9 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
 
   onResponseError(_ctrl: Dispatcher.DispatchController, error: Error): void {
     if (this.finished) return;
-    this.fail(mapTransportError(error, this.sink !== undefined, this.abortReason, this.limits));
+    this.fail(
+      mapTransportError(error, this.sink !== undefined, this.abortReason, this.limits, this.billedAnswer),
+    );
   }
 }
 

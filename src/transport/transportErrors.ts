@@ -42,52 +42,41 @@ const TIMEOUT_CODES: Record<string, 'connect' | 'headers' | 'body'> = {
 };
 
 /**
+ * What a failure reading a `complete()` answer's 2xx body says: a non-streamed answer is sent once it
+ * is whole, so it was generated and billed already, and retrying it (`retryBackoff`, `batch`, a
+ * worker's job retries, a router's fallback) would pay for it again.
+ */
+export const BILLED_ANSWER_NOTE =
+  'Not retried: the provider generated (and billed) this answer before sending it, and a retry would pay for it again.';
+
+/**
  * undici and socket errors → typed rxllm errors. Timeouts say which limit fired; a body that breaks
  * after a 2xx response started (`midStream`) is a `StreamCutError` whatever the socket detail
- * (reset, closed, EPIPE, ...), so callers branch on one class and `partial` applies.
+ * (reset, closed, EPIPE, ...), so callers branch on one class and `partial` applies. With `billed`
+ * (a `complete()` answer's body was being read), that cut or timeout is final: `retryable: false`.
  */
 export function mapTransportError(
   error: Error,
   midStream: boolean,
   abortReason: Error | undefined,
   limits: Partial<Record<'connect' | 'headers' | 'body', number>> = {},
+  billed = false,
 ): LlmError {
   if (error instanceof LlmError) return error;
   if (abortReason instanceof LlmError) return abortReason;
   const code = (error as { code?: string }).code ?? '';
   const kind = TIMEOUT_CODES[code];
   if (kind) {
-    return new TimeoutError(kind, limits[kind] ?? NaN, { cause: scrubError(error) });
+    return new TimeoutError(kind, limits[kind] ?? NaN, { cause: scrubError(error), retryable: !billed });
   }
   if (midStream) {
     return new StreamCutError(
-      `The connection closed while the response body was streaming${code ? ` (${code})` : ''}: ${error.message}. The response is incomplete; retrying may help.`,
-      { cause: scrubError(error) },
+      `The connection closed while the response body was streaming${code ? ` (${code})` : ''}: ${error.message}. ${billed ? BILLED_ANSWER_NOTE : 'The response is incomplete; retrying may help.'}`,
+      { cause: scrubError(error), retryable: !billed },
     );
   }
   return new ConnectionError(
     `The connection failed before a response arrived${code ? ` (${code})` : ''}: ${error.message}. Retrying may help.`,
     { cause: scrubError(error) },
   );
-}
-
-/**
- * The error for a `complete()` answer whose 2xx body broke (cut, or its body timeout fired): final.
- * A non-streamed answer is sent once it is whole, so it was generated and billed already; retrying
- * it (`retryBackoff`, `batch`, a worker's job retries, a router's fallback) would pay for it again.
- * Other errors (the caller's abort, a body over its size cap, one that is not JSON) pass as they are.
- */
-export function billedAnswerError(error: unknown): unknown {
-  const notRetried =
-    'Not retried: the provider generated (and billed) this answer before sending it, and a retry would pay for it again.';
-  if (error instanceof StreamCutError && error.retryable) {
-    return new StreamCutError(
-      `${error.message.replace(/\s*(The response is incomplete; )?retrying may help\.$/i, '')} ${notRetried}`,
-      { cause: error.cause, retryable: false },
-    );
-  }
-  if (error instanceof TimeoutError && error.retryable) {
-    return new TimeoutError(error.timeout, error.ms, { cause: error.cause, retryable: false });
-  }
-  return error;
 }
