@@ -191,7 +191,8 @@ export function retryBackoff(config: RetryBackoffConfig): MonoTypeOperatorFuncti
  * duplicate text. Then it fails with the error, `error.partial` holding what was received. With
  * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`). Nor does it
  * retry an error that already carries `partial` (an `accumulateChunks` placed before it received
- * chunks): the provider generated, and billed, them; a `shouldRetry` of yours decides instead.
+ * chunks) or `billed` (a router's attempts that were billed though they passed nothing on): the
+ * provider generated, and billed, them; a `shouldRetry` of yours decides instead.
  *
  * ```
  * retryBackoff({ initialDelayMs: 3, jitter: 0 })
@@ -346,7 +347,9 @@ class RetryRun<T> {
     // An error carrying `partial` comes from a stream that delivered chunks further up (an
     // `accumulateChunks` before this operator): the provider generated, and billed, them, and a retry
     // would send the request again. Only `shouldRetry` can say otherwise.
-    if (!this.emitted && !settings.shouldRetry && hasPartial(error)) return this.fail(error);
+    // So does one carrying `billed`: a router's attempts the provider billed though they passed nothing on.
+    if (!this.emitted && !settings.shouldRetry && (hasPartial(error) || hasBilled(error)))
+      return this.fail(error);
     // A throwing `shouldRetry` or `onRetry` becomes the stream's error (the attempt's subscriber).
     const delayMs = this.decide(error);
     if (delayMs === undefined) return this.fail(error);
@@ -393,6 +396,11 @@ class RetryRun<T> {
 
 function hasPartial(error: unknown): boolean {
   return (error as { partial?: unknown } | null)?.partial !== undefined;
+}
+
+function hasBilled(error: unknown): boolean {
+  const billed = (error as { billed?: unknown } | null)?.billed;
+  return Array.isArray(billed) && billed.length > 0;
 }
 
 /** One attempt's subscriber; what a handler throws (a user's `shouldRetry`, `onRetry`) fails the stream. */

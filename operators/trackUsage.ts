@@ -1,10 +1,11 @@
 import { sumUsage } from '../src/cost/sumUsage';
 import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
+import { AttemptUsage } from '../src/cost/attemptUsage';
 import { cost, type CostBreakdown } from '../src/cost/cost';
-import { estimateUsage, TextTokenCounter, type CostedRequest } from '../src/cost/estimate';
+import type { CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
-import { routeOf } from '../src/router/route';
+import { routeOf, type BilledAttempt } from '../src/router/route';
 import { LinkedSubscriberBase } from './internal/operate';
 
 /** How a tracked call ended. */
@@ -28,14 +29,20 @@ export interface UsageReport {
    * request's estimate (needs `config.request`), and the output tokens received (1 per 4 characters,
    * 1 per CJK character) or reported, whichever is larger. `null` when nothing was received (an HTTP
    * error, a refused connection: not billed) or nothing is known of the prompt: absent is never 0.
-   * When the stream restarted (reset chunks), the attempts' usages are summed.
+   * When the stream restarted (reset chunks) or a router went on with another deployment (after a
+   * refusal or a failure: `route.billed`, `error.billed`, a continuation), the attempts' usages are
+   * summed.
    */
   usage: Usage | null;
   /** `true` when `usage` (so `cost`) is an estimate, not the provider's final report. */
   estimated: boolean;
   /** What arrived, whatever the usage: characters of content, reasoning, refusal and tool arguments, and chunks. */
   received: { chars: number; chunks: number };
-  /** The cost in USD when `usage` is known and the model has a price; else `null`. */
+  /**
+   * The cost in USD when `usage` is known and the model has a price; else `null`. Each attempt is
+   * priced at its own model (a fallback deployment's price is not the first one's); `null` when one
+   * of them has no price. With several attempts, `cost.model` is the last one's price key.
+   */
   cost: CostBreakdown | null;
   /** The error, when `ending` is `'failed'`. */
   error?: unknown;
@@ -56,74 +63,6 @@ export interface TrackUsageConfig {
    * @defaultValue none: such a call's usage is `null` unless the provider reported its prompt
    */
   request?: CostedRequest;
-}
-
-/** What one attempt (the chunks between two resets) received and reported. */
-class Attempt {
-  chars = 0;
-  chunks = 0;
-  readonly output = new TextTokenCounter();
-  readonly reasoning = new TextTokenCounter();
-  /** The last usage reported, and whether it was the provider's final report. */
-  usage: Usage | null = null;
-  final = false;
-  partial: Usage | null = null;
-
-  /** Counts a text piece (no closure per chunk: this runs on every streamed chunk). */
-  private take(text: unknown, counter: TextTokenCounter): void {
-    if (typeof text !== 'string') return;
-    this.chars += text.length;
-    counter.add(text);
-  }
-
-  observe(value: Chunk | ChatCompletion): void {
-    this.chunks++;
-    if (value.object === 'chat.completion') {
-      for (const c of value.choices ?? []) {
-        this.take(c.message?.content, this.output);
-        this.take(c.message?.reasoning, this.reasoning);
-        this.take(c.message?.refusal, this.output);
-        for (const t of c.message?.tool_calls ?? []) this.take(t.function?.arguments, this.output);
-      }
-      // A whole completion: its usage is the final report.
-      if (value.usage != null) {
-        this.usage = value.usage;
-        this.final = true;
-      }
-      return;
-    }
-    const choices = value.choices ?? [];
-    for (let i = 0; i < choices.length; i++) {
-      const delta = choices[i].delta;
-      if (!delta) continue;
-      this.take(delta.content, this.output);
-      this.take(delta.reasoning, this.reasoning);
-      this.take(delta.refusal, this.output);
-      const calls = delta.tool_calls;
-      if (calls) for (let j = 0; j < calls.length; j++) this.take(calls[j].function?.arguments, this.output);
-    }
-    if (value.partial_usage) this.partial = value.partial_usage;
-    // Providers send their final usage on a usage-only last chunk; a usage on a chunk with choices
-    // (vLLM's continuous usage) is cumulative so far, final only if the stream then completes.
-    if (value.usage != null) {
-      this.usage = value.usage;
-      this.final = value.choices.length === 0;
-    }
-  }
-
-  /** The attempt's usage: the final report, else an estimate; `completed` makes the last report final. */
-  settle(
-    completed: boolean,
-    request: CostedRequest | undefined,
-  ): { usage: Usage | null; estimated: boolean } {
-    if (this.usage && (this.final || completed)) return { usage: this.usage, estimated: false };
-    if (this.chunks === 0) return { usage: null, estimated: false };
-    const usage = estimateUsage(this.usage ?? this.partial, request, {
-      output: this.output.tokens,
-      reasoning: this.reasoning.tokens,
-    });
-    return { usage, estimated: usage !== null };
-  }
 }
 
 /**
@@ -174,12 +113,54 @@ export function trackUsage<T extends Chunk | ChatCompletion>(
     });
 }
 
-type Settled = { usage: Usage | null; estimated: boolean } | null;
+/** One attempt's usage, settled, and the model it is priced at. */
+interface Part {
+  usage: Usage | null;
+  estimated: boolean;
+  model: string | undefined;
+}
 
-function add(into: Settled, next: { usage: Usage | null; estimated: boolean }) {
-  if (!into?.usage) return next.usage ? next : (into ?? next);
-  if (!next.usage) return into;
-  return { usage: sumUsage(into.usage, next.usage), estimated: into.estimated || next.estimated };
+/** The error's `billed` (set by the router on a call that failed in the end), when it has one. */
+function billedOf(error: unknown): readonly BilledAttempt[] | undefined {
+  const billed = (error as { billed?: unknown } | null)?.billed;
+  return Array.isArray(billed) ? billed : undefined;
+}
+
+/** `a + b`, field by field; the matched price key is the last one's. */
+function addCost(a: CostBreakdown, b: CostBreakdown): CostBreakdown {
+  return {
+    input: a.input + b.input,
+    cachedInput: a.cachedInput + b.cachedInput,
+    cacheWrite: a.cacheWrite + b.cacheWrite,
+    output: a.output + b.output,
+    reasoning: a.reasoning + b.reasoning,
+    total: a.total + b.total,
+    model: b.model,
+  };
+}
+
+/**
+ * The call's usage and cost from its attempts': usages summed, each attempt priced at its own
+ * model; the cost is `null` when an attempt with a usage has no price (never a part left out).
+ */
+function combine(parts: readonly Part[]): {
+  usage: Usage | null;
+  estimated: boolean;
+  cost: CostBreakdown | null;
+} {
+  let usage: Usage | null = null;
+  let estimated = false;
+  let total: CostBreakdown | null = null;
+  let priced = true;
+  for (const part of parts) {
+    if (!part.usage) continue;
+    usage = usage ? sumUsage(usage, part.usage) : part.usage;
+    estimated ||= part.estimated;
+    const c = part.model ? cost(part.usage, part.model) : null;
+    if (!c) priced = false;
+    else total = total ? addCost(total, c) : c;
+  }
+  return { usage, estimated: usage !== null && estimated, cost: priced ? total : null };
 }
 
 /**
@@ -190,8 +171,11 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   private reported = false;
   private chars = 0;
   private chunks = 0;
-  private settled: Settled = null;
-  private attempt = new Attempt();
+  /** Attempts over before the current one (reset, continued elsewhere, or billed and left). */
+  private settled: Part[] | undefined;
+  private attempt = new AttemptUsage();
+  /** The router's attempt number of the current attempt. */
+  private attemptNo: number | undefined;
   private model: string | undefined;
   private routedModel: string | undefined;
   private deployment: string | undefined;
@@ -204,16 +188,34 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
     this.model = config.model ?? config.request?.model;
   }
 
+  private addBilled(billed: readonly BilledAttempt[]): void {
+    for (const b of billed)
+      (this.settled ??= []).push({ usage: b.usage, estimated: b.estimated, model: b.model });
+  }
+
+  /** The current attempt is over: its usage, or its estimate, is kept (the provider billed it). */
+  private settleAttempt(): void {
+    if (this.attempt.chunks === 0) return;
+    const part = this.attempt.settle(false, this.config.request);
+    (this.settled ??= []).push({ ...part, model: this.routedModel ?? this.model });
+    this.attempt = new AttemptUsage();
+  }
+
   private observe(value: T): void {
     const route = routeOf(value);
     if (route) {
+      if (route.billed) this.addBilled(route.billed);
+      // Another attempt without a reset between (a router's `afterFirstChunk: 'continue'`): the one
+      // before was billed for what it sent.
+      if (route.attempt !== this.attemptNo) {
+        this.settleAttempt();
+        this.attemptNo = route.attempt;
+      }
       this.routedModel = route.model;
       this.deployment = route.deployment;
     }
     if (value.object === 'chat.completion.chunk' && (value as Chunk).reset !== undefined) {
-      // The attempt before the reset was billed too: its usage, or its estimate, is kept.
-      this.settled = add(this.settled, this.attempt.settle(false, this.config.request));
-      this.attempt = new Attempt();
+      this.settleAttempt();
       return;
     }
     this.chunks++;
@@ -227,19 +229,19 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   private report(ending: CallEnding, error?: unknown): void {
     if (this.reported) return;
     this.reported = true;
-    const { usage, estimated } = add(
-      this.settled,
-      this.attempt.settle(ending === 'completed', this.config.request),
-    );
+    const billed = ending === 'failed' ? billedOf(error) : undefined;
+    if (billed) this.addBilled(billed);
     const served = this.routedModel ?? this.model;
+    const last: Part = { ...this.attempt.settle(ending === 'completed', this.config.request), model: served };
+    const { usage, estimated, cost: total } = combine(this.settled ? [...this.settled, last] : [last]);
     const out: UsageReport = {
       ending,
       model: served,
       deployment: this.deployment,
       usage,
-      estimated: usage !== null && estimated,
+      estimated,
       received: { chars: this.chars, chunks: this.chunks },
-      cost: served ? cost(usage, served) : null,
+      cost: total,
     };
     if (ending === 'failed') out.error = error;
     this.config.onUsage(out);

@@ -5,6 +5,7 @@
  * Shapes follow openai-node `src/core/error.ts` and vercel/ai `api-call-error.ts`.
  */
 import type { ChatCompletion } from './chunk';
+import type { BilledAttempt } from './router/route';
 import { errorClassName } from './errorName';
 import { redactAndCut, redactHeaders, redactSecrets } from './redact';
 
@@ -33,6 +34,11 @@ export class LlmError extends Error {
    * when a stream fails part-way, so nothing already received is lost.
    */
   partial?: ChatCompletion;
+  /**
+   * Set by the router on a call that fails in the end: the attempts before that the provider billed
+   * although they passed nothing on (`RouteInfo.billed`). `trackUsage` counts them.
+   */
+  billed?: readonly BilledAttempt[];
 
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });

@@ -6,7 +6,9 @@
  */
 import type { BatchResult } from '../batch';
 import type { ChatCompletion } from '../chunk';
+import { AttemptUsage } from '../cost/attemptUsage';
 import { cost } from '../cost/cost';
+import type { BilledAttempt } from '../router/route';
 import { errorClassName } from '../errorName';
 import { ApiError, BatchResultError } from '../errors';
 import type { BatchEvent } from '../providerBatch/submit';
@@ -25,8 +27,14 @@ export interface BatchResultRecord {
   error: { type: string; message: string; status?: number; reason?: string } | null;
   /** Token counts as the provider reported them; `null` when it failed or none came. */
   usage: NonNullable<ChatCompletion['usage']> | null;
-  /** USD; `null` when the request failed or its model has no known price. */
+  /**
+   * USD; `null` when its model has no known price. A request that failed costs what it was billed for
+   * before it failed (a router's attempts that were billed, `error.billed`; a streamed answer cut
+   * part-way, `error.partial`), estimated (`cost_estimated`); `null` when nothing was received.
+   */
   cost: number | null;
+  /** `true` when `cost` is an estimate (a failed request's billed part, not reported by the provider). */
+  cost_estimated?: true;
   /** The router deployment that answered (with `--router`). */
   deployment?: string;
   /** 1 + the request's retries; 1 in a provider batch (the provider does not report its own). */
@@ -38,12 +46,14 @@ export interface BatchResultRecord {
 /** The record of one `batch()` result (a router's `route` moves from the body to `deployment`). */
 export function resultRecord(customId: string, result: BatchResult<ChatCompletion>): BatchResultRecord {
   if (!result.ok) {
+    const billed = failedCost(result.error, result.request);
     return {
       custom_id: customId,
       response: null,
       error: errorRecord(result.error),
       usage: null,
-      cost: null,
+      cost: billed && billed.usd,
+      ...(billed?.estimated ? { cost_estimated: true as const } : {}),
       attempts: result.attempts,
     };
   }
@@ -76,6 +86,37 @@ export function providerBatchRecord(
     attempts: 1,
     batch_id: event.batchId,
   };
+}
+
+/**
+ * What a failed request was billed for, in USD: its router attempts that were billed (`error.billed`)
+ * and the part of an answer received before the failure (`error.partial`, estimated with the request's
+ * prompt). `null` when nothing was received, or a part has no price.
+ */
+function failedCost(
+  error: unknown,
+  request: BatchResult['request'],
+): { usd: number; estimated: boolean } | null {
+  const { billed, partial } = (error ?? {}) as {
+    billed?: readonly BilledAttempt[];
+    partial?: ChatCompletion;
+  };
+  const parts: { usage: ChatCompletion['usage'] | null; model: string; estimated: boolean }[] = [];
+  for (const b of Array.isArray(billed) ? billed : []) parts.push(b);
+  if (partial && typeof partial === 'object') {
+    const seen = new AttemptUsage();
+    seen.observe(partial);
+    const route = (partial as { route?: { model?: string } }).route;
+    parts.push({ ...seen.settle(false, request), model: route?.model ?? request.model });
+  }
+  if (parts.length === 0) return null;
+  let usd = 0;
+  for (const part of parts) {
+    const price = cost(part.usage ?? null, part.model);
+    if (!price) return null;
+    usd += price.total;
+  }
+  return { usd, estimated: parts.some((p) => p.estimated) };
 }
 
 function errorRecord(error: unknown): NonNullable<BatchResultRecord['error']> {

@@ -201,7 +201,11 @@ async function run(
             ok++;
             if (record.cost === null) unpriced++;
             else spent += record.cost;
-          } else failed++;
+          } else {
+            failed++;
+            // A failure billed before it failed (a router's attempts, a streamed part) was spent too.
+            spent += record.cost ?? 0;
+          }
           // One write per result line: a crash tears at most the last line, which the next run cuts.
           if (fd !== undefined) return appendResultLine(fd, record);
           io.stdout.write(JSON.stringify(record) + '\n');

@@ -65,8 +65,11 @@ export function clearPrices(): void {
   userPrices.clear();
 }
 
-// "gpt-4o-mini-2024-07-18", "claude-sonnet-4-5-20250929": dated snapshots cost what their alias costs.
-const DATE_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8})$/;
+// "gpt-4o-mini-2024-07-18", "claude-sonnet-4-5-20250929": dated snapshots cost what their alias costs
+// (a snapshot priced otherwise has its own entry, found first: `gpt-4o-2024-05-13`). Anthropic's
+// aliases name the same models: "claude-3-7-sonnet-latest", "claude-sonnet-4-0" (= claude-sonnet-4).
+const DATE_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$/;
+const POINT_ZERO = /^(.*-\d+)-0$/;
 // Built on the first lookup, not when the module loads: a loop at module level is code a bundler
 // must keep (with the whole price table) in every app whose bundle holds this module's chunk, even
 // one that never prices anything, and work every cold start pays.
@@ -95,8 +98,9 @@ function lookup(name: string): { key: string; price: ModelPrice } | undefined {
 
 /**
  * The price of `model`: an entry added with `setPrice`, else the shipped table. Matches
- * `provider/model`, a bare model name (`gpt-4o-mini`, as chunks carry it) and dated snapshots
- * (`gpt-4o-mini-2024-07-18`). `openai-responses/<model>` and `azure/<deployment>` are priced as
+ * `provider/model`, a bare model name (`gpt-4o-mini`, as chunks carry it), dated snapshots
+ * (`gpt-4o-mini-2024-07-18`; one priced apart from its alias has its own entry) and Anthropic's aliases
+ * (`claude-3-7-sonnet-latest`, `claude-sonnet-4-0`). `openai-responses/<model>` and `azure/<deployment>` are priced as
  * `openai/<same name>` (see `PRICE_ALIASES`); `ollama/` and `mock/` models are local or fake and
  * match only a price set for them (see `UNBILLED_PROVIDERS`). `undefined` when unknown: rxllm never
  * guesses a price.
@@ -105,7 +109,12 @@ export function findPrice(model: string): { key: string; price: ModelPrice } | u
   if (typeof model !== 'string' || model === '') return undefined;
   const name = model.toLowerCase();
   const candidates = [name];
-  const dated = (n: string) => (DATE_SUFFIX.test(n) ? [n.replace(DATE_SUFFIX, '')] : []);
+  const dated = (n: string) => {
+    const undated = n.replace(DATE_SUFFIX, '');
+    const major = POINT_ZERO.exec(undated)?.[1];
+    const out = undated === n ? [] : [undated];
+    return major ? [...out, major] : out;
+  };
   candidates.push(...dated(name));
   const slash = name.indexOf('/');
   if (slash > 0) {

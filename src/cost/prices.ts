@@ -52,6 +52,8 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   'openai/gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6 },
   'openai/gpt-4.1-nano': { input: 0.1, cachedInput: 0.025, output: 0.4 },
   'openai/gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10 },
+  // The first GPT-4o snapshot kept its launch price (no cached-input discount): not the alias's.
+  'openai/gpt-4o-2024-05-13': { input: 5, output: 15 },
   'openai/gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6 },
   'openai/o3': { input: 2, cachedInput: 0.5, output: 8 },
   'openai/o3-mini': { input: 1.1, cachedInput: 0.55, output: 4.4 },
@@ -72,7 +74,15 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
     cacheWrite1h: 6,
     output: 15,
   },
+  'anthropic/claude-opus-4': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, cacheWrite1h: 30, output: 75 },
   'anthropic/claude-sonnet-4': { input: 3, cachedInput: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 },
+  'anthropic/claude-3-7-sonnet': {
+    input: 3,
+    cachedInput: 0.3,
+    cacheWrite: 3.75,
+    cacheWrite1h: 6,
+    output: 15,
+  },
   'anthropic/claude-sonnet-5-5': { input: 2, cachedInput: 0.1, cacheWrite: 2.5, cacheWrite1h: 4, output: 10 },
   'anthropic/claude-haiku-4-5': { input: 1, cachedInput: 0.1, cacheWrite: 1.25, cacheWrite1h: 2, output: 5 },
   'anthropic/claude-haiku-5-5': {
@@ -88,6 +98,13 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
     cacheWrite: 1,
     cacheWrite1h: 1.6,
     output: 4,
+  },
+  'anthropic/claude-3-haiku': {
+    input: 0.25,
+    cachedInput: 0.03,
+    cacheWrite: 0.3,
+    cacheWrite1h: 0.5,
+    output: 1.25,
   },
   // Google Gemini
   'gemini/gemini-2.5-pro': { input: 1.25, cachedInput: 0.125, output: 10 },

@@ -17,6 +17,7 @@ import type { ChunkAccumulator } from '../../operators/accumulateChunks';
 import { rateLimit } from '../../operators/rateLimit';
 import { timeouts, type TimeoutsConfig } from '../../operators/timeouts';
 import type { ChatCompletion, Chunk } from '../chunk';
+import { AttemptUsage } from '../cost/attemptUsage';
 import type { Client } from '../client';
 import { errorClassName } from '../errorName';
 import { FinishReasonError, TimeoutError } from '../errors';
@@ -29,7 +30,7 @@ import { continueRequest, dropSkipped } from './continuation';
 import type { Deployment } from './deployment';
 import { recordFirstChunk, type LatencySettings } from './latency';
 import { isEmptyLead, refusalOf } from './refusal';
-import type { RouteInfo } from './route';
+import type { BilledAttempt, RouteInfo } from './route';
 
 /** What every attempt of a router needs (defaults applied). */
 export interface AttemptSettings extends LatencySettings {
@@ -62,6 +63,11 @@ export interface AttemptContext<T> {
   subscriber: Subscriber<T & { route: RouteInfo }>;
   /** The chunks the caller received (streams), for `error.partial`, resets and continuations. */
   delivered: ChunkAccumulator;
+  /**
+   * Attempts the provider billed that passed nothing on, not yet told to the caller: they go on the
+   * next value's `route.billed` (or the call's final error, `error.billed`).
+   */
+  billed: BilledAttempt[];
   /** The group the call named. */
   requested: string;
   /** Whether a 200 answer the model's filter refused is a failure (a content-policy group is left). */
@@ -129,6 +135,8 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
   // Chunks with nothing but a role, held until something real arrives: a refusal or a failure
   // before the first content chunk then switches deployments invisibly.
   const held: Chunk[] = [];
+  // What arrived before anything was passed on: billed, even when the router goes elsewhere.
+  const unseen = new AttemptUsage();
   d.inFlight++;
   d.probeAt = startedAt;
   const end = (outcome: RouterAttempt['outcome'], error?: unknown, failure?: FailureKind): void => {
@@ -156,11 +164,18 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
     safe('onAttempt', () => onAttempt(report));
   };
   const deliver = (value: Chunk | ChatCompletion): void => {
+    // The first value of the attempt tells the attempts billed before it (once).
+    const route = count === 0 && ctx.billed.length > 0 ? { ...info, billed: ctx.billed.splice(0) } : info;
     count++;
     if (kind === 'stream') delivered.push(value as Chunk);
-    subscriber.next({ ...(value as T), route: info });
+    subscriber.next({ ...(value as T), route });
   };
   const onError = (error: unknown): void => {
+    if (count === 0 && unseen.chunks > 0) {
+      // Left before anything was passed on (a refusal, a failure after the opening role chunk): the
+      // caller never sees these values, but the provider billed them.
+      ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
+    }
     const failure = classifyFailure(error);
     end('error', error, failure);
     subscriber.remove(inner);
@@ -196,6 +211,7 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
         firstChunkMs = scheduler.now() - startedAt;
         recordFirstChunk(d, firstChunkMs, scheduler.now(), settings);
       }
+      if (count === 0) unseen.observe(value);
       const refusal = refusalOf(value);
       if (refusal !== undefined && ctx.refusalFails()) {
         // A 200 answer the model's filter refused (Gemini SAFETY, Anthropic `refusal`,

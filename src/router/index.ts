@@ -12,5 +12,11 @@ export {
 export { classifyFailure, type FailureKind } from './classify';
 export { createMemoryCooldownStore, type CooldownStore, type CooldownPolicy } from './cooldown';
 export type { ContinuationMode } from './continuation';
-export { routeOf, type RouteInfo, type RoutedChunk, type RoutedCompletion } from './route';
+export {
+  routeOf,
+  type BilledAttempt,
+  type RouteInfo,
+  type RoutedChunk,
+  type RoutedCompletion,
+} from './route';
 export { orderDeployments, type DeploymentState } from './strategies';

@@ -10,7 +10,7 @@ import { ChunkAccumulator, withPartial } from '../../operators/accumulateChunks'
 import { timeouts } from '../../operators/timeouts';
 import type { ChatCompletion, Chunk } from '../chunk';
 import { createClient } from '../client';
-import { NoDeploymentAvailableError } from '../errors';
+import { LlmError, NoDeploymentAvailableError } from '../errors';
 import { consoleLogger } from '../logger';
 import type { CallOptions } from '../options';
 import type { MaybePromise } from '../rateLimit/store';
@@ -23,7 +23,23 @@ import { createMemoryCooldownStore, type CooldownPolicy } from './cooldown';
 import { createGroups, STRATEGIES, type Deployment } from './deployment';
 import { createFailover } from './failover';
 import { createOrdering } from './ordering';
-import type { RoutedChunk, RoutedCompletion, RouteInfo } from './route';
+import type { BilledAttempt, RoutedChunk, RoutedCompletion, RouteInfo } from './route';
+
+/** The error with `billed` set (attempts billed that the caller was never told of), wrapped if it cannot hold it. */
+function withBilled(error: unknown, billed: BilledAttempt[]): unknown {
+  if (billed.length === 0) return error;
+  if (error !== null && typeof error === 'object') {
+    try {
+      (error as { billed?: readonly BilledAttempt[] }).billed = billed;
+      if ((error as { billed?: unknown }).billed === billed) return error;
+    } catch {
+      // A frozen error object: wrapped below.
+    }
+  }
+  const wrapped = new LlmError(`The call failed: ${String(error)}`, { cause: error });
+  wrapped.billed = billed;
+  return wrapped;
+}
 
 /** What a deployment looks like from outside: for dashboards and tests. */
 export interface DeploymentStatus {
@@ -165,11 +181,12 @@ export function createRouter(config: RouterConfig): Router {
       let lastError: unknown;
       let prefix: string | undefined;
       const delivered = new ChunkAccumulator();
+      const billed: BilledAttempt[] = [];
       const running = new Subscription();
       subscriber.add(running);
 
       const fail = (error: unknown): void => {
-        subscriber.error(withPartial(error, delivered));
+        subscriber.error(withBilled(withPartial(error, delivered), billed.splice(0)));
       };
       const giveUp = (): void => {
         const coolingMin = failover.coolingMin();
@@ -230,6 +247,7 @@ export function createRouter(config: RouterConfig): Router {
         callOptions,
         subscriber,
         delivered,
+        billed,
         requested: origin.name,
         refusalFails: failover.contentPolicyLeft,
         onFailure,

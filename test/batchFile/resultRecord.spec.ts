@@ -2,9 +2,11 @@
  * A provider batch's answers become result lines of the synchronous mode's shape, plus `batch_id`:
  * an answer with its usage and batch-price cost, a failure with its class, reason and HTTP status.
  */
-import { providerBatchRecord } from '../../src/batchFile/resultRecord';
+import { providerBatchRecord, resultRecord } from '../../src/batchFile/resultRecord';
 import type { ChatCompletion } from '../../src/chunk';
-import { ApiError, BatchResultError } from '../../src/errors';
+import { ApiError, BatchResultError, ServerError, StreamCutError } from '../../src/errors';
+import { estimatePromptTokens } from '../../src/cost/estimate';
+import type { ChatRequest } from '../../src/request';
 
 const completion = {
   id: 'c1',
@@ -58,5 +60,57 @@ describe('providerBatchRecord', () => {
     expect(
       providerBatchRecord({ type: 'error', custom_id: 't3', batchId: 'b', error: expired }).error,
     ).toEqual({ type: 'BatchResultError', message: 'expired', reason: 'expired' });
+  });
+});
+
+describe('resultRecord: a failed request costs what it was billed for', () => {
+  const request: ChatRequest = {
+    model: 'openai/gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Tell me' }],
+  };
+  const failed = (error: unknown) => ({ ok: false as const, index: 0, request, error, attempts: 1 });
+
+  it('nothing received (an HTTP error): cost null, not estimated', () => {
+    const record = resultRecord('a', failed(ApiError.fromResponse({ status: 500, message: 'down' })));
+    expect(record.cost).toBeNull();
+    expect(record.cost_estimated).toBeUndefined();
+  });
+
+  it("a router's billed attempts (error.billed): their cost, each at its model", () => {
+    const error = new ServerError({ status: 500, message: 'down' });
+    error.billed = [
+      {
+        deployment: 'a',
+        model: 'openai/gpt-4o',
+        usage: { prompt_tokens: 1_000_000, completion_tokens: 0, total_tokens: 1_000_000 },
+        estimated: true,
+      },
+      {
+        deployment: 'b',
+        model: 'openai/gpt-4o-mini',
+        usage: { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 },
+        estimated: false,
+      },
+    ];
+    const record = resultRecord('b', failed(error));
+    expect(record.cost).toBeCloseTo(2.5 + 0.15 + 0.6, 12);
+    expect(record.cost_estimated).toBe(true);
+  });
+
+  it('a streamed answer cut part-way (error.partial): its prompt estimate and output received', () => {
+    const error = new StreamCutError('cut');
+    error.partial = {
+      id: 'c',
+      object: 'chat.completion',
+      created: 0,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(400) }, finish_reason: null }],
+    } as unknown as ChatCompletion;
+    const record = resultRecord('c', failed(error));
+    // 400 characters are 100 output tokens at $0.60 per million; the prompt, estimated, at $0.15.
+    const prompt = estimatePromptTokens(request);
+    expect(prompt).toBeGreaterThan(0);
+    expect(record.cost).toBeCloseTo((prompt * 0.15 + 100 * 0.6) / 1e6, 12);
+    expect(record.cost_estimated).toBe(true);
   });
 });

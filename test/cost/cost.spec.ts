@@ -69,11 +69,12 @@ describe('cost', () => {
     expect(c.cachedInput).toBeCloseTo(0.1 * 0.3, 12);
     expect(c.cacheWrite).toBeCloseTo(0.4 * 3.75 + 0.2 * 6, 12);
     expect(c.total).toBeCloseTo(0.9 + 0.03 + 1.5 + 1.2, 12);
-    // Every shipped Anthropic model: writes 1.25 x input (5 minutes), 2 x input (1 hour).
+    // Every shipped Anthropic model: writes 1.25 x input (5 minutes), 2 x input (1 hour); Claude
+    // Haiku 3's page price is rounded ($0.30 for 5-minute writes, not 1.25 x $0.25).
     for (const [model, price] of Object.entries(MODEL_PRICES).filter(([m]) => m.startsWith('anthropic/'))) {
       expect([model, price.cacheWrite, price.cacheWrite1h]).toEqual([
         model,
-        price.input * 1.25,
+        model === 'anthropic/claude-3-haiku' ? 0.3 : price.input * 1.25,
         price.input * 2,
       ]);
     }
@@ -91,6 +92,35 @@ describe('cost', () => {
     expect(findPrice('gpt-4o-mini-2024-07-18')?.key).toBe('openai/gpt-4o-mini');
     expect(findPrice('anthropic/claude-sonnet-4-5-20250929')?.key).toBe('anthropic/claude-sonnet-4-5');
     expect(findPrice('GROQ/openai/gpt-oss-120b')?.key).toBe('groq/openai/gpt-oss-120b');
+  });
+
+  it('prices a snapshot priced apart from its alias at its own price (gpt-4o-2024-05-13: $5 / $15)', () => {
+    const usage = { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 };
+    expect(cost(usage, 'openai/gpt-4o-2024-05-13')?.total).toBeCloseTo(5 + 15, 12);
+    expect(cost(usage, 'gpt-4o-2024-05-13')?.total).toBeCloseTo(5 + 15, 12);
+    expect(cost(usage, 'azure/gpt-4o-2024-05-13')?.total).toBeCloseTo(5 + 15, 12);
+    // The later snapshots cost what the alias costs.
+    expect(cost(usage, 'openai/gpt-4o-2024-08-06')?.total).toBeCloseTo(2.5 + 10, 12);
+  });
+
+  it("prices Anthropic's aliases (-latest, -4-0) and the Claude 4 / 3.7 / Haiku 3 models: never null for a billed call", () => {
+    const usage = { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 };
+    const cases: [string, string, number][] = [
+      ['anthropic/claude-sonnet-4-0', 'anthropic/claude-sonnet-4', 3 + 15],
+      ['anthropic/claude-opus-4-0', 'anthropic/claude-opus-4', 15 + 75],
+      ['anthropic/claude-opus-4-20250514', 'anthropic/claude-opus-4', 15 + 75],
+      ['anthropic/claude-3-7-sonnet-latest', 'anthropic/claude-3-7-sonnet', 3 + 15],
+      ['claude-3-7-sonnet-20250219', 'anthropic/claude-3-7-sonnet', 3 + 15],
+      ['anthropic/claude-3-5-haiku-latest', 'anthropic/claude-3-5-haiku', 0.8 + 4],
+      ['anthropic/claude-3-haiku-20240307', 'anthropic/claude-3-haiku', 0.25 + 1.25],
+    ];
+    for (const [model, key, total] of cases) {
+      expect([model, findPrice(model)?.key]).toEqual([model, key]);
+      expect(cost(usage, model)?.total).toBeCloseTo(total, 12);
+    }
+    // The Claude 4.x aliases that are their own names stay theirs.
+    expect(findPrice('anthropic/claude-opus-4-1')?.key).toBe('anthropic/claude-opus-4-1');
+    expect(findPrice('anthropic/claude-sonnet-4-5')?.key).toBe('anthropic/claude-sonnet-4-5');
   });
 
   it('prices openai-responses models at OpenAI prices, dated snapshots included', () => {

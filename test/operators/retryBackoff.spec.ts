@@ -172,6 +172,38 @@ describe('retryBackoff', () => {
     expect(failed).toBeInstanceOf(ServerError);
   });
 
+  it("does not retry an error that carries billed (a router's billed attempts), unless shouldRetry says so", () => {
+    const billedError = () => {
+      const e = err500();
+      e.billed = [{ deployment: 'd', model: 'openai/gpt-4o-mini', usage: null, estimated: false }];
+      return e;
+    };
+    for (const [config, expected] of [
+      [fast, 1],
+      [{ ...fast, shouldRetry: (_e: unknown, attempt: number) => attempt === 1 }, 2],
+    ] as const) {
+      let subscriptions = 0;
+      let failed: unknown;
+      ts.run(({ cold }) => {
+        defer(() => (subscriptions++, cold('-#', undefined, billedError())))
+          .pipe(retryBackoff(config))
+          .subscribe({ error: (e: unknown) => (failed = e) });
+      });
+      expect(subscriptions).toBe(expected);
+      expect(failed).toBeInstanceOf(ServerError);
+    }
+    // An empty list is nothing billed: retried as before.
+    let tries = 0;
+    ts.run(({ cold }) => {
+      const e = err500();
+      e.billed = [];
+      defer(() => (tries++, cold('-#', undefined, e)))
+        .pipe(retryBackoff({ ...fast, maxRetries: 1 }))
+        .subscribe({ error: () => undefined });
+    });
+    expect(tries).toBe(2);
+  });
+
   it('with partial: false fails after chunks with the error as it was, no merged partial', () => {
     const e = err500();
     let caught: LlmError | undefined;
