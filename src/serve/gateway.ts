@@ -83,9 +83,10 @@ export interface GatewayOptions extends HttpLimitsConfig {
   timeouts?: TimeoutsConfig;
   /**
    * Upstream retries (never after the first chunk), for clients that do not retry themselves. A
-   * request from a client that does (the official OpenAI SDKs send `x-stainless-retry-count`) gets
-   * one upstream attempt and the failure's own status and `Retry-After`: retries on both sides would
-   * multiply (the SDK's 2 attempts × the gateway's 3), and a 429's wait belongs to the client.
+   * request from a client that does (the official OpenAI SDKs send `x-stainless-retry-count`, the
+   * Vercel AI SDK names itself in its `User-Agent`) gets one upstream attempt and the failure's own
+   * status and `Retry-After`: retries on both sides would multiply (the SDK's 2 attempts × the
+   * gateway's 3), and a 429's wait belongs to the client.
    * @defaultValue RETRY_BACKOFF_DEFAULTS
    */
   retry?: RetryBackoffConfig & { resume?: 'never' };

@@ -46,8 +46,8 @@ export interface GatewayChatOptions {
   /** The service of requests from clients that do not retry themselves (upstream retries on). */
   service: ChatServiceOptions;
   /**
-   * The service of requests from clients that retry themselves (`x-stainless-retry-count`): one
-   * upstream attempt. @defaultValue service
+   * The service of requests from clients that retry themselves (`retriesItself`: the OpenAI SDKs,
+   * the AI SDK): one upstream attempt. @defaultValue service
    */
   serviceOnce?: ChatServiceOptions;
   /** Streamed answers resumable (`chatCompletionsHandler`'s `resume`). @defaultValue {} */
@@ -85,6 +85,20 @@ export interface GatewayChat {
   ): Observable<Chunk>;
   /** Settles the request's reservations to its cost, then writes its access-log line (with the key's spend). */
   account(entry: AccessLogEntry, key?: GatewayKey, hold?: SpendHold): void;
+}
+
+/** The Vercel AI SDK's user agent (`ai/6.0.326 ai-sdk/provider-utils/4.0.66 runtime/node.js/v20`). */
+const AI_SDK_AGENT = /(^|\s)ai-sdk\//;
+
+/**
+ * Whether the client retries a failed request itself: the official OpenAI SDKs (and LangChain's
+ * OpenAI clients, built on them) send `x-stainless-retry-count`; the Vercel AI SDK (2 retries by
+ * default, honouring `Retry-After`) names itself in its user agent.
+ */
+export function retriesItself(req: IncomingMessage): boolean {
+  if (req.headers['x-stainless-retry-count'] !== undefined) return true;
+  const agent = req.headers['user-agent'];
+  return typeof agent === 'string' && AI_SDK_AGENT.test(agent);
 }
 
 /** Builds the chat side of a gateway over `options.service`. */
@@ -159,13 +173,12 @@ export function createGatewayChat(options: GatewayChatOptions): GatewayChat {
       onLog: (entry, hold) => account(entry, key, hold),
     });
   type Handler = ReturnType<typeof chatFor>;
-  // A client that retries itself (the official SDKs send `x-stainless-retry-count`) gets one upstream
-  // attempt: retries on both sides would multiply.
+  // A client that retries itself gets one upstream attempt: retries on both sides would multiply.
   const handlers = new Map<GatewayKey | undefined, { retrying: Handler; once: Handler }>();
   const handlerOf = (req: IncomingMessage, key?: GatewayKey): Handler => {
     let pair = handlers.get(key);
     if (!pair) handlers.set(key, (pair = { retrying: chatFor(key, true), once: chatFor(key, false) }));
-    return req.headers['x-stainless-retry-count'] === undefined ? pair.retrying : pair.once;
+    return retriesItself(req) ? pair.once : pair.retrying;
   };
 
   /** A keyed request: the key's request rate is checked before the body is read. */

@@ -218,6 +218,29 @@ describe('the official openai package against the gateway', () => {
     expect(upstream.stats.requests).toBe(2);
   });
 
+  it('leaves retries to the Vercel AI SDK, which retries itself: one upstream call per SDK attempt, streamed or not', async () => {
+    const { createOpenAI } = await import('@ai-sdk/openai');
+    const { generateText, streamText } = await import('ai');
+    const provider = createOpenAI({ apiKey: TOKEN, baseURL: `${gateway.url}/v1` });
+    // A short Retry-After, passed through: the SDK waits that, not its own 2 s backoff.
+    const busy = { status: 503, headers: { 'retry-after-ms': '5' } };
+    upstream.enqueue(busy, busy, { text: 'after the gateway retried' });
+    const failed = await generateText({
+      model: provider.chat(MODEL),
+      prompt: 'Hi',
+      maxRetries: 1,
+    }).catch((e: unknown) => e);
+    // maxRetries: 1 is two attempts, each one upstream call, and the 503 reaches the SDK with its status.
+    expect(upstream.stats.requests).toBe(2);
+    expect((failed as { lastError?: { statusCode?: number } }).lastError?.statusCode).toBe(503);
+
+    upstream.reset();
+    upstream.enqueue(busy, { text: 'streamed after the SDK retried' });
+    const result = streamText({ model: provider.chat(MODEL), prompt: 'Hi', maxRetries: 1 });
+    expect(await result.text).toBe('streamed after the SDK retried');
+    expect(upstream.stats.requests).toBe(2);
+  });
+
   it('applies the tool-call guard: a broken tool call arrives as invalid_tool_calls, a whole one parsed', async () => {
     upstream.enqueue({
       toolCalls: [
