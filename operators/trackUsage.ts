@@ -31,7 +31,7 @@ export interface UsageReport {
    * error, a refused connection: not billed) or nothing is known of the prompt: absent is never 0.
    * When the stream restarted (reset chunks) or a router went on with another deployment (after a
    * refusal or a failure: `route.billed`, `error.billed`, a continuation), the attempts' usages are
-   * summed.
+   * summed; so are the steps of a `toolLoop` (each step is a call of its own).
    */
   usage: Usage | null;
   /** `true` when `usage` (so `cost`) is an estimate, not the provider's final report. */
@@ -193,15 +193,25 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
       (this.settled ??= []).push({ usage: b.usage, estimated: b.estimated, model: b.model });
   }
 
-  /** The current attempt is over: its usage, or its estimate, is kept (the provider billed it). */
-  private settleAttempt(): void {
+  /**
+   * The current attempt is over (`completed`: its stream ended normally, a loop's step): its usage,
+   * or its estimate, is kept (the provider billed it).
+   */
+  private settleAttempt(completed = false): void {
     if (this.attempt.chunks === 0) return;
-    const part = this.attempt.settle(false, this.config.request);
+    const part = this.attempt.settle(completed, this.config.request);
     (this.settled ??= []).push({ ...part, model: this.routedModel ?? this.model });
     this.attempt = new AttemptUsage();
   }
 
   private observe(value: T): void {
+    if ((value as { tool_loop?: { type?: string } }).tool_loop?.type === 'step-start') {
+      // A `toolLoop` step starts: the step before was a call of its own, billed for its own usage
+      // (each step's final usage counts, not only the last step's).
+      this.settleAttempt(true);
+      this.attemptNo = undefined;
+      return;
+    }
     const route = routeOf(value);
     if (route) {
       if (route.billed) this.addBilled(route.billed);
