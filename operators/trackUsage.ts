@@ -3,7 +3,7 @@ import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { AttemptUsage } from '../src/cost/attemptUsage';
 import { cost, type CostBreakdown } from '../src/cost/cost';
-import type { CostedRequest } from '../src/cost/estimate';
+import { estimateUsage, type CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
 import { routeOf, type BilledAttempt } from '../src/router/route';
 import { LinkedSubscriberBase } from './internal/operate';
@@ -27,8 +27,10 @@ export interface UsageReport {
    * erroring after some chunks, OpenAI without `include_usage`) an estimate, with `estimated: true`:
    * the prompt tokens the provider reported before the end (Anthropic's `message_start`), else the
    * request's estimate (needs `config.request`), and the output tokens received (1 per 4 characters,
-   * 1 per CJK character) or reported, whichever is larger. `null` when nothing was received (an HTTP
-   * error, a refused connection: not billed) or nothing is known of the prompt: absent is never 0.
+   * 1 per CJK character) or reported, whichever is larger. A `complete()` answer whose 2xx body broke
+   * (`error.billedAnswer`: generated and billed, never read) is estimated at the request's prompt.
+   * `null` when nothing was received (an HTTP error, a refused connection: not billed) or nothing is
+   * known of the prompt: absent is never 0.
    * When the stream restarted (reset chunks) or a router went on with another deployment (after a
    * refusal or a failure: `route.billed`, `error.billed`, a continuation), the attempts' usages are
    * summed; so are the steps of a `toolLoop` (each step is a call of its own).
@@ -124,6 +126,17 @@ interface Part {
 function billedOf(error: unknown): readonly BilledAttempt[] | undefined {
   const billed = (error as { billed?: unknown } | null)?.billed;
   return Array.isArray(billed) ? billed : undefined;
+}
+
+/** A `complete()` answer the provider generated, and billed, whose body could not be read (`billedAnswer`). */
+function billedAnswer(error: unknown): boolean {
+  return (error as { billedAnswer?: unknown } | null)?.billedAnswer === true;
+}
+
+/** Such an answer's usage, estimated: the request's prompt (its output was never received). */
+function answeredUnread(request: CostedRequest | undefined): { usage: Usage | null; estimated: boolean } {
+  const usage = estimateUsage(null, request, { output: 0, reasoning: 0 });
+  return { usage, estimated: usage !== null };
 }
 
 /** `a + b`, field by field; the matched price key is the last one's. */
@@ -242,7 +255,12 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
     const billed = ending === 'failed' ? billedOf(error) : undefined;
     if (billed) this.addBilled(billed);
     const served = this.routedModel ?? this.model;
-    const last: Part = { ...this.attempt.settle(ending === 'completed', this.config.request), model: served };
+    const last: Part = {
+      ...(ending === 'failed' && this.attempt.chunks === 0 && billedAnswer(error)
+        ? answeredUnread(this.config.request)
+        : this.attempt.settle(ending === 'completed', this.config.request)),
+      model: served,
+    };
     const { usage, estimated, cost: total } = combine(this.settled ? [...this.settled, last] : [last]);
     const out: UsageReport = {
       ending,

@@ -13,6 +13,8 @@ export interface LlmErrorOptions {
   cause?: unknown;
   retryable?: boolean;
   partial?: ChatCompletion;
+  /** See {@link LlmError.billedAnswer}. */
+  billedAnswer?: boolean;
 }
 
 /** Registry symbol: the same in every copy of rxllm (ESM and CommonJS builds, two installs). */
@@ -39,12 +41,19 @@ export class LlmError extends Error {
    * although they passed nothing on (`RouteInfo.billed`). `trackUsage` counts them.
    */
   billed?: readonly BilledAttempt[];
+  /**
+   * `true` on a failure reading a `complete()` answer's 2xx body (a cut, a body timeout): the provider
+   * generated, and billed, the whole answer before sending it. `trackUsage` estimates such a call's
+   * usage (the request's prompt) instead of reporting `null`.
+   */
+  billedAnswer?: true;
 
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = errorClassName(new.target);
     this.retryable = options.retryable ?? false;
     if (options.partial) this.partial = options.partial;
+    if (options.billedAnswer) this.billedAnswer = true;
   }
 
   /** Brands rxllm's error classes, whichever copy of rxllm defined them (see `Symbol.hasInstance`). */

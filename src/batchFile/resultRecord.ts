@@ -8,6 +8,7 @@ import type { BatchResult } from '../batch';
 import type { ChatCompletion } from '../chunk';
 import { AttemptUsage } from '../cost/attemptUsage';
 import { cost } from '../cost/cost';
+import { estimateUsage } from '../cost/estimate';
 import type { BilledAttempt } from '../router/route';
 import { errorClassName } from '../errorName';
 import { ApiError, BatchResultError } from '../errors';
@@ -89,17 +90,19 @@ export function providerBatchRecord(
 }
 
 /**
- * What a failed request was billed for, in USD: its router attempts that were billed (`error.billed`)
- * and the part of an answer received before the failure (`error.partial`, estimated with the request's
- * prompt). `null` when nothing was received, or a part has no price.
+ * What a failed request was billed for, in USD: its router attempts that were billed (`error.billed`),
+ * the part of an answer received before the failure (`error.partial`, estimated with the request's
+ * prompt) and an answer billed but never read (`error.billedAnswer`: its prompt). `null` when nothing
+ * was received, or a part has no price.
  */
 function failedCost(
   error: unknown,
   request: BatchResult['request'],
 ): { usd: number; estimated: boolean } | null {
-  const { billed, partial } = (error ?? {}) as {
+  const { billed, partial, billedAnswer } = (error ?? {}) as {
     billed?: readonly BilledAttempt[];
     partial?: ChatCompletion;
+    billedAnswer?: boolean;
   };
   const parts: { usage: ChatCompletion['usage'] | null; model: string; estimated: boolean }[] = [];
   for (const b of Array.isArray(billed) ? billed : []) parts.push(b);
@@ -108,6 +111,11 @@ function failedCost(
     seen.observe(partial);
     const route = (partial as { route?: { model?: string } }).route;
     parts.push({ ...seen.settle(false, request), model: route?.model ?? request.model });
+  }
+  if (billedAnswer === true && !partial) {
+    // An answer generated and billed whose body broke: its prompt, estimated (its output never came).
+    const usage = estimateUsage(null, request, { output: 0, reasoning: 0 });
+    parts.push({ usage, model: request.model, estimated: true });
   }
   if (parts.length === 0) return null;
   let usd = 0;

@@ -18,9 +18,10 @@ import { rateLimit } from '../../operators/rateLimit';
 import { timeouts, type TimeoutsConfig } from '../../operators/timeouts';
 import type { ChatCompletion, Chunk } from '../chunk';
 import { AttemptUsage } from '../cost/attemptUsage';
+import { estimateUsage } from '../cost/estimate';
 import type { Client } from '../client';
 import { errorClassName } from '../errorName';
-import { FinishReasonError, TimeoutError } from '../errors';
+import { FinishReasonError, LlmError, TimeoutError } from '../errors';
 import { mergeOptions, type CallOptions, type ResponseMeta, type TransportTimeouts } from '../options';
 import { estimateRequestTokens } from '../rateLimit/estimate';
 import type { ChatRequest } from '../request';
@@ -175,6 +176,12 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
       // Left before anything was passed on (a refusal, a failure after the opening role chunk): the
       // caller never sees these values, but the provider billed them.
       ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
+    } else if (count === 0 && error instanceof LlmError && error.billedAnswer) {
+      // A `complete()` answer generated and billed whose body broke: priced here, at this
+      // deployment's model (the caller's `trackUsage` knows only the group), so not again there.
+      const usage = estimateUsage(null, req, { output: 0, reasoning: 0 });
+      ctx.billed.push({ deployment: d.id, model: d.model, usage, estimated: usage !== null });
+      delete error.billedAnswer;
     }
     const failure = classifyFailure(error);
     end('error', error, failure);

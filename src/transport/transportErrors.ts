@@ -67,12 +67,16 @@ export function mapTransportError(
   const code = (error as { code?: string }).code ?? '';
   const kind = TIMEOUT_CODES[code];
   if (kind) {
-    return new TimeoutError(kind, limits[kind] ?? NaN, { cause: scrubError(error), retryable: !billed });
+    return new TimeoutError(kind, limits[kind] ?? NaN, {
+      cause: scrubError(error),
+      retryable: !billed,
+      billedAnswer: billed,
+    });
   }
   if (midStream) {
     return new StreamCutError(
       `The connection closed while the response body was streaming${code ? ` (${code})` : ''}: ${error.message}. ${billed ? BILLED_ANSWER_NOTE : 'The response is incomplete; retrying may help.'}`,
-      { cause: scrubError(error), retryable: !billed },
+      { cause: scrubError(error), retryable: !billed, billedAnswer: billed },
     );
   }
   return new ConnectionError(

@@ -97,6 +97,14 @@ describe('resultRecord: a failed request costs what it was billed for', () => {
     expect(record.cost_estimated).toBe(true);
   });
 
+  it('an answer billed but never read (error.billedAnswer, a complete() body cut): its prompt estimate', () => {
+    const error = new StreamCutError('cut after the 200', { billedAnswer: true });
+    const record = resultRecord('d', failed(error));
+    expect(record.cost).toBeCloseTo((estimatePromptTokens(request) * 0.15) / 1e6, 15);
+    expect(record.cost).toBeGreaterThan(0);
+    expect(record.cost_estimated).toBe(true);
+  });
+
   it('a streamed answer cut part-way (error.partial): its prompt estimate and output received', () => {
     const error = new StreamCutError('cut');
     error.partial = {

@@ -8,7 +8,9 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import {
   clearPrices,
+  complete,
   createAgent,
+  StreamCutError,
   createRouter,
   LlmError,
   setPrice,
@@ -251,5 +253,38 @@ describe('router billing through the gateway', () => {
     } finally {
       await gateway.close();
     }
+  });
+});
+
+describe('an answer billed but never read (a complete() body cut after its 200)', () => {
+  it('trackUsage estimates it at the request’s prompt, not null', async () => {
+    const s = await server();
+    s.enqueue({ text: 'a whole answer', cutAfterChunks: 1 });
+    const direct = { ...request, model: 'compat/strict' as const };
+    const reports: UsageReport[] = [];
+    const out = await lastValueFrom(
+      complete(direct, on(s)).pipe(trackUsage({ request: direct, onUsage: (r) => reports.push(r) })),
+    ).catch((e: unknown) => e);
+    expect(out).toBeInstanceOf(StreamCutError);
+    expect((out as StreamCutError).billedAnswer).toBe(true);
+    const [report] = reports;
+    expect(report.ending).toBe('failed');
+    expect(report.estimated).toBe(true);
+    expect(report.usage).toMatchObject({ completion_tokens: 0 });
+    expect(report.usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(report.cost!.total).toBeCloseTo(usd(report.usage!.prompt_tokens, 10), 12);
+  });
+
+  it('through a router: priced once, at the deployment that billed it (error.billed)', async () => {
+    const [strict, lenient] = [await server(), await server()];
+    strict.enqueue({ text: 'a whole answer', cutAfterChunks: 1 });
+    lenient.enqueue({ text: 'never asked', usage: LENIENT });
+    const { report, out } = await tracked(router(strict, lenient).complete(request));
+    // Final: the answer was billed, a fallback would pay again.
+    expect([strict.stats.requests, lenient.stats.requests]).toEqual([1, 0]);
+    expect((out as LlmError).billed).toMatchObject([{ deployment: 'strict', estimated: true }]);
+    expect((out as LlmError).billedAnswer).toBeUndefined();
+    expect(report.cost!.total).toBeCloseTo(usd(report.usage!.prompt_tokens, 10), 12);
+    expect(report.cost!.total).toBeGreaterThan(0);
   });
 });
