@@ -13,7 +13,9 @@ import type { CallOptions } from '../options';
 import { stream as defaultStream } from '../client';
 import { BadRequestError, RequestValidationError } from '../errors';
 import { validateRequest, type ChatRequest } from '../request';
+import { redactSecrets } from '../redact';
 import { MAX_REQUEST_DEPTH, nestsDeeper } from '../requestLimits';
+import { hideAddresses } from './errorFrame';
 
 /** How a server picks the rxllm model for the `model` a client asked for. */
 export type ModelResolver = (requested: string) => string | undefined;
@@ -151,8 +153,21 @@ export function prepareChat(
     stream: wantsStream === true,
     includeUsage,
     request,
-    chunks: piped.pipe(map((chunk) => (chunk.model === requested ? chunk : { ...chunk, model: requested }))),
+    chunks: piped.pipe(map((chunk) => forClient(chunk, requested))),
   };
+}
+
+/**
+ * A chunk as the client gets it: `model` the id it asked for, and a reset's reason (a router's
+ * `afterFirstChunk: 'restart'`, the failure that restarted the answer) without upstream addresses or
+ * secrets, as an error frame says it.
+ */
+function forClient(chunk: Chunk, requested: string): Chunk {
+  if (chunk.reset !== undefined) {
+    const reason = hideAddresses(redactSecrets(String(chunk.reset.reason)));
+    return { ...chunk, model: requested, reset: { ...chunk.reset, reason } };
+  }
+  return chunk.model === requested ? chunk : { ...chunk, model: requested };
 }
 
 /** Time to first chunk and usage of one stream, filled in as it flows. */
