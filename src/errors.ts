@@ -13,7 +13,7 @@ export interface LlmErrorOptions {
   cause?: unknown;
   retryable?: boolean;
   partial?: ChatCompletion;
-  /** See {@link LlmError.billedAnswer}. */
+  /** See {@link LlmError.billedAnswer}; makes the error not retryable. */
   billedAnswer?: boolean;
 }
 
@@ -43,15 +43,16 @@ export class LlmError extends Error {
   billed?: readonly BilledAttempt[];
   /**
    * `true` on a failure reading a `complete()` answer's 2xx body (a cut, a body timeout): the provider
-   * generated, and billed, the whole answer before sending it. `trackUsage` estimates such a call's
-   * usage (the request's prompt) instead of reporting `null`.
+   * generated, and billed, the whole answer before sending it, so the error is not retryable, and
+   * `trackUsage` estimates such a call's usage (the request's prompt) instead of reporting `null`.
    */
   billedAnswer?: true;
 
   constructor(message: string, options: LlmErrorOptions = {}) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = errorClassName(new.target);
-    this.retryable = options.retryable ?? false;
+    // An answer billed already is never worth sending again, whatever the class would say.
+    this.retryable = !options.billedAnswer && (options.retryable ?? false);
     if (options.partial) this.partial = options.partial;
     if (options.billedAnswer) this.billedAnswer = true;
   }

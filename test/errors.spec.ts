@@ -112,6 +112,14 @@ describe('error classes', () => {
     expect(t.message).toContain('firstChunk');
   });
 
+  it('an answer billed already (billedAnswer) is never retryable, whatever the class would say', () => {
+    const cut = new StreamCutError('cut after the 200', { billedAnswer: true });
+    expect([cut.retryable, cut.billedAnswer]).toEqual([false, true]);
+    const timedOut = new TimeoutError('body', 1000, { billedAnswer: true, retryable: true });
+    expect([timedOut.retryable, timedOut.billedAnswer]).toEqual([false, true]);
+    expect(new StreamCutError('cut', { billedAnswer: false }).billedAnswer).toBeUndefined();
+  });
+
   it('keeps the cause', () => {
     const cause = new Error('socket hang up');
     expect(new ConnectionError('x', { cause }).cause).toBe(cause);

@@ -330,11 +330,7 @@ class HttpCall<T> implements Dispatcher.DispatchHandler {
               truncated && ok
                 ? new StreamCutError(
                     `The compressed response body ended before its end; the response is incomplete.${this.billedAnswer ? ` ${BILLED_ANSWER_NOTE}` : ''}`,
-                    {
-                      cause: scrubError(error),
-                      retryable: !this.billedAnswer,
-                      billedAnswer: this.billedAnswer,
-                    },
+                    { cause: scrubError(error), billedAnswer: this.billedAnswer },
                   )
                 : new StreamParseError(
                     'invalid-body',

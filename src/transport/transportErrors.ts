@@ -53,7 +53,8 @@ export const BILLED_ANSWER_NOTE =
  * undici and socket errors → typed rxllm errors. Timeouts say which limit fired; a body that breaks
  * after a 2xx response started (`midStream`) is a `StreamCutError` whatever the socket detail
  * (reset, closed, EPIPE, ...), so callers branch on one class and `partial` applies. With `billed`
- * (a `complete()` answer's body was being read), that cut or timeout is final: `retryable: false`.
+ * (a `complete()` answer's body was being read), that cut or timeout is final: `billedAnswer`, which
+ * makes it not retryable.
  */
 export function mapTransportError(
   error: Error,
@@ -67,16 +68,12 @@ export function mapTransportError(
   const code = (error as { code?: string }).code ?? '';
   const kind = TIMEOUT_CODES[code];
   if (kind) {
-    return new TimeoutError(kind, limits[kind] ?? NaN, {
-      cause: scrubError(error),
-      retryable: !billed,
-      billedAnswer: billed,
-    });
+    return new TimeoutError(kind, limits[kind] ?? NaN, { cause: scrubError(error), billedAnswer: billed });
   }
   if (midStream) {
     return new StreamCutError(
       `The connection closed while the response body was streaming${code ? ` (${code})` : ''}: ${error.message}. ${billed ? BILLED_ANSWER_NOTE : 'The response is incomplete; retrying may help.'}`,
-      { cause: scrubError(error), retryable: !billed, billedAnswer: billed },
+      { cause: scrubError(error), billedAnswer: billed },
     );
   }
   return new ConnectionError(
