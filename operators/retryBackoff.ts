@@ -11,6 +11,7 @@ import { errorClassName } from '../src/errorName';
 import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
 import { checkSignal } from './internal/abort';
+import { billedOf } from '../src/router/route';
 import { LinkedSubscriberBase } from './internal/operate';
 import { onAbort } from '../src/abortListeners';
 
@@ -399,8 +400,7 @@ function hasPartial(error: unknown): boolean {
 }
 
 function hasBilled(error: unknown): boolean {
-  const billed = (error as { billed?: unknown } | null)?.billed;
-  return Array.isArray(billed) && billed.length > 0;
+  return (billedOf(error)?.length ?? 0) > 0;
 }
 
 /** One attempt's subscriber; what a handler throws (a user's `shouldRetry`, `onRetry`) fails the stream. */

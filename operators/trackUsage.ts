@@ -1,9 +1,9 @@
-import { sumUsage } from '../src/cost/sumUsage';
 import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { AttemptUsage } from '../src/cost/attemptUsage';
-import { cost, type CostBreakdown } from '../src/cost/cost';
-import { estimateUsage, type CostedRequest } from '../src/cost/estimate';
+import { failureParts, priceParts, type BilledPart } from '../src/cost/billedParts';
+import type { CostBreakdown } from '../src/cost/cost';
+import type { CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
 import { routeOf, type BilledAttempt } from '../src/router/route';
 import { LinkedSubscriberBase } from './internal/operate';
@@ -115,67 +115,6 @@ export function trackUsage<T extends Chunk | ChatCompletion>(
     });
 }
 
-/** One attempt's usage, settled, and the model it is priced at. */
-interface Part {
-  usage: Usage | null;
-  estimated: boolean;
-  model: string | undefined;
-}
-
-/** The error's `billed` (set by the router on a call that failed in the end), when it has one. */
-function billedOf(error: unknown): readonly BilledAttempt[] | undefined {
-  const billed = (error as { billed?: unknown } | null)?.billed;
-  return Array.isArray(billed) ? billed : undefined;
-}
-
-/** A `complete()` answer the provider generated, and billed, whose body could not be read (`billedAnswer`). */
-function billedAnswer(error: unknown): boolean {
-  return (error as { billedAnswer?: unknown } | null)?.billedAnswer === true;
-}
-
-/** Such an answer's usage, estimated: the request's prompt (its output was never received). */
-function answeredUnread(request: CostedRequest | undefined): { usage: Usage | null; estimated: boolean } {
-  const usage = estimateUsage(null, request, { output: 0, reasoning: 0 });
-  return { usage, estimated: usage !== null };
-}
-
-/** `a + b`, field by field; the matched price key is the last one's. */
-function addCost(a: CostBreakdown, b: CostBreakdown): CostBreakdown {
-  return {
-    input: a.input + b.input,
-    cachedInput: a.cachedInput + b.cachedInput,
-    cacheWrite: a.cacheWrite + b.cacheWrite,
-    output: a.output + b.output,
-    reasoning: a.reasoning + b.reasoning,
-    total: a.total + b.total,
-    model: b.model,
-  };
-}
-
-/**
- * The call's usage and cost from its attempts': usages summed, each attempt priced at its own
- * model; the cost is `null` when an attempt with a usage has no price (never a part left out).
- */
-function combine(parts: readonly Part[]): {
-  usage: Usage | null;
-  estimated: boolean;
-  cost: CostBreakdown | null;
-} {
-  let usage: Usage | null = null;
-  let estimated = false;
-  let total: CostBreakdown | null = null;
-  let priced = true;
-  for (const part of parts) {
-    if (!part.usage) continue;
-    usage = usage ? sumUsage(usage, part.usage) : part.usage;
-    estimated ||= part.estimated;
-    const c = part.model ? cost(part.usage, part.model) : null;
-    if (!c) priced = false;
-    else total = total ? addCost(total, c) : c;
-  }
-  return { usage, estimated: usage !== null && estimated, cost: priced ? total : null };
-}
-
 /**
  * One subscription's count and the source's subscriber, in one object (a gateway holds one per open
  * stream). It reports once: at completion, failure, or when it is unsubscribed first.
@@ -185,7 +124,7 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   private chars = 0;
   private chunks = 0;
   /** Attempts over before the current one (reset, continued elsewhere, or billed and left). */
-  private settled: Part[] | undefined;
+  private settled: BilledPart[] | undefined;
   private attempt = new AttemptUsage();
   /** The router's attempt number of the current attempt. */
   private attemptNo: number | undefined;
@@ -252,16 +191,12 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   private report(ending: CallEnding, error?: unknown): void {
     if (this.reported) return;
     this.reported = true;
-    const billed = ending === 'failed' ? billedOf(error) : undefined;
-    if (billed) this.addBilled(billed);
+    const { request } = this.config;
     const served = this.routedModel ?? this.model;
-    const last: Part = {
-      ...(ending === 'failed' && this.attempt.chunks === 0 && billedAnswer(error)
-        ? answeredUnread(this.config.request)
-        : this.attempt.settle(ending === 'completed', this.config.request)),
-      model: served,
-    };
-    const { usage, estimated, cost: total } = combine(this.settled ? [...this.settled, last] : [last]);
+    const parts = this.settled ?? [];
+    if (ending === 'failed') parts.push(...failureParts(error, request, served, this.attempt.chunks > 0));
+    parts.push({ ...this.attempt.settle(ending === 'completed', request), model: served });
+    const { usage, estimated, cost: total } = priceParts(parts);
     const out: UsageReport = {
       ending,
       model: served,

@@ -7,9 +7,8 @@
 import type { BatchResult } from '../batch';
 import type { ChatCompletion } from '../chunk';
 import { AttemptUsage } from '../cost/attemptUsage';
+import { failureParts, priceParts } from '../cost/billedParts';
 import { cost } from '../cost/cost';
-import { estimateUsage } from '../cost/estimate';
-import type { BilledAttempt } from '../router/route';
 import { errorClassName } from '../errorName';
 import { ApiError, BatchResultError } from '../errors';
 import type { BatchEvent } from '../providerBatch/submit';
@@ -99,32 +98,16 @@ function failedCost(
   error: unknown,
   request: BatchResult['request'],
 ): { usd: number; estimated: boolean } | null {
-  const { billed, partial, billedAnswer } = (error ?? {}) as {
-    billed?: readonly BilledAttempt[];
-    partial?: ChatCompletion;
-    billedAnswer?: boolean;
-  };
-  const parts: { usage: ChatCompletion['usage'] | null; model: string; estimated: boolean }[] = [];
-  for (const b of Array.isArray(billed) ? billed : []) parts.push(b);
+  const partial = (error as { partial?: ChatCompletion } | null)?.partial;
+  const parts = failureParts(error, request, request.model, !!partial);
   if (partial && typeof partial === 'object') {
     const seen = new AttemptUsage();
     seen.observe(partial);
     const route = (partial as { route?: { model?: string } }).route;
     parts.push({ ...seen.settle(false, request), model: route?.model ?? request.model });
   }
-  if (billedAnswer === true && !partial) {
-    // An answer generated and billed whose body broke: its prompt, estimated (its output never came).
-    const usage = estimateUsage(null, request, { output: 0, reasoning: 0 });
-    parts.push({ usage, model: request.model, estimated: true });
-  }
-  if (parts.length === 0) return null;
-  let usd = 0;
-  for (const part of parts) {
-    const price = cost(part.usage ?? null, part.model);
-    if (!price) return null;
-    usd += price.total;
-  }
-  return { usd, estimated: parts.some((p) => p.estimated) };
+  const priced = priceParts(parts);
+  return priced.cost && { usd: priced.cost.total, estimated: priced.estimated };
 }
 
 function errorRecord(error: unknown): NonNullable<BatchResultRecord['error']> {

@@ -18,7 +18,7 @@ import { rateLimit } from '../../operators/rateLimit';
 import { timeouts, type TimeoutsConfig } from '../../operators/timeouts';
 import type { ChatCompletion, Chunk } from '../chunk';
 import { AttemptUsage } from '../cost/attemptUsage';
-import { estimateUsage } from '../cost/estimate';
+import { unreadAnswerUsage } from '../cost/billedParts';
 import type { Client } from '../client';
 import { errorClassName } from '../errorName';
 import { FinishReasonError, LlmError, TimeoutError } from '../errors';
@@ -178,10 +178,10 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
       ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
     } else if (count === 0 && error instanceof LlmError && error.billedAnswer) {
       // A `complete()` answer generated and billed whose body broke: priced here, at this
-      // deployment's model (the caller's `trackUsage` knows only the group), so not again there.
-      const usage = estimateUsage(null, req, { output: 0, reasoning: 0 });
+      // deployment's model (the caller's `trackUsage` knows only the group; with `error.billed` set,
+      // it does not count `billedAnswer` again).
+      const usage = unreadAnswerUsage(req);
       ctx.billed.push({ deployment: d.id, model: d.model, usage, estimated: usage !== null });
-      delete error.billedAnswer;
     }
     const failure = classifyFailure(error);
     end('error', error, failure);

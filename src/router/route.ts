@@ -44,6 +44,12 @@ export type RoutedChunk = Chunk & { route: RouteInfo };
 /** A result from a router's `complete`: the completion plus `route`. */
 export type RoutedCompletion = ChatCompletion & { route: RouteInfo };
 
+/** The `billed` a router set on a call's final error (`LlmError.billed`), when it has one. */
+export function billedOf(error: unknown): readonly BilledAttempt[] | undefined {
+  const billed = (error as { billed?: unknown } | null)?.billed;
+  return Array.isArray(billed) ? billed : undefined;
+}
+
 /** The route a chunk or completion carries, when it came through a router. */
 export function routeOf(value: unknown): RouteInfo | undefined {
   const route = (value as { route?: RouteInfo } | null)?.route;

@@ -283,7 +283,11 @@ describe('an answer billed but never read (a complete() body cut after its 200)'
     // Final: the answer was billed, a fallback would pay again.
     expect([strict.stats.requests, lenient.stats.requests]).toEqual([1, 0]);
     expect((out as LlmError).billed).toMatchObject([{ deployment: 'strict', estimated: true }]);
-    expect((out as LlmError).billedAnswer).toBeUndefined();
+    // Once: the error still says its answer was billed (billedAnswer), but with error.billed set that
+    // attempt is counted there only, at the deployment's price.
+    expect((out as LlmError).billedAnswer).toBe(true);
+    const [billed] = (out as LlmError).billed!;
+    expect(report.usage).toEqual(billed.usage);
     expect(report.cost!.total).toBeCloseTo(usd(report.usage!.prompt_tokens, 10), 12);
     expect(report.cost!.total).toBeGreaterThan(0);
   });
