@@ -7,6 +7,7 @@ import type { CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
 import { routeOf, type BilledAttempt } from '../src/router/route';
 import { LinkedSubscriberBase } from './internal/operate';
+import { isStepStart } from './internal/stepStart';
 
 /** How a tracked call ended. */
 export type CallEnding = 'completed' | 'failed' | 'unsubscribed';
@@ -157,7 +158,7 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   }
 
   private observe(value: T): void {
-    if ((value as { tool_loop?: { type?: string } }).tool_loop?.type === 'step-start') {
+    if (isStepStart(value)) {
       // A `toolLoop` step starts: the step before was a call of its own, billed for its own usage
       // (each step's final usage counts, not only the last step's).
       this.settleAttempt(true);

@@ -2,6 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { Chunk, Usage } from '../src/chunk';
 import { sumUsage } from '../src/cost/sumUsage';
 import { linkedSubscriber, operate } from './internal/operate';
+import { isStepStart } from './internal/stepStart';
 
 /**
  * The final token usage, emitted once when the source completes: the last non-null `usage` of the
@@ -35,7 +36,7 @@ export function usage(): OperatorFunction<Chunk, Usage | null> {
         next: (chunk) => {
           if (chunk.reset !== undefined) last = null;
           else if (chunk.usage != null) last = chunk.usage;
-          else if ((chunk as { tool_loop?: { type?: string } }).tool_loop?.type === 'step-start' && last) {
+          else if (last && isStepStart(chunk)) {
             steps = steps ? sumUsage(steps, last) : last;
             last = null;
           }
