@@ -13,19 +13,19 @@ import {
   StreamCutError,
   createRouter,
   LlmError,
+  parseGatewayConfig,
   setPrice,
+  startConfiguredGateway,
   type RoutedChunk,
   type RouterConfig,
   type Usage,
 } from 'rxllm';
 import { retryBackoff, trackUsage, type UsageReport } from 'rxllm/operators';
-import { createMockServer, type MockServer } from 'rxllm/testing';
+import type { MockServer } from 'rxllm/testing';
+import { mockServers } from '../helpers/mockServers';
 
 const agent = createAgent();
-const servers: MockServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const server = mockServers();
 afterAll(() => agent.close());
 beforeAll(() => {
   // Per million tokens: the two deployments' prices differ tenfold.
@@ -35,11 +35,6 @@ beforeAll(() => {
 });
 afterAll(() => clearPrices());
 
-async function server(options: Parameters<typeof createMockServer>[0] = {}): Promise<MockServer> {
-  const s = await createMockServer(options);
-  servers.push(s);
-  return s;
-}
 const on = (s: MockServer) => ({ baseURL: s.url, apiKey: 'sk-test-billing', dispatcher: agent });
 const request = { model: 'main', messages: [{ role: 'user' as const, content: 'tell me something' }] };
 const LENIENT: Usage = { prompt_tokens: 40, completion_tokens: 10, total_tokens: 50 };
@@ -206,7 +201,6 @@ describe('router billing: attempts that passed chunks on', () => {
 
 describe('router billing through the gateway', () => {
   it("the access log's cost counts the refused attempt beside the fallback that answered", async () => {
-    const { parseGatewayConfig, startConfiguredGateway } = await import('../../src');
     const [strict, lenient] = [await server(), await server()];
     strict.setDefault({ text: '', finishReason: 'content_filter' });
     lenient.setDefault({ text: 'allowed', usage: LENIENT });

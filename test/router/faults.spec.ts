@@ -23,19 +23,12 @@ import {
 } from 'rxllm';
 import { accumulateChunks } from 'rxllm/operators';
 import { createMockServer, type MockChatBody, type MockServer } from 'rxllm/testing';
+import { mockServers } from '../helpers/mockServers';
 
 const agent = createAgent();
-const servers: MockServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const server = mockServers();
 afterAll(() => agent.close());
 
-async function server(options: Parameters<typeof createMockServer>[0] = {}): Promise<MockServer> {
-  const s = await createMockServer(options);
-  servers.push(s);
-  return s;
-}
 const on = (s: MockServer, path = '') => ({
   baseURL: s.url + path,
   apiKey: 'sk-test-faults',
