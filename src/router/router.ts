@@ -31,9 +31,9 @@ function withBilled(error: unknown, billed: BilledAttempt[]): unknown {
   if (error !== null && typeof error === 'object') {
     try {
       (error as { billed?: readonly BilledAttempt[] }).billed = billed;
-      if ((error as { billed?: unknown }).billed === billed) return error;
+      return error;
     } catch {
-      // A frozen error object: wrapped below.
+      // A frozen error object (strict mode throws on the write): wrapped below, as `withPartial` does.
     }
   }
   const wrapped = new LlmError(`The call failed: ${String(error)}`, { cause: error });

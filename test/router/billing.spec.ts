@@ -14,6 +14,7 @@ import {
   createRouter,
   LlmError,
   parseGatewayConfig,
+  ServerError,
   setPrice,
   startConfiguredGateway,
   type RoutedChunk,
@@ -284,5 +285,28 @@ describe('an answer billed but never read (a complete() body cut after its 200)'
     expect(report.usage).toEqual(billed.usage);
     expect(report.cost!.total).toBeCloseTo(usd(report.usage!.prompt_tokens, 10), 12);
     expect(report.cost!.total).toBeGreaterThan(0);
+  });
+});
+
+describe('error.billed on an error that cannot hold it', () => {
+  it('a frozen final error is wrapped in an LlmError carrying billed, its cause the error', async () => {
+    const frozen = Object.freeze(new ServerError({ status: 500, message: 'down, frozen' }));
+    const r = createRouter({
+      groups: { main: [{ model: 'mock/strict', id: 'strict' }], lenient: [{ model: 'mock/lenient' }] },
+      contentPolicyFallbacks: { main: ['lenient'] },
+    });
+    const out = await lastValueFrom(
+      r.stream({
+        ...request,
+        mock_response: [
+          { text: '', finishReason: 'content_filter' },
+          { errorAfter: { chunks: 0, error: frozen } },
+        ],
+      } as never),
+    ).catch((e: unknown) => e);
+    expect(out).not.toBe(frozen);
+    expect(out).toBeInstanceOf(LlmError);
+    expect((out as LlmError).cause).toBe(frozen);
+    expect((out as LlmError).billed).toMatchObject([{ deployment: 'strict', model: 'mock/strict' }]);
   });
 });
