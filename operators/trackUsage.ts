@@ -2,6 +2,7 @@ import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { AttemptUsage } from '../src/cost/attemptUsage';
 import { failureParts, priceParts, type BilledPart } from '../src/cost/billedParts';
+import { unsubscribeListening } from '../src/cost/unsubscribedBilled';
 import type { CostBreakdown } from '../src/cost/cost';
 import type { CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
@@ -33,8 +34,9 @@ export interface UsageReport {
    * `null` when nothing was received (an HTTP error, a refused connection: not billed) or nothing is
    * known of the prompt: absent is never 0.
    * When the stream restarted (reset chunks) or a router went on with another deployment (after a
-   * refusal or a failure: `route.billed`, `error.billed`, a continuation), the attempts' usages are
-   * summed; so are the steps of a `toolLoop` (each step is a call of its own).
+   * refusal or a failure: `route.billed`, `error.billed`, a continuation, or, unsubscribed before
+   * either was told, the attempts the router had left), the attempts' usages are summed; so are the
+   * steps of a `toolLoop` (each step is a call of its own).
    */
   usage: Usage | null;
   /** `true` when `usage` (so `cost`) is an estimate, not the provider's final report. */
@@ -229,7 +231,11 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
 
   override unsubscribe(): void {
     if (this.closed) return;
-    super.unsubscribe();
+    // A router below that is left with billed attempts it had not told yet tells them here.
+    unsubscribeListening(
+      (billed) => this.addBilled(billed),
+      () => super.unsubscribe(),
+    );
     try {
       this.report('unsubscribed');
     } catch (thrown) {

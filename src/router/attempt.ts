@@ -211,7 +211,12 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
   // Linked before the call starts (operators/internal/operate.ts): a synchronous deployment stops
   // as soon as the subscriber does, and nothing of this attempt runs after unsubscribe.
   const inner: Subscriber<Chunk | ChatCompletion> = linkedSubscriber<Chunk | ChatCompletion>(subscriber, {
-    finalize: () => end('cancelled'),
+    finalize: () => {
+      // Unsubscribed while its opening role chunk was held (nothing passed on yet): billed.
+      if (!ended && count === 0 && unseen.chunks > 0)
+        ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
+      end('cancelled');
+    },
     next: (value) => {
       if (ended) return;
       if (received++ === 0) {

@@ -10,6 +10,7 @@ import { ChunkAccumulator, withPartial } from '../../operators/accumulateChunks'
 import { timeouts } from '../../operators/timeouts';
 import type { ChatCompletion, Chunk } from '../chunk';
 import { createClient } from '../client';
+import { tellUnsubscribedBilled } from '../cost/unsubscribedBilled';
 import { LlmError, NoDeploymentAvailableError } from '../errors';
 import { consoleLogger } from '../logger';
 import type { CallOptions } from '../options';
@@ -184,6 +185,12 @@ export function createRouter(config: RouterConfig): Router {
       const billed: BilledAttempt[] = [];
       const running = new Subscription();
       subscriber.add(running);
+      // Unsubscribed with billed attempts not yet told (the next value or the final error would have
+      // carried them; the attempt running was just told in its finalizer): the counting operators
+      // unsubscribing now count them. After an error or completion, nothing is left here.
+      subscriber.add(() => {
+        if (billed.length > 0) tellUnsubscribedBilled(billed.splice(0));
+      });
 
       const fail = (error: unknown): void => {
         subscriber.error(withBilled(withPartial(error, delivered), billed.splice(0)));

@@ -5,7 +5,7 @@
  * `budget` and the gateway's spend) counts every attempt, each priced at its own model. Real mock
  * servers on 127.0.0.1, OpenAI-compatible and Anthropic wires.
  */
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, tap, toArray } from 'rxjs';
 import {
   clearPrices,
   complete,
@@ -18,10 +18,11 @@ import {
   setPrice,
   startConfiguredGateway,
   type RoutedChunk,
+  type BudgetStore,
   type RouterConfig,
   type Usage,
 } from 'rxllm';
-import { retryBackoff, trackUsage, type UsageReport } from 'rxllm/operators';
+import { budget, retryBackoff, trackUsage, type UsageReport } from 'rxllm/operators';
 import type { MockServer } from 'rxllm/testing';
 import { mockServers } from '../helpers/mockServers';
 
@@ -155,6 +156,123 @@ describe('router billing: attempts left before anything was passed on', () => {
   });
 });
 
+describe('router billing: a caller that leaves before the router told it', () => {
+  /** Resolves once `check()` holds, polling every 5 ms. */
+  const until = (check: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const poll = () => (check() ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+
+  /** Subscribes `calls` through trackUsage and unsubscribes once `ready()` holds; resolves with the report. */
+  async function leftWhen<T>(calls: import('rxjs').Observable<T>, ready: () => boolean) {
+    const reports: UsageReport[] = [];
+    const values: T[] = [];
+    const sub = calls
+      .pipe(trackUsage<any>({ request, onUsage: (r) => reports.push(r) }))
+      .subscribe({ next: (v) => values.push(v) });
+    await until(ready);
+    sub.unsubscribe();
+    expect(reports).toHaveLength(1);
+    return { report: reports[0], values };
+  }
+
+  it('left while the fallback was starting: the refused attempt is still costed (unsubscribed report)', async () => {
+    const [strict, lenient] = [await server(), await server()];
+    strict.enqueue({ text: '', finishReason: 'content_filter' });
+    // The fallback is slow to answer: the caller leaves before its first value.
+    lenient.enqueue({ text: 'allowed', usage: LENIENT, latencyMs: 10_000 });
+    const { report, values } = await leftWhen(
+      router(strict, lenient).stream(request),
+      () => lenient.stats.requests === 1,
+    );
+    expect(values).toEqual([]);
+    expect(report.ending).toBe('unsubscribed');
+    // The refused stream's prompt (the request's estimate) at the strict deployment's price.
+    expect(report.usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(report.estimated).toBe(true);
+    expect(report.cost!.total).toBeCloseTo(usd(report.usage!.prompt_tokens, 10), 12);
+    await until(() => lenient.stats.abortedRequests === 1);
+  });
+
+  it('left while only the opening role chunk had come (held by the router): billed for the prompt', async () => {
+    const strict = await server();
+    strict.enqueue({ text: 'never seen', stall: { afterChunks: 1 } });
+    let headers = false;
+    const only = createRouter({
+      groups: {
+        main: [
+          { model: 'compat/strict', options: { ...on(strict), onResponse: () => void (headers = true) } },
+        ],
+      },
+    });
+    let passed = 0;
+    let headersAt = Infinity;
+    const { report, values } = await leftWhen(
+      // Counts the values that reach the caller: none, the role chunk is held.
+      only.stream(request).pipe(tap(() => passed++)),
+      // The mock writes the role chunk with the headers; the margin lets the router read it.
+      () => {
+        if (headers && headersAt === Infinity) headersAt = Date.now();
+        return Date.now() - headersAt > 200;
+      },
+    );
+    expect(values).toEqual([]);
+    expect(passed).toBe(0);
+    expect(report.ending).toBe('unsubscribed');
+    expect(report.usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(report.usage!.completion_tokens).toBe(0);
+    expect(report.cost!.total).toBeCloseTo(usd(report.usage!.prompt_tokens, 10), 12);
+  });
+
+  it('budget settles the refused attempt of a call left while the fallback was starting', async () => {
+    const [strict, lenient] = [await server(), await server()];
+    strict.enqueue({ text: '', finishReason: 'content_filter' });
+    lenient.enqueue({ text: 'allowed', usage: LENIENT, latencyMs: 10_000 });
+    const added: number[] = [];
+    const store: BudgetStore = { spent: () => 0, add: (_k, _w, amount) => (added.push(amount), amount) };
+    const { report } = await leftWhen(
+      router(strict, lenient)
+        .stream(request)
+        .pipe(budget({ maxCost: 1, store })),
+      () => lenient.stats.requests === 1,
+    );
+    expect(added).toHaveLength(1);
+    expect(added[0]).toBeGreaterThan(0);
+    expect(added[0]).toBeCloseTo(report.cost!.total, 12);
+  });
+
+  it('two counting operators on one call both count the attempt; one on another call does not', async () => {
+    const [strict, lenient, other] = [await server(), await server(), await server()];
+    strict.enqueue({ text: '', finishReason: 'content_filter' });
+    lenient.enqueue({ text: 'allowed', usage: LENIENT, latencyMs: 10_000 });
+    other.enqueue({ text: 'unrelated', usage: LENIENT });
+    const outer: UsageReport[] = [];
+    const bystander: UsageReport[] = [];
+    const unrelated = createRouter({
+      groups: { main: [{ model: 'compat/lenient', id: 'other', options: on(other) }] },
+    });
+    const done = lastValueFrom(
+      unrelated
+        .stream(request)
+        .pipe(trackUsage<any>({ request, onUsage: (r) => bystander.push(r) }), toArray()),
+    );
+    const { report } = await leftWhen(
+      router(strict, lenient)
+        .stream(request)
+        .pipe(trackUsage<any>({ request, onUsage: (r) => outer.push(r) })),
+      () => lenient.stats.requests === 1,
+    );
+    await done;
+    expect(outer).toHaveLength(1);
+    expect(outer[0].cost!.total).toBeCloseTo(report.cost!.total, 12);
+    expect(report.cost!.total).toBeGreaterThan(0);
+    // The other call is costed at its own usage only.
+    expect(bystander[0].usage).toEqual(LENIENT);
+    expect(bystander[0].cost!.total).toBeCloseTo(lenientCost, 12);
+  });
+});
+
 describe('router billing: attempts that passed chunks on', () => {
   it("'restart': each attempt is priced at its own model, not the last one's", async () => {
     const [strict, lenient] = [await server(), await server()];
@@ -201,19 +319,16 @@ describe('router billing: attempts that passed chunks on', () => {
 });
 
 describe('router billing through the gateway', () => {
-  it("the access log's cost counts the refused attempt beside the fallback that answered", async () => {
-    const [strict, lenient] = [await server(), await server()];
-    strict.setDefault({ text: '', finishReason: 'content_filter' });
-    lenient.setDefault({ text: 'allowed', usage: LENIENT });
-    const params = (model: string, s: MockServer, perToken: number) => ({
-      model,
-      api_base: s.url,
-      api_key: 'sk-upstream',
-      input_cost_per_token: perToken,
-      output_cost_per_token: perToken,
-    });
-    const lines: string[] = [];
-    const gateway = await startConfiguredGateway(
+  const params = (model: string, s: MockServer, perToken: number) => ({
+    model,
+    api_base: s.url,
+    api_key: 'sk-upstream',
+    input_cost_per_token: perToken,
+    output_cost_per_token: perToken,
+  });
+  /** A gateway whose `main` refuses (priced 1e-3 per token) and falls back to `lenient` (1e-6). */
+  const gatewayOver = (strict: MockServer, lenient: MockServer, lines: string[], resume?: false) =>
+    startConfiguredGateway(
       parseGatewayConfig({
         model_list: [
           { model_name: 'main', params: params('compat/strict-gw', strict, 1e-3) },
@@ -222,29 +337,64 @@ describe('router billing through the gateway', () => {
         router_settings: { content_policy_fallbacks: [{ main: ['lenient'] }] },
         general_settings: { master_key: 'sk-master' },
       }),
-      { port: 0, webSocket: false, log: (l) => lines.push(l) },
+      { port: 0, webSocket: false, log: (l) => lines.push(l), ...(resume === false ? { resume } : {}) },
     );
+  const post = (url: string, body: object, signal?: AbortSignal) =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-master' },
+      body: JSON.stringify(body),
+      signal,
+    });
+  /** The cost on the access log's line of the call, once it is written. */
+  const loggedCost = async (lines: string[]) => {
+    await new Promise<void>((resolve) => {
+      const poll = () =>
+        lines.some((l) => l.includes('/v1/chat/completions')) ? resolve() : setTimeout(poll, 5);
+      poll();
+    });
+    const line = lines.find((l) => l.includes('/v1/chat/completions'))!;
+    return Number(/ cost=~?\$([\d.e-]+) /.exec(line)![1]);
+  };
+
+  it("the access log's cost counts the refused attempt beside the fallback that answered", async () => {
+    const [strict, lenient] = [await server(), await server()];
+    strict.setDefault({ text: '', finishReason: 'content_filter' });
+    lenient.setDefault({ text: 'allowed', usage: LENIENT });
+    const lines: string[] = [];
+    const gateway = await gatewayOver(strict, lenient, lines);
     try {
       for (const stream of [true, false]) {
         lines.length = 0;
-        const res = await fetch(`${gateway.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-master' },
-          body: JSON.stringify({ ...request, stream }),
-        });
+        const res = await post(gateway.url, { ...request, stream });
         expect(res.status).toBe(200);
         // Streamed, the text comes in pieces ('allo', 'wed').
         expect(await res.text()).toContain('allo');
-        await new Promise<void>((resolve) => {
-          const poll = () =>
-            lines.some((l) => l.includes('/v1/chat/completions')) ? resolve() : setTimeout(poll, 5);
-          poll();
-        });
-        const line = lines.find((l) => l.includes('/v1/chat/completions'))!;
-        const cost = Number(/ cost=~?\$([\d.e-]+) /.exec(line)![1]);
         // The lenient answer alone costs 50 x 1e-6; the refused prompt at 1e-3 per token is far more.
-        expect(cost).toBeGreaterThan(50 * 1e-6 + 1e-3);
+        expect(await loggedCost(lines)).toBeGreaterThan(50 * 1e-6 + 1e-3);
       }
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('--no-resume: a client that leaves while the fallback starts still pays for the refused attempt', async () => {
+    const [strict, lenient] = [await server(), await server()];
+    strict.setDefault({ text: '', finishReason: 'content_filter' });
+    lenient.setDefault({ text: 'allowed', usage: LENIENT, latencyMs: 10_000 });
+    const lines: string[] = [];
+    const gateway = await gatewayOver(strict, lenient, lines, false);
+    try {
+      const left = new AbortController();
+      const answer = post(gateway.url, { ...request, stream: true }, left.signal).catch((e: unknown) => e);
+      await new Promise<void>((resolve) => {
+        const poll = () => (lenient.stats.requests === 1 ? resolve() : setTimeout(poll, 5));
+        poll();
+      });
+      left.abort();
+      await answer;
+      // Nothing was answered; the refused prompt at 1e-3 per token was billed.
+      expect(await loggedCost(lines)).toBeGreaterThan(1e-3);
     } finally {
       await gateway.close();
     }

@@ -1,0 +1,31 @@
+/**
+ * Attempts a router left billed that it could not tell its caller in-band. A router tells them on
+ * the next attempt's first value (`route.billed`) or on the call's final error (`error.billed`); a
+ * caller that unsubscribes before either (a client that left while the fallback was starting, or
+ * while only the opening role chunk had come) gets neither. Unsubscribing runs synchronously from
+ * the caller down to the router, so a counting operator (`trackUsage`, and `budget` through it)
+ * listens while it unsubscribes its source, and the router's teardown tells every operator
+ * listening at that moment: the ones below which the router sits.
+ */
+import type { BilledAttempt } from '../router/route';
+
+type Listener = (billed: readonly BilledAttempt[]) => void;
+
+/** The counting operators unsubscribing their sources now, outermost first. */
+const listening: Listener[] = [];
+
+/** Runs `unsubscribe` with `listener` told of the billed attempts a router drops during it. */
+export function unsubscribeListening(listener: Listener, unsubscribe: () => void): void {
+  listening.push(listener);
+  try {
+    unsubscribe();
+  } finally {
+    // Nested calls end in reverse order: the last one pushed is this one.
+    listening.pop();
+  }
+}
+
+/** Called by a router's teardown with the billed attempts it did not tell in-band. */
+export function tellUnsubscribedBilled(billed: readonly BilledAttempt[]): void {
+  for (const listener of listening) listener(billed);
+}
