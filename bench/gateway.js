@@ -23,7 +23,7 @@
 // --no-resume-hop adds `rxllm serve --no-resume` (startGateway with resume: false): what resumable
 // answers, on by default, cost.
 //
-//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--fused] [--no-resume-hop] [--hold N] [--stress]   (needs npm run build)
+//   node bench/gateway.js [--reps 3] [--duration 8] [--concurrency 200] [--thin] [--mini] [--fused] [--no-resume-hop] [--hold N] [--hold-gap MS] [--stress]   (needs npm run build)
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -570,8 +570,8 @@ function report(rows, title, load) {
  * Memory per open stream: for each hop, a fresh process warmed with 50 streams, measured after GC
  * idle and then with `n` streams open at once (each has its first chunk, none has ended).
  */
-async function holdMemory(upstream, upstreamPort, roles, n) {
-  await upstream.ask({ type: 'config', chunks: 2000, delayMs: 100, model: MODEL }, 'config-ok');
+async function holdMemory(upstream, upstreamPort, roles, n, gapMs) {
+  await upstream.ask({ type: 'config', chunks: 2000, delayMs: gapMs, model: MODEL }, 'config-ok');
   const rows = [];
   for (const role of roles) {
     const proxy = await spawnProxy(role, upstreamPort);
@@ -605,6 +605,7 @@ async function main() {
   const duration = arg('duration', 8) * 1000;
   const concurrency = arg('concurrency', 200);
   const holdStreams = arg('hold', 0);
+  const holdGapMs = arg('hold-gap', 100);
   const stress = process.argv.includes('--stress');
   if (!fs.existsSync(path.join(DIST, 'src/index.js'))) {
     console.error('bench/gateway.js: build rxllm first (npm run build)');
@@ -683,12 +684,12 @@ async function main() {
     if (rows.some((r) => r.errors > 0)) failed = true;
   }
   if (holdStreams > 0) {
-    const rows = await holdMemory(upstream, upstreamPort, roles, holdStreams);
+    const rows = await holdMemory(upstream, upstreamPort, roles, holdStreams, holdGapMs);
     lines.push(
       `### ${holdStreams} streams open at once`,
       '',
       'Each hop in a fresh process (warmed with 50 streams), measured after a full GC: idle, then with every stream open (started over 8 s) ' +
-        '(first chunk received, 2,000-chunk streams 100 ms apart, none ended); per stream = (open - idle) / the streams the hold opened (generations still running from the warm-up are in idle).',
+        `(first chunk received, 2,000-chunk streams ${holdGapMs} ms apart, none ended); per stream = (open - idle) / the streams the hold opened (generations still running from the warm-up are in idle).`,
       '',
       '| hop | open streams | errors | RSS per open stream (KiB) | heap+buffers per open stream (KiB) |',
       '|---|---|---|---|---|',
