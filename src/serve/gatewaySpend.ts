@@ -21,6 +21,7 @@ import {
   refusalError,
   sendRefusal,
   type GatewayKey,
+  type HeadRefusal,
   type KeyRing,
 } from './keys';
 import { estimateSpend, reserveSpend, type SpendHold, type SpendLimit, type SpendRefusal } from './spend';
@@ -91,11 +92,34 @@ export interface GatewayChat {
 const AI_SDK_AGENT = /(^|\s)ai-sdk\//;
 
 /**
- * Whether the client retries a failed request itself: the official OpenAI SDKs (and LangChain's
- * OpenAI clients, built on them) send `x-stainless-retry-count`; the Vercel AI SDK (2 retries by
- * default, honouring `Retry-After`) names itself in its user agent.
+ * The request header that says which side retries, over what the gateway detects: `client` (the
+ * client retries itself: one upstream attempt) or `gateway` (the gateway retries, e.g. for an
+ * OpenAI SDK made with `maxRetries: 0`, which still sends `x-stainless-retry-count`).
+ */
+export const RETRIES_HEADER = 'x-rxllm-retries';
+
+/** The 400 for an `x-rxllm-retries` that is neither `client` nor `gateway`, else `undefined`. */
+function retriesHeaderRefusal(req: IncomingMessage): HeadRefusal | undefined {
+  const said = req.headers[RETRIES_HEADER];
+  if (said === undefined || said === 'client' || said === 'gateway') return undefined;
+  return {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_retries_header',
+    message: `The ${RETRIES_HEADER} header must be "client" (the client retries itself) or "gateway" (the gateway retries); got "${String(said).slice(0, 40)}".`,
+    headers: {},
+  };
+}
+
+/**
+ * Whether the client retries a failed request itself: as its `x-rxllm-retries` header says, else
+ * detected: the official OpenAI SDKs (and LangChain's OpenAI clients, built on them) send
+ * `x-stainless-retry-count`; the Vercel AI SDK (2 retries by default, honouring `Retry-After`) names
+ * itself in its user agent.
  */
 export function retriesItself(req: IncomingMessage): boolean {
+  const said = req.headers[RETRIES_HEADER];
+  if (said === 'client' || said === 'gateway') return said === 'client';
   if (req.headers['x-stainless-retry-count'] !== undefined) return true;
   const agent = req.headers['user-agent'];
   return typeof agent === 'string' && AI_SDK_AGENT.test(agent);
@@ -189,7 +213,17 @@ export function createGatewayChat(options: GatewayChatOptions): GatewayChat {
       await handlerOf(req, key)(req, res);
       return;
     }
-    // Refused from the head: the body is never read, and the connection closes after the answer.
+    refuseFromHead(req, res, refusal, key, started);
+  };
+
+  /** Refused from the head: the body is never read, and the connection closes after the answer. */
+  const refuseFromHead = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    refusal: HeadRefusal,
+    key: GatewayKey | undefined,
+    started: number,
+  ) => {
     closeAfter(res);
     sendRefusal(res, refusal);
     const path = (req.url ?? '/').split('?')[0];
@@ -209,6 +243,8 @@ export function createGatewayChat(options: GatewayChatOptions): GatewayChat {
     serviceOf,
     account,
     http(req, res, key, started) {
+      const bad = retriesHeaderRefusal(req);
+      if (bad) return Promise.resolve(refuseFromHead(req, res, bad, key, started));
       // Without a key there is no rate to check: the handler's own promise, with no async frame of
       // this layer held for as long as the stream runs.
       return key ? keyedHttp(req, res, key, started) : handlerOf(req)(req, res);

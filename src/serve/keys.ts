@@ -208,8 +208,11 @@ export function keyModelResolver(
   };
 }
 
-/** Answers a key's refusal in OpenAI's error shape, with its headers (`Retry-After`, `x-should-retry`). */
-export function sendRefusal(res: ServerResponse, refusal: KeyRefusal): void {
+/** A request refused from its head (a key's limits, a bad header). */
+export type HeadRefusal = Omit<KeyRefusal, 'status'> & { status: number };
+
+/** Answers a refusal in OpenAI's error shape, with its headers (`Retry-After`, `x-should-retry`). */
+export function sendRefusal(res: ServerResponse, refusal: HeadRefusal): void {
   const body = JSON.stringify({
     error: { message: refusal.message, type: refusal.type, param: null, code: refusal.code },
   });

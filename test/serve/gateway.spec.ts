@@ -241,6 +241,62 @@ describe('the official openai package against the gateway', () => {
     expect(upstream.stats.requests).toBe(2);
   });
 
+  it('x-rxllm-retries: gateway retries for an SDK made with maxRetries: 0 (it still sends x-stainless-retry-count)', async () => {
+    upstream.enqueue({ status: 503 }, { text: 'after the gateway retried' });
+    const once = new OpenAI({
+      apiKey: TOKEN,
+      baseURL: `${gateway.url}/v1`,
+      maxRetries: 0,
+      defaultHeaders: { 'x-rxllm-retries': 'gateway' },
+    });
+    const answer = await once.chat.completions.create({ model: MODEL, messages });
+    expect(answer.choices[0].message.content).toBe('after the gateway retried');
+    expect(upstream.stats.requests).toBe(2);
+    // Without the header, nobody retries that SDK's call.
+    upstream.reset();
+    upstream.enqueue({ status: 503 }, { text: 'never asked' });
+    await expect(sdk.chat.completions.create({ model: MODEL, messages })).rejects.toMatchObject({
+      status: 503,
+    });
+    expect(upstream.stats.requests).toBe(1);
+  });
+
+  it('x-rxllm-retries: client leaves retries to a client the gateway cannot recognise (a browser fetch)', async () => {
+    upstream.enqueue({ status: 503, headers: { 'retry-after': '7' } }, { text: 'never asked' });
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'x-rxllm-retries': 'client',
+      },
+      body: JSON.stringify({ model: MODEL, messages, stream: true }),
+    });
+    // The upstream's own status and Retry-After, for the client to wait and retry.
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('7');
+    await res.text();
+    expect(upstream.stats.requests).toBe(1);
+  });
+
+  it('x-rxllm-retries with another value is a 400 naming the header, before the body is read', async () => {
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'x-rxllm-retries': 'yes',
+      },
+      body: JSON.stringify({ model: MODEL, messages }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string; type: string } };
+    expect(body.error).toMatchObject({ code: 'invalid_retries_header', type: 'invalid_request_error' });
+    expect(body.error.message).toMatch(/x-rxllm-retries.*"client".*"gateway".*got "yes"/);
+    expect(upstream.stats.requests).toBe(0);
+    expect(await logLine(/ 400 .*refused:invalid_retries_header/)).toBeTruthy();
+  });
+
   it('applies the tool-call guard: a broken tool call arrives as invalid_tool_calls, a whole one parsed', async () => {
     upstream.enqueue({
       toolCalls: [
