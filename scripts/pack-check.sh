@@ -152,35 +152,37 @@ const c: Chunk = parseChunk({});
 const r: ChatRequest = validateRequest(ChatRequestSchema.parse({}));
 export { merged, text, client, n, c, r, mockStream, server };
 '
-echo "$consumer" > consumer.ts
-echo "$consumer" > consumer.mts
 tsc="$root/node_modules/.bin/tsc"
-for mode in node10 node10-no-interop node16 nodenext bundler; do
-  interop='"esModuleInterop": true'
-  case $mode in
-    node10) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]' ;;
-    node10-no-interop) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]'
-      interop='"esModuleInterop": false, "allowSyntheticDefaultImports": false' ;;
-    node16) opts='"module": "node16", "moduleResolution": "node16"'; files='["consumer.ts", "consumer.mts"]' ;;
-    nodenext) opts='"module": "nodenext", "moduleResolution": "nodenext"'; files='["consumer.ts", "consumer.mts"]' ;;
-    bundler) opts='"module": "esnext", "moduleResolution": "bundler"'; files='["consumer.ts"]' ;;
-  esac
-  cat > "tsconfig.$mode.json" <<JSON
+types_part() {
+  echo "$consumer" > consumer.ts
+  echo "$consumer" > consumer.mts
+  for mode in node10 node10-no-interop node16 nodenext bundler; do
+    interop='"esModuleInterop": true'
+    case $mode in
+      node10) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]' ;;
+      node10-no-interop) opts='"module": "commonjs", "moduleResolution": "node10"'; files='["consumer.ts"]'
+        interop='"esModuleInterop": false, "allowSyntheticDefaultImports": false' ;;
+      node16) opts='"module": "node16", "moduleResolution": "node16"'; files='["consumer.ts", "consumer.mts"]' ;;
+      nodenext) opts='"module": "nodenext", "moduleResolution": "nodenext"'; files='["consumer.ts", "consumer.mts"]' ;;
+      bundler) opts='"module": "esnext", "moduleResolution": "bundler"'; files='["consumer.ts"]' ;;
+    esac
+    cat > "tsconfig.$mode.json" <<JSON
 { "compilerOptions": { "strict": true, $opts, "target": "ES2022", "lib": ["ES2022", "DOM"], "noEmit": true,
   "skipLibCheck": false, $interop, "types": ["node"] }, "files": $files }
 JSON
-  if [ "$mode" = node10-no-interop ]; then
-    # zod's own declarations (zod/v4/locales) default-import without esModuleInterop (TS1259): zod's
-    # to fix, not rxllm's. Every other error fails the check (rxllm's gateway.d.ts once had TS1192).
-    errors=$("$tsc" -p "tsconfig.$mode.json" 2>&1 | grep 'error TS' | grep -v '/node_modules/zod/' || true)
-    if [ -n "$errors" ]; then
-      echo "$errors"; echo "pack check: types fail under $mode"; exit 1
+    if [ "$mode" = node10-no-interop ]; then
+      # zod's own declarations (zod/v4/locales) default-import without esModuleInterop (TS1259): zod's
+      # to fix, not rxllm's. Every other error fails the check (rxllm's gateway.d.ts once had TS1192).
+      errors=$("$tsc" -p "tsconfig.$mode.json" 2>&1 | grep 'error TS' | grep -v '/node_modules/zod/' || true)
+      if [ -n "$errors" ]; then
+        echo "$errors"; echo "pack check: types fail under $mode"; exit 1
+      fi
+    else
+      "$tsc" -p "tsconfig.$mode.json" || { echo "pack check: types fail under moduleResolution $mode"; exit 1; }
     fi
-  else
-    "$tsc" -p "tsconfig.$mode.json" || { echo "pack check: types fail under moduleResolution $mode"; exit 1; }
-  fi
-  echo "types ok under moduleResolution $mode"
-done
+    echo "types ok under moduleResolution $mode"
+  done
+}
 
 # 5. The zod peer range (package.json peerDependencies): each app brings its own zod, and rxllm's
 # types and runtime must hold with it. scripts/zod-compat/types.ts is type-checked (strict, the
@@ -201,24 +203,50 @@ JSON
   (cd "$1" && "$tsc" -p tsconfig.zod.json) || { echo "pack check: types fail with zod $2 ($3)"; exit 1; }
   (cd "$1" && node run.mjs "$2 ($3)") || { echo "pack check: runtime fails with zod $2 ($3)"; exit 1; }
 }
-zod_check "$work" "$(node -p 'require("zod/package.json").version')" zod
-for variant in 3.25.76:zod 3.25.76:zod/v4 4.0.0:zod 4.1.13:zod; do
-  version=${variant%%:*}
-  import=${variant#*:}
-  dir="$work/zod-$version" # one install per version, for both of its imports
-  if [ ! -d "$dir/node_modules" ]; then
-    mkdir -p "$dir" && echo '{ "name": "rxllm-zod-check", "version": "0.0.0", "private": true }' > "$dir/package.json"
-    (cd "$dir" && npm install --silent --no-audit --no-fund --ignore-scripts --prefer-offline \
-      "$work/$tarball" "zod@$version" "${deps[@]:1}" >/dev/null) \
-      || { echo "pack check: npm install zod@$version failed"; exit 1; }
-  fi
-  zod_check "$dir" "$version" "$import"
-done
+zod_part() {
+  zod_check "$work" "$(node -p 'require("zod/package.json").version')" zod
+  for variant in 3.25.76:zod 3.25.76:zod/v4 4.0.0:zod 4.1.13:zod; do
+    version=${variant%%:*}
+    import=${variant#*:}
+    dir="$work/zod-$version" # one install per version, for both of its imports
+    if [ ! -d "$dir/node_modules" ]; then
+      mkdir -p "$dir" && echo '{ "name": "rxllm-zod-check", "version": "0.0.0", "private": true }' > "$dir/package.json"
+      (cd "$dir" && npm install --silent --no-audit --no-fund --ignore-scripts --prefer-offline \
+        "$work/$tarball" "zod@$version" "${deps[@]:1}" >/dev/null) \
+        || { echo "pack check: npm install zod@$version failed"; exit 1; }
+    fi
+    zod_check "$dir" "$version" "$import"
+  done
+}
 
 # 6. The bullmq peer range: an app on bullmq 5 (the jest tests run the devDependency, a 6) type-checks
 # rxllm/bullmq and runs docs/fleet.md's usage and a fleet with a worker killed mid-run against a
 # redis-server started on a free port (scripts/bullmq-compat/check.sh; ~30 s).
-bash "$root/scripts/bullmq-compat/check.sh" "$work/$tarball" "$work/bullmq"
+# One part per major, so the two run side by side.
+bullmq5_part() {
+  BULLMQ_VERSIONS=5.0.0 bash "$root/scripts/bullmq-compat/check.sh" "$work/$tarball" "$work/bullmq5"
+}
+bullmq6_part() {
+  BULLMQ_VERSIONS=6.0.0 bash "$root/scripts/bullmq-compat/check.sh" "$work/$tarball" "$work/bullmq6"
+}
+
+# Parts 4 to 6 are independent (each its own files under .pack-check/) and mostly tsc and npm: they
+# run side by side, each into its own log, printed in order once all ended; any failure fails the check.
+parts=(bullmq5_part bullmq6_part zod_part types_part)
+pids=()
+for part in "${parts[@]}"; do
+  ("$part") > "$work/$part.log" 2>&1 &
+  pids+=($!)
+done
+failed=()
+for i in "${!parts[@]}"; do
+  wait "${pids[$i]}" || failed+=("${parts[$i]}")
+  cat "$work/${parts[$i]}.log"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "pack check: failed in ${failed[*]}"
+  exit 1
+fi
 
 # 7. The browser bundle: size budget, no zod/undici/Node built-in/second rxjs.
 node "$root/bench/bundle-size.js" --app "$work" --check
