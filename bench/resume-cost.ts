@@ -1,5 +1,6 @@
 /**
- * What resumable streams cost: bytes per stored chunk (memory store: V8 heap after GC; Redis store:
+ * What resumable streams cost: bytes per stored chunk (memory store: V8 heap and array buffers after
+ * GC, for streams still running and ended; Redis store:
  * `INFO memory` used_memory of a redis-server started for the run), and the time a resume adds
  * before its first chunk: replaying a stored chunk (XRANGE on Redis), and following live (a reader
  * blocked in XREAD gets a chunk appended by another connection), each against the memory store,
@@ -24,7 +25,7 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
 
-async function fill(store: ResumeStore, prefix: string) {
+async function fill(store: ResumeStore, prefix: string, end = true) {
   for (let s = 0; s < STREAMS; s++) {
     const id = `${prefix}${s}`;
     await store.create(id, 600_000);
@@ -34,8 +35,15 @@ async function fill(store: ResumeStore, prefix: string) {
         id,
         Array.from({ length: Math.min(20, CHUNKS - c) }, (_, k) => ({ seq: c + k + 1, chunk: chunk(c + k) })),
       );
-    await store.end(id, { state: 'complete' });
+    if (end) await store.end(id, { state: 'complete' });
   }
+}
+
+/** What the heap and the array buffers (a store's typed arrays) hold, after a GC. */
+function held(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 async function latencies(store: ResumeStore, writer: ResumeStore, label: string) {
@@ -95,13 +103,22 @@ async function main() {
   const ms = (xs: number[]) => `${median(xs).toFixed(2)} / ${p95(xs).toFixed(2)}`;
   console.log(`${STREAMS} streams x ${CHUNKS} chunks; one chunk is ${jsonBytes} bytes of JSON`);
 
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  // Streams still running (a gateway's open answers), then ended (kept for their TTL, trimmed).
+  const running = createMemoryResumeStore({ maxStreams: STREAMS });
+  let before = held();
+  await fill(running, 'r', false);
+  const runningBytes = (held() - before) / (STREAMS * CHUNKS);
+  console.log(
+    `memory store, streams running: ${runningBytes.toFixed(0)} bytes of heap and array buffers per stored chunk`,
+  );
+  before = held();
   const memory = createMemoryResumeStore({ maxStreams: STREAMS + LATENCY_ROUNDS + 10 });
   await fill(memory, 'm');
-  gc();
-  const memoryBytes = (process.memoryUsage().heapUsed - before) / (STREAMS * CHUNKS);
-  console.log(`memory store: ${memoryBytes.toFixed(0)} bytes of heap per stored chunk`);
+  const memoryBytes = (held() - before) / (STREAMS * CHUNKS);
+  console.log(
+    `memory store, streams ended: ${memoryBytes.toFixed(0)} bytes of heap and array buffers per stored chunk`,
+  );
+  if (!(await running.read('r0', 0, { waitMs: 0 }))) throw new Error('the running store lost a stream');
 
   const server = await startRedis();
   const clients = [new Redis({ port: server.port }), new Redis({ port: server.port })];

@@ -81,12 +81,21 @@ describe('CompactTexts', () => {
     const texts = answerTexts(Array.from({ length: 200 }, (_, i) => WORDS[i % WORDS.length] + i));
     const list = roundTrip(texts);
     list.trim();
-    const internals = list as unknown as { bytes: Uint8Array; records: Int32Array; refs: string[] };
+    const internals = list as unknown as {
+      bytes: Uint8Array;
+      ends: Int32Array;
+      runs: number[];
+      runCount: number;
+      refs: string[];
+    };
     const full = texts.reduce((n, t) => n + new TextEncoder().encode(t).length, 0);
-    const kept = internals.bytes.length + internals.records.byteLength;
-    expect(kept * 4).toBeLessThan(full);
+    const kept = internals.bytes.length + internals.ends.byteLength + internals.runs.length * 4;
+    // A text costs one Int32 and its middle's few bytes: the texts are kept in under a tenth.
+    expect(kept * 10).toBeLessThan(full);
     // The role chunk and the usage chunk differ most; the content and tool-call chunks do not.
     expect(internals.refs.length).toBeLessThanOrEqual(3);
+    // Texts stored alike share a run: a few per reference, not one per text.
+    expect(internals.runCount).toBeLessThanOrEqual(internals.refs.length * 4);
   });
 
   it('takes the previous text as the reference when it shares much more than the reference does', () => {
