@@ -55,7 +55,7 @@ npm install --silent --no-audit --no-fund --ignore-scripts --offline "${deps[@]}
   || npm install --silent --no-audit --no-fund --ignore-scripts "${deps[@]}" >/dev/null
 
 cat > esm.mjs <<'JS'
-import { stream, LlmError, ApiError } from 'rxllm';
+import { stream, createRouter, LlmError, ApiError } from 'rxllm';
 import { accumulateChunks } from 'rxllm/operators';
 import { createMockServer } from 'rxllm/testing';
 import { fetchSse } from 'rxllm/browser';
@@ -83,6 +83,22 @@ const viaFetch = await lastValueFrom(
   fetchSse(`${server.url}/chat/completions`, { body: { model: 'x', stream: true, messages: [{ role: 'user', content: 'hi' }] } }).pipe(accumulateChunks()),
 );
 await server.close();
+// A router of the ESM build hands an attempt it left billed (a refusal, the caller gone while the
+// fallback starts) to a trackUsage of the CommonJS build: the two builds share that channel.
+const [refusing, slow] = [await createMockServer(), await createMockServer()];
+refusing.enqueue({ text: '', finishReason: 'content_filter' });
+slow.enqueue({ text: 'late', latencyMs: 10000 });
+const request = { model: 'main', messages: [{ role: 'user', content: 'tell me something' }] };
+const routed = createRouter({
+  groups: { main: [{ model: 'compat/a', options: { baseURL: refusing.url } }], other: [{ model: 'compat/b', options: { baseURL: slow.url } }] },
+  contentPolicyFallbacks: { main: ['other'] },
+});
+let report;
+const left = routed.stream(request).pipe(require('rxllm/operators').trackUsage({ request, onUsage: (r) => (report = r) })).subscribe();
+while (slow.stats.requests === 0) await new Promise((r) => setTimeout(r, 5));
+left.unsubscribe();
+await Promise.all([refusing.close(), slow.close()]);
+if (!(report?.usage?.prompt_tokens > 0)) throw new Error('esm: a CommonJS trackUsage lost the ESM router\'s billed attempt: ' + JSON.stringify(report?.usage));
 if (viaFetch.choices[0].message.content !== 'pack check ok') throw new Error('esm: fetchSse got ' + viaFetch.choices[0].message.content);
 // An error made by the CommonJS build is an instance of the ESM build's classes, and back.
 if (!(new cjs.RateLimitError({ status: 429 }) instanceof ApiError)) throw new Error('esm: cjs error not instanceof esm ApiError');

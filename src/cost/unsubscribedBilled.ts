@@ -11,8 +11,13 @@ import type { BilledAttempt } from '../router/route';
 
 type Listener = (billed: readonly BilledAttempt[]) => void;
 
-/** The counting operators unsubscribing their sources now, outermost first. */
-const listening: Listener[] = [];
+/**
+ * The counting operators unsubscribing their sources now, outermost first. Kept on `globalThis`, so
+ * the CommonJS and ESM builds loaded side by side (a router from one, `trackUsage` from the other)
+ * share it, as `LlmError`'s brand is shared.
+ */
+const KEY = Symbol.for('rxllm.unsubscribedBilled');
+const listening: Listener[] = ((globalThis as Record<symbol, Listener[] | undefined>)[KEY] ??= []);
 
 /** Runs `unsubscribe` with `listener` told of the billed attempts a router drops during it. */
 export function unsubscribeListening(listener: Listener, unsubscribe: () => void): void {
