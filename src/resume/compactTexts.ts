@@ -57,7 +57,6 @@ export class CompactTexts {
    * costs the end of its middle in `ends` (one Int32) and its middle's bytes.
    */
   private runs: number[] = [];
-  private runCount = 0;
   /** Where each text's middle ends in `bytes`. */
   private ends: Int32Array;
   private bytes: Uint8Array;
@@ -129,7 +128,7 @@ export class CompactTexts {
       throw new RangeError(`CompactTexts: no text at ${index} (length ${this.count})`);
     // The last run that starts at or before `index`.
     let lo = 0;
-    let hi = this.runCount - 1;
+    let hi = this.runs.length / RUN - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.runs[mid * RUN] <= index) lo = mid;
@@ -164,15 +163,12 @@ export class CompactTexts {
   private runFor(text: string, refIndex: number): void {
     const { prefix, suffix } = this;
     const own = text.length - prefix - suffix;
-    const at = (this.runCount - 1) * RUN;
+    // A reference exists, so a run does: the last one, when it is against this reference and not
+    // the run of the reference kept whole.
+    const at = this.runs.length - RUN;
     const runPrefix = this.runs[at + 2];
     const runSuffix = this.runs[at + 3];
-    // The last run, when it is against this reference and not the run of the reference kept whole.
-    if (
-      at >= 0 &&
-      this.runs[at + 1] === refIndex &&
-      !(runSuffix === 0 && runPrefix === this.refs[refIndex].length)
-    ) {
+    if (this.runs[at + 1] === refIndex && !(runSuffix === 0 && runPrefix === this.refs[refIndex].length)) {
       if (runPrefix <= prefix && runSuffix <= suffix && fits(text, runPrefix, runSuffix, own)) {
         this.prefix = runPrefix;
         this.suffix = runSuffix;
@@ -191,7 +187,6 @@ export class CompactTexts {
   /** A run of texts from the next one on, stored against `refIndex` with `prefix` and `suffix`. */
   private startRun(refIndex: number, prefix: number, suffix: number): void {
     this.runs.push(this.count, refIndex, prefix, suffix);
-    this.runCount++;
   }
 
   /**
@@ -206,26 +201,14 @@ export class CompactTexts {
     while (prefix < shorter && text.charCodeAt(prefix) === ref.charCodeAt(prefix)) prefix++;
     // A prefix ending inside a surrogate pair would start the middle with a lone low surrogate,
     // which UTF-8 cannot encode; the pair goes to the middle instead.
-    if (
-      prefix > 0 &&
-      prefix < length &&
-      isHigh(text.charCodeAt(prefix - 1)) &&
-      isLow(text.charCodeAt(prefix))
-    )
-      prefix--;
+    if (splitsPair(text, prefix)) prefix--;
     // Bounded so the prefix and the suffix never overlap, in the text or in the reference.
     const most = shorter - prefix;
     let suffix = 0;
     while (suffix < most && text.charCodeAt(length - 1 - suffix) === ref.charCodeAt(refLength - 1 - suffix))
       suffix++;
     const middleEnd = length - suffix;
-    if (
-      suffix > 0 &&
-      middleEnd > prefix &&
-      isHigh(text.charCodeAt(middleEnd - 1)) &&
-      isLow(text.charCodeAt(middleEnd))
-    )
-      suffix--;
+    if (suffix > 0 && middleEnd > prefix && splitsPair(text, middleEnd)) suffix--;
     this.prefix = prefix;
     this.suffix = suffix;
     return length - suffix - prefix;

@@ -164,6 +164,10 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
     }
     safe('onAttempt', () => onAttempt(report));
   };
+  /** What arrived before anything was passed on, as a billed attempt the caller is told of later. */
+  const billUnseen = (): void => {
+    ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
+  };
   const deliver = (value: Chunk | ChatCompletion): void => {
     // The first value of the attempt tells the attempts billed before it (once).
     const route = count === 0 && ctx.billed.length > 0 ? { ...info, billed: ctx.billed.splice(0) } : info;
@@ -175,7 +179,7 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
     if (count === 0 && unseen.chunks > 0) {
       // Left before anything was passed on (a refusal, a failure after the opening role chunk): the
       // caller never sees these values, but the provider billed them.
-      ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
+      billUnseen();
     } else if (count === 0 && error instanceof LlmError && error.billedAnswer) {
       // A `complete()` answer generated and billed whose body broke: priced here, at this
       // deployment's model (the caller's `trackUsage` knows only the group; with `error.billed` set,
@@ -213,8 +217,7 @@ export function runAttempt<T extends Chunk | ChatCompletion>(
   const inner: Subscriber<Chunk | ChatCompletion> = linkedSubscriber<Chunk | ChatCompletion>(subscriber, {
     finalize: () => {
       // Unsubscribed while its opening role chunk was held (nothing passed on yet): billed.
-      if (!ended && count === 0 && unseen.chunks > 0)
-        ctx.billed.push({ deployment: d.id, model: d.model, ...unseen.settle(false, req) });
+      if (!ended && count === 0 && unseen.chunks > 0) billUnseen();
       end('cancelled');
     },
     next: (value) => {
