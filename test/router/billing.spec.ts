@@ -5,7 +5,7 @@
  * `budget` and the gateway's spend) counts every attempt, each priced at its own model. Real mock
  * servers on 127.0.0.1, OpenAI-compatible and Anthropic wires.
  */
-import { lastValueFrom, tap, toArray } from 'rxjs';
+import { lastValueFrom, Subscription, toArray } from 'rxjs';
 import {
   clearPrices,
   complete,
@@ -206,11 +206,10 @@ describe('router billing: a caller that leaves before the router told it', () =>
         ],
       },
     });
-    let passed = 0;
     let headersAt = Infinity;
     const { report, values } = await leftWhen(
-      // Counts the values that reach the caller: none, the role chunk is held.
-      only.stream(request).pipe(tap(() => passed++)),
+      // No value reaches the caller: the role chunk is held.
+      only.stream(request),
       // The mock writes the role chunk right after the headers; the margin (far above a read's delay, even
       // on a loaded machine) lets the router read it.
       () => {
@@ -219,7 +218,6 @@ describe('router billing: a caller that leaves before the router told it', () =>
       },
     );
     expect(values).toEqual([]);
-    expect(passed).toBe(0);
     expect(report.ending).toBe('unsubscribed');
     expect(report.usage!.prompt_tokens).toBeGreaterThan(0);
     expect(report.usage!.completion_tokens).toBe(0);
@@ -243,34 +241,42 @@ describe('router billing: a caller that leaves before the router told it', () =>
     expect(added[0]).toBeCloseTo(report.cost!.total, 12);
   });
 
-  it('two counting operators on one call both count the attempt; one on another call does not', async () => {
+  it('two counting operators on one call both count the attempt; one on another call left in the same teardown does not', async () => {
     const [strict, lenient, other] = [await server(), await server(), await server()];
     strict.enqueue({ text: '', finishReason: 'content_filter' });
     lenient.enqueue({ text: 'allowed', usage: LENIENT, latencyMs: 10_000 });
-    other.enqueue({ text: 'unrelated', usage: LENIENT });
+    other.enqueue({ text: 'unrelated', usage: LENIENT, latencyMs: 10_000 });
     const outer: UsageReport[] = [];
+    const inner: UsageReport[] = [];
     const bystander: UsageReport[] = [];
     const unrelated = createRouter({
       groups: { main: [{ model: 'compat/lenient', id: 'other', options: on(other) }] },
     });
-    const done = lastValueFrom(
+    // One teardown for both calls: the unrelated one first, then the routed one.
+    const both = new Subscription();
+    both.add(
       unrelated
         .stream(request)
-        .pipe(trackUsage<any>({ request, onUsage: (r) => bystander.push(r) }), toArray()),
+        .pipe(trackUsage<any>({ request, onUsage: (r) => bystander.push(r) }))
+        .subscribe(),
     );
-    const { report } = await leftWhen(
+    both.add(
       router(strict, lenient)
         .stream(request)
-        .pipe(trackUsage<any>({ request, onUsage: (r) => outer.push(r) })),
-      () => lenient.stats.requests === 1,
+        .pipe(
+          trackUsage<any>({ request, onUsage: (r) => inner.push(r) }),
+          trackUsage<any>({ request, onUsage: (r) => outer.push(r) }),
+        )
+        .subscribe(),
     );
-    await done;
-    expect(outer).toHaveLength(1);
-    expect(outer[0].cost!.total).toBeCloseTo(report.cost!.total, 12);
-    expect(report.cost!.total).toBeGreaterThan(0);
-    // The other call is costed at its own usage only.
-    expect(bystander[0].usage).toEqual(LENIENT);
-    expect(bystander[0].cost!.total).toBeCloseTo(lenientCost, 12);
+    await until(() => lenient.stats.requests === 1 && other.stats.requests === 1);
+    both.unsubscribe();
+    expect(inner[0].cost!.total).toBeGreaterThan(0);
+    expect(outer[0].cost!.total).toBeCloseTo(inner[0].cost!.total, 12);
+    // The other call received nothing and was billed nothing: not the refused attempt of the first.
+    expect(bystander[0].usage).toBeNull();
+    // Nobody is left listening once the teardown is over.
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('rxllm.unsubscribedBilled')]).toEqual([]);
   });
 });
 
