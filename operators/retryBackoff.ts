@@ -11,7 +11,15 @@ import { errorClassName } from '../src/errorName';
 import { LlmError, RequestAbortedError } from '../src/errors';
 import { ChunkAccumulator, withPartial } from './accumulateChunks';
 import { checkSignal } from './internal/abort';
-import { billedOf } from '../src/router/route';
+import {
+  completeCarrying,
+  errorCarrying,
+  isBilledFailure,
+  retriedOf,
+  valueCarrying,
+  type RetriedFailure,
+} from '../src/cost/retriedBilled';
+import { tellUnsubscribedBilled } from '../src/cost/unsubscribedBilled';
 import { LinkedSubscriberBase } from './internal/operate';
 import { onAbort } from '../src/abortListeners';
 
@@ -48,7 +56,8 @@ export interface RetryBackoffConfig {
    * Retries per error class, like LiteLLM's `retry_policy`: `{ RateLimitError: 5, ServerError: 3,
    * BadRequestError: 0 }`. The most specific class in an error's prototype chain wins; each class
    * has its own count. An entry is an explicit decision: a class listed with N > 0 is retried even
-   * if its `retryable` is false. @defaultValue {}
+   * if its `retryable` is false, but not when the error says the provider billed it (see below).
+   * @defaultValue {}
    */
   retryPolicy?: Readonly<Record<string, number>>;
   /**
@@ -192,8 +201,11 @@ export function retryBackoff(config: RetryBackoffConfig): MonoTypeOperatorFuncti
  * duplicate text. Then it fails with the error, `error.partial` holding what was received. With
  * `resume: 'restart'` it restarts anyway and emits a reset chunk first (`Chunk.reset`). Nor does it
  * retry an error that already carries `partial` (an `accumulateChunks` placed before it received
- * chunks) or `billed` (a router's attempts that were billed though they passed nothing on): the
- * provider generated, and billed, them; a `shouldRetry` of yours decides instead.
+ * chunks), `billed` (a router's attempts that were billed though they passed nothing on) or
+ * `billedAnswer` (a `complete()` answer billed whose body broke), whatever `retryPolicy` says: the
+ * provider generated, and billed, them; a `shouldRetry` of yours decides instead. When it does retry
+ * one, what that failure was billed for goes on with the next value, the final error or the end, so
+ * that a `trackUsage` (or `budget`) below still counts it.
  *
  * ```
  * retryBackoff({ initialDelayMs: 3, jitter: 0 })
@@ -278,12 +290,20 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
   };
   return (source) =>
     new Observable<T>((subscriber) => {
+      const run = new RetryRun(source, subscriber, settings);
       if (signal) {
-        const abort = () => subscriber.error(new RequestAbortedError({ cause: signal.reason }));
+        const abort = () => {
+          const error = new RequestAbortedError({ cause: signal.reason });
+          subscriber.error(run.carried ? errorCarrying(error, run.takeCarried()) : error);
+        };
         if (signal.aborted) return abort();
         subscriber.add(onAbort(signal, abort));
       }
-      new RetryRun(source, subscriber, settings).subscribeOnce();
+      // Left with billed failures not passed on yet: a `trackUsage` unsubscribing it is told of them.
+      subscriber.add(() => {
+        if (run.carried) tellUnsubscribedBilled([], run.takeCarried());
+      });
+      run.subscribeOnce();
     });
 }
 
@@ -297,6 +317,11 @@ type RetrySettings = Required<Omit<RetryBackoffConfig, 'shouldRetry' | 'onRetry'
  */
 class RetryRun<T> {
   retries = 0;
+  /**
+   * Billed failures retried and not passed on yet: they go with the next value, the final error, the
+   * completion or the unsubscribe, so that a `trackUsage` below counts them (`retriedBilled.ts`).
+   */
+  carried: RetriedFailure[] | undefined;
   /** Made on the first failure: most subscriptions never fail. */
   private perClass: Map<string, number> | undefined;
   merger: PartialMerger;
@@ -338,7 +363,25 @@ class RetryRun<T> {
   }
 
   private fail(error: unknown): void {
-    this.downstream.error(this.emitted ? this.merger.attach(error) : error);
+    const failed = this.emitted ? this.merger.attach(error) : error;
+    this.downstream.error(this.carried ? errorCarrying(failed, this.takeCarried()) : failed);
+  }
+
+  /** The carried failures, handed on once. */
+  takeCarried(): RetriedFailure[] {
+    const carried = this.carried ?? [];
+    this.carried = undefined;
+    return carried;
+  }
+
+  /** A billed failure is retried: what it was billed for goes on with what comes next. */
+  private carry(error: unknown): void {
+    const before = retriedOf(error);
+    const billed = isBilledFailure(error);
+    if (!before && !billed) return;
+    const carried = (this.carried ??= []);
+    if (before) carried.push(...before);
+    if (billed) carried.push({ error, sawValues: this.emitted });
   }
 
   /** An attempt failed: the stream fails, or the next attempt is subscribed after a wait. */
@@ -348,14 +391,26 @@ class RetryRun<T> {
     // An error carrying `partial` comes from a stream that delivered chunks further up (an
     // `accumulateChunks` before this operator): the provider generated, and billed, them, and a retry
     // would send the request again. Only `shouldRetry` can say otherwise.
-    // So does one carrying `billed`: a router's attempts the provider billed though they passed nothing on.
-    if (!this.emitted && !settings.shouldRetry && (hasPartial(error) || hasBilled(error)))
-      return this.fail(error);
-    // A throwing `shouldRetry` or `onRetry` becomes the stream's error (the attempt's subscriber).
-    const delayMs = this.decide(error);
-    if (delayMs === undefined) return this.fail(error);
-    this.retries++;
-    settings.onRetry?.({ attempt: this.retries, error, delayMs });
+    // So does one carrying `billed` (a router's attempts the provider billed though they passed
+    // nothing on) or `billedAnswer` (a `complete()` answer billed, its body never read), whatever
+    // `retryPolicy` says. If `shouldRetry` retries one anyway, what it was billed for is carried on.
+    if (!this.emitted && !settings.shouldRetry && isBilledFailure(error)) return this.fail(error);
+    let delayMs: number | undefined;
+    let carried = false;
+    try {
+      delayMs = this.decide(error);
+      if (delayMs === undefined) return this.fail(error);
+      this.retries++;
+      this.carry(error);
+      carried = true;
+      settings.onRetry?.({ attempt: this.retries, error, delayMs });
+    } catch (thrown) {
+      // A throwing `shouldRetry` or `onRetry` becomes the stream's error, with what the failure it
+      // was deciding on was billed for.
+      if (!carried) this.carry(error);
+      downstream.error(this.carried ? errorCarrying(thrown, this.takeCarried()) : thrown);
+      return;
+    }
     const last = this.emitted ? this.merger.lastChunk() : undefined;
     // Added to the subscriber: an unsubscribe or an abort during the wait cancels it. Removed once
     // it ran, so a long restarting stream does not collect finished waits.
@@ -366,14 +421,15 @@ class RetryRun<T> {
         downstream.remove(wait);
         if (this.emitted) {
           const reason = error instanceof Error ? error.message : String(error);
-          downstream.next({
+          const reset = {
             id: last?.id ?? '',
             object: 'chat.completion.chunk',
             created: last?.created ?? 0,
             model: last?.model ?? '',
             choices: [],
             reset: { attempt: this.retries, reason },
-          } satisfies Chunk as T);
+          } satisfies Chunk as T;
+          downstream.next(this.carried ? valueCarrying(reset, this.takeCarried()) : reset);
         }
         this.emitted = false;
         this.merger = new PartialMerger(settings.partial);
@@ -395,14 +451,6 @@ class RetryRun<T> {
   }
 }
 
-function hasPartial(error: unknown): boolean {
-  return (error as { partial?: unknown } | null)?.partial !== undefined;
-}
-
-function hasBilled(error: unknown): boolean {
-  return (billedOf(error)?.length ?? 0) > 0;
-}
-
 /** One attempt's subscriber; what a handler throws (a user's `shouldRetry`, `onRetry`) fails the stream. */
 class AttemptSubscriber<T> extends LinkedSubscriberBase<T> {
   constructor(private readonly run: RetryRun<T>) {
@@ -413,7 +461,13 @@ class AttemptSubscriber<T> extends LinkedSubscriberBase<T> {
     const { run } = this;
     run.emitted = true;
     run.merger.add(value);
-    this.downstream.next(value);
+    this.downstream.next(run.carried ? valueCarrying(value, run.takeCarried()) : value);
+  }
+
+  protected override onComplete(): void {
+    const { run } = this;
+    if (run.carried) completeCarrying(run.takeCarried(), () => this.downstream.complete());
+    else this.downstream.complete();
   }
 
   protected override onError(error: unknown): void {

@@ -3,6 +3,7 @@ import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { AttemptUsage } from '../src/cost/attemptUsage';
 import { failureParts, priceParts, type BilledPart } from '../src/cost/billedParts';
 import { unsubscribeListening } from '../src/cost/unsubscribedBilled';
+import { retriedCompleting, retriedOf, retriedParts, type RetriedFailure } from '../src/cost/retriedBilled';
 import type { CostBreakdown } from '../src/cost/cost';
 import type { CostedRequest } from '../src/cost/estimate';
 import { servedModel } from '../src/cost/servedBy';
@@ -148,6 +149,12 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
       (this.settled ??= []).push({ usage: b.usage, estimated: b.estimated, model: b.model });
   }
 
+  /** Failures a `retryBackoff` above retried though the provider billed them. */
+  private addRetried(retried: readonly RetriedFailure[]): void {
+    const parts = retriedParts(retried, this.config.request, this.routedModel ?? this.model);
+    if (parts.length > 0) (this.settled ??= []).push(...parts);
+  }
+
   /**
    * The current attempt is over (`completed`: its stream ended normally, a loop's step): its usage,
    * or its estimate, is kept (the provider billed it).
@@ -197,7 +204,11 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
     const { request } = this.config;
     const served = this.routedModel ?? this.model;
     const parts = this.settled ?? [];
-    if (ending === 'failed') parts.push(...failureParts(error, request, served, this.attempt.chunks > 0));
+    if (ending === 'failed') {
+      const retried = retriedOf(error);
+      if (retried) parts.push(...retriedParts(retried, request, served));
+      parts.push(...failureParts(error, request, served, this.attempt.chunks > 0));
+    }
     parts.push({ ...this.attempt.settle(ending === 'completed', request), model: served });
     const { usage, estimated, cost: total } = priceParts(parts);
     const out: UsageReport = {
@@ -215,6 +226,8 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
 
   protected override onNext(value: T): void {
     this.observe(value);
+    const retried = retriedOf(value);
+    if (retried) this.addRetried(retried);
     this.downstream.next(value);
   }
 
@@ -225,6 +238,8 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   }
 
   protected override onComplete(): void {
+    const retried = retriedCompleting();
+    if (retried) this.addRetried(retried);
     this.report('completed');
     this.downstream.complete();
   }
@@ -233,7 +248,10 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
     if (this.closed) return;
     // A router below that is left with billed attempts it had not told yet tells them here.
     unsubscribeListening(
-      (billed) => this.addBilled(billed),
+      (billed, retried) => {
+        this.addBilled(billed);
+        if (retried) this.addRetried(retried);
+      },
       () => super.unsubscribe(),
     );
     try {

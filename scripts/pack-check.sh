@@ -99,6 +99,23 @@ while (slow.stats.requests === 0) await new Promise((r) => setTimeout(r, 5));
 left.unsubscribe();
 await Promise.all([refusing.close(), slow.close()]);
 if (!(report?.usage?.prompt_tokens > 0)) throw new Error('esm: a CommonJS trackUsage lost the ESM router\'s billed attempt: ' + JSON.stringify(report?.usage));
+// So does a retryBackoff of the ESM build that retried an answer billed but never read (a shouldRetry
+// of the app's): the CommonJS trackUsage counts both answers.
+const { complete } = await import('rxllm');
+const { retryBackoff } = await import('rxllm/operators');
+const cut = await createMockServer();
+cut.enqueue({ text: 'a whole answer', cutAfterChunks: 1 });
+cut.enqueue({ text: 'read', usage: { prompt_tokens: 40, completion_tokens: 1, total_tokens: 41 } });
+const direct = { model: 'compat/x', messages: [{ role: 'user', content: 'tell me something' }] };
+let retried;
+await lastValueFrom(
+  complete(direct, { baseURL: cut.url }).pipe(
+    retryBackoff({ shouldRetry: () => true, initialDelayMs: 1 }),
+    require('rxllm/operators').trackUsage({ request: direct, onUsage: (r) => (retried = r) }),
+  ),
+);
+await cut.close();
+if (!(retried?.usage?.prompt_tokens > 40)) throw new Error('esm: a CommonJS trackUsage lost the ESM retry\'s billed answer: ' + JSON.stringify(retried?.usage));
 if (viaFetch.choices[0].message.content !== 'pack check ok') throw new Error('esm: fetchSse got ' + viaFetch.choices[0].message.content);
 // An error made by the CommonJS build is an instance of the ESM build's classes, and back.
 if (!(new cjs.RateLimitError({ status: 429 }) instanceof ApiError)) throw new Error('esm: cjs error not instanceof esm ApiError');

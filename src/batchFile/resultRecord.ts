@@ -7,8 +7,9 @@
 import type { BatchResult } from '../batch';
 import type { ChatCompletion } from '../chunk';
 import { AttemptUsage } from '../cost/attemptUsage';
-import { failureParts, priceParts } from '../cost/billedParts';
-import { cost } from '../cost/cost';
+import { failureParts, priceParts, type BilledPart } from '../cost/billedParts';
+import { retriedOf, retriedParts } from '../cost/retriedBilled';
+import type { BilledAttempt } from '../router/route';
 import { errorClassName } from '../errorName';
 import { ApiError, BatchResultError } from '../errors';
 import type { BatchEvent } from '../providerBatch/submit';
@@ -30,7 +31,9 @@ export interface BatchResultRecord {
   /**
    * USD; `null` when its model has no known price. A request that failed costs what it was billed for
    * before it failed (a router's attempts that were billed, `error.billed`; a streamed answer cut
-   * part-way, `error.partial`), estimated (`cost_estimated`); `null` when nothing was received.
+   * part-way, `error.partial`), estimated (`cost_estimated`); `null` when nothing was received. An
+   * answer's cost includes the attempts billed before it: a router's (`route.billed`, a refusal that
+   * went to a fallback) and failures the provider billed that a retry of yours sent again.
    */
   cost: number | null;
   /** `true` when `cost` is an estimate (a failed request's billed part, not reported by the provider). */
@@ -58,15 +61,25 @@ export function resultRecord(customId: string, result: BatchResult<ChatCompletio
     };
   }
   const { route, ...body } = result.value as ChatCompletion & {
-    route?: { deployment: string; model: string };
+    route?: { deployment: string; model: string; billed?: readonly BilledAttempt[] };
   };
-  const price = cost(result.value.usage, route?.model ?? result.request.model);
+  const model = route?.model ?? result.request.model;
+  const parts: BilledPart[] = (route?.billed ?? []).map((b) => ({
+    usage: b.usage,
+    estimated: b.estimated,
+    model: b.model,
+  }));
+  const retried = retriedOf(result.value);
+  if (retried) parts.push(...retriedParts(retried, result.request, model));
+  parts.push({ usage: result.value.usage ?? null, estimated: false, model });
+  const priced = priceParts(parts);
   return {
     custom_id: customId,
     response: { status_code: 200, body },
     error: null,
     usage: result.value.usage ?? null,
-    cost: price ? price.total : null,
+    cost: priced.cost && priced.cost.total,
+    ...(priced.estimated ? { cost_estimated: true as const } : {}),
     ...(route ? { deployment: route.deployment } : {}),
     attempts: result.attempts,
   };
@@ -100,6 +113,8 @@ function failedCost(
 ): { usd: number; estimated: boolean } | null {
   const partial = (error as { partial?: ChatCompletion } | null)?.partial;
   const parts = failureParts(error, request, request.model, !!partial);
+  const retried = retriedOf(error);
+  if (retried) parts.push(...retriedParts(retried, request, request.model));
   if (partial && typeof partial === 'object') {
     const seen = new AttemptUsage();
     seen.observe(partial);

@@ -122,3 +122,46 @@ describe('resultRecord: a failed request costs what it was billed for', () => {
     expect(record.cost_estimated).toBe(true);
   });
 });
+
+describe('resultRecord: an answer costs the attempts billed before it', () => {
+  const request: ChatRequest = {
+    model: 'openai/gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Tell me' }],
+  };
+  const answered = (value: unknown) => ({
+    ok: true as const,
+    index: 0,
+    request,
+    value: value as ChatCompletion,
+    attempts: 1,
+  });
+
+  it("a router's attempt refused before the fallback answered (route.billed): both, each at its model", () => {
+    const billed = {
+      deployment: 'strict',
+      model: 'openai/gpt-4o',
+      usage: { prompt_tokens: 1_000_000, completion_tokens: 0, total_tokens: 1_000_000 },
+      estimated: true,
+    };
+    const route = {
+      group: 'main',
+      deployment: 'mini',
+      model: 'openai/gpt-4o-mini',
+      attempt: 2,
+      billed: [billed],
+    };
+    const record = resultRecord('r', answered({ ...completion, route }));
+    // gpt-4o's prompt at $2.50 per million, the answer at gpt-4o-mini's prices.
+    expect(record.cost).toBeCloseTo(2.5 + (10 * 0.15 + 1 * 0.6) / 1e6, 12);
+    expect(record.cost_estimated).toBe(true);
+    expect(record.deployment).toBe('mini');
+    expect(record.usage).toEqual(completion.usage);
+    expect(record.response!.body).not.toHaveProperty('route');
+  });
+
+  it('an answer alone: its reported cost, not estimated', () => {
+    const record = resultRecord('s', answered(completion));
+    expect(record.cost).toBeCloseTo((10 * 0.15 + 1 * 0.6) / 1e6, 15);
+    expect(record.cost_estimated).toBeUndefined();
+  });
+});
