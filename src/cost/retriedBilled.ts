@@ -9,7 +9,9 @@
  *   symbol key: a copy of the value, so an operator that spreads a chunk (`{ ...chunk }`) keeps it and
  *   `JSON.stringify` (what a client is sent) leaves it out;
  * - on the final error, when the retries end in one;
- * - while it completes, when the last attempt completed without a value;
+ * - while it completes, when the last attempt completed without a value (dynamically scoped, as the
+ *   unsubscribe hand-off: an operator of another call that completes inside this completion is
+ *   offered it too, and an operator that completes later, after a scheduler, is not);
  * - while it is unsubscribed before any of these (`tellUnsubscribedBilled`).
  *
  * The symbol and the completing list live on `globalThis` (`Symbol.for`), so the CommonJS and ESM

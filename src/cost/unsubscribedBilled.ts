@@ -7,6 +7,10 @@
  * listens while it unsubscribes its source, and the router's teardown tells every operator
  * listening at that moment: the ones below which the router sits. `retryBackoff` hands on the same
  * way the billed failures it retried and had not passed on yet (`retriedBilled.ts`).
+ *
+ * The scope is dynamic, not the chain: an operator counting another call is told too if its own
+ * unsubscribe runs this router's teardown inside it (one chain's teardown unsubscribing another's
+ * source), and a teardown deferred past the unsubscribe (a scheduler's) tells no one.
  */
 import type { BilledAttempt } from '../router/route';
 import type { RetriedFailure } from './retriedBilled';
