@@ -93,6 +93,7 @@ function instrument(openNow, served) {
       process.send({
         type: 'stats',
         cpuUs: cpu.user + cpu.system,
+        sysUs: cpu.system,
         served: served() - mark.served,
         meanOpen: mean('open'),
         rssDelta: mean('rss') - mark.idle.rss,
@@ -482,7 +483,7 @@ async function measure({ upstream, proxies, targets, reps, duration, concurrency
       console.error(
         `rep ${rep + 1} ${name.padEnd(6)} streams ${result.completed} errors ${result.errors} ttfc p50 ${median(result.ttfc).toFixed(2)} ms` +
           (stats
-            ? ` cpu/stream ${(stats.cpuUs / 1000 / stats.served).toFixed(2)} ms open ${stats.meanOpen.toFixed(0)}`
+            ? ` cpu/stream ${(stats.cpuUs / 1000 / stats.served).toFixed(2)} ms (system ${(stats.sysUs / 1000 / stats.served).toFixed(2)}) open ${stats.meanOpen.toFixed(0)}`
             : ''),
       );
     }
