@@ -24,13 +24,14 @@
  * after the chunk numbered `after` and follows it (see docs/resume.md).
  */
 import { randomUUID } from 'node:crypto';
-import { map, type Observable, type Subscription } from 'rxjs';
+import { from, map, mergeMap, type Observable, type Subscription } from 'rxjs';
 import { resumable as keepResumable } from '../../operators/resumable';
 import type { Chunk } from '../chunk';
 import { RequestValidationError } from '../errors';
 import { defaultResumeStore, resumeEvents, stop as stopStream } from '../resume/replay';
 import { errorFrame } from './errorFrame';
 import { servedResumable, type ResumeServeOptions } from './resumeOptions';
+import { streamKnown } from './resumeRoutes';
 
 /** The socket surface used (`ws`'s `WebSocket`). */
 export interface ChatSocketLike {
@@ -130,6 +131,11 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
   const store = () => resume?.store ?? defaultResumeStore();
   /** Request id → stream id, for `stop`. */
   const streams = new Map<string, string>();
+  /**
+   * Request id → what stops the generation this socket started, for `stop`: it stops it here at
+   * once, also before the store has the stream (a shared store under load).
+   */
+  const stopsHere = new Map<string, AbortController>();
   let closed = false;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   // Pings only while something waits: an idle socket costs no timer.
@@ -194,15 +200,21 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
     }
     if (message.type === 'stop') {
       const sub = running.get(id);
-      // A resumable generation is stopped in the store: wherever it runs, and not only this reader.
       const streamId = streams.get(id);
-      if (streamId) stopStream(store(), streamId).catch(() => undefined);
+      const here = stopsHere.get(id);
+      streams.delete(id);
+      stopsHere.delete(id);
       if (sub) {
         running.delete(id);
         sub.unsubscribe();
         keepalive();
         options.onEnd?.(id, 'stopped');
       }
+      // A resumable generation stops wherever it runs, not only this reader: the one this socket
+      // started stops here (once its reader has left: no error goes out); one it resumed, through
+      // the store, which has it.
+      if (here) here.abort();
+      else if (streamId) stopStream(store(), streamId).catch(() => undefined);
       return;
     }
     if (message.type !== 'request' && message.type !== 'resume') {
@@ -227,14 +239,23 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
             'A resume message needs "streamId" (a string) and "after" (a number).',
           );
         seq = after;
-        chunks = resumeEvents(store(), streamId, { fromEventId: after }).pipe(map((e) => e.chunk));
+        // An id used the moment it came, at another instance, may not be in the store yet.
+        const known = streamKnown(store(), streamId, after, () => closed);
+        chunks = from(known).pipe(
+          mergeMap(() => resumeEvents(store(), streamId, { fromEventId: after })),
+          map((e) => e.chunk),
+        );
         streams.set(id, streamId);
       } else {
         chunks = options.stream((message as { body?: unknown }).body, id);
         if (resume) {
           const streamId = randomUUID();
-          chunks = chunks.pipe(keepResumable({ ...servedResumable(resume), id: streamId }));
+          const stopHere = new AbortController();
+          chunks = chunks.pipe(
+            keepResumable({ ...servedResumable(resume), id: streamId, signal: stopHere.signal }),
+          );
           streams.set(id, streamId);
+          stopsHere.set(id, stopHere);
           send({ type: 'stream', id, streamId });
         }
       }
@@ -250,6 +271,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         running.delete(id);
         keepalive();
         streams.delete(id);
+        stopsHere.delete(id);
         sendError(id, error);
         options.onEnd?.(id, 'error', error);
       },
@@ -258,6 +280,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         running.delete(id);
         keepalive();
         streams.delete(id);
+        stopsHere.delete(id);
         send({ type: 'done', id });
         options.onEnd?.(id, 'complete');
       },

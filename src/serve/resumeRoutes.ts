@@ -6,22 +6,57 @@
  *   events after it, then follows the generation live; without one it replays from the start.
  * - `POST /v1/chat/completions/{streamId}/stop` → 202: the generation is aborted wherever it runs.
  *
- * An unknown or expired id is a 404 in OpenAI's error shape, before any SSE header.
+ * An unknown or expired id is a 404 in OpenAI's error shape, before any SSE header. An id not in the
+ * store is asked again for up to `NEW_STREAM_WAIT_MS` (1 s) first: a client may use the id the moment
+ * it has it (a Stop button), sent to another gateway instance before the store write of the one that
+ * runs the answer has landed (a shared Redis under load).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { map } from 'rxjs';
 import { defaultResumeStore, resumeEvents } from '../resume/replay';
-import { RESUME_DEFAULTS, seqOf } from '../resume/store';
+import { RESUME_DEFAULTS, seqOf, type ResumeStore } from '../resume/store';
 import { logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
 import { STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
 import { sendSse, type SendSseConfig } from './sseServer';
 
 const ROUTE = /^\/v1\/chat\/completions\/([A-Za-z0-9_-]{1,128})\/(stream|stop)$/;
 
+/** How long the resume routes wait for an id that is not in the store yet before answering 404, in ms. */
+export const NEW_STREAM_WAIT_MS = 1000;
+
+/**
+ * `probe()` until it finds the stream, for up to {@link NEW_STREAM_WAIT_MS}, asking the store at
+ * growing intervals (10, 20, 40 ms...: a handful of calls, not one per tick); stops early when the
+ * client left.
+ */
+async function whenKnown<T>(probe: () => Promise<T>, gone: () => boolean): Promise<T> {
+  let found = await probe();
+  for (let waited = 0, step = 10; !found && waited < NEW_STREAM_WAIT_MS && !gone(); step *= 2) {
+    const ms = Math.min(step, NEW_STREAM_WAIT_MS - waited);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    waited += ms;
+    found = await probe();
+  }
+  return found;
+}
+
 /** `{ streamId, action }` when `path` is one of the resume routes. */
 export function matchResumeRoute(path: string): { streamId: string; action: 'stream' | 'stop' } | undefined {
   const m = ROUTE.exec(path);
   return m ? { streamId: m[1], action: m[2] as 'stream' | 'stop' } : undefined;
+}
+
+/**
+ * Whether the store has stream `streamId` (events after `after`), asked again for up to
+ * {@link NEW_STREAM_WAIT_MS} while it has not; `gone()` ends the wait early (the client left).
+ */
+export function streamKnown(
+  store: ResumeStore,
+  streamId: string,
+  after: number,
+  gone: () => boolean = () => false,
+): Promise<boolean> {
+  return whenKnown(async () => (await store.read(streamId, after, { waitMs: 1 })) !== undefined, gone);
 }
 
 /**
@@ -73,7 +108,13 @@ export function resumeHandler(
     if (req.method !== method) return refuse(405, `Method ${req.method} is not allowed here (${method}).`);
     try {
       if (route.action === 'stop') {
-        if (!(await store.stop(route.streamId))) return notFound();
+        if (
+          !(await whenKnown(
+            () => store.stop(route.streamId),
+            () => res.destroyed,
+          ))
+        )
+          return notFound();
         entry.status = 202;
         const body = JSON.stringify({ id: route.streamId, object: 'chat.completion.stop', stopping: true });
         res.writeHead(202, {
@@ -93,7 +134,7 @@ export function resumeHandler(
         return refuse(400, (error as Error).message);
       }
       // Known? Asked before any SSE header, so an unknown id is a plain 404.
-      if (!(await store.read(route.streamId, after, { waitMs: 1 }))) return notFound();
+      if (!(await streamKnown(store, route.streamId, after, () => res.destroyed))) return notFound();
       const events = resumeEvents(store, route.streamId, {
         fromEventId: after,
         waitMs: RESUME_DEFAULTS.waitMs,

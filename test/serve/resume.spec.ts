@@ -176,6 +176,103 @@ describe('resumable answers on the wire', () => {
     expect(JSON.parse(last.data).error.type).toBe('RequestAbortedError');
   });
 
+  /**
+   * A gateway whose store learns of a stream 300 ms after its answer began (a shared store under
+   * load, as seen from another instance): `created()` counts the streams it has.
+   */
+  const lateStoreGateway = async () => {
+    const memory = createMemoryResumeStore();
+    let created = 0;
+    const slow = {
+      ...memory,
+      async create(id: string, ttlMs: number) {
+        await new Promise((r) => setTimeout(r, 300));
+        await memory.create(id, ttlMs);
+        created++;
+      },
+    };
+    const late = await startGateway({
+      port: 0,
+      model: MODEL,
+      client: createClient({ baseURL: upstream.url, apiKey: 'sk-test-resume-0123456789' }),
+      log: () => undefined,
+      resume: { store: slow, ttlMs: 60_000 },
+    });
+    return { late, created: () => created };
+  };
+
+  /** A raw WebSocket to `gateway`'s chat route, its messages parsed as they come. */
+  const rawSocket = async (gateway: Gateway) => {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/chat/ws`);
+    const messages: { type: string; id?: string; streamId?: string; chunk?: Chunk; error?: unknown }[] = [];
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    return { socket, messages, send: (m: object) => socket.send(JSON.stringify(m)) };
+  };
+
+  it('an id used the moment it came, before the store had it (a slow shared store): stop and resume still find it', async () => {
+    const { late, created } = await lateStoreGateway();
+    try {
+      upstream.enqueue({ text: 'q'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the stop
+      const url = `${late.url}/v1/chat/completions`;
+      const first = await readSse(url, { body: body(), stopAfter: 1 });
+      const id = first.headers.get('x-rxllm-stream-id')!;
+      expect(created()).toBe(0);
+      const [replay, stop] = await Promise.all([
+        readSse(`${url}/${id}/stream`),
+        fetch(`${url}/${id}/stop`, { method: 'POST' }),
+      ]);
+      expect(stop.status).toBe(202);
+      expect(replay.status).toBe(200);
+      expect(JSON.parse(replay.events.at(-1)!.data).error.type).toBe('RequestAbortedError');
+      await upstream.waitForRequestClose(1);
+      expect(upstream.stats.abortedRequests).toBe(1);
+    } finally {
+      await late.close(0);
+    }
+  });
+
+  it('WebSocket: a stop sent the moment the stream id came stops the generation, though the store did not have it yet', async () => {
+    const { late, created } = await lateStoreGateway();
+    const { socket, messages, send } = await rawSocket(late);
+    try {
+      upstream.enqueue({ text: 's'.repeat(3000), chunkSize: 1, chunkDelayMs: 10 }); // 30 s: outlasts the stop
+      send({ type: 'request', id: 'r1', body: body() });
+      await until(() => messages.some((m) => m.type === 'stream'));
+      send({ type: 'stop', id: 'r1' });
+      expect(created()).toBe(0);
+      // Stopped, not left running for its 60 s keep-alive.
+      await until(() => upstream.stats.abortedRequests === 1, 5_000);
+      expect(upstream.stats.abortedRequests).toBe(1);
+      expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+    } finally {
+      socket.close();
+      await late.close(0);
+    }
+  });
+
+  it('WebSocket: a resume sent the moment the stream id came, on another socket, finds the stream', async () => {
+    const { late, created } = await lateStoreGateway();
+    const first = await rawSocket(late);
+    const second = await rawSocket(late);
+    try {
+      upstream.enqueue({ text: 'abcdefghij', chunkSize: 1, chunkDelayMs: 20 });
+      first.send({ type: 'request', id: 'r1', body: body() });
+      await until(() => first.messages.some((m) => m.type === 'stream'));
+      const { streamId } = first.messages.find((m) => m.type === 'stream')!;
+      second.send({ type: 'resume', id: 'again', streamId, after: 0 });
+      expect(created()).toBe(0);
+      await until(() => second.messages.some((m) => m.type === 'done' || m.type === 'error'));
+      expect(second.messages.filter((m) => m.type === 'error')).toEqual([]);
+      const text = second.messages.map((m) => m.chunk?.choices[0]?.delta.content ?? '').join('');
+      expect(text).toBe('abcdefghij');
+    } finally {
+      first.socket.close();
+      second.socket.close();
+      await late.close(0);
+    }
+  });
+
   it('holds 12 streams at once without a MaxListenersExceededWarning (one stop listener per stream)', async () => {
     const run = runTsHelper('concurrentStreams.ts', ['12']);
     expect(run.stdout.trim().split('\n')).toEqual(['done 12']);
