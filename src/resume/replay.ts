@@ -7,6 +7,7 @@ import type { Chunk } from '../chunk';
 import { RequestAbortedError, ResumableStreamError, type LlmError } from '../errors';
 import { errorFromFrame } from '../serve/errorFrame';
 import { createMemoryResumeStore } from './memoryStore';
+import { whenStored } from './newStream';
 import { RESUME_DEFAULTS, seqOf, type ResumeEnd, type ResumeEvent, type ResumeStore } from './store';
 
 export interface ResumeOptions {
@@ -17,6 +18,12 @@ export interface ResumeOptions {
   fromEventId?: string | number;
   /** How long one store read waits for a new event before asking again, in ms. @defaultValue 15_000 */
   waitMs?: number;
+  /**
+   * How long an id the store does not have yet is asked for again before it is `not-found`, in ms:
+   * a client may use an id the moment it got it, before the store write of the answer has landed.
+   * @defaultValue 1000
+   */
+  newStreamWaitMs?: number;
 }
 
 let shared: ResumeStore | undefined;
@@ -60,9 +67,15 @@ export function resumeEvents(
   return new Observable<ResumeEvent>((subscriber) => {
     const controller = new AbortController();
     let after = first;
+    const newStreamWaitMs = options.newStreamWaitMs ?? RESUME_DEFAULTS.newStreamWaitMs;
     const run = async () => {
+      let known = false;
       for (;;) {
-        const batch = await store.read(streamId, after, { waitMs, signal: controller.signal });
+        const read = () => store.read(streamId, after, { waitMs, signal: controller.signal });
+        const batch = known
+          ? await read()
+          : await whenStored(read, newStreamWaitMs, () => controller.signal.aborted);
+        known = true;
         if (controller.signal.aborted) return;
         if (!batch) throw new ResumableStreamError('not-found', streamId);
         for (const event of batch.events) {
@@ -89,7 +102,8 @@ export function resumeEvents(
  * Replays a resumable stream after `fromEventId`, then follows it live until it ends: every chunk
  * once, in order. A finished stream replays and completes (or errors as it did: the same class; a
  * stopped one with `RequestAbortedError`). An unknown or expired id errors with
- * `ResumableStreamError` (`reason: 'not-found'`).
+ * `ResumableStreamError` (`reason: 'not-found'`), once the store was asked again for
+ * `newStreamWaitMs` (an id used the moment it was sent may not be stored yet).
  *
  * ```
  * stored:  a b c d|        resume(store, id, { fromEventId: 2 }):  --c-d|
@@ -116,12 +130,20 @@ export function resume(store: ResumeStore, streamId: string, options: ResumeOpti
 /**
  * Stops a resumable generation wherever it runs (this process or, through a shared store, another
  * one): its upstream call is aborted and the stream ends `stopped`. Rejects with
- * `ResumableStreamError` (`not-found`) for an unknown or expired id.
+ * `ResumableStreamError` (`not-found`) for an unknown or expired id, once the store was asked again
+ * for `newStreamWaitMs` (default 1000 ms: an id used the moment it was sent, a Stop button, may not be
+ * stored yet).
  *
  * @example
  * import { createMemoryResumeStore, stop } from 'rxllm';
  * stop(createMemoryResumeStore(), 'nope').catch((e) => console.log(e.reason)); // not-found
  */
-export async function stop(store: ResumeStore, streamId: string): Promise<void> {
-  if (!(await store.stop(streamId))) throw new ResumableStreamError('not-found', streamId);
+export async function stop(
+  store: ResumeStore,
+  streamId: string,
+  options: Pick<ResumeOptions, 'newStreamWaitMs'> = {},
+): Promise<void> {
+  const waitMs = options.newStreamWaitMs ?? RESUME_DEFAULTS.newStreamWaitMs;
+  if (!(await whenStored(() => store.stop(streamId), waitMs)))
+    throw new ResumableStreamError('not-found', streamId);
 }

@@ -87,6 +87,11 @@ export const RESUME_DEFAULTS = {
   maxBytes: 16 * 1024 * 1024,
   /** How long one read waits for a new event before it asks again. */
   waitMs: 15_000,
+  /**
+   * How long `resume`, `stop` and the resume routes ask the store again for an id it does not have
+   * yet (its answer began a moment ago, its store write has not landed) before it counts as unknown.
+   */
+  newStreamWaitMs: 1000,
 } as const;
 
 /** UTF-8 length of a string, without `Buffer` (this module is not Node-only). */

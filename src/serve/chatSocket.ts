@@ -24,14 +24,13 @@
  * after the chunk numbered `after` and follows it (see docs/resume.md).
  */
 import { randomUUID } from 'node:crypto';
-import { from, map, mergeMap, type Observable, type Subscription } from 'rxjs';
+import { map, type Observable, type Subscription } from 'rxjs';
 import { resumable as keepResumable } from '../../operators/resumable';
 import type { Chunk } from '../chunk';
 import { RequestValidationError } from '../errors';
 import { defaultResumeStore, resumeEvents, stop as stopStream } from '../resume/replay';
 import { errorFrame } from './errorFrame';
 import { servedResumable, type ResumeServeOptions } from './resumeOptions';
-import { streamKnown } from './resumeRoutes';
 
 /** The socket surface used (`ws`'s `WebSocket`). */
 export interface ChatSocketLike {
@@ -239,12 +238,8 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
             'A resume message needs "streamId" (a string) and "after" (a number).',
           );
         seq = after;
-        // An id used the moment it came, at another instance, may not be in the store yet.
-        const known = streamKnown(store(), streamId, after, () => closed);
-        chunks = from(known).pipe(
-          mergeMap(() => resumeEvents(store(), streamId, { fromEventId: after })),
-          map((e) => e.chunk),
-        );
+        // An id used the moment it came (at another instance) is waited for: `resumeEvents` does.
+        chunks = resumeEvents(store(), streamId, { fromEventId: after }).pipe(map((e) => e.chunk));
         streams.set(id, streamId);
       } else {
         chunks = options.stream((message as { body?: unknown }).body, id);

@@ -7,12 +7,13 @@
  * - `POST /v1/chat/completions/{streamId}/stop` → 202: the generation is aborted wherever it runs.
  *
  * An unknown or expired id is a 404 in OpenAI's error shape, before any SSE header. An id not in the
- * store is asked again for up to `NEW_STREAM_WAIT_MS` (1 s) first: a client may use the id the moment
+ * store is asked again for up to `RESUME_DEFAULTS.newStreamWaitMs` (1 s) first: a client may use the id the moment
  * it has it (a Stop button), sent to another gateway instance before the store write of the one that
  * runs the answer has landed (a shared Redis under load).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { map } from 'rxjs';
+import { whenStored } from '../resume/newStream';
 import { defaultResumeStore, resumeEvents } from '../resume/replay';
 import { RESUME_DEFAULTS, seqOf, type ResumeStore } from '../resume/store';
 import { logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
@@ -20,25 +21,6 @@ import { STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
 import { sendSse, type SendSseConfig } from './sseServer';
 
 const ROUTE = /^\/v1\/chat\/completions\/([A-Za-z0-9_-]{1,128})\/(stream|stop)$/;
-
-/** How long the resume routes wait for an id that is not in the store yet before answering 404, in ms. */
-export const NEW_STREAM_WAIT_MS = 1000;
-
-/**
- * `probe()` until it finds the stream, for up to {@link NEW_STREAM_WAIT_MS}, asking the store at
- * growing intervals (10, 20, 40 ms...: a handful of calls, not one per tick); stops early when the
- * client left.
- */
-async function whenKnown<T>(probe: () => Promise<T>, gone: () => boolean): Promise<T> {
-  let found = await probe();
-  for (let waited = 0, step = 10; !found && waited < NEW_STREAM_WAIT_MS && !gone(); step *= 2) {
-    const ms = Math.min(step, NEW_STREAM_WAIT_MS - waited);
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    waited += ms;
-    found = await probe();
-  }
-  return found;
-}
 
 /** `{ streamId, action }` when `path` is one of the resume routes. */
 export function matchResumeRoute(path: string): { streamId: string; action: 'stream' | 'stop' } | undefined {
@@ -48,7 +30,7 @@ export function matchResumeRoute(path: string): { streamId: string; action: 'str
 
 /**
  * Whether the store has stream `streamId` (events after `after`), asked again for up to
- * {@link NEW_STREAM_WAIT_MS} while it has not; `gone()` ends the wait early (the client left).
+ * `RESUME_DEFAULTS.newStreamWaitMs` while it has not; `gone()` ends the wait early (the client left).
  */
 export function streamKnown(
   store: ResumeStore,
@@ -56,7 +38,11 @@ export function streamKnown(
   after: number,
   gone: () => boolean = () => false,
 ): Promise<boolean> {
-  return whenKnown(async () => (await store.read(streamId, after, { waitMs: 1 })) !== undefined, gone);
+  return whenStored(
+    async () => (await store.read(streamId, after, { waitMs: 1 })) !== undefined,
+    RESUME_DEFAULTS.newStreamWaitMs,
+    gone,
+  );
 }
 
 /**
@@ -108,12 +94,8 @@ export function resumeHandler(
     if (req.method !== method) return refuse(405, `Method ${req.method} is not allowed here (${method}).`);
     try {
       if (route.action === 'stop') {
-        if (
-          !(await whenKnown(
-            () => store.stop(route.streamId),
-            () => res.destroyed,
-          ))
-        )
+        const stopped = () => store.stop(route.streamId);
+        if (!(await whenStored(stopped, RESUME_DEFAULTS.newStreamWaitMs, () => res.destroyed)))
           return notFound();
         entry.status = 202;
         const body = JSON.stringify({ id: route.streamId, object: 'chat.completion.stop', stopping: true });

@@ -125,6 +125,33 @@ describe('resumable', () => {
     await expect(stop(store, 'nope')).rejects.toBeInstanceOf(ResumableStreamError);
   });
 
+  it('an id used before its store write landed: resume and stop ask again and find it (newStreamWaitMs)', async () => {
+    // The store learns of the stream 100 ms after the generation began (a shared store under load).
+    const memory = createMemoryResumeStore();
+    const slow: ResumeStore = {
+      ...memory,
+      create: (id, ttlMs) =>
+        new Promise<void>((r) => setTimeout(r, 100)).then(() => memory.create(id, ttlMs)),
+    };
+    const source = new Subject<Chunk>();
+    let liveError: unknown;
+    source.pipe(resumable({ store: slow, id: 'late1' })).subscribe({ error: (e) => (liveError = e) });
+    source.next(text('a'));
+    const reader = all(slow, 'late1');
+    await stop(slow, 'late1');
+    expect(source.observed).toBe(false);
+    expect(liveError).toBeInstanceOf(RequestAbortedError);
+    await expect(reader).rejects.toBeInstanceOf(RequestAbortedError);
+    // With no wait, the same moment is a not-found.
+    const other = new Subject<Chunk>();
+    other.pipe(resumable({ store: slow, id: 'late2' })).subscribe({ error: () => undefined });
+    await expect(stop(slow, 'late2', { newStreamWaitMs: 0 })).rejects.toMatchObject({ reason: 'not-found' });
+    await expect(lastValueFrom(resume(slow, 'late2', { newStreamWaitMs: 0 }))).rejects.toMatchObject({
+      reason: 'not-found',
+    });
+    other.complete();
+  });
+
   it('stop aborts the upstream of a generation, with or without its subscriber; readers see it stopped', async () => {
     const store = createMemoryResumeStore();
     const source = new Subject<Chunk>();

@@ -3,7 +3,10 @@
  * at another instance a moment ago). Virtual time: the store is a stub counting what it is asked.
  */
 import type { ResumeStore } from '../../src/resume/store';
-import { NEW_STREAM_WAIT_MS, streamKnown } from '../../src/serve/resumeRoutes';
+import { RESUME_DEFAULTS } from '../../src/resume/store';
+import { streamKnown } from '../../src/serve/resumeRoutes';
+
+const NEW_STREAM_WAIT_MS = RESUME_DEFAULTS.newStreamWaitMs;
 
 /** A store that has the stream from its `foundAt`-th read on (never when `Infinity`). */
 function storeFoundAt(foundAt: number) {
