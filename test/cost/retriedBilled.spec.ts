@@ -28,6 +28,7 @@ import {
 } from 'rxllm/operators';
 import { batch, createMemoryBudgetStore } from 'rxllm';
 import { resultRecord } from '../../src/batchFile/resultRecord';
+import { errorCarrying, retriedOf } from '../../src/cost/retriedBilled';
 import type { MockServer } from 'rxllm/testing';
 import { mockServers } from '../helpers/mockServers';
 
@@ -323,5 +324,32 @@ describe('where no server fails that way (synthetic sources)', () => {
     );
     const spent = store.spent('k', 0);
     expect(spent).toBeCloseTo(usd(prompt(), 10) + answerCost, 12);
+  });
+});
+
+describe('errorCarrying', () => {
+  const failure = { error: new StreamCutError('cut', { billedAnswer: true }), sawValues: false };
+
+  it('an error that cannot hold the list (a string, a frozen error) is wrapped, its cause the error', () => {
+    const fromString = errorCarrying('down', [failure]) as LlmError;
+    expect(fromString).toBeInstanceOf(LlmError);
+    expect(fromString.cause).toBe('down');
+    expect(retriedOf(fromString)).toEqual([failure]);
+    const frozen = Object.freeze(new LlmError('frozen'));
+    const wrapped = errorCarrying(frozen, [failure]) as LlmError;
+    expect(wrapped).not.toBe(frozen);
+    expect(wrapped.cause).toBe(frozen);
+    expect(retriedOf(wrapped)).toEqual([failure]);
+  });
+
+  it('an error that can hold it keeps its identity and adds to what it carried', () => {
+    const error = new LlmError('down');
+    const second = { error: new LlmError('again', { billedAnswer: true }), sawValues: false };
+    expect(errorCarrying(errorCarrying(error, [failure]), [second])).toBe(error);
+    expect(retriedOf(error)).toEqual([failure, second]);
+    // Not enumerable: a log or a JSON of the error does not show it.
+    const held = Object.getOwnPropertyDescriptor(error, Symbol.for('rxllm.retriedBilled'));
+    expect(held?.enumerable).toBe(false);
+    expect(Object.getOwnPropertySymbols({ ...error })).toEqual([]);
   });
 });
