@@ -1,7 +1,7 @@
 import { Observable, Subscriber, type MonoTypeOperatorFunction } from 'rxjs';
 import type { ChatCompletion, Chunk, Usage } from '../src/chunk';
 import { AttemptUsage } from '../src/cost/attemptUsage';
-import { failureParts, priceParts, type BilledPart } from '../src/cost/billedParts';
+import { attemptParts, failureParts, priceParts, type BilledPart } from '../src/cost/billedParts';
 import { unsubscribeListening } from '../src/cost/unsubscribedBilled';
 import { retriedCompleting, retriedOf, retriedParts, type RetriedFailure } from '../src/cost/retriedBilled';
 import type { CostBreakdown } from '../src/cost/cost';
@@ -145,8 +145,7 @@ class UsageSubscriber<T extends Chunk | ChatCompletion> extends LinkedSubscriber
   }
 
   private addBilled(billed: readonly BilledAttempt[]): void {
-    for (const b of billed)
-      (this.settled ??= []).push({ usage: b.usage, estimated: b.estimated, model: b.model });
+    if (billed.length > 0) (this.settled ??= []).push(...attemptParts(billed));
   }
 
   /** Failures a `retryBackoff` above retried though the provider billed them. */

@@ -6,8 +6,7 @@
  */
 import type { BatchResult } from '../batch';
 import type { ChatCompletion } from '../chunk';
-import { AttemptUsage } from '../cost/attemptUsage';
-import { failureParts, priceParts, type BilledPart } from '../cost/billedParts';
+import { attemptParts, failureParts, partialPart, priceParts, type BilledPart } from '../cost/billedParts';
 import { retriedOf, retriedParts } from '../cost/retriedBilled';
 import type { BilledAttempt } from '../router/route';
 import { errorClassName } from '../errorName';
@@ -64,11 +63,7 @@ export function resultRecord(customId: string, result: BatchResult<ChatCompletio
     route?: { deployment: string; model: string; billed?: readonly BilledAttempt[] };
   };
   const model = route?.model ?? result.request.model;
-  const parts: BilledPart[] = (route?.billed ?? []).map((b) => ({
-    usage: b.usage,
-    estimated: b.estimated,
-    model: b.model,
-  }));
+  const parts: BilledPart[] = attemptParts(route?.billed ?? []);
   const retried = retriedOf(result.value);
   if (retried) parts.push(...retriedParts(retried, result.request, model));
   parts.push({ usage: result.value.usage ?? null, estimated: false, model });
@@ -116,10 +111,8 @@ function failedCost(
   const retried = retriedOf(error);
   if (retried) parts.push(...retriedParts(retried, request, request.model));
   if (partial && typeof partial === 'object') {
-    const seen = new AttemptUsage();
-    seen.observe(partial);
     const route = (partial as { route?: { model?: string } }).route;
-    parts.push({ ...seen.settle(false, request), model: route?.model ?? request.model });
+    parts.push(partialPart(partial, request, route?.model ?? request.model));
   }
   const priced = priceParts(parts);
   return priced.cost && { usd: priced.cost.total, estimated: priced.estimated };

@@ -3,8 +3,9 @@
  * (`trackUsage`, a failed `rxllm batch` line), with what a failure says was billed beyond the values
  * it let through (a router's `error.billed`, a `complete()` answer billed but never read).
  */
-import type { Usage } from '../chunk';
-import { billedOf } from '../router/route';
+import type { ChatCompletion, Usage } from '../chunk';
+import { billedOf, type BilledAttempt } from '../router/route';
+import { AttemptUsage } from './attemptUsage';
 import { cost, type CostBreakdown } from './cost';
 import { estimateUsage, type CostedRequest } from './estimate';
 import { sumUsage } from './sumUsage';
@@ -24,6 +25,25 @@ export function unreadAnswerUsage(request: CostedRequest | undefined): Usage | n
   return estimateUsage(null, request, { output: 0, reasoning: 0 });
 }
 
+/** A router's billed attempts as parts, each at its own model. */
+export function attemptParts(billed: readonly BilledAttempt[]): BilledPart[] {
+  return billed.map((b) => ({ usage: b.usage, estimated: b.estimated, model: b.model }));
+}
+
+/**
+ * What the chunks received before a failure were billed for (`error.partial`, merged): their final
+ * usage, else an estimate from the request and their text, priced at `model`.
+ */
+export function partialPart(
+  partial: ChatCompletion,
+  request: CostedRequest | undefined,
+  model: string | undefined,
+): BilledPart {
+  const seen = new AttemptUsage();
+  seen.observe(partial);
+  return { ...seen.settle(false, request), model };
+}
+
 /**
  * What a failed call was billed for that none of its values showed: a router's `error.billed`
  * (which holds any of its attempts' unread answers), else, for a call that `received` nothing, a
@@ -36,7 +56,7 @@ export function failureParts(
   received: boolean,
 ): BilledPart[] {
   const billed = billedOf(error);
-  if (billed?.length) return billed.map((b) => ({ usage: b.usage, estimated: b.estimated, model: b.model }));
+  if (billed?.length) return attemptParts(billed);
   if (received || (error as { billedAnswer?: unknown } | null)?.billedAnswer !== true) return [];
   const usage = unreadAnswerUsage(request);
   return [{ usage, estimated: usage !== null, model }];

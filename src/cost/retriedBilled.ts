@@ -17,11 +17,10 @@
  * The symbol and the completing list live on `globalThis` (`Symbol.for`), so the CommonJS and ESM
  * builds loaded side by side share them, as they share the unsubscribe hand-off.
  */
-import type { Usage } from '../chunk';
+import type { ChatCompletion } from '../chunk';
 import { LlmError } from '../errors';
 import { billedOf } from '../router/route';
-import { AttemptUsage } from './attemptUsage';
-import { failureParts, type BilledPart } from './billedParts';
+import { failureParts, partialPart, type BilledPart } from './billedParts';
 import type { CostedRequest } from './estimate';
 
 /** One failure a retry swallowed. */
@@ -100,11 +99,8 @@ export function retriedParts(
   const parts: BilledPart[] = [];
   for (const { error, sawValues } of list) {
     parts.push(...failureParts(error, request, model, sawValues));
-    const partial = (error as { partial?: { object?: unknown; usage?: Usage } } | null)?.partial;
-    if (sawValues || partial?.object !== 'chat.completion') continue;
-    const attempt = new AttemptUsage();
-    attempt.observe(partial as Parameters<AttemptUsage['observe']>[0]);
-    parts.push({ ...attempt.settle(false, request), model });
+    const partial = (error as { partial?: ChatCompletion } | null)?.partial;
+    if (!sawValues && partial?.object === 'chat.completion') parts.push(partialPart(partial, request, model));
   }
   return parts;
 }
