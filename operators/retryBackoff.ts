@@ -215,7 +215,7 @@ export function retryBackoff<T>(config: number | RetryBackoffConfig = {}): MonoT
       if (signal) {
         const abort = () => {
           const error = new RequestAbortedError({ cause: signal.reason });
-          subscriber.error(run.carried ? errorCarrying(error, run.takeCarried()) : error);
+          subscriber.error(errorCarrying(error, run.takeCarried()));
         };
         if (signal.aborted) return abort();
         subscriber.add(onAbort(signal, abort));

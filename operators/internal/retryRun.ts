@@ -144,8 +144,9 @@ export class RetryRun<T> {
   }
 
   private fail(error: unknown): void {
-    const failed = this.emitted ? this.merger.attach(error) : error;
-    this.downstream.error(this.carried ? errorCarrying(failed, this.takeCarried()) : failed);
+    this.downstream.error(
+      errorCarrying(this.emitted ? this.merger.attach(error) : error, this.takeCarried()),
+    );
   }
 
   /** The carried failures, handed on once. */
@@ -177,21 +178,19 @@ export class RetryRun<T> {
     // `retryPolicy` says. If `shouldRetry` retries one anyway, what it was billed for is carried on.
     if (!this.emitted && !settings.shouldRetry && isBilledFailure(error)) return this.fail(error);
     let delayMs: number | undefined;
-    let carried = false;
     try {
       delayMs = this.decide(error);
       if (delayMs === undefined) return this.fail(error);
       this.retries++;
-      this.carry(error);
-      carried = true;
       settings.onRetry?.({ attempt: this.retries, error, delayMs });
     } catch (thrown) {
       // A throwing `shouldRetry` or `onRetry` becomes the stream's error, with what the failure it
       // was deciding on was billed for.
-      if (!carried) this.carry(error);
-      downstream.error(this.carried ? errorCarrying(thrown, this.takeCarried()) : thrown);
+      this.carry(error);
+      downstream.error(errorCarrying(thrown, this.takeCarried()));
       return;
     }
+    this.carry(error);
     const last = this.emitted ? this.merger.lastChunk() : undefined;
     // Added to the subscriber: an unsubscribe or an abort during the wait cancels it. Removed once
     // it ran, so a long restarting stream does not collect finished waits.
