@@ -128,13 +128,11 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
   const running = new Map<string, Subscription>();
   const resume = options.resumable;
   const store = () => resume?.store ?? defaultResumeStore();
-  /** Request id → stream id, for `stop`. */
-  const streams = new Map<string, string>();
   /**
-   * Request id → what stops the generation this socket started, for `stop`: it stops it here at
-   * once, also before the store has the stream (a shared store under load).
+   * Request id → its stream, for `stop`; `stopHere` for a generation this socket started: it stops
+   * it here at once, also before the store has the stream (a shared store under load).
    */
-  const stopsHere = new Map<string, AbortController>();
+  const streams = new Map<string, { streamId: string; stopHere?: AbortController }>();
   let closed = false;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   // Pings only while something waits: an idle socket costs no timer.
@@ -199,10 +197,8 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
     }
     if (message.type === 'stop') {
       const sub = running.get(id);
-      const streamId = streams.get(id);
-      const here = stopsHere.get(id);
+      const stream = streams.get(id);
       streams.delete(id);
-      stopsHere.delete(id);
       if (sub) {
         running.delete(id);
         sub.unsubscribe();
@@ -212,8 +208,8 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
       // A resumable generation stops wherever it runs, not only this reader: the one this socket
       // started stops here (once its reader has left: no error goes out); one it resumed, through
       // the store, which has it.
-      if (here) here.abort();
-      else if (streamId) stopStream(store(), streamId).catch(() => undefined);
+      if (stream?.stopHere) stream.stopHere.abort();
+      else if (stream) stopStream(store(), stream.streamId).catch(() => undefined);
       return;
     }
     if (message.type !== 'request' && message.type !== 'resume') {
@@ -240,7 +236,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         seq = after;
         // An id used the moment it came (at another instance) is waited for: `resumeEvents` does.
         chunks = resumeEvents(store(), streamId, { fromEventId: after }).pipe(map((e) => e.chunk));
-        streams.set(id, streamId);
+        streams.set(id, { streamId });
       } else {
         chunks = options.stream((message as { body?: unknown }).body, id);
         if (resume) {
@@ -249,8 +245,7 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
           chunks = chunks.pipe(
             keepResumable({ ...servedResumable(resume), id: streamId, signal: stopHere.signal }),
           );
-          streams.set(id, streamId);
-          stopsHere.set(id, stopHere);
+          streams.set(id, { streamId, stopHere });
           send({ type: 'stream', id, streamId });
         }
       }
@@ -266,7 +261,6 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         running.delete(id);
         keepalive();
         streams.delete(id);
-        stopsHere.delete(id);
         sendError(id, error);
         options.onEnd?.(id, 'error', error);
       },
@@ -275,7 +269,6 @@ export function serveChatSocket(socket: ChatSocketLike, options: ServeChatSocket
         running.delete(id);
         keepalive();
         streams.delete(id);
-        stopsHere.delete(id);
         send({ type: 'done', id });
         options.onEnd?.(id, 'complete');
       },
