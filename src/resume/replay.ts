@@ -68,10 +68,10 @@ export function resumeEvents(
     const controller = new AbortController();
     let after = first;
     const newStreamWaitMs = options.newStreamWaitMs ?? RESUME_DEFAULTS.newStreamWaitMs;
+    const read = () => store.read(streamId, after, { waitMs, signal: controller.signal });
     const run = async () => {
       let known = false;
       for (;;) {
-        const read = () => store.read(streamId, after, { waitMs, signal: controller.signal });
         const batch = known
           ? await read()
           : await whenStored(read, newStreamWaitMs, () => controller.signal.aborted);

@@ -14,7 +14,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { map } from 'rxjs';
 import { whenStored } from '../resume/newStream';
-import { defaultResumeStore, resumeEvents } from '../resume/replay';
+import { defaultResumeStore, resumeEvents, stop } from '../resume/replay';
+import { ResumableStreamError } from '../errors';
 import { RESUME_DEFAULTS, seqOf, type ResumeStore } from '../resume/store';
 import { logDetail, sendJsonError, type AccessLogEntry } from './chatCompletions';
 import { STREAM_ID_HEADER, type ResumeServeOptions } from './resumeOptions';
@@ -94,9 +95,15 @@ export function resumeHandler(
     if (req.method !== method) return refuse(405, `Method ${req.method} is not allowed here (${method}).`);
     try {
       if (route.action === 'stop') {
-        const stopped = () => store.stop(route.streamId);
-        if (!(await whenStored(stopped, RESUME_DEFAULTS.newStreamWaitMs, () => res.destroyed)))
-          return notFound();
+        // `stop` waits for an id the store does not have yet, then rejects with `not-found`.
+        const missing = await stop(store, route.streamId).then(
+          () => false,
+          (error: unknown) => {
+            if (error instanceof ResumableStreamError && error.reason === 'not-found') return true;
+            throw error;
+          },
+        );
+        if (missing) return notFound();
         entry.status = 202;
         const body = JSON.stringify({ id: route.streamId, object: 'chat.completion.stop', stopping: true });
         res.writeHead(202, {
