@@ -31,6 +31,7 @@ import { resultRecord } from '../../src/batchFile/resultRecord';
 import { errorCarrying, retriedOf } from '../../src/cost/retriedBilled';
 import type { MockServer } from 'rxllm/testing';
 import { mockServers } from '../helpers/mockServers';
+import { trackedCall } from '../helpers/trackedCall';
 
 const agent = createAgent();
 const server = mockServers();
@@ -51,15 +52,7 @@ const usd = (tokens: number, perMillion: number) => (tokens * perMillion) / 1e6;
 const answerCost = usd(40, 10) + usd(10, 20);
 const retryAll = { shouldRetry: () => true, initialDelayMs: 1, jitter: 0 };
 
-/** Runs `calls` through trackUsage; resolves with its one report and what the call gave. */
-async function tracked<T extends Chunk | ChatCompletion>(calls: Observable<T>) {
-  const reports: UsageReport[] = [];
-  const out = await lastValueFrom(
-    calls.pipe(trackUsage<T>({ request, onUsage: (r) => reports.push(r) }), toArray()),
-  ).catch((error: unknown) => error);
-  expect(reports).toHaveLength(1);
-  return { report: reports[0], out };
-}
+const tracked = <T extends Chunk | ChatCompletion>(calls: Observable<T>) => trackedCall(calls, request);
 
 /** The prompt estimate of `request` alone, as trackUsage makes it for an unread answer. */
 async function promptEstimate(s: MockServer): Promise<number> {

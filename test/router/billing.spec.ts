@@ -5,7 +5,7 @@
  * `budget` and the gateway's spend) counts every attempt, each priced at its own model. Real mock
  * servers on 127.0.0.1, OpenAI-compatible and Anthropic wires.
  */
-import { lastValueFrom, Subscription, toArray } from 'rxjs';
+import { lastValueFrom, Subscription, type Observable } from 'rxjs';
 import {
   clearPrices,
   complete,
@@ -21,10 +21,13 @@ import {
   type BudgetStore,
   type RouterConfig,
   type Usage,
+  type ChatCompletion,
+  type Chunk,
 } from 'rxllm';
 import { budget, retryBackoff, trackUsage, type UsageReport } from 'rxllm/operators';
 import type { MockServer } from 'rxllm/testing';
 import { mockServers } from '../helpers/mockServers';
+import { trackedCall } from '../helpers/trackedCall';
 
 const agent = createAgent();
 const server = mockServers();
@@ -56,15 +59,7 @@ function router(strict: MockServer, lenient: MockServer, extra: Partial<RouterCo
   });
 }
 
-/** Runs `calls` through trackUsage; resolves with its one report and what the call gave. */
-async function tracked<T>(calls: import('rxjs').Observable<T>) {
-  const reports: UsageReport[] = [];
-  const out = await lastValueFrom(
-    calls.pipe(trackUsage<any>({ request, onUsage: (r) => reports.push(r) }), toArray()),
-  ).catch((error: unknown) => error);
-  expect(reports).toHaveLength(1);
-  return { report: reports[0], out };
-}
+const tracked = <T extends Chunk | ChatCompletion>(calls: Observable<T>) => trackedCall(calls, request);
 
 describe('router billing: attempts left before anything was passed on', () => {
   it('a stream refused in its 200 answer is costed at its own price, beside the fallback that answered', async () => {
